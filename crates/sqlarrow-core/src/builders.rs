@@ -1,0 +1,241 @@
+//! Growable Arrow buffers that engine decoders write into directly.
+//!
+//! Each buffer owns plain `Vec`s plus a lazily materialized validity bitmap, and turns
+//! into an Arrow array without copying (`Vec` → `Buffer` is a move). Engines hold one
+//! buffer per column and push decoded wire values into it.
+
+use std::sync::Arc;
+
+use arrow_array::types::ArrowPrimitiveType;
+use arrow_array::{
+    ArrayRef, BinaryArray, BooleanArray, FixedSizeBinaryArray, PrimitiveArray, StringArray,
+};
+use arrow_buffer::{
+    ArrowNativeType, BooleanBufferBuilder, Buffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer,
+};
+use arrow_schema::DataType;
+
+use crate::error::{Error, Result};
+
+/// Values of a fixed-width native type.
+pub struct PrimBuf<T: ArrowNativeType> {
+    pub values: Vec<T>,
+    pub nulls: NullBufferBuilder,
+}
+
+impl<T: ArrowNativeType> PrimBuf<T> {
+    pub fn with_capacity(n: usize) -> Self {
+        PrimBuf {
+            values: Vec::with_capacity(n),
+            nulls: NullBufferBuilder::new(n),
+        }
+    }
+    #[inline]
+    pub fn push(&mut self, v: T) {
+        self.values.push(v);
+        self.nulls.append_non_null();
+    }
+    #[inline]
+    pub fn push_null(&mut self) {
+        self.values.push(T::default());
+        self.nulls.append_null();
+    }
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+    pub fn byte_size(&self) -> usize {
+        self.values.len() * std::mem::size_of::<T>()
+    }
+    /// Finish as a primitive array of `P`, retyped to `data_type` (e.g. timestamp with tz).
+    pub fn finish<P: ArrowPrimitiveType<Native = T>>(
+        &mut self,
+        data_type: &DataType,
+    ) -> Result<ArrayRef> {
+        let cap = self.values.capacity();
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
+        let nulls = self.nulls.finish();
+        let arr = PrimitiveArray::<P>::try_new(ScalarBuffer::from(values), nulls)?
+            .with_data_type(data_type.clone());
+        Ok(Arc::new(arr))
+    }
+}
+
+/// Booleans, bit-packed.
+pub struct BoolBuf {
+    pub values: BooleanBufferBuilder,
+    pub nulls: NullBufferBuilder,
+    len: usize,
+}
+
+impl BoolBuf {
+    pub fn with_capacity(n: usize) -> Self {
+        BoolBuf {
+            values: BooleanBufferBuilder::new(n),
+            nulls: NullBufferBuilder::new(n),
+            len: 0,
+        }
+    }
+    #[inline]
+    pub fn push(&mut self, v: bool) {
+        self.values.append(v);
+        self.nulls.append_non_null();
+        self.len += 1;
+    }
+    #[inline]
+    pub fn push_null(&mut self) {
+        self.values.append(false);
+        self.nulls.append_null();
+        self.len += 1;
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn finish(&mut self) -> Result<ArrayRef> {
+        self.len = 0;
+        Ok(Arc::new(BooleanArray::new(
+            self.values.finish(),
+            self.nulls.finish(),
+        )))
+    }
+}
+
+/// Variable-length values (UTF-8 or binary) with i32 offsets.
+pub struct VarBuf {
+    pub offsets: Vec<i32>,
+    pub values: Vec<u8>,
+    pub nulls: NullBufferBuilder,
+}
+
+/// The largest values buffer a batch may hold before the decoder must cut the batch.
+pub const VAR_BUF_LIMIT: usize = i32::MAX as usize;
+
+impl VarBuf {
+    pub fn with_capacity(n: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0);
+        VarBuf {
+            offsets,
+            values: Vec::with_capacity(bytes),
+            nulls: NullBufferBuilder::new(n),
+        }
+    }
+    #[inline]
+    pub fn push(&mut self, v: &[u8]) -> Result<()> {
+        self.values.extend_from_slice(v);
+        self.commit()
+    }
+    /// Record the end of a value whose bytes were appended to `values` directly.
+    #[inline]
+    pub fn commit(&mut self) -> Result<()> {
+        let end = i32::try_from(self.values.len()).map_err(|_| {
+            Error::data(
+                "a text or binary column exceeds 2 GiB within one batch; use a smaller batch_size",
+            )
+        })?;
+        self.offsets.push(end);
+        self.nulls.append_non_null();
+        Ok(())
+    }
+    #[inline]
+    pub fn push_null(&mut self) {
+        self.offsets.push(*self.offsets.last().unwrap_or(&0));
+        self.nulls.append_null();
+    }
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn byte_size(&self) -> usize {
+        self.values.len() + self.offsets.len() * 4
+    }
+    fn take(&mut self) -> (OffsetBuffer<i32>, Buffer, Option<arrow_buffer::NullBuffer>) {
+        let n = self.offsets.capacity();
+        let b = self.values.capacity();
+        let mut offsets = std::mem::replace(&mut self.offsets, Vec::with_capacity(n));
+        self.offsets.push(0);
+        if offsets.is_empty() {
+            offsets.push(0);
+        }
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(b));
+        // Offsets are monotonic by construction (only ever pushed from values.len()).
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        (offsets, Buffer::from_vec(values), self.nulls.finish())
+    }
+    /// Finish as UTF-8, validating the bytes (servers may send invalid text).
+    pub fn finish_utf8(&mut self, data_type: &DataType) -> Result<ArrayRef> {
+        let (offsets, values, nulls) = self.take();
+        let arr = StringArray::try_new(offsets, values, nulls)
+            .map_err(|e| Error::data(format!("invalid UTF-8 in a text column: {e}")))?;
+        if data_type != &DataType::Utf8 {
+            return Err(Error::data(format!("unexpected text type {data_type}")));
+        }
+        Ok(Arc::new(arr))
+    }
+    pub fn finish_binary(&mut self) -> Result<ArrayRef> {
+        let (offsets, values, nulls) = self.take();
+        Ok(Arc::new(BinaryArray::try_new(offsets, values, nulls)?))
+    }
+}
+
+/// Fixed-size binary values (e.g. 16-byte UUIDs).
+pub struct FixedBuf {
+    pub width: usize,
+    pub values: Vec<u8>,
+    pub nulls: NullBufferBuilder,
+    len: usize,
+}
+
+impl FixedBuf {
+    pub fn with_capacity(width: usize, n: usize) -> Self {
+        FixedBuf {
+            width,
+            values: Vec::with_capacity(width * n),
+            nulls: NullBufferBuilder::new(n),
+            len: 0,
+        }
+    }
+    #[inline]
+    pub fn push(&mut self, v: &[u8]) -> Result<()> {
+        if v.len() != self.width {
+            return Err(Error::data(format!(
+                "expected a {}-byte value, got {} bytes",
+                self.width,
+                v.len()
+            )));
+        }
+        self.values.extend_from_slice(v);
+        self.nulls.append_non_null();
+        self.len += 1;
+        Ok(())
+    }
+    #[inline]
+    pub fn push_null(&mut self) {
+        self.values.resize(self.values.len() + self.width, 0);
+        self.nulls.append_null();
+        self.len += 1;
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn finish(&mut self) -> Result<ArrayRef> {
+        let cap = self.values.capacity();
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
+        self.len = 0;
+        Ok(Arc::new(FixedSizeBinaryArray::try_new(
+            self.width as i32,
+            Buffer::from_vec(values),
+            self.nulls.finish(),
+        )?))
+    }
+}

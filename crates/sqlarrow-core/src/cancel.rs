@@ -1,0 +1,63 @@
+//! Cancellation of a running statement from another thread (Ctrl-C, timeouts, a
+//! stream closed early). An operation registers how to cancel it on the server once it
+//! holds a connection; whoever wants it stopped calls [`CancelSlot::cancel`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+/// A future that asks the server to cancel the running statement.
+pub type CancelFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+type CancelFn = Arc<dyn Fn() -> CancelFuture + Send + Sync>;
+
+#[derive(Default)]
+struct State {
+    cancelled: bool,
+    handle: Option<CancelFn>,
+}
+
+/// Shared between a running operation and whoever may cancel it.
+#[derive(Clone, Default)]
+pub struct CancelSlot(Arc<Mutex<State>>);
+
+impl CancelSlot {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Register how to cancel on the server. If cancellation was already requested,
+    /// returns the future to run now.
+    pub fn register(
+        &self,
+        f: impl Fn() -> CancelFuture + Send + Sync + 'static,
+    ) -> Option<CancelFuture> {
+        let f: CancelFn = Arc::new(f);
+        let mut st = self.lock();
+        st.handle = Some(f.clone());
+        if st.cancelled {
+            Some(f())
+        } else {
+            None
+        }
+    }
+
+    /// Forget the handle (the statement finished).
+    pub fn clear(&self) {
+        self.lock().handle = None;
+    }
+
+    /// Request cancellation; returns the server-side cancel future if a statement is running.
+    pub fn cancel(&self) -> Option<CancelFuture> {
+        let mut st = self.lock();
+        st.cancelled = true;
+        st.handle.as_ref().map(|f| f())
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.lock().cancelled
+    }
+}

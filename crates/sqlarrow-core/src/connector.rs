@@ -1,0 +1,272 @@
+//! One API over every engine: query, stream, execute, executemany, test, stats, close.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cancel::CancelSlot;
+use crate::error::{Error, Result};
+use crate::params::{rewrite_named, MarkerStyle, Rewritten};
+use crate::pool::PoolStats;
+use crate::stream::{BatchStream, Sink};
+use crate::value::Params;
+
+#[cfg(feature = "postgres")]
+use crate::engines::postgres::{PgConfig, PgConnector};
+#[cfg(feature = "sqlite")]
+use crate::engines::sqlite::{SqliteConfig, SqliteConnector};
+
+/// Per-call options for reads.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryOptions {
+    pub batch_size: usize,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        QueryOptions { batch_size: 65_536 }
+    }
+}
+
+/// A collected result.
+pub struct QueryOutput {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub elapsed_ms: f64,
+}
+
+/// The outcome of `test_connection`: never an error.
+#[derive(Debug, Clone)]
+pub struct ConnectionStatus {
+    pub ok: bool,
+    pub latency_ms: Option<f64>,
+    pub server_version: Option<String>,
+    pub error: Option<Error>,
+}
+
+#[derive(Clone)]
+enum Engine {
+    #[cfg(feature = "postgres")]
+    Postgres(Arc<PgConnector>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(Arc<SqliteConnector>),
+}
+
+/// A pooled connector to one database, cheap to clone and safe to share.
+#[derive(Clone)]
+pub struct Connector {
+    engine: Engine,
+}
+
+impl Connector {
+    #[cfg(feature = "postgres")]
+    pub fn postgres(cfg: PgConfig) -> Result<Self> {
+        Ok(Connector {
+            engine: Engine::Postgres(Arc::new(PgConnector::new(cfg)?)),
+        })
+    }
+
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite(cfg: SqliteConfig) -> Result<Self> {
+        Ok(Connector {
+            engine: Engine::Sqlite(Arc::new(SqliteConnector::new(cfg)?)),
+        })
+    }
+
+    /// `"postgres"`, `"sqlite"`, ...
+    pub fn engine_name(&self) -> &'static str {
+        match &self.engine {
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(_) => "postgres",
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite(_) => "sqlite",
+        }
+    }
+
+    pub fn marker_style(&self) -> MarkerStyle {
+        match &self.engine {
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(_) => crate::engines::postgres::MARKERS,
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite(_) => crate::engines::sqlite::MARKERS,
+        }
+    }
+
+    /// Rewrite `:name` markers for this engine.
+    pub fn rewrite_named(&self, sql: &str) -> Result<Rewritten> {
+        rewrite_named(sql, self.marker_style())
+    }
+
+    fn check_open(&self) -> Result<()> {
+        let closed = match &self.engine {
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(c) => c.pool().is_closed(),
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite(c) => c.pool().is_closed(),
+        };
+        if closed {
+            Err(Error::interface("the connector is closed"))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn run_query(
+        &self,
+        sql: &str,
+        params: &Params,
+        opts: QueryOptions,
+        sink: &mut Sink,
+        cancel: &CancelSlot,
+    ) -> Result<()> {
+        self.check_open()?;
+        match &self.engine {
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(c) => c.query(sql, params, opts.batch_size, sink, cancel).await,
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite(c) => c.query(sql, params, opts.batch_size, sink, cancel).await,
+        }
+    }
+
+    /// Run a query and collect every batch.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &Params,
+        opts: QueryOptions,
+        cancel: &CancelSlot,
+    ) -> Result<QueryOutput> {
+        let start = Instant::now();
+        let mut sink = Sink::collect();
+        self.run_query(sql, params, opts, &mut sink, cancel).await?;
+        let Sink::Collect { schema, batches } = sink else {
+            unreachable!("collect sink")
+        };
+        let schema = schema.ok_or_else(|| Error::interface("the statement produced no schema"))?;
+        Ok(QueryOutput {
+            schema,
+            batches,
+            elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// Start a query in the background and return a reader of its batches. Errors that
+    /// happen before the first row (syntax, parameters, unsupported types) are returned here.
+    pub async fn stream(
+        &self,
+        sql: &str,
+        params: &Params,
+        opts: QueryOptions,
+        cancel: &CancelSlot,
+    ) -> Result<BatchStream> {
+        self.check_open()?;
+        let (tx, rx) = mpsc::channel(1);
+        let (schema_tx, schema_rx) = oneshot::channel();
+        let this = self.clone();
+        let sql = sql.to_string();
+        let params = params.clone();
+        let task_cancel = cancel.clone();
+        tokio::spawn(async move {
+            let mut sink = Sink::Channel {
+                schema_tx: Some(schema_tx),
+                tx,
+            };
+            let res = this
+                .run_query(&sql, &params, opts, &mut sink, &task_cancel)
+                .await;
+            if let Err(e) = res {
+                // A closed reader is not an error worth reporting.
+                if !matches!(&sink, Sink::Channel { tx, .. } if tx.is_closed()) {
+                    let _ = sink.fail(e).await;
+                }
+            }
+        });
+        let schema = match schema_rx.await {
+            Ok(r) => r?,
+            Err(_) => return Err(Error::interface("the query task ended without a schema")),
+        };
+        Ok(BatchStream::new(schema, rx, cancel.clone()))
+    }
+
+    pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {
+        self.check_open()?;
+        match &self.engine {
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(c) => c.execute(sql, params, cancel).await,
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite(c) => c.execute(sql, params, cancel).await,
+        }
+    }
+
+    pub async fn executemany(
+        &self,
+        sql: &str,
+        sets: &[Params],
+        cancel: &CancelSlot,
+    ) -> Result<u64> {
+        self.check_open()?;
+        match &self.engine {
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(c) => c.executemany(sql, sets, cancel).await,
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite(c) => c.executemany(sql, sets, cancel).await,
+        }
+    }
+
+    /// Check the server answers; never fails.
+    pub async fn test_connection(&self) -> ConnectionStatus {
+        let start = Instant::now();
+        let res: Result<String> = async {
+            self.check_open()?;
+            match &self.engine {
+                #[cfg(feature = "postgres")]
+                Engine::Postgres(c) => c.server_version().await,
+                #[cfg(feature = "sqlite")]
+                Engine::Sqlite(c) => {
+                    c.ping().await?;
+                    c.server_version().await
+                }
+            }
+        }
+        .await;
+        match res {
+            Ok(v) => ConnectionStatus {
+                ok: true,
+                latency_ms: Some(start.elapsed().as_secs_f64() * 1000.0),
+                server_version: Some(v),
+                error: None,
+            },
+            Err(e) => ConnectionStatus {
+                ok: false,
+                latency_ms: None,
+                server_version: None,
+                error: Some(e),
+            },
+        }
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        match &self.engine {
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(c) => c.pool().stats(),
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite(c) => c.pool().stats(),
+        }
+    }
+
+    pub fn close(&self) {
+        match &self.engine {
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(c) => c.pool().close(),
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite(c) => c.pool().close(),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.check_open().is_err()
+    }
+}

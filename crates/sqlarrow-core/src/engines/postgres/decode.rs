@@ -1,0 +1,806 @@
+//! PostgreSQL binary wire values → Arrow buffers.
+//!
+//! The same per-column decoders serve binary `COPY` tuples and binary-format
+//! `DataRow`s, since both carry each field in PostgreSQL's binary send format.
+
+use std::sync::Arc;
+
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Decimal256Type, Float32Type, Float64Type, Int16Type, Int32Type,
+    Int64Type, IntervalMonthDayNanoType, Time64MicrosecondType, TimestampMicrosecondType,
+    UInt32Type,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_buffer::{i256, IntervalMonthDayNano};
+use arrow_schema::{DataType, Field, IntervalUnit, Schema, SchemaRef, TimeUnit};
+use tokio_postgres::types::{Kind, Type};
+
+use crate::builders::{BoolBuf, FixedBuf, PrimBuf, VarBuf};
+use crate::error::{Error, Result};
+use crate::types::{json_field, timestamp_us, uuid_field};
+
+/// Days from 1970-01-01 to 2000-01-01 (PostgreSQL's epoch).
+const PG_EPOCH_DAYS: i32 = 10_957;
+/// Microseconds from 1970-01-01 to 2000-01-01.
+const PG_EPOCH_US: i64 = 946_684_800_000_000;
+
+/// Precision and scale used for `numeric` columns without a declared typmod.
+pub const UNCONSTRAINED_NUMERIC: (u8, i8) = (38, 18);
+
+/// How one result column is decoded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PgKind {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Float4,
+    Float8,
+    /// Declared (or default) precision and scale; `declared` is false for bare `numeric`.
+    Numeric {
+        precision: u8,
+        scale: i8,
+        declared: bool,
+    },
+    Text,
+    Bytea,
+    Date,
+    Time,
+    Timestamp,
+    TimestampTz,
+    Interval,
+    Uuid,
+    Json,
+    Jsonb,
+}
+
+/// Resolve the decoder for a column type; domains decode as their base type and
+/// enums as their label text.
+pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
+    use PgKind::*;
+    let k = match *ty {
+        Type::BOOL => Bool,
+        Type::INT2 => Int2,
+        Type::INT4 => Int4,
+        Type::INT8 => Int8,
+        Type::OID | Type::XID | Type::CID | Type::REGCLASS | Type::REGPROC | Type::REGTYPE => Oid,
+        Type::FLOAT4 => Float4,
+        Type::FLOAT8 => Float8,
+        Type::NUMERIC => {
+            if typmod >= 4 {
+                let t = typmod - 4;
+                let precision = ((t >> 16) & 0xffff) as u8;
+                let scale = (((t & 0x7ff) ^ 1024) - 1024) as i8;
+                if (1..=76).contains(&precision) && scale >= 0 && (scale as u8) <= precision {
+                    Numeric {
+                        precision,
+                        scale,
+                        declared: true,
+                    }
+                } else {
+                    return None;
+                }
+            } else {
+                Numeric {
+                    precision: UNCONSTRAINED_NUMERIC.0,
+                    scale: UNCONSTRAINED_NUMERIC.1,
+                    declared: false,
+                }
+            }
+        }
+        Type::TEXT
+        | Type::VARCHAR
+        | Type::BPCHAR
+        | Type::NAME
+        | Type::CHAR
+        | Type::UNKNOWN
+        | Type::XML => Text,
+        Type::BYTEA => Bytea,
+        Type::DATE => Date,
+        Type::TIME => Time,
+        Type::TIMESTAMP => Timestamp,
+        Type::TIMESTAMPTZ => TimestampTz,
+        Type::INTERVAL => Interval,
+        Type::UUID => Uuid,
+        Type::JSON => Json,
+        Type::JSONB => Jsonb,
+        _ => match ty.kind() {
+            Kind::Enum(_) => Text,
+            Kind::Domain(base) => return kind_of(base, typmod),
+            _ => return None,
+        },
+    };
+    Some(k)
+}
+
+/// The Arrow field for a column of `kind`.
+pub fn field_for(name: &str, kind: PgKind) -> Field {
+    use PgKind::*;
+    let dt = match kind {
+        Bool => DataType::Boolean,
+        Int2 => DataType::Int16,
+        Int4 => DataType::Int32,
+        Int8 => DataType::Int64,
+        Oid => DataType::UInt32,
+        Float4 => DataType::Float32,
+        Float8 => DataType::Float64,
+        Numeric {
+            precision, scale, ..
+        } if precision <= 38 => DataType::Decimal128(precision, scale),
+        Numeric {
+            precision, scale, ..
+        } => DataType::Decimal256(precision, scale),
+        Text => DataType::Utf8,
+        Bytea => DataType::Binary,
+        Date => DataType::Date32,
+        Time => DataType::Time64(TimeUnit::Microsecond),
+        Timestamp => timestamp_us(false),
+        TimestampTz => timestamp_us(true),
+        Interval => DataType::Interval(IntervalUnit::MonthDayNano),
+        Uuid => return uuid_field(name, true),
+        Json | Jsonb => return json_field(name, true),
+    };
+    Field::new(name, dt, true)
+}
+
+enum Buf {
+    Bool(BoolBuf),
+    I16(PrimBuf<i16>),
+    I32(PrimBuf<i32>),
+    I64(PrimBuf<i64>),
+    U32(PrimBuf<u32>),
+    F32(PrimBuf<f32>),
+    F64(PrimBuf<f64>),
+    D128(PrimBuf<i128>),
+    D256(PrimBuf<i256>),
+    Var(VarBuf),
+    Fixed(FixedBuf),
+    Iv(PrimBuf<IntervalMonthDayNano>),
+}
+
+/// One column's decoder and buffer.
+pub struct ColumnDecoder {
+    kind: PgKind,
+    name: Arc<str>,
+    data_type: DataType,
+    buf: Buf,
+}
+
+#[inline]
+fn be_i16(b: &[u8]) -> i16 {
+    i16::from_be_bytes([b[0], b[1]])
+}
+#[inline]
+fn be_i32(b: &[u8]) -> i32 {
+    i32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+#[inline]
+fn be_i64(b: &[u8]) -> i64 {
+    i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+impl ColumnDecoder {
+    pub fn new(name: &str, kind: PgKind, data_type: DataType, capacity: usize) -> Self {
+        use PgKind::*;
+        let buf = match kind {
+            Bool => Buf::Bool(BoolBuf::with_capacity(capacity)),
+            Int2 => Buf::I16(PrimBuf::with_capacity(capacity)),
+            Int4 | Date => Buf::I32(PrimBuf::with_capacity(capacity)),
+            Int8 | Time | Timestamp | TimestampTz => Buf::I64(PrimBuf::with_capacity(capacity)),
+            Oid => Buf::U32(PrimBuf::with_capacity(capacity)),
+            Float4 => Buf::F32(PrimBuf::with_capacity(capacity)),
+            Float8 => Buf::F64(PrimBuf::with_capacity(capacity)),
+            Numeric { precision, .. } if precision <= 38 => {
+                Buf::D128(PrimBuf::with_capacity(capacity))
+            }
+            Numeric { .. } => Buf::D256(PrimBuf::with_capacity(capacity)),
+            Text | Json | Jsonb => Buf::Var(VarBuf::with_capacity(capacity, capacity * 16)),
+            Bytea => Buf::Var(VarBuf::with_capacity(capacity, capacity * 16)),
+            Uuid => Buf::Fixed(FixedBuf::with_capacity(16, capacity)),
+            Interval => Buf::Iv(PrimBuf::with_capacity(capacity)),
+        };
+        ColumnDecoder {
+            kind,
+            name: Arc::from(name),
+            data_type,
+            buf,
+        }
+    }
+
+    /// Append one field: `None` is SQL NULL, otherwise the binary send format.
+    #[inline]
+    pub fn push(&mut self, raw: Option<&[u8]>) -> Result<()> {
+        let Some(v) = raw else {
+            self.push_null();
+            return Ok(());
+        };
+        let kind = self.kind;
+        let name = &self.name;
+        let bad = || bad_len(name, kind, v.len());
+        match (&mut self.buf, kind) {
+            (Buf::Bool(b), _) => {
+                if v.len() != 1 {
+                    return Err(bad());
+                }
+                b.push(v[0] != 0)
+            }
+            (Buf::I16(b), _) => {
+                if v.len() != 2 {
+                    return Err(bad());
+                }
+                b.push(be_i16(v))
+            }
+            (Buf::I32(b), PgKind::Date) => {
+                if v.len() != 4 {
+                    return Err(bad());
+                }
+                let d = be_i32(v);
+                if d == i32::MAX || d == i32::MIN {
+                    return Err(infinity(name, "date"));
+                }
+                b.push(d + PG_EPOCH_DAYS)
+            }
+            (Buf::I32(b), _) => {
+                if v.len() != 4 {
+                    return Err(bad());
+                }
+                b.push(be_i32(v))
+            }
+            (Buf::U32(b), _) => {
+                if v.len() != 4 {
+                    return Err(bad());
+                }
+                b.push(be_i32(v) as u32)
+            }
+            (Buf::I64(b), PgKind::Timestamp | PgKind::TimestampTz) => {
+                if v.len() != 8 {
+                    return Err(bad());
+                }
+                let t = be_i64(v);
+                if t == i64::MAX || t == i64::MIN {
+                    return Err(infinity(name, "timestamp"));
+                }
+                b.push(t + PG_EPOCH_US)
+            }
+            (Buf::I64(b), _) => {
+                if v.len() != 8 {
+                    return Err(bad());
+                }
+                b.push(be_i64(v))
+            }
+            (Buf::F32(b), _) => {
+                if v.len() != 4 {
+                    return Err(bad());
+                }
+                b.push(f32::from_bits(be_i32(v) as u32))
+            }
+            (Buf::F64(b), _) => {
+                if v.len() != 8 {
+                    return Err(bad());
+                }
+                b.push(f64::from_bits(be_i64(v) as u64))
+            }
+            (
+                Buf::D128(b),
+                PgKind::Numeric {
+                    precision,
+                    scale,
+                    declared,
+                },
+            ) => {
+                let x = decode_numeric_i128(v, scale, precision)
+                    .map_err(|e| numeric_err(name, kind, e, declared))?;
+                b.push(x)
+            }
+            (
+                Buf::D256(b),
+                PgKind::Numeric {
+                    precision,
+                    scale,
+                    declared,
+                },
+            ) => {
+                let x = decode_numeric_i256(v, scale, precision)
+                    .map_err(|e| numeric_err(name, kind, e, declared))?;
+                b.push(x)
+            }
+            (Buf::Var(b), PgKind::Jsonb) => {
+                // jsonb's binary format: a version byte (1) then the JSON text.
+                match v.split_first() {
+                    Some((1, text)) => b.push(text)?,
+                    _ => {
+                        return Err(Error::data(format!(
+                            "column \"{name}\": unknown jsonb binary version"
+                        )))
+                    }
+                }
+            }
+            (Buf::Var(b), _) => b.push(v)?,
+            (Buf::Fixed(b), _) => b.push(v).map_err(|_| bad())?,
+            (Buf::Iv(b), _) => {
+                if v.len() != 16 {
+                    return Err(bad());
+                }
+                let micros = be_i64(&v[..8]);
+                let days = be_i32(&v[8..12]);
+                let months = be_i32(&v[12..16]);
+                b.push(IntervalMonthDayNano::new(
+                    months,
+                    days,
+                    micros.saturating_mul(1000),
+                ))
+            }
+            (_, k) => {
+                return Err(Error::data(format!("internal: no decoder for {k:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    #[inline]
+    pub fn push_null(&mut self) {
+        match &mut self.buf {
+            Buf::Bool(b) => b.push_null(),
+            Buf::I16(b) => b.push_null(),
+            Buf::I32(b) => b.push_null(),
+            Buf::I64(b) => b.push_null(),
+            Buf::U32(b) => b.push_null(),
+            Buf::F32(b) => b.push_null(),
+            Buf::F64(b) => b.push_null(),
+            Buf::D128(b) => b.push_null(),
+            Buf::D256(b) => b.push_null(),
+            Buf::Var(b) => b.push_null(),
+            Buf::Fixed(b) => b.push_null(),
+            Buf::Iv(b) => b.push_null(),
+        }
+    }
+
+    /// Bytes buffered so far (to cut batches before they grow too large).
+    pub fn byte_size(&self) -> usize {
+        match &self.buf {
+            Buf::Var(b) => b.byte_size(),
+            Buf::Fixed(b) => b.values.len(),
+            Buf::Bool(b) => b.len() / 8,
+            Buf::I16(b) => b.byte_size(),
+            Buf::I32(b) => b.byte_size(),
+            Buf::I64(b) => b.byte_size(),
+            Buf::U32(b) => b.byte_size(),
+            Buf::F32(b) => b.byte_size(),
+            Buf::F64(b) => b.byte_size(),
+            Buf::D128(b) => b.byte_size(),
+            Buf::D256(b) => b.byte_size(),
+            Buf::Iv(b) => b.byte_size(),
+        }
+    }
+
+    pub fn finish(&mut self) -> Result<ArrayRef> {
+        let dt = &self.data_type;
+        match &mut self.buf {
+            Buf::Bool(b) => b.finish(),
+            Buf::I16(b) => b.finish::<Int16Type>(dt),
+            Buf::I32(b) if matches!(self.kind, PgKind::Date) => b.finish::<Date32Type>(dt),
+            Buf::I32(b) => b.finish::<Int32Type>(dt),
+            Buf::I64(b) => match self.kind {
+                PgKind::Time => b.finish::<Time64MicrosecondType>(dt),
+                PgKind::Timestamp | PgKind::TimestampTz => b.finish::<TimestampMicrosecondType>(dt),
+                _ => b.finish::<Int64Type>(dt),
+            },
+            Buf::U32(b) => b.finish::<UInt32Type>(dt),
+            Buf::F32(b) => b.finish::<Float32Type>(dt),
+            Buf::F64(b) => b.finish::<Float64Type>(dt),
+            Buf::D128(b) => b.finish::<Decimal128Type>(dt),
+            Buf::D256(b) => b.finish::<Decimal256Type>(dt),
+            Buf::Var(b) if matches!(self.kind, PgKind::Bytea) => b.finish_binary(),
+            Buf::Var(b) => b
+                .finish_utf8(dt)
+                .map_err(|e| e.context(format!("column \"{}\"", self.name))),
+            Buf::Fixed(b) => b.finish(),
+            Buf::Iv(b) => b.finish::<IntervalMonthDayNanoType>(dt),
+        }
+    }
+}
+
+fn bad_len(name: &str, kind: PgKind, got: usize) -> Error {
+    Error::data(format!(
+        "column \"{name}\": malformed {kind:?} value of {got} bytes from the server"
+    ))
+}
+
+fn infinity(name: &str, what: &str) -> Error {
+    Error::data(format!(
+        "column \"{name}\" holds an infinite {what}, which Arrow cannot represent; \
+         filter it out or map it in SQL (e.g. CASE WHEN isfinite(col) THEN col END)"
+    ))
+    .with_detail("column", name.to_string())
+}
+
+fn numeric_err(name: &str, kind: PgKind, e: NumericError, declared: bool) -> Error {
+    let (p, s) = match kind {
+        PgKind::Numeric {
+            precision, scale, ..
+        } => (precision, scale),
+        _ => (0, 0),
+    };
+    let what = match e {
+        NumericError::NaN => "NaN".to_string(),
+        NumericError::Infinite => "an infinite value".to_string(),
+        NumericError::TooManyFractionDigits(d) => format!("a value with {d} fractional digits"),
+        NumericError::Overflow => "a value too large".to_string(),
+        NumericError::Malformed => "a malformed value".to_string(),
+    };
+    let hint = if declared {
+        "cast it in SQL or filter such values out".to_string()
+    } else {
+        let need = if let NumericError::TooManyFractionDigits(d) = e {
+            d
+        } else {
+            s as u16
+        };
+        format!(
+            "numeric without a declared precision is returned as decimal({p},{s}); \
+             cast the column to the precision you need (e.g. col::numeric(38,{need})) or to text"
+        )
+    };
+    Error::data(format!(
+        "column \"{name}\" holds {what} that does not fit decimal({p},{s}); {hint}"
+    ))
+    .with_detail("column", name.to_string())
+}
+
+/// Decoders for a whole row, turning into record batches.
+pub struct RowDecoder {
+    pub schema: SchemaRef,
+    pub columns: Vec<ColumnDecoder>,
+    pub rows: usize,
+    capacity: usize,
+}
+
+impl RowDecoder {
+    pub fn new(schema: SchemaRef, kinds: &[PgKind], capacity: usize) -> Self {
+        let columns = schema
+            .fields()
+            .iter()
+            .zip(kinds)
+            .map(|(f, k)| ColumnDecoder::new(f.name(), *k, f.data_type().clone(), capacity))
+            .collect();
+        RowDecoder {
+            schema,
+            columns,
+            rows: 0,
+            capacity,
+        }
+    }
+
+    /// Whether the current batch should be emitted (row count or byte size reached).
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.rows >= self.capacity || (self.rows % 1024 == 0 && self.rows > 0 && self.too_big())
+    }
+
+    fn too_big(&self) -> bool {
+        self.columns.iter().any(|c| c.byte_size() > (1 << 30))
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch> {
+        let arrays = self
+            .columns
+            .iter_mut()
+            .map(|c| c.finish())
+            .collect::<Result<Vec<_>>>()?;
+        let n = self.rows;
+        self.rows = 0;
+        let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(n));
+        Ok(RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            arrays,
+            &opts,
+        )?)
+    }
+}
+
+/// Build the Arrow schema for a statement's columns, or fail naming the first
+/// unsupported column before any data moves.
+pub fn schema_for(columns: &[tokio_postgres::Column]) -> Result<(SchemaRef, Vec<PgKind>)> {
+    let mut fields = Vec::with_capacity(columns.len());
+    let mut kinds = Vec::with_capacity(columns.len());
+    for c in columns {
+        let kind = kind_of(c.type_(), c.type_modifier()).ok_or_else(|| {
+            let ty = c.type_();
+            let hint = match ty.kind() {
+                Kind::Array(_) => {
+                    "arrays are not supported yet; cast to text (col::text) or unnest it"
+                }
+                _ => "cast it in SQL to a supported type (e.g. col::text)",
+            };
+            Error::unsupported_type(c.name(), ty.name(), hint)
+        })?;
+        fields.push(field_for(c.name(), kind));
+        kinds.push(kind);
+    }
+    Ok((Arc::new(Schema::new(fields)), kinds))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NumericError {
+    NaN,
+    Infinite,
+    TooManyFractionDigits(u16),
+    Overflow,
+    Malformed,
+}
+
+const NUMERIC_POS: u16 = 0x0000;
+const NUMERIC_NEG: u16 = 0x4000;
+const NUMERIC_NAN: u16 = 0xC000;
+
+struct NumericHeader<'a> {
+    weight: i32,
+    negative: bool,
+    dscale: u16,
+    digits: &'a [u8],
+}
+
+fn numeric_header(v: &[u8]) -> Result<NumericHeader<'_>, NumericError> {
+    if v.len() < 8 {
+        return Err(NumericError::Malformed);
+    }
+    let ndigits = be_i16(&v[0..2]);
+    let weight = be_i16(&v[2..4]) as i32;
+    let sign = u16::from_be_bytes([v[4], v[5]]);
+    let dscale = u16::from_be_bytes([v[6], v[7]]);
+    if ndigits < 0 || v.len() != 8 + 2 * ndigits as usize {
+        return Err(NumericError::Malformed);
+    }
+    let negative = match sign {
+        NUMERIC_POS => false,
+        NUMERIC_NEG => true,
+        NUMERIC_NAN => return Err(NumericError::NaN),
+        _ => return Err(NumericError::Infinite),
+    };
+    Ok(NumericHeader {
+        weight,
+        negative,
+        dscale,
+        digits: &v[8..],
+    })
+}
+
+/// The decimal exponent adjustment: the base-10000 integer formed by the digits equals
+/// value × 10^(4 × (ndigits − 1 − weight)); scale it to `scale`.
+fn exponent_shift(ndigits: usize, weight: i32, scale: i8) -> i32 {
+    scale as i32 - 4 * (ndigits as i32 - 1 - weight)
+}
+
+/// Decode PostgreSQL binary numeric to an unscaled i128 at `scale`, exactly.
+pub fn decode_numeric_i128(v: &[u8], scale: i8, precision: u8) -> Result<i128, NumericError> {
+    let h = numeric_header(v)?;
+    if h.dscale as i32 > scale as i32 {
+        // Fractional digits beyond the target scale must all be zero.
+        check_extra_fraction_zero(&h, scale)?;
+    }
+    let n = h.digits.len() / 2;
+    let mut acc: i128 = 0;
+    let mut shift = exponent_shift(n, h.weight, scale);
+    let mut take = n;
+    // Drop trailing base-10000 digits that lie entirely beyond the scale (all zero, checked above).
+    while shift < 0 && take > 0 {
+        let d = be_i16(&h.digits[(take - 1) * 2..]) as i128;
+        if shift <= -4 {
+            if d != 0 {
+                return Err(NumericError::TooManyFractionDigits(h.dscale));
+            }
+            take -= 1;
+            shift += 4;
+        } else {
+            break;
+        }
+    }
+    for i in 0..take {
+        let d = be_i16(&h.digits[i * 2..]) as i128;
+        acc = acc
+            .checked_mul(10_000)
+            .and_then(|a| a.checked_add(d))
+            .ok_or(NumericError::Overflow)?;
+    }
+    if shift > 0 {
+        let p = 10i128
+            .checked_pow(shift as u32)
+            .ok_or(NumericError::Overflow)?;
+        acc = acc.checked_mul(p).ok_or(NumericError::Overflow)?;
+    } else if shift < 0 {
+        let p = 10i128.pow((-shift) as u32);
+        if acc % p != 0 {
+            return Err(NumericError::TooManyFractionDigits(h.dscale));
+        }
+        acc /= p;
+    }
+    if precision <= 38 && acc >= 10i128.pow(precision as u32) {
+        return Err(NumericError::Overflow);
+    }
+    Ok(if h.negative { -acc } else { acc })
+}
+
+fn check_extra_fraction_zero(h: &NumericHeader<'_>, scale: i8) -> Result<(), NumericError> {
+    // Digit i covers decimal positions 10^(4*(weight-i)) .. 10^(4*(weight-i)+3).
+    let n = h.digits.len() / 2;
+    for i in 0..n {
+        let d = be_i16(&h.digits[i * 2..]);
+        if d == 0 {
+            continue;
+        }
+        // Lowest decimal exponent this digit contributes to.
+        let low_exp = 4 * (h.weight - i as i32);
+        if low_exp < -(scale as i32) {
+            // Part of this digit lies beyond the scale; check those decimal places.
+            let beyond = (-(scale as i32) - low_exp) as u32; // number of low decimal places beyond
+            let m = 10i32.pow(beyond.min(4));
+            if (d as i32) % m != 0 {
+                return Err(NumericError::TooManyFractionDigits(h.dscale));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decode PostgreSQL binary numeric to an unscaled i256 at `scale` (precision > 38).
+pub fn decode_numeric_i256(v: &[u8], scale: i8, precision: u8) -> Result<i256, NumericError> {
+    let h = numeric_header(v)?;
+    if h.dscale as i32 > scale as i32 {
+        check_extra_fraction_zero(&h, scale)?;
+    }
+    let n = h.digits.len() / 2;
+    let shift = exponent_shift(n, h.weight, scale);
+    let ten_k = i256::from_i128(10_000);
+    let mut acc = i256::ZERO;
+    for i in 0..n {
+        let d = i256::from_i128(be_i16(&h.digits[i * 2..]) as i128);
+        acc = acc
+            .checked_mul(ten_k)
+            .and_then(|a| a.checked_add(d))
+            .ok_or(NumericError::Overflow)?;
+    }
+    let ten = i256::from_i128(10);
+    if shift > 0 {
+        for _ in 0..shift {
+            acc = acc.checked_mul(ten).ok_or(NumericError::Overflow)?;
+        }
+    } else {
+        for _ in 0..(-shift) {
+            acc = acc.checked_div(ten).ok_or(NumericError::Overflow)?;
+        }
+    }
+    let mut limit = i256::ONE;
+    for _ in 0..precision {
+        limit = limit.wrapping_mul(ten);
+    }
+    if acc >= limit {
+        return Err(NumericError::Overflow);
+    }
+    Ok(if h.negative { acc.wrapping_neg() } else { acc })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encode a decimal string the way PostgreSQL's numeric_send does (test helper).
+    fn encode(s: &str) -> Vec<u8> {
+        let neg = s.starts_with('-');
+        let s = s.trim_start_matches('-');
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        let dscale = frac.len() as u16;
+        // Pad the integer part on the left and the fraction on the right to multiples of 4.
+        let int_pad = (4 - int.len() % 4) % 4;
+        let int_s = format!("{}{}", "0".repeat(int_pad), int);
+        let frac_pad = (4 - frac.len() % 4) % 4;
+        let frac_s = format!("{}{}", frac, "0".repeat(frac_pad));
+        let mut digits: Vec<i16> = Vec::new();
+        for c in int_s.as_bytes().chunks(4) {
+            digits.push(std::str::from_utf8(c).unwrap().parse().unwrap());
+        }
+        let mut weight = digits.len() as i16 - 1;
+        for c in frac_s.as_bytes().chunks(4) {
+            digits.push(std::str::from_utf8(c).unwrap().parse().unwrap());
+        }
+        while digits.first() == Some(&0) && digits.len() > 1 {
+            digits.remove(0);
+            weight -= 1;
+        }
+        while digits.last() == Some(&0) && digits.len() > 1 {
+            digits.pop();
+        }
+        if digits == [0] {
+            digits.clear();
+            weight = 0;
+        }
+        let mut out = Vec::new();
+        out.extend((digits.len() as i16).to_be_bytes());
+        out.extend(weight.to_be_bytes());
+        out.extend((if neg { NUMERIC_NEG } else { NUMERIC_POS }).to_be_bytes());
+        out.extend(dscale.to_be_bytes());
+        for d in digits {
+            out.extend(d.to_be_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn numeric_i128_exact() {
+        assert_eq!(
+            decode_numeric_i128(&encode("123.4500"), 4, 18),
+            Ok(1_234_500)
+        );
+        assert_eq!(decode_numeric_i128(&encode("-0.0001"), 4, 18), Ok(-1));
+        assert_eq!(decode_numeric_i128(&encode("0"), 4, 18), Ok(0));
+        assert_eq!(decode_numeric_i128(&encode("10000"), 0, 18), Ok(10_000));
+        assert_eq!(
+            decode_numeric_i128(&encode("12345678901234.5678"), 4, 18),
+            Ok(123_456_789_012_345_678)
+        );
+        assert_eq!(
+            decode_numeric_i128(&encode("1.5"), 18, 38),
+            Ok(1_500_000_000_000_000_000)
+        );
+        assert_eq!(
+            decode_numeric_i128(&encode("99999999999999999999999999999999999999"), 0, 38),
+            Ok(99_999_999_999_999_999_999_999_999_999_999_999_999)
+        );
+        assert_eq!(decode_numeric_i128(&encode("1.00000"), 2, 10), Ok(100));
+    }
+
+    #[test]
+    fn numeric_i128_refuses_loss() {
+        assert_eq!(
+            decode_numeric_i128(&encode("1.23456"), 4, 18),
+            Err(NumericError::TooManyFractionDigits(5))
+        );
+        assert_eq!(
+            decode_numeric_i128(&encode("100000"), 0, 5),
+            Err(NumericError::Overflow)
+        );
+        let mut nan = encode("0");
+        nan[4..6].copy_from_slice(&NUMERIC_NAN.to_be_bytes());
+        assert_eq!(decode_numeric_i128(&nan, 0, 5), Err(NumericError::NaN));
+        assert_eq!(
+            decode_numeric_i128(&[0, 1], 0, 5),
+            Err(NumericError::Malformed)
+        );
+    }
+
+    #[test]
+    fn numeric_i256() {
+        let v = decode_numeric_i256(
+            &encode("-1234567890123456789012345678901234567890.1234567890"),
+            10,
+            50,
+        )
+        .unwrap();
+        assert_eq!(
+            v.to_string(),
+            "-12345678901234567890123456789012345678901234567890"
+        );
+    }
+
+    #[test]
+    fn typmod_parsing() {
+        // numeric(18,4) → typmod ((18 << 16) | 4) + 4
+        let typmod = ((18 << 16) | 4) + 4;
+        assert_eq!(
+            kind_of(&Type::NUMERIC, typmod),
+            Some(PgKind::Numeric {
+                precision: 18,
+                scale: 4,
+                declared: true
+            })
+        );
+        assert!(matches!(
+            kind_of(&Type::NUMERIC, -1),
+            Some(PgKind::Numeric {
+                declared: false,
+                ..
+            })
+        ));
+        assert_eq!(kind_of(&Type::POINT, -1), None);
+    }
+}

@@ -1,0 +1,522 @@
+//! PostgreSQL: binary COPY and binary extended protocol decoded straight into Arrow.
+
+pub mod copy;
+pub mod decode;
+pub mod params;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{pin_mut, StreamExt, TryStreamExt};
+use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::{Client, NoTls, Statement};
+
+use self::copy::{CopyParser, Progress};
+use self::decode::{schema_for, RowDecoder};
+use self::params::{declared_type, PgParam};
+use crate::cancel::CancelSlot;
+use crate::error::{Error, ErrorKind, Result};
+use crate::params::MarkerStyle;
+use crate::pool::{Manager, Pool, PoolConfig, Pooled};
+use crate::stream::Sink;
+use crate::value::{Params, Value};
+
+/// How to reach a PostgreSQL server. `password` is never formatted anywhere.
+#[derive(Clone)]
+pub struct PgConfig {
+    pub host: String,
+    pub port: u16,
+    pub database: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub sslmode: String,
+    pub connect_timeout: Duration,
+    pub application_name: Option<String>,
+    pub pool: PoolConfig,
+}
+
+impl std::fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("sslmode", &self.sslmode)
+            .finish()
+    }
+}
+
+pub const MARKERS: MarkerStyle = MarkerStyle::Dollar;
+
+/// One pooled connection.
+pub struct PgConn {
+    client: Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // Dropping the client closes the socket; the connection task then ends by itself.
+        let _ = &self.task;
+    }
+}
+
+pub struct PgManager {
+    config: tokio_postgres::Config,
+    timeout: Duration,
+}
+
+/// Map a tokio-postgres error to a sqlarrow error (server fields kept, no secrets).
+pub fn map_err(e: tokio_postgres::Error) -> Error {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        let kind = ErrorKind::from_sqlstate(code);
+        let mut msg = db.message().to_string();
+        if let Some(d) = db.detail() {
+            msg.push_str("\nDETAIL: ");
+            msg.push_str(d);
+        }
+        if let Some(h) = db.hint() {
+            msg.push_str("\nHINT: ");
+            msg.push_str(h);
+        }
+        let mut err = Error::new(kind, msg).with_sqlstate(code);
+        if let Some(c) = db.constraint() {
+            err = err.with_detail("constraint", c);
+        }
+        if let Some(t) = db.table() {
+            err = err.with_detail("table", t);
+        }
+        if let Some(c) = db.column() {
+            err = err.with_detail("column", c);
+        }
+        return err;
+    }
+    let text = e.to_string();
+    if text.starts_with("error serializing parameter") {
+        return Error::parameter(text);
+    }
+    if text.contains("password missing") || text.starts_with("authentication error") {
+        return Error::new(ErrorKind::Authentication, text);
+    }
+    if text.starts_with("invalid configuration") {
+        return Error::config(text);
+    }
+    Error::connection(text)
+}
+
+impl Manager for PgManager {
+    type Conn = PgConn;
+
+    async fn connect(&self) -> Result<PgConn> {
+        let fut = self.config.connect(NoTls);
+        let (client, connection) = match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => r.map_err(map_err)?,
+            Err(_) => {
+                return Err(Error::connection(format!(
+                    "timed out after {:.1}s connecting to the server (connect_timeout)",
+                    self.timeout.as_secs_f64()
+                )))
+            }
+        };
+        let task = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(PgConn { client, task })
+    }
+
+    fn is_valid(&self, conn: &PgConn) -> bool {
+        !conn.client.is_closed()
+    }
+
+    async fn ping(&self, conn: &mut PgConn) -> Result<()> {
+        conn.client
+            .simple_query("")
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
+}
+
+/// A pooled PostgreSQL connector.
+pub struct PgConnector {
+    pool: Pool<PgManager>,
+}
+
+/// Zero-copy access to a field's raw binary bytes.
+struct Raw<'a>(&'a [u8]);
+
+impl<'a> FromSql<'a> for Raw<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(raw))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// Whether a statement can be wrapped in `COPY (...) TO STDOUT`.
+fn copyable(sql: &str) -> bool {
+    let first: String = strip_leading_comments(sql)
+        .chars()
+        .take_while(|c| c.is_alphabetic())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    matches!(first.as_str(), "select" | "with" | "values" | "table")
+}
+
+fn strip_leading_comments(sql: &str) -> &str {
+    let mut s = sql.trim_start();
+    loop {
+        if let Some(rest) = s.strip_prefix("--") {
+            s = rest
+                .split_once('\n')
+                .map(|x| x.1)
+                .unwrap_or("")
+                .trim_start();
+        } else if let Some(rest) = s.strip_prefix("/*") {
+            s = rest
+                .split_once("*/")
+                .map(|x| x.1)
+                .unwrap_or("")
+                .trim_start();
+        } else if let Some(rest) = s.strip_prefix('(') {
+            s = rest.trim_start();
+        } else {
+            return s;
+        }
+    }
+}
+
+/// Remove trailing semicolons and whitespace (COPY (...) cannot contain them).
+fn trim_statement(sql: &str) -> &str {
+    sql.trim_end().trim_end_matches(';').trim_end()
+}
+
+impl PgConnector {
+    pub fn new(cfg: PgConfig) -> Result<Self> {
+        let mut c = tokio_postgres::Config::new();
+        c.host(&cfg.host).port(cfg.port);
+        if let Some(db) = &cfg.database {
+            c.dbname(db);
+        }
+        let user = cfg
+            .user
+            .clone()
+            .or_else(|| std::env::var("PGUSER").ok())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "postgres".into());
+        c.user(&user);
+        if let Some(p) = &cfg.password {
+            c.password(p);
+        }
+        c.connect_timeout(cfg.connect_timeout);
+        c.application_name(cfg.application_name.as_deref().unwrap_or("sqlarrow"));
+        c.keepalives(true);
+        // Text values arrive in UTF-8 whatever the database encoding; dates in ISO form.
+        c.options("-c client_encoding=UTF8 -c DateStyle=ISO -c TimeZone=UTC");
+        use tokio_postgres::config::SslMode;
+        match cfg.sslmode.as_str() {
+            "disable" | "allow" | "prefer" => {
+                c.ssl_mode(SslMode::Disable);
+            }
+            "require" | "verify-ca" | "verify-full" => {
+                return Err(Error::config(format!(
+                    "sslmode={} needs TLS, which this build of sqlarrow does not include yet; \
+                     use sslmode=disable or prefer (plaintext)",
+                    cfg.sslmode
+                )))
+            }
+            other => {
+                return Err(Error::config(format!(
+                    "unknown sslmode {other:?}; expected disable, allow, prefer, require, verify-ca or verify-full"
+                )))
+            }
+        }
+        let manager = PgManager {
+            config: c,
+            timeout: cfg.connect_timeout + Duration::from_secs(1),
+        };
+        Ok(PgConnector {
+            pool: Pool::new(manager, cfg.pool),
+        })
+    }
+
+    pub fn pool(&self) -> &Pool<PgManager> {
+        &self.pool
+    }
+
+    async fn checkout(&self, cancel: &CancelSlot) -> Result<Pooled<PgManager>> {
+        if cancel.is_cancelled() {
+            return Err(Error::cancelled("cancelled before it started"));
+        }
+        let conn = self.pool.get().await?;
+        let token = conn.client.cancel_token();
+        if let Some(fut) = cancel.register(move || {
+            let t = token.clone();
+            Box::pin(async move {
+                let _ = t.cancel_query(NoTls).await;
+            })
+        }) {
+            fut.await;
+            return Err(Error::cancelled("cancelled before it started"));
+        }
+        Ok(conn)
+    }
+
+    async fn prepare(client: &Client, sql: &str, params: &Params) -> Result<Statement> {
+        let stmt = if params.is_empty() {
+            client.prepare(sql).await
+        } else {
+            let types: Vec<Type> = params.0.iter().map(declared_type).collect();
+            client.prepare_typed(sql, &types).await
+        }
+        .map_err(map_err)?;
+        if stmt.params().len() != params.len() {
+            return Err(Error::parameter(format!(
+                "the statement has {} parameter marker(s) but {} value(s) were given",
+                stmt.params().len(),
+                params.len()
+            )));
+        }
+        Ok(stmt)
+    }
+
+    /// Run a query, delivering batches of up to `batch_size` rows to `sink`.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &Params,
+        batch_size: usize,
+        sink: &mut Sink,
+        cancel: &CancelSlot,
+    ) -> Result<()> {
+        let mut conn = self.checkout(cancel).await?;
+        let res = self.query_on(&conn, sql, params, batch_size, sink).await;
+        conn.observe(&res);
+        cancel.clear();
+        res
+    }
+
+    async fn query_on(
+        &self,
+        conn: &PgConn,
+        sql: &str,
+        params: &Params,
+        batch_size: usize,
+        sink: &mut Sink,
+    ) -> Result<()> {
+        let sql = trim_statement(sql);
+        let stmt = Self::prepare(&conn.client, sql, params).await?;
+        let (schema, kinds) = schema_for(stmt.columns())?;
+        sink.schema(schema.clone());
+        let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));
+        if stmt.columns().is_empty() {
+            // Not a query (DDL/DML without RETURNING): run it, return no columns.
+            let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
+            conn.client.execute_raw(&stmt, p).await.map_err(map_err)?;
+            return Ok(());
+        }
+        if params.is_empty() && copyable(sql) {
+            drop(stmt);
+            let copy_sql = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
+            let stream = conn
+                .client
+                .copy_out(copy_sql.as_str())
+                .await
+                .map_err(map_err)?;
+            pin_mut!(stream);
+            let mut parser = CopyParser::new(kinds.len());
+            let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(map_err)?;
+                let p = parser.feed(chunk, &mut rows, &mut |r| {
+                    full.push(r.finish()?);
+                    Ok(())
+                })?;
+                for b in full.drain(..) {
+                    if !sink.batch(b).await {
+                        return Err(Error::cancelled("the reader was closed"));
+                    }
+                }
+                if let Progress::Done = p {
+                    // Drain to the command completion.
+                    while let Some(c) = stream.next().await {
+                        c.map_err(map_err)?;
+                    }
+                    break;
+                }
+            }
+            if !parser.is_finished() {
+                return Err(Error::connection(
+                    "the COPY stream ended before its trailer",
+                ));
+            }
+        } else {
+            let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
+            let stream = conn.client.query_raw(&stmt, p).await.map_err(map_err)?;
+            pin_mut!(stream);
+            while let Some(row) = stream.try_next().await.map_err(map_err)? {
+                for (i, col) in rows.columns.iter_mut().enumerate() {
+                    let raw: Option<Raw<'_>> = row
+                        .try_get(i)
+                        .map_err(|e| Error::data(format!("column {i}: {e}")))?;
+                    col.push(raw.map(|r| r.0))?;
+                }
+                rows.rows += 1;
+                if rows.is_full() {
+                    let b = rows.finish()?;
+                    if !sink.batch(b).await {
+                        return Err(Error::cancelled("the reader was closed"));
+                    }
+                }
+            }
+        }
+        if rows.rows > 0 {
+            let b = rows.finish()?;
+            sink.batch(b).await;
+        }
+        Ok(())
+    }
+
+    /// Run one statement; returns rows affected.
+    pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {
+        let mut conn = self.checkout(cancel).await?;
+        let res = async {
+            if params.is_empty() {
+                // Simple protocol: allows several statements and utility commands.
+                let msgs = conn.client.simple_query(sql).await.map_err(map_err)?;
+                Ok(msgs
+                    .iter()
+                    .filter_map(|m| match m {
+                        tokio_postgres::SimpleQueryMessage::CommandComplete(n) => Some(*n),
+                        _ => None,
+                    })
+                    .sum())
+            } else {
+                let stmt = Self::prepare(&conn.client, sql, params).await?;
+                let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
+                conn.client.execute_raw(&stmt, p).await.map_err(map_err)
+            }
+        }
+        .await;
+        conn.observe(&res);
+        cancel.clear();
+        res
+    }
+
+    /// Run one statement per parameter set in one transaction (pipelined).
+    pub async fn executemany(
+        &self,
+        sql: &str,
+        sets: &[Params],
+        cancel: &CancelSlot,
+    ) -> Result<u64> {
+        if sets.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.checkout(cancel).await?;
+        let res = async {
+            // Declare each parameter's type from the first non-NULL value at that position.
+            let width = sets[0].len();
+            if let Some((i, bad)) = sets.iter().enumerate().find(|(_, p)| p.len() != width) {
+                return Err(Error::parameter(format!(
+                    "parameter set {i} has {} value(s), the first has {width}",
+                    bad.len()
+                )));
+            }
+            let probe = Params(
+                (0..width)
+                    .map(|j| {
+                        sets.iter()
+                            .map(|p| &p.0[j])
+                            .find(|v| !matches!(v, Value::Null))
+                            .cloned()
+                            .unwrap_or(Value::Null)
+                    })
+                    .collect(),
+            );
+            let stmt = Self::prepare(&conn.client, sql, &probe).await?;
+            conn.client.batch_execute("BEGIN").await.map_err(map_err)?;
+            let mut total = 0u64;
+            let outcome: Result<()> = async {
+                for chunk in sets.chunks(256) {
+                    let futs = chunk.iter().map(|p| {
+                        let args: Vec<PgParam<'_>> = p.0.iter().map(PgParam).collect();
+                        conn.client.execute_raw(&stmt, args)
+                    });
+                    let counts = futures_util::future::try_join_all(futs)
+                        .await
+                        .map_err(map_err)?;
+                    total += counts.iter().sum::<u64>();
+                }
+                Ok(())
+            }
+            .await;
+            match outcome {
+                Ok(()) => {
+                    conn.client.batch_execute("COMMIT").await.map_err(map_err)?;
+                    Ok(total)
+                }
+                Err(e) => {
+                    let _ = conn.client.batch_execute("ROLLBACK").await;
+                    Err(e)
+                }
+            }
+        }
+        .await;
+        conn.observe(&res);
+        cancel.clear();
+        res
+    }
+
+    /// Connect (or reuse a pooled connection) and read the server version.
+    pub async fn server_version(&self) -> Result<String> {
+        let mut conn = self.pool.get().await?;
+        let res = conn
+            .client
+            .simple_query("SHOW server_version")
+            .await
+            .map_err(map_err)
+            .map(|msgs| {
+                msgs.iter()
+                    .find_map(|m| match m {
+                        tokio_postgres::SimpleQueryMessage::Row(r) => {
+                            r.get(0).map(|s| s.to_string())
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_default()
+            });
+        conn.observe(&res);
+        res
+    }
+}
+
+/// Latency of one round trip plus the version, for `test_connection`.
+pub async fn probe(c: &PgConnector) -> Result<(f64, String)> {
+    let t = Instant::now();
+    let v = c.server_version().await?;
+    Ok((t.elapsed().as_secs_f64() * 1000.0, v))
+}
+
+pub type Shared = Arc<PgConnector>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copyable_detection() {
+        assert!(copyable("select 1"));
+        assert!(copyable(
+            "  -- c\n /* x */ WITH a as (select 1) select * from a"
+        ));
+        assert!(copyable("(select 1) union (select 2)"));
+        assert!(!copyable("show server_version"));
+        assert!(!copyable("insert into t values (1) returning *"));
+        assert_eq!(trim_statement("select 1 ; \n"), "select 1");
+    }
+}

@@ -1,0 +1,909 @@
+//! SQLite (embedded): rows read with borrowed `sqlite3_column_*` values straight into
+//! Arrow buffers on a blocking thread, typed by each column's declared type.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Float64Type, Int64Type, Time64MicrosecondType,
+    TimestampMicrosecondType,
+};
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use rusqlite::types::ValueRef;
+use rusqlite::{ffi, OpenFlags};
+
+use crate::builders::{BoolBuf, PrimBuf, VarBuf};
+use crate::cancel::CancelSlot;
+use crate::error::{Error, ErrorKind, Result};
+use crate::params::MarkerStyle;
+use crate::pool::{Manager, Pool, PoolConfig};
+use crate::stream::Sink;
+use crate::types::{json_field, timestamp_us};
+use crate::value::{civil, Params, Value};
+
+pub const MARKERS: MarkerStyle = MarkerStyle::Question;
+
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    pub path: String,
+    pub read_only: bool,
+    pub pool: PoolConfig,
+}
+
+pub struct SqliteManager {
+    path: PathBuf,
+    memory: bool,
+    read_only: bool,
+}
+
+/// Map a rusqlite error to a sqlarrow error.
+pub fn map_err(e: rusqlite::Error) -> Error {
+    use rusqlite::Error as E;
+    match &e {
+        E::SqliteFailure(f, msg) => {
+            let text = msg.clone().unwrap_or_else(|| f.to_string());
+            let kind = match f.code {
+                rusqlite::ErrorCode::ConstraintViolation => match f.extended_code {
+                    ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                        ErrorKind::UniqueViolation
+                    }
+                    ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ErrorKind::ForeignKeyViolation,
+                    ffi::SQLITE_CONSTRAINT_NOTNULL => ErrorKind::NotNullViolation,
+                    ffi::SQLITE_CONSTRAINT_CHECK => ErrorKind::CheckViolation,
+                    _ => ErrorKind::Constraint,
+                },
+                rusqlite::ErrorCode::OperationInterrupted => ErrorKind::Cancelled,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                    return Error::new(ErrorKind::Query, text).transient(true)
+                }
+                rusqlite::ErrorCode::ReadOnly => ErrorKind::ReadOnly,
+                rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::NotADatabase => {
+                    ErrorKind::Connection
+                }
+                _ if text.contains("syntax error") || text.contains("incomplete input") => {
+                    ErrorKind::Syntax
+                }
+                _ if text.starts_with("no such table")
+                    || text.starts_with("no such column")
+                    || text.starts_with("no such function") =>
+                {
+                    ErrorKind::UndefinedObject
+                }
+                _ => ErrorKind::Query,
+            };
+            Error::new(kind, text).transient(false)
+        }
+        E::InvalidParameterCount(got, want) => Error::parameter(format!(
+            "the statement has {want} parameter marker(s) but {got} value(s) were given"
+        )),
+        E::InvalidParameterName(n) => Error::parameter(format!("unknown parameter name {n}")),
+        E::MultipleStatement => Error::new(
+            ErrorKind::Query,
+            "several statements were given; run them one at a time",
+        ),
+        E::SqlInputError { msg, .. } => {
+            let kind = if msg.starts_with("no such") {
+                ErrorKind::UndefinedObject
+            } else {
+                ErrorKind::Syntax
+            };
+            Error::new(kind, msg.clone())
+        }
+        _ => Error::new(ErrorKind::Query, e.to_string()),
+    }
+}
+
+impl Manager for SqliteManager {
+    type Conn = rusqlite::Connection;
+
+    async fn connect(&self) -> Result<rusqlite::Connection> {
+        let path = self.path.clone();
+        let memory = self.memory;
+        let read_only = self.read_only;
+        tokio::task::spawn_blocking(move || {
+            let mut flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            flags |= if read_only {
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+            } else {
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+            };
+            let conn = if memory {
+                rusqlite::Connection::open_in_memory_with_flags(flags)
+            } else {
+                rusqlite::Connection::open_with_flags(&path, flags)
+            }
+            .map_err(|e| {
+                map_err(e).context(format!("cannot open SQLite database {}", path.display()))
+            })?;
+            conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| Error::connection(format!("SQLite open task failed: {e}")))?
+    }
+
+    fn is_valid(&self, _conn: &rusqlite::Connection) -> bool {
+        true
+    }
+
+    async fn ping(&self, _conn: &mut rusqlite::Connection) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A SQLite connector (a pool of connections to one database file).
+pub struct SqliteConnector {
+    pool: Pool<SqliteManager>,
+}
+
+fn bind(stmt: &mut rusqlite::Statement<'_>, params: &Params) -> Result<()> {
+    let want = stmt.parameter_count();
+    if want != params.len() {
+        return Err(Error::parameter(format!(
+            "the statement has {want} parameter marker(s) but {} value(s) were given",
+            params.len()
+        )));
+    }
+    for (i, v) in params.0.iter().enumerate() {
+        let idx = i + 1;
+        let r = match v {
+            Value::Null => stmt.raw_bind_parameter(idx, rusqlite::types::Null),
+            Value::Bool(b) => stmt.raw_bind_parameter(idx, *b as i64),
+            Value::Int(x) => stmt.raw_bind_parameter(idx, *x),
+            Value::BigInt(x) => stmt.raw_bind_parameter(idx, x.to_string()),
+            Value::Float(x) => stmt.raw_bind_parameter(idx, *x),
+            Value::Decimal(s) | Value::Str(s) | Value::Json(s) => {
+                stmt.raw_bind_parameter(idx, s.as_str())
+            }
+            Value::Bytes(b) => stmt.raw_bind_parameter(idx, b.as_slice()),
+            Value::Date(d) => stmt.raw_bind_parameter(idx, civil::format_date(*d as i64)),
+            Value::Time(t) => stmt.raw_bind_parameter(idx, fmt_time(*t)),
+            Value::Timestamp(t) | Value::TimestampTz(t) => stmt.raw_bind_parameter(idx, fmt_ts(*t)),
+            Value::Uuid(u) => {
+                let h: String = u.iter().map(|b| format!("{b:02x}")).collect();
+                stmt.raw_bind_parameter(
+                    idx,
+                    format!(
+                        "{}-{}-{}-{}-{}",
+                        &h[0..8],
+                        &h[8..12],
+                        &h[12..16],
+                        &h[16..20],
+                        &h[20..]
+                    ),
+                )
+            }
+        };
+        r.map_err(map_err)?;
+    }
+    Ok(())
+}
+
+fn fmt_time(us: i64) -> String {
+    let (s, f) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000));
+    let base = format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+    if f == 0 {
+        base
+    } else {
+        format!("{base}.{f:06}")
+    }
+}
+
+fn fmt_ts(us: i64) -> String {
+    let days = us.div_euclid(86_400_000_000);
+    format!(
+        "{} {}",
+        civil::format_date(days),
+        fmt_time(us.rem_euclid(86_400_000_000))
+    )
+}
+
+/// How a result column is typed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Int,
+    Bool,
+    Real,
+    Text,
+    Json,
+    Blob,
+    Date,
+    Time,
+    Timestamp,
+    Decimal(u8, i8),
+    /// No declared type (an expression): typed from the first non-NULL value.
+    Undeclared,
+    Null,
+}
+
+fn kind_from_decl(decl: Option<&str>) -> Kind {
+    let Some(d) = decl else {
+        return Kind::Undeclared;
+    };
+    let u = d.to_ascii_uppercase();
+    let base = u.split('(').next().unwrap_or("").trim();
+    if base.contains("BOOL") {
+        Kind::Bool
+    } else if base == "DATE" {
+        Kind::Date
+    } else if base.contains("DATETIME") || base.contains("TIMESTAMP") {
+        Kind::Timestamp
+    } else if base == "TIME" {
+        Kind::Time
+    } else if base.contains("INT") {
+        Kind::Int
+    } else if base == "JSON" || base == "JSONB" {
+        Kind::Json
+    } else if base.contains("CHAR")
+        || base.contains("CLOB")
+        || base.contains("TEXT")
+        || base == "UUID"
+    {
+        Kind::Text
+    } else if base.contains("BLOB") || base.contains("BINARY") || base == "BYTEA" {
+        Kind::Blob
+    } else if base.contains("REAL") || base.contains("FLOA") || base.contains("DOUB") {
+        Kind::Real
+    } else if base.contains("DECIMAL") || base.contains("NUMERIC") {
+        match parse_ps(&u) {
+            Some((p, s)) => Kind::Decimal(p, s),
+            None => Kind::Real,
+        }
+    } else if base.is_empty() {
+        Kind::Undeclared
+    } else {
+        // SQLite's rule: anything else has NUMERIC affinity.
+        Kind::Real
+    }
+}
+
+fn parse_ps(u: &str) -> Option<(u8, i8)> {
+    let inner = u.split_once('(')?.1.split_once(')')?.0;
+    let mut it = inner.split(',').map(|x| x.trim().parse::<i64>());
+    let p = it.next()?.ok()?;
+    let s = match it.next() {
+        Some(r) => r.ok()?,
+        None => 0,
+    };
+    if (1..=38).contains(&p) && (0..=p).contains(&s) {
+        Some((p as u8, s as i8))
+    } else {
+        None
+    }
+}
+
+fn field_for(name: &str, kind: Kind) -> Field {
+    let dt = match kind {
+        Kind::Int => DataType::Int64,
+        Kind::Bool => DataType::Boolean,
+        Kind::Real => DataType::Float64,
+        Kind::Text => DataType::Utf8,
+        Kind::Json => return json_field(name, true),
+        Kind::Blob => DataType::Binary,
+        Kind::Date => DataType::Date32,
+        Kind::Time => DataType::Time64(TimeUnit::Microsecond),
+        Kind::Timestamp => timestamp_us(false),
+        Kind::Decimal(p, s) => DataType::Decimal128(p, s),
+        Kind::Undeclared | Kind::Null => DataType::Null,
+    };
+    Field::new(name, dt, true)
+}
+
+enum Col {
+    I32(PrimBuf<i32>),
+    I64(PrimBuf<i64>),
+    F64(PrimBuf<f64>),
+    Bool(BoolBuf),
+    Var(VarBuf),
+    D128(PrimBuf<i128>),
+    Null(usize),
+}
+
+struct Column {
+    name: String,
+    kind: Kind,
+    dt: DataType,
+    col: Col,
+}
+
+fn storage_name(v: &ValueRef<'_>) -> &'static str {
+    match v {
+        ValueRef::Null => "NULL",
+        ValueRef::Integer(_) => "INTEGER",
+        ValueRef::Real(_) => "REAL",
+        ValueRef::Text(_) => "TEXT",
+        ValueRef::Blob(_) => "BLOB",
+    }
+}
+
+impl Column {
+    fn new(name: String, kind: Kind, cap: usize) -> Self {
+        let col = match kind {
+            Kind::Int | Kind::Time | Kind::Timestamp => Col::I64(PrimBuf::with_capacity(cap)),
+            Kind::Date => Col::I32(PrimBuf::with_capacity(cap)),
+            Kind::Real => Col::F64(PrimBuf::with_capacity(cap)),
+            Kind::Bool => Col::Bool(BoolBuf::with_capacity(cap)),
+            Kind::Text | Kind::Json | Kind::Blob => Col::Var(VarBuf::with_capacity(cap, cap * 16)),
+            Kind::Decimal(..) => Col::D128(PrimBuf::with_capacity(cap)),
+            Kind::Undeclared | Kind::Null => Col::Null(0),
+        };
+        let dt = field_for(&name, kind).data_type().clone();
+        Column {
+            name,
+            kind,
+            dt,
+            col,
+        }
+    }
+
+    fn mismatch(&self, v: &ValueRef<'_>, row: usize) -> Error {
+        Error::data(format!(
+            "column \"{}\" (declared {:?}) holds a {} value at row {row} that cannot be converted; \
+             CAST it in SQL",
+            self.name,
+            self.kind,
+            storage_name(v)
+        ))
+        .with_detail("column", self.name.clone())
+    }
+
+    #[inline]
+    fn push(&mut self, v: ValueRef<'_>, row: usize) -> Result<()> {
+        if let ValueRef::Null = v {
+            match &mut self.col {
+                Col::I32(b) => b.push_null(),
+                Col::I64(b) => b.push_null(),
+                Col::F64(b) => b.push_null(),
+                Col::Bool(b) => b.push_null(),
+                Col::Var(b) => b.push_null(),
+                Col::D128(b) => b.push_null(),
+                Col::Null(n) => *n += 1,
+            }
+            return Ok(());
+        }
+        let kind = self.kind;
+        let bad = |s: &Self| s.mismatch(&v, row);
+        match (&mut self.col, kind, v) {
+            (Col::I64(b), Kind::Int, ValueRef::Integer(i)) => b.push(i),
+            (Col::I64(b), Kind::Int, ValueRef::Real(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                b.push(f as i64)
+            }
+            (Col::I64(b), Kind::Int, ValueRef::Text(t)) => {
+                let i = std::str::from_utf8(t)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i64>().ok());
+                match i {
+                    Some(i) => b.push(i),
+                    None => return Err(bad(self)),
+                }
+            }
+            (Col::I32(b), Kind::Date, ValueRef::Text(t)) => {
+                let d = std::str::from_utf8(t).ok().and_then(|s| {
+                    civil::parse_date(s).or_else(|| {
+                        civil::parse_timestamp(s)
+                            .map(|(us, _)| us.div_euclid(86_400_000_000) as i32)
+                    })
+                });
+                match d {
+                    Some(d) => b.push(d),
+                    None => return Err(bad(self)),
+                }
+            }
+            (Col::I32(b), Kind::Date, ValueRef::Integer(secs)) => {
+                match i32::try_from(secs.div_euclid(86_400)) {
+                    Ok(d) => b.push(d),
+                    Err(_) => return Err(bad(self)),
+                }
+            }
+            (Col::I32(b), Kind::Date, ValueRef::Real(jd)) => {
+                b.push((jd - 2_440_587.5).floor() as i32)
+            }
+            (Col::I64(b), Kind::Timestamp, ValueRef::Text(t)) => {
+                match std::str::from_utf8(t).ok().and_then(civil::parse_timestamp) {
+                    Some((us, _)) => b.push(us),
+                    None => return Err(bad(self)),
+                }
+            }
+            (Col::I64(b), Kind::Timestamp, ValueRef::Integer(secs)) => {
+                match secs.checked_mul(1_000_000) {
+                    Some(us) => b.push(us),
+                    None => return Err(bad(self)),
+                }
+            }
+            (Col::I64(b), Kind::Timestamp, ValueRef::Real(jd)) => {
+                b.push(((jd - 2_440_587.5) * 86_400_000_000.0).round() as i64)
+            }
+            (Col::I64(b), Kind::Time, ValueRef::Text(t)) => {
+                match std::str::from_utf8(t).ok().and_then(civil::parse_time) {
+                    Some(us) => b.push(us),
+                    None => return Err(bad(self)),
+                }
+            }
+            (Col::F64(b), _, ValueRef::Real(f)) => b.push(f),
+            (Col::F64(b), _, ValueRef::Integer(i)) => b.push(i as f64),
+            (Col::F64(b), _, ValueRef::Text(t)) => {
+                match std::str::from_utf8(t)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<f64>().ok())
+                {
+                    Some(f) => b.push(f),
+                    None => return Err(bad(self)),
+                }
+            }
+            (Col::Bool(b), _, ValueRef::Integer(i)) => b.push(i != 0),
+            (Col::Bool(b), _, ValueRef::Real(f)) => b.push(f != 0.0),
+            (Col::Bool(b), _, ValueRef::Text(t)) => match t.to_ascii_lowercase().as_slice() {
+                b"true" | b"t" | b"1" | b"yes" => b.push(true),
+                b"false" | b"f" | b"0" | b"no" => b.push(false),
+                _ => return Err(bad(self)),
+            },
+            (Col::Var(b), Kind::Blob, ValueRef::Blob(x) | ValueRef::Text(x)) => b.push(x)?,
+            (Col::Var(b), _, ValueRef::Text(x)) => b.push(x)?,
+            (Col::Var(b), _, ValueRef::Integer(i)) => b.push(i.to_string().as_bytes())?,
+            (Col::Var(b), _, ValueRef::Real(f)) => b.push(format!("{f:?}").as_bytes())?,
+            (Col::Var(b), _, ValueRef::Blob(x)) if std::str::from_utf8(x).is_ok() => b.push(x)?,
+            (Col::D128(b), Kind::Decimal(p, s), v) => match decimal_from(v, p, s) {
+                Some(x) => b.push(x),
+                None => return Err(bad(self)),
+            },
+            _ => return Err(bad(self)),
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, rows: usize) -> Result<ArrayRef> {
+        let dt = &self.dt;
+        match &mut self.col {
+            Col::I32(b) => b.finish::<Date32Type>(dt),
+            Col::I64(b) => match self.kind {
+                Kind::Time => b.finish::<Time64MicrosecondType>(dt),
+                Kind::Timestamp => b.finish::<TimestampMicrosecondType>(dt),
+                _ => b.finish::<Int64Type>(dt),
+            },
+            Col::F64(b) => b.finish::<Float64Type>(dt),
+            Col::Bool(b) => b.finish(),
+            Col::Var(b) if self.kind == Kind::Blob => b.finish_binary(),
+            Col::Var(b) => b
+                .finish_utf8(&DataType::Utf8)
+                .map_err(|e| e.context(format!("column \"{}\"", self.name))),
+            Col::D128(b) => b.finish::<Decimal128Type>(dt),
+            Col::Null(n) => {
+                *n = 0;
+                Ok(Arc::new(arrow_array::NullArray::new(rows)))
+            }
+        }
+    }
+}
+
+fn decimal_from(v: ValueRef<'_>, p: u8, s: i8) -> Option<i128> {
+    let scale = 10i128.pow(s as u32);
+    let x = match v {
+        ValueRef::Integer(i) => (i as i128).checked_mul(scale)?,
+        ValueRef::Real(f) => {
+            let y = (f * scale as f64).round();
+            if !y.is_finite() || y.abs() >= 1e38 {
+                return None;
+            }
+            y as i128
+        }
+        ValueRef::Text(t) => parse_decimal(std::str::from_utf8(t).ok()?, s)?,
+        _ => return None,
+    };
+    (x.abs() < 10i128.pow(p as u32)).then_some(x)
+}
+
+/// Parse decimal text exactly into an unscaled integer at `scale` (None if digits would be lost).
+pub fn parse_decimal(s: &str, scale: i8) -> Option<i128> {
+    let s = s.trim();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let frac = frac.trim_end_matches('0');
+    if frac.len() > scale as usize || !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut acc: i128 = 0;
+    for c in int.bytes().chain(frac.bytes()) {
+        acc = acc.checked_mul(10)?.checked_add((c - b'0') as i128)?;
+    }
+    acc = acc.checked_mul(10i128.checked_pow((scale as usize - frac.len()) as u32)?)?;
+    Some(if neg { -acc } else { acc })
+}
+
+/// Infer the kind of an undeclared column from a value.
+fn kind_from_value(v: &ValueRef<'_>) -> Kind {
+    match v {
+        ValueRef::Null => Kind::Null,
+        ValueRef::Integer(_) => Kind::Int,
+        ValueRef::Real(_) => Kind::Real,
+        ValueRef::Text(_) => Kind::Text,
+        ValueRef::Blob(_) => Kind::Blob,
+    }
+}
+
+impl SqliteConnector {
+    pub fn new(cfg: SqliteConfig) -> Result<Self> {
+        let memory = cfg.path == ":memory:" || cfg.path.is_empty();
+        let mut pool = cfg.pool;
+        if memory {
+            // Each in-memory connection is its own database: share exactly one.
+            pool.max_size = 1;
+        } else if cfg.read_only && !std::path::Path::new(&cfg.path).exists() {
+            return Err(Error::connection(format!(
+                "SQLite database {} does not exist (read_only=True does not create it)",
+                cfg.path
+            ))
+            .transient(false));
+        }
+        Ok(SqliteConnector {
+            pool: Pool::new(
+                SqliteManager {
+                    path: PathBuf::from(&cfg.path),
+                    memory,
+                    read_only: cfg.read_only,
+                },
+                pool,
+            ),
+        })
+    }
+
+    pub fn pool(&self) -> &Pool<SqliteManager> {
+        &self.pool
+    }
+
+    /// Run `f` with a pooled connection on a blocking thread, interruptible through `cancel`.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        cancel: &CancelSlot,
+        f: impl FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        if cancel.is_cancelled() {
+            return Err(Error::cancelled("cancelled before it started"));
+        }
+        let mut guard = self.pool.get().await?;
+        let mut conn = guard.take();
+        let handle = conn.get_interrupt_handle();
+        let already = cancel.register(move || {
+            handle.interrupt();
+            Box::pin(async {})
+        });
+        if let Some(f) = already {
+            f.await;
+        }
+        let res = tokio::task::spawn_blocking(move || {
+            let r = f(&mut conn);
+            (conn, r)
+        })
+        .await;
+        cancel.clear();
+        match res {
+            Ok((conn, r)) => {
+                guard.restore(conn);
+                r
+            }
+            Err(e) => {
+                guard.mark_broken();
+                Err(Error::new(
+                    ErrorKind::Query,
+                    format!("SQLite worker failed: {e}"),
+                ))
+            }
+        }
+    }
+
+    /// Run a query, sending batches to `sink`. The rows are read on a blocking thread;
+    /// batches cross to the async side through a small channel.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &Params,
+        batch_size: usize,
+        sink: &mut Sink,
+        cancel: &CancelSlot,
+    ) -> Result<()> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Msg>>(2);
+        let sql = sql.to_string();
+        let params = params.clone();
+        let batch_size = batch_size.max(1);
+        let work = self.with_conn(cancel, move |conn| {
+            let r = read_rows(conn, &sql, &params, batch_size, &tx);
+            if let Err(e) = r {
+                let _ = tx.blocking_send(Err(e));
+            }
+            Ok(())
+        });
+        let forward = async {
+            while let Some(m) = rx.recv().await {
+                match m? {
+                    Msg::Schema(s) => sink.schema(s),
+                    Msg::Batch(b) => {
+                        if !sink.batch(b).await {
+                            return Err(Error::cancelled("the reader was closed"));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        };
+        let (w, f) = tokio::join!(work, forward);
+        w?;
+        f
+    }
+
+    pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {
+        let sql = sql.to_string();
+        let params = params.clone();
+        self.with_conn(cancel, move |conn| {
+            if params.is_empty() {
+                // Allow scripts of several statements when nothing is bound.
+                let before = conn.total_changes();
+                conn.execute_batch(&sql).map_err(map_err)?;
+                return Ok(conn.total_changes().saturating_sub(before));
+            }
+            let mut stmt = conn.prepare(&sql).map_err(map_err)?;
+            bind(&mut stmt, &params)?;
+            Ok(stmt.raw_execute().map_err(map_err)? as u64)
+        })
+        .await
+    }
+
+    pub async fn executemany(
+        &self,
+        sql: &str,
+        sets: &[Params],
+        cancel: &CancelSlot,
+    ) -> Result<u64> {
+        let sql = sql.to_string();
+        let sets = sets.to_vec();
+        self.with_conn(cancel, move |conn| {
+            let tx = conn.transaction().map_err(map_err)?;
+            let mut total = 0u64;
+            {
+                let mut stmt = tx.prepare(&sql).map_err(map_err)?;
+                for (i, p) in sets.iter().enumerate() {
+                    bind(&mut stmt, p).map_err(|e| e.context(format!("parameter set {i}")))?;
+                    total += stmt
+                        .raw_execute()
+                        .map_err(|e| map_err(e).context(format!("parameter set {i}")))?
+                        as u64;
+                }
+            }
+            tx.commit().map_err(map_err)?;
+            Ok(total)
+        })
+        .await
+    }
+
+    pub async fn server_version(&self) -> Result<String> {
+        Ok(rusqlite::version().to_string())
+    }
+
+    /// Check the database opens and answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.with_conn(&CancelSlot::new(), |conn| {
+            conn.query_row("select 1", [], |_| Ok(())).map_err(map_err)
+        })
+        .await
+    }
+}
+
+enum Msg {
+    Schema(SchemaRef),
+    Batch(RecordBatch),
+}
+
+fn read_rows(
+    conn: &mut rusqlite::Connection,
+    sql: &str,
+    params: &Params,
+    batch_size: usize,
+    tx: &tokio::sync::mpsc::Sender<Result<Msg>>,
+) -> Result<()> {
+    let mut stmt = conn.prepare(sql).map_err(map_err)?;
+    bind(&mut stmt, params)?;
+    let ncols = stmt.column_count();
+    let names: Vec<String> = (0..ncols)
+        .map(|i| {
+            stmt.column_name(i)
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut kinds: Vec<Kind> = stmt
+        .columns()
+        .iter()
+        .map(|c| kind_from_decl(c.decl_type()))
+        .collect();
+    let mut rows = stmt.raw_query();
+    // Undeclared columns are typed from the first batch: buffer it before announcing the schema.
+    let mut first: Vec<Vec<rusqlite::types::Value>> = Vec::new();
+    let mut exhausted = false;
+    if kinds.contains(&Kind::Undeclared) {
+        while first.len() < batch_size {
+            match rows.next().map_err(map_err)? {
+                Some(r) => {
+                    let vals: Vec<rusqlite::types::Value> = (0..ncols)
+                        .map(|i| {
+                            r.get_ref(i)
+                                .map(|v| v.into())
+                                .unwrap_or(rusqlite::types::Value::Null)
+                        })
+                        .collect();
+                    first.push(vals);
+                }
+                None => {
+                    exhausted = true;
+                    break;
+                }
+            }
+        }
+        for (i, k) in kinds.iter_mut().enumerate() {
+            if *k != Kind::Undeclared {
+                continue;
+            }
+            let mut inferred = Kind::Null;
+            for r in &first {
+                let vk = kind_from_value(&ValueRef::from(&r[i]));
+                inferred = match (inferred, vk) {
+                    (a, Kind::Null) => a,
+                    (Kind::Null, b) => b,
+                    (Kind::Int, Kind::Real) | (Kind::Real, Kind::Int) => Kind::Real,
+                    (a, b) if a == b => a,
+                    (_, _) => Kind::Text,
+                };
+            }
+            *k = inferred;
+        }
+    }
+    let fields: Vec<Field> = names
+        .iter()
+        .zip(&kinds)
+        .map(|(n, k)| field_for(n, *k))
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    if tx.blocking_send(Ok(Msg::Schema(schema.clone()))).is_err() {
+        return Ok(());
+    }
+    let mut cols: Vec<Column> = names
+        .iter()
+        .zip(&kinds)
+        .map(|(n, k)| Column::new(n.clone(), *k, batch_size))
+        .collect();
+    let mut n = 0usize;
+    let mut row_index = 0usize;
+    let emit = |cols: &mut Vec<Column>, n: &mut usize| -> Result<bool> {
+        let arrays = cols
+            .iter_mut()
+            .map(|c| c.finish(*n))
+            .collect::<Result<Vec<_>>>()?;
+        let opts = RecordBatchOptions::new().with_row_count(Some(*n));
+        let b = RecordBatch::try_new_with_options(schema.clone(), arrays, &opts)?;
+        *n = 0;
+        Ok(tx.blocking_send(Ok(Msg::Batch(b))).is_ok())
+    };
+    for r in &first {
+        for (c, v) in cols.iter_mut().zip(r) {
+            c.push(ValueRef::from(v), row_index)?;
+        }
+        n += 1;
+        row_index += 1;
+    }
+    if n >= batch_size && !emit(&mut cols, &mut n)? {
+        return Ok(());
+    }
+    if !exhausted {
+        while let Some(r) = rows.next().map_err(map_err)? {
+            for (i, c) in cols.iter_mut().enumerate() {
+                let v = r.get_ref(i).map_err(map_err)?;
+                if c.kind == Kind::Null && !matches!(v, ValueRef::Null) {
+                    return Err(Error::data(format!(
+                        "column \"{}\" has no declared type and was NULL in the first {batch_size} rows, \
+                         then held a {} value; CAST it in SQL to fix its type",
+                        c.name,
+                        storage_name(&v)
+                    )));
+                }
+                c.push(v, row_index)?;
+            }
+            n += 1;
+            row_index += 1;
+            if n >= batch_size && !emit(&mut cols, &mut n)? {
+                return Ok(());
+            }
+        }
+    }
+    if n > 0 {
+        emit(&mut cols, &mut n)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decl_types() {
+        assert_eq!(kind_from_decl(Some("INTEGER")), Kind::Int);
+        assert_eq!(kind_from_decl(Some("boolean")), Kind::Bool);
+        assert_eq!(kind_from_decl(Some("DECIMAL(12, 2)")), Kind::Decimal(12, 2));
+        assert_eq!(kind_from_decl(Some("VARCHAR(20)")), Kind::Text);
+        assert_eq!(kind_from_decl(Some("TIMESTAMP")), Kind::Timestamp);
+        assert_eq!(kind_from_decl(Some("DATE")), Kind::Date);
+        assert_eq!(kind_from_decl(None), Kind::Undeclared);
+        assert_eq!(kind_from_decl(Some("DOUBLE PRECISION")), Kind::Real);
+    }
+
+    #[test]
+    fn decimals_parse_exactly() {
+        assert_eq!(parse_decimal("12.50", 2), Some(1250));
+        assert_eq!(parse_decimal("-0.01", 2), Some(-1));
+        assert_eq!(parse_decimal("1.234", 2), None);
+        assert_eq!(parse_decimal("abc", 2), None);
+        assert_eq!(parse_decimal("7", 3), Some(7000));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_declared_types_and_empty_tables() {
+        let c = SqliteConnector::new(SqliteConfig {
+            path: ":memory:".into(),
+            read_only: false,
+            pool: PoolConfig::default(),
+        })
+        .unwrap();
+        let cancel = CancelSlot::new();
+        c.execute(
+            "create table t (id integer, amount decimal(10,2), d date, ts timestamp, ok boolean, name text)",
+            &Params::default(),
+            &cancel,
+        )
+        .await
+        .unwrap();
+        let mut sink = Sink::collect();
+        c.query(
+            "select * from t",
+            &Params::default(),
+            10,
+            &mut sink,
+            &cancel,
+        )
+        .await
+        .unwrap();
+        let Sink::Collect { schema, batches } = sink else {
+            unreachable!()
+        };
+        let schema = schema.unwrap();
+        assert!(batches.is_empty());
+        assert_eq!(schema.field(1).data_type(), &DataType::Decimal128(10, 2));
+        assert_eq!(schema.field(2).data_type(), &DataType::Date32);
+        c.execute(
+            "insert into t values (1, 12.5, '2024-02-29', '2024-01-01 10:00:00.5', 1, 'ñ'), (2, null, null, null, null, null)",
+            &Params::default(),
+            &cancel,
+        )
+        .await
+        .unwrap();
+        let mut sink = Sink::collect();
+        c.query(
+            "select *, id * 2 as twice from t where id >= ?",
+            &Params(vec![Value::Int(1)]),
+            1,
+            &mut sink,
+            &cancel,
+        )
+        .await
+        .unwrap();
+        let Sink::Collect { batches, .. } = sink else {
+            unreachable!()
+        };
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches[0].schema().field(6).data_type(), &DataType::Int64);
+    }
+}

@@ -1,0 +1,206 @@
+//! The one error type of the core crate.
+//!
+//! Every variant maps to one class of the Python exception tree (see
+//! `python/sqlarrow/exceptions.py`); [`Error::kind`] names it. Messages are built so
+//! that they never contain a password: connection strings are never formatted into
+//! them, and server messages are passed through as the server wrote them.
+
+use std::fmt;
+
+/// The exception class an [`Error`] becomes in Python.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Config,
+    Interface,
+    Connection,
+    Authentication,
+    PoolTimeout,
+    Query,
+    Syntax,
+    UndefinedObject,
+    Parameter,
+    Data,
+    Timeout,
+    Cancelled,
+    Constraint,
+    UniqueViolation,
+    ForeignKeyViolation,
+    NotNullViolation,
+    CheckViolation,
+    UnsupportedType,
+    ReadOnly,
+}
+
+impl ErrorKind {
+    /// The class name in `sqlarrow.exceptions`.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "ConfigError",
+            ErrorKind::Interface => "InterfaceError",
+            ErrorKind::Connection => "DatabaseConnectionError",
+            ErrorKind::Authentication => "AuthenticationError",
+            ErrorKind::PoolTimeout => "PoolTimeoutError",
+            ErrorKind::Query => "QueryError",
+            ErrorKind::Syntax => "SqlSyntaxError",
+            ErrorKind::UndefinedObject => "UndefinedObjectError",
+            ErrorKind::Parameter => "ParameterError",
+            ErrorKind::Data => "DataError",
+            ErrorKind::Timeout => "QueryTimeoutError",
+            ErrorKind::Cancelled => "QueryCancelledError",
+            ErrorKind::Constraint => "ConstraintViolation",
+            ErrorKind::UniqueViolation => "UniqueViolation",
+            ErrorKind::ForeignKeyViolation => "ForeignKeyViolation",
+            ErrorKind::NotNullViolation => "NotNullViolation",
+            ErrorKind::CheckViolation => "CheckViolation",
+            ErrorKind::UnsupportedType => "UnsupportedTypeError",
+            ErrorKind::ReadOnly => "ReadOnlyViolation",
+        }
+    }
+
+    /// Map a SQLSTATE code to the most specific kind.
+    pub fn from_sqlstate(code: &str) -> ErrorKind {
+        match code {
+            "23505" => ErrorKind::UniqueViolation,
+            "23503" => ErrorKind::ForeignKeyViolation,
+            "23502" => ErrorKind::NotNullViolation,
+            "23514" => ErrorKind::CheckViolation,
+            "57014" => ErrorKind::Cancelled,
+            "25006" => ErrorKind::ReadOnly,
+            "42P01" | "42703" | "42883" | "42704" | "3F000" | "3D000" | "42P02" => {
+                ErrorKind::UndefinedObject
+            }
+            "42601" => ErrorKind::Syntax,
+            "08P01" | "22P02" | "42P18" | "42804" => ErrorKind::Parameter,
+            c if c.starts_with("23") => ErrorKind::Constraint,
+            c if c.starts_with("28") => ErrorKind::Authentication,
+            c if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
+                ErrorKind::Connection
+            }
+            c if c.starts_with("22") => ErrorKind::Data,
+            _ => ErrorKind::Query,
+        }
+    }
+
+    /// Whether errors of this kind are worth retrying by default.
+    pub fn default_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Connection | ErrorKind::PoolTimeout | ErrorKind::Timeout
+        )
+    }
+}
+
+/// Whether a SQLSTATE names a condition that may clear on retry.
+pub fn sqlstate_is_transient(code: &str) -> bool {
+    matches!(
+        code,
+        "40001" // serialization_failure
+            | "40P01" // deadlock_detected
+            | "55P03" // lock_not_available
+            | "53300" // too_many_connections
+            | "57P01" // admin_shutdown
+            | "57P02" // crash_shutdown
+            | "57P03" // cannot_connect_now
+            | "08000"
+            | "08003"
+            | "08006"
+            | "08001"
+            | "08004"
+    )
+}
+
+/// An error from the sqlarrow core.
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub sqlstate: Option<String>,
+    pub transient: bool,
+    /// Structured details (column, type_name, constraint, ...), exposed as attributes in Python.
+    pub details: Vec<(&'static str, String)>,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            sqlstate: None,
+            transient: kind.default_transient(),
+            details: Vec::new(),
+        }
+    }
+
+    pub fn with_sqlstate(mut self, code: impl Into<String>) -> Self {
+        let code = code.into();
+        if sqlstate_is_transient(&code) {
+            self.transient = true;
+        }
+        self.sqlstate = Some(code);
+        self
+    }
+
+    pub fn with_detail(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.details.push((key, value.into()));
+        self
+    }
+
+    pub fn transient(mut self, transient: bool) -> Self {
+        self.transient = transient;
+        self
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config, message)
+    }
+    pub fn interface(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Interface, message)
+    }
+    pub fn connection(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Connection, message)
+    }
+    pub fn parameter(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Parameter, message)
+    }
+    pub fn data(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Data, message)
+    }
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Cancelled, message)
+    }
+
+    pub fn unsupported_type(column: &str, type_name: &str, hint: &str) -> Self {
+        let mut msg = format!(
+            "column \"{column}\" has type {type_name}, which sqlarrow cannot convert to Arrow"
+        );
+        if !hint.is_empty() {
+            msg.push_str("; ");
+            msg.push_str(hint);
+        }
+        Error::new(ErrorKind::UnsupportedType, msg)
+            .with_detail("column", column)
+            .with_detail("type_name", type_name)
+    }
+
+    /// Prefix the message with context (e.g. the column being decoded).
+    pub fn context(mut self, ctx: impl fmt::Display) -> Self {
+        self.message = format!("{ctx}: {}", self.message);
+        self
+    }
+}
+
+impl From<arrow_schema::ArrowError> for Error {
+    fn from(e: arrow_schema::ArrowError) -> Self {
+        Error::data(format!("Arrow error: {e}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,21 @@
+//! sqlarrow-core: Arrow-native database connectors in pure Rust.
+//!
+//! Each engine decodes its wire format straight into Arrow buffers
+//! ([`builders`]); [`connector::Connector`] puts every engine behind one API with
+//! pooling ([`pool`]), bound parameters ([`value`], [`params`]) and cancellation
+//! ([`cancel`]). No Python here: the bindings crate wraps this one.
+
+pub mod builders;
+pub mod cancel;
+pub mod connector;
+pub mod engines;
+pub mod error;
+pub mod params;
+pub mod pool;
+pub mod stream;
+pub mod types;
+pub mod value;
+
+pub use connector::{ConnectionStatus, Connector, QueryOptions, QueryOutput};
+pub use error::{Error, ErrorKind, Result};
+pub use value::{Params, Value};

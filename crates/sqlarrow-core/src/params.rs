@@ -1,0 +1,278 @@
+//! Named-parameter rewriting: `:name` markers become the engine's native markers.
+//!
+//! A small lexer walks the SQL text and only rewrites markers that sit in code, never
+//! inside string literals (`'...'`, `E'...'`, dollar-quoted `$tag$...$tag$`), quoted
+//! identifiers (`"..."`, `` `...` ``, `[...]`), comments (`-- ...`, `/* ... */`, nested),
+//! or PostgreSQL casts (`::type`). Values are never interpolated: only markers change.
+
+use crate::error::{Error, Result};
+
+/// How an engine spells positional markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerStyle {
+    /// `$1`, `$2`, ... (PostgreSQL, Redshift); a repeated name reuses its number.
+    Dollar,
+    /// `?` (SQLite, MySQL); a repeated name is bound again at each occurrence.
+    Question,
+    /// `@P1`, `@P2`, ... (SQL Server); a repeated name reuses its number.
+    AtP,
+}
+
+/// The rewritten SQL and, for each native marker position, the parameter name bound there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewritten {
+    pub sql: String,
+    /// For `Dollar`/`AtP`: distinct names in marker-number order.
+    /// For `Question`: one entry per `?`, in text order (names may repeat).
+    pub names: Vec<String>,
+}
+
+fn is_ident_start(c: char) -> bool {
+    c.is_alphabetic() || c == '_'
+}
+
+fn is_ident_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Rewrite `:name` markers in `sql` to native markers of `style`.
+///
+/// Fails with a `ParameterError` when the text has an unterminated string, quoted
+/// identifier or comment (the caller's SQL would be rejected by the server anyway, and
+/// guessing where it ends could rewrite the wrong thing).
+pub fn rewrite_named(sql: &str, style: MarkerStyle) -> Result<Rewritten> {
+    let chars: Vec<(usize, char)> = sql.char_indices().collect();
+    let n = chars.len();
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut names: Vec<String> = Vec::new();
+    let mut i = 0;
+    let at = |k: usize| chars.get(k).map(|&(_, c)| c);
+    let byte_at = |k: usize| chars.get(k).map(|&(b, _)| b).unwrap_or(sql.len());
+
+    while i < n {
+        let c = chars[i].1;
+        match c {
+            '\'' => {
+                // Standard string; PostgreSQL E'' strings also honour backslash escapes.
+                let escapes = i > 0
+                    && matches!(at(i - 1), Some('e') | Some('E'))
+                    && (i < 2 || !at(i - 2).is_some_and(is_ident_char));
+                let start = i;
+                i += 1;
+                loop {
+                    match at(i) {
+                        None => return Err(unterminated("string literal", sql, byte_at(start))),
+                        Some('\\') if escapes => i += 2,
+                        Some('\'') if at(i + 1) == Some('\'') => i += 2,
+                        Some('\'') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(_) => i += 1,
+                    }
+                }
+                out.push_str(&sql[byte_at(start)..byte_at(i)]);
+            }
+            '"' | '`' => {
+                let start = i;
+                i += 1;
+                loop {
+                    match at(i) {
+                        None => return Err(unterminated("quoted identifier", sql, byte_at(start))),
+                        Some(q) if q == c && at(i + 1) == Some(c) => i += 2,
+                        Some(q) if q == c => {
+                            i += 1;
+                            break;
+                        }
+                        Some(_) => i += 1,
+                    }
+                }
+                out.push_str(&sql[byte_at(start)..byte_at(i)]);
+            }
+            '-' if at(i + 1) == Some('-') => {
+                let start = i;
+                while i < n && chars[i].1 != '\n' {
+                    i += 1;
+                }
+                out.push_str(&sql[byte_at(start)..byte_at(i)]);
+            }
+            '/' if at(i + 1) == Some('*') => {
+                let start = i;
+                let mut depth = 0usize;
+                loop {
+                    match (at(i), at(i + 1)) {
+                        (Some('/'), Some('*')) => {
+                            depth += 1;
+                            i += 2;
+                        }
+                        (Some('*'), Some('/')) => {
+                            depth -= 1;
+                            i += 2;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        (Some(_), _) => i += 1,
+                        (None, _) => {
+                            return Err(unterminated("block comment", sql, byte_at(start)))
+                        }
+                    }
+                }
+                out.push_str(&sql[byte_at(start)..byte_at(i)]);
+            }
+            '$' if style == MarkerStyle::Dollar => {
+                // Dollar quoting: $$...$$ or $tag$...$tag$ (a tag does not start with a digit).
+                let mut j = i + 1;
+                while j < n && is_ident_char(chars[j].1) {
+                    j += 1;
+                }
+                let tag_ok = at(j) == Some('$') && !at(i + 1).is_some_and(|c| c.is_ascii_digit());
+                if tag_ok {
+                    let tag = &sql[byte_at(i)..byte_at(j + 1)];
+                    let body_start = byte_at(j + 1);
+                    match sql[body_start..].find(tag) {
+                        Some(rel) => {
+                            let end = body_start + rel + tag.len();
+                            out.push_str(&sql[byte_at(i)..end]);
+                            while i < n && byte_at(i) < end {
+                                i += 1;
+                            }
+                        }
+                        None => return Err(unterminated("dollar-quoted string", sql, byte_at(i))),
+                    }
+                } else {
+                    out.push('$');
+                    i += 1;
+                }
+            }
+            ':' if at(i + 1) == Some(':') => {
+                out.push_str("::");
+                i += 2;
+            }
+            ':' if at(i + 1).is_some_and(is_ident_start)
+                && !(i > 0 && at(i - 1).is_some_and(|p| is_ident_char(p) || p == ':')) =>
+            {
+                let mut j = i + 1;
+                while j < n && is_ident_char(chars[j].1) {
+                    j += 1;
+                }
+                let name = sql[byte_at(i + 1)..byte_at(j)].to_string();
+                match style {
+                    MarkerStyle::Question => {
+                        out.push('?');
+                        names.push(name);
+                    }
+                    MarkerStyle::Dollar | MarkerStyle::AtP => {
+                        let pos = match names.iter().position(|n| *n == name) {
+                            Some(p) => p,
+                            None => {
+                                names.push(name);
+                                names.len() - 1
+                            }
+                        };
+                        out.push_str(if style == MarkerStyle::Dollar {
+                            "$"
+                        } else {
+                            "@P"
+                        });
+                        out.push_str(&(pos + 1).to_string());
+                    }
+                }
+                i = j;
+            }
+            '[' if style == MarkerStyle::AtP => {
+                let start = i;
+                while i < n && chars[i].1 != ']' {
+                    i += 1;
+                }
+                if i == n {
+                    return Err(unterminated("bracketed identifier", sql, byte_at(start)));
+                }
+                i += 1;
+                out.push_str(&sql[byte_at(start)..byte_at(i)]);
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(Rewritten { sql: out, names })
+}
+
+fn unterminated(what: &str, sql: &str, at: usize) -> Error {
+    let snippet: String = sql[at..].chars().take(30).collect();
+    Error::parameter(format!(
+        "cannot rewrite named parameters: unterminated {what} starting at byte {at} ({snippet:?})"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rw(sql: &str, style: MarkerStyle) -> (String, Vec<String>) {
+        let r = rewrite_named(sql, style).unwrap();
+        (r.sql, r.names)
+    }
+
+    #[test]
+    fn dollar_markers_reuse_numbers() {
+        let (s, n) = rw(
+            "select * from t where a = :a and b = :b or a2 = :a",
+            MarkerStyle::Dollar,
+        );
+        assert_eq!(s, "select * from t where a = $1 and b = $2 or a2 = $1");
+        assert_eq!(n, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn question_markers_repeat_names() {
+        let (s, n) = rw("select :x, :y, :x", MarkerStyle::Question);
+        assert_eq!(s, "select ?, ?, ?");
+        assert_eq!(n, vec!["x", "y", "x"]);
+    }
+
+    #[test]
+    fn skips_literals_comments_casts() {
+        let sql = "select ':no', \"co:l\", x::text, E'\\':no', $$ :no $$, $t$ :no $t$ -- :no\n /* :no /* :no */ */ from t where id = :id";
+        let (s, n) = rw(sql, MarkerStyle::Dollar);
+        assert!(s.ends_with("where id = $1"), "{s}");
+        assert!(s.contains("x::text"));
+        assert!(s.contains("':no'"));
+        assert_eq!(n, vec!["id"]);
+    }
+
+    #[test]
+    fn leaves_native_markers_alone() {
+        let (s, n) = rw("select $1, :a", MarkerStyle::Dollar);
+        assert_eq!(s, "select $1, $1");
+        assert_eq!(n, vec!["a"]);
+        let (s, _) = rw(
+            "select '2020-01-01 10:20:30'::timestamp",
+            MarkerStyle::Dollar,
+        );
+        assert_eq!(s, "select '2020-01-01 10:20:30'::timestamp");
+    }
+
+    #[test]
+    fn unicode_names_and_text() {
+        let (s, n) = rw("select 'ñ:x', :naïve", MarkerStyle::Question);
+        assert_eq!(s, "select 'ñ:x', ?");
+        assert_eq!(n, vec!["naïve"]);
+    }
+
+    #[test]
+    fn at_p_markers_and_brackets() {
+        let (s, n) = rw("select [a:b], :v, :v", MarkerStyle::AtP);
+        assert_eq!(s, "select [a:b], @P1, @P1");
+        assert_eq!(n, vec!["v"]);
+    }
+
+    #[test]
+    fn unterminated_is_an_error() {
+        assert!(rewrite_named("select 'abc", MarkerStyle::Dollar).is_err());
+        assert!(rewrite_named("select /* x", MarkerStyle::Question).is_err());
+        assert!(rewrite_named("select $q$ x", MarkerStyle::Dollar).is_err());
+    }
+}

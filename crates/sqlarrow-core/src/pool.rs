@@ -1,0 +1,320 @@
+//! A small async connection pool shared by the engines.
+//!
+//! Fixed maximum size (a semaphore), idle connections reused LIFO, a cheap validity
+//! check on every checkout and a round-trip health check when a connection has been
+//! idle longer than `ping_after`, broken connections discarded instead of returned.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// What a pool needs from an engine.
+pub trait Manager: Send + Sync + 'static {
+    type Conn: Send + 'static;
+    /// Open a new connection.
+    fn connect(&self) -> impl Future<Output = Result<Self::Conn>> + Send;
+    /// A cheap local check (no I/O): false when the connection is known to be dead.
+    fn is_valid(&self, conn: &Self::Conn) -> bool;
+    /// A round-trip check, run before reusing a connection idle for a while.
+    fn ping(&self, conn: &mut Self::Conn) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub max_size: usize,
+    pub acquire_timeout: Duration,
+    pub ping_after: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_size: 10,
+            acquire_timeout: Duration::from_secs(30),
+            ping_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A snapshot of pool counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub max_size: usize,
+    /// Open connections (idle + in use).
+    pub size: usize,
+    pub idle: usize,
+    pub in_use: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+    /// Connections opened since the pool was created.
+    pub created: u64,
+    /// Connections closed (broken, failed health check, or pool closed).
+    pub closed: u64,
+}
+
+struct Inner<M: Manager> {
+    manager: M,
+    config: PoolConfig,
+    semaphore: Arc<Semaphore>,
+    idle: Mutex<Vec<(M::Conn, Instant)>>,
+    in_use: AtomicUsize,
+    waiting: AtomicUsize,
+    created: AtomicU64,
+    closed_count: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// A pool of connections of one engine.
+pub struct Pool<M: Manager> {
+    inner: Arc<Inner<M>>,
+}
+
+impl<M: Manager> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Pool {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<M: Manager> Pool<M> {
+    pub fn new(manager: M, config: PoolConfig) -> Self {
+        let permits = config.max_size.max(1);
+        Pool {
+            inner: Arc::new(Inner {
+                manager,
+                semaphore: Arc::new(Semaphore::new(permits)),
+                config,
+                idle: Mutex::new(Vec::new()),
+                in_use: AtomicUsize::new(0),
+                waiting: AtomicUsize::new(0),
+                created: AtomicU64::new(0),
+                closed_count: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    pub fn manager(&self) -> &M {
+        &self.inner.manager
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    fn closed_error() -> Error {
+        Error::new(ErrorKind::Interface, "the connector is closed").transient(false)
+    }
+
+    /// Check out a connection, opening one if none is idle.
+    pub async fn get(&self) -> Result<Pooled<M>> {
+        if self.is_closed() {
+            return Err(Self::closed_error());
+        }
+        let inner = &self.inner;
+        inner.waiting.fetch_add(1, Ordering::Relaxed);
+        let permit = tokio::time::timeout(
+            inner.config.acquire_timeout,
+            inner.semaphore.clone().acquire_owned(),
+        )
+        .await;
+        inner.waiting.fetch_sub(1, Ordering::Relaxed);
+        let permit = match permit {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return Err(Self::closed_error()),
+            Err(_) => {
+                return Err(Error::new(
+                    ErrorKind::PoolTimeout,
+                    format!(
+                        "no connection became free within pool_timeout={:.1}s (pool_size={}); \
+                         raise pool_size or pool_timeout, or close streams you no longer read",
+                        inner.config.acquire_timeout.as_secs_f64(),
+                        inner.config.max_size
+                    ),
+                ))
+            }
+        };
+        loop {
+            let candidate = inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let Some((mut conn, since)) = candidate else {
+                break;
+            };
+            if !inner.manager.is_valid(&conn) {
+                inner.closed_count.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if since.elapsed() >= inner.config.ping_after
+                && inner.manager.ping(&mut conn).await.is_err()
+            {
+                inner.closed_count.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            return Ok(self.wrap(conn, permit));
+        }
+        let conn = inner.manager.connect().await?;
+        inner.created.fetch_add(1, Ordering::Relaxed);
+        Ok(self.wrap(conn, permit))
+    }
+
+    fn wrap(&self, conn: M::Conn, permit: OwnedSemaphorePermit) -> Pooled<M> {
+        self.inner.in_use.fetch_add(1, Ordering::Relaxed);
+        Pooled {
+            conn: Some(conn),
+            pool: self.inner.clone(),
+            _permit: permit,
+            broken: false,
+        }
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let inner = &self.inner;
+        let idle = inner.idle.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let in_use = inner.in_use.load(Ordering::Relaxed);
+        PoolStats {
+            max_size: inner.config.max_size,
+            size: idle + in_use,
+            idle,
+            in_use,
+            waiting: inner.waiting.load(Ordering::Relaxed),
+            created: inner.created.load(Ordering::Relaxed),
+            closed: inner.closed_count.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Close idle connections now and every in-use one when it is returned.
+    pub fn close(&self) {
+        let inner = &self.inner;
+        if inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        inner.semaphore.close();
+        let drained: Vec<_> =
+            std::mem::take(&mut *inner.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        inner
+            .closed_count
+            .fetch_add(drained.len() as u64, Ordering::Relaxed);
+        drop(drained);
+    }
+}
+
+/// A checked-out connection; returns to the pool on drop unless marked broken.
+pub struct Pooled<M: Manager> {
+    conn: Option<M::Conn>,
+    pool: Arc<Inner<M>>,
+    _permit: OwnedSemaphorePermit,
+    broken: bool,
+}
+
+impl<M: Manager> Pooled<M> {
+    /// Discard this connection instead of returning it (after a connection-level error).
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+    /// Mark broken when `err` says the connection itself is unusable.
+    pub fn observe<T>(&mut self, res: &Result<T>) {
+        if let Err(e) = res {
+            if matches!(e.kind, ErrorKind::Connection | ErrorKind::Authentication) {
+                self.broken = true;
+            }
+        }
+    }
+    /// Take the connection out (e.g. to move it onto a blocking thread); put it back with [`Pooled::restore`].
+    pub fn take(&mut self) -> M::Conn {
+        self.conn.take().expect("pooled connection present")
+    }
+    pub fn restore(&mut self, conn: M::Conn) {
+        self.conn = Some(conn);
+    }
+}
+
+impl<M: Manager> std::ops::Deref for Pooled<M> {
+    type Target = M::Conn;
+    fn deref(&self) -> &M::Conn {
+        self.conn.as_ref().expect("pooled connection present")
+    }
+}
+
+impl<M: Manager> std::ops::DerefMut for Pooled<M> {
+    fn deref_mut(&mut self) -> &mut M::Conn {
+        self.conn.as_mut().expect("pooled connection present")
+    }
+}
+
+impl<M: Manager> Drop for Pooled<M> {
+    fn drop(&mut self) {
+        let pool = &self.pool;
+        pool.in_use.fetch_sub(1, Ordering::Relaxed);
+        match self.conn.take() {
+            Some(conn)
+                if !self.broken
+                    && !pool.closed.load(Ordering::Acquire)
+                    && pool.manager.is_valid(&conn) =>
+            {
+                pool.idle
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((conn, Instant::now()));
+            }
+            Some(_) | None => {
+                pool.closed_count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Counter(AtomicU64);
+    impl Manager for Counter {
+        type Conn = u64;
+        async fn connect(&self) -> Result<u64> {
+            Ok(self.0.fetch_add(1, Ordering::Relaxed))
+        }
+        fn is_valid(&self, conn: &u64) -> bool {
+            *conn != 99
+        }
+        async fn ping(&self, _conn: &mut u64) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn reuses_and_times_out() {
+        let pool = Pool::new(
+            Counter(AtomicU64::new(0)),
+            PoolConfig {
+                max_size: 1,
+                acquire_timeout: Duration::from_millis(50),
+                ping_after: Duration::from_secs(60),
+            },
+        );
+        {
+            let c = pool.get().await.unwrap();
+            assert_eq!(*c, 0);
+            let err = pool.get().await.err().unwrap();
+            assert_eq!(err.kind, ErrorKind::PoolTimeout);
+            assert!(err.transient);
+            assert_eq!(pool.stats().in_use, 1);
+        }
+        let mut c = pool.get().await.unwrap();
+        assert_eq!(*c, 0, "idle connection reused");
+        c.mark_broken();
+        drop(c);
+        let c = pool.get().await.unwrap();
+        assert_eq!(*c, 1, "broken connection replaced");
+        drop(c);
+        let s = pool.stats();
+        assert_eq!((s.created, s.closed, s.idle, s.in_use), (2, 1, 1, 0));
+        pool.close();
+        assert_eq!(pool.get().await.err().unwrap().kind, ErrorKind::Interface);
+    }
+}

@@ -1,0 +1,250 @@
+//! Bound parameter values, engine-neutral.
+
+/// A parameter value as given by the caller. Engines encode it for the type the
+/// server expects (e.g. an `Int` bound to a PostgreSQL `numeric` is sent as numeric).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// An integer that does not fit i64 (e.g. u64 > i64::MAX) kept exactly.
+    BigInt(i128),
+    Float(f64),
+    /// A decimal number in canonical text form (`-123.4500`), kept exact.
+    Decimal(String),
+    Str(String),
+    Bytes(Vec<u8>),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since midnight.
+    Time(i64),
+    /// Microseconds since 1970-01-01 00:00:00, no time zone.
+    Timestamp(i64),
+    /// Microseconds since 1970-01-01 00:00:00 UTC.
+    TimestampTz(i64),
+    Uuid([u8; 16]),
+    /// JSON text.
+    Json(String),
+}
+
+impl Value {
+    /// A short name of the variant for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "None",
+            Value::Bool(_) => "bool",
+            Value::Int(_) | Value::BigInt(_) => "int",
+            Value::Float(_) => "float",
+            Value::Decimal(_) => "Decimal",
+            Value::Str(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::Date(_) => "date",
+            Value::Time(_) => "time",
+            Value::Timestamp(_) => "datetime",
+            Value::TimestampTz(_) => "datetime (tz-aware)",
+            Value::Uuid(_) => "UUID",
+            Value::Json(_) => "JSON",
+        }
+    }
+}
+
+/// Parameters for one statement.
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub Vec<Value>);
+
+impl Params {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// Civil-date helpers shared by engines (proleptic Gregorian, no time zones).
+pub mod civil {
+    /// Days since 1970-01-01 for a year/month/day (Howard Hinnant's algorithm).
+    pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = if y >= 0 { y } else { y - 399 } / 400;
+        let yoe = y - era * 400;
+        let m = m as i64;
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146097 + doe - 719468
+    }
+
+    /// (year, month, day) for days since 1970-01-01.
+    pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+        let z = z + 719468;
+        let era = if z >= 0 { z } else { z - 146096 } / 146097;
+        let doe = z - era * 146097;
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        let y = yoe + era * 400;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        (if m <= 2 { y + 1 } else { y }, m, d)
+    }
+
+    fn digits(s: &[u8]) -> Option<i64> {
+        if s.is_empty() || s.len() > 9 {
+            return None;
+        }
+        let mut v = 0i64;
+        for &c in s {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + (c - b'0') as i64;
+        }
+        Some(v)
+    }
+
+    /// Parse `YYYY-MM-DD` into days since the epoch.
+    pub fn parse_date(s: &str) -> Option<i32> {
+        let b = s.trim().as_bytes();
+        let (neg, b) = match b.first() {
+            Some(b'-') => (true, &b[1..]),
+            _ => (false, b),
+        };
+        let dash1 = b.iter().position(|&c| c == b'-')?;
+        let y = digits(&b[..dash1])?;
+        let rest = &b[dash1 + 1..];
+        if rest.len() != 5 || rest[2] != b'-' {
+            return None;
+        }
+        let m = digits(&rest[..2])? as u32;
+        let d = digits(&rest[3..])? as u32;
+        if !(1..=12).contains(&m) || d == 0 || d > days_in_month(if neg { -y } else { y }, m) {
+            return None;
+        }
+        i32::try_from(days_from_civil(if neg { -y } else { y }, m, d)).ok()
+    }
+
+    pub fn days_in_month(y: i64, m: u32) -> u32 {
+        match m {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            _ => {
+                if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
+                    29
+                } else {
+                    28
+                }
+            }
+        }
+    }
+
+    /// Parse `HH:MM[:SS[.ffffff]]` into microseconds since midnight.
+    pub fn parse_time(s: &str) -> Option<i64> {
+        let b = s.trim().as_bytes();
+        if b.len() < 5 || b[2] != b':' {
+            return None;
+        }
+        let h = digits(&b[..2])?;
+        let mi = digits(&b[3..5])?;
+        let mut us = 0i64;
+        let mut sec = 0i64;
+        if b.len() > 5 {
+            if b[5] != b':' || b.len() < 8 {
+                return None;
+            }
+            sec = digits(&b[6..8])?;
+            if b.len() > 8 {
+                if b[8] != b'.' || b.len() == 9 {
+                    return None;
+                }
+                let frac = &b[9..];
+                let mut scale = 100_000i64;
+                for &c in frac {
+                    if !c.is_ascii_digit() {
+                        return None;
+                    }
+                    us += (c - b'0') as i64 * scale;
+                    scale /= 10;
+                }
+            }
+        }
+        if h > 24 || mi > 59 || sec > 60 {
+            return None;
+        }
+        Some(((h * 60 + mi) * 60 + sec) * 1_000_000 + us)
+    }
+
+    /// Parse `YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]][Z|±HH[:MM]]` into microseconds since the
+    /// epoch, converted to UTC when an offset is present. Returns (micros, had_offset).
+    pub fn parse_timestamp(s: &str) -> Option<(i64, bool)> {
+        let s = s.trim();
+        if s.len() == 10 {
+            return Some((parse_date(s)? as i64 * 86_400_000_000, false));
+        }
+        let sep = s.find(['T', ' '])?;
+        let days = parse_date(&s[..sep])? as i64;
+        let rest = &s[sep + 1..];
+        // Split off a trailing zone.
+        let (time_part, offset_us, had_offset) = if let Some(t) = rest.strip_suffix('Z') {
+            (t, 0i64, true)
+        } else if let Some(pos) = rest.rfind(['+', '-']).filter(|&p| p >= 5) {
+            let tz = &rest[pos + 1..];
+            let sign = if rest.as_bytes()[pos] == b'-' { -1 } else { 1 };
+            let tzb = tz.as_bytes();
+            let (hh, mm) = match tzb.len() {
+                2 => (digits(tzb)?, 0),
+                4 => (digits(&tzb[..2])?, digits(&tzb[2..])?),
+                5 if tzb[2] == b':' => (digits(&tzb[..2])?, digits(&tzb[3..])?),
+                _ => return None,
+            };
+            (&rest[..pos], sign * (hh * 3600 + mm * 60) * 1_000_000, true)
+        } else {
+            (rest, 0, false)
+        };
+        let t = parse_time(time_part)?;
+        Some((days * 86_400_000_000 + t - offset_us, had_offset))
+    }
+
+    /// Format days since the epoch as `YYYY-MM-DD`.
+    pub fn format_date(days: i64) -> String {
+        let (y, m, d) = civil_from_days(days);
+        format!("{y:04}-{m:02}-{d:02}")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn round_trips_dates() {
+            for days in [-719_528i64, -1, 0, 1, 10_957, 2_932_896] {
+                let (y, m, d) = civil_from_days(days);
+                assert_eq!(days_from_civil(y, m, d), days);
+            }
+            assert_eq!(parse_date("2000-01-01"), Some(10_957));
+            assert_eq!(parse_date("1970-01-01"), Some(0));
+            assert_eq!(parse_date("9999-12-31"), Some(2_932_896));
+            assert_eq!(parse_date("2023-02-29"), None);
+            assert_eq!(parse_date("2024-02-29"), Some(19_782));
+            assert_eq!(parse_date("nope"), None);
+            assert_eq!(format_date(19_782), "2024-02-29");
+        }
+
+        #[test]
+        fn parses_times_and_timestamps() {
+            assert_eq!(parse_time("01:02:03.5"), Some(3_723_500_000));
+            assert_eq!(parse_time("23:59"), Some(86_340_000_000));
+            assert_eq!(parse_time("1:2"), None);
+            assert_eq!(
+                parse_timestamp("1970-01-01 00:00:01"),
+                Some((1_000_000, false))
+            );
+            assert_eq!(
+                parse_timestamp("1970-01-01T01:00:00+01:00"),
+                Some((0, true))
+            );
+            assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some((0, true)));
+            assert_eq!(parse_timestamp("1970-01-02"), Some((86_400_000_000, false)));
+            assert_eq!(parse_timestamp("garbage"), None);
+        }
+    }
+}
