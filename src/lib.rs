@@ -1,0 +1,531 @@
+//! `sqlarrow._core`: the PyO3 bindings over `sqlarrow-core`.
+//!
+//! Only conversions live here: Python arguments → core calls (with the GIL released
+//! and Ctrl-C turned into server-side cancellation, see [`runtime::wait_for`]), core
+//! errors → `sqlarrow.exceptions`, and Arrow results → PyCapsules.
+
+mod convert;
+mod errors;
+mod runtime;
+
+use std::sync::Arc;
+
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+use arrow_array::{ArrayRef, RecordBatch, StructArray};
+use arrow_schema::{ArrowError, Field, SchemaRef};
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict, PyList};
+use pyo3_arrow::ffi::{to_schema_pycapsule, to_stream_pycapsule, ArrayIterator};
+use sqlarrow_core::cancel::CancelSlot;
+use sqlarrow_core::pool::PoolConfig;
+use sqlarrow_core::stream::BatchStream;
+use sqlarrow_core::{Connector, ErrorKind, Params, QueryOptions};
+
+use crate::errors::{err, to_pyerr};
+use crate::runtime::wait_for;
+
+fn pool_config(pool_size: usize, pool_timeout: f64) -> PyResult<PoolConfig> {
+    if pool_size == 0 {
+        return Err(err(ErrorKind::Config, "pool_size must be at least 1"));
+    }
+    if !(pool_timeout.is_finite() && pool_timeout > 0.0) {
+        return Err(err(
+            ErrorKind::Config,
+            "pool_timeout must be a positive number of seconds",
+        ));
+    }
+    Ok(PoolConfig {
+        max_size: pool_size,
+        acquire_timeout: Duration::from_secs_f64(pool_timeout),
+        ..PoolConfig::default()
+    })
+}
+
+fn struct_field(schema: &SchemaRef) -> Arc<Field> {
+    Arc::new(
+        Field::new_struct("", schema.fields().clone(), false)
+            .with_metadata(schema.metadata().clone()),
+    )
+}
+
+/// A pooled connection to one database. Thread-safe.
+#[pyclass(frozen, name = "RawConnector", module = "sqlarrow._core")]
+struct RawConnector {
+    inner: Connector,
+}
+
+impl RawConnector {
+    fn prepare_call(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(String, Params)> {
+        convert::to_params(py, sql, params, |s| self.inner.rewrite_named(s))
+    }
+}
+
+#[pymethods]
+impl RawConnector {
+    #[staticmethod]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name))]
+    #[allow(clippy::too_many_arguments)]
+    fn postgres(
+        host: String,
+        port: u16,
+        database: Option<String>,
+        user: Option<String>,
+        password: Option<String>,
+        pool_size: usize,
+        pool_timeout: f64,
+        sslmode: String,
+        connect_timeout: f64,
+        application_name: Option<String>,
+    ) -> PyResult<Self> {
+        #[cfg(feature = "postgres")]
+        {
+            if !(connect_timeout.is_finite() && connect_timeout > 0.0) {
+                return Err(err(
+                    ErrorKind::Config,
+                    "connect_timeout must be a positive number of seconds",
+                ));
+            }
+            let cfg = sqlarrow_core::engines::postgres::PgConfig {
+                host,
+                port,
+                database,
+                user,
+                password,
+                sslmode,
+                connect_timeout: Duration::from_secs_f64(connect_timeout),
+                application_name,
+                pool: pool_config(pool_size, pool_timeout)?,
+            };
+            Ok(RawConnector {
+                inner: Connector::postgres(cfg).map_err(to_pyerr)?,
+            })
+        }
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _ = (
+                host,
+                port,
+                database,
+                user,
+                password,
+                pool_size,
+                pool_timeout,
+                sslmode,
+                connect_timeout,
+                application_name,
+            );
+            Err(err(
+                ErrorKind::Config,
+                "this build of sqlarrow was compiled without the postgres engine",
+            ))
+        }
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (*, path, pool_size, pool_timeout, read_only))]
+    fn sqlite(
+        path: String,
+        pool_size: usize,
+        pool_timeout: f64,
+        read_only: bool,
+    ) -> PyResult<Self> {
+        #[cfg(feature = "sqlite")]
+        {
+            let cfg = sqlarrow_core::engines::sqlite::SqliteConfig {
+                path,
+                read_only,
+                pool: pool_config(pool_size, pool_timeout)?,
+            };
+            Ok(RawConnector {
+                inner: Connector::sqlite(cfg).map_err(to_pyerr)?,
+            })
+        }
+        #[cfg(not(feature = "sqlite"))]
+        {
+            let _ = (path, pool_size, pool_timeout, read_only);
+            Err(err(
+                ErrorKind::Config,
+                "this build of sqlarrow was compiled without the sqlite engine",
+            ))
+        }
+    }
+
+    #[getter]
+    fn engine(&self) -> &'static str {
+        self.inner.engine_name()
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    #[pyo3(signature = (sql, params=None, batch_size=65536))]
+    fn query(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        params: Option<&Bound<'_, PyAny>>,
+        batch_size: usize,
+    ) -> PyResult<RawResult> {
+        if batch_size == 0 {
+            return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
+        }
+        let (sql, params) = self.prepare_call(py, sql, params)?;
+        let cancel = CancelSlot::new();
+        let opts = QueryOptions { batch_size };
+        let out = wait_for(
+            py,
+            Some(&cancel),
+            self.inner.query(&sql, &params, opts, &cancel),
+        )?;
+        Ok(RawResult {
+            schema: out.schema,
+            batches: out.batches,
+            elapsed_ms: out.elapsed_ms,
+        })
+    }
+
+    #[pyo3(signature = (sql, params=None, batch_size=65536))]
+    fn stream(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        params: Option<&Bound<'_, PyAny>>,
+        batch_size: usize,
+    ) -> PyResult<RawStream> {
+        if batch_size == 0 {
+            return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
+        }
+        let (sql, params) = self.prepare_call(py, sql, params)?;
+        let cancel = CancelSlot::new();
+        let opts = QueryOptions { batch_size };
+        let inner = self.inner.clone();
+        let stream = wait_for(py, Some(&cancel), {
+            let cancel = cancel.clone();
+            async move { inner.stream(&sql, &params, opts, &cancel).await }
+        })?;
+        Ok(RawStream {
+            schema: stream.schema(),
+            inner: Arc::new(Mutex::new(Some(stream))),
+        })
+    }
+
+    #[pyo3(signature = (sql, params=None))]
+    fn execute(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let (sql, params) = self.prepare_call(py, sql, params)?;
+        let cancel = CancelSlot::new();
+        wait_for(
+            py,
+            Some(&cancel),
+            self.inner.execute(&sql, &params, &cancel),
+        )
+    }
+
+    fn executemany(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        seq_of_params: &Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        let mut rewritten: Option<String> = None;
+        let mut sets = Vec::new();
+        for item in seq_of_params.try_iter()? {
+            let item = item?;
+            let (s, p) = self.prepare_call(py, sql, Some(&item))?;
+            rewritten.get_or_insert(s);
+            sets.push(p);
+        }
+        let sql = rewritten.unwrap_or_else(|| sql.to_string());
+        let cancel = CancelSlot::new();
+        wait_for(
+            py,
+            Some(&cancel),
+            self.inner.executemany(&sql, &sets, &cancel),
+        )
+    }
+
+    fn test_connection<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let status = wait_for(py, None, async { Ok(self.inner.test_connection().await) })?;
+        let d = PyDict::new(py);
+        d.set_item("ok", status.ok)?;
+        d.set_item("latency_ms", status.latency_ms)?;
+        d.set_item("server_version", status.server_version)?;
+        d.set_item(
+            "error",
+            status
+                .error
+                .as_ref()
+                .map(|e| format!("{}: {}", e.kind.class_name(), e.message)),
+        )?;
+        Ok(d)
+    }
+
+    fn pool_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.pool_stats();
+        let d = PyDict::new(py);
+        d.set_item("max_size", s.max_size)?;
+        d.set_item("size", s.size)?;
+        d.set_item("idle", s.idle)?;
+        d.set_item("in_use", s.in_use)?;
+        d.set_item("waiting", s.waiting)?;
+        d.set_item("created", s.created)?;
+        d.set_item("closed", s.closed)?;
+        Ok(d)
+    }
+
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<RawConnector engine={}>", self.inner.engine_name())
+    }
+}
+
+/// A fully materialized result.
+#[pyclass(frozen, name = "RawResult", module = "sqlarrow._core")]
+struct RawResult {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    elapsed_ms: f64,
+}
+
+fn export_batches<'py>(
+    py: Python<'py>,
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+    requested_schema: Option<Bound<'py, PyCapsule>>,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    let field = struct_field(schema);
+    let iter = batches
+        .into_iter()
+        .map(|b| Ok(Arc::new(StructArray::from(b)) as ArrayRef));
+    let reader = Box::new(ArrayIterator::new(iter, field));
+    Ok(to_stream_pycapsule(py, reader, requested_schema)?)
+}
+
+#[pymethods]
+impl RawResult {
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyCapsule>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        export_batches(py, &self.schema, self.batches.clone(), requested_schema)
+    }
+
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        Ok(to_schema_pycapsule(py, self.schema.as_ref())?)
+    }
+
+    #[getter]
+    fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    #[getter]
+    fn num_batches(&self) -> usize {
+        self.batches.len()
+    }
+
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.batches.iter().map(|b| b.get_array_memory_size()).sum()
+    }
+
+    #[getter]
+    fn column_names(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    #[getter]
+    fn execution_time_ms(&self) -> f64 {
+        self.elapsed_ms
+    }
+
+    fn to_pylist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        convert::to_pylist(py, &self.batches, &self.column_names())
+    }
+
+    fn __len__(&self) -> usize {
+        self.num_rows()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<RawResult rows={} columns={}>",
+            self.num_rows(),
+            self.schema.fields().len()
+        )
+    }
+}
+
+/// A reader of batches decoded in the background.
+#[pyclass(frozen, name = "RawStream", module = "sqlarrow._core")]
+struct RawStream {
+    schema: SchemaRef,
+    inner: Arc<Mutex<Option<BatchStream>>>,
+}
+
+/// Blocking iterator over a stream for the C stream interface (pulled by the consumer).
+struct BlockingBatches(BatchStream);
+
+impl Iterator for BlockingBatches {
+    type Item = Result<ArrayRef, ArrowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.0.blocking_next()? {
+            Ok(b) => Some(Ok(Arc::new(StructArray::from(b)) as ArrayRef)),
+            Err(e) => Some(Err(ArrowError::ExternalError(Box::new(e)))),
+        }
+    }
+}
+
+#[pymethods]
+impl RawStream {
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyCapsule>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let stream = self.inner.blocking_lock().take().ok_or_else(|| {
+            err(
+                ErrorKind::Interface,
+                "this stream was already consumed or closed",
+            )
+        })?;
+        let reader = Box::new(ArrayIterator::new(
+            BlockingBatches(stream),
+            struct_field(&self.schema),
+        ));
+        Ok(to_stream_pycapsule(py, reader, requested_schema)?)
+    }
+
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        Ok(to_schema_pycapsule(py, self.schema.as_ref())?)
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<RawResult>> {
+        let inner = self.inner.clone();
+        let cancel = {
+            let guard = py.detach(|| inner.blocking_lock());
+            match guard.as_ref() {
+                Some(s) => s.cancel_slot(),
+                None => return Ok(None),
+            }
+        };
+        let schema = self.schema.clone();
+        let next = wait_for(py, Some(&cancel), async move {
+            let mut guard = inner.lock().await;
+            let Some(s) = guard.as_mut() else {
+                return Ok(None);
+            };
+            match s.next_batch().await {
+                None => {
+                    *guard = None;
+                    Ok(None)
+                }
+                Some(Ok(b)) => Ok(Some(b)),
+                Some(Err(e)) => {
+                    *guard = None;
+                    Err(e)
+                }
+            }
+        })?;
+        Ok(next.map(|b| RawResult {
+            schema,
+            batches: vec![b],
+            elapsed_ms: 0.0,
+        }))
+    }
+
+    #[getter]
+    fn column_names(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    fn close(&self) {
+        if let Some(mut s) = self.inner.blocking_lock().take() {
+            s.close();
+        }
+    }
+}
+
+#[pyfunction]
+fn rewrite_named_params(sql: &str, engine: &str) -> PyResult<(String, Vec<String>)> {
+    use sqlarrow_core::params::{rewrite_named, MarkerStyle};
+    let style = match engine {
+        "postgres" | "postgresql" | "redshift" => MarkerStyle::Dollar,
+        "sqlite" | "mysql" | "mariadb" => MarkerStyle::Question,
+        "mssql" => MarkerStyle::AtP,
+        other => return Err(err(ErrorKind::Config, format!("unknown engine {other:?}"))),
+    };
+    let r = rewrite_named(sql, style).map_err(to_pyerr)?;
+    Ok((r.sql, r.names))
+}
+
+/// Split a URL into (url with the password masked, password).
+#[pyfunction]
+fn split_url_password(url: &str) -> (String, Option<String>) {
+    let Some(scheme_end) = url.find("://") else {
+        return (url.to_string(), None);
+    };
+    let rest_start = scheme_end + 3;
+    let rest = &url[rest_start..];
+    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..auth_end];
+    let Some(at) = authority.rfind('@') else {
+        return (url.to_string(), None);
+    };
+    let userinfo = &authority[..at];
+    let Some(colon) = userinfo.find(':') else {
+        return (url.to_string(), None);
+    };
+    let password = userinfo[colon + 1..].to_string();
+    let masked = format!(
+        "{}{}:***{}",
+        &url[..rest_start],
+        &userinfo[..colon],
+        &url[rest_start + at..]
+    );
+    (masked, Some(password))
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEBUG_BUILD", cfg!(debug_assertions))?;
+    m.add("ENGINES", sqlarrow_core::engines::compiled_engines())?;
+    m.add_class::<RawConnector>()?;
+    m.add_class::<RawResult>()?;
+    m.add_class::<RawStream>()?;
+    m.add_function(wrap_pyfunction!(rewrite_named_params, m)?)?;
+    m.add_function(wrap_pyfunction!(split_url_password, m)?)?;
+    Ok(())
+}

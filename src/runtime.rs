@@ -1,0 +1,76 @@
+//! The process-wide tokio runtime and the helper that waits on it with the GIL
+//! released while polling for Ctrl-C.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use sqlarrow_core::cancel::CancelSlot;
+use tokio::runtime::Runtime;
+
+use crate::errors::to_pyerr;
+
+static RUNTIME: OnceLock<(u32, Runtime)> = OnceLock::new();
+
+/// The shared runtime, built on first use. A forked child cannot use its parent's
+/// runtime (its worker threads did not survive the fork), so it gets a clear error.
+pub fn runtime() -> PyResult<&'static Runtime> {
+    let (pid, rt) = RUNTIME.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("sqlarrow-io")
+            .build()
+            .expect("failed to start the sqlarrow I/O runtime");
+        (std::process::id(), rt)
+    });
+    if *pid != std::process::id() {
+        return Err(to_pyerr(sqlarrow_core::Error::interface(
+            "sqlarrow was used before this process forked; create connectors in the child \
+             process (or use the 'spawn' start method for multiprocessing)",
+        )));
+    }
+    Ok(rt)
+}
+
+/// How long to wait for a cancelled statement to wind down before giving up on it.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+const SIGNAL_POLL: Duration = Duration::from_millis(100);
+
+/// Run `fut` to completion with the GIL released. Every 100 ms the GIL is taken briefly
+/// to check for signals; on Ctrl-C the statement is cancelled on the server (through
+/// `cancel`), given a few seconds to stop so its connection stays usable, and the
+/// `KeyboardInterrupt` is raised.
+pub fn wait_for<F, T>(py: Python<'_>, cancel: Option<&CancelSlot>, fut: F) -> PyResult<T>
+where
+    F: Future<Output = sqlarrow_core::Result<T>> + Send,
+    T: Send,
+{
+    let rt = runtime()?;
+    let outcome: Result<sqlarrow_core::Result<T>, PyErr> = py.detach(|| {
+        rt.block_on(async {
+            tokio::pin!(fut);
+            loop {
+                tokio::select! {
+                    res = &mut fut => return Ok(res),
+                    _ = tokio::time::sleep(SIGNAL_POLL) => {
+                        if let Err(interrupt) = Python::attach(|py| py.check_signals()) {
+                            if let Some(slot) = cancel {
+                                if let Some(c) = slot.cancel() {
+                                    let _ = tokio::time::timeout(CANCEL_GRACE, c).await;
+                                }
+                                let _ = tokio::time::timeout(CANCEL_GRACE, &mut fut).await;
+                            }
+                            return Err(interrupt);
+                        }
+                    }
+                }
+            }
+        })
+    });
+    match outcome {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(to_pyerr(e)),
+        Err(interrupt) => Err(interrupt),
+    }
+}
