@@ -70,7 +70,7 @@ impl RawConnector {
 #[pymethods]
 impl RawConnector {
     #[staticmethod]
-    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name))]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name, sslrootcert=None, sslcert=None, sslkey=None))]
     #[allow(clippy::too_many_arguments)]
     fn postgres(
         host: String,
@@ -83,6 +83,9 @@ impl RawConnector {
         sslmode: String,
         connect_timeout: f64,
         application_name: Option<String>,
+        sslrootcert: Option<String>,
+        sslcert: Option<String>,
+        sslkey: Option<String>,
     ) -> PyResult<Self> {
         #[cfg(feature = "postgres")]
         {
@@ -99,6 +102,9 @@ impl RawConnector {
                 user,
                 password,
                 sslmode,
+                sslrootcert,
+                sslcert,
+                sslkey,
                 connect_timeout: Duration::from_secs_f64(connect_timeout),
                 application_name,
                 pool: pool_config(pool_size, pool_timeout)?,

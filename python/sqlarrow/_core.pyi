@@ -33,8 +33,16 @@ class RawConnector:
         sslmode: str,
         connect_timeout: float,
         application_name: str | None,
+        sslrootcert: str | None = None,
+        sslcert: str | None = None,
+        sslkey: str | None = None,
     ) -> RawConnector:
-        """Create a PostgreSQL connector. No connection is opened until first use."""
+        """Create a PostgreSQL connector. No connection is opened until first use.
+
+        ``sslmode`` follows libpq: ``disable``; ``allow``/``prefer`` (TLS when the server
+        offers it, unverified); ``require`` (TLS, unverified); ``verify-ca`` (chain checked
+        against ``sslrootcert`` or the Mozilla roots); ``verify-full`` (chain and host name).
+        """
 
     @staticmethod
     def sqlite(*, path: str, pool_size: int, pool_timeout: float, read_only: bool) -> RawConnector:

@@ -53,6 +53,8 @@ pub enum PgKind {
     Uuid,
     Json,
     Jsonb,
+    /// `void` (e.g. `pg_sleep()`): an all-NULL column.
+    Void,
 }
 
 /// Resolve the decoder for a column type; domains decode as their base type and
@@ -105,6 +107,7 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
         Type::UUID => Uuid,
         Type::JSON => Json,
         Type::JSONB => Jsonb,
+        Type::VOID => Void,
         _ => match ty.kind() {
             Kind::Enum(_) => Text,
             Kind::Domain(base) => return kind_of(base, typmod),
@@ -138,6 +141,7 @@ pub fn field_for(name: &str, kind: PgKind) -> Field {
         Timestamp => timestamp_us(false),
         TimestampTz => timestamp_us(true),
         Interval => DataType::Interval(IntervalUnit::MonthDayNano),
+        Void => DataType::Null,
         Uuid => return uuid_field(name, true),
         Json | Jsonb => return json_field(name, true),
     };
@@ -157,6 +161,7 @@ enum Buf {
     Var(VarBuf),
     Fixed(FixedBuf),
     Iv(PrimBuf<IntervalMonthDayNano>),
+    Null(usize),
 }
 
 /// One column's decoder and buffer.
@@ -199,6 +204,7 @@ impl ColumnDecoder {
             Bytea => Buf::Var(VarBuf::with_capacity(capacity, capacity * 16)),
             Uuid => Buf::Fixed(FixedBuf::with_capacity(16, capacity)),
             Interval => Buf::Iv(PrimBuf::with_capacity(capacity)),
+            Void => Buf::Null(0),
         };
         ColumnDecoder {
             kind,
@@ -318,6 +324,7 @@ impl ColumnDecoder {
             }
             (Buf::Var(b), _) => b.push(v)?,
             (Buf::Fixed(b), _) => b.push(v).map_err(|_| bad())?,
+            (Buf::Null(n), _) => *n += 1,
             (Buf::Iv(b), _) => {
                 if v.len() != 16 {
                     return Err(bad());
@@ -353,6 +360,7 @@ impl ColumnDecoder {
             Buf::Var(b) => b.push_null(),
             Buf::Fixed(b) => b.push_null(),
             Buf::Iv(b) => b.push_null(),
+            Buf::Null(n) => *n += 1,
         }
     }
 
@@ -371,6 +379,7 @@ impl ColumnDecoder {
             Buf::D128(b) => b.byte_size(),
             Buf::D256(b) => b.byte_size(),
             Buf::Iv(b) => b.byte_size(),
+            Buf::Null(_) => 0,
         }
     }
 
@@ -397,6 +406,7 @@ impl ColumnDecoder {
                 .map_err(|e| e.context(format!("column \"{}\"", self.name))),
             Buf::Fixed(b) => b.finish(),
             Buf::Iv(b) => b.finish::<IntervalMonthDayNanoType>(dt),
+            Buf::Null(n) => Ok(Arc::new(arrow_array::NullArray::new(std::mem::take(n)))),
         }
     }
 }

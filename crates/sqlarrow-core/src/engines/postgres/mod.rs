@@ -3,13 +3,15 @@
 pub mod copy;
 pub mod decode;
 pub mod params;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{pin_mut, StreamExt, TryStreamExt};
 use tokio_postgres::types::{FromSql, Type};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use self::copy::{CopyParser, Progress};
 use self::decode::{schema_for, RowDecoder};
@@ -30,6 +32,9 @@ pub struct PgConfig {
     pub user: Option<String>,
     pub password: Option<String>,
     pub sslmode: String,
+    pub sslrootcert: Option<String>,
+    pub sslcert: Option<String>,
+    pub sslkey: Option<String>,
     pub connect_timeout: Duration,
     pub application_name: Option<String>,
     pub pool: PoolConfig,
@@ -65,6 +70,7 @@ impl Drop for PgConn {
 
 pub struct PgManager {
     config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     timeout: Duration,
 }
 
@@ -94,7 +100,20 @@ pub fn map_err(e: tokio_postgres::Error) -> Error {
         }
         return err;
     }
-    let text = e.to_string();
+    let mut text = e.to_string();
+    // Append the cause chain (e.g. the TLS verification failure or the I/O error).
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    if text.starts_with("error performing TLS handshake") {
+        return Error::connection(text).transient(false);
+    }
     if text.starts_with("error serializing parameter") {
         return Error::parameter(text);
     }
@@ -111,7 +130,7 @@ impl Manager for PgManager {
     type Conn = PgConn;
 
     async fn connect(&self) -> Result<PgConn> {
-        let fut = self.config.connect(NoTls);
+        let fut = self.config.connect(self.tls.clone());
         let (client, connection) = match tokio::time::timeout(self.timeout, fut).await {
             Ok(r) => r.map_err(map_err)?,
             Err(_) => {
@@ -217,26 +236,16 @@ impl PgConnector {
         c.keepalives(true);
         // Text values arrive in UTF-8 whatever the database encoding; dates in ISO form.
         c.options("-c client_encoding=UTF8 -c DateStyle=ISO -c TimeZone=UTC");
-        use tokio_postgres::config::SslMode;
-        match cfg.sslmode.as_str() {
-            "disable" | "allow" | "prefer" => {
-                c.ssl_mode(SslMode::Disable);
-            }
-            "require" | "verify-ca" | "verify-full" => {
-                return Err(Error::config(format!(
-                    "sslmode={} needs TLS, which this build of sqlarrow does not include yet; \
-                     use sslmode=disable or prefer (plaintext)",
-                    cfg.sslmode
-                )))
-            }
-            other => {
-                return Err(Error::config(format!(
-                    "unknown sslmode {other:?}; expected disable, allow, prefer, require, verify-ca or verify-full"
-                )))
-            }
-        }
+        let (mode, tls) = tls::make_tls(&tls::TlsOptions {
+            sslmode: cfg.sslmode.clone(),
+            sslrootcert: cfg.sslrootcert.clone(),
+            sslcert: cfg.sslcert.clone(),
+            sslkey: cfg.sslkey.clone(),
+        })?;
+        c.ssl_mode(mode);
         let manager = PgManager {
             config: c,
+            tls,
             timeout: cfg.connect_timeout + Duration::from_secs(1),
         };
         Ok(PgConnector {
@@ -254,10 +263,12 @@ impl PgConnector {
         }
         let conn = self.pool.get().await?;
         let token = conn.client.cancel_token();
+        let tls = self.pool.manager().tls.clone();
         if let Some(fut) = cancel.register(move || {
             let t = token.clone();
+            let tls = tls.clone();
             Box::pin(async move {
-                let _ = t.cancel_query(NoTls).await;
+                let _ = t.cancel_query(tls).await;
             })
         }) {
             fut.await;
@@ -295,6 +306,16 @@ impl PgConnector {
     ) -> Result<()> {
         let mut conn = self.checkout(cancel).await?;
         let res = self.query_on(&conn, sql, params, batch_size, sink).await;
+        if matches!(&res, Err(e) if e.kind == ErrorKind::Cancelled) && !cancel.is_cancelled() {
+            // The reader went away mid-result: stop the server from sending the rest.
+            // Awaited before the connection returns to the pool, so a late cancel
+            // cannot hit the next statement.
+            let _ = conn
+                .client
+                .cancel_token()
+                .cancel_query(self.pool.manager().tls.clone())
+                .await;
+        }
         conn.observe(&res);
         cancel.clear();
         res
