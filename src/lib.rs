@@ -70,7 +70,7 @@ impl RawConnector {
 #[pymethods]
 impl RawConnector {
     #[staticmethod]
-    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name, sslrootcert=None, sslcert=None, sslkey=None))]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name, sslrootcert=None, sslcert=None, sslkey=None, redshift=false))]
     #[allow(clippy::too_many_arguments)]
     fn postgres(
         host: String,
@@ -86,6 +86,7 @@ impl RawConnector {
         sslrootcert: Option<String>,
         sslcert: Option<String>,
         sslkey: Option<String>,
+        redshift: bool,
     ) -> PyResult<Self> {
         #[cfg(feature = "postgres")]
         {
@@ -107,6 +108,7 @@ impl RawConnector {
                 sslkey,
                 connect_timeout: Duration::from_secs_f64(connect_timeout),
                 application_name,
+                redshift,
                 pool: pool_config(pool_size, pool_timeout)?,
             };
             Ok(RawConnector {

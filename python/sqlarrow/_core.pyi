@@ -36,12 +36,15 @@ class RawConnector:
         sslrootcert: str | None = None,
         sslcert: str | None = None,
         sslkey: str | None = None,
+        redshift: bool = False,
     ) -> RawConnector:
         """Create a PostgreSQL connector. No connection is opened until first use.
 
         ``sslmode`` follows libpq: ``disable``; ``allow``/``prefer`` (TLS when the server
         offers it, unverified); ``require`` (TLS, unverified); ``verify-ca`` (chain checked
         against ``sslrootcert`` or the Mozilla roots); ``verify-full`` (chain and host name).
+        ``redshift=True`` speaks to Amazon Redshift: never ``COPY ... TO STDOUT``, session
+        settings sent as ``SET`` after connecting, Redshift types (SUPER, VARBYTE, GEOMETRY).
         """
 
     @staticmethod
@@ -50,7 +53,7 @@ class RawConnector:
 
     @property
     def engine(self) -> str:
-        """``"postgres"`` or ``"sqlite"``."""
+        """``"postgres"``, ``"redshift"``, ``"sqlite"``, ..."""
 
     def query(self, sql: str, params: Params = None, batch_size: int = 65536) -> RawResult:
         """Run a query and collect every record batch."""

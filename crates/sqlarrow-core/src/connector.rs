@@ -80,6 +80,8 @@ impl Connector {
     pub fn engine_name(&self) -> &'static str {
         match &self.engine {
             #[cfg(feature = "postgres")]
+            Engine::Postgres(c) if c.is_redshift() => "redshift",
+            #[cfg(feature = "postgres")]
             Engine::Postgres(_) => "postgres",
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(_) => "sqlite",

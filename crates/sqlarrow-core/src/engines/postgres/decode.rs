@@ -111,7 +111,13 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
         _ => match ty.kind() {
             Kind::Enum(_) => Text,
             Kind::Domain(base) => return kind_of(base, typmod),
-            _ => return None,
+            // Redshift-only types, known by name (their OIDs are not PostgreSQL's).
+            _ => match ty.name() {
+                "super" => Json,
+                "varbyte" | "geometry" | "geography" => Bytea,
+                "citext" => Text,
+                _ => return None,
+            },
         },
     };
     Some(k)

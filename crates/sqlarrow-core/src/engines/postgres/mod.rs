@@ -37,6 +37,9 @@ pub struct PgConfig {
     pub sslkey: Option<String>,
     pub connect_timeout: Duration,
     pub application_name: Option<String>,
+    /// Redshift: same wire protocol, but no `COPY ... TO STDOUT`, no `options`
+    /// startup parameter; reads always use the binary extended protocol.
+    pub redshift: bool,
     pub pool: PoolConfig,
 }
 
@@ -72,6 +75,7 @@ pub struct PgManager {
     config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
     timeout: Duration,
+    redshift: bool,
 }
 
 /// Map a tokio-postgres error to a sqlarrow error (server fields kept, no secrets).
@@ -143,6 +147,15 @@ impl Manager for PgManager {
         let task = tokio::spawn(async move {
             let _ = connection.await;
         });
+        if self.redshift {
+            // Redshift ignores the `options` startup parameter: set the session here.
+            client
+                .batch_execute(
+                    "SET timezone TO 'UTC'; SET datestyle TO 'ISO'; SET client_encoding TO 'UTF8'",
+                )
+                .await
+                .map_err(map_err)?;
+        }
         Ok(PgConn { client, task })
     }
 
@@ -235,7 +248,9 @@ impl PgConnector {
         c.application_name(cfg.application_name.as_deref().unwrap_or("sqlarrow"));
         c.keepalives(true);
         // Text values arrive in UTF-8 whatever the database encoding; dates in ISO form.
-        c.options("-c client_encoding=UTF8 -c DateStyle=ISO -c TimeZone=UTC");
+        if !cfg.redshift {
+            c.options("-c client_encoding=UTF8 -c DateStyle=ISO -c TimeZone=UTC");
+        }
         let (mode, tls) = tls::make_tls(&tls::TlsOptions {
             sslmode: cfg.sslmode.clone(),
             sslrootcert: cfg.sslrootcert.clone(),
@@ -247,6 +262,7 @@ impl PgConnector {
             config: c,
             tls,
             timeout: cfg.connect_timeout + Duration::from_secs(1),
+            redshift: cfg.redshift,
         };
         Ok(PgConnector {
             pool: Pool::new(manager, cfg.pool),
@@ -255,6 +271,10 @@ impl PgConnector {
 
     pub fn pool(&self) -> &Pool<PgManager> {
         &self.pool
+    }
+
+    pub fn is_redshift(&self) -> bool {
+        self.pool.manager().redshift
     }
 
     async fn checkout(&self, cancel: &CancelSlot) -> Result<Pooled<PgManager>> {
@@ -340,7 +360,7 @@ impl PgConnector {
             conn.client.execute_raw(&stmt, p).await.map_err(map_err)?;
             return Ok(());
         }
-        if params.is_empty() && copyable(sql) {
+        if params.is_empty() && !self.pool.manager().redshift && copyable(sql) {
             drop(stmt);
             let copy_sql = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
             let stream = conn

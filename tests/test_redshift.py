@@ -1,0 +1,88 @@
+"""Redshift mode, exercised against the local PostgreSQL (same wire protocol).
+
+What can be proven here: the Redshift connector never issues ``COPY ... TO STDOUT``
+(Redshift rejects it), sets its session with ``SET`` instead of the ``options`` startup
+parameter, and decodes results through the binary extended protocol. Redshift-only SQL
+(``SVV_TABLE_INFO``, ``UNLOAD``, ``COPY FROM 's3://...'``) and the SUPER/VARBYTE/GEOMETRY
+wire formats cannot be exercised without a Redshift cluster.
+"""
+
+from __future__ import annotations
+
+import decimal
+import uuid
+
+import pytest
+
+from sqlarrow import _core
+
+PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _raw(redshift: bool, app: str) -> _core.RawConnector:
+    return _core.RawConnector.postgres(
+        host="127.0.0.1",
+        port=5432,
+        database="postgres",
+        user="postgres",
+        password=None,
+        pool_size=2,
+        pool_timeout=5,
+        sslmode="disable",
+        connect_timeout=5,
+        application_name=app,
+        redshift=redshift,
+    )
+
+
+def _running_query(observer: _core.RawConnector, app: str) -> str:
+    rows = observer.query(
+        "select query from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()",
+        [app],
+    ).to_pylist()
+    assert len(rows) == 1, rows
+    return str(rows[0]["query"])
+
+
+@pytest.mark.parametrize("redshift", [False, True])
+def test_redshift_mode_never_uses_copy(redshift: bool) -> None:
+    app = f"sqlarrow-rs-{uuid.uuid4().hex[:8]}"
+    conn = _raw(redshift, app)
+    observer = _raw(False, "sqlarrow-observer")
+    sql = "select g, g::text as t from generate_series(1, 2000000) g"
+    stream = conn.stream(sql, batch_size=1000)
+    first = next(stream)
+    assert first.num_rows == 1000
+    running = _running_query(observer, app)
+    if redshift:
+        assert "copy" not in running.lower()
+        assert running.strip().startswith("select g")
+    else:
+        # The PostgreSQL connector uses binary COPY for parameterless reads.
+        assert running.lower().startswith("copy (")
+    stream.close()
+    assert conn.engine == ("redshift" if redshift else "postgres")
+
+
+def test_redshift_mode_decodes_types_and_session_settings() -> None:
+    conn = _raw(True, "sqlarrow-rs-types")
+    rows = conn.query(
+        "select 1::int2 as a, 2::int8 as b, 1.5::numeric(10,2) as d, 'x'::varchar(5) as s, "
+        "'2024-01-02 03:04:05+02'::timestamptz as ts, current_setting('TimeZone') as tz, "
+        "current_setting('DateStyle') as ds, null::int as n"
+    ).to_pylist()
+    row = rows[0]
+    assert row["a"] == 1 and row["b"] == 2 and row["d"] == decimal.Decimal("1.50")
+    assert row["ts"].isoformat() == "2024-01-02T01:04:05+00:00"
+    assert row["tz"] == "UTC"
+    assert row["ds"].startswith("ISO")
+    assert row["n"] is None
+    status = conn.test_connection()
+    assert status["ok"] is True and status["server_version"]
+
+
+def test_redshift_mode_parameters_and_execute() -> None:
+    conn = _raw(True, "sqlarrow-rs-params")
+    assert conn.query("select $1::int + 1 as x", [41]).to_pylist() == [{"x": 42}]
+    assert conn.query("select :a::text as y", {"a": "z"}).to_pylist() == [{"y": "z"}]
+    assert conn.execute("select 1") == 1
