@@ -17,6 +17,17 @@ use arrow_schema::DataType;
 
 use crate::error::{Error, Result};
 
+/// Release unused capacity of a finished buffer when it is large (for big
+/// allocations `realloc` remaps pages instead of copying).
+#[inline]
+fn trim<T>(v: &mut Vec<T>) {
+    let len = v.len() * std::mem::size_of::<T>();
+    let cap = v.capacity() * std::mem::size_of::<T>();
+    if cap > len + len / 8 + 4096 {
+        v.shrink_to_fit();
+    }
+}
+
 /// Values of a fixed-width native type.
 pub struct PrimBuf<T: ArrowNativeType> {
     pub values: Vec<T>,
@@ -55,7 +66,8 @@ impl<T: ArrowNativeType> PrimBuf<T> {
         data_type: &DataType,
     ) -> Result<ArrayRef> {
         let cap = self.values.capacity();
-        let values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
+        let mut values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
+        trim(&mut values);
         let nulls = self.nulls.finish();
         let arr = PrimitiveArray::<P>::try_new(ScalarBuffer::from(values), nulls)?
             .with_data_type(data_type.clone());
@@ -164,7 +176,9 @@ impl VarBuf {
         if offsets.is_empty() {
             offsets.push(0);
         }
-        let values = std::mem::replace(&mut self.values, Vec::with_capacity(b));
+        let mut values = std::mem::replace(&mut self.values, Vec::with_capacity(b));
+        trim(&mut values);
+        trim(&mut offsets);
         // Offsets are monotonic by construction (only ever pushed from values.len()).
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         (offsets, Buffer::from_vec(values), self.nulls.finish())
@@ -230,7 +244,8 @@ impl FixedBuf {
     }
     pub fn finish(&mut self) -> Result<ArrayRef> {
         let cap = self.values.capacity();
-        let values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
+        let mut values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
+        trim(&mut values);
         self.len = 0;
         Ok(Arc::new(FixedSizeBinaryArray::try_new(
             self.width as i32,

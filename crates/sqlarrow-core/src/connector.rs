@@ -142,8 +142,19 @@ impl Connector {
         cancel: &CancelSlot,
     ) -> Result<QueryOutput> {
         let start = Instant::now();
-        let mut sink = Sink::collect();
-        self.run_query(sql, params, opts, &mut sink, cancel).await?;
+        // Decode on a runtime worker, next to the connection task: waking a thread
+        // outside the runtime for every network message costs more than the decoding.
+        let this = self.clone();
+        let (sql, params, task_cancel) = (sql.to_string(), params.clone(), cancel.clone());
+        let task = tokio::spawn(async move {
+            let mut sink = Sink::collect();
+            this.run_query(&sql, &params, opts, &mut sink, &task_cancel)
+                .await
+                .map(|_| sink)
+        });
+        let sink = task
+            .await
+            .map_err(|e| Error::interface(format!("the query task failed: {e}")))??;
         let Sink::Collect { schema, batches } = sink else {
             unreachable!("collect sink")
         };

@@ -66,9 +66,8 @@ impl ErrorKind {
             "23514" => ErrorKind::CheckViolation,
             "57014" => ErrorKind::Cancelled,
             "25006" => ErrorKind::ReadOnly,
-            "42P01" | "42703" | "42883" | "42704" | "3F000" | "3D000" | "42P02" => {
-                ErrorKind::UndefinedObject
-            }
+            "3D000" => ErrorKind::Connection,
+            "42P01" | "42703" | "42883" | "42704" | "3F000" | "42P02" => ErrorKind::UndefinedObject,
             "42601" => ErrorKind::Syntax,
             "08P01" | "22P02" | "42P18" | "42804" => ErrorKind::Parameter,
             c if c.starts_with("23") => ErrorKind::Constraint,

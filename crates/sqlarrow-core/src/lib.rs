@@ -15,6 +15,7 @@ pub mod pool;
 pub mod stream;
 pub mod types;
 pub mod value;
+pub mod write;
 
 pub use connector::{ConnectionStatus, Connector, QueryOptions, QueryOutput};
 pub use error::{Error, ErrorKind, Result};

@@ -25,6 +25,9 @@ pub struct Rewritten {
     /// For `Dollar`/`AtP`: distinct names in marker-number order.
     /// For `Question`: one entry per `?`, in text order (names may repeat).
     pub names: Vec<String>,
+    /// The highest native `$N` marker already in the text (Dollar style), or the
+    /// number of `?` markers (Question style), counted only in code.
+    pub positional: usize,
 }
 
 fn is_ident_start(c: char) -> bool {
@@ -45,6 +48,7 @@ pub fn rewrite_named(sql: &str, style: MarkerStyle) -> Result<Rewritten> {
     let n = chars.len();
     let mut out = String::with_capacity(sql.len() + 8);
     let mut names: Vec<String> = Vec::new();
+    let mut positional = 0usize;
     let mut i = 0;
     let at = |k: usize| chars.get(k).map(|&(_, c)| c);
     let byte_at = |k: usize| chars.get(k).map(|&(b, _)| b).unwrap_or(sql.len());
@@ -143,6 +147,17 @@ pub fn rewrite_named(sql: &str, style: MarkerStyle) -> Result<Rewritten> {
                 } else {
                     out.push('$');
                     i += 1;
+                    let mut j = i;
+                    let mut num = 0usize;
+                    while j < n && chars[j].1.is_ascii_digit() {
+                        num = num
+                            .saturating_mul(10)
+                            .saturating_add(chars[j].1 as usize - '0' as usize);
+                        j += 1;
+                    }
+                    if j > i && !(i >= 2 && at(i - 2).is_some_and(is_ident_char)) {
+                        positional = positional.max(num);
+                    }
                 }
             }
             ':' if at(i + 1) == Some(':') => {
@@ -191,13 +206,22 @@ pub fn rewrite_named(sql: &str, style: MarkerStyle) -> Result<Rewritten> {
                 i += 1;
                 out.push_str(&sql[byte_at(start)..byte_at(i)]);
             }
+            '?' if style == MarkerStyle::Question => {
+                positional += 1;
+                out.push(c);
+                i += 1;
+            }
             _ => {
                 out.push(c);
                 i += 1;
             }
         }
     }
-    Ok(Rewritten { sql: out, names })
+    Ok(Rewritten {
+        sql: out,
+        names,
+        positional,
+    })
 }
 
 fn unterminated(what: &str, sql: &str, at: usize) -> Error {
@@ -253,6 +277,18 @@ mod tests {
             MarkerStyle::Dollar,
         );
         assert_eq!(s, "select '2020-01-01 10:20:30'::timestamp");
+    }
+
+    #[test]
+    fn counts_native_markers_in_code_only() {
+        let r = rewrite_named(
+            "select $1, $3, '$9', $$ $8 $$, a$2 -- $7",
+            MarkerStyle::Dollar,
+        )
+        .unwrap();
+        assert_eq!(r.positional, 3);
+        let r = rewrite_named("select ?, '?', \"?\", ? /* ? */", MarkerStyle::Question).unwrap();
+        assert_eq!(r.positional, 2);
     }
 
     #[test]

@@ -21,6 +21,17 @@ pub enum Sink {
 }
 
 impl Sink {
+    /// Whether any batch (or, for a channel, the schema) already reached the reader,
+    /// after which a failed statement must not be retried.
+    pub fn delivered_any(&self) -> bool {
+        match self {
+            Sink::Collect { batches, .. } => !batches.is_empty(),
+            Sink::Channel { schema_tx, .. } => schema_tx.is_none(),
+        }
+    }
+}
+
+impl Sink {
     pub fn collect() -> Self {
         Sink::Collect {
             schema: None,

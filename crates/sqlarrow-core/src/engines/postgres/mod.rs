@@ -4,6 +4,7 @@ pub mod copy;
 pub mod decode;
 pub mod params;
 pub mod tls;
+pub mod write;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,6 +63,39 @@ pub const MARKERS: MarkerStyle = MarkerStyle::Dollar;
 pub struct PgConn {
     client: Client,
     task: tokio::task::JoinHandle<()>,
+    /// Prepared statements by SQL text (and parameter types), so a repeated query
+    /// costs one round trip. Result-type changes are caught by the server (0A000).
+    stmts: std::sync::Mutex<std::collections::HashMap<String, Statement>>,
+}
+
+const STATEMENT_CACHE_SIZE: usize = 256;
+
+impl PgConn {
+    fn cached(&self, key: &str) -> Option<Statement> {
+        self.stmts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    fn remember(&self, key: String, stmt: &Statement) {
+        let mut m = self.stmts.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= STATEMENT_CACHE_SIZE {
+            m.clear();
+        }
+        m.insert(key, stmt.clone());
+    }
+
+    fn forget_all(&self) {
+        self.stmts.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// Whether an error means a cached statement went stale (retry with a fresh one).
+fn stale_statement(e: &Error) -> bool {
+    matches!(e.sqlstate.as_deref(), Some("0A000") | Some("26000"))
+        && (e.message.contains("cached plan") || e.message.contains("prepared statement"))
 }
 
 impl Drop for PgConn {
@@ -92,7 +126,10 @@ pub fn map_err(e: tokio_postgres::Error) -> Error {
             msg.push_str("\nHINT: ");
             msg.push_str(h);
         }
-        let mut err = Error::new(kind, msg).with_sqlstate(code);
+        // Server errors are transient only when their SQLSTATE says so.
+        let mut err = Error::new(kind, msg)
+            .transient(crate::error::sqlstate_is_transient(code))
+            .with_sqlstate(code);
         if let Some(c) = db.constraint() {
             err = err.with_detail("constraint", c);
         }
@@ -156,7 +193,11 @@ impl Manager for PgManager {
                 .await
                 .map_err(map_err)?;
         }
-        Ok(PgConn { client, task })
+        Ok(PgConn {
+            client,
+            task,
+            stmts: Default::default(),
+        })
     }
 
     fn is_valid(&self, conn: &PgConn) -> bool {
@@ -297,22 +338,50 @@ impl PgConnector {
         Ok(conn)
     }
 
-    async fn prepare(client: &Client, sql: &str, params: &Params) -> Result<Statement> {
-        let stmt = if params.is_empty() {
-            client.prepare(sql).await
-        } else {
-            let types: Vec<Type> = params.0.iter().map(declared_type).collect();
-            client.prepare_typed(sql, &types).await
+    async fn prepare(conn: &PgConn, sql: &str, params: &Params) -> Result<Statement> {
+        let types: Vec<Type> = params.0.iter().map(declared_type).collect();
+        let mut key = String::with_capacity(sql.len() + 16);
+        key.push_str(sql);
+        for t in &types {
+            key.push('\0');
+            key.push_str(&t.oid().to_string());
         }
-        .map_err(map_err)?;
-        if stmt.params().len() != params.len() {
+        let stmt = match conn.cached(&key) {
+            Some(s) => s,
+            None => {
+                let s = conn
+                    .client
+                    .prepare_typed(sql, &types)
+                    .await
+                    .map_err(map_err)?;
+                conn.remember(key, &s);
+                s
+            }
+        };
+        let markers = crate::params::rewrite_named(sql, MARKERS)
+            .map(|r| r.positional)
+            .unwrap_or(stmt.params().len());
+        if stmt.params().len() != params.len() || markers != params.len() {
             return Err(Error::parameter(format!(
                 "the statement has {} parameter marker(s) but {} value(s) were given",
-                stmt.params().len(),
+                markers.max(stmt.params().len()),
                 params.len()
             )));
         }
         Ok(stmt)
+    }
+
+    /// The prepared `COPY (sql) TO STDOUT (FORMAT binary)`, cached: COPY analyzes its
+    /// query at each execution, so a cached one never goes stale.
+    async fn copy_statement(conn: &PgConn, sql: &str) -> Result<Statement> {
+        let key = format!("\0copy\0{sql}");
+        if let Some(s) = conn.cached(&key) {
+            return Ok(s);
+        }
+        let copy_sql = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
+        let s = conn.client.prepare(&copy_sql).await.map_err(map_err)?;
+        conn.remember(key, &s);
+        Ok(s)
     }
 
     /// Run a query, delivering batches of up to `batch_size` rows to `sink`.
@@ -325,7 +394,11 @@ impl PgConnector {
         cancel: &CancelSlot,
     ) -> Result<()> {
         let mut conn = self.checkout(cancel).await?;
-        let res = self.query_on(&conn, sql, params, batch_size, sink).await;
+        let mut res = self.query_on(&conn, sql, params, batch_size, sink).await;
+        if matches!(&res, Err(e) if stale_statement(e)) && !sink.delivered_any() {
+            conn.forget_all();
+            res = self.query_on(&conn, sql, params, batch_size, sink).await;
+        }
         if matches!(&res, Err(e) if e.kind == ErrorKind::Cancelled) && !cancel.is_cancelled() {
             // The reader went away mid-result: stop the server from sending the rest.
             // Awaited before the connection returns to the pool, so a late cancel
@@ -350,24 +423,38 @@ impl PgConnector {
         sink: &mut Sink,
     ) -> Result<()> {
         let sql = trim_statement(sql);
-        let stmt = Self::prepare(&conn.client, sql, params).await?;
-        let (schema, kinds) = schema_for(stmt.columns())?;
-        sink.schema(schema.clone());
-        let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));
-        if stmt.columns().is_empty() {
-            // Not a query (DDL/DML without RETURNING): run it, return no columns.
-            let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
-            conn.client.execute_raw(&stmt, p).await.map_err(map_err)?;
-            return Ok(());
+        if params.is_empty() {
+            let markers = crate::params::rewrite_named(sql, MARKERS)
+                .map(|r| r.positional)
+                .unwrap_or(0);
+            if markers > 0 {
+                return Err(Error::parameter(format!(
+                    "the statement has {markers} parameter marker(s) but no values were given"
+                )));
+            }
         }
         if params.is_empty() && !self.pool.manager().redshift && copyable(sql) {
+            // Describe the query and start the COPY in one round trip (pipelined).
+            let copy_stmt = Self::copy_statement(conn, sql).await?;
+            let (described, started) =
+                tokio::join!(conn.client.prepare(sql), conn.client.copy_out(&copy_stmt));
+            let stmt = described.map_err(map_err)?;
+            let stream = started.map_err(map_err)?;
+            let (schema, kinds) = match schema_for(stmt.columns()) {
+                Ok(x) => x,
+                Err(e) => {
+                    // The COPY already runs: stop it before reporting the type error.
+                    let _ = conn
+                        .client
+                        .cancel_token()
+                        .cancel_query(self.pool.manager().tls.clone())
+                        .await;
+                    return Err(e);
+                }
+            };
             drop(stmt);
-            let copy_sql = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
-            let stream = conn
-                .client
-                .copy_out(copy_sql.as_str())
-                .await
-                .map_err(map_err)?;
+            sink.schema(schema.clone());
+            let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));
             pin_mut!(stream);
             let mut parser = CopyParser::new(kinds.len());
             let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
@@ -395,7 +482,23 @@ impl PgConnector {
                     "the COPY stream ended before its trailer",
                 ));
             }
-        } else {
+            if rows.rows > 0 {
+                let b = rows.finish()?;
+                sink.batch(b).await;
+            }
+            return Ok(());
+        }
+        let stmt = Self::prepare(conn, sql, params).await?;
+        let (schema, kinds) = schema_for(stmt.columns())?;
+        sink.schema(schema.clone());
+        let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));
+        if stmt.columns().is_empty() {
+            // Not a query (DDL/DML without RETURNING): run it, return no columns.
+            let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
+            conn.client.execute_raw(&stmt, p).await.map_err(map_err)?;
+            return Ok(());
+        }
+        {
             let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
             let stream = conn.client.query_raw(&stmt, p).await.map_err(map_err)?;
             pin_mut!(stream);
@@ -437,7 +540,7 @@ impl PgConnector {
                     })
                     .sum())
             } else {
-                let stmt = Self::prepare(&conn.client, sql, params).await?;
+                let stmt = Self::prepare(&conn, sql, params).await?;
                 let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
                 conn.client.execute_raw(&stmt, p).await.map_err(map_err)
             }
@@ -479,7 +582,7 @@ impl PgConnector {
                     })
                     .collect(),
             );
-            let stmt = Self::prepare(&conn.client, sql, &probe).await?;
+            let stmt = Self::prepare(&conn, sql, &probe).await?;
             conn.client.batch_execute("BEGIN").await.map_err(map_err)?;
             let mut total = 0u64;
             let outcome: Result<()> = async {

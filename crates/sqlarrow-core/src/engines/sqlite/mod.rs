@@ -1,6 +1,7 @@
 //! SQLite (embedded): rows read with borrowed `sqlite3_column_*` values straight into
 //! Arrow buffers on a blocking thread, typed by each column's declared type.
 
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -608,7 +609,7 @@ impl SqliteConnector {
         sink: &mut Sink,
         cancel: &CancelSlot,
     ) -> Result<()> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Msg>>(2);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Msg>>(2);
         let sql = sql.to_string();
         let params = params.clone();
         let batch_size = batch_size.max(1);
@@ -620,6 +621,9 @@ impl SqliteConnector {
             Ok(())
         });
         let forward = async {
+            // Own the receiver: when this ends early (reader gone), dropping it stops
+            // the blocking reader thread, which then returns the connection.
+            let mut rx = rx;
             while let Some(m) = rx.recv().await {
                 match m? {
                     Msg::Schema(s) => sink.schema(s),

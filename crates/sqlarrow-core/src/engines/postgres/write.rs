@@ -1,0 +1,757 @@
+//! Bulk writes to PostgreSQL: Arrow batches encoded in Rust straight into the binary
+//! `COPY ... FROM STDIN (FORMAT binary)` stream, in one transaction.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchReader};
+use arrow_schema::{DataType, IntervalUnit, TimeUnit};
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::SinkExt;
+use tokio_postgres::Client;
+
+use super::{map_err, PgConnector};
+use crate::cancel::CancelSlot;
+use crate::error::{Error, ErrorKind, Result};
+use crate::write::{
+    cast_strict, mapped_names, next_batch, quote_ident, TableRef, WriteMode, WriteOptions,
+    WriteResult,
+};
+
+const PG_EPOCH_DAYS: i32 = 10_957;
+const PG_EPOCH_US: i64 = 946_684_800_000_000;
+const FLUSH_BYTES: usize = 1 << 20;
+
+/// A target column as the catalog describes it.
+#[derive(Debug, Clone)]
+struct TargetColumn {
+    name: String,
+    /// The base type's name (domains resolved), e.g. `int4`, `numeric`, or `enum`.
+    base: String,
+    not_null: bool,
+    has_default: bool,
+}
+
+/// How one column is encoded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Enc {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    Numeric,
+    Text,
+    Jsonb,
+    Bytea,
+    Date,
+    Time,
+    Timestamp,
+    TimestampTz,
+    Uuid,
+    Interval,
+}
+
+fn encoder_for(base: &str) -> Option<Enc> {
+    Some(match base {
+        "bool" => Enc::Bool,
+        "int2" => Enc::Int2,
+        "int4" => Enc::Int4,
+        "int8" => Enc::Int8,
+        "float4" => Enc::Float4,
+        "float8" => Enc::Float8,
+        "numeric" => Enc::Numeric,
+        "text" | "varchar" | "bpchar" | "name" | "json" | "xml" | "citext" | "enum" => Enc::Text,
+        "jsonb" => Enc::Jsonb,
+        "bytea" => Enc::Bytea,
+        "date" => Enc::Date,
+        "time" => Enc::Time,
+        "timestamp" => Enc::Timestamp,
+        "timestamptz" => Enc::TimestampTz,
+        "uuid" => Enc::Uuid,
+        "interval" => Enc::Interval,
+        _ => return None,
+    })
+}
+
+/// The Arrow type each encoder reads (inputs are cast to it first, strictly).
+fn arrow_for(enc: Enc, input: &DataType) -> Option<DataType> {
+    Some(match enc {
+        Enc::Bool => DataType::Boolean,
+        Enc::Int2 => DataType::Int16,
+        Enc::Int4 => DataType::Int32,
+        Enc::Int8 => DataType::Int64,
+        Enc::Float4 => DataType::Float32,
+        Enc::Float8 => DataType::Float64,
+        Enc::Numeric => match input {
+            DataType::Decimal128(..) | DataType::Decimal256(..) => input.clone(),
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64 => DataType::Decimal128(38, 0),
+            _ => DataType::Utf8,
+        },
+        Enc::Text | Enc::Jsonb => DataType::Utf8,
+        Enc::Bytea => DataType::Binary,
+        Enc::Date => DataType::Date32,
+        Enc::Time => DataType::Time64(TimeUnit::Microsecond),
+        Enc::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        Enc::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        Enc::Uuid => match input {
+            DataType::FixedSizeBinary(16) => input.clone(),
+            _ => DataType::Utf8,
+        },
+        Enc::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
+    })
+}
+
+/// The PostgreSQL type for a new column of Arrow type `dt` (`CREATE TABLE` from data).
+pub fn pg_type_for(dt: &DataType, is_uuid: bool, is_json: bool) -> Option<String> {
+    Some(match dt {
+        DataType::Boolean => "boolean".into(),
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => "smallint".into(),
+        DataType::Int32 | DataType::UInt16 => "integer".into(),
+        DataType::Int64 | DataType::UInt32 => "bigint".into(),
+        DataType::UInt64 => "numeric(20,0)".into(),
+        DataType::Float16 | DataType::Float32 => "real".into(),
+        DataType::Float64 => "double precision".into(),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("numeric({p},{s})"),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View if is_json => "jsonb".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".into(),
+        DataType::FixedSizeBinary(16) if is_uuid => "uuid".into(),
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => "bytea".into(),
+        DataType::Date32 | DataType::Date64 => "date".into(),
+        DataType::Time32(_) | DataType::Time64(_) => "time".into(),
+        DataType::Timestamp(_, None) => "timestamp".into(),
+        DataType::Timestamp(_, Some(_)) => "timestamptz".into(),
+        DataType::Interval(_) | DataType::Duration(_) => "interval".into(),
+        DataType::Null => "text".into(),
+        DataType::Dictionary(_, v) => return pg_type_for(v, false, false),
+        _ => return None,
+    })
+}
+
+async fn target_columns(client: &Client, table: &TableRef) -> Result<Option<Vec<TargetColumn>>> {
+    let name = table.quoted();
+    let exists = client
+        .query_one("select to_regclass($1)::oid::int8", &[&name])
+        .await
+        .map_err(map_err)?;
+    let oid: Option<i64> = exists.get(0);
+    let Some(oid) = oid else { return Ok(None) };
+    let rows = client
+        .query(
+            "select a.attname::text, \
+                    case when t.typtype = 'e' then 'enum' \
+                         when t.typtype = 'd' then (select bt.typname::text from pg_type bt where bt.oid = t.typbasetype) \
+                         when t.typcategory = 'A' then 'array' \
+                         else t.typname::text end, \
+                    a.attnotnull, \
+                    (a.atthasdef or a.attidentity <> '' or a.attgenerated <> '') \
+             from pg_attribute a join pg_type t on t.oid = a.atttypid \
+             where a.attrelid = $1::int8::oid and a.attnum > 0 and not a.attisdropped \
+             order by a.attnum",
+            &[&oid],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(Some(
+        rows.iter()
+            .map(|r| TargetColumn {
+                name: r.get(0),
+                base: r.get(1),
+                not_null: r.get(2),
+                has_default: r.get(3),
+            })
+            .collect(),
+    ))
+}
+
+fn create_sql(table: &TableRef, schema: &arrow_schema::Schema, names: &[String]) -> Result<String> {
+    let mut cols = Vec::new();
+    for (f, n) in schema.fields().iter().zip(names) {
+        let ext = f
+            .metadata()
+            .get(crate::types::EXTENSION_NAME_KEY)
+            .map(|s| s.as_str());
+        let ty = pg_type_for(
+            f.data_type(),
+            ext == Some(crate::types::UUID_EXTENSION),
+            ext == Some(crate::types::JSON_EXTENSION),
+        )
+        .ok_or_else(|| {
+            Error::unsupported_type(
+                n,
+                &f.data_type().to_string(),
+                "no PostgreSQL column type for this Arrow type; cast it first",
+            )
+        })?;
+        let null = if f.is_nullable() { "" } else { " NOT NULL" };
+        cols.push(format!("{} {ty}{null}", quote_ident(n)));
+    }
+    Ok(format!(
+        "CREATE TABLE {} ({})",
+        table.quoted(),
+        cols.join(", ")
+    ))
+}
+
+/// One input column prepared for encoding.
+struct Plan {
+    input_index: usize,
+    enc: Enc,
+    target: DataType,
+    name: String,
+}
+
+impl PgConnector {
+    /// Write every batch of `reader` into `table`.
+    pub async fn write(
+        &self,
+        table: &TableRef,
+        reader: &mut (dyn RecordBatchReader + Send),
+        opts: &WriteOptions,
+        cancel: &CancelSlot,
+    ) -> Result<WriteResult> {
+        if self.is_redshift() {
+            return Err(Error::interface(
+                "writes to Redshift are not supported yet (Redshift has no COPY FROM STDIN; use COPY from S3)",
+            ));
+        }
+        if matches!(opts.mode, WriteMode::Upsert | WriteMode::Update) {
+            return Err(Error::interface(
+                "write modes upsert and update are not implemented yet",
+            ));
+        }
+        let start = std::time::Instant::now();
+        let mut conn = self.checkout(cancel).await?;
+        let client = &conn.client;
+        let res = async {
+            let schema = reader.schema();
+            let names = mapped_names(&schema, &opts.column_map)?;
+            client.batch_execute("BEGIN").await.map_err(map_err)?;
+            let mut existing = target_columns(client, table).await?;
+            match (&existing, opts.mode) {
+                (Some(_), WriteMode::Create) => {
+                    return Err(Error::new(
+                        ErrorKind::Query,
+                        format!("table {} already exists (mode=\"create\")", table.quoted()),
+                    )
+                    .with_sqlstate("42P07"))
+                }
+                (None, WriteMode::Create) | (None, _)
+                    if opts.mode == WriteMode::Create || opts.create_if_missing =>
+                {
+                    client
+                        .batch_execute(&create_sql(table, &schema, &names)?)
+                        .await
+                        .map_err(map_err)?;
+                    existing = target_columns(client, table).await?;
+                }
+                (None, _) => {
+                    return Err(Error::new(
+                        ErrorKind::UndefinedObject,
+                        format!(
+                            "table {} does not exist (create_if_missing=False)",
+                            table.quoted()
+                        ),
+                    )
+                    .with_sqlstate("42P01"))
+                }
+                _ => {}
+            }
+            let target =
+                existing.ok_or_else(|| Error::interface("table vanished while writing"))?;
+            let plans = plan(&schema, &names, &target)?;
+            if opts.mode == WriteMode::Replace {
+                client
+                    .batch_execute(&format!("TRUNCATE {}", table.quoted()))
+                    .await
+                    .map_err(map_err)?;
+            }
+            let cols: Vec<String> = plans.iter().map(|p| quote_ident(&p.name)).collect();
+            let copy = format!(
+                "COPY {} ({}) FROM STDIN (FORMAT binary)",
+                table.quoted(),
+                cols.join(", ")
+            );
+            let sink = client
+                .copy_in::<_, Bytes>(copy.as_str())
+                .await
+                .map_err(map_err)?;
+            futures_util::pin_mut!(sink);
+            let mut buf = BytesMut::with_capacity(FLUSH_BYTES + (64 << 10));
+            buf.put_slice(b"PGCOPY\n\xff\r\n\0");
+            buf.put_i32(0);
+            buf.put_i32(0);
+            let mut rows = 0u64;
+            while let Some(batch) = next_batch(reader)? {
+                let arrays = prepare_batch(&batch, &plans)?;
+                encode_rows(
+                    &arrays,
+                    &plans,
+                    batch.num_rows(),
+                    &mut buf,
+                    &mut |b| b.len() >= FLUSH_BYTES,
+                    &mut sink,
+                )
+                .await?;
+                rows += batch.num_rows() as u64;
+            }
+            buf.put_i16(-1);
+            sink.send(buf.split().freeze()).await.map_err(map_err)?;
+            let written = sink.as_mut().finish().await.map_err(map_err)?;
+            client.batch_execute("COMMIT").await.map_err(map_err)?;
+            debug_assert_eq!(written, rows);
+            Ok(WriteResult {
+                rows_written: written,
+                elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+                ..Default::default()
+            })
+        }
+        .await;
+        if res.is_err() && !conn.client.is_closed() {
+            let _ = conn.client.batch_execute("ROLLBACK").await;
+        }
+        conn.observe(&res);
+        cancel.clear();
+        res
+    }
+}
+
+fn plan(
+    schema: &arrow_schema::Schema,
+    names: &[String],
+    target: &[TargetColumn],
+) -> Result<Vec<Plan>> {
+    let mut plans = Vec::new();
+    for (i, (f, n)) in schema.fields().iter().zip(names).enumerate() {
+        let t = target.iter().find(|c| &c.name == n).ok_or_else(|| {
+            Error::config(format!(
+                "input column {n:?} has no matching column in the table (columns: {}); use column_map to rename",
+                target.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+            .with_detail("column", n.clone())
+        })?;
+        let enc = encoder_for(&t.base).ok_or_else(|| {
+            Error::unsupported_type(n, &t.base, "sqlarrow cannot write this column type yet")
+        })?;
+        let target_dt = arrow_for(enc, f.data_type())
+            .ok_or_else(|| Error::unsupported_type(n, &f.data_type().to_string(), ""))?;
+        plans.push(Plan {
+            input_index: i,
+            enc,
+            target: target_dt,
+            name: n.clone(),
+        });
+    }
+    for t in target {
+        if t.not_null && !t.has_default && !names.contains(&t.name) {
+            return Err(Error::config(format!(
+                "the table's NOT NULL column {:?} (no default) is missing from the input",
+                t.name
+            ))
+            .with_detail("column", t.name.clone()));
+        }
+    }
+    Ok(plans)
+}
+
+fn prepare_batch(batch: &RecordBatch, plans: &[Plan]) -> Result<Vec<ArrayRef>> {
+    plans
+        .iter()
+        .map(|p| {
+            let a = batch.column(p.input_index);
+            let a = match (a.data_type(), &p.target) {
+                (DataType::Dictionary(_, _), _) => arrow_cast::cast(a, &DataType::Utf8)
+                    .map_err(|e| Error::data(format!("column \"{}\": {e}", p.name)))?,
+                _ => a.clone(),
+            };
+            cast_strict(&a, &p.target, &p.name)
+        })
+        .collect()
+}
+
+#[inline]
+fn put_field(buf: &mut BytesMut, bytes: &[u8]) {
+    buf.put_i32(bytes.len() as i32);
+    buf.put_slice(bytes);
+}
+
+async fn encode_rows<S>(
+    arrays: &[ArrayRef],
+    plans: &[Plan],
+    n: usize,
+    buf: &mut BytesMut,
+    flush_when: &mut dyn FnMut(&BytesMut) -> bool,
+    sink: &mut std::pin::Pin<&mut S>,
+) -> Result<()>
+where
+    S: futures_util::Sink<Bytes, Error = tokio_postgres::Error>,
+{
+    let ncols = plans.len() as i16;
+    let cols: Vec<Col<'_>> = arrays
+        .iter()
+        .zip(plans)
+        .map(|(a, p)| Col::new(a.as_ref(), p.enc))
+        .collect::<Result<_>>()?;
+    let mut scratch = Vec::with_capacity(64);
+    for row in 0..n {
+        buf.put_i16(ncols);
+        for (c, p) in cols.iter().zip(plans) {
+            c.put(row, buf, &mut scratch)
+                .map_err(|e| e.context(format!("column \"{}\", input row {row}", p.name)))?;
+        }
+        if flush_when(buf) {
+            sink.send(buf.split().freeze()).await.map_err(map_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// A typed view of one prepared column.
+enum Col<'a> {
+    Bool(&'a arrow_array::BooleanArray),
+    I16(&'a arrow_array::Int16Array),
+    I32(&'a arrow_array::Int32Array),
+    I64(&'a arrow_array::Int64Array),
+    F32(&'a arrow_array::Float32Array),
+    F64(&'a arrow_array::Float64Array),
+    D128(&'a arrow_array::Decimal128Array, i8),
+    D256(&'a arrow_array::Decimal256Array, i8),
+    NumText(&'a arrow_array::StringArray),
+    Text(&'a arrow_array::StringArray, bool),
+    Bin(&'a arrow_array::BinaryArray),
+    Date(&'a arrow_array::Date32Array),
+    Time(&'a arrow_array::Time64MicrosecondArray),
+    Ts(&'a arrow_array::TimestampMicrosecondArray),
+    UuidBin(&'a arrow_array::FixedSizeBinaryArray),
+    UuidText(&'a arrow_array::StringArray),
+    Iv(&'a arrow_array::IntervalMonthDayNanoArray),
+}
+
+impl<'a> Col<'a> {
+    fn new(a: &'a dyn Array, enc: Enc) -> Result<Self> {
+        Ok(match (enc, a.data_type()) {
+            (Enc::Bool, _) => Col::Bool(a.as_boolean()),
+            (Enc::Int2, _) => Col::I16(a.as_primitive::<Int16Type>()),
+            (Enc::Int4, _) => Col::I32(a.as_primitive::<Int32Type>()),
+            (Enc::Int8, _) => Col::I64(a.as_primitive::<Int64Type>()),
+            (Enc::Float4, _) => Col::F32(a.as_primitive::<Float32Type>()),
+            (Enc::Float8, _) => Col::F64(a.as_primitive::<Float64Type>()),
+            (Enc::Numeric, DataType::Decimal128(_, s)) => {
+                Col::D128(a.as_primitive::<Decimal128Type>(), *s)
+            }
+            (Enc::Numeric, DataType::Decimal256(_, s)) => {
+                Col::D256(a.as_primitive::<Decimal256Type>(), *s)
+            }
+            (Enc::Numeric, _) => Col::NumText(a.as_string::<i32>()),
+            (Enc::Text, _) => Col::Text(a.as_string::<i32>(), false),
+            (Enc::Jsonb, _) => Col::Text(a.as_string::<i32>(), true),
+            (Enc::Bytea, _) => Col::Bin(a.as_binary::<i32>()),
+            (Enc::Date, _) => Col::Date(a.as_primitive::<Date32Type>()),
+            (Enc::Time, _) => Col::Time(a.as_primitive::<Time64MicrosecondType>()),
+            (Enc::Timestamp | Enc::TimestampTz, _) => {
+                Col::Ts(a.as_primitive::<TimestampMicrosecondType>())
+            }
+            (Enc::Uuid, DataType::FixedSizeBinary(16)) => Col::UuidBin(a.as_fixed_size_binary()),
+            (Enc::Uuid, _) => Col::UuidText(a.as_string::<i32>()),
+            (Enc::Interval, _) => Col::Iv(a.as_primitive::<IntervalMonthDayNanoType>()),
+        })
+    }
+
+    fn is_null(&self, i: usize) -> bool {
+        match self {
+            Col::Bool(a) => a.is_null(i),
+            Col::I16(a) => a.is_null(i),
+            Col::I32(a) => a.is_null(i),
+            Col::I64(a) => a.is_null(i),
+            Col::F32(a) => a.is_null(i),
+            Col::F64(a) => a.is_null(i),
+            Col::D128(a, _) => a.is_null(i),
+            Col::D256(a, _) => a.is_null(i),
+            Col::NumText(a) | Col::Text(a, _) | Col::UuidText(a) => a.is_null(i),
+            Col::Bin(a) => a.is_null(i),
+            Col::Date(a) => a.is_null(i),
+            Col::Time(a) => a.is_null(i),
+            Col::Ts(a) => a.is_null(i),
+            Col::UuidBin(a) => a.is_null(i),
+            Col::Iv(a) => a.is_null(i),
+        }
+    }
+
+    #[inline]
+    fn put(&self, i: usize, buf: &mut BytesMut, scratch: &mut Vec<u8>) -> Result<()> {
+        if self.is_null(i) {
+            buf.put_i32(-1);
+            return Ok(());
+        }
+        match self {
+            Col::Bool(a) => put_field(buf, &[a.value(i) as u8]),
+            Col::I16(a) => put_field(buf, &a.value(i).to_be_bytes()),
+            Col::I32(a) => put_field(buf, &a.value(i).to_be_bytes()),
+            Col::I64(a) => put_field(buf, &a.value(i).to_be_bytes()),
+            Col::F32(a) => put_field(buf, &a.value(i).to_be_bytes()),
+            Col::F64(a) => put_field(buf, &a.value(i).to_be_bytes()),
+            Col::D128(a, s) => {
+                scratch.clear();
+                encode_numeric_i128(a.value(i), *s, scratch);
+                put_field(buf, scratch);
+            }
+            Col::D256(a, s) => {
+                scratch.clear();
+                encode_numeric_text(&scaled_text(&a.value(i).to_string(), *s), scratch)?;
+                put_field(buf, scratch);
+            }
+            Col::NumText(a) => {
+                scratch.clear();
+                encode_numeric_text(a.value(i), scratch)?;
+                put_field(buf, scratch);
+            }
+            Col::Text(a, jsonb) => {
+                let v = a.value(i).as_bytes();
+                if *jsonb {
+                    buf.put_i32(v.len() as i32 + 1);
+                    buf.put_u8(1);
+                    buf.put_slice(v);
+                } else {
+                    if v.contains(&0) {
+                        return Err(Error::data(
+                            "text values cannot contain NUL bytes in PostgreSQL",
+                        ));
+                    }
+                    put_field(buf, v);
+                }
+            }
+            Col::Bin(a) => put_field(buf, a.value(i)),
+            Col::Date(a) => put_field(buf, &(a.value(i) - PG_EPOCH_DAYS).to_be_bytes()),
+            Col::Time(a) => put_field(buf, &a.value(i).to_be_bytes()),
+            Col::Ts(a) => put_field(buf, &(a.value(i) - PG_EPOCH_US).to_be_bytes()),
+            Col::UuidBin(a) => put_field(buf, a.value(i)),
+            Col::UuidText(a) => {
+                let u = parse_uuid(a.value(i))
+                    .ok_or_else(|| Error::data(format!("invalid UUID text {:?}", a.value(i))))?;
+                put_field(buf, &u);
+            }
+            Col::Iv(a) => {
+                let v = a.value(i);
+                if v.nanoseconds % 1000 != 0 {
+                    return Err(Error::data(
+                        "interval has sub-microsecond precision, which PostgreSQL cannot store",
+                    ));
+                }
+                buf.put_i32(16);
+                buf.put_i64(v.nanoseconds / 1000);
+                buf.put_i32(v.days);
+                buf.put_i32(v.months);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    let hex: Vec<u8> = s.bytes().filter(|b| *b != b'-').collect();
+    let hex = hex.strip_prefix(b"{").unwrap_or(&hex);
+    let hex = hex.strip_suffix(b"}").unwrap_or(hex);
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (k, pair) in hex.chunks(2).enumerate() {
+        let h = (pair[0] as char).to_digit(16)?;
+        let l = (pair[1] as char).to_digit(16)?;
+        out[k] = (h * 16 + l) as u8;
+    }
+    Some(out)
+}
+
+/// Text of an unscaled integer with `scale` fractional digits.
+fn scaled_text(digits: &str, scale: i8) -> String {
+    if scale <= 0 {
+        return format!("{digits}{}", "0".repeat((-scale) as usize));
+    }
+    let (neg, d) = match digits.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, digits),
+    };
+    let s = scale as usize;
+    let padded = if d.len() <= s {
+        format!("{}{d}", "0".repeat(s - d.len() + 1))
+    } else {
+        d.to_string()
+    };
+    let (a, b) = padded.split_at(padded.len() - s);
+    format!("{}{a}.{b}", if neg { "-" } else { "" })
+}
+
+fn put_numeric(out: &mut Vec<u8>, digits: &[i16], weight: i16, neg: bool, dscale: u16) {
+    out.extend_from_slice(&(digits.len() as i16).to_be_bytes());
+    out.extend_from_slice(&weight.to_be_bytes());
+    out.extend_from_slice(&(if neg { 0x4000u16 } else { 0 }).to_be_bytes());
+    out.extend_from_slice(&dscale.to_be_bytes());
+    for d in digits {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+}
+
+/// Encode an unscaled i128 with `scale` as PostgreSQL binary numeric.
+pub fn encode_numeric_i128(v: i128, scale: i8, out: &mut Vec<u8>) {
+    if scale < 0 {
+        let mut t = Vec::new();
+        encode_numeric_text(&scaled_text(&v.to_string(), scale), &mut t).expect("valid digits");
+        out.extend_from_slice(&t);
+        return;
+    }
+    let neg = v < 0;
+    let abs = v.unsigned_abs();
+    let s = scale as u32;
+    let p = 10u128.pow(s);
+    let (mut int, frac) = (abs / p, abs % p);
+    // Fraction groups: pad the fraction on the right to a multiple of 4 digits.
+    let groups = s.div_ceil(4);
+    let mut fracv = frac * 10u128.pow(groups * 4 - s);
+    let mut fdigits = [0i16; 10];
+    for k in (0..groups as usize).rev() {
+        fdigits[k] = (fracv % 10_000) as i16;
+        fracv /= 10_000;
+    }
+    let mut idigits = [0i16; 10];
+    let mut ni = 0;
+    while int > 0 {
+        idigits[ni] = (int % 10_000) as i16;
+        int /= 10_000;
+        ni += 1;
+    }
+    let mut digits: Vec<i16> = Vec::with_capacity(ni + groups as usize);
+    digits.extend(idigits[..ni].iter().rev());
+    digits.extend(&fdigits[..groups as usize]);
+    let mut weight = ni as i16 - 1;
+    // Strip leading and trailing zero groups.
+    let lead = digits.iter().take_while(|d| **d == 0).count();
+    if lead == digits.len() {
+        put_numeric(out, &[], 0, false, s as u16);
+        return;
+    }
+    weight -= lead as i16;
+    let trail = digits.iter().rev().take_while(|d| **d == 0).count();
+    put_numeric(
+        out,
+        &digits[lead..digits.len() - trail],
+        weight,
+        neg,
+        s as u16,
+    );
+}
+
+/// Encode decimal text (`-12.340`, `1e5`, `NaN`) as PostgreSQL binary numeric.
+pub fn encode_numeric_text(s: &str, out: &mut Vec<u8>) -> Result<()> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("nan") {
+        out.extend_from_slice(&0i16.to_be_bytes());
+        out.extend_from_slice(&0i16.to_be_bytes());
+        out.extend_from_slice(&0xC000u16.to_be_bytes());
+        out.extend_from_slice(&0u16.to_be_bytes());
+        return Ok(());
+    }
+    let bad = || Error::data(format!("{s:?} is not a decimal number"));
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (mant, exp) = match t.find(['e', 'E']) {
+        Some(k) => (&t[..k], t[k + 1..].parse::<i32>().map_err(|_| bad())?),
+        None => (t, 0),
+    };
+    let (ip, fp) = mant.split_once('.').unwrap_or((mant, ""));
+    if (ip.is_empty() && fp.is_empty()) || !ip.bytes().chain(fp.bytes()).all(|c| c.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    // All digits, and the position of the decimal point after applying the exponent.
+    let mut all: Vec<u8> = ip.bytes().chain(fp.bytes()).map(|c| c - b'0').collect();
+    let mut point = ip.len() as i32 + exp;
+    let scale = (fp.len() as i32 - exp).max(0) as u16;
+    // Normalize so that the point sits on a group boundary: pad left so (point) % 4 == 0.
+    let pad_left = (4 - point.rem_euclid(4)) % 4;
+    let mut v = vec![0u8; pad_left as usize];
+    v.append(&mut all);
+    point += pad_left;
+    if point < 0 {
+        let mut z = vec![0u8; (-point) as usize];
+        z.append(&mut v);
+        v = z;
+        point = 0;
+    }
+    while (v.len() as i32) < point {
+        v.push(0);
+    }
+    while v.len() % 4 != 0 {
+        v.push(0);
+    }
+    let digits: Vec<i16> = v
+        .chunks(4)
+        .map(|c| c.iter().fold(0i16, |a, d| a * 10 + *d as i16))
+        .collect();
+    let mut weight = (point / 4) as i16 - 1;
+    let lead = digits.iter().take_while(|d| **d == 0).count();
+    if lead == digits.len() {
+        put_numeric(out, &[], 0, false, scale);
+        return Ok(());
+    }
+    weight -= lead as i16;
+    let trail = digits.iter().rev().take_while(|d| **d == 0).count();
+    put_numeric(out, &digits[lead..digits.len() - trail], weight, neg, scale);
+    Ok(())
+}
+
+pub type Shared = Arc<PgConnector>;
+
+#[cfg(test)]
+mod tests {
+    use super::super::decode::decode_numeric_i128;
+    use super::*;
+
+    #[test]
+    fn numeric_round_trips_through_the_decoder() {
+        for (v, s) in [
+            (1_234_500i128, 4i8),
+            (-1, 4),
+            (0, 2),
+            (10_000, 0),
+            (123_456_789_012_345_678, 4),
+            (5, 10),
+            (i128::MAX / 10, 0),
+            (-99_999, 3),
+        ] {
+            let mut out = Vec::new();
+            encode_numeric_i128(v, s, &mut out);
+            assert_eq!(decode_numeric_i128(&out, s, 38), Ok(v), "{v} scale {s}");
+            let mut t = Vec::new();
+            encode_numeric_text(&scaled_text(&v.to_string(), s), &mut t).unwrap();
+            assert_eq!(decode_numeric_i128(&t, s, 38), Ok(v), "text {v} scale {s}");
+        }
+        let mut t = Vec::new();
+        encode_numeric_text("1.5e3", &mut t).unwrap();
+        assert_eq!(decode_numeric_i128(&t, 0, 38), Ok(1500));
+        assert!(encode_numeric_text("abc", &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn uuid_text() {
+        assert_eq!(
+            parse_uuid("12345678-1234-1234-1234-1234567890ab").unwrap()[15],
+            0xab
+        );
+        assert!(parse_uuid("nope").is_none());
+    }
+}
