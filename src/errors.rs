@@ -19,7 +19,10 @@ fn build(py: Python<'_>, e: &sqlarrow_core::Error) -> PyResult<PyErr> {
     kwargs.set_item("sqlstate", e.sqlstate.as_deref())?;
     kwargs.set_item("transient", e.transient)?;
     for (k, v) in &e.details {
-        kwargs.set_item(*k, v)?;
+        match (*k, v.parse::<i64>()) {
+            ("row_index", Ok(n)) => kwargs.set_item(*k, n)?,
+            _ => kwargs.set_item(*k, v)?,
+        }
     }
     let inst = cls.call((e.message.as_str(),), Some(&kwargs))?;
     Ok(PyErr::from_value(inst))

@@ -139,6 +139,19 @@ pub fn map_err(e: tokio_postgres::Error) -> Error {
         if let Some(c) = db.column() {
             err = err.with_detail("column", c);
         }
+        // During COPY FROM the server names the failing input row ("COPY t, line 3").
+        if let Some(w) = db.where_() {
+            if let Some(line) = w
+                .strip_prefix("COPY ")
+                .and_then(|r| r.split(", line ").nth(1))
+                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                err = err.with_detail("row_index", (line.saturating_sub(1)).to_string());
+                err.message
+                    .push_str(&format!("\n(input row {})", line.saturating_sub(1)));
+            }
+        }
         return err;
     }
     let mut text = e.to_string();

@@ -218,7 +218,7 @@ impl PgConnector {
     pub async fn write(
         &self,
         table: &TableRef,
-        reader: &mut (dyn RecordBatchReader + Send),
+        reader: Box<dyn RecordBatchReader + Send>,
         opts: &WriteOptions,
         cancel: &CancelSlot,
     ) -> Result<WriteResult> {
@@ -233,6 +233,7 @@ impl PgConnector {
             ));
         }
         let start = std::time::Instant::now();
+        let mut reader = reader;
         let mut conn = self.checkout(cancel).await?;
         let client = &conn.client;
         let res = async {
@@ -294,17 +295,9 @@ impl PgConnector {
             buf.put_i32(0);
             buf.put_i32(0);
             let mut rows = 0u64;
-            while let Some(batch) = next_batch(reader)? {
+            while let Some(batch) = next_batch(reader.as_mut())? {
                 let arrays = prepare_batch(&batch, &plans)?;
-                encode_rows(
-                    &arrays,
-                    &plans,
-                    batch.num_rows(),
-                    &mut buf,
-                    &mut |b| b.len() >= FLUSH_BYTES,
-                    &mut sink,
-                )
-                .await?;
+                encode_rows(&arrays, &plans, batch.num_rows(), &mut buf, &mut sink).await?;
                 rows += batch.num_rows() as u64;
             }
             buf.put_i16(-1);
@@ -392,7 +385,6 @@ async fn encode_rows<S>(
     plans: &[Plan],
     n: usize,
     buf: &mut BytesMut,
-    flush_when: &mut dyn FnMut(&BytesMut) -> bool,
     sink: &mut std::pin::Pin<&mut S>,
 ) -> Result<()>
 where
@@ -411,7 +403,7 @@ where
             c.put(row, buf, &mut scratch)
                 .map_err(|e| e.context(format!("column \"{}\", input row {row}", p.name)))?;
         }
-        if flush_when(buf) {
+        if buf.len() >= FLUSH_BYTES {
             sink.send(buf.split().freeze()).await.map_err(map_err)?;
         }
     }

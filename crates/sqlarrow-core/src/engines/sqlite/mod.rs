@@ -2,6 +2,8 @@
 //! Arrow buffers on a blocking thread, typed by each column's declared type.
 
 
+pub mod write;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -213,6 +215,8 @@ enum Kind {
     Date,
     Time,
     Timestamp,
+    /// `TIMESTAMPTZ` / `TIMESTAMP WITH TIME ZONE`: text with an offset, returned in UTC.
+    TimestampTz,
     Decimal(u8, i8),
     /// No declared type (an expression): typed from the first non-NULL value.
     Undeclared,
@@ -229,12 +233,19 @@ fn kind_from_decl(decl: Option<&str>) -> Kind {
         Kind::Bool
     } else if base == "DATE" {
         Kind::Date
+    } else if base == "TIMESTAMPTZ" || base.contains("WITH TIME ZONE") {
+        Kind::TimestampTz
     } else if base.contains("DATETIME") || base.contains("TIMESTAMP") {
         Kind::Timestamp
     } else if base == "TIME" {
         Kind::Time
     } else if base.contains("INT") {
         Kind::Int
+    } else if (base.contains("DECIMAL") || base.contains("NUMERIC")) && parse_ps(&u).is_some() {
+        // Includes `DECIMAL TEXT(p,s)`, which sqlarrow creates: TEXT affinity keeps
+        // every digit (plain DECIMAL has NUMERIC affinity and rounds to a double).
+        let (p, s) = parse_ps(&u).unwrap_or((38, 0));
+        Kind::Decimal(p, s)
     } else if base == "JSON" || base == "JSONB" {
         Kind::Json
     } else if base.contains("CHAR")
@@ -286,6 +297,7 @@ fn field_for(name: &str, kind: Kind) -> Field {
         Kind::Date => DataType::Date32,
         Kind::Time => DataType::Time64(TimeUnit::Microsecond),
         Kind::Timestamp => timestamp_us(false),
+        Kind::TimestampTz => timestamp_us(true),
         Kind::Decimal(p, s) => DataType::Decimal128(p, s),
         Kind::Undeclared | Kind::Null => DataType::Null,
     };
@@ -322,7 +334,9 @@ fn storage_name(v: &ValueRef<'_>) -> &'static str {
 impl Column {
     fn new(name: String, kind: Kind, cap: usize) -> Self {
         let col = match kind {
-            Kind::Int | Kind::Time | Kind::Timestamp => Col::I64(PrimBuf::with_capacity(cap)),
+            Kind::Int | Kind::Time | Kind::Timestamp | Kind::TimestampTz => {
+                Col::I64(PrimBuf::with_capacity(cap))
+            }
             Kind::Date => Col::I32(PrimBuf::with_capacity(cap)),
             Kind::Real => Col::F64(PrimBuf::with_capacity(cap)),
             Kind::Bool => Col::Bool(BoolBuf::with_capacity(cap)),
@@ -401,19 +415,19 @@ impl Column {
             (Col::I32(b), Kind::Date, ValueRef::Real(jd)) => {
                 b.push((jd - 2_440_587.5).floor() as i32)
             }
-            (Col::I64(b), Kind::Timestamp, ValueRef::Text(t)) => {
+            (Col::I64(b), Kind::Timestamp | Kind::TimestampTz, ValueRef::Text(t)) => {
                 match std::str::from_utf8(t).ok().and_then(civil::parse_timestamp) {
                     Some((us, _)) => b.push(us),
                     None => return Err(bad(self)),
                 }
             }
-            (Col::I64(b), Kind::Timestamp, ValueRef::Integer(secs)) => {
+            (Col::I64(b), Kind::Timestamp | Kind::TimestampTz, ValueRef::Integer(secs)) => {
                 match secs.checked_mul(1_000_000) {
                     Some(us) => b.push(us),
                     None => return Err(bad(self)),
                 }
             }
-            (Col::I64(b), Kind::Timestamp, ValueRef::Real(jd)) => {
+            (Col::I64(b), Kind::Timestamp | Kind::TimestampTz, ValueRef::Real(jd)) => {
                 b.push(((jd - 2_440_587.5) * 86_400_000_000.0).round() as i64)
             }
             (Col::I64(b), Kind::Time, ValueRef::Text(t)) => {
@@ -460,7 +474,7 @@ impl Column {
             Col::I32(b) => b.finish::<Date32Type>(dt),
             Col::I64(b) => match self.kind {
                 Kind::Time => b.finish::<Time64MicrosecondType>(dt),
-                Kind::Timestamp => b.finish::<TimestampMicrosecondType>(dt),
+                Kind::Timestamp | Kind::TimestampTz => b.finish::<TimestampMicrosecondType>(dt),
                 _ => b.finish::<Int64Type>(dt),
             },
             Col::F64(b) => b.finish::<Float64Type>(dt),
@@ -560,7 +574,7 @@ impl SqliteConnector {
     }
 
     /// Run `f` with a pooled connection on a blocking thread, interruptible through `cancel`.
-    async fn with_conn<T: Send + 'static>(
+    pub(crate) async fn with_conn<T: Send + 'static>(
         &self,
         cancel: &CancelSlot,
         f: impl FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
@@ -838,6 +852,10 @@ mod tests {
         assert_eq!(kind_from_decl(Some("INTEGER")), Kind::Int);
         assert_eq!(kind_from_decl(Some("boolean")), Kind::Bool);
         assert_eq!(kind_from_decl(Some("DECIMAL(12, 2)")), Kind::Decimal(12, 2));
+        assert_eq!(
+            kind_from_decl(Some("DECIMAL TEXT(18,4)")),
+            Kind::Decimal(18, 4)
+        );
         assert_eq!(kind_from_decl(Some("VARCHAR(20)")), Kind::Text);
         assert_eq!(kind_from_decl(Some("TIMESTAMP")), Kind::Timestamp);
         assert_eq!(kind_from_decl(Some("DATE")), Kind::Date);

@@ -1,0 +1,288 @@
+//! Bulk writes to SQLite: one prepared INSERT, bound straight from Arrow arrays, in
+//! one transaction (on a blocking thread).
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchReader};
+use arrow_schema::{DataType, TimeUnit};
+use rusqlite::types::ToSqlOutput;
+
+use super::{map_err, SqliteConnector};
+use crate::cancel::CancelSlot;
+use crate::error::{Error, Result};
+use crate::value::civil;
+use crate::write::{
+    cast_strict, mapped_names, next_batch, quote_ident, TableRef, WriteMode, WriteOptions,
+    WriteResult,
+};
+
+/// The declared SQLite type for a new column, chosen so sqlarrow reads it back as the
+/// same Arrow type.
+pub fn sqlite_type_for(dt: &DataType, is_json: bool) -> Option<String> {
+    Some(match dt {
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32 => "INTEGER".into(),
+        DataType::UInt64 => "DECIMAL TEXT(20,0)".into(),
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => "REAL".into(),
+        // TEXT affinity: SQLite would round NUMERIC-affinity decimals to doubles.
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) if *p <= 38 => {
+            format!("DECIMAL TEXT({p},{s})")
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View if is_json => "JSON".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "TEXT".into(),
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => "BLOB".into(),
+        DataType::Date32 | DataType::Date64 => "DATE".into(),
+        DataType::Time32(_) | DataType::Time64(_) => "TIME".into(),
+        DataType::Timestamp(_, None) => "TIMESTAMP".into(),
+        DataType::Timestamp(_, Some(_)) => "TIMESTAMPTZ".into(),
+        DataType::Null => "TEXT".into(),
+        DataType::Dictionary(_, v) => return sqlite_type_for(v, false),
+        _ => return None,
+    })
+}
+
+/// The Arrow type a column is normalized to before binding.
+fn bind_type(dt: &DataType) -> DataType {
+    match dt {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32 => DataType::Int64,
+        DataType::Float16 | DataType::Float32 => DataType::Float64,
+        DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..) => DataType::Utf8,
+        DataType::LargeBinary | DataType::BinaryView => DataType::Binary,
+        DataType::Date64 => DataType::Date32,
+        DataType::Time32(_) => DataType::Time64(TimeUnit::Microsecond),
+        DataType::Timestamp(_, None) => DataType::Timestamp(TimeUnit::Microsecond, None),
+        DataType::Timestamp(_, Some(_)) => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        }
+        DataType::UInt64 => DataType::Decimal128(20, 0),
+        other => other.clone(),
+    }
+}
+
+fn ts_text(us: i64) -> String {
+    let days = us.div_euclid(86_400_000_000);
+    let rem = us.rem_euclid(86_400_000_000);
+    let s = rem / 1_000_000;
+    let f = rem % 1_000_000;
+    let base = format!(
+        "{} {:02}:{:02}:{:02}",
+        civil::format_date(days),
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    );
+    if f == 0 {
+        base
+    } else {
+        format!("{base}.{f:06}")
+    }
+}
+
+fn decimal_text(v: String, scale: i8) -> String {
+    if scale <= 0 {
+        return format!("{v}{}", "0".repeat((-scale) as usize));
+    }
+    let (neg, d) = match v.strip_prefix('-') {
+        Some(r) => (true, r.to_string()),
+        None => (false, v),
+    };
+    let s = scale as usize;
+    let padded = if d.len() <= s {
+        format!("{}{d}", "0".repeat(s - d.len() + 1))
+    } else {
+        d
+    };
+    let (a, b) = padded.split_at(padded.len() - s);
+    format!("{}{a}.{b}", if neg { "-" } else { "" })
+}
+
+/// One cell as a SQLite value.
+fn cell(a: &ArrayRef, i: usize) -> Result<ToSqlOutput<'_>> {
+    use rusqlite::types::{Value, ValueRef};
+    if a.is_null(i) {
+        return Ok(ToSqlOutput::Owned(Value::Null));
+    }
+    Ok(match a.data_type() {
+        DataType::Boolean => ToSqlOutput::Owned(Value::Integer(a.as_boolean().value(i) as i64)),
+        DataType::Int64 => {
+            ToSqlOutput::Owned(Value::Integer(a.as_primitive::<Int64Type>().value(i)))
+        }
+        DataType::Float64 => {
+            ToSqlOutput::Owned(Value::Real(a.as_primitive::<Float64Type>().value(i)))
+        }
+        DataType::Utf8 => {
+            ToSqlOutput::Borrowed(ValueRef::Text(a.as_string::<i32>().value(i).as_bytes()))
+        }
+        DataType::Binary => ToSqlOutput::Borrowed(ValueRef::Blob(a.as_binary::<i32>().value(i))),
+        DataType::FixedSizeBinary(_) => {
+            ToSqlOutput::Borrowed(ValueRef::Blob(a.as_fixed_size_binary().value(i)))
+        }
+        DataType::Decimal128(_, s) => ToSqlOutput::Owned(Value::Text(decimal_text(
+            a.as_primitive::<Decimal128Type>().value(i).to_string(),
+            *s,
+        ))),
+        DataType::Decimal256(_, s) => ToSqlOutput::Owned(Value::Text(decimal_text(
+            a.as_primitive::<Decimal256Type>().value(i).to_string(),
+            *s,
+        ))),
+        DataType::Date32 => ToSqlOutput::Owned(Value::Text(civil::format_date(
+            a.as_primitive::<Date32Type>().value(i) as i64,
+        ))),
+        DataType::Time64(TimeUnit::Microsecond) => {
+            let t = ts_text(a.as_primitive::<Time64MicrosecondType>().value(i));
+            ToSqlOutput::Owned(Value::Text(t[11..].to_string()))
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, tz) => {
+            let mut t = ts_text(a.as_primitive::<TimestampMicrosecondType>().value(i));
+            if tz.is_some() {
+                t.push_str("+00:00");
+            }
+            ToSqlOutput::Owned(Value::Text(t))
+        }
+        DataType::Null => ToSqlOutput::Owned(Value::Null),
+        other => {
+            return Err(Error::unsupported_type(
+                "?",
+                &other.to_string(),
+                "sqlarrow cannot write this Arrow type to SQLite yet",
+            ))
+        }
+    })
+}
+
+fn table_columns(
+    conn: &rusqlite::Connection,
+    table: &TableRef,
+) -> Result<Option<Vec<(String, bool, bool)>>> {
+    let schema = table.schema.as_deref().unwrap_or("main");
+    let sql = format!(
+        "PRAGMA {}.table_info({})",
+        quote_ident(schema),
+        quote_ident(&table.name)
+    );
+    let mut stmt = conn.prepare(&sql).map_err(map_err)?;
+    let cols: Vec<(String, bool, bool)> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(3)? != 0,
+                r.get::<_, Option<String>>(4)?.is_some() || r.get::<_, i64>(5)? > 0,
+            ))
+        })
+        .map_err(map_err)?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(map_err)?;
+    Ok(if cols.is_empty() { None } else { Some(cols) })
+}
+
+impl SqliteConnector {
+    /// Write every batch of `reader` into `table`.
+    pub async fn write(
+        &self,
+        table: &TableRef,
+        reader: Box<dyn RecordBatchReader + Send>,
+        opts: &WriteOptions,
+        cancel: &CancelSlot,
+    ) -> Result<WriteResult> {
+        if matches!(opts.mode, WriteMode::Upsert | WriteMode::Update) {
+            return Err(Error::interface(
+                "write modes upsert and update are not implemented yet",
+            ));
+        }
+        let start = std::time::Instant::now();
+        let table = table.clone();
+        let opts = opts.clone();
+        let mut reader = reader;
+        let rows = self
+            .with_conn(cancel, move |conn| {
+                let schema = reader.schema();
+                let names = mapped_names(&schema, &opts.column_map)?;
+                let tx = conn.transaction().map_err(map_err)?;
+                let existing = table_columns(&tx, &table)?;
+                match (&existing, opts.mode) {
+                    (Some(_), WriteMode::Create) => {
+                        return Err(Error::new(crate::error::ErrorKind::Query, format!("table {} already exists (mode=\"create\")", table.quoted())))
+                    }
+                    (None, m) if m == WriteMode::Create || opts.create_if_missing => {
+                        let mut cols = Vec::new();
+                        for (f, n) in schema.fields().iter().zip(&names) {
+                            let is_json = f.metadata().get(crate::types::EXTENSION_NAME_KEY).map(|s| s.as_str())
+                                == Some(crate::types::JSON_EXTENSION);
+                            let ty = sqlite_type_for(f.data_type(), is_json).ok_or_else(|| {
+                                Error::unsupported_type(n, &f.data_type().to_string(), "no SQLite column type for this Arrow type; cast it first")
+                            })?;
+                            cols.push(format!("{} {ty}{}", quote_ident(n), if f.is_nullable() { "" } else { " NOT NULL" }));
+                        }
+                        tx.execute_batch(&format!("CREATE TABLE {} ({})", table.quoted(), cols.join(", "))).map_err(map_err)?;
+                    }
+                    (None, _) => {
+                        return Err(Error::new(crate::error::ErrorKind::UndefinedObject, format!("table {} does not exist (create_if_missing=False)", table.quoted())))
+                    }
+                    (Some(cols), _) => {
+                        for n in &names {
+                            if !cols.iter().any(|c| &c.0 == n) {
+                                return Err(Error::config(format!("input column {n:?} has no matching column in the table; use column_map to rename")).with_detail("column", n.clone()));
+                            }
+                        }
+                        for (c, notnull, hasdef) in cols {
+                            if *notnull && !*hasdef && !names.contains(c) {
+                                return Err(Error::config(format!("the table's NOT NULL column {c:?} (no default) is missing from the input")).with_detail("column", c.clone()));
+                            }
+                        }
+                    }
+                }
+                if opts.mode == WriteMode::Replace && existing.is_some() {
+                    tx.execute_batch(&format!("DELETE FROM {}", table.quoted())).map_err(map_err)?;
+                }
+                let cols: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
+                let marks = vec!["?"; cols.len()].join(", ");
+                let sql = format!("INSERT INTO {} ({}) VALUES ({marks})", table.quoted(), cols.join(", "));
+                let mut total = 0u64;
+                {
+                    let mut stmt = tx.prepare(&sql).map_err(map_err)?;
+                    while let Some(batch) = next_batch(reader.as_mut())? {
+                        let arrays = normalize(&batch, &names)?;
+                        for row in 0..batch.num_rows() {
+                            for (k, a) in arrays.iter().enumerate() {
+                                let v = cell(a, row).map_err(|e| e.context(format!("column \"{}\"", names[k])))?;
+                                stmt.raw_bind_parameter(k + 1, v).map_err(map_err)?;
+                            }
+                            stmt.raw_execute().map_err(|e| map_err(e).with_detail("row_index", (total + row as u64).to_string()))?;
+                        }
+                        total += batch.num_rows() as u64;
+                    }
+                }
+                tx.commit().map_err(map_err)?;
+                Ok(total)
+            })
+            .await?;
+        Ok(WriteResult {
+            rows_written: rows,
+            elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+            ..Default::default()
+        })
+    }
+}
+
+fn normalize(batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
+    batch
+        .columns()
+        .iter()
+        .zip(names)
+        .map(|(a, n)| cast_strict(a, &bind_type(a.data_type()), n))
+        .collect()
+}
