@@ -410,6 +410,33 @@ fn column_values<'py>(py: Python<'py>, a: &dyn Array) -> PyResult<Vec<Bound<'py,
                 });
             }
         }
+        DataType::Dictionary(_, value_type) => {
+            let plain =
+                arrow_cast::cast(a, value_type).map_err(|e| err(ErrorKind::Data, e.to_string()))?;
+            return column_values(py, plain.as_ref());
+        }
+        DataType::List(_) => {
+            let arr = a.as_list::<i32>();
+            for i in 0..n {
+                out.push(if arr.is_null(i) {
+                    py.None().into_bound(py)
+                } else {
+                    let child = arr.value(i);
+                    PyList::new(py, column_values(py, child.as_ref())?)?.into_any()
+                });
+            }
+        }
+        DataType::LargeList(_) => {
+            let arr = a.as_list::<i64>();
+            for i in 0..n {
+                out.push(if arr.is_null(i) {
+                    py.None().into_bound(py)
+                } else {
+                    let child = arr.value(i);
+                    PyList::new(py, column_values(py, child.as_ref())?)?.into_any()
+                });
+            }
+        }
         other => {
             return Err(err(
                 ErrorKind::UnsupportedType,

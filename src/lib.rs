@@ -7,6 +7,7 @@
 mod convert;
 mod errors;
 mod runtime;
+mod schema;
 
 use std::sync::Arc;
 
@@ -132,6 +133,74 @@ impl RawConnector {
             Err(err(
                 ErrorKind::Config,
                 "this build of sqlarrow was compiled without the postgres engine",
+            ))
+        }
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, ssl_mode, connect_timeout, ssl_ca=None, tinyint1_as_bool=true, zero_date_as_null=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn mysql(
+        host: String,
+        port: u16,
+        database: Option<String>,
+        user: Option<String>,
+        password: Option<String>,
+        pool_size: usize,
+        pool_timeout: f64,
+        ssl_mode: String,
+        connect_timeout: f64,
+        ssl_ca: Option<String>,
+        tinyint1_as_bool: bool,
+        zero_date_as_null: bool,
+    ) -> PyResult<Self> {
+        #[cfg(feature = "mysql")]
+        {
+            use sqlarrow_core::engines::mysql::{decode::DecodeOptions, MySqlConfig};
+            if !(connect_timeout.is_finite() && connect_timeout > 0.0) {
+                return Err(err(
+                    ErrorKind::Config,
+                    "connect_timeout must be a positive number of seconds",
+                ));
+            }
+            let cfg = MySqlConfig {
+                host,
+                port,
+                database,
+                user,
+                password,
+                ssl_mode,
+                ssl_ca,
+                connect_timeout: Duration::from_secs_f64(connect_timeout),
+                decode: DecodeOptions {
+                    tinyint1_as_bool,
+                    zero_date_as_null,
+                },
+                pool: pool_config(pool_size, pool_timeout)?,
+            };
+            Ok(RawConnector {
+                inner: Connector::mysql(cfg).map_err(to_pyerr)?,
+            })
+        }
+        #[cfg(not(feature = "mysql"))]
+        {
+            let _ = (
+                host,
+                port,
+                database,
+                user,
+                password,
+                pool_size,
+                pool_timeout,
+                ssl_mode,
+                connect_timeout,
+                ssl_ca,
+                tinyint1_as_bool,
+                zero_date_as_null,
+            );
+            Err(err(
+                ErrorKind::Config,
+                "this build of sqlarrow was compiled without the mysql engine",
             ))
         }
     }
@@ -281,6 +350,49 @@ impl RawConnector {
         Ok(d)
     }
 
+    #[pyo3(signature = (table, data, mode="append", key=None, create_if_missing=true, column_map=None, batch_size=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn write<'py>(
+        &self,
+        py: Python<'py>,
+        table: &str,
+        data: &Bound<'py, PyAny>,
+        mode: &str,
+        key: Option<Vec<String>>,
+        create_if_missing: bool,
+        column_map: Option<std::collections::HashMap<String, String>>,
+        batch_size: Option<usize>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        use sqlarrow_core::write::{WriteMode, WriteOptions};
+        let mode = WriteMode::parse(mode).map_err(to_pyerr)?;
+        let input: pyo3_arrow::input::AnyRecordBatch = data.extract().map_err(|e| {
+            err(
+                ErrorKind::Config,
+                format!("data must be an Arrow table, record batch or stream (an object with __arrow_c_stream__ or __arrow_c_array__): {e}"),
+            )
+        })?;
+        let reader = input.into_reader()?;
+        let opts = WriteOptions {
+            mode,
+            key: key.unwrap_or_default(),
+            create_if_missing,
+            column_map: column_map.unwrap_or_default(),
+            batch_size,
+        };
+        let cancel = CancelSlot::new();
+        let res = wait_for(
+            py,
+            Some(&cancel),
+            self.inner.write(table, reader, &opts, &cancel),
+        )?;
+        let d = PyDict::new(py);
+        d.set_item("rows_written", res.rows_written)?;
+        d.set_item("rows_updated", res.rows_updated)?;
+        d.set_item("rows_failed", res.rows_failed)?;
+        d.set_item("execution_time_ms", res.elapsed_ms)?;
+        Ok(d)
+    }
+
     fn pool_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.inner.pool_stats();
         let d = PyDict::new(py);
@@ -296,6 +408,77 @@ impl RawConnector {
 
     fn close(&self) {
         self.inner.close();
+    }
+
+    // ---- introspection and DDL (see src/schema.rs) ----
+
+    fn list_schemas(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        schema::list_schemas(self, py)
+    }
+
+    #[pyo3(signature = (schema=None))]
+    fn list_tables<'py>(
+        &self,
+        py: Python<'py>,
+        schema: Option<&str>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        schema::list_tables(self, py, schema)
+    }
+
+    #[pyo3(signature = (table, schema=None))]
+    fn table_exists(&self, py: Python<'_>, table: &str, schema: Option<&str>) -> PyResult<bool> {
+        schema::table_exists(self, py, table, schema)
+    }
+
+    /// The canonical schema of a table, as JSON.
+    #[pyo3(signature = (table, schema=None))]
+    fn get_schema(&self, py: Python<'_>, table: &str, schema: Option<&str>) -> PyResult<String> {
+        schema::get_schema(self, py, table, schema)
+    }
+
+    #[pyo3(signature = (table, schema_json, if_not_exists=false, widen_unsigned=false, text_fallback=false))]
+    fn create_table(
+        &self,
+        py: Python<'_>,
+        table: &Bound<'_, PyAny>,
+        schema_json: &str,
+        if_not_exists: bool,
+        widen_unsigned: bool,
+        text_fallback: bool,
+    ) -> PyResult<Vec<String>> {
+        schema::create_table(
+            self,
+            py,
+            table,
+            schema_json,
+            if_not_exists,
+            widen_unsigned,
+            text_fallback,
+        )
+    }
+
+    #[pyo3(signature = (diff_json, table, allow_destructive=false, dry_run=false, widen_unsigned=false, text_fallback=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &self,
+        py: Python<'_>,
+        diff_json: &str,
+        table: &Bound<'_, PyAny>,
+        allow_destructive: bool,
+        dry_run: bool,
+        widen_unsigned: bool,
+        text_fallback: bool,
+    ) -> PyResult<Vec<String>> {
+        schema::apply(
+            self,
+            py,
+            diff_json,
+            table,
+            allow_destructive,
+            dry_run,
+            widen_unsigned,
+            text_fallback,
+        )
     }
 
     fn __repr__(&self) -> String {
@@ -535,5 +718,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RawStream>()?;
     m.add_function(wrap_pyfunction!(rewrite_named_params, m)?)?;
     m.add_function(wrap_pyfunction!(split_url_password, m)?)?;
+    schema::register(m)?;
     Ok(())
 }

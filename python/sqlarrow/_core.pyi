@@ -48,6 +48,41 @@ class RawConnector:
         """
 
     @staticmethod
+    def mysql(
+        *,
+        host: str,
+        port: int,
+        database: str | None,
+        user: str | None,
+        password: str | None,
+        pool_size: int,
+        pool_timeout: float,
+        ssl_mode: str,
+        connect_timeout: float,
+        ssl_ca: str | None = None,
+        tinyint1_as_bool: bool = True,
+        zero_date_as_null: bool = True,
+    ) -> RawConnector:
+        """Create a MySQL / MariaDB connector. No connection is opened until first use.
+
+        ``ssl_mode``: ``disabled``; ``preferred`` (TLS when the server offers it,
+        unverified); ``required`` (TLS, unverified); ``verify_ca`` (chain checked against
+        ``ssl_ca`` or the Mozilla roots); ``verify_identity`` (chain and host name). The
+        libpq spellings (``disable``, ``prefer``, ``require``, ``verify-ca``,
+        ``verify-full``) are accepted too. ``user=None`` means the ``USER`` environment
+        variable (else ``root``).
+
+        Every session runs with ``time_zone='+00:00'`` and utf8mb4, so TIMESTAMP columns
+        come back as ``timestamp[us, UTC]`` and DATETIME as ``timestamp[us]``.
+        ``tinyint1_as_bool``: ``TINYINT(1)``/``BOOL`` columns as Arrow bool (else int8).
+        ``zero_date_as_null``: ``0000-00-00`` dates (and partial zero dates, YEAR 0000)
+        read as NULL; when False they raise ``DataError``. TIME values outside
+        00:00:00–23:59:59.999999 raise ``DataError`` (Arrow time64 cannot hold them).
+        Parameters use ``?`` markers (or ``:name`` with a mapping) and are always bound
+        through prepared statements. Ctrl-C runs ``KILL QUERY`` on a side connection.
+        """
+
+    @staticmethod
     def sqlite(*, path: str, pool_size: int, pool_timeout: float, read_only: bool) -> RawConnector:
         """Create a SQLite connector for a file path or ``":memory:"``."""
 
@@ -67,6 +102,25 @@ class RawConnector:
     def executemany(self, sql: str, seq_of_params: Sequence[Params]) -> int:
         """Run one statement once per parameter set in a single transaction; return total rows affected."""
 
+    def write(
+        self,
+        table: str,
+        data: object,
+        mode: str = "append",
+        key: Sequence[str] | None = None,
+        create_if_missing: bool = True,
+        column_map: Mapping[str, str] | None = None,
+        batch_size: int | None = None,
+    ) -> dict[str, Any]:
+        """Bulk-write ``data`` (anything with ``__arrow_c_stream__`` or ``__arrow_c_array__``) into ``table``.
+
+        ``table`` is ``"name"`` or ``"schema.name"`` (double-quote parts with dots).
+        ``mode``: ``append`` (create the table first when missing and ``create_if_missing``),
+        ``create`` (fail if it exists), ``replace`` (atomically swap the rows). PostgreSQL
+        uses binary ``COPY FROM STDIN``; SQLite one prepared INSERT in one transaction.
+        Returns ``{"rows_written", "rows_updated", "rows_failed", "execution_time_ms"}``.
+        """
+
     def test_connection(self) -> dict[str, Any]:
         """Return ``{"ok", "latency_ms", "server_version", "error"}``; never raises for an unreachable server."""
 
@@ -75,6 +129,40 @@ class RawConnector:
 
     def close(self) -> None:
         """Close every pooled connection; later calls raise ``DatabaseConnectionError``."""
+
+    # -- introspection and DDL (canonical schemas travel as JSON; see sqlarrow.schema) --
+    def list_schemas(self) -> list[str]:
+        """Schema names (PostgreSQL: user schemas; SQLite: attached databases)."""
+
+    def list_tables(self, schema: str | None = None) -> list[dict[str, str]]:
+        """``[{"schema", "name", "kind"}]`` for tables and views; kind is ``table``, ``view``,
+        ``materialized_view``, ``foreign_table`` or ``partitioned_table``."""
+
+    def table_exists(self, table: str, schema: str | None = None) -> bool: ...
+    def get_schema(self, table: str, schema: str | None = None) -> str:
+        """The table's canonical schema as JSON (keys, indexes, estimated rows from statistics)."""
+
+    def create_table(
+        self,
+        table: str | Sequence[str],
+        schema_json: str,
+        if_not_exists: bool = False,
+        widen_unsigned: bool = False,
+        text_fallback: bool = False,
+    ) -> list[str]:
+        """Create a table from schema JSON in one transaction; returns the statements run."""
+
+    def apply(
+        self,
+        diff_json: str,
+        table: str | Sequence[str],
+        allow_destructive: bool = False,
+        dry_run: bool = False,
+        widen_unsigned: bool = False,
+        text_fallback: bool = False,
+    ) -> list[str]:
+        """Apply a schema diff (JSON from ``schema_diff``) in one transaction; returns the
+        statements (only renders them when ``dry_run``)."""
 
     @property
     def closed(self) -> bool: ...
@@ -128,3 +216,41 @@ def rewrite_named_params(sql: str, engine: str) -> tuple[str, list[str]]:
 
 def split_url_password(url: str) -> tuple[str, str | None]:
     """Return (url with the password masked as ``***``, password or None)."""
+
+# -- canonical schema helpers (wrapped by sqlarrow.schema) --------------------------------
+
+@final
+class ArrowSchema:
+    """An Arrow schema exported through the PyCapsule interface."""
+
+    def __arrow_c_schema__(self) -> object: ...
+    @property
+    def names(self) -> list[str]: ...
+
+def schema_parse_type(type_str: str) -> str:
+    """Normalize a canonical type string; raises ``ConfigError`` when invalid."""
+
+def schema_normalize(json: str) -> str:
+    """Validate schema JSON and return its compact normal form."""
+
+def schema_to_ddl(
+    json: str,
+    dialect: str,
+    table: str | Sequence[str],
+    if_not_exists: bool = False,
+    widen_unsigned: bool = False,
+    text_fallback: bool = False,
+) -> str: ...
+def schema_from_arrow(obj: object) -> str:
+    """Schema JSON inferred from an object with ``__arrow_c_schema__`` or ``__arrow_c_stream__``."""
+
+def schema_to_arrow(json: str) -> ArrowSchema: ...
+def schema_diff(old_json: str, new_json: str) -> str: ...
+def diff_accept_rename(diff: str, old_name: str, new_name: str) -> str: ...
+def diff_to_sql(
+    diff: str,
+    dialect: str,
+    table: str | Sequence[str],
+    widen_unsigned: bool = False,
+    text_fallback: bool = False,
+) -> list[str]: ...

@@ -1,5 +1,7 @@
 //! One API over every engine: query, stream, execute, executemany, test, stats, close.
 
+mod schema_ops;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,6 +16,8 @@ use crate::pool::PoolStats;
 use crate::stream::{BatchStream, Sink};
 use crate::value::Params;
 
+#[cfg(feature = "mysql")]
+use crate::engines::mysql::{MySqlConfig, MySqlConnector};
 #[cfg(feature = "postgres")]
 use crate::engines::postgres::{PgConfig, PgConnector};
 #[cfg(feature = "sqlite")]
@@ -53,6 +57,8 @@ enum Engine {
     Postgres(Arc<PgConnector>),
     #[cfg(feature = "sqlite")]
     Sqlite(Arc<SqliteConnector>),
+    #[cfg(feature = "mysql")]
+    Mysql(Arc<MySqlConnector>),
 }
 
 /// A pooled connector to one database, cheap to clone and safe to share.
@@ -76,6 +82,13 @@ impl Connector {
         })
     }
 
+    #[cfg(feature = "mysql")]
+    pub fn mysql(cfg: MySqlConfig) -> Result<Self> {
+        Ok(Connector {
+            engine: Engine::Mysql(Arc::new(MySqlConnector::new(cfg)?)),
+        })
+    }
+
     /// `"postgres"`, `"sqlite"`, ...
     pub fn engine_name(&self) -> &'static str {
         match &self.engine {
@@ -85,6 +98,8 @@ impl Connector {
             Engine::Postgres(_) => "postgres",
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(_) => "sqlite",
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(_) => "mysql",
         }
     }
 
@@ -94,6 +109,8 @@ impl Connector {
             Engine::Postgres(_) => crate::engines::postgres::MARKERS,
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(_) => crate::engines::sqlite::MARKERS,
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(_) => crate::engines::mysql::MARKERS,
         }
     }
 
@@ -108,6 +125,8 @@ impl Connector {
             Engine::Postgres(c) => c.pool().is_closed(),
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.pool().is_closed(),
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.pool().is_closed(),
         };
         if closed {
             Err(Error::interface("the connector is closed"))
@@ -130,6 +149,8 @@ impl Connector {
             Engine::Postgres(c) => c.query(sql, params, opts.batch_size, sink, cancel).await,
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.query(sql, params, opts.batch_size, sink, cancel).await,
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.query(sql, params, opts.batch_size, sink, cancel).await,
         }
     }
 
@@ -211,6 +232,8 @@ impl Connector {
             Engine::Postgres(c) => c.execute(sql, params, cancel).await,
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.execute(sql, params, cancel).await,
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.execute(sql, params, cancel).await,
         }
     }
 
@@ -226,6 +249,8 @@ impl Connector {
             Engine::Postgres(c) => c.executemany(sql, sets, cancel).await,
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.executemany(sql, sets, cancel).await,
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.executemany(sql, sets, cancel).await,
         }
     }
 
@@ -242,6 +267,8 @@ impl Connector {
                     c.ping().await?;
                     c.server_version().await
                 }
+                #[cfg(feature = "mysql")]
+                Engine::Mysql(c) => c.server_version().await,
             }
         }
         .await;
@@ -261,12 +288,37 @@ impl Connector {
         }
     }
 
+    /// Bulk-write the batches of `reader` into `table`.
+    pub async fn write(
+        &self,
+        table: &str,
+        reader: Box<dyn arrow_array::RecordBatchReader + Send>,
+        opts: &crate::write::WriteOptions,
+        cancel: &CancelSlot,
+    ) -> Result<crate::write::WriteResult> {
+        self.check_open()?;
+        let table = crate::write::TableRef::parse(table)?;
+        match &self.engine {
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(c) => c.write(&table, reader, opts, cancel).await,
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite(c) => c.write(&table, reader, opts, cancel).await,
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::interface(format!(
+                "write is not supported for {} yet",
+                self.engine_name()
+            ))),
+        }
+    }
+
     pub fn pool_stats(&self) -> PoolStats {
         match &self.engine {
             #[cfg(feature = "postgres")]
             Engine::Postgres(c) => c.pool().stats(),
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.pool().stats(),
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.pool().stats(),
         }
     }
 
@@ -276,6 +328,8 @@ impl Connector {
             Engine::Postgres(c) => c.pool().close(),
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.pool().close(),
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.pool().close(),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod engines;
 pub mod error;
 pub mod params;
 pub mod pool;
+pub mod schema;
 pub mod stream;
 pub mod types;
 pub mod value;

@@ -31,9 +31,11 @@ impl WriteMode {
             "create" => WriteMode::Create,
             "upsert" => WriteMode::Upsert,
             "update" => WriteMode::Update,
-            other => return Err(Error::config(format!(
+            other => {
+                return Err(Error::config(format!(
                 "unknown write mode {other:?}; expected append, replace, create, upsert or update"
-            ))),
+            )))
+            }
         })
     }
 }

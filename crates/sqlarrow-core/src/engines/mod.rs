@@ -1,5 +1,7 @@
 //! One module per database engine, each behind its Cargo feature.
 
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -13,6 +15,9 @@ pub fn compiled_engines() -> Vec<&'static str> {
     }
     if cfg!(feature = "sqlite") {
         v.push("sqlite");
+    }
+    if cfg!(feature = "mysql") {
+        v.push("mysql");
     }
     v
 }

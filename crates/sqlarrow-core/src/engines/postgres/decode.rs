@@ -55,6 +55,14 @@ pub enum PgKind {
     Jsonb,
     /// `void` (e.g. `pg_sleep()`): an all-NULL column.
     Void,
+    /// A user-defined enum: dictionary-encoded labels.
+    Enum,
+    Inet,
+    Cidr,
+    MacAddr,
+    MacAddr8,
+    Money,
+    TsVector,
 }
 
 /// Resolve the decoder for a column type; domains decode as their base type and
@@ -108,8 +116,14 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
         Type::JSON => Json,
         Type::JSONB => Jsonb,
         Type::VOID => Void,
+        Type::INET => Inet,
+        Type::CIDR => Cidr,
+        Type::MACADDR => MacAddr,
+        Type::MACADDR8 => MacAddr8,
+        Type::MONEY => Money,
+        Type::TS_VECTOR => TsVector,
         _ => match ty.kind() {
-            Kind::Enum(_) => Text,
+            Kind::Enum(_) => Enum,
             Kind::Domain(base) => return kind_of(base, typmod),
             // Redshift-only types, known by name (their OIDs are not PostgreSQL's).
             _ => match ty.name() {
@@ -148,6 +162,8 @@ pub fn field_for(name: &str, kind: PgKind) -> Field {
         TimestampTz => timestamp_us(true),
         Interval => DataType::Interval(IntervalUnit::MonthDayNano),
         Void => DataType::Null,
+        Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector => DataType::Utf8,
         Uuid => return uuid_field(name, true),
         Json | Jsonb => return json_field(name, true),
     };
@@ -168,6 +184,23 @@ enum Buf {
     Fixed(FixedBuf),
     Iv(PrimBuf<IntervalMonthDayNano>),
     Null(usize),
+    Dict(Box<DictBuf>),
+    List(Box<ListBuf>),
+}
+
+/// Dictionary-encoded text (enum labels): one dictionary per batch.
+struct DictBuf {
+    keys: PrimBuf<i32>,
+    values: VarBuf,
+    index: std::collections::HashMap<Box<[u8]>, i32>,
+}
+
+/// A one-dimensional array column: offsets and validity here, elements in `child`.
+struct ListBuf {
+    offsets: Vec<i32>,
+    nulls: arrow_buffer::NullBufferBuilder,
+    child: ColumnDecoder,
+    item: arrow_schema::FieldRef,
 }
 
 /// One column's decoder and buffer.
@@ -211,6 +244,27 @@ impl ColumnDecoder {
             Uuid => Buf::Fixed(FixedBuf::with_capacity(16, capacity)),
             Interval => Buf::Iv(PrimBuf::with_capacity(capacity)),
             Void => Buf::Null(0),
+            Enum => Buf::Dict(Box::new(DictBuf {
+                keys: PrimBuf::with_capacity(capacity),
+                values: VarBuf::with_capacity(16, 256),
+                index: Default::default(),
+            })),
+            Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector => {
+                Buf::Var(VarBuf::with_capacity(capacity, capacity * 16))
+            }
+        };
+        let buf = match &data_type {
+            DataType::List(item) => {
+                let mut offsets = Vec::with_capacity(capacity + 1);
+                offsets.push(0);
+                Buf::List(Box::new(ListBuf {
+                    offsets,
+                    nulls: arrow_buffer::NullBufferBuilder::new(capacity),
+                    child: ColumnDecoder::new(name, kind, item.data_type().clone(), capacity),
+                    item: item.clone(),
+                }))
+            }
+            _ => buf,
         };
         ColumnDecoder {
             kind,
@@ -231,6 +285,31 @@ impl ColumnDecoder {
         let name = &self.name;
         let bad = || bad_len(name, kind, v.len());
         match (&mut self.buf, kind) {
+            (Buf::List(l), _) => return l.push_array(v, name),
+            (Buf::Dict(d), _) => {
+                let next = d.index.len() as i32;
+                let key = match d.index.get(v) {
+                    Some(k) => *k,
+                    None => {
+                        d.values.push(v)?;
+                        d.index.insert(v.into(), next);
+                        next
+                    }
+                };
+                d.keys.push(key);
+            }
+            (
+                Buf::Var(b),
+                PgKind::Inet
+                | PgKind::Cidr
+                | PgKind::MacAddr
+                | PgKind::MacAddr8
+                | PgKind::Money
+                | PgKind::TsVector,
+            ) => {
+                let text = format_special(kind, v).ok_or_else(bad)?;
+                b.push(text.as_bytes())?
+            }
             (Buf::Bool(b), _) => {
                 if v.len() != 1 {
                     return Err(bad());
@@ -367,6 +446,11 @@ impl ColumnDecoder {
             Buf::Fixed(b) => b.push_null(),
             Buf::Iv(b) => b.push_null(),
             Buf::Null(n) => *n += 1,
+            Buf::Dict(d) => d.keys.push_null(),
+            Buf::List(l) => {
+                l.offsets.push(*l.offsets.last().unwrap_or(&0));
+                l.nulls.append_null();
+            }
         }
     }
 
@@ -386,6 +470,8 @@ impl ColumnDecoder {
             Buf::D256(b) => b.byte_size(),
             Buf::Iv(b) => b.byte_size(),
             Buf::Null(_) => 0,
+            Buf::Dict(d) => d.keys.byte_size() + d.values.byte_size(),
+            Buf::List(l) => l.offsets.len() * 4 + l.child.byte_size(),
         }
     }
 
@@ -413,7 +499,156 @@ impl ColumnDecoder {
             Buf::Fixed(b) => b.finish(),
             Buf::Iv(b) => b.finish::<IntervalMonthDayNanoType>(dt),
             Buf::Null(n) => Ok(Arc::new(arrow_array::NullArray::new(std::mem::take(n)))),
+            Buf::Dict(d) => {
+                let keys = d.keys.finish::<Int32Type>(&DataType::Int32)?;
+                let values = d.values.finish_utf8(&DataType::Utf8)?;
+                d.index.clear();
+                let keys = keys
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int32Array>()
+                    .cloned()
+                    .ok_or_else(|| Error::data("internal: dictionary keys"))?;
+                Ok(Arc::new(
+                    arrow_array::DictionaryArray::<Int32Type>::try_new(keys, values)?,
+                ))
+            }
+            Buf::List(l) => {
+                let values = l.child.finish()?;
+                let offsets = std::mem::replace(&mut l.offsets, vec![0]);
+                let offsets =
+                    arrow_buffer::OffsetBuffer::new(arrow_buffer::ScalarBuffer::from(offsets));
+                Ok(Arc::new(arrow_array::ListArray::try_new(
+                    l.item.clone(),
+                    offsets,
+                    values,
+                    l.nulls.finish(),
+                )?))
+            }
         }
+    }
+}
+
+impl ListBuf {
+    /// Decode a binary array value (one dimension) into the child column.
+    fn push_array(&mut self, v: &[u8], name: &str) -> Result<()> {
+        let bad = || Error::data(format!("column \"{name}\": malformed array value"));
+        if v.len() < 12 {
+            return Err(bad());
+        }
+        let ndim = be_i32(&v[0..4]);
+        let mut pos = 12usize;
+        let count =
+            match ndim {
+                0 => 0usize,
+                1 => {
+                    if v.len() < 20 {
+                        return Err(bad());
+                    }
+                    pos = 20;
+                    usize::try_from(be_i32(&v[12..16])).map_err(|_| bad())?
+                }
+                n => return Err(Error::unsupported_type(
+                    name,
+                    &format!("{n}-dimensional array"),
+                    "only one-dimensional arrays convert to Arrow lists; unnest it or cast to text",
+                )),
+            };
+        for _ in 0..count {
+            if v.len() < pos + 4 {
+                return Err(bad());
+            }
+            let len = be_i32(&v[pos..pos + 4]);
+            pos += 4;
+            if len < 0 {
+                self.child.push_null();
+            } else {
+                let end = pos + len as usize;
+                if v.len() < end {
+                    return Err(bad());
+                }
+                self.child.push(Some(&v[pos..end]))?;
+                pos = end;
+            }
+        }
+        let last = *self.offsets.last().unwrap_or(&0);
+        let next = i32::try_from(last as usize + count).map_err(|_| {
+            Error::data(
+                "an array column exceeds 2^31 elements in one batch; use a smaller batch_size",
+            )
+        })?;
+        self.offsets.push(next);
+        self.nulls.append_non_null();
+        Ok(())
+    }
+}
+
+/// Text for types sqlarrow returns as strings (the server's text form).
+fn format_special(kind: PgKind, v: &[u8]) -> Option<String> {
+    match kind {
+        PgKind::Inet | PgKind::Cidr => {
+            if v.len() < 4 {
+                return None;
+            }
+            let (family, bits, nb) = (v[0], v[1], v[3] as usize);
+            let addr = v.get(4..4 + nb)?;
+            let (text, full) = match (family, nb) {
+                (2, 4) => (
+                    std::net::Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]).to_string(),
+                    32,
+                ),
+                (3, 16) => {
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(addr);
+                    (std::net::Ipv6Addr::from(a).to_string(), 128)
+                }
+                _ => return None,
+            };
+            Some(if kind == PgKind::Inet && bits == full {
+                text
+            } else {
+                format!("{text}/{bits}")
+            })
+        }
+        PgKind::MacAddr | PgKind::MacAddr8 => Some(
+            v.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+        ),
+        PgKind::Money => {
+            let c = i64::from_be_bytes(v.try_into().ok()?);
+            let sign = if c < 0 { "-" } else { "" };
+            let a = c.unsigned_abs();
+            Some(format!("{sign}{}.{:02}", a / 100, a % 100))
+        }
+        PgKind::TsVector => {
+            let n = usize::try_from(be_i32(v.get(0..4)?)).ok()?;
+            let mut pos = 4;
+            let mut parts = Vec::with_capacity(n);
+            for _ in 0..n {
+                let end = pos + v.get(pos..)?.iter().position(|b| *b == 0)?;
+                let lex = std::str::from_utf8(&v[pos..end]).ok()?;
+                pos = end + 1;
+                let np = u16::from_be_bytes([*v.get(pos)?, *v.get(pos + 1)?]) as usize;
+                pos += 2;
+                let mut s = format!("'{}'", lex.replace('\\', "\\\\").replace('\'', "''"));
+                for k in 0..np {
+                    let w = u16::from_be_bytes([*v.get(pos)?, *v.get(pos + 1)?]);
+                    pos += 2;
+                    s.push(if k == 0 { ':' } else { ',' });
+                    s.push_str(&(w & 0x3fff).to_string());
+                    match w >> 14 {
+                        3 => s.push('A'),
+                        2 => s.push('B'),
+                        1 => s.push('C'),
+                        _ => {}
+                    }
+                }
+                parts.push(s);
+            }
+            Some(parts.join(" "))
+        }
+        _ => None,
     }
 }
 
@@ -521,17 +756,27 @@ pub fn schema_for(columns: &[tokio_postgres::Column]) -> Result<(SchemaRef, Vec<
     let mut fields = Vec::with_capacity(columns.len());
     let mut kinds = Vec::with_capacity(columns.len());
     for c in columns {
-        let kind = kind_of(c.type_(), c.type_modifier()).ok_or_else(|| {
-            let ty = c.type_();
-            let hint = match ty.kind() {
-                Kind::Array(_) => {
-                    "arrays are not supported yet; cast to text (col::text) or unnest it"
-                }
-                _ => "cast it in SQL to a supported type (e.g. col::text)",
+        let ty = c.type_();
+        let (elem_ty, is_array) = match ty.kind() {
+            Kind::Array(elem) => (elem, true),
+            _ => (ty, false),
+        };
+        let kind = kind_of(elem_ty, c.type_modifier()).ok_or_else(|| {
+            let hint = if is_array {
+                "arrays of this element type are not supported; cast to text (col::text) or unnest it"
+            } else {
+                "cast it in SQL to a supported type (e.g. col::text)"
             };
             Error::unsupported_type(c.name(), ty.name(), hint)
         })?;
-        fields.push(field_for(c.name(), kind));
+        let field = field_for(c.name(), kind);
+        let field = if is_array {
+            let item = field.clone().with_name("item");
+            Field::new(c.name(), DataType::List(Arc::new(item)), true)
+        } else {
+            field
+        };
+        fields.push(field);
         kinds.push(kind);
     }
     Ok((Arc::new(Schema::new(fields)), kinds))

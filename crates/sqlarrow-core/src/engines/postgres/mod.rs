@@ -2,6 +2,7 @@
 
 pub mod copy;
 pub mod decode;
+pub mod introspect;
 pub mod params;
 pub mod tls;
 pub mod write;

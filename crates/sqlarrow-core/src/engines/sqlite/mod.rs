@@ -1,6 +1,7 @@
 //! SQLite (embedded): rows read with borrowed `sqlite3_column_*` values straight into
 //! Arrow buffers on a blocking thread, typed by each column's declared type.
 
+pub mod introspect;
 
 pub mod write;
 

@@ -1,0 +1,134 @@
+//! Bound parameters: sqlarrow values → `mysql_async` values, sent with
+//! COM_STMT_EXECUTE (binary protocol). Values are never interpolated into SQL text.
+
+use mysql_async::Value as MyValue;
+
+use crate::error::{Error, Result};
+use crate::value::civil::civil_from_days;
+use crate::value::{Params, Value};
+
+const US_PER_DAY: i64 = 86_400_000_000;
+
+fn date_value(days: i64, rem: i64, what: &str) -> Result<MyValue> {
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        return Err(Error::parameter(format!(
+            "a {what} in year {y} cannot be sent to MySQL (years 0–9999 only)"
+        )));
+    }
+    let secs = rem / 1_000_000;
+    Ok(MyValue::Date(
+        y as u16,
+        m as u8,
+        d as u8,
+        (secs / 3600) as u8,
+        ((secs / 60) % 60) as u8,
+        (secs % 60) as u8,
+        (rem % 1_000_000) as u32,
+    ))
+}
+
+fn uuid_text(b: &[u8; 16]) -> String {
+    let mut s = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
+}
+
+/// Convert one value.
+pub fn to_my_value(v: &Value) -> Result<MyValue> {
+    Ok(match v {
+        Value::Null => MyValue::NULL,
+        Value::Bool(b) => MyValue::Int(*b as i64),
+        Value::Int(i) => MyValue::Int(*i),
+        Value::BigInt(i) => match u64::try_from(*i) {
+            Ok(u) => MyValue::UInt(u),
+            // Beyond 64 bits: as decimal text (the server converts for DECIMAL columns).
+            Err(_) => MyValue::Bytes(i.to_string().into_bytes()),
+        },
+        Value::Float(f) => MyValue::Double(*f),
+        Value::Decimal(s) => MyValue::Bytes(s.as_bytes().to_vec()),
+        Value::Str(s) | Value::Json(s) => MyValue::Bytes(s.as_bytes().to_vec()),
+        Value::Bytes(b) => MyValue::Bytes(b.clone()),
+        Value::Date(days) => date_value(*days as i64, 0, "date")?,
+        Value::Time(us) => {
+            let neg = *us < 0;
+            let a = us.unsigned_abs();
+            let secs = a / 1_000_000;
+            MyValue::Time(
+                neg,
+                (secs / 86_400) as u32,
+                ((secs / 3600) % 24) as u8,
+                ((secs / 60) % 60) as u8,
+                (secs % 60) as u8,
+                (a % 1_000_000) as u32,
+            )
+        }
+        // The session time zone is +00:00, so a UTC instant is sent as its UTC wall time.
+        Value::Timestamp(us) | Value::TimestampTz(us) => date_value(
+            us.div_euclid(US_PER_DAY),
+            us.rem_euclid(US_PER_DAY),
+            "datetime",
+        )?,
+        Value::Uuid(b) => MyValue::Bytes(uuid_text(b).into_bytes()),
+    })
+}
+
+/// Convert a parameter list (empty → no parameters).
+pub fn to_params(params: &Params) -> Result<mysql_async::Params> {
+    if params.is_empty() {
+        return Ok(mysql_async::Params::Empty);
+    }
+    let values = params
+        .0
+        .iter()
+        .enumerate()
+        .map(|(i, v)| to_my_value(v).map_err(|e| e.context(format!("parameter {}", i + 1))))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(mysql_async::Params::Positional(values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_values() {
+        assert_eq!(to_my_value(&Value::Bool(true)).unwrap(), MyValue::Int(1));
+        assert_eq!(
+            to_my_value(&Value::BigInt(u64::MAX as i128)).unwrap(),
+            MyValue::UInt(u64::MAX)
+        );
+        assert_eq!(
+            to_my_value(&Value::BigInt(-(1i128 << 70))).unwrap(),
+            MyValue::Bytes(b"-1180591620717411303424".to_vec())
+        );
+        assert_eq!(
+            to_my_value(&Value::Date(-1)).unwrap(),
+            MyValue::Date(1969, 12, 31, 0, 0, 0, 0)
+        );
+        assert_eq!(
+            to_my_value(&Value::Timestamp(86_400_000_000 + 3_723_000_001)).unwrap(),
+            MyValue::Date(1970, 1, 2, 1, 2, 3, 1)
+        );
+        assert_eq!(
+            to_my_value(&Value::Time(-(90_000_000_000))).unwrap(),
+            MyValue::Time(true, 1, 1, 0, 0, 0)
+        );
+        assert!(to_my_value(&Value::Date(3_000_000)).is_err());
+        assert_eq!(
+            to_my_value(&Value::Uuid([0xab; 16])).unwrap(),
+            MyValue::Bytes(b"abababab-abab-abab-abab-abababababab".to_vec())
+        );
+        assert_eq!(
+            to_params(&Params::default()).unwrap(),
+            mysql_async::Params::Empty
+        );
+        let e = to_params(&Params(vec![Value::Int(1), Value::Date(i32::MAX)])).unwrap_err();
+        assert!(e.message.starts_with("parameter 2"), "{}", e.message);
+    }
+}

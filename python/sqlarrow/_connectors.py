@@ -1,0 +1,597 @@
+"""Connectors: the public, validated Python face of ``sqlarrow._core.RawConnector``."""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar, Union
+
+from . import _core
+from ._result import ConnectionStatus, PoolStats, QueryResult, RecordBatchStream
+from ._url import parse_url
+if TYPE_CHECKING:
+    from .schema import CanonicalSchema, SchemaDiff
+
+from ._write import WRITE_MODES, WriteResult, arrow_input, to_result
+from .exceptions import ConfigError, InterfaceError, ParameterError, SqlArrowError
+
+__all__ = ["Connector", "PostgreSQLConnector", "RedshiftConnector", "SQLiteConnector", "connect"]
+
+Params = Union[Sequence[Any], Mapping[str, Any], None]
+
+_C = TypeVar("_C", bound="Connector")
+
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+DEFAULT_BATCH_SIZE = 65_536
+
+
+# -- argument validation ---------------------------------------------------------
+def _check_int(name: str, value: Any, *, minimum: int, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an int, not {type(value).__name__}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ConfigError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def _check_positive_number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise ConfigError(f"{name} must be a positive, finite number of seconds, got {value!r}")
+    return number
+
+
+def _check_str(name: str, value: Any, *, optional: bool, allow_empty: bool = False) -> Any:
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{name} is required")
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a str, not {type(value).__name__}")
+    if not allow_empty and value == "":
+        raise ConfigError(f"{name} must not be empty")
+    if "\x00" in value:
+        raise ConfigError(f"{name} must not contain NUL characters")
+    return value
+
+
+def _check_path(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    checked: str = _check_str(name, value, optional=False)
+    return checked
+
+
+def _check_sql(sql: Any) -> str:
+    if not isinstance(sql, str):
+        raise InterfaceError(f"sql must be a str, not {type(sql).__name__}")
+    return sql
+
+
+def _check_params(params: Any) -> Params:
+    if params is None or isinstance(params, Mapping):
+        return params
+    if isinstance(params, (str, bytes, bytearray, memoryview)):
+        raise ParameterError(
+            f"params must be a sequence or a mapping, not {type(params).__name__} "
+            "(wrap a single value in a list: [value])"
+        )
+    if isinstance(params, Sequence):
+        return params
+    if isinstance(params, Iterable):
+        return list(params)
+    raise ParameterError(f"params must be a sequence or a mapping, not {type(params).__name__}")
+
+
+def _check_batch_size(batch_size: Any) -> int:
+    return _check_int("batch_size", batch_size, minimum=1)
+
+
+def _require_engine(engine: str) -> None:
+    engines = list(getattr(_core, "ENGINES", [engine]))
+    if engine not in engines:
+        raise ConfigError(
+            f"the {engine} engine is not compiled into this build of sqlarrow "
+            f"(available: {', '.join(engines) or 'none'})"
+        )
+
+
+class Connector(abc.ABC):
+    """A pooled, thread-safe connection to one database.
+
+    Create one with :func:`sqlarrow.connect` or an engine class
+    (:class:`PostgreSQLConnector`, :class:`SQLiteConnector`) and share it between
+    threads. Connections open lazily on first use. Use it as a context manager, or
+    call :meth:`close`, to release every pooled connection.
+    """
+
+    _raw: _core.RawConnector
+
+    @abc.abstractmethod
+    def _describe(self) -> str:
+        """The fields shown by ``repr`` (never the password)."""
+
+    # -- state ----------------------------------------------------------------------
+    @property
+    def engine(self) -> str:
+        """``"postgres"`` or ``"sqlite"``."""
+        return self._raw.engine
+
+    @property
+    def closed(self) -> bool:
+        raw = getattr(self, "_raw", None)  # None while __init__ failed half-way
+        return raw is None or raw.closed
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise InterfaceError(f"{type(self).__name__} is closed")
+
+    # -- queries ----------------------------------------------------------------------
+    def query(self, sql: str, params: Params = None) -> QueryResult:
+        """Run a query and return every row as Arrow data.
+
+        ``params`` is a sequence for the engine's native markers (``$1`` for
+        PostgreSQL, ``?`` for SQLite) or a mapping for ``:name`` markers.
+        """
+        sql = _check_sql(sql)
+        params = _check_params(params)
+        self._check_open()
+        return QueryResult(self._raw.query(sql, params))
+
+    def stream(
+        self, sql: str, params: Params = None, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> RecordBatchStream:
+        """Run a query and iterate over record batches of at most ``batch_size`` rows."""
+        sql = _check_sql(sql)
+        params = _check_params(params)
+        batch_size = _check_batch_size(batch_size)
+        self._check_open()
+        return RecordBatchStream(self._raw.stream(sql, params, batch_size))
+
+    def execute(self, sql: str, params: Params = None) -> int:
+        """Run one statement; return the number of rows affected."""
+        sql = _check_sql(sql)
+        params = _check_params(params)
+        self._check_open()
+        return self._raw.execute(sql, params)
+
+    def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> int:
+        """Run one statement per parameter set, in one transaction; return total rows affected."""
+        sql = _check_sql(sql)
+        if isinstance(seq_of_params, (str, bytes, Mapping)) or not isinstance(
+            seq_of_params, Iterable
+        ):
+            raise ParameterError(
+                "seq_of_params must be a sequence of parameter sets, "
+                f"not {type(seq_of_params).__name__}"
+            )
+        checked = [_check_params(p) for p in seq_of_params]
+        self._check_open()
+        return self._raw.executemany(sql, checked)
+
+    def write(
+        self,
+        table: str,
+        data: Any,
+        mode: str = "append",
+        *,
+        key: Sequence[str] | None = None,
+        create_if_missing: bool = True,
+        column_map: Mapping[str, str] | None = None,
+        batch_size: int | None = None,
+    ) -> WriteResult:
+        """Bulk-write Arrow ``data`` into ``table`` and return a :class:`WriteResult`.
+
+        ``data`` is anything exposing ``__arrow_c_stream__`` or ``__arrow_c_array__``
+        (pyarrow tables/batches/readers, polars, pandas >= 2.2, DuckDB results); streams
+        are consumed batch by batch. ``table`` is ``"name"`` or ``"schema.name"``.
+        Modes: ``append`` (creates the table from the data's Arrow schema when missing
+        and ``create_if_missing``), ``create`` (fails if the table exists), ``replace``
+        (readers see the old rows or the new ones, never a partial table). The write is
+        all-or-nothing: a constraint violation rolls back every row and raises a
+        :class:`~sqlarrow.ConstraintViolation` subclass with ``constraint`` and the input
+        ``row_index``. ``column_map`` renames input columns to table columns.
+        """
+        if not isinstance(table, str) or not table:
+            raise ConfigError("table must be a non-empty str")
+        if mode not in WRITE_MODES:
+            raise ConfigError(f"mode must be one of {', '.join(WRITE_MODES)}, not {mode!r}")
+        if batch_size is not None:
+            _check_batch_size(batch_size)
+        self._check_open()
+        raw = self._raw.write(
+            table,
+            arrow_input(data),
+            mode,
+            list(key) if key is not None else None,
+            create_if_missing,
+            dict(column_map) if column_map is not None else None,
+            batch_size,
+        )
+        return to_result(raw)
+
+    # -- introspection and DDL (canonical schema) ----------------------------------
+    def list_schemas(self) -> list[str]:
+        """Schemas (namespaces) of the database."""
+        self._check_open()
+        return self._raw.list_schemas()
+
+    def list_tables(self, schema: str | None = None) -> list[dict[str, str]]:
+        """Tables and views as ``{"schema", "name", "kind"}`` dicts."""
+        self._check_open()
+        return self._raw.list_tables(schema)
+
+    def table_exists(
+        self, table: str, schema: str | None = None, database: str | None = None
+    ) -> bool:
+        """Whether ``table`` exists (in ``schema``; ``database`` is an alias for it)."""
+        self._check_open()
+        return self._raw.table_exists(table, schema if schema is not None else database)
+
+    def get_schema(self, table: str, schema: str | None = None) -> CanonicalSchema:
+        """The table's :class:`~sqlarrow.schema.CanonicalSchema` (columns, keys, indexes,
+        estimated rows from catalog statistics)."""
+        from .schema import CanonicalSchema
+
+        self._check_open()
+        return CanonicalSchema.from_json(self._raw.get_schema(table, schema))
+
+    def create_table(
+        self,
+        name: str,
+        schema: Any,
+        if_not_exists: bool = False,
+        *,
+        widen_unsigned: bool = False,
+        text_fallback: bool = False,
+    ) -> list[str]:
+        """Create ``name`` from a canonical schema (or anything Arrow-schema-like);
+        returns the DDL that ran."""
+        from .schema import _as_schema, _table
+
+        self._check_open()
+        return self._raw.create_table(
+            _table(name), _as_schema(schema).to_json(), if_not_exists, widen_unsigned, text_fallback
+        )
+
+    def apply(
+        self,
+        diff: SchemaDiff,
+        table: str,
+        allow_destructive: bool = False,
+        *,
+        dry_run: bool = False,
+        widen_unsigned: bool = False,
+        text_fallback: bool = False,
+    ) -> list[str]:
+        """Apply a :func:`sqlarrow.diff` to ``table`` (in one transaction where the
+        dialect has transactional DDL); returns the statements (only renders them with
+        ``dry_run``). Destructive changes need ``allow_destructive=True``."""
+        from .schema import _table
+
+        self._check_open()
+        return self._raw.apply(
+            diff.to_json(), _table(table), allow_destructive, dry_run, widen_unsigned, text_fallback
+        )
+
+    def test_connection(self) -> ConnectionStatus:
+        """Check that the server answers. Never raises: failures give ``ok=False``."""
+        if self.closed:
+            return ConnectionStatus(
+                ok=False, latency_ms=None, server_version=None, error="connector is closed"
+            )
+        try:
+            return ConnectionStatus._from_dict(self._raw.test_connection())
+        except SqlArrowError as exc:
+            return ConnectionStatus(
+                ok=False,
+                latency_ms=None,
+                server_version=None,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+    def pool_stats(self) -> PoolStats:
+        """A snapshot of the connection pool."""
+        return PoolStats._from_dict(self._raw.pool_stats())
+
+    def close(self) -> None:
+        """Close every pooled connection. Idempotent."""
+        if not self.closed:
+            self._raw.close()
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        try:
+            described = self._describe()
+        except AttributeError:  # __init__ failed half-way
+            described = "(uninitialized)"
+        return f"<{type(self).__name__} {described}{state}>"
+
+
+class PostgreSQLConnector(Connector):
+    """A pooled connector to a PostgreSQL server.
+
+    ``sslmode`` follows libpq (``disable``, ``allow``, ``prefer``, ``require``,
+    ``verify-ca``, ``verify-full``); ``sslrootcert`` is a CA bundle for the
+    ``verify-*`` modes, ``sslcert``/``sslkey`` a client certificate and its key.
+    """
+
+    _REDSHIFT = False
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int = 5432,
+        database: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        *,
+        pool_size: int = 10,
+        pool_timeout: float = 30.0,
+        sslmode: str = "prefer",
+        connect_timeout: float = 10.0,
+        application_name: str | None = "sqlarrow",
+        sslrootcert: str | os.PathLike[str] | None = None,
+        sslcert: str | os.PathLike[str] | None = None,
+        sslkey: str | os.PathLike[str] | None = None,
+    ) -> None:
+        _require_engine("postgres")
+        self._host: str = _check_str("host", host, optional=False)
+        self._port = _check_int("port", port, minimum=1, maximum=65535)
+        self._database: str | None = _check_str("database", database, optional=True)
+        self._user: str | None = _check_str("user", user, optional=True)
+        password = _check_str("password", password, optional=True, allow_empty=True)
+        self._pool_size = _check_int("pool_size", pool_size, minimum=1)
+        self._pool_timeout = _check_positive_number("pool_timeout", pool_timeout)
+        if not isinstance(sslmode, str) or sslmode not in SSLMODES:
+            raise ConfigError(f"sslmode must be one of {', '.join(SSLMODES)}, got {sslmode!r}")
+        self._sslmode = sslmode
+        self._connect_timeout = _check_positive_number("connect_timeout", connect_timeout)
+        self._application_name: str | None = _check_str(
+            "application_name", application_name, optional=True, allow_empty=True
+        )
+        self._sslrootcert = _check_path("sslrootcert", sslrootcert)
+        self._sslcert = _check_path("sslcert", sslcert)
+        self._sslkey = _check_path("sslkey", sslkey)
+        if (self._sslcert is None) != (self._sslkey is None):
+            raise ConfigError("sslcert and sslkey must be given together")
+        self._raw = _core.RawConnector.postgres(
+            host=self._host,
+            port=self._port,
+            database=self._database,
+            user=self._user,
+            password=password,
+            pool_size=self._pool_size,
+            pool_timeout=self._pool_timeout,
+            sslmode=self._sslmode,
+            connect_timeout=self._connect_timeout,
+            application_name=self._application_name,
+            sslrootcert=self._sslrootcert,
+            sslcert=self._sslcert,
+            sslkey=self._sslkey,
+            redshift=self._REDSHIFT,
+        )
+
+    @property
+    def host(self) -> str:
+        """Server host name or address."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """Server TCP port."""
+        return self._port
+
+    @property
+    def database(self) -> str | None:
+        """Database name (None: server default)."""
+        return self._database
+
+    @property
+    def user(self) -> str | None:
+        """User name (None: server default)."""
+        return self._user
+
+    @property
+    def pool_size(self) -> int:
+        """Maximum pooled connections."""
+        return self._pool_size
+
+    @property
+    def pool_timeout(self) -> float:
+        """Seconds to wait for a connection."""
+        return self._pool_timeout
+
+    @property
+    def sslmode(self) -> str:
+        """libpq-style SSL mode."""
+        return self._sslmode
+
+    @property
+    def connect_timeout(self) -> float:
+        """Connect timeout (s)."""
+        return self._connect_timeout
+
+    @property
+    def sslrootcert(self) -> str | None:
+        """CA bundle used by the verify-* ssl modes."""
+        return self._sslrootcert
+
+    @property
+    def application_name(self) -> str | None:
+        """application_name."""
+        return self._application_name
+
+    def _describe(self) -> str:
+        return (
+            f"host={self._host!r} port={self._port} database={self._database!r} user={self._user!r}"
+        )
+
+
+class RedshiftConnector(PostgreSQLConnector):
+    """A pooled connector to Amazon Redshift (PostgreSQL wire protocol, Redshift dialect).
+
+    Same arguments as :class:`PostgreSQLConnector`; the port defaults to 5439 and
+    ``sslmode`` to ``require``.
+    """
+
+    _REDSHIFT = True
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int = 5439,
+        database: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        **options: Any,
+    ) -> None:
+        options.setdefault("sslmode", "require")
+        super().__init__(host, port, database, user, password, **options)
+
+
+class SQLiteConnector(Connector):
+    """A pooled connector to a SQLite database file (or ``":memory:"``)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        pool_size: int = 4,
+        pool_timeout: float = 30.0,
+        read_only: bool = False,
+    ) -> None:
+        _require_engine("sqlite")
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
+        self._path: str = _check_str("path", path, optional=False)
+        self._pool_size = _check_int("pool_size", pool_size, minimum=1)
+        self._pool_timeout = _check_positive_number("pool_timeout", pool_timeout)
+        if not isinstance(read_only, bool):
+            raise ConfigError(f"read_only must be a bool, not {type(read_only).__name__}")
+        self._read_only = read_only
+        self._raw = _core.RawConnector.sqlite(
+            path=self._path,
+            pool_size=self._pool_size,
+            pool_timeout=self._pool_timeout,
+            read_only=self._read_only,
+        )
+
+    @property
+    def path(self) -> str:
+        """Database file path or ':memory:'."""
+        return self._path
+
+    @property
+    def pool_size(self) -> int:
+        """Maximum pooled connections."""
+        return self._pool_size
+
+    @property
+    def pool_timeout(self) -> float:
+        """Seconds to wait for a connection."""
+        return self._pool_timeout
+
+    @property
+    def read_only(self) -> bool:
+        """Whether writes are refused."""
+        return self._read_only
+
+    def _describe(self) -> str:
+        ro = " read_only=True" if self._read_only else ""
+        return f"path={self._path!r}{ro}"
+
+
+_ENGINE_CLASSES: dict[str, type[Connector]] = {
+    "postgres": PostgreSQLConnector,
+    "redshift": RedshiftConnector,
+    "sqlite": SQLiteConnector,
+}
+
+_ENGINE_OPTIONS: dict[str, frozenset[str]] = {
+    "postgres": frozenset(
+        {
+            "host",
+            "port",
+            "database",
+            "user",
+            "password",
+            "pool_size",
+            "pool_timeout",
+            "sslmode",
+            "connect_timeout",
+            "application_name",
+            "sslrootcert",
+            "sslcert",
+            "sslkey",
+        }
+    ),
+    "sqlite": frozenset({"path", "pool_size", "pool_timeout", "read_only"}),
+}
+_ENGINE_OPTIONS["redshift"] = _ENGINE_OPTIONS["postgres"]
+
+
+def connect(url: str | None = None, **options: Any) -> Connector:
+    """Create a connector from a URL.
+
+    Supported URLs::
+
+        postgresql://user:password@host:5432/dbname?sslmode=require&application_name=etl
+        postgres://…                      (alias)
+        redshift://user:password@cluster.region.redshift.amazonaws.com:5439/dev
+        sqlite:///relative/path.db
+        sqlite:////absolute/path.db
+        sqlite://:memory:                 (also sqlite:///:memory: and sqlite://)
+
+    User, password and database are percent-decoded. Keyword ``options`` (any
+    argument of the engine's connector class) override options from the URL.
+    Without ``url``, the ``SQLARROW_URL`` environment variable is used.
+
+    Raises:
+        ConfigError: unknown scheme or option, or an invalid value. Messages never
+            contain the password.
+    """
+    if url is None:
+        url = os.environ.get("SQLARROW_URL")
+        if not url:
+            raise ConfigError(
+                "connect() needs a URL (or set the SQLARROW_URL environment variable)"
+            )
+    engine, kwargs = parse_url(url)
+    allowed = _ENGINE_OPTIONS[engine]
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        names = ", ".join(repr(k) for k in unknown)
+        raise ConfigError(
+            f"unknown option(s) for {engine}: {names} (supported: {', '.join(sorted(allowed))})",
+            options=unknown,
+        )
+    kwargs.update(options)
+    cls: Any = _ENGINE_CLASSES[engine]
+    connector: Connector = cls(**kwargs)
+    return connector
+
+
+# MySQL/MariaDB lives in its own module, which builds on the helpers above.
+from ._mysql import MYSQL_OPTIONS, MySQLConnector  # noqa: E402
+
+_ENGINE_CLASSES["mysql"] = MySQLConnector
+_ENGINE_OPTIONS["mysql"] = MYSQL_OPTIONS

@@ -1,0 +1,200 @@
+"""The MySQL / MariaDB connector."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import _core
+from ._connectors import (
+    Connector,
+    _check_int,
+    _check_path,
+    _check_positive_number,
+    _check_str,
+    _require_engine,
+)
+from .exceptions import ConfigError
+
+__all__ = ["MYSQL_OPTIONS", "MYSQL_SSL_MODES", "MySQLConnector"]
+
+#: Accepted ``ssl_mode`` values (MySQL spellings first, then libpq aliases).
+MYSQL_SSL_MODES = (
+    "disabled",
+    "preferred",
+    "required",
+    "verify_ca",
+    "verify_identity",
+    "disable",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+)
+
+#: Keyword arguments accepted by :class:`MySQLConnector` (for ``sqlarrow.connect``).
+MYSQL_OPTIONS = frozenset(
+    {
+        "host",
+        "port",
+        "database",
+        "user",
+        "password",
+        "pool_size",
+        "pool_timeout",
+        "ssl_mode",
+        "ssl_ca",
+        "connect_timeout",
+        "tinyint1_as_bool",
+        "zero_date_as_null",
+    }
+)
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be a bool, not {type(value).__name__}")
+    return value
+
+
+class MySQLConnector(Connector):
+    """A pooled connector to a MySQL or MariaDB server.
+
+    Results are decoded from the MySQL wire protocol straight into Arrow and streamed
+    batch by batch. Parameters use ``?`` markers (a sequence) or ``:name`` markers (a
+    mapping) and are always bound through prepared statements, never interpolated.
+
+    Args:
+        host, port, database, user, password: where to connect. ``user=None`` means
+            the ``USER`` environment variable (else ``root``).
+        pool_size, pool_timeout: the connection pool.
+        ssl_mode: ``disabled``; ``preferred`` (default: TLS when the server offers it,
+            unverified); ``required`` (TLS, unverified); ``verify_ca`` (chain checked
+            against ``ssl_ca`` or the Mozilla roots); ``verify_identity`` (chain and
+            host name). libpq spellings (``disable``, ``prefer``, ``require``,
+            ``verify-ca``, ``verify-full``) are accepted too.
+        ssl_ca: PEM file of CA certificates for the ``verify_*`` modes.
+        connect_timeout: seconds to wait for a new connection.
+        tinyint1_as_bool: read ``TINYINT(1)`` / ``BOOL`` columns as Arrow bool
+            (default) instead of int8.
+        zero_date_as_null: read zero dates (``0000-00-00``, partial zero dates such as
+            ``2020-00-10``, and YEAR ``0000``) as NULL (default); when False they raise
+            :class:`~sqlarrow.DataError`.
+
+    Type mapping: integers keep their width and signedness (``BIGINT UNSIGNED`` →
+    uint64), ``DECIMAL(p,s)`` → decimal128(p,s) (decimal256 above 38 digits), ``DATE``
+    → date32, ``DATETIME`` → timestamp[us], ``TIMESTAMP`` → timestamp[us, UTC] (the
+    session time zone is UTC), ``TIME`` → time64[us] (values outside 00:00-24:00 raise
+    ``DataError``), ``YEAR`` → int16, ``BIT`` → uint64, text/ENUM/SET → utf8, binary
+    strings and blobs → binary, MySQL ``JSON`` → utf8 tagged ``arrow.json`` (MariaDB's
+    JSON is LONGTEXT on the wire and arrives as plain utf8). ``GEOMETRY`` raises
+    :class:`~sqlarrow.UnsupportedTypeError` (select ``ST_AsBinary(col)``).
+    """
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int = 3306,
+        database: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        *,
+        pool_size: int = 10,
+        pool_timeout: float = 30.0,
+        ssl_mode: str = "preferred",
+        ssl_ca: str | os.PathLike[str] | None = None,
+        connect_timeout: float = 10.0,
+        tinyint1_as_bool: bool = True,
+        zero_date_as_null: bool = True,
+    ) -> None:
+        _require_engine("mysql")
+        self._host: str = _check_str("host", host, optional=False)
+        self._port = _check_int("port", port, minimum=1, maximum=65535)
+        self._database: str | None = _check_str("database", database, optional=True)
+        self._user: str | None = _check_str("user", user, optional=True)
+        password = _check_str("password", password, optional=True, allow_empty=True)
+        self._pool_size = _check_int("pool_size", pool_size, minimum=1)
+        self._pool_timeout = _check_positive_number("pool_timeout", pool_timeout)
+        if not isinstance(ssl_mode, str) or ssl_mode.lower() not in MYSQL_SSL_MODES:
+            raise ConfigError(
+                f"ssl_mode must be one of {', '.join(MYSQL_SSL_MODES[:5])}, got {ssl_mode!r}"
+            )
+        self._ssl_mode = ssl_mode.lower()
+        self._ssl_ca = _check_path("ssl_ca", ssl_ca)
+        self._connect_timeout = _check_positive_number("connect_timeout", connect_timeout)
+        self._tinyint1_as_bool = _check_bool("tinyint1_as_bool", tinyint1_as_bool)
+        self._zero_date_as_null = _check_bool("zero_date_as_null", zero_date_as_null)
+        self._raw = _core.RawConnector.mysql(
+            host=self._host,
+            port=self._port,
+            database=self._database,
+            user=self._user,
+            password=password,
+            pool_size=self._pool_size,
+            pool_timeout=self._pool_timeout,
+            ssl_mode=self._ssl_mode,
+            connect_timeout=self._connect_timeout,
+            ssl_ca=self._ssl_ca,
+            tinyint1_as_bool=self._tinyint1_as_bool,
+            zero_date_as_null=self._zero_date_as_null,
+        )
+
+    @property
+    def host(self) -> str:
+        """Server host name or address."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """Server TCP port."""
+        return self._port
+
+    @property
+    def database(self) -> str | None:
+        """Default database (None: none selected)."""
+        return self._database
+
+    @property
+    def user(self) -> str | None:
+        """User name (None: the USER environment variable, else root)."""
+        return self._user
+
+    @property
+    def pool_size(self) -> int:
+        """Maximum pooled connections."""
+        return self._pool_size
+
+    @property
+    def pool_timeout(self) -> float:
+        """Seconds to wait for a connection."""
+        return self._pool_timeout
+
+    @property
+    def ssl_mode(self) -> str:
+        """TLS mode."""
+        return self._ssl_mode
+
+    @property
+    def ssl_ca(self) -> str | None:
+        """CA bundle used by the verify_* ssl modes."""
+        return self._ssl_ca
+
+    @property
+    def connect_timeout(self) -> float:
+        """Connect timeout (s)."""
+        return self._connect_timeout
+
+    @property
+    def tinyint1_as_bool(self) -> bool:
+        """Whether TINYINT(1) columns are read as bool."""
+        return self._tinyint1_as_bool
+
+    @property
+    def zero_date_as_null(self) -> bool:
+        """Whether zero dates are read as NULL (else DataError)."""
+        return self._zero_date_as_null
+
+    def _describe(self) -> str:
+        return (
+            f"host={self._host!r} port={self._port} database={self._database!r} user={self._user!r}"
+        )

@@ -1,0 +1,252 @@
+"""Parsing of connection URLs (``postgresql://…``, ``sqlite:///…``).
+
+Everything here is pure Python and opens no connection. Error messages name the
+offending part of the URL but never contain the password: URLs are masked with
+:func:`mask_url` before they appear in any message.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+from urllib.parse import parse_qsl, unquote
+
+from .exceptions import ConfigError
+
+__all__ = ["SCHEMES", "mask_url", "parse_url"]
+
+#: URL scheme -> engine name.
+SCHEMES: dict[str, str] = {
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "redshift": "redshift",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite": "sqlite",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _to_int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"URL option {name!r} must be an integer, got {value!r}") from None
+
+
+def _to_float(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"URL option {name!r} must be a number, got {value!r}") from None
+
+
+def _to_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"URL option {name!r} must be true or false, got {value!r}")
+
+
+def _to_str(name: str, value: str) -> str:
+    return value
+
+
+# Options accepted in the query string, per engine, with their converters.
+_PG_OPTIONS: dict[str, Callable[[str, str], Any]] = {
+    "sslmode": _to_str,
+    "application_name": _to_str,
+    "connect_timeout": _to_float,
+    "pool_size": _to_int,
+    "pool_timeout": _to_float,
+    "sslrootcert": _to_str,
+    "sslcert": _to_str,
+    "sslkey": _to_str,
+}
+_MYSQL_OPTIONS: dict[str, Callable[[str, str], Any]] = {
+    "ssl_mode": _to_str,
+    "ssl_ca": _to_str,
+    "connect_timeout": _to_float,
+    "pool_size": _to_int,
+    "pool_timeout": _to_float,
+    "tinyint1_as_bool": _to_bool,
+    "zero_date_as_null": _to_bool,
+}
+_SQLITE_OPTIONS: dict[str, Callable[[str, str], Any]] = {
+    "pool_size": _to_int,
+    "pool_timeout": _to_float,
+    "read_only": _to_bool,
+    "mode": _to_str,  # SQLite URI style: mode=ro | rw | rwc
+}
+
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with the password (if any) replaced by ``***``."""
+    m = _SCHEME_RE.match(url)
+    if not m or not url[m.end() :].startswith("//"):
+        return url
+    rest_start = m.end() + 2
+    rest = url[rest_start:]
+    # The authority ends at the first '/', '?' or '#'.
+    end = len(rest)
+    for sep in "/?#":
+        i = rest.find(sep)
+        if i != -1:
+            end = min(end, i)
+    authority = rest[:end]
+    if "@" not in authority:
+        return url
+    userinfo, _, hostinfo = authority.rpartition("@")
+    if ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return url[:rest_start] + f"{user}:***@{hostinfo}" + rest[end:]
+
+
+def _split_scheme(url: str) -> tuple[str, str]:
+    m = _SCHEME_RE.match(url)
+    if not m:
+        raise ConfigError(
+            f"not a database URL: {mask_url(url)!r} "
+            f"(expected e.g. 'postgresql://user@host/db' or 'sqlite:///file.db')"
+        )
+    return m.group(1).lower(), url[m.end() :]
+
+
+def _parse_query(
+    query: str, allowed: dict[str, Callable[[str, str], Any]], scheme: str
+) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if not query:
+        return options
+    pairs = parse_qsl(query, keep_blank_values=True)
+    unknown = sorted({k for k, _ in pairs if k not in allowed})
+    if unknown:
+        names = ", ".join(repr(k) for k in unknown)
+        known = ", ".join(sorted(allowed))
+        raise ConfigError(
+            f"unknown option(s) in {scheme} URL: {names} (supported: {known})",
+            options=unknown,
+        )
+    for key, value in pairs:
+        options[key] = allowed[key](key, value)
+    return options
+
+
+def _parse_postgres(
+    rest: str,
+    scheme: str,
+    url: str,
+    options: dict[str, Callable[[str, str], Any]] = _PG_OPTIONS,
+) -> dict[str, Any]:
+    if not rest.startswith("//"):
+        raise ConfigError(f"{scheme} URL must start with '{scheme}://': {mask_url(url)!r}")
+    rest = rest[2:]
+    rest, _, _fragment = rest.partition("#")
+    rest, _, query = rest.partition("?")
+    authority, slash, path = rest.partition("/")
+    kwargs: dict[str, Any] = {}
+
+    userinfo = ""
+    hostinfo = authority
+    if "@" in authority:
+        userinfo, _, hostinfo = authority.rpartition("@")
+    if userinfo:
+        user, colon, password = userinfo.partition(":")
+        if user:
+            kwargs["user"] = unquote(user)
+        if colon:
+            kwargs["password"] = unquote(password)
+
+    host = hostinfo
+    port_text: str | None = None
+    if hostinfo.startswith("["):  # IPv6 literal
+        close = hostinfo.find("]")
+        if close == -1:
+            raise ConfigError(f"invalid IPv6 host in URL: {mask_url(url)!r}")
+        host = hostinfo[1:close]
+        after = hostinfo[close + 1 :]
+        if after:
+            if not after.startswith(":"):
+                raise ConfigError(f"invalid host in URL: {mask_url(url)!r}")
+            port_text = after[1:]
+    elif ":" in hostinfo:
+        host, _, port_text = hostinfo.rpartition(":")
+    if "," in host:
+        raise ConfigError(f"multiple hosts are not supported: {mask_url(url)!r}")
+    if host:
+        kwargs["host"] = unquote(host)
+    if port_text is not None and port_text != "":
+        if not port_text.isdigit():
+            raise ConfigError(f"invalid port {port_text!r} in URL {mask_url(url)!r}")
+        kwargs["port"] = int(port_text)
+    if slash and path:
+        if "/" in path:
+            raise ConfigError(f"invalid database name in URL: {mask_url(url)!r}")
+        kwargs["database"] = unquote(path)
+    kwargs.update(_parse_query(query, options, scheme))
+    return kwargs
+
+
+def _parse_sqlite(rest: str, scheme: str, url: str) -> dict[str, Any]:
+    if not rest.startswith("//"):
+        raise ConfigError(
+            f"SQLite URL must look like 'sqlite:///relative.db', 'sqlite:////absolute.db' "
+            f"or 'sqlite://:memory:', got {mask_url(url)!r}"
+        )
+    rest = rest[2:]
+    rest, _, _fragment = rest.partition("#")
+    rest, _, query = rest.partition("?")
+    if rest in ("", ":memory:", "/:memory:"):
+        path = ":memory:"
+    elif rest.startswith("/"):
+        # sqlite:///rel.db -> "rel.db"; sqlite:////abs.db -> "/abs.db"
+        path = unquote(rest[1:])
+        if not path:
+            path = ":memory:"
+    else:
+        raise ConfigError(
+            "SQLite URLs take no host: use 'sqlite:///relative.db' or 'sqlite:////absolute.db', "
+            f"got {mask_url(url)!r}"
+        )
+    kwargs: dict[str, Any] = {"path": path}
+    options = _parse_query(query, _SQLITE_OPTIONS, scheme)
+    mode = options.pop("mode", None)
+    if mode is not None:
+        if mode == "ro":
+            options.setdefault("read_only", True)
+        elif mode not in ("rw", "rwc"):
+            raise ConfigError(f"SQLite URL option 'mode' must be ro, rw or rwc, got {mode!r}")
+    kwargs.update(options)
+    return kwargs
+
+
+def parse_url(url: str) -> tuple[str, dict[str, Any]]:
+    """Parse a connection URL into ``(engine, keyword arguments for its connector)``.
+
+    Raises:
+        ConfigError: for an unknown scheme, an unknown option or a malformed URL.
+            The message never contains the password.
+    """
+    if not isinstance(url, str):
+        raise ConfigError(f"url must be a str, not {type(url).__name__}")
+    url = url.strip()
+    scheme, rest = _split_scheme(url)
+    engine = SCHEMES.get(scheme)
+    if engine is None:
+        supported = ", ".join(f"{s}://" for s in SCHEMES)
+        raise ConfigError(
+            f"unsupported URL scheme {scheme!r} in {mask_url(url)!r} (supported: {supported})",
+            scheme=scheme,
+        )
+    if engine in ("postgres", "redshift"):
+        return engine, _parse_postgres(rest, scheme, url)
+    if engine == "mysql":
+        return engine, _parse_postgres(rest, scheme, url, _MYSQL_OPTIONS)
+    return engine, _parse_sqlite(rest, scheme, url)

@@ -1,0 +1,54 @@
+"""Bulk writes: the result type and input normalization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import ConfigError
+
+WRITE_MODES = ("append", "replace", "create", "upsert", "update")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What :meth:`Connector.write` did."""
+
+    rows_written: int
+    rows_updated: int
+    rows_failed: int
+    execution_time_ms: float
+
+
+def arrow_input(data: Any) -> Any:
+    """Return an object the core can read as Arrow: anything exposing
+    ``__arrow_c_stream__`` / ``__arrow_c_array__`` as is; a pandas DataFrame without
+    them (pandas < 2.2) through pyarrow; a list of dicts through pyarrow."""
+    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
+        return data
+    type_name = f"{type(data).__module__}.{type(data).__qualname__}"
+    if type_name.startswith("pandas.") or isinstance(data, list):
+        try:
+            import pyarrow as pa
+        except ImportError as exc:  # pragma: no cover - exercised without pyarrow
+            from .exceptions import MissingDependencyError
+
+            raise MissingDependencyError(
+                f"writing a {type_name} needs pyarrow: pip install 'sqlarrow[pyarrow]'"
+            ) from exc
+        if isinstance(data, list):
+            return pa.Table.from_pylist(data)
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise ConfigError(
+        f"data must be an Arrow table, record batch or stream (anything with "
+        f"__arrow_c_stream__: pyarrow, polars, pandas >= 2.2, DuckDB), not {type_name}"
+    )
+
+
+def to_result(raw: dict[str, Any]) -> WriteResult:
+    return WriteResult(
+        rows_written=int(raw["rows_written"]),
+        rows_updated=int(raw["rows_updated"]),
+        rows_failed=int(raw["rows_failed"]),
+        execution_time_ms=float(raw["execution_time_ms"]),
+    )

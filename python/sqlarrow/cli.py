@@ -1,0 +1,389 @@
+"""The ``sqlarrow`` command line (stdlib only).
+
+sqlarrow demo [--rows N] [--path FILE]
+sqlarrow query URL "SQL" [--limit N] [--format table|csv|json]
+sqlarrow test URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import datetime as _dt
+import decimal
+import importlib
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from . import __version__, connect
+from ._connectors import Connector, SQLiteConnector
+from ._url import mask_url
+from .exceptions import SqlArrowError
+
+_MAX_CELL = 40
+
+
+# -- formatting ----------------------------------------------------------------------
+def _text(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(value).hex()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _is_numeric(value: Any) -> bool:
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Format rows as an aligned text table."""
+    cells = [[_clip(_text(row.get(c))) for c in columns] for row in rows]
+    widths = [len(c) for c in columns]
+    for line in cells:
+        for i, cell in enumerate(line):
+            widths[i] = max(widths[i], len(cell))
+    numeric = [
+        any(_is_numeric(row.get(c)) for row in rows)
+        and all(row.get(c) is None or _is_numeric(row.get(c)) for row in rows)
+        for c in columns
+    ]
+
+    def fmt(values: Sequence[str]) -> str:
+        out = []
+        for i, value in enumerate(values):
+            out.append(value.rjust(widths[i]) if numeric[i] else value.ljust(widths[i]))
+        return " | ".join(out).rstrip()
+
+    lines = [fmt(list(columns)), "-+-".join("-" * w for w in widths)]
+    lines.extend(fmt(line) for line in cells)
+    return "\n".join(lines)
+
+
+def _clip(text: str) -> str:
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return str(value)
+
+
+def _write_rows(
+    out: TextIO, rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str
+) -> None:
+    if fmt == "json":
+        json.dump(list(rows), out, default=_json_default, ensure_ascii=False, indent=2)
+        out.write("\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row.get(c) is None else _csv_cell(row.get(c)) for c in columns])
+    else:
+        out.write(format_table(rows, columns) + "\n")
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(value).hex()
+    return str(value)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f} ms"
+
+
+# -- demo ---------------------------------------------------------------------------
+_DEMO_DDL = """
+CREATE TABLE orders (
+    id         INTEGER PRIMARY KEY,
+    customer   TEXT NOT NULL,
+    amount     DECIMAL(12, 2) NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    is_paid    BOOLEAN NOT NULL,
+    region     TEXT NOT NULL,
+    notes      TEXT
+)
+"""
+
+# A recursive CTE generates the rows inside SQLite: no Python loop, no temp files.
+_DEMO_FILL = """
+INSERT INTO orders (id, customer, amount, created_at, is_paid, region, notes)
+WITH RECURSIVE seq(n) AS (
+    SELECT 1
+    UNION ALL
+    SELECT n + 1 FROM seq WHERE n < ?
+)
+SELECT
+    n,
+    'customer_' || printf('%04d', (n * 7919) % 5000),
+    round(((n * 104729) % 250000) / 100.0 + 1.0, 2),
+    strftime('%Y-%m-%d %H:%M:%S', '2024-01-01 00:00:00', '+' || ((n * 7) % 31536000) || ' seconds'),
+    (n % 3) <> 0,
+    CASE n % 5
+        WHEN 0 THEN 'north' WHEN 1 THEN 'south' WHEN 2 THEN 'east'
+        WHEN 3 THEN 'west' ELSE 'central'
+    END,
+    CASE WHEN n % 7 = 0 THEN NULL ELSE 'order #' || n || ' via ' ||
+        CASE n % 4 WHEN 0 THEN 'web' WHEN 1 THEN 'phone' WHEN 2 THEN 'store' ELSE 'partner' END
+    END
+FROM seq
+"""
+
+
+def _section(title: str) -> None:
+    print()
+    print(f"== {title}")
+
+
+def _show(conn: Connector, title: str, sql: str, params: Any = None) -> None:
+    _section(title)
+    print(sql.strip())
+    if params is not None:
+        print(f"params: {params!r}")
+    result = conn.query(sql, params)
+    print(format_table(result.to_pylist(), result.column_names))
+    noun = "row" if result.num_rows == 1 else "rows"
+    print(f"({result.num_rows} {noun}, {result.execution_time_ms:,.1f} ms)")
+
+
+def _has(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def run_demo(rows: int, path: str | None) -> int:
+    tmpdir: tempfile.TemporaryDirectory[str] | None = None
+    if path is None:
+        tmpdir = tempfile.TemporaryDirectory(prefix="sqlarrow-demo-")
+        path = os.path.join(tmpdir.name, "demo.db")
+    elif os.path.exists(path):
+        os.remove(path)
+    try:
+        print(f"sqlarrow {__version__}: demo database at {path}")
+        with SQLiteConnector(path) as conn:
+            start = time.perf_counter()
+            conn.execute(_DEMO_DDL)
+            inserted = conn.execute(_DEMO_FILL, [rows])
+            conn.execute("CREATE INDEX orders_region ON orders (region)")
+            print(
+                f"created table orders with {inserted:,} rows in {_ms(time.perf_counter() - start)}"
+            )
+
+            _show(
+                conn,
+                "count",
+                "SELECT count(*) AS orders, sum(is_paid) AS paid, "
+                "count(notes) AS with_notes FROM orders",
+            )
+            _show(
+                conn,
+                "group by",
+                """
+SELECT region, count(*) AS orders, round(sum(amount), 2) AS revenue,
+       round(avg(amount), 2) AS avg_amount
+FROM orders GROUP BY region ORDER BY revenue DESC""",
+            )
+            _show(
+                conn,
+                "filter with named parameters",
+                """
+SELECT id, customer, amount, created_at, is_paid, notes
+FROM orders WHERE region = :region AND amount >= :min_amount AND is_paid = :paid
+ORDER BY amount DESC, id LIMIT 5""",
+                {"region": "west", "min_amount": 1000, "paid": True},
+            )
+            _show(
+                conn,
+                "filter with positional parameters",
+                "SELECT id, customer, amount, notes FROM orders WHERE id IN (?, ?, ?) ORDER BY id",
+                [1, 7, 42],
+            )
+
+            _section("stream in record batches")
+            start = time.perf_counter()
+            batches = 0
+            streamed = 0
+            with conn.stream("SELECT * FROM orders", batch_size=50_000) as stream:
+                for batch in stream:
+                    batches += 1
+                    streamed += batch.num_rows
+            print(
+                f"streamed {streamed:,} rows in {batches} batches of <= 50,000 rows "
+                f"in {_ms(time.perf_counter() - start)}"
+            )
+
+            _section("full table into Arrow")
+            result = conn.query("SELECT * FROM orders")
+            print(
+                f"{result.num_rows:,} rows x {len(result.column_names)} columns, "
+                f"{result.nbytes / 1e6:,.1f} MB of Arrow buffers in "
+                f"{result.execution_time_ms:,.1f} ms"
+            )
+            _handoffs(result)
+    finally:
+        if tmpdir is not None:
+            tmpdir.cleanup()
+    print()
+    print("done.")
+    return 0
+
+
+def _handoffs(result: Any) -> None:
+    if _has("pyarrow"):
+        start = time.perf_counter()
+        table = result.to_arrow()
+        print(f"pyarrow: Table in {_ms(time.perf_counter() - start)} (zero copy)")
+        for field in table.schema:
+            print(f"    {field.name}: {field.type}")
+    else:
+        print("pyarrow: not installed (pip install 'sqlarrow[pyarrow]')")
+    if _has("pandas") and _has("pyarrow"):
+        start = time.perf_counter()
+        df = result.to_pandas()
+        print(f"pandas: DataFrame in {_ms(time.perf_counter() - start)}")
+        print("    dtypes: " + ", ".join(f"{k}={v}" for k, v in df.dtypes.astype(str).items()))
+    else:
+        print("pandas: not installed (pip install 'sqlarrow[pandas]')")
+    if _has("polars"):
+        import polars as pl
+
+        start = time.perf_counter()
+        frame = result.to_polars()
+        summary = (
+            frame.group_by("region")
+            .agg(pl.len().alias("orders"), pl.col("amount").sum().alias("revenue"))
+            .sort("region")
+        )
+        print(f"polars: DataFrame in {_ms(time.perf_counter() - start)}; revenue by region:")
+        print("    " + str(summary).replace("\n", "\n    "))
+    else:
+        print("polars: not installed (pip install 'sqlarrow[polars]')")
+
+
+# -- query / test ---------------------------------------------------------------------
+def run_query(url: str, sql: str, limit: int | None, fmt: str) -> int:
+    with connect(url) as conn:
+        if limit is None:
+            result = conn.query(sql)
+            rows = result.to_pylist()
+            columns = result.column_names
+        else:
+            rows = []
+            with conn.stream(sql, batch_size=max(1, min(limit, 65_536))) as stream:
+                columns = stream.column_names
+                if limit > 0:
+                    for batch in stream:
+                        rows.extend(_batch_rows(batch))
+                        if len(rows) >= limit:
+                            break
+            rows = rows[:limit]
+        _write_rows(sys.stdout, rows, columns, fmt)
+    return 0
+
+
+def _batch_rows(batch: Any) -> list[dict[str, Any]]:
+    # pyarrow RecordBatch when pyarrow is installed, else a one-batch QueryResult.
+    to_pylist = batch.to_pylist
+    rows: list[dict[str, Any]] = to_pylist()
+    return rows
+
+
+def run_test(url: str) -> int:
+    masked = mask_url(url)
+    with connect(url) as conn:
+        status = conn.test_connection()
+    if status.ok:
+        latency = f"{status.latency_ms:.1f} ms" if status.latency_ms is not None else "n/a"
+        print(f"ok: {masked}")
+        print(f"latency: {latency}")
+        print(f"server version: {status.server_version or 'unknown'}")
+        return 0
+    print(f"failed: {masked}")
+    print(f"error: {status.error}")
+    return 1
+
+
+# -- entry point --------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sqlarrow", description="Arrow-native database connectors."
+    )
+    parser.add_argument("--version", action="version", version=f"sqlarrow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    demo = sub.add_parser("demo", help="build a demo SQLite database and query it")
+    demo.add_argument("--rows", type=_positive_int, default=200_000, help="rows (default 200000)")
+    demo.add_argument("--path", help="database file to (re)create (default: a temporary file)")
+
+    query = sub.add_parser("query", help="run a query and print the result")
+    query.add_argument("url", help="connection URL, e.g. postgresql://user@host/db")
+    query.add_argument("sql", help="the SQL to run")
+    query.add_argument("--limit", type=_positive_int, default=None, help="print at most N rows")
+    query.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="output format"
+    )
+
+    test = sub.add_parser("test", help="check that a database answers")
+    test.add_argument("url", help="connection URL")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return run_demo(args.rows, args.path)
+        if args.command == "query":
+            return run_query(args.url, args.sql, args.limit, args.format)
+        return run_test(args.url)
+    except SqlArrowError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into e.g. `head`: exit quietly (and keep Python from
+        # complaining again when it flushes stdout at exit).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

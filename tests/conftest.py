@@ -1,0 +1,136 @@
+"""Shared fixtures. Integration tests run against real servers and FAIL (never skip)
+when a server is missing: `make test` (scripts/test.sh) starts and configures them.
+
+Environment:
+    SQLARROW_PG_URL          superuser URL with trust auth (default below)
+    SQLARROW_AUTH_PASSWORD   password of the `sqlarrow_auth` role (scripts/ensure_services.sh)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# A debug build warns at import (DebugBuildWarning); pytest turns warnings into errors,
+# so import sqlarrow once here with that warning silenced (the module is cached after).
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import sqlarrow
+
+PG_URL = os.environ.get("SQLARROW_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AUTH_ROLE = "sqlarrow_auth"
+AUTH_PASSWORD = os.environ.get("SQLARROW_AUTH_PASSWORD", "sqlarrow-auth-test-pw")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("filterwarnings", "ignore::sqlarrow.DebugBuildWarning")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def pg_admin(pg_url: str) -> Iterator[sqlarrow.Connector]:
+    """A session-wide superuser connector; fails (not skips) when PostgreSQL is down."""
+    conn = sqlarrow.connect(pg_url, pool_size=4)
+    status = conn.test_connection()
+    if not status.ok:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {sqlarrow._url.mask_url(pg_url)}: {status.error}. "
+            "Run `make test` (scripts/ensure_services.sh) to start it.",
+            pytrace=False,
+        )
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def pg_schema(pg_admin: sqlarrow.Connector) -> Iterator[str]:
+    """A fresh schema for one test, dropped (CASCADE) afterwards."""
+    name = f"sqlarrow_t_{uuid.uuid4().hex}"
+    pg_admin.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        yield name
+    finally:
+        pg_admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+def pg(pg_url: str, pg_admin: sqlarrow.Connector) -> Iterator[sqlarrow.Connector]:
+    """A fresh PostgreSQL connector per test (closed afterwards)."""
+    conn = sqlarrow.connect(pg_url, pool_size=8)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
+    return tmp_path / "test.db"
+
+
+@pytest.fixture
+def lite(sqlite_path: Path) -> Iterator[sqlarrow.Connector]:
+    conn = sqlarrow.SQLiteConnector(str(sqlite_path))
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def any_conn(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[sqlarrow.Connector, str]]:
+    """(connector, table prefix) for tests that run on both engines."""
+    if request.param == "postgres":
+        schema = request.getfixturevalue("pg_schema")
+        conn = request.getfixturevalue("pg")
+        yield conn, f'"{schema}".'
+    else:
+        conn = sqlarrow.SQLiteConnector(str(tmp_path / "any.db"))
+        yield conn, ""
+        conn.close()
+
+
+def run_python(
+    code: str,
+    *,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a Python snippet in a fresh interpreter (same venv)."""
+    full_env = dict(os.environ)
+    full_env.setdefault("SQLARROW_NO_DEBUG_WARNING", "1")
+    if env:
+        full_env.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"subprocess failed with {proc.returncode}\n--- stdout\n{proc.stdout}\n"
+            f"--- stderr\n{proc.stderr}"
+        )
+    return proc
+
+
+def pg_scalar(conn: sqlarrow.Connector, sql: str, params: Any = None) -> Any:
+    rows = conn.query(sql, params).to_pylist()
+    assert len(rows) == 1, rows
+    return next(iter(rows[0].values()))

@@ -1,0 +1,186 @@
+"""Ctrl-C cancellation and bounded-memory streaming, each measured in its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import pytest
+
+import sqlarrow
+from conftest import PG_URL, pg_scalar, run_python
+
+pytestmark = pytest.mark.slow
+
+
+def _spawn(code: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, SQLARROW_NO_DEBUG_WARNING="1")
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+
+
+def _wait_line(proc: subprocess.Popen[str], expected: str, timeout: float) -> None:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.strip() == expected:
+            return
+    proc.kill()
+    raise AssertionError(f"subprocess never printed {expected!r}: {proc.communicate()}")
+
+
+def _active_queries(admin: sqlarrow.Connector, marker: str) -> int:
+    return int(
+        pg_scalar(
+            admin,
+            "select count(*) as n from pg_stat_activity "
+            "where query like $1 and state = 'active' and pid <> pg_backend_pid()",
+            [f"%{marker}%"],
+        )
+    )
+
+
+@pytest.mark.parametrize("mode", ["query", "stream"])
+def test_ctrl_c_cancels_postgres_query(pg_admin: sqlarrow.Connector, mode: str) -> None:
+    marker = f"sqlarrow_cancel_{uuid.uuid4().hex}"
+    call = (
+        f'conn.query("select pg_sleep(60) /* {marker} */")'
+        if mode == "query"
+        else f'list(conn.stream("select pg_sleep(60) /* {marker} */"))'
+    )
+    proc = _spawn(
+        f"""
+        import time, sqlarrow
+        conn = sqlarrow.connect({PG_URL!r}, pool_size=1)
+        conn.query("select 1")
+        print("ready", flush=True)
+        start = time.monotonic()
+        try:
+            {call}
+            print("not interrupted", flush=True)
+        except KeyboardInterrupt:
+            print(f"interrupted {{time.monotonic() - start:.2f}}", flush=True)
+        print("after", conn.query("select 1 as one").to_pylist()[0]["one"], flush=True)
+        """
+    )
+    try:
+        _wait_line(proc, "ready", 60)
+        # wait until the query is really running on the server
+        deadline = time.monotonic() + 15
+        while _active_queries(pg_admin, marker) == 0:
+            assert time.monotonic() < deadline, "pg_sleep never started"
+            time.sleep(0.1)
+        time.sleep(1.0)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    elapsed = time.monotonic() - sent
+    assert proc.returncode == 0, (out, err)
+    assert "interrupted" in out, (out, err)
+    assert "after 1" in out, (out, err)
+    assert elapsed < 15, (elapsed, out)
+    deadline = time.monotonic() + 5
+    while _active_queries(pg_admin, marker):
+        assert time.monotonic() < deadline, "the query still runs on the server"
+        time.sleep(0.1)
+
+
+def test_ctrl_c_cancels_sqlite_query(tmp_path: object) -> None:
+    proc = _spawn(
+        """
+        import time, sqlarrow
+        conn = sqlarrow.connect("sqlite://:memory:")
+        print("ready", flush=True)
+        try:
+            conn.query("with recursive s(n) as (select 1 union all select n + 1 from s) "
+                       "select count(*) from s")
+            print("not interrupted", flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        print("after", conn.query("select 1 as one").to_pylist()[0]["one"], flush=True)
+        """
+    )
+    try:
+        _wait_line(proc, "ready", 60)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "interrupted" in out and "after 1" in out, (out, err)
+
+
+def test_stream_5m_rows_bounded_memory(pg_admin: sqlarrow.Connector) -> None:
+    proc = run_python(
+        f"""
+        import resource, sqlarrow
+        import pyarrow  # imported before the baseline: only the stream's growth counts
+        conn = sqlarrow.connect({PG_URL!r})
+        with conn.stream("select 1 as x") as warmup:
+            list(warmup)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rows = 0
+        total = 0
+        batches = 0
+        sql = "select g, g * 2 as d, 'x' || g as s from generate_series(1, 5000000) g"
+        with conn.stream(sql, batch_size=65536) as stream:
+            for batch in stream:
+                rows += batch.num_rows
+                batches += 1
+                total += batch.column(0)[batch.num_rows - 1].as_py()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(rows, batches, before // 1024, peak // 1024)
+        """,
+        timeout=600,
+    )
+    rows, batches, before_mb, peak_mb = (int(x) for x in proc.stdout.split())
+    assert rows == 5_000_000
+    assert batches == -(-5_000_000 // 65536)
+    # The whole result as Arrow is ~135 MB: streaming must not hold it all.
+    assert peak_mb < 400, f"peak RSS {peak_mb} MB (before streaming: {before_mb} MB)"
+    assert peak_mb - before_mb < 100, f"streaming grew RSS by {peak_mb - before_mb} MB"
+
+
+def test_sqlite_stream_5m_rows_bounded_memory(tmp_path: object) -> None:
+    proc = run_python(
+        """
+        import resource, sqlarrow
+        import pyarrow
+        conn = sqlarrow.connect("sqlite://:memory:")
+        with conn.stream("select 1 as x") as warmup:
+            list(warmup)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rows = 0
+        sql = ("with recursive s(g) as (select 1 union all select g + 1 from s "
+               "where g < 5000000) select g, g * 2 as d, 'x' || g as t from s")
+        with conn.stream(sql, batch_size=65536) as stream:
+            for batch in stream:
+                rows += batch.num_rows
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(rows, before // 1024, peak // 1024)
+        """,
+        timeout=600,
+    )
+    rows, before_mb, peak_mb = (int(x) for x in proc.stdout.split())
+    assert rows == 5_000_000
+    assert peak_mb - before_mb < 100, f"streaming grew RSS by {peak_mb - before_mb} MB"

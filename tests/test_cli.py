@@ -1,0 +1,175 @@
+"""The `sqlarrow` command line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlarrow
+from conftest import AUTH_ROLE, PG_URL
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, SQLARROW_NO_DEBUG_WARNING="1")
+    return subprocess.run(
+        [sys.executable, "-m", "sqlarrow", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_demo(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    proc = cli("demo", "--rows", "1000", "--path", str(db))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "1,000 rows" in out
+    for word in ("region", "revenue", "stream", "batches", "pyarrow", "pandas", "polars"):
+        assert word in out, word
+    assert "Traceback" not in proc.stderr
+    with sqlarrow.SQLiteConnector(str(db)) as conn:
+        result = conn.query("select * from orders")
+        assert result.num_rows == 1000
+        assert result.column_names == [
+            "id",
+            "customer",
+            "amount",
+            "created_at",
+            "is_paid",
+            "region",
+            "notes",
+        ]
+        schema = result.to_arrow().schema
+        assert str(schema.field("amount").type) == "decimal128(12, 2)"
+        assert str(schema.field("created_at").type) == "timestamp[us]"
+        assert str(schema.field("is_paid").type) == "bool"
+        assert result.to_arrow().column("notes").null_count > 0
+
+
+def test_demo_default_temp_path() -> None:
+    proc = cli("demo", "--rows", "200")
+    assert proc.returncode == 0, proc.stderr
+    assert "200 rows" in proc.stdout
+
+
+def test_console_script_installed() -> None:
+    script = Path(sys.executable).parent / "sqlarrow"
+    assert script.exists(), "the `sqlarrow` entry point is not installed"
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert sqlarrow.__version__ in proc.stdout
+
+
+def _sqlite_db(tmp_path: Path) -> Path:
+    db = tmp_path / "q.db"
+    with sqlarrow.SQLiteConnector(str(db)) as conn:
+        conn.execute("create table t (id INTEGER, name TEXT, amount DECIMAL(6,2), raw BLOB)")
+        conn.executemany(
+            "insert into t values (?, ?, ?, ?)",
+            [[i, f"n,{i}" if i else None, f"{i}.25", b"\x01"] for i in range(5)],
+        )
+    return db
+
+
+def test_query_table(tmp_path: Path) -> None:
+    db = _sqlite_db(tmp_path)
+    proc = cli("query", f"sqlite:///{db}", "select id, name, amount from t order by id")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["id", "|", "name", "|", "amount"]
+    assert "NULL" in lines[2]
+    assert len(lines) == 2 + 5
+
+
+def test_query_csv_and_limit(tmp_path: Path) -> None:
+    db = _sqlite_db(tmp_path)
+    proc = cli(
+        "query", f"sqlite:///{db}", "select * from t order by id", "--format", "csv", "--limit", "3"
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.reader(io.StringIO(proc.stdout)))
+    assert rows[0] == ["id", "name", "amount", "raw"]
+    assert rows[1:] == [
+        ["0", "", "0.25", "\\x01"],
+        ["1", "n,1", "1.25", "\\x01"],
+        ["2", "n,2", "2.25", "\\x01"],
+    ]
+
+
+def test_query_json(tmp_path: Path) -> None:
+    db = _sqlite_db(tmp_path)
+    proc = cli(
+        "query",
+        f"sqlite:///{db}",
+        "select id, amount from t where id < 2 order by id",
+        "--format",
+        "json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [{"id": 0, "amount": "0.25"}, {"id": 1, "amount": "1.25"}]
+
+
+def test_query_postgres(pg_admin: sqlarrow.Connector) -> None:
+    proc = cli(
+        "query",
+        PG_URL,
+        "select g, now() as t from generate_series(1, 100) g",
+        "--limit",
+        "2",
+        "--format",
+        "json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [r["g"] for r in json.loads(proc.stdout)] == [1, 2]
+
+
+def test_query_error_exit_code(tmp_path: Path) -> None:
+    proc = cli("query", f"sqlite:///{tmp_path / 'e.db'}", "selec 1")
+    assert proc.returncode == 1
+    assert "SqlSyntaxError" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_test_ok(pg_admin: sqlarrow.Connector) -> None:
+    proc = cli("test", PG_URL)
+    assert proc.returncode == 0, proc.stderr
+    assert "ok" in proc.stdout
+    assert "latency" in proc.stdout
+    assert "server version: 1" in proc.stdout
+
+
+def test_test_wrong_password_exits_1_without_password(pg_admin: sqlarrow.Connector) -> None:
+    secret = "Wr0ng-CLI-secret"
+    proc = cli("test", f"postgresql://{AUTH_ROLE}:{secret}@127.0.0.1:5432/postgres")
+    assert proc.returncode == 1
+    assert secret not in proc.stdout + proc.stderr
+    assert "***" in proc.stdout
+
+
+def test_test_unreachable_exits_1() -> None:
+    secret = "another-secret-9"
+    proc = cli("test", f"postgresql://u:{secret}@127.0.0.1:1/db?connect_timeout=2", timeout=60)
+    assert proc.returncode == 1
+    assert secret not in proc.stdout + proc.stderr
+
+
+def test_bad_url_exits_nonzero_without_password() -> None:
+    secret = "url-secret-7"
+    proc = cli("test", f"mysqlx://u:{secret}@h/db")
+    assert proc.returncode == 1
+    assert secret not in proc.stdout + proc.stderr
+    assert "mysqlx" in proc.stderr
+
+
+def test_usage_errors() -> None:
+    assert cli().returncode == 2
+    assert cli("demo", "--rows", "-5").returncode == 2
+    assert cli("query", "sqlite://", "select 1", "--format", "xml").returncode == 2

@@ -1,0 +1,599 @@
+"""MySQL / MariaDB integration tests against the local server (127.0.0.1:3306, root, no
+password). Each test works in its own database ``sqlarrow_t_<uuid hex>``, dropped after."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import sqlarrow
+from sqlarrow._core import RawConnector
+from sqlarrow._mysql import MySQLConnector
+
+HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
+PORT = int(os.environ.get("SQLARROW_MYSQL_PORT", "3306"))
+ROOT_USER = os.environ.get("SQLARROW_MYSQL_USER", "root")
+ROOT_PASSWORD = os.environ.get("SQLARROW_MYSQL_PASSWORD") or None
+
+D = decimal.Decimal
+
+
+def _connector(database: str | None = None, **kw: Any) -> MySQLConnector:
+    kw.setdefault("user", ROOT_USER)
+    kw.setdefault("password", ROOT_PASSWORD)
+    kw.setdefault("ssl_mode", "disabled")
+    kw.setdefault("port", PORT)
+    return MySQLConnector(HOST, database=database, **kw)
+
+
+@pytest.fixture(scope="module")
+def my_admin() -> Iterator[MySQLConnector]:
+    conn = _connector(pool_size=4)
+    status = conn.test_connection()
+    if not status.ok:
+        pytest.fail(
+            f"MariaDB/MySQL is not reachable at {HOST}:{PORT}: {status.error}. "
+            "Start it (e.g. start-stop-daemon --start --oknodo --background "
+            "--exec /usr/sbin/mariadbd).",
+            pytrace=False,
+        )
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def my_db(my_admin: MySQLConnector) -> Iterator[str]:
+    name = f"sqlarrow_t_{uuid.uuid4().hex}"
+    my_admin.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield name
+    finally:
+        my_admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def my(my_db: str) -> Iterator[MySQLConnector]:
+    conn = _connector(my_db, pool_size=4)
+    yield conn
+    conn.close()
+
+
+def table(conn: sqlarrow.Connector, sql: str, params: Any = None) -> pa.Table:
+    return conn.query(sql, params).to_arrow()
+
+
+def scalar(conn: sqlarrow.Connector, sql: str, params: Any = None) -> Any:
+    rows = conn.query(sql, params).to_pylist()
+    assert len(rows) == 1, rows
+    return next(iter(rows[0].values()))
+
+
+# -- basics -------------------------------------------------------------------------
+
+
+def test_connector_basics(my: MySQLConnector) -> None:
+    status = my.test_connection()
+    assert status.ok, status
+    assert status.server_version and status.server_version[0].isdigit()
+    assert my.engine == "mysql"
+    assert "mysql" in sqlarrow.ENGINES
+    secret = _connector(None, password="s3cr3t-pw")
+    assert "s3cr3t-pw" not in repr(secret)
+    secret.close()
+    assert scalar(my, "SELECT @@session.time_zone AS tz") == "+00:00"
+    assert scalar(my, "SELECT @@character_set_results AS cs") == "utf8mb4"
+
+
+def test_raw_connector_directly(my_db: str) -> None:
+    raw = RawConnector.mysql(
+        host=HOST,
+        port=PORT,
+        database=my_db,
+        user=ROOT_USER,
+        password=ROOT_PASSWORD,
+        pool_size=2,
+        pool_timeout=5.0,
+        ssl_mode="preferred",
+        connect_timeout=5.0,
+    )
+    try:
+        assert raw.engine == "mysql"
+        assert raw.query("SELECT 42 AS x").to_pylist() == [{"x": 42}]
+        assert raw.test_connection()["ok"]
+    finally:
+        raw.close()
+    assert raw.closed
+
+
+def test_config_validation() -> None:
+    with pytest.raises(sqlarrow.ConfigError):
+        _connector(ssl_mode="bogus")
+    with pytest.raises(sqlarrow.ConfigError):
+        _connector(port=0)
+    with pytest.raises(sqlarrow.ConfigError):
+        _connector(tinyint1_as_bool="yes")  # type: ignore[arg-type]
+
+
+# -- types --------------------------------------------------------------------------
+
+INT_TYPES = [
+    ("tinyint", -(2**7), 2**7 - 1, pa.int8()),
+    ("smallint", -(2**15), 2**15 - 1, pa.int16()),
+    ("mediumint", -(2**23), 2**23 - 1, pa.int32()),
+    ("int", -(2**31), 2**31 - 1, pa.int32()),
+    ("bigint", -(2**63), 2**63 - 1, pa.int64()),
+    ("tinyint unsigned", 0, 2**8 - 1, pa.uint8()),
+    ("smallint unsigned", 0, 2**16 - 1, pa.uint16()),
+    ("mediumint unsigned", 0, 2**24 - 1, pa.uint32()),
+    ("int unsigned", 0, 2**32 - 1, pa.uint32()),
+    ("bigint unsigned", 0, 2**64 - 1, pa.uint64()),
+]
+
+
+def test_integers_extremes_and_nulls(my: MySQLConnector) -> None:
+    cols = ", ".join(f"c{i} {t}" for i, (t, *_rest) in enumerate(INT_TYPES))
+    my.execute(f"CREATE TABLE ints (id int primary key, {cols})")
+    names = ", ".join(f"c{i}" for i in range(len(INT_TYPES)))
+    marks = ", ".join("?" for _ in INT_TYPES)
+    my.execute(
+        f"INSERT INTO ints (id, {names}) VALUES (1, {marks})", [lo for _, lo, _, _ in INT_TYPES]
+    )
+    my.execute(
+        f"INSERT INTO ints (id, {names}) VALUES (2, {marks})", [hi for _, _, hi, _ in INT_TYPES]
+    )
+    my.execute("INSERT INTO ints (id) VALUES (3)")
+    t = table(my, f"SELECT {names} FROM ints ORDER BY id")
+    for i, (_sql, lo, hi, arrow_type) in enumerate(INT_TYPES):
+        col = t.column(f"c{i}")
+        assert col.type == arrow_type, (INT_TYPES[i], col.type)
+        assert col.to_pylist() == [lo, hi, None], INT_TYPES[i]
+    # Also through the text-free literal path with bound parameters.
+    assert scalar(my, "SELECT c9 FROM ints WHERE c9 = ?", [2**64 - 1]) == 2**64 - 1
+
+
+def test_bool_year_bit_float(my: MySQLConnector) -> None:
+    my.execute(
+        "CREATE TABLE misc (id int primary key, b tinyint(1), bo bool, y year, "
+        "bt bit(10), f float, d double)"
+    )
+    my.execute(
+        "INSERT INTO misc VALUES (1, 1, 0, 1901, b'1111111111', 1.5, -2.25), "
+        "(2, 0, 1, 2155, b'0', -3.4e38, 1.7976931348623157e308), "
+        "(3, NULL, NULL, NULL, NULL, NULL, NULL)"
+    )
+    t = table(my, "SELECT b, bo, y, bt, f, d FROM misc ORDER BY id")
+    assert t.schema.field("b").type == pa.bool_()
+    assert t.schema.field("bo").type == pa.bool_()
+    assert t.schema.field("y").type == pa.int16()
+    assert t.schema.field("bt").type == pa.uint64()
+    assert t.schema.field("f").type == pa.float32()
+    assert t.schema.field("d").type == pa.float64()
+    assert t.column("b").to_pylist() == [True, False, None]
+    assert t.column("bo").to_pylist() == [False, True, None]
+    assert t.column("y").to_pylist() == [1901, 2155, None]
+    assert t.column("bt").to_pylist() == [1023, 0, None]
+    f = t.column("f").to_pylist()
+    assert f[0] == 1.5 and f[1] is not None and f[1] < -3e38 and f[2] is None
+    assert t.column("d").to_pylist() == [-2.25, 1.7976931348623157e308, None]
+
+    as_int = _connector(my.database, tinyint1_as_bool=False)
+    try:
+        t2 = table(as_int, "SELECT b FROM misc ORDER BY id")
+        assert t2.schema.field("b").type == pa.int8()
+        assert t2.column("b").to_pylist() == [1, 0, None]
+    finally:
+        as_int.close()
+
+
+def test_decimals(my: MySQLConnector) -> None:
+    my.execute(
+        "CREATE TABLE decs (id int primary key, a decimal(10,2), b decimal(65,30), "
+        "c decimal(38,0), u decimal(5,2) unsigned, e decimal(18,4))"
+    )
+    big = D("9" * 35 + "." + "9" * 30)
+    neg_big = D("-" + str(big))  # (not -big: unary minus rounds to 28 digits)
+    my.execute(
+        "INSERT INTO decs VALUES (?, ?, ?, ?, ?, ?)",
+        [1, D("-12345678.90"), big, D("9" * 38), D("999.99"), D("0.0001")],
+    )
+    my.execute(
+        "INSERT INTO decs VALUES (?, ?, ?, ?, ?, ?)",
+        [2, D("0.00"), neg_big, D("-" + "9" * 38), D("0"), D("-12.5")],
+    )
+    my.execute("INSERT INTO decs (id) VALUES (3)")
+    t = table(my, "SELECT a, b, c, u, e FROM decs ORDER BY id")
+    assert t.schema.field("a").type == pa.decimal128(10, 2)
+    assert t.schema.field("b").type == pa.decimal256(65, 30)
+    assert t.schema.field("c").type == pa.decimal128(38, 0)
+    assert t.schema.field("u").type == pa.decimal128(5, 2)
+    assert t.schema.field("e").type == pa.decimal128(18, 4)
+    assert t.column("a").to_pylist() == [D("-12345678.90"), D("0.00"), None]
+    assert t.column("b").to_pylist() == [big, neg_big, None]
+    assert t.column("c").to_pylist() == [D("9" * 38), D("-" + "9" * 38), None]
+    assert t.column("u").to_pylist() == [D("999.99"), D("0.00"), None]
+    assert t.column("e").to_pylist() == [D("0.0001"), D("-12.5000"), None]
+
+
+def test_strings_binary_enum_set_json(my: MySQLConnector) -> None:
+    my.execute(
+        "CREATE TABLE strs (id int primary key, c char(4), v varchar(20), t text, "
+        "lt longtext, bn binary(3), vb varbinary(10), bl blob, "
+        "en enum('a','b','😀'), st set('x','y','z'), j json) CHARACTER SET utf8mb4"
+    )
+    my.execute(
+        "INSERT INTO strs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            1,
+            "ab",
+            "héllo 😀",
+            "😀" * 100,
+            "x" * 70000,
+            b"\x00\x01\x02",
+            b"\xff\x00",
+            b"\x00" * 300,
+            "😀",
+            "x,z",
+            '{"k": [1, 2.5, "😀"]}',
+        ],
+    )
+    my.execute("INSERT INTO strs (id) VALUES (2)")
+    my.execute("INSERT INTO strs (id, c, v, vb) VALUES (3, '', '', '')")
+    t = table(my, "SELECT c, v, t, lt, bn, vb, bl, en, st, j FROM strs ORDER BY id")
+    for name in ("c", "v", "t", "lt", "en", "st", "j"):
+        assert t.schema.field(name).type == pa.string(), name
+    for name in ("bn", "vb", "bl"):
+        assert t.schema.field(name).type == pa.binary(), name
+    assert t.column("c").to_pylist() == ["ab", None, ""]
+    assert t.column("v").to_pylist() == ["héllo 😀", None, ""]
+    assert t.column("t").to_pylist()[0] == "😀" * 100
+    assert t.column("lt").to_pylist()[0] == "x" * 70000
+    assert t.column("bn").to_pylist() == [b"\x00\x01\x02", None, None]
+    assert t.column("vb").to_pylist() == [b"\xff\x00", None, b""]
+    assert t.column("bl").to_pylist()[0] == b"\x00" * 300
+    assert t.column("en").to_pylist() == ["😀", None, None]
+    assert t.column("st").to_pylist() == ["x,z", None, None]
+    import json
+
+    assert json.loads(t.column("j").to_pylist()[0]) == {"k": [1, 2.5, "😀"]}
+    version = my.test_connection().server_version or ""
+    if "MariaDB" not in version:
+        # MySQL's JSON type is tagged; MariaDB's JSON is LONGTEXT on the wire.
+        md = t.schema.field("j").metadata or {}
+        assert md.get(b"ARROW:extension:name") == b"arrow.json"
+
+
+def test_dates_times(my: MySQLConnector) -> None:
+    my.execute(
+        "CREATE TABLE dts (id int primary key, d date, dt datetime(6), ts timestamp(6) NULL, "
+        "t time(6))"
+    )
+    my.execute(
+        "INSERT INTO dts VALUES (1, '1000-01-01', '1000-01-01 00:00:00', "
+        "'1970-01-01 00:00:01', '00:00:00'), "
+        "(2, '9999-12-31', '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07.999999', "
+        "'23:59:59.999999'), (3, NULL, NULL, NULL, NULL)"
+    )
+    t = table(my, "SELECT d, dt, ts, t FROM dts ORDER BY id")
+    assert t.schema.field("d").type == pa.date32()
+    assert t.schema.field("dt").type == pa.timestamp("us")
+    assert t.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+    assert t.schema.field("t").type == pa.time64("us")
+    assert t.column("d").to_pylist() == [dt.date(1000, 1, 1), dt.date(9999, 12, 31), None]
+    assert t.column("dt").to_pylist() == [
+        dt.datetime(1000, 1, 1),
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
+        None,
+    ]
+    utc = dt.timezone.utc
+    assert t.column("ts").to_pylist() == [
+        dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=utc),
+        dt.datetime(2038, 1, 19, 3, 14, 7, 999999, tzinfo=utc),
+        None,
+    ]
+    assert t.column("t").to_pylist() == [dt.time(0), dt.time(23, 59, 59, 999999), None]
+    # Parameters of every temporal kind round-trip.
+    got = my.query(
+        "SELECT ? AS d, ? AS dt, ? AS t",
+        [dt.date(2024, 2, 29), dt.datetime(2024, 2, 29, 12, 30, 1, 5), dt.time(1, 2, 3)],
+    ).to_pylist()[0]
+    assert str(got["d"]).startswith("2024-02-29")
+    assert str(got["dt"]).startswith("2024-02-29 12:30:01.000005")
+    # TIMESTAMP is stored in UTC whatever the server's time zone.
+    my.execute(
+        "INSERT INTO dts (id, ts) VALUES (4, ?)", [dt.datetime(2020, 6, 1, 12, 0, tzinfo=utc)]
+    )
+    assert scalar(my, "SELECT ts FROM dts WHERE id = 4") == dt.datetime(
+        2020, 6, 1, 12, 0, tzinfo=utc
+    )
+
+
+def test_time_out_of_range_is_data_error(my: MySQLConnector) -> None:
+    with pytest.raises(sqlarrow.DataError, match="outside 00:00:00"):
+        my.query("SELECT CAST('-01:00:00' AS TIME) AS t")
+    with pytest.raises(sqlarrow.DataError, match="TIME_TO_SEC"):
+        my.query("SELECT CAST('838:59:59' AS TIME) AS t")
+    # The connection is still usable afterwards.
+    assert scalar(my, "SELECT 1 AS one") == 1
+
+
+def test_zero_dates_are_null_or_error(my: MySQLConnector) -> None:
+    # The server's sql_mode here has no NO_ZERO_DATE, so zero dates can be stored.
+    my.execute("CREATE TABLE zd (id int primary key, d date, dt datetime, y year)")
+    my.execute(
+        "INSERT INTO zd VALUES (1, '0000-00-00', '0000-00-00 00:00:00', 0000), "
+        "(2, '2020-01-02', '2020-01-02 03:04:05', 2020)"
+    )
+    t = table(my, "SELECT d, dt, y FROM zd ORDER BY id")
+    assert t.column("d").to_pylist() == [None, dt.date(2020, 1, 2)]
+    assert t.column("dt").to_pylist() == [None, dt.datetime(2020, 1, 2, 3, 4, 5)]
+    assert t.column("y").to_pylist() == [None, 2020]
+    strict = _connector(my.database, zero_date_as_null=False)
+    try:
+        with pytest.raises(sqlarrow.DataError, match="zero date"):
+            strict.query("SELECT d FROM zd ORDER BY id")
+    finally:
+        strict.close()
+
+
+def test_unsupported_geometry(my: MySQLConnector) -> None:
+    with pytest.raises(sqlarrow.UnsupportedTypeError, match="ST_AsBinary") as info:
+        my.query("SELECT POINT(1, 2) AS g")
+    assert info.value.column == "g"
+    assert scalar(my, "SELECT ST_AsText(POINT(1, 2)) AS g") == "POINT(1 2)"
+
+
+def test_empty_result_keeps_schema(my: MySQLConnector) -> None:
+    my.execute("CREATE TABLE e (a bigint unsigned, b decimal(65,30), c varchar(3), d datetime)")
+    r = my.query("SELECT * FROM e")
+    t = r.to_arrow()
+    assert t.num_rows == 0
+    assert t.schema.types == [pa.uint64(), pa.decimal256(65, 30), pa.string(), pa.timestamp("us")]
+    chunks = list(my.stream("SELECT a FROM e WHERE a > ?", [5]))
+    assert sum(len(c) for c in chunks) == 0
+
+
+# -- parameters ---------------------------------------------------------------------
+
+
+def test_question_and_named_params(my: MySQLConnector) -> None:
+    my.execute("CREATE TABLE p (id int primary key, name varchar(20), v double)")
+    assert my.execute("INSERT INTO p VALUES (?, ?, ?)", [1, "a ':x' ?", 1.5]) == 1
+    assert (
+        my.execute("INSERT INTO p VALUES (:id, :name, :v)", {"id": 2, "name": "b", "v": None}) == 1
+    )
+    assert scalar(my, "SELECT name FROM p WHERE id = ?", [1]) == "a ':x' ?"
+    rows = my.query(
+        "SELECT id, ':not_a_param' AS lit FROM p WHERE id = :id OR name = :name ORDER BY id",
+        {"id": 1, "name": "b"},
+    ).to_pylist()
+    assert rows == [{"id": 1, "lit": ":not_a_param"}, {"id": 2, "lit": ":not_a_param"}]
+    # An injection attempt is just a value.
+    assert my.query("SELECT id FROM p WHERE name = ?", ["x' OR '1'='1"]).to_pylist() == []
+    # Bytes parameters are sent as strings in the connection charset (as every MySQL
+    # client does); the server treats them as binary when stored in or cast to binary.
+    assert scalar(my, "SELECT CAST(? AS BINARY) AS b", [b"\x00\xff"]) == b"\x00\xff"
+    assert scalar(my, "SELECT ? AS u", [2**64 - 1]) == 2**64 - 1
+
+
+def test_wrong_param_count(my: MySQLConnector) -> None:
+    with pytest.raises(sqlarrow.ParameterError):
+        my.query("SELECT ? AS a, ? AS b", [1])
+    with pytest.raises(sqlarrow.ParameterError):
+        my.execute("SELECT ?", [1, 2])
+    assert scalar(my, "SELECT 1 AS one") == 1
+
+
+# -- errors -------------------------------------------------------------------------
+
+
+def test_bad_credentials(my_admin: MySQLConnector) -> None:
+    user = f"sqlarrow_auth_{uuid.uuid4().hex[:8]}"
+    my_admin.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'right-pw'")
+    my_admin.execute(f"CREATE USER '{user}'@'localhost' IDENTIFIED BY 'right-pw'")
+    try:
+        good = _connector(None, user=user, password="right-pw")
+        assert scalar(good, "SELECT 1 AS one") == 1
+        good.close()
+        bad = _connector(None, user=user, password="wrong-pw")
+        try:
+            with pytest.raises(sqlarrow.AuthenticationError) as info:
+                bad.query("SELECT 1")
+            assert "wrong-pw" not in str(info.value)
+            assert info.value.transient is False
+            status = bad.test_connection()
+            assert not status.ok and "AuthenticationError" in (status.error or "")
+        finally:
+            bad.close()
+    finally:
+        my_admin.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        my_admin.execute(f"DROP USER IF EXISTS '{user}'@'localhost'")
+
+
+def test_unreachable_port() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # The socket is closed: nothing listens on that loopback port.
+    conn = MySQLConnector("127.0.0.1", port, user="root", connect_timeout=5)
+    try:
+        start = time.monotonic()
+        with pytest.raises(sqlarrow.DatabaseConnectionError) as info:
+            conn.query("SELECT 1")
+        assert time.monotonic() - start < 10
+        assert info.value.transient is True
+        assert not conn.test_connection().ok
+    finally:
+        conn.close()
+
+
+def test_syntax_and_undefined(my: MySQLConnector) -> None:
+    with pytest.raises(sqlarrow.SqlSyntaxError):
+        my.query("SELEC 1")
+    with pytest.raises(sqlarrow.SqlSyntaxError):
+        my.execute("CREATE TABLE (")
+    with pytest.raises(sqlarrow.UndefinedObjectError):
+        my.query("SELECT * FROM no_such_table")
+    with pytest.raises(sqlarrow.UndefinedObjectError):
+        my.query("SELECT no_such_column FROM (SELECT 1 AS a) x")
+
+
+def test_constraint_violations(my: MySQLConnector) -> None:
+    my.execute("CREATE TABLE parent (id int primary key) ENGINE=InnoDB")
+    my.execute(
+        "CREATE TABLE child (id int primary key, pid int NOT NULL, n int CHECK (n > 0), "
+        "FOREIGN KEY (pid) REFERENCES parent(id)) ENGINE=InnoDB"
+    )
+    my.execute("INSERT INTO parent VALUES (1)")
+    with pytest.raises(sqlarrow.UniqueViolation) as info:
+        my.execute("INSERT INTO parent VALUES (1)")
+    assert isinstance(info.value, sqlarrow.ConstraintViolation)
+    assert info.value.sqlstate == "23000"
+    with pytest.raises(sqlarrow.ForeignKeyViolation):
+        my.execute("INSERT INTO child VALUES (1, 99, 1)")
+    with pytest.raises(sqlarrow.NotNullViolation):
+        my.execute("INSERT INTO child VALUES (1, NULL, 1)")
+    with pytest.raises(sqlarrow.CheckViolation):
+        my.execute("INSERT INTO child VALUES (1, 1, -1)")
+
+
+# -- writes -------------------------------------------------------------------------
+
+
+def test_execute_and_executemany_counts(my: MySQLConnector) -> None:
+    assert my.execute("CREATE TABLE w (id int primary key, v varchar(10), d decimal(10,2))") == 0
+    n = my.executemany(
+        "INSERT INTO w VALUES (?, ?, ?)",
+        [[i, f"v{i}", D(f"{i}.25")] for i in range(1, 1001)] + [[1001, None, None]],
+    )
+    assert n == 1001
+    assert scalar(my, "SELECT COUNT(*) AS n FROM w") == 1001
+    assert my.execute("UPDATE w SET v = 'x' WHERE id <= ?", [10]) == 10
+    # Several statements without parameters: the counts add up.
+    assert (
+        my.execute("UPDATE w SET v = 'y' WHERE id = 1; UPDATE w SET v = 'y' WHERE id IN (2, 3)")
+        == 3
+    )
+    assert my.execute("DELETE FROM w WHERE id > 1000") == 1
+    n = my.executemany(
+        "UPDATE w SET v = :v WHERE id = :id", [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
+    )
+    assert n == 2
+    # One transaction: a failing set rolls back the whole call.
+    with pytest.raises(sqlarrow.UniqueViolation):
+        my.executemany("INSERT INTO w VALUES (?, ?, ?)", [[5000, "ok", None], [1, "dup", None]])
+    assert scalar(my, "SELECT COUNT(*) AS n FROM w WHERE id = 5000") == 0
+    assert my.executemany("INSERT INTO w VALUES (?, ?, ?)", []) == 0
+    with pytest.raises(sqlarrow.ParameterError):
+        my.executemany("INSERT INTO w VALUES (?, ?, ?)", [[1, 2]])
+
+
+# -- streaming ----------------------------------------------------------------------
+
+
+def test_stream_many_rows_in_batches(my: MySQLConnector) -> None:
+    my.execute("CREATE TABLE big (id int primary key, s varchar(20))")
+    my.execute(
+        "INSERT INTO big SELECT seq, CONCAT('row', seq) FROM seq_1_to_200000"
+        if "MariaDB" in (my.test_connection().server_version or "")
+        else "INSERT INTO big WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r "
+        "WHERE n < 200000) SELECT n, CONCAT('row', n) FROM r"
+    )
+    total = 0
+    batches = 0
+    last = 0
+    for batch in my.stream("SELECT id, s FROM big ORDER BY id", batch_size=10_000):
+        t = batch.to_arrow() if hasattr(batch, "to_arrow") else pa.table(batch)
+        assert t.num_rows <= 10_000
+        ids = t.column("id").to_pylist()
+        assert ids[0] == last + 1
+        last = ids[-1]
+        total += t.num_rows
+        batches += 1
+    assert total == 200_000
+    assert batches == 20
+    # Closing a stream early leaves the connector usable.
+    stream = my.stream("SELECT id FROM big", batch_size=1000)
+    it = iter(stream)
+    next(it)
+    stream.close()
+    assert scalar(my, "SELECT COUNT(*) AS n FROM big") == 200_000
+
+
+# -- cancellation -------------------------------------------------------------------
+
+
+def _processlist_sleeps(admin: MySQLConnector, marker: str) -> int:
+    rows = admin.query("SHOW PROCESSLIST").to_pylist()
+    return sum(1 for r in rows if marker in str(r.get("Info") or ""))
+
+
+@pytest.mark.parametrize("mode", ["query", "stream"])
+def test_ctrl_c_kills_server_query(my_admin: MySQLConnector, mode: str) -> None:
+    marker = f"sqlarrow_cancel_{uuid.uuid4().hex}"
+    call = (
+        f'conn.query("SELECT SLEEP(60) /* {marker} */")'
+        if mode == "query"
+        else f'list(conn.stream("SELECT SLEEP(60) /* {marker} */"))'
+    )
+    code = f"""
+        import time, warnings
+        warnings.simplefilter("ignore")
+        from sqlarrow._mysql import MySQLConnector
+        conn = MySQLConnector({HOST!r}, {PORT}, user={ROOT_USER!r}, password={ROOT_PASSWORD!r},
+                              ssl_mode="disabled", pool_size=1)
+        conn.query("SELECT 1")
+        print("ready", flush=True)
+        start = time.monotonic()
+        try:
+            {call}
+            print("not interrupted", flush=True)
+        except KeyboardInterrupt:
+            print(f"interrupted {{time.monotonic() - start:.2f}}", flush=True)
+        print("after", conn.query("SELECT 1 AS one").to_pylist()[0]["one"], flush=True)
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=dict(os.environ, SQLARROW_NO_DEBUG_WARNING="1"),
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.strip() == "ready", (line, proc.stderr.read() if proc.stderr else "")
+        deadline = time.monotonic() + 15
+        while _processlist_sleeps(my_admin, marker) == 0:
+            assert time.monotonic() < deadline, "SLEEP(60) never showed up in SHOW PROCESSLIST"
+            time.sleep(0.1)
+        time.sleep(1.0)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    elapsed = time.monotonic() - sent
+    assert proc.returncode == 0, (out, err)
+    assert "interrupted" in out, (out, err)
+    assert "after 1" in out, (out, err)
+    assert elapsed < 15, (elapsed, out)
+    deadline = time.monotonic() + 5
+    while _processlist_sleeps(my_admin, marker):
+        assert time.monotonic() < deadline, "the query still runs on the server"
+        time.sleep(0.1)

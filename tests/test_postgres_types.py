@@ -1,0 +1,371 @@
+"""PostgreSQL type mapping: Arrow types, exact values, NULLs, edge values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import sqlarrow
+
+UTC = dt.timezone.utc
+
+
+def column(conn: sqlarrow.Connector, sql: str) -> tuple[pa.Field, list[Any], list[Any]]:
+    """(arrow field, values via the core's to_pylist, values via pyarrow) of a 1-column query."""
+    result = conn.query(sql)
+    table = result.to_arrow()
+    assert table.num_columns == 1, table.schema
+    name = table.column_names[0]
+    core_values = [row[name] for row in result.to_pylist()]
+    return table.schema.field(0), core_values, table.column(0).to_pylist()
+
+
+def ext_name(field: pa.Field) -> str | None:
+    """The Arrow extension name, whether pyarrow recognised the type or kept metadata."""
+    if isinstance(field.type, pa.BaseExtensionType):
+        return str(field.type.extension_name)
+    meta = field.metadata or {}
+    value = meta.get(b"ARROW:extension:name")
+    return value.decode() if value is not None else None
+
+
+def storage(field: pa.Field) -> pa.DataType:
+    t = field.type
+    return t.storage_type if isinstance(t, pa.BaseExtensionType) else t
+
+
+def test_bool(pg: sqlarrow.Connector) -> None:
+    f, vals, pavals = column(pg, "select v from (values (true), (false), (null::bool)) t(v)")
+    assert f.type == pa.bool_()
+    assert vals == [True, False, None] == pavals
+
+
+@pytest.mark.parametrize(
+    ("pgtype", "arrow", "lo", "hi"),
+    [
+        ("int2", pa.int16(), -(2**15), 2**15 - 1),
+        ("int4", pa.int32(), -(2**31), 2**31 - 1),
+        ("int8", pa.int64(), -(2**63), 2**63 - 1),
+    ],
+)
+def test_integers_min_max(
+    pg: sqlarrow.Connector, pgtype: str, arrow: pa.DataType, lo: int, hi: int
+) -> None:
+    f, vals, pavals = column(
+        pg,
+        f"select v from (values (({lo})::{pgtype}), (({hi})::{pgtype}), (0::{pgtype}), "
+        f"(null::{pgtype})) t(v)",
+    )
+    assert f.type == arrow
+    assert vals == [lo, hi, 0, None] == pavals
+    assert all(type(v) is int for v in vals if v is not None)
+
+
+@pytest.mark.parametrize(("pgtype", "arrow"), [("float4", pa.float32()), ("float8", pa.float64())])
+def test_floats_special_values(pg: sqlarrow.Connector, pgtype: str, arrow: pa.DataType) -> None:
+    f, vals, _ = column(
+        pg,
+        f"select v from (values ('NaN'::{pgtype}), ('Infinity'::{pgtype}), "
+        f"('-Infinity'::{pgtype}), (1.5::{pgtype}), (-0.25::{pgtype}), (null::{pgtype})) t(v)",
+    )
+    assert f.type == arrow
+    assert math.isnan(vals[0])
+    assert vals[1] == math.inf and vals[2] == -math.inf
+    assert vals[3] == 1.5 and vals[4] == -0.25 and vals[5] is None
+
+
+def test_float8_exact_roundtrip(pg: sqlarrow.Connector) -> None:
+    _, vals, _ = column(pg, "select 0.1::float8 + 0.2::float8 as v")
+    assert vals == [0.1 + 0.2]
+
+
+def test_numeric_18_4_exact(pg: sqlarrow.Connector) -> None:
+    expected = [
+        Decimal("12345678901234.5678"),
+        Decimal("-12345678901234.5678"),
+        Decimal("-0.0001"),
+        Decimal("0.0000"),
+        Decimal("99999999999999.9999"),
+        Decimal("1.5000"),
+        None,
+    ]
+    literals = ", ".join(
+        f"({'null' if v is None else repr(str(v))}::numeric(18,4))" for v in expected
+    )
+    f, vals, pavals = column(pg, f"select v from (values {literals}) t(v)")
+    assert f.type == pa.decimal128(18, 4)
+    assert vals == expected
+    assert pavals == expected
+    # scale preserved (1.5000 not 1.5)
+    assert str(vals[5]) == "1.5000"
+
+
+def test_numeric_38_0(pg: sqlarrow.Connector) -> None:
+    big = 10**37 + 12345
+    f, vals, pavals = column(
+        pg, f"select v from (values ('{big}'::numeric(38,0)), ('-{big}'::numeric(38,0))) t(v)"
+    )
+    assert f.type == pa.decimal128(38, 0)
+    assert vals == [Decimal(big), Decimal(-big)] == pavals
+
+
+def test_numeric_50_10_decimal256_or_clear_error(pg: sqlarrow.Connector) -> None:
+    value = Decimal("1234567890123456789012345678901234567890.0123456789")
+    try:
+        f, vals, pavals = column(pg, f"select '{value}'::numeric(50,10) as v")
+    except sqlarrow.SqlArrowError as exc:  # acceptable: a clear, typed error
+        assert "numeric" in str(exc).lower() or "decimal" in str(exc).lower()
+        return
+    assert f.type == pa.decimal256(50, 10)
+    assert vals == [value] == pavals
+
+
+def test_numeric_unconstrained_is_exact(pg: sqlarrow.Connector) -> None:
+    """numeric without typmod: values must come back exactly (design choice: Decimal)."""
+    result = pg.query(
+        "select v from (values (1.5::numeric), (-0.000001::numeric), "
+        "(123456789.123::numeric), (null::numeric)) t(v)"
+    )
+    vals = [r["v"] for r in result.to_pylist()]
+    assert vals == [Decimal("1.5"), Decimal("-0.000001"), Decimal("123456789.123"), None]
+
+
+def test_numeric_nan_is_clear(pg: sqlarrow.Connector) -> None:
+    """NaN cannot be a decimal: either NULL-free error (DataError) or a documented mapping."""
+    try:
+        result = pg.query("select 'NaN'::numeric(10,2) as v")
+    except sqlarrow.SqlArrowError as exc:
+        assert isinstance(exc, (sqlarrow.DataError, sqlarrow.UnsupportedTypeError))
+        return
+    value = result.to_pylist()[0]["v"]
+    assert value is None or (isinstance(value, (float, Decimal)) and math.isnan(value))
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("'hello'::text", "hello"),
+        ("'héllo wörld'::varchar(20)", "héllo wörld"),
+        ("'ab'::char(5)", "ab   "),
+        ("'pg_class'::name", "pg_class"),
+        ("'emoji 😀 𝄞 \U0010ffff'::text", "emoji 😀 𝄞 \U0010ffff"),
+        ("''::text", ""),
+    ],
+)
+def test_text_types(pg: sqlarrow.Connector, expr: str, expected: str) -> None:
+    f, vals, pavals = column(pg, f"select {expr} as v")
+    assert pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    assert vals == [expected] == pavals
+
+
+def test_bytea(pg: sqlarrow.Connector) -> None:
+    f, vals, pavals = column(
+        pg, "select v from (values ('\\x00ff10'::bytea), (''::bytea), (null::bytea)) t(v)"
+    )
+    assert pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
+    assert vals == [b"\x00\xff\x10", b"", None] == pavals
+
+
+def test_date(pg: sqlarrow.Connector) -> None:
+    f, vals, pavals = column(
+        pg,
+        "select v from (values ('2024-02-29'::date), ('1969-12-31'::date), "
+        "('0001-01-01'::date), ('9999-12-31'::date), (null::date)) t(v)",
+    )
+    assert f.type == pa.date32()
+    expected = [
+        dt.date(2024, 2, 29),
+        dt.date(1969, 12, 31),
+        dt.date(1, 1, 1),
+        dt.date(9999, 12, 31),
+    ]
+    assert vals == [*expected, None] == pavals
+
+
+def test_time(pg: sqlarrow.Connector) -> None:
+    f, vals, pavals = column(
+        pg, "select v from (values ('13:45:01.123456'::time), ('00:00'::time), (null::time)) t(v)"
+    )
+    assert f.type == pa.time64("us")
+    assert vals == [dt.time(13, 45, 1, 123456), dt.time(0, 0), None] == pavals
+
+
+def test_timestamp(pg: sqlarrow.Connector) -> None:
+    f, vals, pavals = column(
+        pg,
+        "select v from (values ('2024-03-10 02:30:00.123456'::timestamp), "
+        "('1900-01-01 00:00:00'::timestamp), (null::timestamp)) t(v)",
+    )
+    assert f.type == pa.timestamp("us")
+    expected = [dt.datetime(2024, 3, 10, 2, 30, 0, 123456), dt.datetime(1900, 1, 1)]
+    assert vals == [*expected, None] == pavals
+    assert vals[0].tzinfo is None
+
+
+def test_timestamptz_is_utc(pg: sqlarrow.Connector) -> None:
+    f, vals, pavals = column(
+        pg,
+        "select v from (values ('2024-06-01 12:00:00+02'::timestamptz), "
+        "('1960-01-01 00:00:00.5+00'::timestamptz), (null::timestamptz)) t(v)",
+    )
+    assert f.type == pa.timestamp("us", tz="UTC")
+    expected = [
+        dt.datetime(2024, 6, 1, 10, 0, tzinfo=UTC),
+        dt.datetime(1960, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
+    ]
+    assert vals[:2] == expected and vals[2] is None
+    for v in vals[:2]:
+        assert v.utcoffset() == dt.timedelta(0)
+    assert pavals[:2] == expected
+
+
+def test_timestamptz_independent_of_session_timezone(pg: sqlarrow.Connector) -> None:
+    """The instant must not depend on the server's TimeZone setting."""
+    _, vals, _ = column(pg, "select '2024-01-01 00:00:00+00'::timestamptz as v")
+    assert vals == [dt.datetime(2024, 1, 1, tzinfo=UTC)]
+
+
+def test_uuid(pg: sqlarrow.Connector) -> None:
+    u = uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+    result = pg.query(f"select v from (values ('{u}'::uuid), (null::uuid)) t(v)")
+    field = result.schema.field(0)
+    assert storage(field) == pa.binary(16)
+    assert ext_name(field) == "arrow.uuid"
+    assert [r["v"] for r in result.to_pylist()] == [u, None]
+    raw = result.to_arrow().column(0)
+    storage_values = raw.chunk(0).storage if isinstance(field.type, pa.BaseExtensionType) else raw
+    assert storage_values.to_pylist()[0] in (u.bytes, u)
+
+
+@pytest.mark.parametrize("pgtype", ["json", "jsonb"])
+def test_json(pg: sqlarrow.Connector, pgtype: str) -> None:
+    doc = '{"b": 1, "a": [1, 2, {"c": "ñ😀"}], "n": null}'
+    result = pg.query(
+        f"select v, v::text as t from (values ('{doc}'::{pgtype}), (null::{pgtype})) x(v)"
+    )
+    field = result.schema.field("v")
+    assert pa.types.is_string(storage(field)) or pa.types.is_large_string(storage(field))
+    assert ext_name(field) == "arrow.json"
+    rows = result.to_pylist()
+    # exactly the server's text (jsonb normalises key order, json keeps the input)
+    assert rows[0]["v"] == rows[0]["t"]
+    if pgtype == "json":
+        assert rows[0]["v"] == doc
+    assert rows[1]["v"] is None
+
+
+def test_nulls_in_every_type_and_null_only_columns(pg: sqlarrow.Connector) -> None:
+    types = {
+        "b": ("bool", pa.bool_()),
+        "i2": ("int2", pa.int16()),
+        "i4": ("int4", pa.int32()),
+        "i8": ("int8", pa.int64()),
+        "f4": ("float4", pa.float32()),
+        "f8": ("float8", pa.float64()),
+        "n": ("numeric(10,2)", pa.decimal128(10, 2)),
+        "t": ("text", pa.string()),
+        "by": ("bytea", pa.binary()),
+        "d": ("date", pa.date32()),
+        "tm": ("time", pa.time64("us")),
+        "ts": ("timestamp", pa.timestamp("us")),
+        "tz": ("timestamptz", pa.timestamp("us", tz="UTC")),
+    }
+    select = ", ".join(f"null::{pgtype} as {name}" for name, (pgtype, _) in types.items())
+    result = pg.query(f"select {select} from generate_series(1, 3)")
+    assert result.num_rows == 3
+    table = result.to_arrow()
+    for name, (_, arrow) in types.items():
+        assert table.schema.field(name).type == arrow, name
+        assert table.column(name).null_count == 3, name
+    assert result.to_pylist() == [dict.fromkeys(types)] * 3
+
+
+def test_untyped_null(pg: sqlarrow.Connector) -> None:
+    result = pg.query("select null as n")
+    assert result.to_pylist() == [{"n": None}]
+    assert result.to_arrow().column(0).null_count == 1
+
+
+def test_empty_result_keeps_schema(pg: sqlarrow.Connector, pg_schema: str) -> None:
+    pg.execute(
+        f'create table "{pg_schema}".e (a int4, b text, c numeric(12,3), d timestamptz, '
+        "e bool, f bytea, g date, h uuid)"
+    )
+    result = pg.query(f'select * from "{pg_schema}".e')
+    assert result.num_rows == 0 and len(result) == 0
+    assert result.to_pylist() == []
+    assert result.column_names == list("abcdefgh")
+    schema = result.to_arrow().schema
+    assert schema.field("a").type == pa.int32()
+    assert schema.field("b").type == pa.string()
+    assert schema.field("c").type == pa.decimal128(12, 3)
+    assert schema.field("d").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("e").type == pa.bool_()
+    assert schema.field("g").type == pa.date32()
+    assert ext_name(schema.field("h")) == "arrow.uuid"
+    assert result.schema == schema
+
+
+def test_empty_result_where_false(pg: sqlarrow.Connector) -> None:
+    result = pg.query("select 1::int8 as a, 'x'::text as b where false")
+    assert result.num_rows == 0
+    assert result.to_arrow().schema == pa.schema([("a", pa.int64()), ("b", pa.string())])
+
+
+def test_quoted_unicode_identifiers(pg: sqlarrow.Connector) -> None:
+    result = pg.query('select 1 as "Weird ""Col"" ñ", 2 as "UPPER", 3 as "😀 col", 4 as "a.b"')
+    assert result.column_names == ['Weird "Col" ñ', "UPPER", "😀 col", "a.b"]
+    assert result.to_pylist() == [{'Weird "Col" ñ': 1, "UPPER": 2, "😀 col": 3, "a.b": 4}]
+
+
+def test_duplicate_column_names(pg: sqlarrow.Connector) -> None:
+    """Arrow allows duplicate names; the result keeps both columns in order."""
+    result = pg.query("select 1 as x, 2 as x")
+    assert result.column_names == ["x", "x"]
+    assert result.to_arrow().num_columns == 2
+
+
+def test_unsupported_type(pg: sqlarrow.Connector) -> None:
+    with pytest.raises(sqlarrow.UnsupportedTypeError) as info:
+        pg.query("select 1 as ok, '1,2'::point as p")
+    err = info.value
+    assert err.column == "p"  # type: ignore[attr-defined]
+    assert err.type_name == "point"  # type: ignore[attr-defined]
+    assert "point" in str(err)
+
+
+def test_unsupported_type_in_stream(pg: sqlarrow.Connector) -> None:
+    with (
+        pytest.raises(sqlarrow.UnsupportedTypeError) as info,
+        pg.stream("select '1,2'::point as p") as s,
+    ):
+        list(s)
+    assert info.value.type_name == "point"  # type: ignore[attr-defined]
+
+
+def test_wide_mixed_table_roundtrip(pg: sqlarrow.Connector, pg_schema: str) -> None:
+    t = f'"{pg_schema}".mixed'
+    pg.execute(
+        f"create table {t} (id int8 primary key, name text, amount numeric(18,4), "
+        "at timestamptz, ok bool, raw bytea, day date, u uuid)"
+    )
+    pg.execute(
+        f"insert into {t} select g, 'name ' || g, (g * 1.2345)::numeric(18,4), "
+        "timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second', g % 2 = 0, "
+        "decode(lpad(to_hex(g), 8, '0'), 'hex'), date '2024-01-01' + g, "
+        "md5(g::text)::uuid from generate_series(1, 100000) g"
+    )
+    result = pg.query(f"select * from {t} order by id")
+    assert result.num_rows == 100000
+    table = result.to_arrow()
+    assert table.column("id").to_pylist()[:3] == [1, 2, 3]
+    assert table.column("amount")[99999].as_py() == Decimal("123450.0000")
+    assert table.column("at")[0].as_py() == dt.datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC)
+    assert table.column("raw")[255].as_py() == bytes.fromhex("00000100")
+    assert result.nbytes > 100000 * 8

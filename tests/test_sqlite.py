@@ -1,0 +1,353 @@
+"""SQLite: declared types, parameters, errors, writes, pooling, read-only, :memory:."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import sqlarrow
+
+DECLARED = {
+    "a": ("INTEGER", pa.int64()),
+    "b": ("REAL", pa.float64()),
+    "c": ("TEXT", pa.string()),
+    "d": ("BLOB", pa.binary()),
+    "e": ("BOOLEAN", pa.bool_()),
+    "f": ("DATE", pa.date32()),
+    "g": ("TIMESTAMP", pa.timestamp("us")),
+    "h": ("DATETIME", pa.timestamp("us")),
+    "i": ("DECIMAL(10,2)", pa.decimal128(10, 2)),
+    "j": ("NUMERIC(12,4)", pa.decimal128(12, 4)),
+    "k": ("VARCHAR(20)", pa.string()),
+    "l": ("BIGINT", pa.int64()),
+    "m": ("DOUBLE", pa.float64()),
+    "n": ("FLOAT", pa.float64()),
+    "o": ("INT", pa.int64()),
+}
+
+
+def _create(conn: sqlarrow.Connector) -> None:
+    cols = ", ".join(f"{name} {decl}" for name, (decl, _) in DECLARED.items())
+    conn.execute(f"CREATE TABLE t ({cols})")
+
+
+def test_connect_by_url_and_class(sqlite_path: Path) -> None:
+    with sqlarrow.connect(f"sqlite:///{sqlite_path}") as conn:
+        assert conn.engine == "sqlite"
+        assert isinstance(conn, sqlarrow.SQLiteConnector)
+        conn.execute("create table x (a int)")
+        conn.execute("insert into x values (1)")
+    assert conn.closed
+    with sqlarrow.SQLiteConnector(str(sqlite_path)) as conn2:
+        assert conn2.query("select a from x").to_pylist() == [{"a": 1}]
+    assert "SQLiteConnector" in repr(conn2) and str(sqlite_path) in repr(conn2)
+
+
+def test_relative_url_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with sqlarrow.connect("sqlite:///rel.db") as conn:
+        conn.execute("create table x (a int)")
+    assert (tmp_path / "rel.db").exists()
+
+
+def test_declared_types_on_empty_table(lite: sqlarrow.Connector) -> None:
+    _create(lite)
+    result = lite.query("SELECT * FROM t")
+    assert result.num_rows == 0
+    schema = result.to_arrow().schema
+    for name, (decl, arrow) in DECLARED.items():
+        assert schema.field(name).type == arrow, (name, decl, schema.field(name).type)
+
+
+def test_declared_types_with_values(lite: sqlarrow.Connector) -> None:
+    _create(lite)
+    lite.execute(
+        "INSERT INTO t VALUES (1, 1.5, 'ñ😀', x'00ff', 1, '2024-02-29', "
+        "'2024-01-02 03:04:05', '2024-01-02T03:04:05.123456', 12.34, '-1.2345', 'vc', "
+        "9007199254740993, 2.5, -0.5, 7)"
+    )
+    lite.execute("INSERT INTO t VALUES (" + ", ".join(["NULL"] * len(DECLARED)) + ")")
+    result = lite.query("SELECT * FROM t")
+    table = result.to_arrow()
+    for name, (decl, arrow) in DECLARED.items():
+        assert table.schema.field(name).type == arrow, (name, decl)
+    rows = result.to_pylist()
+    assert rows[0] == {
+        "a": 1,
+        "b": 1.5,
+        "c": "ñ😀",
+        "d": b"\x00\xff",
+        "e": True,
+        "f": dt.date(2024, 2, 29),
+        "g": dt.datetime(2024, 1, 2, 3, 4, 5),
+        "h": dt.datetime(2024, 1, 2, 3, 4, 5, 123456),
+        "i": Decimal("12.34"),
+        "j": Decimal("-1.2345"),
+        "k": "vc",
+        "l": 9007199254740993,
+        "m": 2.5,
+        "n": -0.5,
+        "o": 7,
+    }
+    assert rows[1] == dict.fromkeys(DECLARED)
+    assert table.to_pylist() == rows
+
+
+def test_decimal_values_are_exact(lite: sqlarrow.Connector) -> None:
+    lite.execute("create table m (v DECIMAL(12,2))")
+    values = ["0.10", "0.20", "-0.05", "1234567890.99", "0.30"]
+    lite.executemany("insert into m values (?)", [[v] for v in values])
+    got = [r["v"] for r in lite.query("select v from m").to_pylist()]
+    assert got == [Decimal(v) for v in values]
+
+
+def test_expressions_without_declared_type(lite: sqlarrow.Connector) -> None:
+    result = lite.query("select 1 + 1 as i, 'a' || 'b' as s, 1.5 * 2 as f, x'01' as b")
+    assert result.to_pylist() == [{"i": 2, "s": "ab", "f": 3.0, "b": b"\x01"}]
+    schema = result.to_arrow().schema
+    assert schema.field("i").type == pa.int64()
+    assert schema.field("s").type == pa.string()
+    assert schema.field("f").type == pa.float64()
+    assert pa.types.is_binary(schema.field("b").type)
+
+
+def test_value_contradicting_declared_type(lite: sqlarrow.Connector) -> None:
+    """SQLite stores 'abc' in an INTEGER column; reading it must fail clearly (design choice)."""
+    lite.execute("create table bad (a INTEGER)")
+    lite.execute("insert into bad values (1), ('abc')")
+    with pytest.raises(sqlarrow.DataError) as info:
+        lite.query("select a from bad")
+    assert "a" in str(info.value)
+
+
+def test_booleans_and_timestamps_formats(lite: sqlarrow.Connector) -> None:
+    lite.execute("create table f (b BOOLEAN, ts TIMESTAMP, d DATE)")
+    lite.execute(
+        "insert into f values (0, '2024-01-02 03:04', '2024-01-02'), "
+        "(1, '2024-01-02 03:04:05.5', '1969-07-20'), (NULL, NULL, NULL)"
+    )
+    rows = lite.query("select * from f").to_pylist()
+    assert rows == [
+        {"b": False, "ts": dt.datetime(2024, 1, 2, 3, 4), "d": dt.date(2024, 1, 2)},
+        {"b": True, "ts": dt.datetime(2024, 1, 2, 3, 4, 5, 500000), "d": dt.date(1969, 7, 20)},
+        {"b": None, "ts": None, "d": None},
+    ]
+
+
+def test_positional_and_named_params(lite: sqlarrow.Connector) -> None:
+    lite.execute("create table p (id INTEGER, s TEXT, f REAL, b BLOB)")
+    assert lite.execute("insert into p values (?, ?, ?, ?)", [1, "one", 1.5, b"\x01"]) == 1
+    assert (
+        lite.execute(
+            "insert into p values (:id, :s, :f, :b)", {"id": 2, "s": "two", "f": None, "b": None}
+        )
+        == 1
+    )
+    assert lite.query("select s from p where id = ?", [2]).to_pylist() == [{"s": "two"}]
+    rows = lite.query(
+        "select id, ':not_param' as lit from p where s = :s -- :comment", {"s": "one"}
+    ).to_pylist()
+    assert rows == [{"id": 1, "lit": ":not_param"}]
+
+
+def test_param_value_types(lite: sqlarrow.Connector) -> None:
+    row = lite.query(
+        "select ? as i, ? as f, ? as s, ? as b, ? as n, ? as t",
+        [2**62, 0.25, "ñ😀", b"\x00", None, True],
+    ).to_pylist()[0]
+    assert row["i"] == 2**62 and row["f"] == 0.25 and row["s"] == "ñ😀"
+    assert row["b"] == b"\x00" and row["n"] is None and row["t"] in (1, True)
+
+
+def test_wrong_param_count(lite: sqlarrow.Connector) -> None:
+    with pytest.raises(sqlarrow.ParameterError):
+        lite.query("select ? as a, ? as b", [1])
+    with pytest.raises(sqlarrow.ParameterError):
+        lite.query("select ? as a", [1, 2])
+    with pytest.raises(sqlarrow.ParameterError):
+        lite.query("select :a as a", {"b": 1})
+
+
+def test_injection_shaped_strings(lite: sqlarrow.Connector) -> None:
+    lite.execute("create table v (s TEXT)")
+    evil = "'); DROP TABLE v; --"
+    lite.execute("insert into v values (?)", [evil])
+    lite.execute("insert into v values (:s)", {"s": evil})
+    assert lite.query("select s from v").to_pylist() == [{"s": evil}, {"s": evil}]
+
+
+def test_errors(lite: sqlarrow.Connector) -> None:
+    with pytest.raises(sqlarrow.SqlSyntaxError):
+        lite.query("selec 1")
+    with pytest.raises(sqlarrow.UndefinedObjectError) as info:
+        lite.query("select * from missing_table")
+    assert "missing_table" in str(info.value)
+    lite.execute("create table c (id INTEGER PRIMARY KEY, v TEXT NOT NULL, n INT CHECK (n > 0))")
+    lite.execute("insert into c values (1, 'a', 1)")
+    with pytest.raises(sqlarrow.UniqueViolation):
+        lite.execute("insert into c values (1, 'b', 1)")
+    with pytest.raises(sqlarrow.NotNullViolation):
+        lite.execute("insert into c values (2, NULL, 1)")
+    with pytest.raises(sqlarrow.CheckViolation):
+        lite.execute("insert into c values (3, 'c', 0)")
+    with pytest.raises(sqlarrow.UndefinedObjectError):
+        lite.query("select nope from c")
+    assert lite.query("select count(*) as n from c").to_pylist() == [{"n": 1}]
+
+
+def test_unique_index_violation(lite: sqlarrow.Connector) -> None:
+    lite.execute("create table u (email TEXT)")
+    lite.execute("create unique index u_email on u (email)")
+    lite.execute("insert into u values ('a@b')")
+    with pytest.raises(sqlarrow.ConstraintViolation):
+        lite.execute("insert into u values ('a@b')")
+
+
+def test_execute_and_executemany(lite: sqlarrow.Connector) -> None:
+    assert lite.execute("create table w (id INTEGER PRIMARY KEY, v TEXT)") == 0
+    assert (
+        lite.executemany("insert into w values (?, ?)", [(i, f"v{i}") for i in range(500)]) == 500
+    )
+    assert lite.execute("update w set v = 'x' where id < ?", [10]) == 10
+    assert lite.execute("delete from w where id >= :lo", {"lo": 100}) == 400
+    assert lite.query("select count(*) as n from w").to_pylist() == [{"n": 100}]
+
+
+def test_executemany_atomic(lite: sqlarrow.Connector) -> None:
+    lite.execute("create table a (id INTEGER PRIMARY KEY)")
+    with pytest.raises(sqlarrow.UniqueViolation):
+        lite.executemany("insert into a values (?)", [[1], [2], [1]])
+    assert lite.query("select count(*) as n from a").to_pylist() == [{"n": 0}]
+
+
+def test_memory_database_is_shared_across_calls_and_threads() -> None:
+    """Every pooled connection must see the same :memory: database."""
+    with sqlarrow.connect("sqlite://:memory:") as conn:
+        conn.execute("create table m (v INTEGER)")
+        conn.execute("insert into m values (1), (2)")
+        assert conn.query("select sum(v) as s from m").to_pylist() == [{"s": 3}]
+
+        def read(_: int) -> int:
+            return int(conn.query("select count(*) as n from m").to_pylist()[0]["n"])
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            assert list(pool.map(read, range(24))) == [2] * 24
+    # a different connector is a different database
+    with (
+        sqlarrow.SQLiteConnector(":memory:") as other,
+        pytest.raises(sqlarrow.UndefinedObjectError),
+    ):
+        other.query("select * from m")
+
+
+def test_concurrent_writers_wait_instead_of_failing(sqlite_path: Path) -> None:
+    with sqlarrow.SQLiteConnector(str(sqlite_path), pool_size=4) as conn:
+        conn.execute("create table cw (t INTEGER, i INTEGER)")
+
+        def write(t: int) -> int:
+            return sum(conn.execute("insert into cw values (?, ?)", [t, i]) for i in range(50))
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert sum(pool.map(write, range(4))) == 200
+        assert conn.query("select count(*) as n from cw").to_pylist() == [{"n": 200}]
+
+
+def test_read_only(sqlite_path: Path) -> None:
+    with sqlarrow.SQLiteConnector(str(sqlite_path)) as rw:
+        rw.execute("create table r (v INTEGER)")
+        rw.execute("insert into r values (1)")
+    with sqlarrow.SQLiteConnector(str(sqlite_path), read_only=True) as ro:
+        assert ro.query("select v from r").to_pylist() == [{"v": 1}]
+        with pytest.raises(sqlarrow.ReadOnlyViolation):
+            ro.execute("insert into r values (2)")
+    with (
+        sqlarrow.connect(f"sqlite:///{sqlite_path}?mode=ro") as ro2,
+        pytest.raises(sqlarrow.ReadOnlyViolation),
+    ):
+        ro2.execute("delete from r")
+
+
+def test_read_only_missing_file(tmp_path: Path) -> None:
+    """Opening a missing file read-only fails (at construction or first use), creates nothing."""
+    with pytest.raises(sqlarrow.DatabaseConnectionError):
+        conn = sqlarrow.SQLiteConnector(str(tmp_path / "missing.db"), read_only=True)
+        try:
+            conn.query("select 1")
+        finally:
+            conn.close()
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_unopenable_path(tmp_path: Path) -> None:
+    with sqlarrow.SQLiteConnector(str(tmp_path / "no" / "such" / "dir.db")) as conn:
+        with pytest.raises(sqlarrow.DatabaseConnectionError):
+            conn.query("select 1")
+        assert conn.test_connection().ok is False
+
+
+def test_reads_file_written_by_stdlib(sqlite_path: Path) -> None:
+    db = sqlite3.connect(sqlite_path)
+    db.execute("create table s (id INTEGER, name TEXT, price DECIMAL(8,2), at TIMESTAMP)")
+    db.executemany(
+        "insert into s values (?, ?, ?, ?)",
+        [(i, f"n{i}", f"{i}.25", f"2024-01-01 00:00:{i:02d}") for i in range(60)],
+    )
+    db.commit()
+    db.close()
+    with sqlarrow.SQLiteConnector(str(sqlite_path)) as conn:
+        table = conn.query("select * from s order by id").to_arrow()
+    assert table.num_rows == 60
+    assert table.column("price")[3].as_py() == Decimal("3.25")
+    assert table.column("at")[59].as_py() == dt.datetime(2024, 1, 1, 0, 0, 59)
+
+
+def test_stream_batches(lite: sqlarrow.Connector) -> None:
+    lite.execute(
+        "create table big as with recursive s(n) as (select 1 union all select n + 1 from s "
+        "where n < 10000) select n, 'row ' || n as label from s"
+    )
+    with lite.stream("select * from big order by n", batch_size=3000) as s:
+        sizes = [b.num_rows for b in s]
+    assert sizes == [3000, 3000, 3000, 1000]
+    assert lite.pool_stats().in_use == 0
+
+
+@pytest.mark.parametrize("how", ["close", "del", "close_before_reading"])
+def test_stream_closed_early_returns_connection(sqlite_path: Path, how: str) -> None:
+    with sqlarrow.SQLiteConnector(str(sqlite_path), pool_size=1, pool_timeout=2) as conn:
+        conn.execute(
+            "create table big as with recursive s(n) as (select 1 union all select n + 1 "
+            "from s where n < 100000) select n from s"
+        )
+        s = conn.stream("select * from big", batch_size=100)
+        if how == "close":
+            next(iter(s))
+            s.close()
+        elif how == "del":
+            next(iter(s))
+            del s
+        else:
+            s.close()
+        # the only pooled connection must be free again
+        assert conn.query("select count(*) as n from big").to_pylist() == [{"n": 100000}]
+        assert conn.pool_stats().in_use == 0
+
+
+def test_pool_stats_and_test_connection(lite: sqlarrow.Connector) -> None:
+    lite.query("select 1")
+    stats = lite.pool_stats()
+    assert stats.max_size == 4 and stats.in_use == 0 and stats.size >= 1
+    status = lite.test_connection()
+    assert status.ok and status.server_version and status.server_version.startswith("3.")
+
+
+def test_closed(lite: sqlarrow.Connector) -> None:
+    lite.close()
+    with pytest.raises((sqlarrow.InterfaceError, sqlarrow.DatabaseConnectionError)):
+        lite.query("select 1")

@@ -1,0 +1,176 @@
+"""Bulk writes from Arrow (PostgreSQL binary COPY, SQLite prepared inserts), against real servers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import sqlarrow
+from sqlarrow.exceptions import (
+    ConfigError,
+    DataError,
+    NotNullViolation,
+    QueryError,
+    UndefinedObjectError,
+    UniqueViolation,
+)
+
+UTC = dt.timezone.utc
+
+
+def sample() -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array([1, 2, None], pa.int64()),
+            "small": pa.array([-32768, 32767, None], pa.int16()),
+            "amount": pa.array(
+                [decimal.Decimal("12345678901234.5678"), decimal.Decimal("-0.0001"), None],
+                pa.decimal128(18, 4),
+            ),
+            "name": pa.array(["plain", "ñ 😀 'quoted' \"x\" ;-- \\", None]),
+            "at": pa.array(
+                [dt.datetime(2024, 2, 29, 12, 0, 0, 123456, tzinfo=UTC), None, dt.datetime(1970, 1, 1, tzinfo=UTC)],
+                pa.timestamp("us", "UTC"),
+            ),
+            "day": pa.array([dt.date(2024, 2, 29), None, dt.date(1, 1, 1)]),
+            "flag": pa.array([True, False, None]),
+            "ratio": pa.array([1.5, None, -2.25]),
+            "blob": pa.array([b"\x00\x01\xff", None, b""]),
+        }
+    )
+
+
+@pytest.fixture
+def pgw(pg: sqlarrow.Connector, pg_schema: str) -> Iterator[tuple[sqlarrow.Connector, str]]:
+    yield pg, pg_schema
+
+
+@pytest.fixture
+def litew(tmp_path: Path) -> Iterator[sqlarrow.Connector]:
+    with sqlarrow.connect(f"sqlite:///{tmp_path / 'w.db'}") as conn:
+        yield conn
+
+
+def test_pg_round_trip_every_type(pgw: tuple[sqlarrow.Connector, str]) -> None:
+    conn, schema = pgw
+    data = sample()
+    res = conn.write(f"{schema}.t", data)
+    assert res.rows_written == 3
+    back = conn.query(f"select * from {schema}.t").to_arrow()
+    # Created from the Arrow schema with exact types: numeric(18,4), timestamptz, ...
+    assert back.schema.field("small").type == pa.int16()
+    assert back.schema.field("amount").type == pa.decimal128(18, 4)
+    assert back.schema.field("at").type == pa.timestamp("us", "UTC")
+    assert back.to_pylist() == data.to_pylist()
+
+
+def test_pg_uuid_and_json_extension_columns(pgw: tuple[sqlarrow.Connector, str]) -> None:
+    conn, schema = pgw
+    conn.execute(f"create table {schema}.u (id uuid, doc jsonb, label text)")
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    data = pa.table({"id": [str(i) for i in ids], "doc": ['{"a": 1}', '{"b": [1, 2]}'], "label": [1, 2]})
+    assert conn.write(f"{schema}.u", data).rows_written == 2
+    rows = conn.query(f"select id, doc, label from {schema}.u order by label").to_pylist()
+    assert [r["id"] for r in rows] == ids
+    assert rows[0]["doc"] == '{"a": 1}'
+    assert [r["label"] for r in rows] == ["1", "2"]  # ints cast to the text column
+
+
+def test_pg_modes(pgw: tuple[sqlarrow.Connector, str]) -> None:
+    conn, schema = pgw
+    data = pa.table({"x": [1, 2, 3]})
+    conn.write(f"{schema}.m", data, mode="create")
+    with pytest.raises(QueryError, match="already exists"):
+        conn.write(f"{schema}.m", data, mode="create")
+    conn.write(f"{schema}.m", data)  # append
+    assert conn.query(f"select count(*) as n from {schema}.m").to_pylist() == [{"n": 6}]
+    conn.write(f"{schema}.m", pa.table({"x": [9]}), mode="replace")
+    assert conn.query(f"select x from {schema}.m").to_pylist() == [{"x": 9}]
+    with pytest.raises(UndefinedObjectError):
+        conn.write(f"{schema}.missing", data, create_if_missing=False)
+
+
+def test_pg_errors_before_any_row(pgw: tuple[sqlarrow.Connector, str]) -> None:
+    conn, schema = pgw
+    conn.execute(f"create table {schema}.k (id int primary key, v text not null)")
+    with pytest.raises(ConfigError, match="nope"):
+        conn.write(f"{schema}.k", pa.table({"nope": [1]}))
+    with pytest.raises(ConfigError, match='"v"'):
+        conn.write(f"{schema}.k", pa.table({"id": [1]}))
+    with pytest.raises(DataError, match="3000000000"):
+        conn.write(f"{schema}.k", pa.table({"id": [3_000_000_000], "v": ["a"]}))
+    assert conn.query(f"select count(*) as n from {schema}.k").to_pylist() == [{"n": 0}]
+    # column_map renames input columns
+    conn.write(f"{schema}.k", pa.table({"key": [5], "v": ["x"]}), column_map={"key": "id"})
+    assert conn.query(f"select id, v from {schema}.k").to_pylist() == [{"id": 5, "v": "x"}]
+
+
+def test_pg_constraint_violation_is_all_or_nothing(pgw: tuple[sqlarrow.Connector, str]) -> None:
+    conn, schema = pgw
+    conn.execute(f"create table {schema}.k (id int primary key, v text)")
+    data = pa.table({"id": [1, 2, 3, 2, 4], "v": ["a", "b", "c", "d", "e"]})
+    with pytest.raises(UniqueViolation) as info:
+        conn.write(f"{schema}.k", data)
+    assert info.value.constraint == "k_pkey"
+    assert info.value.row_index == 3
+    assert conn.query(f"select count(*) as n from {schema}.k").to_pylist() == [{"n": 0}]
+    with pytest.raises(NotNullViolation):
+        conn.execute(f"alter table {schema}.k alter v set not null")
+        conn.write(f"{schema}.k", pa.table({"id": [1], "v": pa.array([None], pa.string())}))
+    # the pool is healthy afterwards
+    assert conn.query("select 1 as one").to_pylist() == [{"one": 1}]
+
+
+def test_pg_streaming_input_in_batches(pgw: tuple[sqlarrow.Connector, str]) -> None:
+    conn, schema = pgw
+    batches = [pa.record_batch({"n": pa.array(range(i * 1000, (i + 1) * 1000), pa.int64())}) for i in range(50)]
+    reader = pa.RecordBatchReader.from_batches(batches[0].schema, iter(batches))
+    assert conn.write(f"{schema}.s", reader).rows_written == 50_000
+    assert conn.query(f"select sum(n) as s from {schema}.s").to_pylist() == [{"s": sum(range(50_000))}]
+
+
+def test_pg_identifiers_that_need_quoting(pgw: tuple[sqlarrow.Connector, str]) -> None:
+    conn, schema = pgw
+    data = pa.table({'we"ird col': [1], "select": ["kw"], "ñ": [True]})
+    conn.write(f'{schema}."Tab le.1"', data)
+    assert conn.query(f'select * from {schema}."Tab le.1"').to_pylist() == [
+        {'we"ird col': 1, "select": "kw", "ñ": True}
+    ]
+
+
+def test_pg_text_with_nul_is_refused(pgw: tuple[sqlarrow.Connector, str]) -> None:
+    conn, schema = pgw
+    with pytest.raises(DataError, match="NUL"):
+        conn.write(f"{schema}.n", pa.table({"s": ["a\x00b"]}))
+
+
+def test_sqlite_round_trip(litew: sqlarrow.Connector) -> None:
+    data = sample()
+    assert litew.write("t", data).rows_written == 3
+    back = litew.query("select * from t").to_arrow()
+    assert back.schema.field("amount").type == pa.decimal128(18, 4)
+    assert back.schema.field("at").type == pa.timestamp("us", "UTC")
+    assert back.schema.field("day").type == pa.date32()
+    # SQLite has no 16-bit integer type: int16 comes back as int64 (documented).
+    assert back.schema.field("small").type == pa.int64()
+    expected = data.to_pylist()
+    assert back.to_pylist() == expected
+
+
+def test_sqlite_modes_and_errors(litew: sqlarrow.Connector) -> None:
+    litew.execute("create table k (id integer primary key, v text not null)")
+    with pytest.raises(UniqueViolation) as info:
+        litew.write("k", pa.table({"id": [1, 1], "v": ["a", "b"]}))
+    assert info.value.row_index == 1
+    assert litew.query("select count(*) as n from k").to_pylist() == [{"n": 0}]
+    with pytest.raises(ConfigError):
+        litew.write("k", pa.table({"id": [1]}))
+    litew.write("k", pa.table({"id": [1, 2], "v": ["a", "b"]}))
+    litew.write("k", pa.table({"id": [3], "v": ["c"]}), mode="replace")
+    assert litew.query("select id from k").to_pylist() == [{"id": 3}]
