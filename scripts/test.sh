@@ -18,6 +18,14 @@ step() { echo; echo "==> $*"; }
 
 step "database services"
 bash scripts/ensure_services.sh
+bash scripts/ensure_mariadb.sh
+
+# CI runs in a fresh clone each time: keep compiled dependencies between runs on the
+# same machine (a cold build of the dependency tree is most of the run time).
+if [ "${CI:-}" = "true" ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
+    export CARGO_TARGET_DIR="$HOME/.cache/sqlarrow/target"
+    mkdir -p "$CARGO_TARGET_DIR"
+fi
 
 step "python environment ($VENV)"
 bash scripts/setup_venv.sh "$VENV"

@@ -5,6 +5,9 @@
 //! pooling ([`pool`]), bound parameters ([`value`], [`params`]) and cancellation
 //! ([`cancel`]). No Python here: the bindings crate wraps this one.
 
+#[cfg(not(any(feature = "postgres", feature = "sqlite", feature = "mysql")))]
+compile_error!("enable at least one engine feature of sqlarrow-core: postgres, sqlite or mysql");
+
 pub mod builders;
 pub mod cancel;
 pub mod connector;

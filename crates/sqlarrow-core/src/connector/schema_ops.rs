@@ -1,3 +1,7 @@
+#![cfg_attr(
+    not(all(feature = "postgres", feature = "sqlite")),
+    allow(unused_imports, unused_variables)
+)]
 //! Introspection and DDL on every [`Connector`]: list schemas and tables, read a
 //! table's canonical schema, create tables, apply schema diffs.
 

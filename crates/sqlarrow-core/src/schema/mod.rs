@@ -473,6 +473,7 @@ pub struct TableInfo {
 /// Parse SQL string literals `'a', 'b''c'` up to the closing `)` of an `IN (...)`
 /// list (used to read back ENUMs rendered as `CHECK (col IN (...))`). Each literal may
 /// be followed by a `::type` cast. Returns the labels and the rest of the text.
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
 pub(crate) fn parse_literal_list(mut s: &str, close: &str) -> Option<(Vec<String>, usize)> {
     let start_len = s.len();
     let mut out = Vec::new();
