@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod runtime;
 mod schema;
+mod transaction;
 
 use std::sync::Arc;
 
@@ -44,6 +45,28 @@ fn pool_config(pool_size: usize, pool_timeout: f64) -> PyResult<PoolConfig> {
     })
 }
 
+/// A timeout in seconds from Python (None: no timeout).
+fn timeout_arg(name: &str, seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    match seconds {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(_) => Err(err(
+            ErrorKind::Config,
+            format!("{name} must be a positive number of seconds"),
+        )),
+    }
+}
+
+/// Raise `ReadOnlyViolation` unless `sql` is one read statement for `engine`'s dialect.
+#[pyfunction]
+fn check_read_only(sql: &str, engine: &str) -> PyResult<()> {
+    sqlarrow_core::readonly::check_read_only(
+        sql,
+        sqlarrow_core::readonly::SqlDialect::for_engine(engine),
+    )
+    .map_err(to_pyerr)
+}
+
 fn struct_field(schema: &SchemaRef) -> Arc<Field> {
     Arc::new(
         Field::new_struct("", schema.fields().clone(), false)
@@ -71,7 +94,7 @@ impl RawConnector {
 #[pymethods]
 impl RawConnector {
     #[staticmethod]
-    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name, sslrootcert=None, sslcert=None, sslkey=None, redshift=false))]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name, sslrootcert=None, sslcert=None, sslkey=None, redshift=false, read_only=false, statement_timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn postgres(
         host: String,
@@ -88,6 +111,8 @@ impl RawConnector {
         sslcert: Option<String>,
         sslkey: Option<String>,
         redshift: bool,
+        read_only: bool,
+        statement_timeout: Option<f64>,
     ) -> PyResult<Self> {
         #[cfg(feature = "postgres")]
         {
@@ -110,10 +135,15 @@ impl RawConnector {
                 connect_timeout: Duration::from_secs_f64(connect_timeout),
                 application_name,
                 redshift,
+                read_only,
                 pool: pool_config(pool_size, pool_timeout)?,
             };
+            let timeout = timeout_arg("statement_timeout", statement_timeout)?;
             Ok(RawConnector {
-                inner: Connector::postgres(cfg).map_err(to_pyerr)?,
+                inner: Connector::postgres(cfg)
+                    .map_err(to_pyerr)?
+                    .with_read_only(read_only)
+                    .with_statement_timeout(timeout),
             })
         }
         #[cfg(not(feature = "postgres"))]
@@ -129,6 +159,8 @@ impl RawConnector {
                 sslmode,
                 connect_timeout,
                 application_name,
+                read_only,
+                statement_timeout,
             );
             Err(err(
                 ErrorKind::Config,
@@ -138,7 +170,7 @@ impl RawConnector {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, ssl_mode, connect_timeout, ssl_ca=None, tinyint1_as_bool=true, zero_date_as_null=true))]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, ssl_mode, connect_timeout, ssl_ca=None, tinyint1_as_bool=true, zero_date_as_null=true, read_only=false, statement_timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn mysql(
         host: String,
@@ -153,6 +185,8 @@ impl RawConnector {
         ssl_ca: Option<String>,
         tinyint1_as_bool: bool,
         zero_date_as_null: bool,
+        read_only: bool,
+        statement_timeout: Option<f64>,
     ) -> PyResult<Self> {
         #[cfg(feature = "mysql")]
         {
@@ -176,10 +210,15 @@ impl RawConnector {
                     tinyint1_as_bool,
                     zero_date_as_null,
                 },
+                read_only,
                 pool: pool_config(pool_size, pool_timeout)?,
             };
+            let timeout = timeout_arg("statement_timeout", statement_timeout)?;
             Ok(RawConnector {
-                inner: Connector::mysql(cfg).map_err(to_pyerr)?,
+                inner: Connector::mysql(cfg)
+                    .map_err(to_pyerr)?
+                    .with_read_only(read_only)
+                    .with_statement_timeout(timeout),
             })
         }
         #[cfg(not(feature = "mysql"))]
@@ -197,6 +236,8 @@ impl RawConnector {
                 ssl_ca,
                 tinyint1_as_bool,
                 zero_date_as_null,
+                read_only,
+                statement_timeout,
             );
             Err(err(
                 ErrorKind::Config,
@@ -206,12 +247,13 @@ impl RawConnector {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (*, path, pool_size, pool_timeout, read_only))]
+    #[pyo3(signature = (*, path, pool_size, pool_timeout, read_only, statement_timeout=None))]
     fn sqlite(
         path: String,
         pool_size: usize,
         pool_timeout: f64,
         read_only: bool,
+        statement_timeout: Option<f64>,
     ) -> PyResult<Self> {
         #[cfg(feature = "sqlite")]
         {
@@ -220,13 +262,17 @@ impl RawConnector {
                 read_only,
                 pool: pool_config(pool_size, pool_timeout)?,
             };
+            let timeout = timeout_arg("statement_timeout", statement_timeout)?;
             Ok(RawConnector {
-                inner: Connector::sqlite(cfg).map_err(to_pyerr)?,
+                inner: Connector::sqlite(cfg)
+                    .map_err(to_pyerr)?
+                    .with_read_only(read_only)
+                    .with_statement_timeout(timeout),
             })
         }
         #[cfg(not(feature = "sqlite"))]
         {
-            let _ = (path, pool_size, pool_timeout, read_only);
+            let _ = (path, pool_size, pool_timeout, read_only, statement_timeout);
             Err(err(
                 ErrorKind::Config,
                 "this build of sqlarrow was compiled without the sqlite engine",
@@ -244,20 +290,24 @@ impl RawConnector {
         self.inner.is_closed()
     }
 
-    #[pyo3(signature = (sql, params=None, batch_size=65536))]
+    #[pyo3(signature = (sql, params=None, batch_size=65536, timeout=None))]
     fn query(
         &self,
         py: Python<'_>,
         sql: &str,
         params: Option<&Bound<'_, PyAny>>,
         batch_size: usize,
+        timeout: Option<f64>,
     ) -> PyResult<RawResult> {
         if batch_size == 0 {
             return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
         }
         let (sql, params) = self.prepare_call(py, sql, params)?;
         let cancel = CancelSlot::new();
-        let opts = QueryOptions { batch_size };
+        let opts = QueryOptions {
+            batch_size,
+            timeout: timeout_arg("timeout", timeout)?,
+        };
         let out = wait_for(
             py,
             Some(&cancel),
@@ -270,20 +320,24 @@ impl RawConnector {
         })
     }
 
-    #[pyo3(signature = (sql, params=None, batch_size=65536))]
+    #[pyo3(signature = (sql, params=None, batch_size=65536, timeout=None))]
     fn stream(
         &self,
         py: Python<'_>,
         sql: &str,
         params: Option<&Bound<'_, PyAny>>,
         batch_size: usize,
+        timeout: Option<f64>,
     ) -> PyResult<RawStream> {
         if batch_size == 0 {
             return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
         }
         let (sql, params) = self.prepare_call(py, sql, params)?;
         let cancel = CancelSlot::new();
-        let opts = QueryOptions { batch_size };
+        let opts = QueryOptions {
+            batch_size,
+            timeout: timeout_arg("timeout", timeout)?,
+        };
         let inner = self.inner.clone();
         let stream = wait_for(py, Some(&cancel), {
             let cancel = cancel.clone();
@@ -295,20 +349,27 @@ impl RawConnector {
         })
     }
 
-    #[pyo3(signature = (sql, params=None))]
+    #[pyo3(signature = (sql, params=None, timeout=None))]
     fn execute(
         &self,
         py: Python<'_>,
         sql: &str,
         params: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
     ) -> PyResult<u64> {
+        let timeout = timeout_arg("timeout", timeout)?;
         let (sql, params) = self.prepare_call(py, sql, params)?;
         let cancel = CancelSlot::new();
         wait_for(
             py,
             Some(&cancel),
-            self.inner.execute(&sql, &params, &cancel),
+            self.inner.execute_timeout(&sql, &params, &cancel, timeout),
         )
+    }
+
+    #[getter]
+    fn read_only(&self) -> bool {
+        self.inner.is_read_only()
     }
 
     fn executemany(
@@ -350,7 +411,27 @@ impl RawConnector {
         Ok(d)
     }
 
-    #[pyo3(signature = (table, data, mode="append", key=None, create_if_missing=true, column_map=None, batch_size=None))]
+    /// Begin a transaction on a pinned connection.
+    #[pyo3(signature = (isolation=None, read_only=false))]
+    fn begin(
+        &self,
+        py: Python<'_>,
+        isolation: Option<String>,
+        read_only: bool,
+    ) -> PyResult<transaction::RawTransaction> {
+        let opts = sqlarrow_core::transaction::TxOptions {
+            isolation,
+            read_only,
+        };
+        let cancel = CancelSlot::new();
+        let tx = wait_for(py, Some(&cancel), self.inner.begin(&opts, &cancel))?;
+        Ok(transaction::RawTransaction {
+            conn: self.inner.clone(),
+            inner: Arc::new(tx),
+        })
+    }
+
+    #[pyo3(signature = (table, data, mode="append", key=None, create_if_missing=true, column_map=None, batch_size=None, on_error="raise"))]
     #[allow(clippy::too_many_arguments)]
     fn write<'py>(
         &self,
@@ -362,6 +443,7 @@ impl RawConnector {
         create_if_missing: bool,
         column_map: Option<std::collections::HashMap<String, String>>,
         batch_size: Option<usize>,
+        on_error: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
         use sqlarrow_core::write::{WriteMode, WriteOptions};
         let mode = WriteMode::parse(mode).map_err(to_pyerr)?;
@@ -378,6 +460,16 @@ impl RawConnector {
             create_if_missing,
             column_map: column_map.unwrap_or_default(),
             batch_size,
+            skip_errors: match on_error {
+                "raise" => false,
+                "skip" => true,
+                other => {
+                    return Err(err(
+                        ErrorKind::Config,
+                        format!("on_error must be \"raise\" or \"skip\", not {other:?}"),
+                    ))
+                }
+            },
         };
         let cancel = CancelSlot::new();
         let res = wait_for(
@@ -385,12 +477,7 @@ impl RawConnector {
             Some(&cancel),
             self.inner.write(table, reader, &opts, &cancel),
         )?;
-        let d = PyDict::new(py);
-        d.set_item("rows_written", res.rows_written)?;
-        d.set_item("rows_updated", res.rows_updated)?;
-        d.set_item("rows_failed", res.rows_failed)?;
-        d.set_item("execution_time_ms", res.elapsed_ms)?;
-        Ok(d)
+        transaction::write_dict(py, res)
     }
 
     fn pool_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -715,9 +802,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ENGINES", sqlarrow_core::engines::compiled_engines())?;
     m.add_class::<RawConnector>()?;
     m.add_class::<RawResult>()?;
+    m.add_class::<transaction::RawTransaction>()?;
     m.add_class::<RawStream>()?;
     m.add_function(wrap_pyfunction!(rewrite_named_params, m)?)?;
     m.add_function(wrap_pyfunction!(split_url_password, m)?)?;
+    m.add_function(wrap_pyfunction!(check_read_only, m)?)?;
     schema::register(m)?;
     Ok(())
 }

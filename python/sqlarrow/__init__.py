@@ -29,7 +29,10 @@ from ._connectors import (
 )
 from ._result import ConnectionStatus, PoolStats, QueryResult, RecordBatchStream
 from ._mysql import MySQLConnector
+from ._transaction import ISOLATION_LEVELS, Transaction
 from ._write import WriteResult
+from .config import Config, ConnectionConfig, get_connection, load_config
+from .retry import RetryPolicy
 from . import schema
 from .schema import CanonicalSchema, Column, SchemaDiff, diff
 from .exceptions import (
@@ -100,6 +103,13 @@ __all__ = [
     "UniqueViolation",
     "UnsupportedTypeError",
     "WriteResult",
+    "ISOLATION_LEVELS",
+    "Transaction",
+    "Config",
+    "ConnectionConfig",
+    "get_connection",
+    "load_config",
+    "RetryPolicy",
     "CanonicalSchema",
     "Column",
     "SchemaDiff",

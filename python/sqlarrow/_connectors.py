@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import abc
+import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from . import _core
+from . import _builder, _core
 from ._result import ConnectionStatus, PoolStats, QueryResult, RecordBatchStream
-from ._url import parse_url
+from ._url import mask_url, parse_url
+
 if TYPE_CHECKING:
     from .schema import CanonicalSchema, SchemaDiff
 
-from ._write import WRITE_MODES, WriteResult, arrow_input, to_result
+from ._transaction import Transaction
+from ._write import WRITE_MODES, WriteResult, arrow_input, check_on_error, to_result
 from .exceptions import ConfigError, InterfaceError, ParameterError, SqlArrowError
+from .retry import RetryPolicy
 
 __all__ = ["Connector", "PostgreSQLConnector", "RedshiftConnector", "SQLiteConnector", "connect"]
 
 Params = Union[Sequence[Any], Mapping[str, Any], None]
 
 _C = TypeVar("_C", bound="Connector")
+_T = TypeVar("_T")
+
+#: The package logger. Records never contain passwords (URLs are masked).
+logger = logging.getLogger("sqlarrow")
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 DEFAULT_BATCH_SIZE = 65_536
@@ -94,6 +102,18 @@ def _check_batch_size(batch_size: Any) -> int:
     return _check_int("batch_size", batch_size, minimum=1)
 
 
+def _check_timeout(name: str, value: Any) -> float | None:
+    return None if value is None else _check_positive_number(name, value)
+
+
+def _check_retry(retry: Any) -> RetryPolicy | None:
+    if retry is None or isinstance(retry, RetryPolicy):
+        return retry
+    if isinstance(retry, Mapping):
+        return RetryPolicy(**retry)
+    raise ConfigError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
+
+
 def _require_engine(engine: str) -> None:
     engines = list(getattr(_core, "ENGINES", [engine]))
     if engine not in engines:
@@ -113,6 +133,43 @@ class Connector(abc.ABC):
     """
 
     _raw: _core.RawConnector
+    _read_only: bool = False
+    _statement_timeout: float | None = None
+    _retry: RetryPolicy | None = None
+
+    def _init_common(self, read_only: Any, statement_timeout: Any, retry: Any) -> None:
+        if not isinstance(read_only, bool):
+            raise ConfigError(f"read_only must be a bool, not {type(read_only).__name__}")
+        self._read_only = read_only
+        self._statement_timeout = _check_timeout("statement_timeout", statement_timeout)
+        self._retry = _check_retry(retry)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the connector refuses everything but single read statements."""
+        return self._read_only
+
+    @property
+    def statement_timeout(self) -> float | None:
+        """Default statement timeout (s) of every call; None: no timeout."""
+        return self._statement_timeout
+
+    @property
+    def retry(self) -> RetryPolicy | None:
+        """The retry policy of idempotent work (None: no retries)."""
+        return self._retry
+
+    def _retrying(self, what: str, fn: Callable[[], _T]) -> _T:
+        if self._retry is None or self._retry.max_attempts <= 1:
+            return fn()
+        return self._retry.run(fn, what, f"{type(self).__name__} {self._describe()}")
+
+    def _is_read(self, sql: str) -> bool:
+        try:
+            _core.check_read_only(sql, self.engine)
+        except SqlArrowError:
+            return False
+        return True
 
     @abc.abstractmethod
     def _describe(self) -> str:
@@ -134,33 +191,58 @@ class Connector(abc.ABC):
             raise InterfaceError(f"{type(self).__name__} is closed")
 
     # -- queries ----------------------------------------------------------------------
-    def query(self, sql: str, params: Params = None) -> QueryResult:
+    def query(
+        self, sql: str, params: Params = None, *, timeout: float | None = None
+    ) -> QueryResult:
         """Run a query and return every row as Arrow data.
 
         ``params`` is a sequence for the engine's native markers (``$1`` for
-        PostgreSQL, ``?`` for SQLite) or a mapping for ``:name`` markers.
+        PostgreSQL, ``?`` for SQLite) or a mapping for ``:name`` markers. ``timeout``
+        (seconds) overrides the connector's ``statement_timeout``: when it fires the
+        statement is cancelled on the server and :class:`~sqlarrow.QueryTimeoutError`
+        is raised.
         """
         sql = _check_sql(sql)
         params = _check_params(params)
+        timeout = _check_timeout("timeout", timeout)
         self._check_open()
-        return QueryResult(self._raw.query(sql, params))
+        raw = self._retrying("query", lambda: self._raw.query(sql, params, timeout=timeout))
+        return QueryResult(raw)
 
     def stream(
-        self, sql: str, params: Params = None, batch_size: int = DEFAULT_BATCH_SIZE
+        self,
+        sql: str,
+        params: Params = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        *,
+        timeout: float | None = None,
     ) -> RecordBatchStream:
-        """Run a query and iterate over record batches of at most ``batch_size`` rows."""
+        """Run a query and iterate over record batches of at most ``batch_size`` rows.
+
+        ``timeout`` bounds the time until the result starts (the first batch)."""
         sql = _check_sql(sql)
         params = _check_params(params)
         batch_size = _check_batch_size(batch_size)
+        timeout = _check_timeout("timeout", timeout)
         self._check_open()
-        return RecordBatchStream(self._raw.stream(sql, params, batch_size))
+        raw = self._retrying(
+            "stream", lambda: self._raw.stream(sql, params, batch_size, timeout=timeout)
+        )
+        return RecordBatchStream(raw)
 
-    def execute(self, sql: str, params: Params = None) -> int:
-        """Run one statement; return the number of rows affected."""
+    def execute(self, sql: str, params: Params = None, *, timeout: float | None = None) -> int:
+        """Run one statement; return the number of rows affected.
+
+        Only read statements are retried under a :class:`~sqlarrow.RetryPolicy`."""
         sql = _check_sql(sql)
         params = _check_params(params)
+        timeout = _check_timeout("timeout", timeout)
         self._check_open()
-        return self._raw.execute(sql, params)
+        if self._retry is not None and self._is_read(sql):
+            return self._retrying(
+                "execute", lambda: self._raw.execute(sql, params, timeout=timeout)
+            )
+        return self._raw.execute(sql, params, timeout=timeout)
 
     def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> int:
         """Run one statement per parameter set, in one transaction; return total rows affected."""
@@ -186,6 +268,7 @@ class Connector(abc.ABC):
         create_if_missing: bool = True,
         column_map: Mapping[str, str] | None = None,
         batch_size: int | None = None,
+        on_error: str = "raise",
     ) -> WriteResult:
         """Bulk-write Arrow ``data`` into ``table`` and return a :class:`WriteResult`.
 
@@ -198,6 +281,28 @@ class Connector(abc.ABC):
         all-or-nothing: a constraint violation rolls back every row and raises a
         :class:`~sqlarrow.ConstraintViolation` subclass with ``constraint`` and the input
         ``row_index``. ``column_map`` renames input columns to table columns.
+
+        ``upsert`` inserts new rows and updates existing ones matched by ``key`` (one or
+        more column names, required); ``update`` only updates matching rows (input rows
+        without a match are ignored; columns left out keep their values). Duplicate keys
+        within the input: the last row wins. PostgreSQL stages the input with binary
+        COPY and merges with one ``INSERT ... ON CONFLICT`` / ``UPDATE ... FROM``
+        statement; its upsert needs a primary key or unique index on exactly ``key``
+        (as does SQLite's ``ON CONFLICT``). A missing table is created with ``key`` as its
+        primary key. ``rows_written`` counts inserted rows, ``rows_updated`` updated ones
+        (SQLite counts every input row that hit an existing key, repeats included).
+
+        ``on_error="skip"``: rows violating a constraint are set aside and the others
+        land; ``WriteResult.failed`` holds the rejected input rows plus a
+        ``_sqlarrow_error`` reason column, ``rows_failed`` their count. SQLite catches
+        every constraint kind per row (each input row applied in order). PostgreSQL and
+        MySQL/MariaDB stage the input and check in SQL: NOT NULL, CHECK (PostgreSQL:
+        those whose columns are all in the input; MariaDB: from its catalog), FOREIGN
+        KEY (to rows already in the referenced table) and UNIQUE/PRIMARY KEY (against
+        the table, and repeated within the input: the first occurrence lands; in
+        upsert/update the last row per key is kept first). Anything else (a trigger, an
+        exclusion constraint, a concurrent writer) still fails the whole write, as do
+        data conversion errors.
         """
         if not isinstance(table, str) or not table:
             raise ConfigError("table must be a non-empty str")
@@ -214,8 +319,76 @@ class Connector(abc.ABC):
             create_if_missing,
             dict(column_map) if column_map is not None else None,
             batch_size,
+            check_on_error(on_error),
         )
         return to_result(raw)
+
+    # -- query builder (see _builder.py) ---------------------------------------------
+    def select(
+        self,
+        table: str | Sequence[str],
+        columns: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        order_by: str | Sequence[str | tuple[str, str]] | None = None,
+        limit: int | None = None,
+    ) -> QueryResult:
+        """``SELECT`` with quoted identifiers and bound values. ``where`` maps column ->
+        value (``None``: IS NULL; list/tuple/set: IN); ``order_by`` is ``"col"``,
+        ``"-col"`` (descending), ``(col, "desc")`` or a list of those."""
+        sql, params = _builder.render_select(self.engine, table, columns, where, order_by, limit)
+        return self.query(sql, params)
+
+    def insert(
+        self, table: str | Sequence[str], rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> int:
+        """Insert one row (a mapping) or several (a sequence of mappings with the same
+        keys) with bound values; returns the rows inserted. For bulk data use
+        :meth:`write`."""
+        if isinstance(rows, Mapping):
+            sql = _builder.render_insert(self.engine, table, list(rows))
+            return self.execute(sql, list(rows.values()))
+        batch = list(rows)
+        if not batch or not all(isinstance(r, Mapping) for r in batch):
+            raise ConfigError("rows must be a mapping or a non-empty sequence of mappings")
+        cols = list(batch[0])
+        if any(list(r) != cols for r in batch):
+            raise ConfigError("every row must have the same keys, in the same order")
+        sql = _builder.render_insert(self.engine, table, cols)
+        return self.executemany(sql, [list(r.values()) for r in batch])
+
+    def update(
+        self, table: str | Sequence[str], set: Mapping[str, Any], where: Mapping[str, Any]
+    ) -> int:
+        """``UPDATE table SET ... WHERE ...`` with bound values; returns the rows
+        affected. ``where`` is required (``{}`` updates every row)."""
+        sql, params = _builder.render_update(self.engine, table, set, where)
+        return self.execute(sql, params)
+
+    def delete(self, table: str | Sequence[str], where: Mapping[str, Any]) -> int:
+        """``DELETE FROM table WHERE ...`` with bound values; returns the rows deleted.
+        ``where`` is required (``{}`` deletes every row)."""
+        sql, params = _builder.render_delete(self.engine, table, where)
+        return self.execute(sql, params)
+
+    # -- transactions (see _transaction.py) -------------------------------------------
+    def transaction(self, isolation: str | None = None, read_only: bool = False) -> Transaction:
+        """Begin a transaction on a connection pinned until commit/rollback. Use it as a
+        context manager: commits on success, rolls back on an exception::
+
+            with conn.transaction(isolation="serializable") as tx:
+                tx.execute("update accounts set ...")
+                tx.write("audit", rows)
+                with tx.savepoint():
+                    ...
+
+        ``isolation``: one of :data:`sqlarrow.ISOLATION_LEVELS` or None (server default).
+        """
+        if isolation is not None and not isinstance(isolation, str):
+            raise ConfigError("isolation must be a str or None")
+        if not isinstance(read_only, bool):
+            raise ConfigError("read_only must be a bool")
+        self._check_open()
+        return Transaction(self._raw.begin(isolation, read_only), self.engine)
 
     # -- introspection and DDL (canonical schema) ----------------------------------
     def list_schemas(self) -> list[str]:
@@ -352,8 +525,12 @@ class PostgreSQLConnector(Connector):
         sslrootcert: str | os.PathLike[str] | None = None,
         sslcert: str | os.PathLike[str] | None = None,
         sslkey: str | os.PathLike[str] | None = None,
+        read_only: bool = False,
+        statement_timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         _require_engine("postgres")
+        self._init_common(read_only, statement_timeout, retry)
         self._host: str = _check_str("host", host, optional=False)
         self._port = _check_int("port", port, minimum=1, maximum=65535)
         self._database: str | None = _check_str("database", database, optional=True)
@@ -388,6 +565,8 @@ class PostgreSQLConnector(Connector):
             sslcert=self._sslcert,
             sslkey=self._sslkey,
             redshift=self._REDSHIFT,
+            read_only=self._read_only,
+            statement_timeout=self._statement_timeout,
         )
 
     @property
@@ -441,8 +620,10 @@ class PostgreSQLConnector(Connector):
         return self._application_name
 
     def _describe(self) -> str:
+        ro = " read_only=True" if self._read_only else ""
         return (
-            f"host={self._host!r} port={self._port} database={self._database!r} user={self._user!r}"
+            f"host={self._host!r} port={self._port} database={self._database!r} "
+            f"user={self._user!r}{ro}"
         )
 
 
@@ -478,8 +659,11 @@ class SQLiteConnector(Connector):
         pool_size: int = 4,
         pool_timeout: float = 30.0,
         read_only: bool = False,
+        statement_timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         _require_engine("sqlite")
+        self._init_common(read_only, statement_timeout, retry)
         if isinstance(path, os.PathLike):
             path = os.fspath(path)
         self._path: str = _check_str("path", path, optional=False)
@@ -493,6 +677,7 @@ class SQLiteConnector(Connector):
             pool_size=self._pool_size,
             pool_timeout=self._pool_timeout,
             read_only=self._read_only,
+            statement_timeout=self._statement_timeout,
         )
 
     @property
@@ -542,14 +727,26 @@ _ENGINE_OPTIONS: dict[str, frozenset[str]] = {
             "sslrootcert",
             "sslcert",
             "sslkey",
+            "read_only",
+            "statement_timeout",
+            "retry",
         }
     ),
-    "sqlite": frozenset({"path", "pool_size", "pool_timeout", "read_only"}),
+    "sqlite": frozenset(
+        {"path", "pool_size", "pool_timeout", "read_only", "statement_timeout", "retry"}
+    ),
 }
 _ENGINE_OPTIONS["redshift"] = _ENGINE_OPTIONS["postgres"]
 
 
-def connect(url: str | None = None, **options: Any) -> Connector:
+def connect(
+    url: str | None = None,
+    *,
+    name: str | None = None,
+    config: Any = None,
+    env: str | None = None,
+    **options: Any,
+) -> Connector:
     """Create a connector from a URL.
 
     Supported URLs::
@@ -565,10 +762,20 @@ def connect(url: str | None = None, **options: Any) -> Connector:
     argument of the engine's connector class) override options from the URL.
     Without ``url``, the ``SQLARROW_URL`` environment variable is used.
 
+    ``connect(name="warehouse", config="connections.yaml", env="prod")`` creates the
+    connector of a named entry of a configuration file (see :mod:`sqlarrow.config`);
+    ``config`` may also be a loaded :class:`~sqlarrow.config.Config`.
+
     Raises:
         ConfigError: unknown scheme or option, or an invalid value. Messages never
             contain the password.
     """
+    if name is not None or config is not None:
+        if url is not None:
+            raise ConfigError("give either a URL or name=/config=, not both")
+        from .config import get_connection
+
+        return get_connection(name, config, env, **options)
     if url is None:
         url = os.environ.get("SQLARROW_URL")
         if not url:
@@ -586,7 +793,9 @@ def connect(url: str | None = None, **options: Any) -> Connector:
         )
     kwargs.update(options)
     cls: Any = _ENGINE_CLASSES[engine]
+    logger.info("creating %s connector for %s", engine, mask_url(url))
     connector: Connector = cls(**kwargs)
+    logger.debug("created %r", connector)
     return connector
 
 

@@ -37,6 +37,8 @@ class RawConnector:
         sslcert: str | None = None,
         sslkey: str | None = None,
         redshift: bool = False,
+        read_only: bool = False,
+        statement_timeout: float | None = None,
     ) -> RawConnector:
         """Create a PostgreSQL connector. No connection is opened until first use.
 
@@ -62,6 +64,8 @@ class RawConnector:
         ssl_ca: str | None = None,
         tinyint1_as_bool: bool = True,
         zero_date_as_null: bool = True,
+        read_only: bool = False,
+        statement_timeout: float | None = None,
     ) -> RawConnector:
         """Create a MySQL / MariaDB connector. No connection is opened until first use.
 
@@ -83,20 +87,41 @@ class RawConnector:
         """
 
     @staticmethod
-    def sqlite(*, path: str, pool_size: int, pool_timeout: float, read_only: bool) -> RawConnector:
+    def sqlite(
+        *,
+        path: str,
+        pool_size: int,
+        pool_timeout: float,
+        read_only: bool,
+        statement_timeout: float | None = None,
+    ) -> RawConnector:
         """Create a SQLite connector for a file path or ``":memory:"``."""
 
     @property
     def engine(self) -> str:
         """``"postgres"``, ``"redshift"``, ``"sqlite"``, ..."""
 
-    def query(self, sql: str, params: Params = None, batch_size: int = 65536) -> RawResult:
+    def query(
+        self,
+        sql: str,
+        params: Params = None,
+        batch_size: int = 65536,
+        timeout: float | None = None,
+    ) -> RawResult:
         """Run a query and collect every record batch."""
 
-    def stream(self, sql: str, params: Params = None, batch_size: int = 65536) -> RawStream:
+    def stream(
+        self,
+        sql: str,
+        params: Params = None,
+        batch_size: int = 65536,
+        timeout: float | None = None,
+    ) -> RawStream:
         """Run a query and return a reader that yields batches as they are decoded."""
 
-    def execute(self, sql: str, params: Params = None) -> int:
+    @property
+    def read_only(self) -> bool: ...
+    def execute(self, sql: str, params: Params = None, timeout: float | None = None) -> int:
         """Run one statement and return the number of rows affected."""
 
     def executemany(self, sql: str, seq_of_params: Sequence[Params]) -> int:
@@ -111,6 +136,7 @@ class RawConnector:
         create_if_missing: bool = True,
         column_map: Mapping[str, str] | None = None,
         batch_size: int | None = None,
+        on_error: str = "raise",
     ) -> dict[str, Any]:
         """Bulk-write ``data`` (anything with ``__arrow_c_stream__`` or ``__arrow_c_array__``) into ``table``.
 
@@ -118,8 +144,12 @@ class RawConnector:
         ``mode``: ``append`` (create the table first when missing and ``create_if_missing``),
         ``create`` (fail if it exists), ``replace`` (atomically swap the rows). PostgreSQL
         uses binary ``COPY FROM STDIN``; SQLite one prepared INSERT in one transaction.
-        Returns ``{"rows_written", "rows_updated", "rows_failed", "execution_time_ms"}``.
+        Returns ``{"rows_written", "rows_updated", "rows_failed", "execution_time_ms",
+        "warnings"}`` plus ``"failed"`` (a :class:`RawResult`) with ``on_error="skip"``.
         """
+
+    def begin(self, isolation: str | None = None, read_only: bool = False) -> RawTransaction:
+        """Begin a transaction on a connection pinned until commit/rollback."""
 
     def test_connection(self) -> dict[str, Any]:
         """Return ``{"ok", "latency_ms", "server_version", "error"}``; never raises for an unreachable server."""
@@ -168,6 +198,33 @@ class RawConnector:
     def closed(self) -> bool: ...
 
 @final
+class RawTransaction:
+    """An open transaction on one pinned connection; dropped while open: rolled back."""
+
+    def query(self, sql: str, params: Params = None, batch_size: int = 65536) -> RawResult: ...
+    def execute(self, sql: str, params: Params = None) -> int: ...
+    def write(
+        self,
+        table: str,
+        data: object,
+        mode: str = "append",
+        key: Sequence[str] | None = None,
+        create_if_missing: bool = True,
+        column_map: Mapping[str, str] | None = None,
+        batch_size: int | None = None,
+        on_error: str = "raise",
+    ) -> dict[str, Any]: ...
+    def savepoint(self, name: str) -> None: ...
+    def release_savepoint(self, name: str) -> None: ...
+    def rollback_to_savepoint(self, name: str) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def engine(self) -> str: ...
+
+@final
 class RawResult:
     """A fully materialized query result: a list of Arrow record batches and their schema."""
 
@@ -210,6 +267,9 @@ class RawStream:
     def column_names(self) -> list[str]: ...
     def close(self) -> None:
         """Stop reading: cancels the query on the server and returns the connection to the pool."""
+
+def check_read_only(sql: str, engine: str) -> None:
+    """Raise ``ReadOnlyViolation`` unless ``sql`` is one read statement (engine's dialect)."""
 
 def rewrite_named_params(sql: str, engine: str) -> tuple[str, list[str]]:
     """Rewrite ``:name`` markers into the engine's native markers; returns (sql, names in order)."""

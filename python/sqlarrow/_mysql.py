@@ -47,6 +47,9 @@ MYSQL_OPTIONS = frozenset(
         "connect_timeout",
         "tinyint1_as_bool",
         "zero_date_as_null",
+        "read_only",
+        "statement_timeout",
+        "retry",
     }
 )
 
@@ -106,8 +109,12 @@ class MySQLConnector(Connector):
         connect_timeout: float = 10.0,
         tinyint1_as_bool: bool = True,
         zero_date_as_null: bool = True,
+        read_only: bool = False,
+        statement_timeout: float | None = None,
+        retry: Any = None,
     ) -> None:
         _require_engine("mysql")
+        self._init_common(read_only, statement_timeout, retry)
         self._host: str = _check_str("host", host, optional=False)
         self._port = _check_int("port", port, minimum=1, maximum=65535)
         self._database: str | None = _check_str("database", database, optional=True)
@@ -137,6 +144,8 @@ class MySQLConnector(Connector):
             ssl_ca=self._ssl_ca,
             tinyint1_as_bool=self._tinyint1_as_bool,
             zero_date_as_null=self._zero_date_as_null,
+            read_only=self._read_only,
+            statement_timeout=self._statement_timeout,
         )
 
     @property
@@ -195,6 +204,8 @@ class MySQLConnector(Connector):
         return self._zero_date_as_null
 
     def _describe(self) -> str:
+        ro = " read_only=True" if self._read_only else ""
         return (
-            f"host={self._host!r} port={self._port} database={self._database!r} user={self._user!r}"
+            f"host={self._host!r} port={self._port} database={self._database!r} "
+            f"user={self._user!r}{ro}"
         )

@@ -66,6 +66,8 @@ _PG_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "sslrootcert": _to_str,
     "sslcert": _to_str,
     "sslkey": _to_str,
+    "read_only": _to_bool,
+    "statement_timeout": _to_float,
 }
 _MYSQL_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "ssl_mode": _to_str,
@@ -75,11 +77,14 @@ _MYSQL_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "pool_timeout": _to_float,
     "tinyint1_as_bool": _to_bool,
     "zero_date_as_null": _to_bool,
+    "read_only": _to_bool,
+    "statement_timeout": _to_float,
 }
 _SQLITE_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "pool_size": _to_int,
     "pool_timeout": _to_float,
     "read_only": _to_bool,
+    "statement_timeout": _to_float,
     "mode": _to_str,  # SQLite URI style: mode=ro | rw | rwc
 }
 

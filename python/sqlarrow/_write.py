@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
+from ._result import QueryResult
 from .exceptions import ConfigError
 
 WRITE_MODES = ("append", "replace", "create", "upsert", "update")
+ON_ERROR = ("raise", "skip")
+
+
+def check_on_error(on_error: Any) -> str:
+    if on_error not in ON_ERROR:
+        raise ConfigError(f'on_error must be "raise" or "skip", not {on_error!r}')
+    return str(on_error)
 
 
 @dataclass(frozen=True)
@@ -18,6 +27,14 @@ class WriteResult:
     rows_updated: int
     rows_failed: int
     execution_time_ms: float
+    #: Notes on how the write ran, e.g. MySQL's fallback from ``LOAD DATA LOCAL INFILE``
+    #: to multi-row INSERTs when the server forbids local infile (also logged as warnings
+    #: on the ``sqlarrow`` logger).
+    warnings: tuple[str, ...] = field(default=())
+    #: With ``on_error="skip"``: the rejected input rows plus a ``_sqlarrow_error``
+    #: reason column (a :class:`~sqlarrow.QueryResult`: ``to_arrow()``,
+    #: ``__arrow_c_stream__``); None otherwise.
+    failed: QueryResult | None = field(default=None, compare=False)
 
 
 def arrow_input(data: Any) -> Any:
@@ -45,10 +62,18 @@ def arrow_input(data: Any) -> Any:
     )
 
 
+_log = logging.getLogger("sqlarrow")
+
+
 def to_result(raw: dict[str, Any]) -> WriteResult:
+    warnings = tuple(str(w) for w in raw.get("warnings", ()))
+    for w in warnings:
+        _log.warning("write: %s", w)
     return WriteResult(
         rows_written=int(raw["rows_written"]),
         rows_updated=int(raw["rows_updated"]),
         rows_failed=int(raw["rows_failed"]),
         execution_time_ms=float(raw["execution_time_ms"]),
+        warnings=warnings,
+        failed=QueryResult(raw["failed"]) if raw.get("failed") is not None else None,
     )

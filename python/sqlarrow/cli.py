@@ -2,7 +2,12 @@
 
 sqlarrow demo [--rows N] [--path FILE]
 sqlarrow query URL "SQL" [--limit N] [--format table|csv|json]
-sqlarrow test URL
+sqlarrow test [NAME|URL] [--config FILE] [--env ENV] [--env-file FILE]
+sqlarrow inspect [NAME|URL] [--schema S] [--config FILE] [--env ENV] [--env-file FILE]
+
+NAME is a connection of the configuration file (``--config``, else
+``$SQLARROW_CONFIG``, else ``./sqlarrow.yaml``); without NAME or URL the file's
+``target`` is used (or ``$SQLARROW_URL`` when there is no configuration).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from typing import Any, TextIO
 from . import __version__, connect
 from ._connectors import Connector, SQLiteConnector
 from ._url import mask_url
-from .exceptions import SqlArrowError
+from .config import default_env_file, load_config
+from .exceptions import ConfigError, SqlArrowError
 
 _MAX_CELL = 40
 
@@ -312,9 +318,42 @@ def _batch_rows(batch: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def run_test(url: str) -> int:
-    masked = mask_url(url)
-    with connect(url) as conn:
+def _open(
+    target: str | None, config: str | None, env: str | None, env_file: str | None
+) -> tuple[Connector, str]:
+    """The connector for a URL or a configuration entry, and how to show it (masked)."""
+    if target is not None and "://" in target:
+        return connect(target), mask_url(target)
+    if config is None:
+        config = os.environ.get("SQLARROW_CONFIG") or None
+    if config is None:
+        for candidate in ("sqlarrow.yaml", "sqlarrow.yml", "connections.yaml"):
+            if os.path.exists(candidate):
+                config = candidate
+                break
+    if config is None:
+        if target is None and os.environ.get("SQLARROW_URL"):
+            url = os.environ["SQLARROW_URL"]
+            return connect(url), mask_url(url)
+        raise ConfigError(
+            "no configuration file: pass --config FILE (or set SQLARROW_CONFIG), "
+            "or give a connection URL"
+        )
+    if env_file is None:
+        env_file = default_env_file(config)
+    cfg = load_config(config, env_file=env_file, env=env)
+    entry = cfg.get(target)
+    return entry.connect(), f"{entry.name} ({entry.engine})"
+
+
+def run_test(
+    url: str | None,
+    config: str | None = None,
+    env: str | None = None,
+    env_file: str | None = None,
+) -> int:
+    conn, masked = _open(url, config, env, env_file)
+    with conn:
         status = conn.test_connection()
     if status.ok:
         latency = f"{status.latency_ms:.1f} ms" if status.latency_ms is not None else "n/a"
@@ -325,6 +364,23 @@ def run_test(url: str) -> int:
     print(f"failed: {masked}")
     print(f"error: {status.error}")
     return 1
+
+
+def run_inspect(
+    target: str | None,
+    config: str | None = None,
+    env: str | None = None,
+    env_file: str | None = None,
+    schema: str | None = None,
+) -> int:
+    conn, shown = _open(target, config, env, env_file)
+    with conn:
+        tables = conn.list_tables(schema)
+    print(f"{shown}: {len(tables)} table(s)")
+    rows = [dict(t) for t in tables]
+    if rows:
+        print(format_table(rows, ["schema", "name", "kind"]))
+    return 0
 
 
 # -- entry point --------------------------------------------------------------------------
@@ -359,7 +415,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     test = sub.add_parser("test", help="check that a database answers")
-    test.add_argument("url", help="connection URL")
+    test.add_argument(
+        "url", nargs="?", default=None, metavar="NAME|URL", help="connection name or URL"
+    )
+    inspect = sub.add_parser("inspect", help="list the tables of a database")
+    inspect.add_argument(
+        "url", nargs="?", default=None, metavar="NAME|URL", help="connection name or URL"
+    )
+    inspect.add_argument("--schema", default=None, help="only this schema")
+    for p in (test, inspect):
+        p.add_argument("--config", default=None, help="configuration file (YAML)")
+        p.add_argument("--env", default=None, help="environment (profile) of the config")
+        p.add_argument("--env-file", default=None, help=".env file for ${VAR} values")
     return parser
 
 
@@ -370,7 +437,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args.rows, args.path)
         if args.command == "query":
             return run_query(args.url, args.sql, args.limit, args.format)
-        return run_test(args.url)
+        if args.command == "inspect":
+            return run_inspect(args.url, args.config, args.env, args.env_file, args.schema)
+        return run_test(args.url, args.config, args.env, args.env_file)
     except SqlArrowError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -2,8 +2,9 @@
 
 mod schema_ops;
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -13,6 +14,7 @@ use crate::cancel::CancelSlot;
 use crate::error::{Error, Result};
 use crate::params::{rewrite_named, MarkerStyle, Rewritten};
 use crate::pool::PoolStats;
+use crate::readonly::{check_read_only, SqlDialect};
 use crate::stream::{BatchStream, Sink};
 use crate::value::Params;
 
@@ -27,11 +29,16 @@ use crate::engines::sqlite::{SqliteConfig, SqliteConnector};
 #[derive(Debug, Clone, Copy)]
 pub struct QueryOptions {
     pub batch_size: usize,
+    /// Per-call statement timeout (overrides the connector's `statement_timeout`).
+    pub timeout: Option<Duration>,
 }
 
 impl Default for QueryOptions {
     fn default() -> Self {
-        QueryOptions { batch_size: 65_536 }
+        QueryOptions {
+            batch_size: 65_536,
+            timeout: None,
+        }
     }
 }
 
@@ -65,6 +72,10 @@ enum Engine {
 #[derive(Clone)]
 pub struct Connector {
     engine: Engine,
+    /// Read-only mode: every statement is validated ([`crate::readonly`]), writes refused.
+    read_only: bool,
+    /// Default statement timeout of every call (cancelled on the server when it fires).
+    statement_timeout: Option<Duration>,
 }
 
 impl Connector {
@@ -72,6 +83,8 @@ impl Connector {
     pub fn postgres(cfg: PgConfig) -> Result<Self> {
         Ok(Connector {
             engine: Engine::Postgres(Arc::new(PgConnector::new(cfg)?)),
+            read_only: false,
+            statement_timeout: None,
         })
     }
 
@@ -79,6 +92,8 @@ impl Connector {
     pub fn sqlite(cfg: SqliteConfig) -> Result<Self> {
         Ok(Connector {
             engine: Engine::Sqlite(Arc::new(SqliteConnector::new(cfg)?)),
+            read_only: false,
+            statement_timeout: None,
         })
     }
 
@@ -86,7 +101,95 @@ impl Connector {
     pub fn mysql(cfg: MySqlConfig) -> Result<Self> {
         Ok(Connector {
             engine: Engine::Mysql(Arc::new(MySqlConnector::new(cfg)?)),
+            read_only: false,
+            statement_timeout: None,
         })
+    }
+
+    /// Turn read-only mode on or off (layer 2: SQL validation; the engines' session
+    /// settings are layer 1 and come from their configs).
+    pub fn with_read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Set the default statement timeout of every call.
+    pub fn with_statement_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.statement_timeout = timeout;
+        self
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
+    }
+
+    /// The parser dialect of this engine.
+    pub fn sql_dialect(&self) -> SqlDialect {
+        SqlDialect::for_engine(self.engine_name())
+    }
+
+    /// In read-only mode, refuse anything but one read statement.
+    fn check_read(&self, sql: &str) -> Result<()> {
+        if self.read_only {
+            check_read_only(sql, self.sql_dialect())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// In read-only mode, refuse an API-level write (`write`, DDL from a schema diff).
+    pub(crate) fn refuse_if_read_only(&self, what: &str) -> Result<()> {
+        if self.read_only {
+            Err(Error::new(
+                crate::error::ErrorKind::ReadOnly,
+                format!("read-only mode refused {what}: the connector is read-only"),
+            )
+            .transient(false)
+            .with_detail("reason", "read_only"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Run `fut` under the call's (or the connector's) statement timeout; when it fires,
+    /// cancel the statement on the server and return a `Timeout` error.
+    async fn timed<T>(
+        &self,
+        per_call: Option<Duration>,
+        cancel: &CancelSlot,
+        fut: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(limit) = per_call.or(self.statement_timeout) else {
+            return fut.await;
+        };
+        tokio::pin!(fut);
+        match tokio::time::timeout(limit, &mut fut).await {
+            Ok(r) => r,
+            Err(_) => {
+                const GRACE: Duration = Duration::from_secs(5);
+                if let Some(c) = cancel.cancel() {
+                    let _ = tokio::time::timeout(GRACE, c).await;
+                }
+                // Let the cancelled statement wind down so its connection stays usable.
+                let _ = tokio::time::timeout(GRACE, &mut fut).await;
+                // The statement is over: a later cancel (a stream closed by its reader)
+                // must not reach the next statement run on that connection.
+                cancel.clear();
+                Err(Error::new(
+                    crate::error::ErrorKind::Timeout,
+                    format!(
+                        "the statement ran longer than its timeout ({:.3} s) and was cancelled \
+                         on the server",
+                        limit.as_secs_f64()
+                    ),
+                )
+                .with_detail("timeout", format!("{}", limit.as_secs_f64())))
+            }
+        }
     }
 
     /// `"postgres"`, `"sqlite"`, ...
@@ -162,6 +265,7 @@ impl Connector {
         opts: QueryOptions,
         cancel: &CancelSlot,
     ) -> Result<QueryOutput> {
+        self.check_read(sql)?;
         let start = Instant::now();
         // Decode on a runtime worker, next to the connection task: waking a thread
         // outside the runtime for every network message costs more than the decoding.
@@ -173,9 +277,12 @@ impl Connector {
                 .await
                 .map(|_| sink)
         });
-        let sink = task
-            .await
-            .map_err(|e| Error::interface(format!("the query task failed: {e}")))??;
+        let sink = self
+            .timed(opts.timeout, cancel, async {
+                task.await
+                    .map_err(|e| Error::interface(format!("the query task failed: {e}")))?
+            })
+            .await?;
         let Sink::Collect { schema, batches } = sink else {
             unreachable!("collect sink")
         };
@@ -197,6 +304,7 @@ impl Connector {
         cancel: &CancelSlot,
     ) -> Result<BatchStream> {
         self.check_open()?;
+        self.check_read(sql)?;
         let (tx, rx) = mpsc::channel(1);
         let (schema_tx, schema_rx) = oneshot::channel();
         let this = self.clone();
@@ -208,8 +316,14 @@ impl Connector {
                 schema_tx: Some(schema_tx),
                 tx,
             };
+            // The timeout covers the whole statement, like a server-side one.
+            let limit = opts.timeout.or(this.statement_timeout);
             let res = this
-                .run_query(&sql, &params, opts, &mut sink, &task_cancel)
+                .timed(
+                    limit,
+                    &task_cancel,
+                    this.run_query(&sql, &params, opts, &mut sink, &task_cancel),
+                )
                 .await;
             if let Err(e) = res {
                 // A closed reader is not an error worth reporting.
@@ -226,15 +340,30 @@ impl Connector {
     }
 
     pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {
+        self.execute_timeout(sql, params, cancel, None).await
+    }
+
+    /// [`Connector::execute`] with a per-call statement timeout.
+    pub async fn execute_timeout(
+        &self,
+        sql: &str,
+        params: &Params,
+        cancel: &CancelSlot,
+        timeout: Option<Duration>,
+    ) -> Result<u64> {
         self.check_open()?;
-        match &self.engine {
-            #[cfg(feature = "postgres")]
-            Engine::Postgres(c) => c.execute(sql, params, cancel).await,
-            #[cfg(feature = "sqlite")]
-            Engine::Sqlite(c) => c.execute(sql, params, cancel).await,
-            #[cfg(feature = "mysql")]
-            Engine::Mysql(c) => c.execute(sql, params, cancel).await,
-        }
+        self.check_read(sql)?;
+        self.timed(timeout, cancel, async {
+            match &self.engine {
+                #[cfg(feature = "postgres")]
+                Engine::Postgres(c) => c.execute(sql, params, cancel).await,
+                #[cfg(feature = "sqlite")]
+                Engine::Sqlite(c) => c.execute(sql, params, cancel).await,
+                #[cfg(feature = "mysql")]
+                Engine::Mysql(c) => c.execute(sql, params, cancel).await,
+            }
+        })
+        .await
     }
 
     pub async fn executemany(
@@ -244,14 +373,18 @@ impl Connector {
         cancel: &CancelSlot,
     ) -> Result<u64> {
         self.check_open()?;
-        match &self.engine {
-            #[cfg(feature = "postgres")]
-            Engine::Postgres(c) => c.executemany(sql, sets, cancel).await,
-            #[cfg(feature = "sqlite")]
-            Engine::Sqlite(c) => c.executemany(sql, sets, cancel).await,
-            #[cfg(feature = "mysql")]
-            Engine::Mysql(c) => c.executemany(sql, sets, cancel).await,
-        }
+        self.check_read(sql)?;
+        self.timed(None, cancel, async {
+            match &self.engine {
+                #[cfg(feature = "postgres")]
+                Engine::Postgres(c) => c.executemany(sql, sets, cancel).await,
+                #[cfg(feature = "sqlite")]
+                Engine::Sqlite(c) => c.executemany(sql, sets, cancel).await,
+                #[cfg(feature = "mysql")]
+                Engine::Mysql(c) => c.executemany(sql, sets, cancel).await,
+            }
+        })
+        .await
     }
 
     /// Check the server answers; never fails.
@@ -288,7 +421,47 @@ impl Connector {
         }
     }
 
+    /// Begin a transaction on a connection pinned until commit/rollback (see
+    /// [`crate::transaction`]).
+    pub async fn begin(
+        &self,
+        opts: &crate::transaction::TxOptions,
+        cancel: &CancelSlot,
+    ) -> Result<crate::transaction::Transaction> {
+        use crate::transaction::{parse_isolation, Transaction, TxInner};
+        self.check_open()?;
+        let iso = opts.isolation.as_deref().map(parse_isolation).transpose()?;
+        let inner = match &self.engine {
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(c) => TxInner::Postgres(
+                crate::engines::postgres::tx::PgTx::begin(c.clone(), iso, opts.read_only, cancel)
+                    .await?,
+            ),
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite(c) => {
+                if !matches!(iso, None | Some("SERIALIZABLE")) {
+                    return Err(Error::config(
+                        "SQLite transactions are always serializable; isolation must be None or \"serializable\"",
+                    ));
+                }
+                TxInner::Sqlite(
+                    crate::engines::sqlite::tx::SqliteTx::begin(c.clone(), opts.read_only).await?,
+                )
+            }
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => TxInner::Mysql(
+                crate::engines::mysql::tx::MySqlTx::begin(c.clone(), iso, opts.read_only, cancel)
+                    .await?,
+            ),
+        };
+        Ok(Transaction::new(inner, self.engine_name(), self.read_only))
+    }
+
     /// Bulk-write the batches of `reader` into `table`.
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "sqlite")),
+        allow(unused_variables)
+    )]
     pub async fn write(
         &self,
         table: &str,
@@ -297,12 +470,15 @@ impl Connector {
         cancel: &CancelSlot,
     ) -> Result<crate::write::WriteResult> {
         self.check_open()?;
+        self.refuse_if_read_only("write")?;
         let table = crate::write::TableRef::parse(table)?;
         match &self.engine {
             #[cfg(feature = "postgres")]
             Engine::Postgres(c) => c.write(&table, reader, opts, cancel).await,
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.write(&table, reader, opts, cancel).await,
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.write(&table, reader, opts, cancel).await,
             #[allow(unreachable_patterns)]
             _ => Err(Error::interface(format!(
                 "write is not supported for {} yet",

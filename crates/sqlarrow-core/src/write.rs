@@ -40,6 +40,39 @@ impl WriteMode {
     }
 }
 
+impl WriteMode {
+    /// Upsert and update match rows by `key`.
+    pub fn is_keyed(self) -> bool {
+        matches!(self, WriteMode::Upsert | WriteMode::Update)
+    }
+}
+
+/// Validate `key` against the mode: required (and unique) for upsert/update.
+pub fn check_key(opts: &WriteOptions) -> Result<()> {
+    if opts.mode.is_keyed() {
+        if opts.key.is_empty() {
+            return Err(Error::config(format!(
+                "mode=\"{}\" needs key=[...]: the column(s) that identify a row",
+                if opts.mode == WriteMode::Upsert {
+                    "upsert"
+                } else {
+                    "update"
+                }
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for k in &opts.key {
+            if k.is_empty() || k.contains('\0') {
+                return Err(Error::config(format!("invalid key column name {k:?}")));
+            }
+            if !seen.insert(k) {
+                return Err(Error::config(format!("key names column {k:?} twice")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Options of one write.
 #[derive(Debug, Clone)]
 pub struct WriteOptions {
@@ -49,6 +82,9 @@ pub struct WriteOptions {
     /// Input column name → table column name.
     pub column_map: HashMap<String, String>,
     pub batch_size: Option<usize>,
+    /// `on_error="skip"`: rows violating a constraint are set aside (see
+    /// [`WriteResult::failed`]) and the others land; `false`: all-or-nothing.
+    pub skip_errors: bool,
 }
 
 impl Default for WriteOptions {
@@ -59,6 +95,7 @@ impl Default for WriteOptions {
             create_if_missing: true,
             column_map: HashMap::new(),
             batch_size: None,
+            skip_errors: false,
         }
     }
 }
@@ -70,6 +107,74 @@ pub struct WriteResult {
     pub rows_updated: u64,
     pub rows_failed: u64,
     pub elapsed_ms: f64,
+    /// Notes on how the write ran (e.g. a slower fallback path), also logged in Python.
+    pub warnings: Vec<String>,
+    /// With `skip_errors`: the rejected input rows plus an [`ERROR_COLUMN`] reason.
+    pub failed: Option<FailedRows>,
+}
+
+/// The name of the reason column of [`WriteResult::failed`].
+pub const ERROR_COLUMN: &str = "_sqlarrow_error";
+
+/// Rejected rows (dead-letter output): the input's columns plus [`ERROR_COLUMN`].
+#[derive(Debug, Clone)]
+pub struct FailedRows {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl FailedRows {
+    /// An empty result shaped like `input` (every column nullable) plus the reason.
+    pub fn empty(input: &arrow_schema::Schema) -> Self {
+        let mut fields: Vec<arrow_schema::Field> = input
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        fields.push(arrow_schema::Field::new(
+            ERROR_COLUMN,
+            DataType::Utf8,
+            false,
+        ));
+        FailedRows {
+            schema: std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+            batches: Vec::new(),
+        }
+    }
+
+    /// Add `columns` (cast to the input's types where possible) with one reason per row.
+    pub fn push(&mut self, columns: Vec<ArrayRef>, reasons: Vec<String>) -> Result<()> {
+        let mut cols = Vec::with_capacity(columns.len() + 1);
+        for (a, f) in columns.into_iter().zip(self.schema.fields().iter()) {
+            let a = if a.data_type() == f.data_type() {
+                a
+            } else {
+                arrow_cast::cast(&a, f.data_type())?
+            };
+            cols.push(a);
+        }
+        cols.push(std::sync::Arc::new(arrow_array::StringArray::from(reasons)) as ArrayRef);
+        self.batches
+            .push(RecordBatch::try_new(self.schema.clone(), cols)?);
+        Ok(())
+    }
+
+    pub fn num_rows(&self) -> u64 {
+        self.batches.iter().map(|b| b.num_rows() as u64).sum()
+    }
+}
+
+/// Whether `e` is a per-row constraint violation (what `on_error="skip"` sets aside).
+pub fn is_row_violation(e: &Error) -> bool {
+    use crate::error::ErrorKind as K;
+    matches!(
+        e.kind,
+        K::Constraint
+            | K::UniqueViolation
+            | K::ForeignKeyViolation
+            | K::NotNullViolation
+            | K::CheckViolation
+    )
 }
 
 /// A table reference: optional schema (namespace) and name, unquoted.

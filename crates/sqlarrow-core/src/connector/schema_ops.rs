@@ -76,6 +76,7 @@ impl Connector {
     /// Run DDL statements, in one transaction where the engine has transactional DDL.
     pub async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         self.check_open()?;
+        self.refuse_if_read_only("DDL")?;
         if statements.is_empty() {
             return Ok(());
         }

@@ -16,6 +16,8 @@
 
 pub mod decode;
 pub mod params;
+pub mod tx;
+pub mod write;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -55,6 +57,8 @@ pub struct MySqlConfig {
     pub ssl_ca: Option<String>,
     pub connect_timeout: Duration,
     pub decode: DecodeOptions,
+    /// Read-only mode, layer 1: `SET SESSION TRANSACTION READ ONLY` on every connection.
+    pub read_only: bool,
     pub pool: PoolConfig,
 }
 
@@ -70,6 +74,7 @@ impl Default for MySqlConfig {
             ssl_ca: None,
             connect_timeout: Duration::from_secs(10),
             decode: DecodeOptions::default(),
+            read_only: false,
             pool: PoolConfig::default(),
         }
     }
@@ -230,7 +235,11 @@ impl Settings {
             .user(Some(user))
             .pass(cfg.password.clone())
             .db_name(cfg.database.clone())
-            .init(vec![SESSION_INIT])
+            .init(if cfg.read_only {
+                vec![SESSION_INIT, "SET SESSION TRANSACTION READ ONLY"]
+            } else {
+                vec![SESSION_INIT]
+            })
             .tcp_nodelay(true)
             .tcp_keepalive(Some(Duration::from_secs(60)))
             .stmt_cache_size(64);

@@ -5,6 +5,7 @@ pub mod decode;
 pub mod introspect;
 pub mod params;
 pub mod tls;
+pub mod tx;
 pub mod write;
 
 use std::sync::Arc;
@@ -42,6 +43,8 @@ pub struct PgConfig {
     /// Redshift: same wire protocol, but no `COPY ... TO STDOUT`, no `options`
     /// startup parameter; reads always use the binary extended protocol.
     pub redshift: bool,
+    /// Read-only mode, layer 1: `default_transaction_read_only=on` for every session.
+    pub read_only: bool,
     pub pool: PoolConfig,
 }
 
@@ -304,7 +307,12 @@ impl PgConnector {
         c.keepalives(true);
         // Text values arrive in UTF-8 whatever the database encoding; dates in ISO form.
         if !cfg.redshift {
-            c.options("-c client_encoding=UTF8 -c DateStyle=ISO -c TimeZone=UTC");
+            let mut options =
+                String::from("-c client_encoding=UTF8 -c DateStyle=ISO -c TimeZone=UTC");
+            if cfg.read_only {
+                options.push_str(" -c default_transaction_read_only=on");
+            }
+            c.options(&options);
         }
         let (mode, tls) = tls::make_tls(&tls::TlsOptions {
             sslmode: cfg.sslmode.clone(),
@@ -352,14 +360,20 @@ impl PgConnector {
         Ok(conn)
     }
 
-    async fn prepare(conn: &PgConn, sql: &str, params: &Params) -> Result<Statement> {
-        let types: Vec<Type> = params.0.iter().map(declared_type).collect();
+    /// The statement-cache key: SQL text plus the declared parameter types.
+    fn statement_key(sql: &str, types: &[Type]) -> String {
         let mut key = String::with_capacity(sql.len() + 16);
         key.push_str(sql);
-        for t in &types {
+        for t in types {
             key.push('\0');
             key.push_str(&t.oid().to_string());
         }
+        key
+    }
+
+    async fn prepare(conn: &PgConn, sql: &str, params: &Params) -> Result<Statement> {
+        let types: Vec<Type> = params.0.iter().map(declared_type).collect();
+        let key = Self::statement_key(sql, &types);
         let stmt = match conn.cached(&key) {
             Some(s) => s,
             None => {
@@ -392,7 +406,8 @@ impl PgConnector {
         if let Some(s) = conn.cached(&key) {
             return Ok(s);
         }
-        let copy_sql = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
+        // The newline ends a trailing `-- comment` before the closing parenthesis.
+        let copy_sql = format!("COPY ({sql}\n) TO STDOUT (FORMAT binary)");
         let s = conn.client.prepare(&copy_sql).await.map_err(map_err)?;
         conn.remember(key, &s);
         Ok(s)
@@ -447,7 +462,11 @@ impl PgConnector {
                 )));
             }
         }
-        if params.is_empty() && !self.pool.manager().redshift && copyable(sql) {
+        // First run of a query text: binary COPY (fastest for large results), with the
+        // describe pipelined. Repeated runs reuse the described statement through the
+        // extended protocol: one Bind/Execute round trip, no re-parse (fast small queries).
+        let first_run = params.is_empty() && conn.cached(&Self::statement_key(sql, &[])).is_none();
+        if first_run && !self.pool.manager().redshift && copyable(sql) {
             // Describe the query and start the COPY in one round trip (pipelined).
             let copy_stmt = Self::copy_statement(conn, sql).await?;
             let (described, started) =
@@ -466,6 +485,7 @@ impl PgConnector {
                     return Err(e);
                 }
             };
+            conn.remember(Self::statement_key(sql, &[]), &stmt);
             drop(stmt);
             sink.schema(schema.clone());
             let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));

@@ -15,8 +15,8 @@ use super::{map_err, PgConnector};
 use crate::cancel::CancelSlot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::write::{
-    cast_strict, mapped_names, next_batch, quote_ident, TableRef, WriteMode, WriteOptions,
-    WriteResult,
+    cast_strict, mapped_names, next_batch, quote_ident, FailedRows, TableRef, WriteMode,
+    WriteOptions, WriteResult,
 };
 
 const PG_EPOCH_DAYS: i32 = 10_957;
@@ -176,7 +176,12 @@ async fn target_columns(client: &Client, table: &TableRef) -> Result<Option<Vec<
     ))
 }
 
-fn create_sql(table: &TableRef, schema: &arrow_schema::Schema, names: &[String]) -> Result<String> {
+fn create_sql(
+    table: &TableRef,
+    schema: &arrow_schema::Schema,
+    names: &[String],
+    key: &[String],
+) -> Result<String> {
     let mut cols = Vec::new();
     for (f, n) in schema.fields().iter().zip(names) {
         let ext = f
@@ -197,6 +202,12 @@ fn create_sql(table: &TableRef, schema: &arrow_schema::Schema, names: &[String])
         })?;
         let null = if f.is_nullable() { "" } else { " NOT NULL" };
         cols.push(format!("{} {ty}{null}", quote_ident(n)));
+    }
+    if !key.is_empty() {
+        // Keyed modes create the table with the key as its primary key (upsert needs a
+        // unique index for ON CONFLICT).
+        let k: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
+        cols.push(format!("PRIMARY KEY ({})", k.join(", ")));
     }
     Ok(format!(
         "CREATE TABLE {} ({})",
@@ -227,89 +238,15 @@ impl PgConnector {
                 "writes to Redshift are not supported yet (Redshift has no COPY FROM STDIN; use COPY from S3)",
             ));
         }
-        if matches!(opts.mode, WriteMode::Upsert | WriteMode::Update) {
-            return Err(Error::interface(
-                "write modes upsert and update are not implemented yet",
-            ));
-        }
+        crate::write::check_key(opts)?;
         let start = std::time::Instant::now();
-        let mut reader = reader;
         let mut conn = self.checkout(cancel).await?;
         let client = &conn.client;
         let res = async {
-            let schema = reader.schema();
-            let names = mapped_names(&schema, &opts.column_map)?;
             client.batch_execute("BEGIN").await.map_err(map_err)?;
-            let mut existing = target_columns(client, table).await?;
-            match (&existing, opts.mode) {
-                (Some(_), WriteMode::Create) => {
-                    return Err(Error::new(
-                        ErrorKind::Query,
-                        format!("table {} already exists (mode=\"create\")", table.quoted()),
-                    )
-                    .with_sqlstate("42P07"))
-                }
-                (None, WriteMode::Create) | (None, _)
-                    if opts.mode == WriteMode::Create || opts.create_if_missing =>
-                {
-                    client
-                        .batch_execute(&create_sql(table, &schema, &names)?)
-                        .await
-                        .map_err(map_err)?;
-                    existing = target_columns(client, table).await?;
-                }
-                (None, _) => {
-                    return Err(Error::new(
-                        ErrorKind::UndefinedObject,
-                        format!(
-                            "table {} does not exist (create_if_missing=False)",
-                            table.quoted()
-                        ),
-                    )
-                    .with_sqlstate("42P01"))
-                }
-                _ => {}
-            }
-            let target =
-                existing.ok_or_else(|| Error::interface("table vanished while writing"))?;
-            let plans = plan(&schema, &names, &target)?;
-            if opts.mode == WriteMode::Replace {
-                client
-                    .batch_execute(&format!("TRUNCATE {}", table.quoted()))
-                    .await
-                    .map_err(map_err)?;
-            }
-            let cols: Vec<String> = plans.iter().map(|p| quote_ident(&p.name)).collect();
-            let copy = format!(
-                "COPY {} ({}) FROM STDIN (FORMAT binary)",
-                table.quoted(),
-                cols.join(", ")
-            );
-            let sink = client
-                .copy_in::<_, Bytes>(copy.as_str())
-                .await
-                .map_err(map_err)?;
-            futures_util::pin_mut!(sink);
-            let mut buf = BytesMut::with_capacity(FLUSH_BYTES + (64 << 10));
-            buf.put_slice(b"PGCOPY\n\xff\r\n\0");
-            buf.put_i32(0);
-            buf.put_i32(0);
-            let mut rows = 0u64;
-            while let Some(batch) = next_batch(reader.as_mut())? {
-                let arrays = prepare_batch(&batch, &plans)?;
-                encode_rows(&arrays, &plans, batch.num_rows(), &mut buf, &mut sink).await?;
-                rows += batch.num_rows() as u64;
-            }
-            buf.put_i16(-1);
-            sink.send(buf.split().freeze()).await.map_err(map_err)?;
-            let written = sink.as_mut().finish().await.map_err(map_err)?;
+            let r = write_body(self, &conn, table, reader, opts, start).await?;
             client.batch_execute("COMMIT").await.map_err(map_err)?;
-            debug_assert_eq!(written, rows);
-            Ok(WriteResult {
-                rows_written: written,
-                elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
-                ..Default::default()
-            })
+            Ok(r)
         }
         .await;
         if res.is_err() && !conn.client.is_closed() {
@@ -321,10 +258,557 @@ impl PgConnector {
     }
 }
 
+/// A write inside the caller's open transaction, atomic through a savepoint.
+pub(crate) async fn write_in_tx(
+    owner: &PgConnector,
+    conn: &super::PgConn,
+    table: &TableRef,
+    reader: Box<dyn RecordBatchReader + Send>,
+    opts: &WriteOptions,
+) -> Result<WriteResult> {
+    if owner.is_redshift() {
+        return Err(Error::interface(
+            "writes to Redshift are not supported yet (Redshift has no COPY FROM STDIN; use COPY from S3)",
+        ));
+    }
+    crate::write::check_key(opts)?;
+    let start = std::time::Instant::now();
+    let client = &conn.client;
+    client
+        .batch_execute("SAVEPOINT _sqlarrow_write")
+        .await
+        .map_err(map_err)?;
+    match write_body(owner, conn, table, reader, opts, start).await {
+        Ok(r) => {
+            client
+                .batch_execute("RELEASE SAVEPOINT _sqlarrow_write")
+                .await
+                .map_err(map_err)?;
+            Ok(r)
+        }
+        Err(e) => {
+            if !client.is_closed() {
+                let _ = client
+                    .batch_execute(
+                        "ROLLBACK TO SAVEPOINT _sqlarrow_write; RELEASE SAVEPOINT _sqlarrow_write",
+                    )
+                    .await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The write itself, inside an open transaction (no BEGIN/COMMIT here).
+async fn write_body(
+    owner: &PgConnector,
+    conn: &super::PgConn,
+    table: &TableRef,
+    reader: Box<dyn RecordBatchReader + Send>,
+    opts: &WriteOptions,
+    start: std::time::Instant,
+) -> Result<WriteResult> {
+    let client = &conn.client;
+    let mut reader = reader;
+    let schema = reader.schema();
+    let names = mapped_names(&schema, &opts.column_map)?;
+    let mut existing = target_columns(client, table).await?;
+    match (&existing, opts.mode) {
+        (Some(_), WriteMode::Create) => {
+            return Err(Error::new(
+                ErrorKind::Query,
+                format!("table {} already exists (mode=\"create\")", table.quoted()),
+            )
+            .with_sqlstate("42P07"))
+        }
+        (None, WriteMode::Create) | (None, _)
+            if opts.mode == WriteMode::Create || opts.create_if_missing =>
+        {
+            client
+                .batch_execute(&create_sql(
+                    table,
+                    &schema,
+                    &names,
+                    if opts.mode.is_keyed() { &opts.key } else { &[] },
+                )?)
+                .await
+                .map_err(map_err)?;
+            existing = target_columns(client, table).await?;
+        }
+        (None, _) => {
+            return Err(Error::new(
+                ErrorKind::UndefinedObject,
+                format!(
+                    "table {} does not exist (create_if_missing=False)",
+                    table.quoted()
+                ),
+            )
+            .with_sqlstate("42P01"))
+        }
+        _ => {}
+    }
+    let target = existing.ok_or_else(|| Error::interface("table vanished while writing"))?;
+    let plans = plan(&schema, &names, &target, opts.mode)?;
+    if opts.mode.is_keyed() || opts.skip_errors {
+        let ctx = MergeCtx {
+            owner,
+            conn,
+            table,
+            plans: &plans,
+            target: &target,
+            input: &schema,
+        };
+        return merge(&ctx, reader.as_mut(), opts, start).await;
+    }
+    if opts.mode == WriteMode::Replace {
+        client
+            .batch_execute(&format!("TRUNCATE {}", table.quoted()))
+            .await
+            .map_err(map_err)?;
+    }
+    let cols: Vec<String> = plans.iter().map(|p| quote_ident(&p.name)).collect();
+    let copy = format!(
+        "COPY {} ({}) FROM STDIN (FORMAT binary)",
+        table.quoted(),
+        cols.join(", ")
+    );
+    let sink = client
+        .copy_in::<_, Bytes>(copy.as_str())
+        .await
+        .map_err(map_err)?;
+    futures_util::pin_mut!(sink);
+    let mut buf = BytesMut::with_capacity(FLUSH_BYTES + (64 << 10));
+    buf.put_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.put_i32(0);
+    buf.put_i32(0);
+    let mut rows = 0u64;
+    while let Some(batch) = next_batch(reader.as_mut())? {
+        let arrays = prepare_batch(&batch, &plans)?;
+        encode_rows(&arrays, &plans, batch.num_rows(), None, &mut buf, &mut sink).await?;
+        rows += batch.num_rows() as u64;
+    }
+    buf.put_i16(-1);
+    sink.send(buf.split().freeze()).await.map_err(map_err)?;
+    let written = sink.as_mut().finish().await.map_err(map_err)?;
+    debug_assert_eq!(written, rows);
+    Ok(WriteResult {
+        rows_written: written,
+        elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+        ..Default::default()
+    })
+}
+
+static STAGE_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The name of a fresh staging table (temporary, dropped at commit).
+fn stage_name() -> String {
+    let n = STAGE_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("_sqlarrow_stage_{}_{n}", std::process::id())
+}
+
+/// Whether `table` has a unique index (or primary key) on exactly the `key` columns.
+async fn has_unique_index(client: &Client, table: &TableRef, key: &[String]) -> Result<bool> {
+    let rows = client
+        .query(
+            "select array(select a.attname::text from unnest(i.indkey) k \
+                          join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k) \
+             from pg_index i \
+             where i.indrelid = to_regclass($1) and i.indisunique and i.indpred is null \
+               and i.indexprs is null",
+            &[&table.quoted()],
+        )
+        .await
+        .map_err(map_err)?;
+    let mut want: Vec<&str> = key.iter().map(|s| s.as_str()).collect();
+    want.sort_unstable();
+    Ok(rows.iter().any(|r| {
+        let mut cols: Vec<String> = r.get(0);
+        cols.sort_unstable();
+        cols == want
+    }))
+}
+
+/// Upsert/update: stage the input with binary COPY into a temporary table (with an
+/// input-ordinal column), then merge with one statement. Duplicate keys in the input:
+/// the last row wins (the stage is deduplicated keeping the highest ordinal).
+struct MergeCtx<'a> {
+    owner: &'a PgConnector,
+    conn: &'a super::PgConn,
+    table: &'a TableRef,
+    plans: &'a [Plan],
+    target: &'a [TargetColumn],
+    input: &'a arrow_schema::Schema,
+}
+
+async fn merge(
+    ctx: &MergeCtx<'_>,
+    reader: &mut (dyn RecordBatchReader + Send),
+    opts: &WriteOptions,
+    start: std::time::Instant,
+) -> Result<WriteResult> {
+    let (client, table, plans) = (&ctx.conn.client, ctx.table, ctx.plans);
+    for k in &opts.key {
+        if !plans.iter().any(|p| &p.name == k) {
+            return Err(Error::config(format!(
+                "key column {k:?} is not in the input (after column_map)"
+            ))
+            .with_detail("column", k.clone()));
+        }
+    }
+    if opts.mode == WriteMode::Upsert && !has_unique_index(client, table, &opts.key).await? {
+        return Err(Error::config(format!(
+            "upsert into {} needs a primary key or unique index on exactly ({}): PostgreSQL's \
+             INSERT ... ON CONFLICT can only match a unique index; create one (e.g. \
+             ALTER TABLE ... ADD PRIMARY KEY ({})) or use mode=\"update\"",
+            table.quoted(),
+            opts.key.join(", "),
+            opts.key
+                .iter()
+                .map(|k| quote_ident(k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let stage = quote_ident(&stage_name());
+    let cols: Vec<String> = plans.iter().map(|p| quote_ident(&p.name)).collect();
+    let col_list = cols.join(", ");
+    client
+        .batch_execute(&format!(
+            "CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {col_list} FROM {} WITH NO DATA; \
+             ALTER TABLE {stage} ADD COLUMN _sqlarrow_ord int8",
+            table.quoted()
+        ))
+        .await
+        .map_err(map_err)?;
+    let copy = format!("COPY {stage} ({col_list}, _sqlarrow_ord) FROM STDIN (FORMAT binary)");
+    let sink = client
+        .copy_in::<_, Bytes>(copy.as_str())
+        .await
+        .map_err(map_err)?;
+    futures_util::pin_mut!(sink);
+    let mut buf = BytesMut::with_capacity(FLUSH_BYTES + (64 << 10));
+    buf.put_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.put_i32(0);
+    buf.put_i32(0);
+    let mut rows = 0u64;
+    while let Some(batch) = next_batch(reader)? {
+        let arrays = prepare_batch(&batch, plans)?;
+        encode_rows(
+            &arrays,
+            plans,
+            batch.num_rows(),
+            Some(rows),
+            &mut buf,
+            &mut sink,
+        )
+        .await?;
+        rows += batch.num_rows() as u64;
+    }
+    buf.put_i16(-1);
+    sink.send(buf.split().freeze()).await.map_err(map_err)?;
+    sink.as_mut().finish().await.map_err(map_err)?;
+
+    let keys: Vec<String> = opts.key.iter().map(|k| quote_ident(k)).collect();
+    let key_list = keys.join(", ");
+    let failed = if opts.skip_errors {
+        Some(set_aside(ctx, &stage, opts).await?)
+    } else {
+        None
+    };
+    let nfailed = failed.as_ref().map(|f| f.num_rows()).unwrap_or(0);
+    if !opts.mode.is_keyed() {
+        if opts.mode == WriteMode::Replace {
+            client
+                .batch_execute(&format!("TRUNCATE {}", table.quoted()))
+                .await
+                .map_err(map_err)?;
+        }
+        let n = client
+            .execute(
+                &format!(
+                    "INSERT INTO {} ({col_list}) SELECT {col_list} FROM {stage} ORDER BY _sqlarrow_ord",
+                    table.quoted()
+                ),
+                &[],
+            )
+            .await
+            .map_err(map_err)?;
+        return Ok(WriteResult {
+            rows_written: n,
+            rows_failed: nfailed,
+            failed,
+            elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+            ..Default::default()
+        });
+    }
+    let dedup = format!(
+        "SELECT DISTINCT ON ({key_list}) {col_list} FROM {stage} ORDER BY {key_list}, _sqlarrow_ord DESC"
+    );
+    let non_key: Vec<&String> = cols.iter().filter(|c| !keys.contains(c)).collect();
+    let (written, updated) = if opts.mode == WriteMode::Upsert {
+        let action = if non_key.is_empty() {
+            "DO NOTHING".to_string()
+        } else {
+            format!(
+                "DO UPDATE SET {}",
+                non_key
+                    .iter()
+                    .map(|c| format!("{c} = EXCLUDED.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let sql = format!(
+            "WITH m AS (INSERT INTO {t} ({col_list}) {dedup} ON CONFLICT ({key_list}) {action} \
+             RETURNING (xmax = 0) AS inserted) \
+             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM m",
+            t = table.quoted()
+        );
+        let r = client.query_one(&sql, &[]).await.map_err(map_err)?;
+        (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)
+    } else {
+        if non_key.is_empty() {
+            return Err(Error::config(
+                "mode=\"update\" needs at least one input column besides the key",
+            ));
+        }
+        let set = non_key
+            .iter()
+            .map(|c| format!("{c} = s.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let on = keys
+            .iter()
+            .map(|k| format!("t.{k} = s.{k}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let sql = format!(
+            "UPDATE {} AS t SET {set} FROM ({dedup}) AS s WHERE {on}",
+            table.quoted()
+        );
+        let n = client.execute(&sql, &[]).await.map_err(map_err)?;
+        (0, n)
+    };
+    Ok(WriteResult {
+        rows_written: written,
+        rows_updated: updated,
+        rows_failed: nfailed,
+        failed,
+        elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+        ..Default::default()
+    })
+}
+
+/// `on_error="skip"`: find the staged rows that would violate the target's NOT NULL,
+/// CHECK, FOREIGN KEY and UNIQUE/PRIMARY KEY constraints (checked in SQL against the
+/// stage), return them with a reason each, and delete them from the stage. In keyed
+/// modes the stage is first reduced to the last row per key (superseded rows are not
+/// failures).
+async fn set_aside(ctx: &MergeCtx<'_>, stage: &str, opts: &WriteOptions) -> Result<FailedRows> {
+    let client = &ctx.conn.client;
+    let t = ctx.table.quoted();
+    let names: Vec<&str> = ctx.plans.iter().map(|p| p.name.as_str()).collect();
+    let has_all = |cols: &[String]| cols.iter().all(|c| names.contains(&c.as_str()));
+    let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let keyed = opts.mode.is_keyed();
+    let rej = quote_ident(&stage_name());
+    let mut sql = vec![format!(
+        "CREATE TEMP TABLE {rej} (_sqlarrow_ord int8 PRIMARY KEY, reason text NOT NULL) ON COMMIT DROP"
+    )];
+    if keyed {
+        let same = opts
+            .key
+            .iter()
+            .map(|k| format!("s.{k} = s2.{k}", k = quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        sql.push(format!(
+            "DELETE FROM {stage} s USING {stage} s2 WHERE {same} AND s._sqlarrow_ord < s2._sqlarrow_ord"
+        ));
+    }
+    let reject = |cond_from: String, reason: String| {
+        format!(
+            "INSERT INTO {rej} SELECT s._sqlarrow_ord, {} {cond_from} ON CONFLICT DO NOTHING",
+            lit(&reason)
+        )
+    };
+    // NOT NULL
+    for c in ctx.target {
+        if c.not_null && names.contains(&c.name.as_str()) {
+            sql.push(reject(
+                format!("FROM {stage} s WHERE s.{} IS NULL", quote_ident(&c.name)),
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    c.name, ctx.table.name
+                ),
+            ));
+        }
+    }
+    // CHECK
+    let checks = client
+        .query(
+            "select conname::text, pg_get_expr(conbin, conrelid),                     array(select a.attname::text from pg_attribute a                           where a.attrelid = c.conrelid and a.attnum = any(c.conkey))              from pg_constraint c where conrelid = to_regclass($1) and contype = 'c'",
+            &[&t],
+        )
+        .await
+        .map_err(map_err)?;
+    for r in &checks {
+        let (name, expr, cols): (String, String, Vec<String>) = (r.get(0), r.get(1), r.get(2));
+        if has_all(&cols) {
+            sql.push(reject(
+                format!("FROM {stage} s WHERE ({expr}) IS FALSE"),
+                format!(
+                    "new row for relation \"{}\" violates check constraint \"{name}\"",
+                    ctx.table.name
+                ),
+            ));
+        }
+    }
+    // FOREIGN KEY
+    let fks = client
+        .query(
+            "select conname::text, confrelid::regclass::text,                     array(select a.attname::text from unnest(c.conkey) with ordinality k(n, i)                           join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i),                     array(select a.attname::text from unnest(c.confkey) with ordinality k(n, i)                           join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i)              from pg_constraint c where conrelid = to_regclass($1) and contype = 'f'",
+            &[&t],
+        )
+        .await
+        .map_err(map_err)?;
+    for r in &fks {
+        let (name, reft, local, remote): (String, String, Vec<String>, Vec<String>) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        if !has_all(&local) {
+            continue;
+        }
+        let not_null = local
+            .iter()
+            .map(|c| format!("s.{} IS NOT NULL", quote_ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let on = local
+            .iter()
+            .zip(&remote)
+            .map(|(l, f)| format!("f.{} = s.{}", quote_ident(f), quote_ident(l)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        sql.push(reject(
+            format!(
+                "FROM {stage} s WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {reft} f WHERE {on})"
+            ),
+            format!(
+                "insert or update on table \"{}\" violates foreign key constraint \"{name}\"",
+                ctx.table.name
+            ),
+        ));
+    }
+    // UNIQUE / PRIMARY KEY
+    let uniques = client
+        .query(
+            "select c.relname::text, array(select a.attname::text from unnest(i.indkey) k                     join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k)              from pg_index i join pg_class c on c.oid = i.indexrelid              where i.indrelid = to_regclass($1) and i.indisunique                and i.indpred is null and i.indexprs is null",
+            &[&t],
+        )
+        .await
+        .map_err(map_err)?;
+    let mut sorted_key: Vec<&String> = opts.key.iter().collect();
+    sorted_key.sort();
+    for r in &uniques {
+        let (name, cols): (String, Vec<String>) = (r.get(0), r.get(1));
+        if !has_all(&cols) {
+            continue;
+        }
+        let mut sc: Vec<&String> = cols.iter().collect();
+        sc.sort();
+        if keyed && sc == sorted_key {
+            continue; // matching on the key is what upsert/update do
+        }
+        let reason = format!("duplicate key value violates unique constraint \"{name}\"");
+        if opts.mode != WriteMode::Replace {
+            let same = cols
+                .iter()
+                .map(|c| format!("e.{c} = s.{c}", c = quote_ident(c)))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            let other_row = if keyed {
+                format!(
+                    " AND NOT ({})",
+                    opts.key
+                        .iter()
+                        .map(|k| format!("e.{k} = s.{k}", k = quote_ident(k)))
+                        .collect::<Vec<_>>()
+                        .join(" AND ")
+                )
+            } else {
+                String::new()
+            };
+            sql.push(reject(
+                format!(
+                    "FROM {stage} s WHERE EXISTS (SELECT 1 FROM {t} e WHERE {same}{other_row})"
+                ),
+                format!("{reason} (the key exists in the table)"),
+            ));
+        }
+        let part = cols
+            .iter()
+            .map(|c| format!("s.{}", quote_ident(c)))
+            .collect::<Vec<_>>();
+        let not_null = part
+            .iter()
+            .map(|c| format!("{c} IS NOT NULL"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        sql.push(format!(
+            "INSERT INTO {rej} SELECT o, {} FROM (SELECT s._sqlarrow_ord AS o, row_number() OVER              (PARTITION BY {} ORDER BY s._sqlarrow_ord) AS rn FROM {stage} s WHERE {not_null}              AND NOT EXISTS (SELECT 1 FROM {rej} r WHERE r._sqlarrow_ord = s._sqlarrow_ord)) x              WHERE rn > 1 ON CONFLICT DO NOTHING",
+            lit(&format!("{reason} (repeated within the input)")),
+            part.join(", ")
+        ));
+    }
+    client
+        .batch_execute(&sql.join(";\n"))
+        .await
+        .map_err(map_err)?;
+    // The rejected rows, in input order, typed like the input where possible.
+    let cols = names
+        .iter()
+        .map(|n| format!("s.{}", quote_ident(n)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut sink = crate::stream::Sink::collect();
+    ctx.owner
+        .query_on(
+            ctx.conn,
+            &format!(
+                "SELECT {cols}, r.reason FROM {stage} s JOIN {rej} r USING (_sqlarrow_ord)                  ORDER BY s._sqlarrow_ord"
+            ),
+            &crate::value::Params::default(),
+            65_536,
+            &mut sink,
+        )
+        .await?;
+    let mut failed = FailedRows::empty(ctx.input);
+    if let crate::stream::Sink::Collect { batches, .. } = sink {
+        for b in batches {
+            let n = b.num_columns();
+            let reason = arrow_cast::cast(b.column(n - 1), &DataType::Utf8)?;
+            let reasons: Vec<String> = reason
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.unwrap_or_default().to_string())
+                .collect();
+            failed.push(b.columns()[..n - 1].to_vec(), reasons)?;
+        }
+    }
+    client
+        .batch_execute(&format!(
+            "DELETE FROM {stage} s USING {rej} r WHERE s._sqlarrow_ord = r._sqlarrow_ord"
+        ))
+        .await
+        .map_err(map_err)?;
+    Ok(failed)
+}
+
 fn plan(
     schema: &arrow_schema::Schema,
     names: &[String],
     target: &[TargetColumn],
+    mode: WriteMode,
 ) -> Result<Vec<Plan>> {
     let mut plans = Vec::new();
     for (i, (f, n)) in schema.fields().iter().zip(names).enumerate() {
@@ -348,7 +832,8 @@ fn plan(
         });
     }
     for t in target {
-        if t.not_null && !t.has_default && !names.contains(&t.name) {
+        // update never inserts, so it may leave NOT NULL columns out.
+        if mode != WriteMode::Update && t.not_null && !t.has_default && !names.contains(&t.name) {
             return Err(Error::config(format!(
                 "the table's NOT NULL column {:?} (no default) is missing from the input",
                 t.name
@@ -384,13 +869,14 @@ async fn encode_rows<S>(
     arrays: &[ArrayRef],
     plans: &[Plan],
     n: usize,
+    ordinal: Option<u64>,
     buf: &mut BytesMut,
     sink: &mut std::pin::Pin<&mut S>,
 ) -> Result<()>
 where
     S: futures_util::Sink<Bytes, Error = tokio_postgres::Error>,
 {
-    let ncols = plans.len() as i16;
+    let ncols = plans.len() as i16 + ordinal.is_some() as i16;
     let cols: Vec<Col<'_>> = arrays
         .iter()
         .zip(plans)
@@ -402,6 +888,10 @@ where
         for (c, p) in cols.iter().zip(plans) {
             c.put(row, buf, &mut scratch)
                 .map_err(|e| e.context(format!("column \"{}\", input row {row}", p.name)))?;
+        }
+        if let Some(base) = ordinal {
+            buf.put_i32(8);
+            buf.put_i64((base + row as u64) as i64);
         }
         if buf.len() >= FLUSH_BYTES {
             sink.send(buf.split().freeze()).await.map_err(map_err)?;

@@ -2,7 +2,7 @@
 //! Arrow buffers on a blocking thread, typed by each column's declared type.
 
 pub mod introspect;
-
+pub mod tx;
 pub mod write;
 
 use std::path::PathBuf;

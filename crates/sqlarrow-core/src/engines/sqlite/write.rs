@@ -12,8 +12,8 @@ use crate::cancel::CancelSlot;
 use crate::error::{Error, Result};
 use crate::value::civil;
 use crate::write::{
-    cast_strict, mapped_names, next_batch, quote_ident, TableRef, WriteMode, WriteOptions,
-    WriteResult,
+    cast_strict, is_row_violation, mapped_names, next_batch, quote_ident, FailedRows, TableRef,
+    WriteMode, WriteOptions, WriteResult,
 };
 
 /// The declared SQLite type for a new column, chosen so sqlarrow reads it back as the
@@ -198,84 +198,255 @@ impl SqliteConnector {
         opts: &WriteOptions,
         cancel: &CancelSlot,
     ) -> Result<WriteResult> {
-        if matches!(opts.mode, WriteMode::Upsert | WriteMode::Update) {
-            return Err(Error::interface(
-                "write modes upsert and update are not implemented yet",
-            ));
-        }
+        crate::write::check_key(opts)?;
         let start = std::time::Instant::now();
         let table = table.clone();
         let opts = opts.clone();
-        let mut reader = reader;
-        let rows = self
-            .with_conn(cancel, move |conn| {
-                let schema = reader.schema();
-                let names = mapped_names(&schema, &opts.column_map)?;
-                let tx = conn.transaction().map_err(map_err)?;
-                let existing = table_columns(&tx, &table)?;
-                match (&existing, opts.mode) {
-                    (Some(_), WriteMode::Create) => {
-                        return Err(Error::new(crate::error::ErrorKind::Query, format!("table {} already exists (mode=\"create\")", table.quoted())))
-                    }
-                    (None, m) if m == WriteMode::Create || opts.create_if_missing => {
-                        let mut cols = Vec::new();
-                        for (f, n) in schema.fields().iter().zip(&names) {
-                            let is_json = f.metadata().get(crate::types::EXTENSION_NAME_KEY).map(|s| s.as_str())
-                                == Some(crate::types::JSON_EXTENSION);
-                            let ty = sqlite_type_for(f.data_type(), is_json).ok_or_else(|| {
-                                Error::unsupported_type(n, &f.data_type().to_string(), "no SQLite column type for this Arrow type; cast it first")
-                            })?;
-                            cols.push(format!("{} {ty}{}", quote_ident(n), if f.is_nullable() { "" } else { " NOT NULL" }));
-                        }
-                        tx.execute_batch(&format!("CREATE TABLE {} ({})", table.quoted(), cols.join(", "))).map_err(map_err)?;
-                    }
-                    (None, _) => {
-                        return Err(Error::new(crate::error::ErrorKind::UndefinedObject, format!("table {} does not exist (create_if_missing=False)", table.quoted())))
-                    }
-                    (Some(cols), _) => {
-                        for n in &names {
-                            if !cols.iter().any(|c| &c.0 == n) {
-                                return Err(Error::config(format!("input column {n:?} has no matching column in the table; use column_map to rename")).with_detail("column", n.clone()));
-                            }
-                        }
-                        for (c, notnull, hasdef) in cols {
-                            if *notnull && !*hasdef && !names.contains(c) {
-                                return Err(Error::config(format!("the table's NOT NULL column {c:?} (no default) is missing from the input")).with_detail("column", c.clone()));
-                            }
-                        }
-                    }
-                }
-                if opts.mode == WriteMode::Replace && existing.is_some() {
-                    tx.execute_batch(&format!("DELETE FROM {}", table.quoted())).map_err(map_err)?;
-                }
-                let cols: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
-                let marks = vec!["?"; cols.len()].join(", ");
-                let sql = format!("INSERT INTO {} ({}) VALUES ({marks})", table.quoted(), cols.join(", "));
-                let mut total = 0u64;
-                {
-                    let mut stmt = tx.prepare(&sql).map_err(map_err)?;
-                    while let Some(batch) = next_batch(reader.as_mut())? {
-                        let arrays = normalize(&batch, &names)?;
-                        for row in 0..batch.num_rows() {
-                            for (k, a) in arrays.iter().enumerate() {
-                                let v = cell(a, row).map_err(|e| e.context(format!("column \"{}\"", names[k])))?;
-                                stmt.raw_bind_parameter(k + 1, v).map_err(map_err)?;
-                            }
-                            stmt.raw_execute().map_err(|e| map_err(e).with_detail("row_index", (total + row as u64).to_string()))?;
-                        }
-                        total += batch.num_rows() as u64;
-                    }
-                }
-                tx.commit().map_err(map_err)?;
-                Ok(total)
-            })
+        let mut res = self
+            .with_conn(cancel, move |conn| write_sync(conn, &table, reader, &opts))
             .await?;
-        Ok(WriteResult {
-            rows_written: rows,
-            elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
-            ..Default::default()
-        })
+        res.elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
+        Ok(res)
     }
+}
+
+/// The write on one connection, atomic through a savepoint (a transaction of its own
+/// outside one, nested inside the caller's open transaction). Returns (written, updated).
+pub(crate) fn write_sync(
+    conn: &mut rusqlite::Connection,
+    table: &TableRef,
+    reader: Box<dyn RecordBatchReader + Send>,
+    opts: &WriteOptions,
+) -> Result<WriteResult> {
+    crate::write::check_key(opts)?;
+    let mut reader = reader;
+    let table = table.clone();
+    let schema = reader.schema();
+    let names = mapped_names(&schema, &opts.column_map)?;
+    let tx = conn.savepoint().map_err(map_err)?;
+    let existing = table_columns(&tx, &table)?;
+    match (&existing, opts.mode) {
+        (Some(_), WriteMode::Create) => {
+            return Err(Error::new(
+                crate::error::ErrorKind::Query,
+                format!("table {} already exists (mode=\"create\")", table.quoted()),
+            ))
+        }
+        (None, m) if m == WriteMode::Create || opts.create_if_missing => {
+            let mut cols = Vec::new();
+            for (f, n) in schema.fields().iter().zip(&names) {
+                let is_json = f
+                    .metadata()
+                    .get(crate::types::EXTENSION_NAME_KEY)
+                    .map(|s| s.as_str())
+                    == Some(crate::types::JSON_EXTENSION);
+                let ty = sqlite_type_for(f.data_type(), is_json).ok_or_else(|| {
+                    Error::unsupported_type(
+                        n,
+                        &f.data_type().to_string(),
+                        "no SQLite column type for this Arrow type; cast it first",
+                    )
+                })?;
+                cols.push(format!(
+                    "{} {ty}{}",
+                    quote_ident(n),
+                    if f.is_nullable() { "" } else { " NOT NULL" }
+                ));
+            }
+            if opts.mode.is_keyed() {
+                let k: Vec<String> = opts.key.iter().map(|k| quote_ident(k)).collect();
+                cols.push(format!("PRIMARY KEY ({})", k.join(", ")));
+            }
+            tx.execute_batch(&format!(
+                "CREATE TABLE {} ({})",
+                table.quoted(),
+                cols.join(", ")
+            ))
+            .map_err(map_err)?;
+        }
+        (None, _) => {
+            return Err(Error::new(
+                crate::error::ErrorKind::UndefinedObject,
+                format!(
+                    "table {} does not exist (create_if_missing=False)",
+                    table.quoted()
+                ),
+            ))
+        }
+        (Some(cols), _) => {
+            for n in &names {
+                if !cols.iter().any(|c| &c.0 == n) {
+                    return Err(Error::config(format!("input column {n:?} has no matching column in the table; use column_map to rename")).with_detail("column", n.clone()));
+                }
+            }
+            for (c, notnull, hasdef) in cols {
+                if opts.mode != WriteMode::Update && *notnull && !*hasdef && !names.contains(c) {
+                    return Err(Error::config(format!(
+                        "the table's NOT NULL column {c:?} (no default) is missing from the input"
+                    ))
+                    .with_detail("column", c.clone()));
+                }
+            }
+        }
+    }
+    if opts.mode == WriteMode::Replace && existing.is_some() {
+        tx.execute_batch(&format!("DELETE FROM {}", table.quoted()))
+            .map_err(map_err)?;
+    }
+    let stmt_sql = statement(&table, &names, opts)?;
+    let count_sql = format!("SELECT count(*) FROM {}", table.quoted());
+    let before: i64 = if opts.mode == WriteMode::Upsert {
+        tx.query_row(&count_sql, [], |r| r.get(0))
+            .map_err(map_err)?
+    } else {
+        0
+    };
+    let mut total = 0u64;
+    let mut changed = 0u64;
+    let mut failed = opts.skip_errors.then(|| FailedRows::empty(&schema));
+    {
+        let mut stmt = tx.prepare(&stmt_sql.sql).map_err(|e| {
+                        let e = map_err(e);
+                        if opts.mode == WriteMode::Upsert && e.message.contains("ON CONFLICT clause does not match") {
+                            Error::config(format!(
+                                "upsert into {} needs a PRIMARY KEY or UNIQUE constraint on exactly ({}): SQLite's ON CONFLICT can only match one ({})",
+                                table.quoted(), opts.key.join(", "), e.message
+                            ))
+                        } else {
+                            e
+                        }
+                    })?;
+        while let Some(batch) = next_batch(reader.as_mut())? {
+            let arrays = normalize(&batch, &names)?;
+            for row in 0..batch.num_rows() {
+                for (k, a) in arrays.iter().enumerate() {
+                    let v =
+                        cell(a, row).map_err(|e| e.context(format!("column \"{}\"", names[k])))?;
+                    stmt.raw_bind_parameter(stmt_sql.slot[k], v)
+                        .map_err(map_err)?;
+                }
+                match stmt.raw_execute() {
+                    Ok(n) => changed += n as u64,
+                    Err(e) => {
+                        let e =
+                            map_err(e).with_detail("row_index", (total + row as u64).to_string());
+                        match failed.as_mut() {
+                            // The failed statement alone is undone (SQLite's
+                            // statement-level ABORT): the write goes on.
+                            Some(f) if is_row_violation(&e) => {
+                                let cols =
+                                    batch.columns().iter().map(|c| c.slice(row, 1)).collect();
+                                f.push(cols, vec![e.message])?;
+                            }
+                            _ => return Err(e),
+                        }
+                    }
+                }
+            }
+            total += batch.num_rows() as u64;
+        }
+    }
+    let nfailed = failed.as_ref().map(|f| f.num_rows()).unwrap_or(0);
+    let ok = total - nfailed;
+    let res = match opts.mode {
+        WriteMode::Upsert => {
+            let after: i64 = tx
+                .query_row(&count_sql, [], |r| r.get(0))
+                .map_err(map_err)?;
+            let inserted = (after - before).max(0) as u64;
+            (inserted, ok.saturating_sub(inserted))
+        }
+        WriteMode::Update => (0, changed),
+        _ => (ok, 0),
+    };
+    tx.commit().map_err(map_err)?;
+    Ok(WriteResult {
+        rows_written: res.0,
+        rows_updated: res.1,
+        rows_failed: nfailed,
+        failed,
+        ..Default::default()
+    })
+}
+
+/// The per-row statement and, per input column, its 1-based parameter slot.
+struct RowStatement {
+    sql: String,
+    slot: Vec<usize>,
+}
+
+/// INSERT (append/replace/create), INSERT ... ON CONFLICT DO UPDATE (upsert; a later
+/// input row with the same key overwrites an earlier one: last row wins), or
+/// UPDATE ... WHERE key (update).
+fn statement(table: &TableRef, names: &[String], opts: &WriteOptions) -> Result<RowStatement> {
+    let cols: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
+    for k in &opts.key {
+        if opts.mode.is_keyed() && !names.contains(k) {
+            return Err(Error::config(format!(
+                "key column {k:?} is not in the input (after column_map)"
+            ))
+            .with_detail("column", k.clone()));
+        }
+    }
+    let non_key: Vec<usize> = (0..names.len())
+        .filter(|i| !opts.key.contains(&names[*i]))
+        .collect();
+    let marks = vec!["?"; cols.len()].join(", ");
+    let insert = format!(
+        "INSERT INTO {} ({}) VALUES ({marks})",
+        table.quoted(),
+        cols.join(", ")
+    );
+    Ok(match opts.mode {
+        WriteMode::Upsert => {
+            let keys: Vec<String> = opts.key.iter().map(|k| quote_ident(k)).collect();
+            let action = if non_key.is_empty() {
+                "DO NOTHING".to_string()
+            } else {
+                let set: Vec<String> = non_key
+                    .iter()
+                    .map(|i| format!("{c} = excluded.{c}", c = cols[*i]))
+                    .collect();
+                format!("DO UPDATE SET {}", set.join(", "))
+            };
+            RowStatement {
+                sql: format!("{insert} ON CONFLICT ({}) {action}", keys.join(", ")),
+                slot: (1..=names.len()).collect(),
+            }
+        }
+        WriteMode::Update => {
+            if non_key.is_empty() {
+                return Err(Error::config(
+                    "mode=\"update\" needs at least one input column besides the key",
+                ));
+            }
+            let mut slot = vec![0; names.len()];
+            let mut set = Vec::new();
+            for (n, i) in non_key.iter().enumerate() {
+                slot[*i] = n + 1;
+                set.push(format!("{} = ?", cols[*i]));
+            }
+            let mut conds = Vec::new();
+            for (n, k) in opts.key.iter().enumerate() {
+                let i = names.iter().position(|x| x == k).unwrap_or_default();
+                slot[i] = non_key.len() + n + 1;
+                conds.push(format!("{} = ?", cols[i]));
+            }
+            RowStatement {
+                sql: format!(
+                    "UPDATE {} SET {} WHERE {}",
+                    table.quoted(),
+                    set.join(", "),
+                    conds.join(" AND ")
+                ),
+                slot,
+            }
+        }
+        _ => RowStatement {
+            sql: insert,
+            slot: (1..=names.len()).collect(),
+        },
+    })
 }
 
 fn normalize(batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {

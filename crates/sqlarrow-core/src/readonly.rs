@@ -1,0 +1,460 @@
+//! Read-only mode, layer 2: SQL validation with a real parser (`sqlparser`).
+//!
+//! Only one read statement passes: `SELECT`/`VALUES`/`TABLE`, `WITH … SELECT` without
+//! data-modifying CTEs, `EXPLAIN` of those (never `EXPLAIN ANALYZE`, which runs the
+//! statement) and `SHOW`/`DESCRIBE`. Everything else is refused with a
+//! [`ErrorKind::ReadOnly`] error naming the reason: several statements, DML/DDL,
+//! `COPY`, `SELECT … INTO`, `FOR UPDATE/SHARE`, `INTO OUTFILE/DUMPFILE`, functions
+//! with side effects (file access, sleeping, sequences, settings, dblink, …), `SET`,
+//! transaction control, `CALL`, `DO`, and SQL the parser does not understand.
+//!
+//! The check is deliberately conservative (a deny-list of words on the token level on
+//! top of the statement allow-list): a refused harmless query is a nuisance, a passed
+//! write is a breach. It is one layer of three: the session is read-only too
+//! (layer one) and the database role should have no write privileges (layer three,
+//! see `docs/read-only.md`).
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, ObjectName, Query, Select, SetExpr, Statement, TableFactor, Visit, Visitor,
+};
+use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The SQL dialect to validate with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlDialect {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+impl SqlDialect {
+    fn parser_dialect(self) -> Box<dyn Dialect> {
+        match self {
+            SqlDialect::Postgres => Box::new(PostgreSqlDialect {}),
+            SqlDialect::MySql => Box::new(MySqlDialect {}),
+            SqlDialect::Sqlite => Box::new(SQLiteDialect {}),
+        }
+    }
+
+    /// The dialect of an engine name (`postgres`, `redshift`, `mysql`, `sqlite`).
+    pub fn for_engine(engine: &str) -> SqlDialect {
+        match engine {
+            "mysql" => SqlDialect::MySql,
+            "sqlite" => SqlDialect::Sqlite,
+            _ => SqlDialect::Postgres,
+        }
+    }
+}
+
+/// Words refused anywhere in a read-only statement (identifiers and keywords, quoted or
+/// not, compared case-insensitively): functions with side effects or file access, and
+/// the clauses that turn a SELECT into a write.
+const DENIED_WORDS: &[&str] = &[
+    // SELECT ... INTO table / INTO OUTFILE / INTO DUMPFILE / INTO @var
+    "into",
+    "outfile",
+    "dumpfile",
+    // MySQL `LOCK IN SHARE MODE` (`FOR UPDATE/SHARE` is checked on the syntax tree)
+    "lock",
+    // PostgreSQL: files, large objects, other servers, sleeping, settings, sequences,
+    // backends, locks, notifications, WAL, SQL executed from strings.
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_ls_dir",
+    "pg_stat_file",
+    "pg_ls_logdir",
+    "pg_ls_waldir",
+    "pg_ls_tmpdir",
+    "pg_ls_archive_statusdir",
+    "pg_file_write",
+    "pg_file_rename",
+    "pg_file_unlink",
+    "pg_file_sync",
+    "lo_import",
+    "lo_export",
+    "lo_create",
+    "lo_creat",
+    "lo_unlink",
+    "lo_put",
+    "lo_from_bytea",
+    "lo_truncate",
+    "lowrite",
+    "lo_open",
+    "pg_sleep",
+    "pg_sleep_for",
+    "pg_sleep_until",
+    "set_config",
+    "nextval",
+    "setval",
+    "lastval",
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_reload_conf",
+    "pg_rotate_logfile",
+    "pg_notify",
+    "pg_logical_emit_message",
+    "pg_switch_wal",
+    "pg_create_restore_point",
+    "pg_promote",
+    "pg_create_logical_replication_slot",
+    "pg_create_physical_replication_slot",
+    "pg_drop_replication_slot",
+    "pg_replication_origin_create",
+    "pg_stat_reset",
+    "pg_stat_statements_reset",
+    "pg_import_system_collations",
+    "txid_current",
+    "pg_current_xact_id",
+    "query_to_xml",
+    "query_to_xml_and_xmlschema",
+    "query_to_xmlschema",
+    "cursor_to_xml",
+    "table_to_xml",
+    "table_to_xml_and_xmlschema",
+    "database_to_xml",
+    "schema_to_xml",
+    "xpath_table",
+    "crosstab",
+    "crosstab2",
+    "crosstab3",
+    "crosstab4",
+    "connectby",
+    "pg_execute_server_program",
+    // MySQL / MariaDB
+    "load_file",
+    "sleep",
+    "benchmark",
+    "get_lock",
+    "release_lock",
+    "release_all_locks",
+    "is_free_lock",
+    "master_pos_wait",
+    "source_pos_wait",
+    "master_gtid_wait",
+    "sys_exec",
+    "sys_eval",
+    "sql_no_cache_write",
+    // SQLite
+    "load_extension",
+    "readfile",
+    "writefile",
+    "edit",
+    "fts3_tokenizer",
+];
+
+/// Prefixes of denied function names (`dblink`, `dblink_exec`, `pg_advisory_lock`, ...).
+const DENIED_PREFIXES: &[&str] = &[
+    "dblink",
+    "pg_advisory",
+    "pg_try_advisory",
+    "lo_",
+    "pg_file_",
+];
+
+fn denied_word(word: &str) -> bool {
+    let w = word.to_lowercase();
+    DENIED_WORDS.contains(&w.as_str()) || DENIED_PREFIXES.iter().any(|p| w.starts_with(p))
+}
+
+fn refuse(reason: impl Into<String>) -> Error {
+    Error::new(
+        ErrorKind::ReadOnly,
+        format!("read-only mode refused the statement: {}", reason.into()),
+    )
+    .transient(false)
+    .with_detail("reason", "read_only")
+}
+
+/// The first word of a statement's debug form, e.g. `Insert`, `CreateTable`.
+fn statement_kind(stmt: &Statement) -> String {
+    let dbg = format!("{stmt:?}");
+    dbg.split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("statement")
+        .to_string()
+}
+
+/// Check that `sql` is one read statement; `Err(ReadOnly)` names why it is not.
+pub fn check_read_only(sql: &str, dialect: SqlDialect) -> Result<()> {
+    if sql.contains('\0') {
+        return Err(refuse("the statement contains a NUL character"));
+    }
+    if dialect == SqlDialect::MySql && (sql.contains("/*!") || sql.contains("/*M!")) {
+        return Err(refuse(
+            "MySQL executable comments (/*! ... */) are not allowed",
+        ));
+    }
+    if dialect == SqlDialect::MySql && sql.contains('\\') {
+        // Whether a backslash escapes a quote depends on the server's sql_mode
+        // (NO_BACKSLASH_ESCAPES): refuse rather than guess where a string ends.
+        return Err(refuse(
+            "backslashes are ambiguous in MySQL (NO_BACKSLASH_ESCAPES); bind the value as a parameter",
+        ));
+    }
+    let d = dialect.parser_dialect();
+    let tokens = Tokenizer::new(d.as_ref(), sql)
+        .tokenize()
+        .map_err(|e| refuse(format!("the SQL could not be tokenized ({e})")))?;
+    for token in &tokens {
+        match token {
+            Token::Word(w) if denied_word(&w.value) => {
+                let what = w.value.to_lowercase();
+                let reason = match what.as_str() {
+                    "into" => "SELECT ... INTO and INSERT INTO write data".to_string(),
+                    "outfile" | "dumpfile" => "INTO OUTFILE/DUMPFILE writes files".to_string(),
+                    "lock" => "locking clauses are not allowed".to_string(),
+                    _ => format!("{what} has side effects or reads server files"),
+                };
+                return Err(refuse(reason));
+            }
+            Token::Whitespace(Whitespace::SingleLineComment { comment, prefix })
+                if dialect == SqlDialect::MySql
+                    && prefix == "--"
+                    && comment.chars().next().is_some_and(|c| !c.is_whitespace()) =>
+            {
+                // MySQL needs whitespace after `--`: `--x` is not a comment there.
+                return Err(refuse("'--' not followed by a space is ambiguous in MySQL"));
+            }
+            Token::Word(w) if w.quote_style.is_none() && !w.value.is_ascii() => {
+                return Err(refuse(
+                    "unquoted non-ASCII words are not allowed (look-alike characters)",
+                ));
+            }
+            Token::Char(c) if !c.is_ascii() => {
+                return Err(refuse(format!(
+                    "the character U+{:04X} is not allowed outside quotes",
+                    *c as u32
+                )));
+            }
+            t if dialect == SqlDialect::MySql => {
+                let text = t.to_string();
+                if text.starts_with('@') || text == ":=" {
+                    return Err(refuse("user variables and assignments are not allowed"));
+                }
+            }
+            _ => {}
+        }
+    }
+    let statements = Parser::parse_sql(d.as_ref(), sql)
+        .map_err(|e| refuse(format!("the SQL could not be parsed ({e})")))?;
+    match statements.as_slice() {
+        [] => Err(refuse("no statement")),
+        [one] => check_statement(one, true),
+        many => Err(refuse(format!(
+            "{} statements were given; only one is allowed",
+            many.len()
+        ))),
+    }
+}
+
+fn check_statement(stmt: &Statement, top: bool) -> Result<()> {
+    match stmt {
+        Statement::Query(q) => check_query(q),
+        Statement::Explain {
+            analyze,
+            statement,
+            options,
+            ..
+        } if top => {
+            let analyze_option = options.as_ref().is_some_and(|opts| {
+                opts.iter()
+                    .any(|o| o.name.value.eq_ignore_ascii_case("analyze"))
+            });
+            if *analyze || analyze_option {
+                return Err(refuse("EXPLAIN ANALYZE runs the statement"));
+            }
+            check_statement(statement, false)
+        }
+        Statement::ExplainTable { .. } if top => Ok(()),
+        other => {
+            let kind = statement_kind(other);
+            if top && kind.starts_with("Show") {
+                return Ok(());
+            }
+            Err(refuse(format!("{kind} statements are not allowed")))
+        }
+    }
+}
+
+struct ReadVisitor;
+
+impl Visitor for ReadVisitor {
+    type Break = Error;
+
+    fn pre_visit_statement(&mut self, stmt: &Statement) -> ControlFlow<Error> {
+        match stmt {
+            Statement::Query(_) => ControlFlow::Continue(()),
+            other => ControlFlow::Break(refuse(format!(
+                "{} inside a query (data-modifying CTE or subquery) is not allowed",
+                statement_kind(other)
+            ))),
+        }
+    }
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<Error> {
+        if !q.locks.is_empty() {
+            return ControlFlow::Break(refuse("SELECT ... FOR UPDATE/SHARE takes row locks"));
+        }
+        if let Err(e) = check_set_expr(&q.body) {
+            return ControlFlow::Break(e);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<Error> {
+        if s.into.is_some() {
+            return ControlFlow::Break(refuse("SELECT ... INTO creates a table"));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_relation(&mut self, name: &ObjectName) -> ControlFlow<Error> {
+        check_name(name)
+    }
+
+    fn pre_visit_table_factor(&mut self, tf: &TableFactor) -> ControlFlow<Error> {
+        if let TableFactor::Function { name, .. } = tf {
+            return check_name(name);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<Error> {
+        if let Expr::Function(f) = e {
+            return check_name(&f.name);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn check_name(name: &ObjectName) -> ControlFlow<Error> {
+    let text = name.to_string();
+    let last = text
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .trim_matches(|c| c == '"' || c == '`' || c == '[' || c == ']');
+    if denied_word(last) {
+        return ControlFlow::Break(refuse(format!(
+            "{} has side effects or reads server files",
+            last.to_lowercase()
+        )));
+    }
+    ControlFlow::Continue(())
+}
+
+fn check_set_expr(body: &SetExpr) -> Result<()> {
+    match body {
+        SetExpr::Select(_) | SetExpr::Query(_) | SetExpr::Values(_) | SetExpr::Table(_) => Ok(()),
+        SetExpr::SetOperation { left, right, .. } => {
+            check_set_expr(left)?;
+            check_set_expr(right)
+        }
+        other => {
+            let dbg = format!("{other:?}");
+            let kind = dbg
+                .split(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or("statement");
+            Err(refuse(format!("{kind} inside a query is not allowed")))
+        }
+    }
+}
+
+fn check_query(q: &Query) -> Result<()> {
+    match q.visit(&mut ReadVisitor) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+/// Whether `sql` is one read statement (for retry decisions: only reads are retried).
+pub fn is_read_statement(sql: &str, dialect: SqlDialect) -> bool {
+    check_read_only(sql, dialect).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(sql: &str, d: SqlDialect) {
+        if let Err(e) = check_read_only(sql, d) {
+            panic!("{sql:?} was refused: {e}");
+        }
+    }
+
+    fn refused(sql: &str, d: SqlDialect) {
+        match check_read_only(sql, d) {
+            Ok(()) => panic!("{sql:?} passed"),
+            Err(e) => assert_eq!(e.kind, ErrorKind::ReadOnly, "{sql}"),
+        }
+    }
+
+    #[test]
+    fn reads_pass() {
+        use SqlDialect::*;
+        for d in [Postgres, MySql, Sqlite] {
+            ok("select 1", d);
+            ok(
+                "SELECT a, count(*) FROM t WHERE b = 'x; delete from t' GROUP BY a;",
+                d,
+            );
+            ok("with x as (select 1 as a) select * from x", d);
+            ok("select * from t1 union all select * from t2", d);
+            ok("select (select max(a) from t) as m", d);
+            ok("EXPLAIN SELECT * FROM t", d);
+        }
+        ok("values (1), (2)", Postgres);
+        ok("show search_path", Postgres);
+        ok("SHOW TABLES", MySql);
+        ok("select * from t -- trailing comment", Postgres);
+        ok("select /* c */ 1", MySql);
+    }
+
+    #[test]
+    fn writes_refused() {
+        use SqlDialect::*;
+        for d in [Postgres, MySql, Sqlite] {
+            refused("insert into t values (1)", d);
+            refused("update t set a = 1", d);
+            refused("delete from t", d);
+            refused("drop table t", d);
+            refused("create table x (a int)", d);
+            refused("select 1; delete from t", d);
+            refused("select * from t for update", d);
+            refused("", d);
+            refused("selec 1", d);
+        }
+        refused(
+            "with d as (delete from t returning *) select * from d",
+            Postgres,
+        );
+        refused("select * into newt from t", Postgres);
+        refused("explain analyze delete from t", Postgres);
+        refused("explain (analyze) select 1", Postgres);
+        refused("explain delete from t", Postgres);
+        refused("copy t to program 'rm -rf /'", Postgres);
+        refused("select pg_sleep(10)", Postgres);
+        refused("select * from pg_catalog.pg_ls_dir('.')", Postgres);
+        refused("select \"PG_READ_FILE\"('/etc/passwd')", Postgres);
+        refused("select set_config('x', 'y', false)", Postgres);
+        refused("select nextval('s')", Postgres);
+        refused("set x = 1", Postgres);
+        refused("begin", Postgres);
+        refused("do $$ begin delete from t; end $$", Postgres);
+        refused("call p()", Postgres);
+        refused("select * from t into outfile '/tmp/x'", MySql);
+        refused("select load_file('/etc/passwd')", MySql);
+        refused("select 1 /*!, sleep(5) */", MySql);
+        refused("select 1 --x; delete from t", MySql);
+        refused("select * from t lock in share mode", MySql);
+        refused("attach database 'x.db' as x", Sqlite);
+        refused("pragma writable_schema = on", Sqlite);
+    }
+}

@@ -1,0 +1,235 @@
+//! Transactions on a pinned connection: `Connector::begin` checks one connection out of
+//! the pool and keeps it until `commit`/`rollback`. Every `query`/`execute`/`write` of
+//! the transaction runs on that connection; writes are atomic inside it through a
+//! savepoint. Dropping an open [`Transaction`] rolls it back and returns the connection
+//! to the pool (or discards it when the rollback fails), so a forgotten transaction
+//! never leaks its locks or its uncommitted state into the next user of the connection.
+
+use std::time::Instant;
+
+use arrow_array::RecordBatchReader;
+use tokio::sync::Mutex;
+
+use crate::cancel::CancelSlot;
+use crate::connector::QueryOutput;
+use crate::error::{Error, ErrorKind, Result};
+use crate::readonly::{check_read_only, SqlDialect};
+use crate::stream::Sink;
+use crate::value::Params;
+use crate::write::{TableRef, WriteOptions, WriteResult};
+
+#[cfg(feature = "mysql")]
+use crate::engines::mysql::tx::MySqlTx;
+#[cfg(feature = "postgres")]
+use crate::engines::postgres::tx::PgTx;
+#[cfg(feature = "sqlite")]
+use crate::engines::sqlite::tx::SqliteTx;
+
+/// How a transaction starts.
+#[derive(Debug, Clone, Default)]
+pub struct TxOptions {
+    /// `read uncommitted`, `read committed`, `repeatable read` or `serializable`
+    /// (spaces or underscores, any case); `None`: the server's default.
+    pub isolation: Option<String>,
+    pub read_only: bool,
+}
+
+/// Normalize an isolation level to its SQL spelling.
+pub fn parse_isolation(s: &str) -> Result<&'static str> {
+    let n = s.trim().to_ascii_lowercase().replace(['_', '-'], " ");
+    Ok(match n.as_str() {
+        "read uncommitted" => "READ UNCOMMITTED",
+        "read committed" => "READ COMMITTED",
+        "repeatable read" => "REPEATABLE READ",
+        "serializable" => "SERIALIZABLE",
+        _ => {
+            return Err(Error::config(format!(
+                "unknown isolation level {s:?}; expected read committed, repeatable read, \
+                 serializable or read uncommitted"
+            )))
+        }
+    })
+}
+
+pub(crate) enum TxInner {
+    #[cfg(feature = "postgres")]
+    Postgres(PgTx),
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqliteTx),
+    #[cfg(feature = "mysql")]
+    Mysql(MySqlTx),
+}
+
+/// An open transaction. Methods take `&self` (calls are serialized internally).
+pub struct Transaction {
+    inner: Mutex<Option<TxInner>>,
+    engine: &'static str,
+    /// The connector is read-only: statements are validated, writes refused.
+    read_only_connector: bool,
+}
+
+macro_rules! dispatch {
+    ($inner:expr, $tx:ident => $body:expr) => {
+        match $inner {
+            #[cfg(feature = "postgres")]
+            TxInner::Postgres($tx) => $body,
+            #[cfg(feature = "sqlite")]
+            TxInner::Sqlite($tx) => $body,
+            #[cfg(feature = "mysql")]
+            TxInner::Mysql($tx) => $body,
+        }
+    };
+}
+
+impl Transaction {
+    pub(crate) fn new(inner: TxInner, engine: &'static str, read_only_connector: bool) -> Self {
+        Transaction {
+            inner: Mutex::new(Some(inner)),
+            engine,
+            read_only_connector,
+        }
+    }
+
+    pub fn engine_name(&self) -> &'static str {
+        self.engine
+    }
+
+    fn finished() -> Error {
+        Error::interface("the transaction is already finished (committed or rolled back)")
+    }
+
+    fn check_read(&self, sql: &str) -> Result<()> {
+        if self.read_only_connector {
+            check_read_only(sql, SqlDialect::for_engine(self.engine))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether the transaction is still open.
+    pub async fn is_active(&self) -> bool {
+        self.inner.lock().await.is_some()
+    }
+
+    /// Run a query on the transaction's connection and collect every batch.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &Params,
+        batch_size: usize,
+        cancel: &CancelSlot,
+    ) -> Result<QueryOutput> {
+        self.check_read(sql)?;
+        let start = Instant::now();
+        let mut guard = self.inner.lock().await;
+        let inner = guard.as_mut().ok_or_else(Self::finished)?;
+        let mut sink = Sink::collect();
+        dispatch!(inner, tx => tx.query(sql, params, batch_size, &mut sink, cancel).await)?;
+        let Sink::Collect { schema, batches } = sink else {
+            unreachable!("collect sink")
+        };
+        let schema = schema.ok_or_else(|| Error::interface("the statement produced no schema"))?;
+        Ok(QueryOutput {
+            schema,
+            batches,
+            elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// Run one statement on the transaction's connection; returns rows affected.
+    pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {
+        self.check_read(sql)?;
+        let mut guard = self.inner.lock().await;
+        let inner = guard.as_mut().ok_or_else(Self::finished)?;
+        dispatch!(inner, tx => tx.execute(sql, params, cancel).await)
+    }
+
+    /// Bulk-write inside the transaction (atomic through a savepoint).
+    pub async fn write(
+        &self,
+        table: &str,
+        reader: Box<dyn RecordBatchReader + Send>,
+        opts: &WriteOptions,
+        cancel: &CancelSlot,
+    ) -> Result<WriteResult> {
+        if self.read_only_connector {
+            return Err(Error::new(
+                ErrorKind::ReadOnly,
+                "read-only mode refused a write: the connector is read-only",
+            )
+            .transient(false)
+            .with_detail("reason", "read_only"));
+        }
+        let table = TableRef::parse(table)?;
+        let mut guard = self.inner.lock().await;
+        let inner = guard.as_mut().ok_or_else(Self::finished)?;
+        dispatch!(inner, tx => tx.write(&table, reader, opts, cancel).await)
+    }
+
+    fn quote(&self, name: &str) -> Result<String> {
+        if name.is_empty() || name.contains('\0') {
+            return Err(Error::config(format!("invalid savepoint name {name:?}")));
+        }
+        Ok(if self.engine == "mysql" {
+            format!("`{}`", name.replace('`', "``"))
+        } else {
+            format!("\"{}\"", name.replace('"', "\"\""))
+        })
+    }
+
+    async fn control(&self, sql: String) -> Result<()> {
+        let mut guard = self.inner.lock().await;
+        let inner = guard.as_mut().ok_or_else(Self::finished)?;
+        let cancel = CancelSlot::new();
+        dispatch!(inner, tx => tx.execute(&sql, &Params::default(), &cancel).await).map(|_| ())
+    }
+
+    /// `SAVEPOINT name`.
+    pub async fn savepoint(&self, name: &str) -> Result<()> {
+        let q = self.quote(name)?;
+        self.control(format!("SAVEPOINT {q}")).await
+    }
+
+    /// `RELEASE SAVEPOINT name` (keep its changes).
+    pub async fn release_savepoint(&self, name: &str) -> Result<()> {
+        let q = self.quote(name)?;
+        self.control(format!("RELEASE SAVEPOINT {q}")).await
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name` (undo its changes; the transaction stays open).
+    pub async fn rollback_to_savepoint(&self, name: &str) -> Result<()> {
+        let q = self.quote(name)?;
+        self.control(format!("ROLLBACK TO SAVEPOINT {q}")).await
+    }
+
+    async fn finish(&self, commit: bool) -> Result<()> {
+        let mut guard = self.inner.lock().await;
+        let mut inner = guard.take().ok_or_else(Self::finished)?;
+        dispatch!(&mut inner, tx => tx.finish(commit).await)
+    }
+
+    /// Commit and return the connection to the pool.
+    pub async fn commit(&self) -> Result<()> {
+        self.finish(true).await
+    }
+
+    /// Roll back and return the connection to the pool.
+    pub async fn rollback(&self) -> Result<()> {
+        self.finish(false).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isolation_levels() {
+        assert_eq!(parse_isolation("read_committed").unwrap(), "READ COMMITTED");
+        assert_eq!(parse_isolation(" Serializable ").unwrap(), "SERIALIZABLE");
+        assert_eq!(
+            parse_isolation("bogus").unwrap_err().kind,
+            ErrorKind::Config
+        );
+    }
+}

@@ -1,0 +1,377 @@
+"""MySQL/MariaDB bulk writes (LOAD DATA LOCAL INFILE from a Rust stream, multi-row
+INSERT fallback) against the local server. Each test uses its own database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import sqlarrow
+from sqlarrow._mysql import MySQLConnector
+from sqlarrow.exceptions import (
+    ConfigError,
+    DataError,
+    NotNullViolation,
+    QueryError,
+    UndefinedObjectError,
+    UniqueViolation,
+)
+
+HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
+PORT = int(os.environ.get("SQLARROW_MYSQL_PORT", "3306"))
+ROOT_USER = os.environ.get("SQLARROW_MYSQL_USER", "root")
+ROOT_PASSWORD = os.environ.get("SQLARROW_MYSQL_PASSWORD") or None
+UTC = dt.timezone.utc
+D = decimal.Decimal
+
+
+def _connector(database: str | None = None, **kw: Any) -> MySQLConnector:
+    return MySQLConnector(
+        HOST,
+        database=database,
+        user=ROOT_USER,
+        password=ROOT_PASSWORD,
+        ssl_mode="disabled",
+        port=PORT,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def my_admin() -> Iterator[MySQLConnector]:
+    conn = _connector(pool_size=2)
+    if not conn.test_connection().ok:
+        pytest.fail(f"MariaDB/MySQL is not reachable at {HOST}:{PORT}", pytrace=False)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def my(my_admin: MySQLConnector) -> Iterator[MySQLConnector]:
+    name = f"sqlarrow_t_{uuid.uuid4().hex}"
+    my_admin.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    conn = _connector(name, pool_size=4)
+    try:
+        yield conn
+    finally:
+        conn.close()
+        my_admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def no_local_infile(my_admin: MySQLConnector) -> Iterator[None]:
+    before = my_admin.query("SELECT @@GLOBAL.local_infile AS v").to_pylist()[0]["v"]
+    my_admin.execute("SET GLOBAL local_infile = 0")
+    try:
+        yield
+    finally:
+        my_admin.execute(f"SET GLOBAL local_infile = {int(before)}")
+
+
+def rows(conn: sqlarrow.Connector, sql: str) -> list[dict[str, Any]]:
+    return conn.query(sql).to_pylist()  # type: ignore[no-any-return]
+
+
+def sample() -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array([1, 2, None], pa.int64()),
+            "small": pa.array([-32768, 32767, None], pa.int16()),
+            "tiny": pa.array([-128, 127, None], pa.int8()),
+            "u32": pa.array([0, 4294967295, None], pa.uint32()),
+            "u64": pa.array([0, 18446744073709551615, None], pa.uint64()),
+            "amount": pa.array(
+                [D("12345678901234.5678"), D("-0.0001"), None], pa.decimal128(18, 4)
+            ),
+            "name": pa.array(["plain", "ñ 😀 'quoted' \"x\" ;-- \\ tab\tnl\nnul\x00end \\N", None]),
+            "at": pa.array(
+                [
+                    dt.datetime(2024, 2, 29, 12, 0, 0, 123456, tzinfo=UTC),
+                    None,
+                    dt.datetime(1970, 1, 2, tzinfo=UTC),
+                ],
+                pa.timestamp("us", "UTC"),
+            ),
+            "naive": pa.array(
+                [dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999999), None],
+                pa.timestamp("us"),
+            ),
+            "day": pa.array([dt.date(2024, 2, 29), None, dt.date(1000, 1, 1)]),
+            "clock": pa.array([dt.time(23, 59, 59, 999999), dt.time(0, 0), None], pa.time64("us")),
+            "flag": pa.array([True, False, None]),
+            "ratio": pa.array([1.5, None, -2.25e-300]),
+            "r32": pa.array([1.5, None, -0.25], pa.float32()),
+            "blob": pa.array([b"\x00\x01\xff\t\n\\", None, b""]),
+            "doc": pa.array(['{"a": [1, 2]}', None, "null"]),
+        }
+    )
+
+
+def test_round_trip_every_type(my: MySQLConnector) -> None:
+    data = sample()
+    res = my.write("t", data)
+    assert res.rows_written == 3 and res.warnings == ()
+    back = my.query("select * from t").to_arrow()
+    key = lambda r: (r["naive"] is None, r["naive"] or dt.datetime.min)  # noqa: E731
+    # Exact types from the canonical schema DDL
+    assert back.schema.field("amount").type == pa.decimal128(18, 4)
+    assert back.schema.field("small").type == pa.int16()
+    assert back.schema.field("u64").type == pa.uint64()
+    assert back.schema.field("naive").type == pa.timestamp("us")
+    assert back.schema.field("clock").type == pa.time64("us")
+    expected = data.to_pylist()
+    got = back.to_pylist()
+    # Documented MySQL limits, asserted explicitly: BOOLEAN is TINYINT(1) (read back as
+    # bool), TIMESTAMP(6) stores UTC (1970..2038 only), JSON comes back as text.
+    assert back.schema.field("flag").type == pa.bool_()
+    assert back.schema.field("at").type == pa.timestamp("us", "UTC")
+    assert pa.types.is_string(back.schema.field("doc").type) or pa.types.is_large_string(
+        back.schema.field("doc").type
+    )
+    for e, g in zip(sorted(expected, key=key), sorted(got, key=key)):
+        for col in e:
+            assert g[col] == e[col], (col, g[col], e[col])
+
+
+def test_modes_create_append_replace(my: MySQLConnector) -> None:
+    data = pa.table({"x": [1, 2, 3]})
+    my.write("m", data, mode="create")
+    with pytest.raises(QueryError, match="already exists"):
+        my.write("m", data, mode="create")
+    my.write("m", data)
+    assert rows(my, "select count(*) as n from m") == [{"n": 6}]
+    assert my.write("m", pa.table({"x": [9]}), mode="replace").rows_written == 1
+    assert rows(my, "select x from m") == [{"x": 9}]
+    with pytest.raises(UndefinedObjectError):
+        my.write("missing", data, create_if_missing=False)
+    with pytest.raises(ConfigError, match="nope"):
+        my.write("m", pa.table({"nope": [1]}))
+
+
+def test_fallback_without_local_infile(
+    my: MySQLConnector, no_local_infile: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = sample()
+    with caplog.at_level(logging.WARNING, logger="sqlarrow"):
+        res = my.write("t", data)
+    assert res.rows_written == 3
+    assert res.warnings and "local_infile" in res.warnings[0]
+    assert any("local_infile" in r.getMessage() for r in caplog.records)
+    back = my.query("select * from t").to_arrow()
+    key = lambda r: (r["naive"] is None, r["naive"] or dt.datetime.min)  # noqa: E731
+    assert sorted(back.to_pylist(), key=key) == sorted(data.to_pylist(), key=key)
+    # many rows across several INSERT chunks
+    big = pa.table({"n": pa.array(range(5000), pa.int64())})
+    assert my.write("big", big).rows_written == 5000
+    assert rows(my, "select sum(n) as s from big") == [{"s": D(sum(range(5000)))}]
+
+
+def test_streaming_many_batches(my: MySQLConnector) -> None:
+    batches = [
+        pa.record_batch(
+            {
+                "n": pa.array(range(i * 10000, (i + 1) * 10000), pa.int64()),
+                "s": pa.array([f"v{j}" for j in range(10000)]),
+            }
+        )
+        for i in range(20)
+    ]
+    reader = pa.RecordBatchReader.from_batches(batches[0].schema, iter(batches))
+    assert my.write("s", reader).rows_written == 200_000
+    assert rows(my, "select count(*) as c, sum(n) as s from s") == [
+        {"c": 200_000, "s": D(sum(range(200_000)))}
+    ]
+
+
+def test_constraint_violations_roll_back(my: MySQLConnector) -> None:
+    my.execute("create table k (id int primary key, v varchar(10) not null)")
+    with pytest.raises(UniqueViolation):
+        my.write("k", pa.table({"id": [1, 2, 1], "v": ["a", "b", "c"]}))
+    assert rows(my, "select count(*) as n from k") == [{"n": 0}]
+    with pytest.raises(NotNullViolation):
+        my.write("k", pa.table({"id": [1], "v": pa.array([None], pa.string())}))
+    with pytest.raises(DataError):
+        my.write("k", pa.table({"id": [1], "v": ["much too long for ten"]}))
+    assert rows(my, "select count(*) as n from k") == [{"n": 0}]
+    # the pool is fine afterwards
+    my.write("k", pa.table({"id": [1], "v": ["ok"]}))
+    assert rows(my, "select id, v from k") == [{"id": 1, "v": "ok"}]
+
+
+def test_upsert_update_duplicates_and_composite_keys(my: MySQLConnector) -> None:
+    my.execute(
+        "create table u (a int not null, b varchar(20) not null, v int, w text, primary key (a, b))"
+    )
+    my.write("u", pa.table({"a": [1, 1], "b": ["x", "y"], "v": [1, 2], "w": ["p", "q"]}))
+    res = my.write(
+        "u",
+        pa.table(
+            {
+                "a": [1, 2, 2, 1],
+                "b": ["y", "x", "x", "y"],
+                "v": [20, 30, 31, 21],
+                "w": ["Q", "R", "R2", "Q2"],
+            }
+        ),
+        mode="upsert",
+        key=["a", "b"],
+    )
+    assert res.rows_written == 1  # (2, x) is new
+    assert rows(my, "select a, b, v, w from u order by a, b") == [
+        {"a": 1, "b": "x", "v": 1, "w": "p"},
+        {"a": 1, "b": "y", "v": 21, "w": "Q2"},
+        {"a": 2, "b": "x", "v": 31, "w": "R2"},
+    ]
+    res = my.write(
+        "u",
+        pa.table({"a": [1, 1, 9], "b": ["x", "x", "z"], "v": [100, 101, 0]}),
+        mode="update",
+        key=["a", "b"],
+    )
+    assert res.rows_updated == 1 and res.rows_written == 0
+    assert rows(my, "select v from u where a = 1 and b = 'x'") == [{"v": 101}]
+    assert rows(my, "select count(*) as n from u") == [{"n": 3}]
+
+
+def test_upsert_needs_key_and_unique_index(my: MySQLConnector) -> None:
+    my.execute("create table nk (id int, v text)")
+    with pytest.raises(ConfigError, match="needs key"):
+        my.write("nk", pa.table({"id": [1], "v": ["a"]}), mode="upsert")
+    with pytest.raises(ConfigError, match="UNIQUE"):
+        my.write("nk", pa.table({"id": [1], "v": ["a"]}), mode="upsert", key=["id"])
+    # a missing table is created with the key as primary key
+    assert (
+        my.write(
+            "nt", pa.table({"k": ["a", "b"], "v": [1, 2]}), mode="upsert", key=["k"]
+        ).rows_written
+        == 2
+    )
+    res = my.write("nt", pa.table({"k": ["b", "c"], "v": [20, 3]}), mode="upsert", key=["k"])
+    assert (res.rows_written, res.rows_updated) == (1, 1)
+    assert rows(my, "select k, v from nt order by k") == [
+        {"k": "a", "v": 1},
+        {"k": "b", "v": 20},
+        {"k": "c", "v": 3},
+    ]
+
+
+def test_injection_shaped_identifiers_and_values(my: MySQLConnector) -> None:
+    evil = "x`; drop table t;--"
+    data = pa.table({evil: [1, 2], "v'\"; --": ["it's", 'a\\b"c;--`']})
+    my.write("we`ird; --", data, mode="upsert", key=[evil])
+    my.write(
+        "we`ird; --", pa.table({evil: [2], "v'\"; --": ["' or 1=1 --"]}), mode="upsert", key=[evil]
+    )
+    got = rows(my, "select * from `we``ird; --` order by 1")
+    assert got == [{evil: 1, "v'\"; --": "it's"}, {evil: 2, "v'\"; --": "' or 1=1 --"}]
+
+
+def _killing_reader(
+    admin: MySQLConnector, db: str, kill_after: int = 3
+) -> tuple[pa.RecordBatchReader, list[int], Any]:
+    """2M rows from a generator; after `kill_after` batches another thread KILLs the
+    connection running LOAD DATA in database `db` (and waits until it is gone)."""
+    import threading
+
+    schema = pa.schema([("id", pa.int64()), ("v", pa.string())])
+    kill, done = threading.Event(), threading.Event()
+    killed: list[int] = []
+
+    def killer() -> None:
+        kill.wait(60)
+        ids = admin.query(
+            "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE ?",
+            [db, "LOAD DATA%"],
+        ).to_pylist()
+        for r in ids:
+            admin.execute(f"KILL {int(r['id'])}")
+        killed.append(len(ids))
+        done.set()
+
+    threading.Thread(target=killer, daemon=True).start()
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        for i in range(20):
+            if i == kill_after:
+                kill.set()
+                done.wait(60)
+            base = i * 100_000
+            yield pa.record_batch(
+                [
+                    pa.array(range(base, base + 100_000), pa.int64()),
+                    pa.array([f"row{j}" for j in range(100_000)]),
+                ],
+                schema=schema,
+            )
+
+    return pa.RecordBatchReader.from_batches(schema, gen()), killed, done
+
+
+@pytest.mark.parametrize("mode", ["append", "replace"])
+def test_killed_connection_leaves_no_partial_table(
+    my: MySQLConnector, my_admin: MySQLConnector, mode: str
+) -> None:
+    db = my.query("SELECT DATABASE() AS d").to_pylist()[0]["d"]
+    my.execute("create table big (id bigint primary key, v text)")
+    my.write("big", pa.table({"id": [-1, -2], "v": ["old", "old"]}))
+    reader, killed, done = _killing_reader(my_admin, db)
+    with pytest.raises(sqlarrow.DatabaseConnectionError):
+        my.write("big", reader, mode=mode)
+    done.wait(30)
+    assert killed == [1]  # the LOAD DATA connection was killed mid-stream
+    assert my.query("select id from big order by id").to_pylist() == [{"id": -2}, {"id": -1}]
+    for _ in range(3):
+        assert my.query("select 1 as one").to_pylist() == [{"one": 1}]
+
+
+def test_on_error_skip(my: MySQLConnector) -> None:
+    my.execute("create table par (id int primary key)")
+    my.execute("insert into par values (1)")
+    my.execute(
+        "create table sk (id int primary key, v varchar(20) not null, n int check (n >= 0), "
+        "code varchar(10) unique, par int, foreign key (par) references par (id))"
+    )
+    my.write("sk", pa.table({"id": [1], "v": ["a"], "n": [0], "code": ["c1"], "par": [1]}))
+    data = pa.table(
+        {
+            "id": pa.array([2, 1, 3, 4, 5, 6, 6, 7, 8], pa.int64()),
+            "v": pa.array(["ok", "dup-existing", None, "neg", "dup-code", "x", "dup", "ok2", "fk"]),
+            "n": pa.array([1, 1, 1, -5, 1, 1, 1, None, 1], pa.int64()),
+            "code": pa.array(["c2", "c9", "c3", "c4", "c1", "c6", "c7", None, "c8"]),
+            "par": pa.array([1, 1, 1, 1, 1, None, 1, 1, 9], pa.int64()),
+        }
+    )
+    with pytest.raises(sqlarrow.ConstraintViolation):
+        my.write("sk", data)
+    res = my.write("sk", data, on_error="skip")
+    assert (res.rows_written, res.rows_failed) == (3, 6)
+    assert res.failed is not None
+    failed = pa.table(res.failed)
+    assert failed.column_names == [*data.column_names, "_sqlarrow_error"]
+    assert failed.schema.field("id").type == pa.int64()
+    reasons = {r["v"]: r["_sqlarrow_error"] for r in failed.to_pylist()}
+    assert set(reasons) == {"dup-existing", None, "neg", "dup-code", "dup", "fk"}
+    assert "null" in reasons[None] and "foreign key" in reasons["fk"]
+    assert "CONSTRAINT" in reasons["neg"], reasons
+    assert [r["id"] for r in my.query("select id from sk order by id").to_pylist()] == [1, 2, 6, 7]
+    # upsert: the key's own row is no conflict; last row per key wins
+    res = my.write(
+        "sk",
+        pa.table({"id": [1, 9, 9], "v": ["A", None, "nine"], "code": ["c1", "c6", "c99"]}),
+        mode="upsert",
+        key=["id"],
+        on_error="skip",
+    )
+    assert (res.rows_written, res.rows_updated, res.rows_failed) == (1, 1, 0)
+    assert my.query("select v, code from sk where id in (1, 9) order by id").to_pylist() == [
+        {"v": "A", "code": "c1"},
+        {"v": "nine", "code": "c99"},
+    ]

@@ -1,0 +1,141 @@
+"""Credentials never leak: repr/str, logging at every level, errors and tracebacks,
+CLI output, pool_stats. Every check greps the captured text for the secret."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import traceback
+import uuid
+from pathlib import Path
+
+import pytest
+
+import sqlarrow
+from conftest import AUTH_ROLE
+
+SECRET = f"Tok-{uuid.uuid4().hex}"
+
+
+def _formatted(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sqlarrow", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, SQLARROW_NO_DEBUG_WARNING="1", **env),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sqlarrow")
+    return caplog
+
+
+def _assert_clean(*texts: str) -> None:
+    for text in texts:
+        assert SECRET not in text
+
+
+def test_connectors_repr_str_stats(debug_logs: pytest.LogCaptureFixture) -> None:
+    connectors = [
+        sqlarrow.PostgreSQLConnector(host="127.0.0.1", user="postgres", password=SECRET),
+        sqlarrow.RedshiftConnector(host="127.0.0.1", user="postgres", password=SECRET),
+        sqlarrow.MySQLConnector(host="127.0.0.1", user="root", password=SECRET),
+        sqlarrow.connect(f"postgresql://postgres:{SECRET}@127.0.0.1/postgres"),
+        sqlarrow.connect(f"mysql://root:{SECRET}@127.0.0.1/"),
+    ]
+    try:
+        for conn in connectors:
+            _assert_clean(repr(conn), str(conn), repr(conn.pool_stats()), repr(vars(conn)))
+    finally:
+        for conn in connectors:
+            conn.close()
+    assert any(r.name == "sqlarrow" for r in debug_logs.records)
+    _assert_clean(debug_logs.text, *(r.getMessage() for r in debug_logs.records))
+
+
+def test_auth_failure_everywhere(
+    pg_admin: sqlarrow.Connector, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    url = f"postgresql://{AUTH_ROLE}:{SECRET}@127.0.0.1:5432/postgres"
+    with sqlarrow.connect(url) as conn:
+        with pytest.raises(sqlarrow.AuthenticationError) as info:
+            conn.query("select 1")
+        err = info.value
+        _assert_clean(str(err), repr(err), _formatted(err), repr(err.details))
+        status = conn.test_connection()
+        assert not status.ok
+        _assert_clean(repr(status), str(status.error))
+        _assert_clean(repr(conn.pool_stats()))
+    _assert_clean(debug_logs.text)
+
+
+def test_bad_url_and_options_do_not_echo_secret() -> None:
+    for url in (
+        f"postgresql://u:{SECRET}@h:notaport/db",
+        f"postgresql://u:{SECRET}@h/db?bogus=1",
+        f"nosuch://u:{SECRET}@h/db",
+        f"mysql://u:{SECRET}@h/db?ssl_mode=weird",
+    ):
+        with pytest.raises(sqlarrow.ConfigError) as info:
+            sqlarrow.connect(url).close()
+        _assert_clean(str(info.value), _formatted(info.value))
+
+
+def test_cli_never_prints_secret(pg_admin: sqlarrow.Connector, tmp_path: Path) -> None:
+    url = f"postgresql://{AUTH_ROLE}:{SECRET}@127.0.0.1:5432/postgres"
+    for args in (("test", url), ("query", url, "select 1"), ("inspect", url)):
+        proc = _cli(*args)
+        assert proc.returncode == 1, proc.stdout
+        _assert_clean(proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    cfg = tmp_path / "c.yaml"
+    (tmp_path / "secret.txt").write_text(SECRET + "\n")
+    cfg.write_text(
+        "connections:\n  w:\n    engine: postgres\n    host: 127.0.0.1\n"
+        f"    user: {AUTH_ROLE}\n    password_file: secret.txt\n"
+        "  ok:\n    engine: postgres\n    host: 127.0.0.1\n    user: postgres\n"
+        "    password: ${PW}\n"
+    )
+    proc = _cli("test", "w", "--config", str(cfg), PW=SECRET)
+    assert proc.returncode == 1
+    _assert_clean(proc.stdout, proc.stderr)
+    proc = _cli("test", "ok", "--config", str(cfg), PW=SECRET)
+    assert proc.returncode == 0, proc.stderr
+    _assert_clean(proc.stdout, proc.stderr)
+
+
+def test_logging_subprocess_debug_everything(pg_admin: sqlarrow.Connector) -> None:
+    """Root logger at DEBUG in a fresh process (captures any library's records too)."""
+    code = (
+        "import logging, sys, sqlarrow\n"
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)\n"
+        f"c = sqlarrow.connect('postgresql://postgres:{SECRET}@127.0.0.1/postgres')\n"
+        "print(c.query('select 1 as x').to_pylist())\n"
+        f"b = sqlarrow.connect('postgresql://{AUTH_ROLE}:{SECRET}@127.0.0.1/postgres')\n"
+        "try:\n"
+        "    b.query('select 1')\n"
+        "except sqlarrow.SqlArrowError as e:\n"
+        "    logging.getLogger('sqlarrow').exception('failed: %s', e)\n"
+        "raise RuntimeError('end')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, SQLARROW_NO_DEBUG_WARNING="1"),
+    )
+    assert "[{'x': 1}]" in proc.stdout, proc.stderr
+    assert "INFO:sqlarrow" in proc.stdout
+    _assert_clean(proc.stdout, proc.stderr)

@@ -1,0 +1,172 @@
+"""Transactions on a pinned connection (PostgreSQL, SQLite, MySQL/MariaDB)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import sqlarrow
+from sqlarrow.exceptions import ConfigError, InterfaceError, UniqueViolation
+
+MY_HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
+MY_PORT = int(os.environ.get("SQLARROW_MYSQL_PORT", "3306"))
+
+
+@pytest.fixture(params=["postgres", "sqlite", "mysql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[sqlarrow.Connector, str]]:
+    """(connector, table prefix); a fresh schema / file / database per test."""
+    if request.param == "postgres":
+        schema = request.getfixturevalue("pg_schema")
+        conn = request.getfixturevalue("pg")
+        yield conn, f'"{schema}".'
+    elif request.param == "sqlite":
+        with sqlarrow.connect(f"sqlite:///{tmp_path / 'tx.db'}", pool_size=4) as conn:
+            yield conn, ""
+    else:
+        name = f"sqlarrow_t_{uuid.uuid4().hex}"
+        admin = sqlarrow.MySQLConnector(MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled")
+        admin.execute(f"CREATE DATABASE `{name}`")
+        conn = sqlarrow.MySQLConnector(
+            MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled", database=name, pool_size=4
+        )
+        try:
+            yield conn, ""
+        finally:
+            conn.close()
+            admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            admin.close()
+
+
+def count(conn: sqlarrow.Connector, table: str) -> int:
+    return int(conn.query(f"select count(*) as n from {table}").to_pylist()[0]["n"])
+
+
+def test_commit_on_success_and_isolation_from_others(db: tuple[sqlarrow.Connector, str]) -> None:
+    conn, p = db
+    conn.execute(f"create table {p}t (id int primary key, v varchar(20))")
+    with conn.transaction() as tx:
+        assert tx.execute(f"insert into {p}t (id, v) values (1, 'a')") == 1
+        tx.write(f"{p}t", pa.table({"id": [2, 3], "v": ["b", "c"]}))
+        # the transaction sees its own rows ...
+        assert tx.query(f"select count(*) as n from {p}t").to_pylist()[0]["n"] == 3
+        if conn.engine != "sqlite":  # (SQLite: another reader would wait on the file lock)
+            # ... other connections do not, until commit
+            assert count(conn, f"{p}t") == 0
+    assert not tx.active
+    assert count(conn, f"{p}t") == 3
+
+
+def test_rollback_on_exception(db: tuple[sqlarrow.Connector, str]) -> None:
+    conn, p = db
+    conn.execute(f"create table {p}t (id int primary key)")
+    with pytest.raises(RuntimeError, match="boom"), conn.transaction() as tx:
+        tx.execute(f"insert into {p}t (id) values (1)")
+        tx.write(f"{p}t", pa.table({"id": [2, 3]}))
+        raise RuntimeError("boom")
+    assert count(conn, f"{p}t") == 0
+    with pytest.raises(InterfaceError, match="finished"):
+        tx.execute("select 1")
+
+
+def test_savepoints(db: tuple[sqlarrow.Connector, str]) -> None:
+    conn, p = db
+    conn.execute(f"create table {p}t (id int primary key)")
+    with conn.transaction() as tx:
+        tx.execute(f"insert into {p}t (id) values (1)")
+        with pytest.raises(UniqueViolation), tx.savepoint():
+            tx.execute(f"insert into {p}t (id) values (2)")
+            tx.execute(f"insert into {p}t (id) values (1)")
+        # only the savepoint's work is undone; the transaction goes on
+        with tx.savepoint() as inner:
+            inner.execute(f"insert into {p}t (id) values (3)")
+            with inner.savepoint("nested"):
+                inner.execute(f"insert into {p}t (id) values (4)")
+    assert conn.query(f"select id from {p}t order by id").to_pylist() == [
+        {"id": 1},
+        {"id": 3},
+        {"id": 4},
+    ]
+
+
+def test_failed_write_inside_transaction_is_undone_alone(
+    db: tuple[sqlarrow.Connector, str],
+) -> None:
+    conn, p = db
+    conn.execute(f"create table {p}t (id int primary key, v varchar(10))")
+    with conn.transaction() as tx:
+        tx.write(f"{p}t", pa.table({"id": [1], "v": ["a"]}))
+        with pytest.raises(UniqueViolation):
+            tx.write(f"{p}t", pa.table({"id": [2, 1], "v": ["b", "dup"]}))
+        res = tx.write(
+            f"{p}t", pa.table({"id": [1, 5], "v": ["A", "e"]}), mode="upsert", key=["id"]
+        )
+        assert res.rows_written == 1
+    assert conn.query(f"select id, v from {p}t order by id").to_pylist() == [
+        {"id": 1, "v": "A"},
+        {"id": 5, "v": "e"},
+    ]
+
+
+def test_explicit_commit_rollback_and_dropped_transaction(
+    db: tuple[sqlarrow.Connector, str],
+) -> None:
+    conn, p = db
+    conn.execute(f"create table {p}t (id int primary key)")
+    tx = conn.transaction()
+    tx.execute(f"insert into {p}t (id) values (1)")
+    tx.rollback()
+    tx = conn.transaction()
+    tx.execute(f"insert into {p}t (id) values (2)")
+    tx.commit()
+    with pytest.raises(InterfaceError):
+        tx.commit()
+    # dropped while open: rolled back, connection back in the pool
+    tx = conn.transaction()
+    tx.execute(f"insert into {p}t (id) values (3)")
+    del tx
+    gc.collect()
+    for _ in range(8):  # every pooled connection is usable and clean
+        assert conn.query(f"select id from {p}t").to_pylist() == [{"id": 2}]
+    conn.execute(f"insert into {p}t (id) values (4)")
+    assert count(conn, f"{p}t") == 2
+
+
+def test_isolation_and_read_only(db: tuple[sqlarrow.Connector, str]) -> None:
+    conn, p = db
+    conn.execute(f"create table {p}t (id int)")
+    with pytest.raises(ConfigError, match="isolation"):
+        conn.transaction(isolation="chaos")
+    if conn.engine == "sqlite":
+        with pytest.raises(ConfigError, match="serializable"):
+            conn.transaction(isolation="read committed")
+        iso = "serializable"
+    else:
+        iso = "repeatable_read"
+    with conn.transaction(isolation=iso) as tx:
+        tx.execute(f"insert into {p}t (id) values (1)")
+    with pytest.raises(sqlarrow.ReadOnlyViolation), conn.transaction(read_only=True) as tx:
+        assert tx.query(f"select count(*) as n from {p}t").to_pylist()[0]["n"] == 1
+        tx.execute(f"insert into {p}t (id) values (2)")
+    assert count(conn, f"{p}t") == 1
+    # read-only mode is cleared afterwards on every connection
+    for i in range(5):
+        conn.execute(f"insert into {p}t (id) values ({10 + i})")
+
+
+def test_builder_inside_transaction(db: tuple[sqlarrow.Connector, str]) -> None:
+    conn, p = db
+    conn.execute(f"create table {p}t (id int primary key, v varchar(10))")
+    table = (p.strip(".").strip('"'), "t") if p else "t"
+    with pytest.raises(RuntimeError), conn.transaction() as tx:
+        assert tx.insert(table, {"id": 1, "v": "a"}) == 1
+        assert tx.update(table, set={"v": "b"}, where={"id": 1}) == 1
+        assert tx.select(table, ["v"], where={"id": [1]}).to_pylist() == [{"v": "b"}]
+        assert tx.delete(table, where={"v": None}) == 0
+        raise RuntimeError("undo")
+    assert count(conn, f"{p}t") == 0

@@ -1,0 +1,382 @@
+"""upsert and update on PostgreSQL (COPY into a stage + one merge statement) and SQLite
+(prepared INSERT ... ON CONFLICT), against real servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import sqlarrow
+from sqlarrow.exceptions import ConfigError, NotNullViolation, UniqueViolation
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def target(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[sqlarrow.Connector, str, str]]:
+    """(connector, table-name prefix, engine)."""
+    if request.param == "postgres":
+        schema = request.getfixturevalue("pg_schema")
+        conn = request.getfixturevalue("pg")
+        yield conn, f'"{schema}".', "postgres"
+    else:
+        with sqlarrow.connect(f"sqlite:///{tmp_path / 'modes.db'}") as conn:
+            yield conn, "", "sqlite"
+
+
+def rows(conn: sqlarrow.Connector, sql: str) -> list[dict[str, object]]:
+    return conn.query(sql).to_pylist()  # type: ignore[no-any-return]
+
+
+def test_upsert_inserts_and_updates(target: tuple[sqlarrow.Connector, str, str]) -> None:
+    conn, p, _ = target
+    conn.execute(f"create table {p}u (id integer primary key, v text, n integer)")
+    conn.write(f"{p}u", pa.table({"id": [1, 2], "v": ["a", "b"], "n": [10, 20]}))
+    res = conn.write(
+        f"{p}u",
+        pa.table({"id": [2, 3], "v": ["B", "c"], "n": [None, 30]}),
+        mode="upsert",
+        key=["id"],
+    )
+    assert (res.rows_written, res.rows_updated) == (1, 1)
+    assert rows(conn, f"select id, v, n from {p}u order by id") == [
+        {"id": 1, "v": "a", "n": 10},
+        {"id": 2, "v": "B", "n": None},
+        {"id": 3, "v": "c", "n": 30},
+    ]
+
+
+def test_upsert_duplicate_keys_in_one_batch_last_row_wins(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    conn, p, engine = target
+    conn.execute(f"create table {p}d (id integer primary key, v text)")
+    conn.write(f"{p}d", pa.table({"id": [1], "v": ["old"]}))
+    data = pa.table({"id": [1, 2, 1, 2, 3], "v": ["x1", "y1", "x2", "y2", "z"]})
+    res = conn.write(f"{p}d", data, mode="upsert", key=["id"])
+    assert rows(conn, f"select id, v from {p}d order by id") == [
+        {"id": 1, "v": "x2"},
+        {"id": 2, "v": "y2"},
+        {"id": 3, "v": "z"},
+    ]
+    assert res.rows_written == 2
+    # PostgreSQL dedupes the stage (1 existing row updated); SQLite applies every input
+    # row in order, so the repeated keys count as updates too (documented).
+    assert res.rows_updated == (1 if engine == "postgres" else 3)
+
+
+def test_upsert_duplicates_across_batches(target: tuple[sqlarrow.Connector, str, str]) -> None:
+    conn, p, _ = target
+    conn.execute(f"create table {p}b (id integer primary key, v integer)")
+    batches = [
+        pa.record_batch(
+            {
+                "id": pa.array([i % 7 for i in range(k * 10, k * 10 + 10)], pa.int32()),
+                "v": pa.array(list(range(k * 10, k * 10 + 10)), pa.int32()),
+            }
+        )
+        for k in range(5)
+    ]
+    reader = pa.RecordBatchReader.from_batches(batches[0].schema, iter(batches))
+    conn.write(f"{p}b", reader, mode="upsert", key=["id"])
+    expected = {}
+    for i in range(50):
+        expected[i % 7] = i
+    got = {r["id"]: r["v"] for r in rows(conn, f"select id, v from {p}b")}
+    assert got == expected
+
+
+def test_composite_key_upsert_and_update(target: tuple[sqlarrow.Connector, str, str]) -> None:
+    conn, p, _ = target
+    conn.execute(
+        f"create table {p}c (a integer not null, b text not null, v integer, w text, "
+        "primary key (a, b))"
+    )
+    conn.write(
+        f"{p}c",
+        pa.table({"a": [1, 1, 2], "b": ["x", "y", "x"], "v": [1, 2, 3], "w": ["p", "q", "r"]}),
+    )
+    res = conn.write(
+        f"{p}c",
+        pa.table({"a": [1, 2, 2], "b": ["y", "y", "x"], "v": [20, 50, 30], "w": ["Q", "S", "R"]}),
+        mode="upsert",
+        key=["a", "b"],
+    )
+    assert (res.rows_written, res.rows_updated) == (1, 2)
+    # update: only matching rows, only the given columns; unmatched input rows ignored;
+    # NOT NULL columns may be left out.
+    res = conn.write(
+        f"{p}c",
+        pa.table({"b": ["x", "x", "z"], "a": [1, 1, 9], "v": [100, 101, 0]}),
+        mode="update",
+        key=["a", "b"],
+    )
+    assert rows(conn, f"select a, b, v, w from {p}c order by a, b") == [
+        {"a": 1, "b": "x", "v": 101, "w": "p"},
+        {"a": 1, "b": "y", "v": 20, "w": "Q"},
+        {"a": 2, "b": "x", "v": 30, "w": "R"},
+        {"a": 2, "b": "y", "v": 50, "w": "S"},
+    ]
+    assert res.rows_written == 0
+    assert res.rows_updated >= 1
+
+
+def test_update_counts_and_last_row_wins(target: tuple[sqlarrow.Connector, str, str]) -> None:
+    conn, p, _ = target
+    conn.execute(f"create table {p}up (id integer primary key, v text not null)")
+    conn.write(f"{p}up", pa.table({"id": [1, 2, 3], "v": ["a", "b", "c"]}))
+    res = conn.write(
+        f"{p}up",
+        pa.table({"id": [2, 3, 4, 3], "v": ["B", "C1", "D", "C2"]}),
+        mode="update",
+        key=["id"],
+    )
+    assert rows(conn, f"select id, v from {p}up order by id") == [
+        {"id": 1, "v": "a"},
+        {"id": 2, "v": "B"},
+        {"id": 3, "v": "C2"},
+    ]
+    assert res.rows_written == 0 and res.rows_updated >= 2
+
+
+def test_key_required_and_checked(target: tuple[sqlarrow.Connector, str, str]) -> None:
+    conn, p, _ = target
+    conn.execute(f"create table {p}k (id integer, v text)")
+    data = pa.table({"id": [1], "v": ["a"]})
+    with pytest.raises(ConfigError, match="needs key"):
+        conn.write(f"{p}k", data, mode="upsert")
+    with pytest.raises(ConfigError, match="needs key"):
+        conn.write(f"{p}k", data, mode="update")
+    with pytest.raises(ConfigError, match="nope"):
+        conn.write(f"{p}k", data, mode="upsert", key=["nope"])
+    # no unique index on id: ON CONFLICT cannot work, said clearly, nothing written
+    with pytest.raises(ConfigError, match=r"(?i)unique"):
+        conn.write(f"{p}k", data, mode="upsert", key=["id"])
+    assert rows(conn, f"select count(*) as n from {p}k") == [{"n": 0}]
+    # update needs no index
+    conn.write(f"{p}k", data)
+    assert (
+        conn.write(
+            f"{p}k", pa.table({"id": [1], "v": ["z"]}), mode="update", key=["id"]
+        ).rows_updated
+        == 1
+    )
+
+
+def test_upsert_creates_missing_table_with_primary_key(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    conn, p, _ = target
+    data = pa.table({"id": [1, 2], "v": ["a", "b"]})
+    assert conn.write(f"{p}newt", data, mode="upsert", key=["id"]).rows_written == 2
+    res = conn.write(f"{p}newt", pa.table({"id": [2], "v": ["B"]}), mode="upsert", key=["id"])
+    assert (res.rows_written, res.rows_updated) == (0, 1)
+    assert rows(conn, f"select id, v from {p}newt order by id") == [
+        {"id": 1, "v": "a"},
+        {"id": 2, "v": "B"},
+    ]
+
+
+def test_upsert_constraint_violation_rolls_back(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    conn, p, _ = target
+    conn.execute(f"create table {p}cv (id integer primary key, v text not null, code text unique)")
+    conn.write(f"{p}cv", pa.table({"id": [1], "v": ["a"], "code": ["c1"]}))
+    with pytest.raises(NotNullViolation):
+        conn.write(
+            f"{p}cv",
+            pa.table({"id": [1, 2], "v": pa.array(["x", None], pa.string()), "code": ["c1", "c2"]}),
+            mode="upsert",
+            key=["id"],
+        )
+    with pytest.raises(UniqueViolation):
+        conn.write(
+            f"{p}cv", pa.table({"id": [5], "v": ["x"], "code": ["c1"]}), mode="upsert", key=["id"]
+        )
+    assert rows(conn, f"select id, v, code from {p}cv") == [{"id": 1, "v": "a", "code": "c1"}]
+
+
+def test_upsert_injection_shaped_values_and_identifiers(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    conn, p, _ = target
+    evil = 'x"; drop table t;--'
+    data = pa.table({evil: [1, 2], "v'; --": ["it's", 'a\\b"c;--']})
+    conn.write(f'{p}"we""ird; --"', data, mode="upsert", key=[evil])
+    conn.write(
+        f'{p}"we""ird; --"',
+        pa.table({evil: [2], "v'; --": ["' or 1=1 --"]}),
+        mode="upsert",
+        key=[evil],
+    )
+    got = rows(conn, f'select * from {p}"we""ird; --" order by 1')
+    assert got == [{evil: 1, "v'; --": "it's"}, {evil: 2, "v'; --": "' or 1=1 --"}]
+
+
+# -- atomicity: the backend is killed in the middle of a large streamed write ----------
+
+
+def _killing_reader(
+    admin: sqlarrow.Connector,
+    marker: str,
+    batches: int = 20,
+    rows: int = 100_000,
+    kill_after: int = 3,
+) -> pa.RecordBatchReader:
+    """2M rows from a generator; after `kill_after` batches another thread terminates the
+    backend running a statement that mentions `marker` (and waits until it is gone)."""
+    import threading
+
+    schema = pa.schema([("id", pa.int64()), ("v", pa.string())])
+    kill = threading.Event()
+    done = threading.Event()
+    killed: list[int] = []
+
+    def killer() -> None:
+        kill.wait(60)
+        res = admin.query(
+            "select pg_terminate_backend(pid) as ok from pg_stat_activity "
+            "where pid <> pg_backend_pid() and query like $1",
+            [f"%{marker}%"],
+        ).to_pylist()
+        killed.append(sum(1 for r in res if r["ok"]))
+        done.set()
+
+    threading.Thread(target=killer, daemon=True).start()
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        for i in range(batches):
+            if i == kill_after:
+                kill.set()
+                done.wait(60)
+                assert killed and killed[0] >= 1, "nothing was terminated"
+            base = i * rows
+            yield pa.record_batch(
+                [
+                    pa.array(range(base, base + rows), pa.int64()),
+                    pa.array([f"row{j}" for j in range(rows)]),
+                ],
+                schema=schema,
+            )
+
+    return pa.RecordBatchReader.from_batches(schema, gen())
+
+
+@pytest.mark.parametrize("mode", ["append", "replace"])
+def test_pg_killed_backend_leaves_no_partial_table(
+    pg: sqlarrow.Connector, pg_admin: sqlarrow.Connector, pg_schema: str, mode: str
+) -> None:
+    table = f'"{pg_schema}".big'
+    pg.execute(f"create table {table} (id int8 primary key, v text)")
+    pg.write(table, pa.table({"id": [-1, -2], "v": ["old", "old"]}))
+    with pytest.raises(sqlarrow.SqlArrowError) as info:
+        pg.write(table, _killing_reader(pg_admin, pg_schema), mode=mode)
+    # the server went away (not, e.g., a failed assertion inside the generator)
+    assert isinstance(info.value, sqlarrow.DatabaseConnectionError) or "terminat" in str(
+        info.value
+    ), info.value
+    # nothing of the interrupted write is visible: the old rows, exactly
+    assert pg_admin.query(f"select id from {table} order by id").to_pylist() == [
+        {"id": -2},
+        {"id": -1},
+    ]
+    # the pool recovers (the dead connection is discarded)
+    for _ in range(3):
+        assert pg.query("select 1 as one").to_pylist() == [{"one": 1}]
+
+
+# -- on_error="skip": dead-letter output ----------------------------------------------
+
+
+def test_skip_append_sets_aside_violations(target: tuple[sqlarrow.Connector, str, str]) -> None:
+    conn, p, _ = target
+    conn.execute(f"create table {p}par (id integer primary key)")
+    conn.execute(f"insert into {p}par (id) values (1)")
+    conn.execute(
+        f"create table {p}sk (id integer primary key, v text not null, n integer check (n >= 0), "
+        f"code text unique, par integer references {p}par (id))"
+    )
+    conn.write(f"{p}sk", pa.table({"id": [1], "v": ["a"], "n": [0], "code": ["c1"], "par": [1]}))
+    data = pa.table(
+        {
+            "id": pa.array([2, 1, 3, 4, 5, 6, 6, 7], pa.int64()),
+            "v": pa.array(
+                ["ok", "dup-existing", None, "neg", "dup-code", "x", "dup-in-input", "ok2"]
+            ),
+            "n": pa.array([1, 1, 1, -5, 1, 1, 1, None], pa.int64()),
+            "code": pa.array(["c2", "c9", "c3", "c4", "c1", "c6", "c7", None]),
+            "par": pa.array([1, 1, 1, 1, 1, None, 1, 1], pa.int64()),
+        }
+    )
+    res = conn.write(f"{p}sk", data, on_error="skip")
+    assert res.rows_written == 3 and res.rows_failed == 5
+    assert res.failed is not None
+    failed = pa.table(res.failed)
+    assert failed.column_names == [*data.column_names, "_sqlarrow_error"]
+    assert failed.schema.field("id").type == pa.int64()  # typed like the input
+    got = {r["v"]: r["_sqlarrow_error"] for r in failed.to_pylist()}
+    assert set(got) == {"dup-existing", None, "neg", "dup-code", "dup-in-input"}
+    assert "not-null" in got[None] or "NOT NULL" in got[None]
+    assert "check" in got["neg"].lower()
+    assert "unique" in got["dup-code"].lower()
+    assert rows(conn, f"select id from {p}sk order by id") == [
+        {"id": 1},
+        {"id": 2},
+        {"id": 6},
+        {"id": 7},
+    ]
+    # without skip: all or nothing
+    with pytest.raises(sqlarrow.ConstraintViolation):
+        conn.write(f"{p}sk", data)
+    assert rows(conn, f"select count(*) as n from {p}sk") == [{"n": 4}]
+    with pytest.raises(ConfigError, match="on_error"):
+        conn.write(f"{p}sk", data, on_error="ignore")
+
+
+def test_skip_foreign_key_postgres(pg: sqlarrow.Connector, pg_schema: str) -> None:
+    p = f'"{pg_schema}".'
+    pg.execute(f"create table {p}par (id int primary key)")
+    pg.execute(f"insert into {p}par values (1), (2)")
+    pg.execute(f"create table {p}ch (id int primary key, par int references {p}par (id))")
+    res = pg.write(f"{p}ch", pa.table({"id": [1, 2, 3], "par": [1, 9, None]}), on_error="skip")
+    assert res.rows_written == 2 and res.rows_failed == 1
+    f = pa.table(res.failed).to_pylist()
+    assert f[0]["id"] == 2 and "foreign key" in f[0]["_sqlarrow_error"]
+
+
+def test_skip_upsert(target: tuple[sqlarrow.Connector, str, str]) -> None:
+    conn, p, engine = target
+    conn.execute(f"create table {p}us (id integer primary key, v text not null, code text unique)")
+    conn.write(f"{p}us", pa.table({"id": [1, 2], "v": ["a", "b"], "code": ["x", "y"]}))
+    data = pa.table({"id": [1, 3, 4, 3], "v": ["A", None, "d", "C"], "code": ["x", "z", "y", "z"]})
+    res = conn.write(f"{p}us", data, mode="upsert", key=["id"], on_error="skip")
+    # id 1 updated (its own code "x" is no conflict), id 3: last row wins (valid),
+    # id 4 clashes with id 2's code "y". PostgreSQL drops the superseded (3, None) row
+    # before checking; SQLite applies every input row in order, so it reports it too.
+    failed_ids = [r["id"] for r in pa.table(res.failed).to_pylist()]
+    assert failed_ids == ([4] if engine == "postgres" else [3, 4])
+    assert res.rows_failed == len(failed_ids)
+    assert rows(conn, f"select id, v, code from {p}us order by id") == [
+        {"id": 1, "v": "A", "code": "x"},
+        {"id": 2, "v": "b", "code": "y"},
+        {"id": 3, "v": "C", "code": "z"},
+    ]
+
+
+def test_nul_bytes_in_text(target: tuple[sqlarrow.Connector, str, str]) -> None:
+    """PostgreSQL text cannot hold NUL: refused clearly before any row lands; SQLite
+    stores it verbatim."""
+    conn, p, engine = target
+    data = pa.table({"id": [1, 2], "s": ["a\x00b", "ok"]})
+    if engine == "postgres":
+        with pytest.raises(sqlarrow.DataError, match="NUL"):
+            conn.write(f"{p}nul", data)
+        with pytest.raises(sqlarrow.DataError, match="NUL"):
+            conn.write(f"{p}nul", data, mode="upsert", key=["id"])
+    else:
+        conn.write(f"{p}nul", data, mode="upsert", key=["id"])
+        assert rows(conn, f"select s from {p}nul order by id") == [{"s": "a\x00b"}, {"s": "ok"}]
