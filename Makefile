@@ -32,9 +32,10 @@ wheel: $(PY)
 	$(VENV)/bin/maturin build --release --out dist
 
 lint: $(PY)
-	$(VENV)/bin/ruff check python tests
-	$(VENV)/bin/ruff format --check python tests
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
 	$(VENV)/bin/mypy
+	SQLARROW_NO_DEBUG_WARNING=1 $(VENV)/bin/python -m mypy.stubtest sqlarrow._core --allowlist stubtest-allowlist.txt
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
 

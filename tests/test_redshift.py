@@ -37,7 +37,8 @@ def _raw(redshift: bool, app: str) -> _core.RawConnector:
 
 def _running_query(observer: _core.RawConnector, app: str) -> str:
     rows = observer.query(
-        "select query from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()",
+        "select query from pg_stat_activity "
+        "where application_name = $1 and pid <> pg_backend_pid()",
         [app],
     ).to_pylist()
     assert len(rows) == 1, rows

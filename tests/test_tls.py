@@ -16,7 +16,9 @@ SSL_SQL = "select ssl from pg_stat_ssl where pid = pg_backend_pid()"
 def _server_ssl() -> tuple[bool, str | None]:
     conn = sqlarrow.connect("postgresql://postgres@127.0.0.1:5432/postgres", sslmode="disable")
     with conn:
-        rows = conn.query("select current_setting('ssl') as ssl, current_setting('ssl_cert_file') as f")
+        rows = conn.query(
+            "select current_setting('ssl') as ssl, current_setting('ssl_cert_file') as f"
+        )
         row = rows.to_pylist()[0]
     return row["ssl"] == "on", row["f"]
 
@@ -48,7 +50,9 @@ def server_cert() -> str:
     return cert
 
 
-@pytest.mark.parametrize(("mode", "encrypted"), [("disable", False), ("prefer", True), ("require", True)])
+@pytest.mark.parametrize(
+    ("mode", "encrypted"), [("disable", False), ("prefer", True), ("require", True)]
+)
 def test_sslmodes_without_verification(server_cert: str, mode: str, encrypted: bool) -> None:
     assert _raw(mode).query(SSL_SQL).to_pylist() == [{"ssl": encrypted}]
 

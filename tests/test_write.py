@@ -1,4 +1,4 @@
-"""Bulk writes from Arrow (PostgreSQL binary COPY, SQLite prepared inserts), against real servers."""
+"""Bulk writes from Arrow (PostgreSQL binary COPY, SQLite inserts), against real servers."""
 
 from __future__ import annotations
 
@@ -35,7 +35,11 @@ def sample() -> pa.Table:
             ),
             "name": pa.array(["plain", "ñ 😀 'quoted' \"x\" ;-- \\", None]),
             "at": pa.array(
-                [dt.datetime(2024, 2, 29, 12, 0, 0, 123456, tzinfo=UTC), None, dt.datetime(1970, 1, 1, tzinfo=UTC)],
+                [
+                    dt.datetime(2024, 2, 29, 12, 0, 0, 123456, tzinfo=UTC),
+                    None,
+                    dt.datetime(1970, 1, 1, tzinfo=UTC),
+                ],
                 pa.timestamp("us", "UTC"),
             ),
             "day": pa.array([dt.date(2024, 2, 29), None, dt.date(1, 1, 1)]),
@@ -74,7 +78,9 @@ def test_pg_uuid_and_json_extension_columns(pgw: tuple[sqlarrow.Connector, str])
     conn, schema = pgw
     conn.execute(f"create table {schema}.u (id uuid, doc jsonb, label text)")
     ids = [uuid.uuid4(), uuid.uuid4()]
-    data = pa.table({"id": [str(i) for i in ids], "doc": ['{"a": 1}', '{"b": [1, 2]}'], "label": [1, 2]})
+    data = pa.table(
+        {"id": [str(i) for i in ids], "doc": ['{"a": 1}', '{"b": [1, 2]}'], "label": [1, 2]}
+    )
     assert conn.write(f"{schema}.u", data).rows_written == 2
     rows = conn.query(f"select id, doc, label from {schema}.u order by label").to_pylist()
     assert [r["id"] for r in rows] == ids
@@ -129,10 +135,15 @@ def test_pg_constraint_violation_is_all_or_nothing(pgw: tuple[sqlarrow.Connector
 
 def test_pg_streaming_input_in_batches(pgw: tuple[sqlarrow.Connector, str]) -> None:
     conn, schema = pgw
-    batches = [pa.record_batch({"n": pa.array(range(i * 1000, (i + 1) * 1000), pa.int64())}) for i in range(50)]
+    batches = [
+        pa.record_batch({"n": pa.array(range(i * 1000, (i + 1) * 1000), pa.int64())})
+        for i in range(50)
+    ]
     reader = pa.RecordBatchReader.from_batches(batches[0].schema, iter(batches))
     assert conn.write(f"{schema}.s", reader).rows_written == 50_000
-    assert conn.query(f"select sum(n) as s from {schema}.s").to_pylist() == [{"s": sum(range(50_000))}]
+    assert conn.query(f"select sum(n) as s from {schema}.s").to_pylist() == [
+        {"s": sum(range(50_000))}
+    ]
 
 
 def test_pg_identifiers_that_need_quoting(pgw: tuple[sqlarrow.Connector, str]) -> None:

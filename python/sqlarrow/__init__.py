@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import warnings
 
-from . import _core
+from . import _core, schema
 from ._connectors import (
     Connector,
     PostgreSQLConnector,
@@ -27,14 +27,11 @@ from ._connectors import (
     SQLiteConnector,
     connect,
 )
-from ._result import ConnectionStatus, PoolStats, QueryResult, RecordBatchStream
 from ._mysql import MySQLConnector
+from ._result import ConnectionStatus, PoolStats, QueryResult, RecordBatchStream
 from ._transaction import ISOLATION_LEVELS, Transaction
 from ._write import WriteResult
 from .config import Config, ConnectionConfig, get_connection, load_config
-from .retry import RetryPolicy
-from . import schema
-from .schema import CanonicalSchema, Column, SchemaDiff, diff
 from .exceptions import (
     AuthenticationError,
     CheckViolation,
@@ -58,6 +55,8 @@ from .exceptions import (
     UniqueViolation,
     UnsupportedTypeError,
 )
+from .retry import RetryPolicy
+from .schema import CanonicalSchema, Column, SchemaDiff, diff
 
 __version__: str = _core.__version__
 
@@ -71,9 +70,14 @@ class DebugBuildWarning(UserWarning):
 
 __all__ = [
     "ENGINES",
+    "ISOLATION_LEVELS",
     "AuthenticationError",
+    "CanonicalSchema",
     "CheckViolation",
+    "Column",
+    "Config",
     "ConfigError",
+    "ConnectionConfig",
     "ConnectionStatus",
     "Connector",
     "ConstraintViolation",
@@ -96,27 +100,22 @@ __all__ = [
     "ReadOnlyViolation",
     "RecordBatchStream",
     "RedshiftConnector",
+    "RetryPolicy",
     "SQLiteConnector",
+    "SchemaDiff",
     "SqlArrowError",
     "SqlSyntaxError",
+    "Transaction",
     "UndefinedObjectError",
     "UniqueViolation",
     "UnsupportedTypeError",
     "WriteResult",
-    "ISOLATION_LEVELS",
-    "Transaction",
-    "Config",
-    "ConnectionConfig",
-    "get_connection",
-    "load_config",
-    "RetryPolicy",
-    "CanonicalSchema",
-    "Column",
-    "SchemaDiff",
-    "diff",
-    "schema",
     "__version__",
     "connect",
+    "diff",
+    "get_connection",
+    "load_config",
+    "schema",
 ]
 
 if _core.DEBUG_BUILD and os.environ.get("SQLARROW_NO_DEBUG_WARNING", "") in ("", "0"):

@@ -291,6 +291,14 @@ class Connector(abc.ABC):
         (as does SQLite's ``ON CONFLICT``). A missing table is created with ``key`` as its
         primary key. ``rows_written`` counts inserted rows, ``rows_updated`` updated ones
         (SQLite counts every input row that hit an existing key, repeats included).
+        MySQL/MariaDB: the input is staged (``LOAD DATA LOCAL INFILE`` from a Rust
+        stream, or multi-row INSERTs when the server forbids local infile: reported in
+        ``WriteResult.warnings``), then applied with one ``INSERT ... SELECT`` (``...
+        ON DUPLICATE KEY UPDATE`` for upsert, whose clashes on *other* unique indexes
+        are raised as ``UniqueViolation`` instead of silently updating another row);
+        ``rows_updated`` of ``update`` counts rows whose values changed. MySQL DDL
+        commits implicitly, so a write that creates its table is not atomic with it
+        (the table is dropped again if the write fails).
 
         ``on_error="skip"``: rows violating a constraint are set aside and the others
         land; ``WriteResult.failed`` holds the rejected input rows plus a

@@ -14,7 +14,7 @@ DEBUG_BUILD: bool
 #: Engines compiled into this build, e.g. ``["postgres", "sqlite"]``.
 ENGINES: list[str]
 
-Params = Sequence[Any] | Mapping[str, Any] | None
+_Params = Sequence[Any] | Mapping[str, Any] | None
 
 @final
 class RawConnector:
@@ -81,7 +81,7 @@ class RawConnector:
         ``tinyint1_as_bool``: ``TINYINT(1)``/``BOOL`` columns as Arrow bool (else int8).
         ``zero_date_as_null``: ``0000-00-00`` dates (and partial zero dates, YEAR 0000)
         read as NULL; when False they raise ``DataError``. TIME values outside
-        00:00:00–23:59:59.999999 raise ``DataError`` (Arrow time64 cannot hold them).
+        00:00:00-23:59:59.999999 raise ``DataError`` (Arrow time64 cannot hold them).
         Parameters use ``?`` markers (or ``:name`` with a mapping) and are always bound
         through prepared statements. Ctrl-C runs ``KILL QUERY`` on a side connection.
         """
@@ -104,7 +104,7 @@ class RawConnector:
     def query(
         self,
         sql: str,
-        params: Params = None,
+        params: _Params = None,
         batch_size: int = 65536,
         timeout: float | None = None,
     ) -> RawResult:
@@ -113,7 +113,7 @@ class RawConnector:
     def stream(
         self,
         sql: str,
-        params: Params = None,
+        params: _Params = None,
         batch_size: int = 65536,
         timeout: float | None = None,
     ) -> RawStream:
@@ -121,11 +121,14 @@ class RawConnector:
 
     @property
     def read_only(self) -> bool: ...
-    def execute(self, sql: str, params: Params = None, timeout: float | None = None) -> int:
+    def execute(self, sql: str, params: _Params = None, timeout: float | None = None) -> int:
         """Run one statement and return the number of rows affected."""
 
-    def executemany(self, sql: str, seq_of_params: Sequence[Params]) -> int:
-        """Run one statement once per parameter set in a single transaction; return total rows affected."""
+    def executemany(self, sql: str, seq_of_params: Sequence[_Params]) -> int:
+        """Run one statement once per parameter set in a single transaction.
+
+        Returns the total number of rows affected.
+        """
 
     def write(
         self,
@@ -138,7 +141,9 @@ class RawConnector:
         batch_size: int | None = None,
         on_error: str = "raise",
     ) -> dict[str, Any]:
-        """Bulk-write ``data`` (anything with ``__arrow_c_stream__`` or ``__arrow_c_array__``) into ``table``.
+        """Bulk-write ``data`` into ``table``.
+
+        ``data`` is anything with ``__arrow_c_stream__`` or ``__arrow_c_array__``.
 
         ``table`` is ``"name"`` or ``"schema.name"`` (double-quote parts with dots).
         ``mode``: ``append`` (create the table first when missing and ``create_if_missing``),
@@ -152,7 +157,10 @@ class RawConnector:
         """Begin a transaction on a connection pinned until commit/rollback."""
 
     def test_connection(self) -> dict[str, Any]:
-        """Return ``{"ok", "latency_ms", "server_version", "error"}``; never raises for an unreachable server."""
+        """Return ``{"ok", "latency_ms", "server_version", "error"}``.
+
+        Never raises for an unreachable server.
+        """
 
     def pool_stats(self) -> dict[str, int]:
         """Return ``{"max_size", "size", "idle", "in_use", "waiting", "created", "closed"}``."""
@@ -201,8 +209,8 @@ class RawConnector:
 class RawTransaction:
     """An open transaction on one pinned connection; dropped while open: rolled back."""
 
-    def query(self, sql: str, params: Params = None, batch_size: int = 65536) -> RawResult: ...
-    def execute(self, sql: str, params: Params = None) -> int: ...
+    def query(self, sql: str, params: _Params = None, batch_size: int = 65536) -> RawResult: ...
+    def execute(self, sql: str, params: _Params = None) -> int: ...
     def write(
         self,
         table: str,

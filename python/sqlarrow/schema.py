@@ -150,7 +150,8 @@ class CanonicalSchema:
             ]
         if self.indexes:
             d["indexes"] = [
-                {"name": i.name, "columns": list(i.columns), "unique": i.unique} for i in self.indexes
+                {"name": i.name, "columns": list(i.columns), "unique": i.unique}
+                for i in self.indexes
             ]
         if self.estimated_rows is not None:
             d["estimated_rows"] = self.estimated_rows
@@ -268,7 +269,9 @@ class SchemaDiff:
                 op=c["op"],
                 destructive=c["destructive"],
                 description=c["description"],
-                details={k: v for k, v in c.items() if k not in ("op", "destructive", "description")},
+                details={
+                    k: v for k, v in c.items() if k not in ("op", "destructive", "description")
+                },
             )
             for c in d["changes"]
         ]

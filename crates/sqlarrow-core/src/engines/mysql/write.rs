@@ -854,7 +854,11 @@ impl MySqlConnector {
         })
         .await
         .map_err(map_err)?;
-        let failed = if opts.skip_errors {
+        // Upsert always runs the checks: ON DUPLICATE KEY UPDATE fires on *any* unique
+        // index, so a clash on another unique index would silently update a different
+        // row. Without skip, such a clash is raised like PostgreSQL does.
+        let checked = opts.skip_errors || opts.mode == WriteMode::Upsert;
+        let failed = if checked {
             let ctx = SkipCtx {
                 table,
                 names,
@@ -863,13 +867,28 @@ impl MySqlConnector {
                 target: &target,
                 input: schema,
             };
-            Some(self.set_aside(conn, &ctx, opts).await?)
+            let (failed, first) = self.set_aside(conn, &ctx, opts).await?;
+            if let (false, Some((ord, reason))) = (opts.skip_errors, first) {
+                let kind = if reason.starts_with("Duplicate entry") {
+                    ErrorKind::UniqueViolation
+                } else if reason.contains("cannot be null") {
+                    ErrorKind::NotNullViolation
+                } else if reason.contains("foreign key") {
+                    ErrorKind::ForeignKeyViolation
+                } else {
+                    ErrorKind::CheckViolation
+                };
+                return Err(Error::new(kind, reason)
+                    .transient(false)
+                    .with_detail("row_index", ord.to_string()));
+            }
+            opts.skip_errors.then_some(failed)
         } else {
             None
         };
         let nfailed = failed.as_ref().map(|f| f.num_rows()).unwrap_or(0);
         // What is left in the stage: the rows to apply.
-        let rows = if opts.skip_errors {
+        let rows = if checked {
             count(conn, &mq(stage)).await?
         } else {
             rows
@@ -996,7 +1015,7 @@ impl MySqlConnector {
         conn: &mut Conn,
         ctx: &SkipCtx<'_>,
         opts: &WriteOptions,
-    ) -> Result<FailedRows> {
+    ) -> Result<(FailedRows, Option<(u64, String)>)> {
         let st = mq(ctx.stage);
         let fail = mq(&format!("{}_failed", ctx.stage));
         let ord = mq(ORD);
@@ -1058,7 +1077,7 @@ impl MySqlConnector {
         for (name, clause) in ck {
             checks.push((
                 format!("FROM {st} s WHERE ({clause}) IS FALSE"),
-                format!("CONSTRAINT `{name}` failed for `{}`", ctx.table.name),
+                format!("CHECK CONSTRAINT `{name}` failed for `{}`", ctx.table.name),
                 true,
             ));
         }
@@ -1142,7 +1161,7 @@ impl MySqlConnector {
             if opts.mode.is_keyed() && sc == sorted_key {
                 continue;
             }
-            let reason = format!("Duplicate entry for key '{name}'");
+            let reason = format!("Duplicate entry for unique key '{name}'");
             if opts.mode != WriteMode::Replace {
                 let same = cols
                     .iter()
@@ -1218,7 +1237,7 @@ impl MySqlConnector {
         let mut pending = false;
         self.query_on(
             conn,
-            &format!("SELECT {col_list}, `_sqlarrow_reason` FROM {fail} ORDER BY {ord}"),
+            &format!("SELECT {col_list}, `_sqlarrow_reason`, {ord} FROM {fail} ORDER BY {ord}"),
             &crate::value::Params::default(),
             65_536,
             &mut sink,
@@ -1229,10 +1248,19 @@ impl MySqlConnector {
             .await
             .map_err(map_err)?;
         let mut failed = FailedRows::empty(ctx.input);
+        let mut first = None;
         if let crate::stream::Sink::Collect { batches, .. } = sink {
             for b in batches {
+                let ords = arrow_cast::cast(b.column(b.num_columns() - 1), &DataType::UInt64)?;
+                let b = b.project(&(0..b.num_columns() - 1).collect::<Vec<_>>())?;
                 let n = b.num_columns();
                 let reason = arrow_cast::cast(b.column(n - 1), &DataType::Utf8)?;
+                if first.is_none() && b.num_rows() > 0 {
+                    first = Some((
+                        ords.as_primitive::<UInt64Type>().value(0),
+                        reason.as_string::<i32>().value(0).to_string(),
+                    ));
+                }
                 let reasons: Vec<String> = reason
                     .as_string::<i32>()
                     .iter()
@@ -1241,7 +1269,7 @@ impl MySqlConnector {
                 failed.push(b.columns()[..n - 1].to_vec(), reasons)?;
             }
         }
-        Ok(failed)
+        Ok((failed, first))
     }
 }
 
