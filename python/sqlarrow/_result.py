@@ -26,6 +26,16 @@ _HTML_MAX_ROWS = 20
 _DTYPE_BACKENDS = ("numpy_nullable", "pyarrow")
 
 
+def _arrow_table(pa: Any, raw: Any) -> Any:
+    """Import a C stream as a ``pyarrow.Table``. ``RecordBatchReader.from_stream``
+    (pyarrow >= 15) avoids ``pa.table()``'s pandas probe, which imports pandas (about
+    0.2 s) the first time it sees a foreign object."""
+    reader_cls = pa.RecordBatchReader
+    if hasattr(reader_cls, "from_stream"):
+        return reader_cls.from_stream(raw).read_all()
+    return pa.table(raw)
+
+
 def _import_optional(module: str, extra: str) -> ModuleType:
     import importlib
 
@@ -145,7 +155,7 @@ class QueryResult:
     def to_arrow(self) -> Any:
         """Return a ``pyarrow.Table`` (zero copy)."""
         pa = _import_optional("pyarrow", "pyarrow")
-        return pa.table(self._raw)
+        return _arrow_table(pa, self._raw)
 
     def to_pandas(self, dtype_backend: str = "numpy_nullable") -> Any:
         """Return a ``pandas.DataFrame`` with nullable dtypes.
@@ -161,7 +171,7 @@ class QueryResult:
             )
         pd = _import_optional("pandas", "pandas")
         pa = _import_optional("pyarrow", "pandas")
-        table = pa.table(self._raw)
+        table = _arrow_table(pa, self._raw)
         if dtype_backend == "pyarrow":
             return table.to_pandas(types_mapper=pd.ArrowDtype)
         return table.to_pandas(types_mapper=_nullable_mapper(pa, pd))
@@ -192,7 +202,7 @@ class QueryResult:
         pa = _pyarrow_or_none()
         if pa is not None and self.num_rows > 50 * n:
             # Large result: convert only the first rows (zero-copy slice).
-            head: list[dict[str, Any]] = pa.table(self._raw).slice(0, n).to_pylist()
+            head: list[dict[str, Any]] = _arrow_table(pa, self._raw).slice(0, n).to_pylist()
             return head
         return self.to_pylist()[:n]
 
@@ -273,7 +283,7 @@ class _CollectedResult:
         if self._table is None:
             pa = _import_optional("pyarrow", "pyarrow")
             schema = pa.schema(self._chunks[0]) if self._chunks else pa.schema(self._stream)
-            batches = [b for chunk in self._chunks for b in pa.table(chunk).to_batches()]
+            batches = [b for chunk in self._chunks for b in _arrow_table(pa, chunk).to_batches()]
             self._table = pa.Table.from_batches(batches, schema=schema)
         return self._table
 
@@ -367,7 +377,7 @@ class RecordBatchStream:
             if pa is None:
                 yield QueryResult(chunk)
             else:
-                yield from pa.table(chunk).to_batches()
+                yield from _arrow_table(pa, chunk).to_batches()
 
     def read_all(self) -> QueryResult:
         """Collect every remaining batch into one :class:`QueryResult`."""
