@@ -21,6 +21,7 @@ fn build(py: Python<'_>, e: &sqlarrow_core::Error) -> PyResult<PyErr> {
     for (k, v) in &e.details {
         match (*k, v.parse::<i64>()) {
             ("row_index", Ok(n)) => kwargs.set_item(*k, n)?,
+            ("commit_in_doubt", _) => kwargs.set_item(*k, v == "true")?,
             _ => kwargs.set_item(*k, v)?,
         }
     }

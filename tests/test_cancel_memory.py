@@ -184,3 +184,28 @@ def test_sqlite_stream_5m_rows_bounded_memory(tmp_path: object) -> None:
     rows, before_mb, peak_mb = (int(x) for x in proc.stdout.split())
     assert rows == 5_000_000
     assert peak_mb - before_mb < 100, f"streaming grew RSS by {peak_mb - before_mb} MB"
+
+
+def test_mysql_stream_5m_rows_bounded_memory() -> None:
+    # MariaDB's SEQUENCE engine makes the 5M rows on the fly (no table to load).
+    proc = run_python(
+        """
+        import resource, sqlarrow
+        import pyarrow
+        conn = sqlarrow.connect("mysql://root@127.0.0.1:3306/")
+        with conn.stream("select 1 as x") as warmup:
+            list(warmup)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rows = 0
+        sql = "select seq, seq * 2 as d, concat('x', seq) as s from mysql.seq_1_to_5000000"
+        with conn.stream(sql, batch_size=65536) as stream:
+            for batch in stream:
+                rows += batch.num_rows
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(rows, before // 1024, peak // 1024)
+        """,
+        timeout=900,
+    )
+    rows, before_mb, peak_mb = (int(x) for x in proc.stdout.split())
+    assert rows == 5_000_000
+    assert peak_mb - before_mb < 100, f"streaming grew RSS by {peak_mb - before_mb} MB"

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +87,127 @@ def test_bad_sslmode_and_missing_root_file() -> None:
         _raw("sometimes")
     with pytest.raises(sqlarrow.ConfigError, match="cannot read certificate file"):
         _raw("verify-ca", root="/nonexistent/ca.pem")
+
+
+# -- a CA made by the test ------------------------------------------------------------
+
+
+def _openssl(*args: str, cwd: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def test_ca(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A throwaway CA, a server certificate it signed (for localhost and 127.0.0.1), and
+    the local PostgreSQL serving that certificate; the server's own certificate is put
+    back afterwards. Yields (path of the CA certificate, path of an unrelated CA)."""
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is needed to make the test CA (apt-get install openssl)")
+    work = str(tmp_path)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=sqlarrow test CA",
+        cwd=work,
+    )
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "other.key",
+        "-out",
+        "other.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=another CA",
+        cwd=work,
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+        cwd=work,
+    )
+    Path(work, "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        cwd=work,
+    )
+    # The server reads its key as the postgres user, from a directory it can reach.
+    served = Path(tempfile.mkdtemp(prefix="sqlarrow-tls-", dir="/tmp"))
+    for name in ("server.crt", "server.key"):
+        shutil.copy(Path(work, name), served / name)
+    try:
+        shutil.chown(served, "postgres", "postgres")
+        for name in ("server.crt", "server.key"):
+            shutil.chown(served / name, "postgres", "postgres")
+    except (LookupError, PermissionError) as exc:
+        pytest.fail(f"cannot hand the test certificate to the postgres user: {exc}")
+    os.chmod(served, 0o700)
+    os.chmod(served / "server.key", 0o600)
+    admin = _raw("disable")
+    try:
+        admin.execute(f"ALTER SYSTEM SET ssl_cert_file = '{served / 'server.crt'}'")
+        admin.execute(f"ALTER SYSTEM SET ssl_key_file = '{served / 'server.key'}'")
+        admin.query("select pg_reload_conf() as ok")
+        time.sleep(1.0)
+        yield str(Path(work, "ca.crt")), str(Path(work, "other.crt"))
+    finally:
+        admin.execute("ALTER SYSTEM RESET ssl_cert_file")
+        admin.execute("ALTER SYSTEM RESET ssl_key_file")
+        admin.query("select pg_reload_conf() as ok")
+        time.sleep(0.5)
+        shutil.rmtree(served, ignore_errors=True)
+
+
+def test_verify_full_with_a_ca_made_by_the_test(test_ca: tuple[str, str]) -> None:
+    ca, other = test_ca
+    # Chain and host name (the IP address is in the certificate's SAN) both check out.
+    assert _raw("verify-full", root=ca).query(SSL_SQL).to_pylist() == [{"ssl": True}]
+    assert _raw("verify-full", root=ca, host="localhost").query(SSL_SQL).to_pylist() == [
+        {"ssl": True}
+    ]
+    assert _raw("verify-ca", root=ca).query(SSL_SQL).to_pylist() == [{"ssl": True}]
+    # A CA that did not sign the server certificate is refused, not silently accepted.
+    for mode in ("verify-ca", "verify-full"):
+        with pytest.raises(DatabaseConnectionError) as info:
+            _raw(mode, root=other).query(SSL_SQL)
+        assert "UnknownIssuer" in str(info.value) or "certificate" in str(info.value)
+        assert info.value.transient is False
+    # Encryption without verification still works against the same server.
+    assert _raw("require").query(SSL_SQL).to_pylist() == [{"ssl": True}]

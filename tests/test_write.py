@@ -185,3 +185,53 @@ def test_sqlite_modes_and_errors(litew: sqlarrow.Connector) -> None:
     litew.write("k", pa.table({"id": [1, 2], "v": ["a", "b"]}))
     litew.write("k", pa.table({"id": [3], "v": ["c"]}), mode="replace")
     assert litew.query("select id from k").to_pylist() == [{"id": 3}]
+
+
+def test_pg_write_is_retried_after_a_transient_failure(
+    pg_url: str, pg_admin: sqlarrow.Connector, pg_schema: str
+) -> None:
+    """The backend is terminated while the COPY runs: with a RetryPolicy a re-readable
+    input (a pyarrow Table) is written again from the start, and the table ends with
+    every row exactly once."""
+    import threading
+    import time
+
+    app = f"sqlarrow-wretry-{uuid.uuid4().hex[:8]}"
+    n = 3_000_000
+    data = pa.table({"n": pa.array(range(n), pa.int64()), "s": pa.array(["x" * 20] * n)})
+    killed: list[int] = []
+
+    def killer() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not killed:
+            rows = pg_admin.query(
+                "select pg_terminate_backend(pid) as k from pg_stat_activity "
+                "where application_name = $1 and query ilike 'copy%'",
+                [app],
+            ).to_pylist()
+            if rows:
+                killed.append(len(rows))
+            time.sleep(0.01)
+
+    conn = sqlarrow.connect(
+        pg_url,
+        application_name=app,
+        retry=sqlarrow.RetryPolicy(max_attempts=3, initial_delay=0.05, jitter=False),
+    )
+    with conn:
+        t = threading.Thread(target=killer)
+        t.start()
+        res = conn.write(f"{pg_schema}.r", data)
+        t.join()
+        assert res.rows_written == n
+        got = conn.query(f"select count(*) as c, count(distinct n) as d from {pg_schema}.r")
+        assert got.to_pylist() == [{"c": n, "d": n}]
+    assert killed, "the COPY was never seen running; the test did not exercise a retry"
+
+
+def test_streams_are_not_retried() -> None:
+    from sqlarrow._write import rereadable
+
+    batch = pa.record_batch({"n": [1]})
+    assert rereadable(pa.table({"n": [1]})) and rereadable(batch)
+    assert not rereadable(pa.RecordBatchReader.from_batches(batch.schema, [batch]))

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .schema import CanonicalSchema, SchemaDiff
 
 from ._transaction import Transaction
-from ._write import WRITE_MODES, WriteResult, arrow_input, check_on_error, to_result
+from ._write import WRITE_MODES, WriteResult, arrow_input, check_on_error, rereadable, to_result
 from .exceptions import ConfigError, InterfaceError, ParameterError, SqlArrowError
 from .retry import RetryPolicy
 
@@ -319,17 +319,28 @@ class Connector(abc.ABC):
         if batch_size is not None:
             _check_batch_size(batch_size)
         self._check_open()
-        raw = self._raw.write(
-            table,
-            arrow_input(data),
-            mode,
-            list(key) if key is not None else None,
-            create_if_missing,
-            dict(column_map) if column_map is not None else None,
-            batch_size,
-            check_on_error(on_error),
-        )
-        return to_result(raw)
+        source = arrow_input(data)
+        on_error_checked = check_on_error(on_error)
+
+        def attempt() -> dict[str, Any]:
+            return self._raw.write(
+                table,
+                source,
+                mode,
+                list(key) if key is not None else None,
+                create_if_missing,
+                dict(column_map) if column_map is not None else None,
+                batch_size,
+                on_error_checked,
+            )
+
+        # A write is one transaction: a transient failure before COMMIT left nothing
+        # behind, so it is retried when the input can be read again (a table, a batch,
+        # a DataFrame; never a one-shot stream). A failure during COMMIT is "in doubt"
+        # (commit_in_doubt=True, not transient) and is never retried.
+        if self._retry is not None and rereadable(source):
+            return to_result(self._retry.run(attempt, "write", f"{type(self).__name__}"))
+        return to_result(attempt())
 
     # -- query builder (see _builder.py) ---------------------------------------------
     def select(

@@ -65,6 +65,23 @@ def arrow_input(data: Any) -> Any:
 _log = logging.getLogger("sqlarrow")
 
 
+def rereadable(data: Any) -> bool:
+    """Whether exporting ``data`` again yields the same rows (a materialized table,
+    batch or DataFrame), so a failed write may be retried from the start. Readers and
+    streams are consumed by the first attempt and are never retried."""
+    name = f"{type(data).__module__}.{type(data).__qualname__}"
+    if any(word in name for word in ("Reader", "Stream", "Iterator", "Generator", "Cursor")):
+        return False
+    return name in {
+        "pyarrow.lib.Table",
+        "pyarrow.lib.RecordBatch",
+        "polars.dataframe.frame.DataFrame",
+        "pandas.core.frame.DataFrame",
+        "sqlarrow._result.QueryResult",
+        "sqlarrow._core.RawResult",
+    }
+
+
 def to_result(raw: dict[str, Any]) -> WriteResult:
     warnings = tuple(str(w) for w in raw.get("warnings", ()))
     for w in warnings:

@@ -189,6 +189,17 @@ impl Error {
             .with_detail("type_name", type_name)
     }
 
+    /// Mark a failure of COMMIT itself: the transaction may or may not have committed,
+    /// so the work must not be retried blindly (`commit_in_doubt`, never transient).
+    pub fn commit_in_doubt(mut self) -> Self {
+        self.transient = false;
+        self.details.push(("commit_in_doubt", "true".into()));
+        self.message.push_str(
+            "\n(the connection failed during COMMIT: the write may or may not have been committed)",
+        );
+        self
+    }
+
     /// Prefix the message with context (e.g. the column being decoded).
     pub fn context(mut self, ctx: impl fmt::Display) -> Self {
         self.message = format!("{ctx}: {}", self.message);

@@ -992,7 +992,14 @@ impl MySqlConnector {
             "COMMIT"
         })
         .await
-        .map_err(map_err)?;
+        .map_err(|e| {
+            let e = map_err(e);
+            if in_tx {
+                e
+            } else {
+                e.commit_in_doubt()
+            }
+        })?;
         conn.query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {st}"))
             .await
             .map_err(map_err)?;

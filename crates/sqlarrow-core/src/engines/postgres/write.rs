@@ -245,7 +245,10 @@ impl PgConnector {
         let res = async {
             client.batch_execute("BEGIN").await.map_err(map_err)?;
             let r = write_body(self, &conn, table, reader, opts, start).await?;
-            client.batch_execute("COMMIT").await.map_err(map_err)?;
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(|e| map_err(e).commit_in_doubt())?;
             Ok(r)
         }
         .await;
