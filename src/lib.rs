@@ -94,7 +94,7 @@ impl RawConnector {
 #[pymethods]
 impl RawConnector {
     #[staticmethod]
-    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name, sslrootcert=None, sslcert=None, sslkey=None, redshift=false, read_only=false, statement_timeout=None))]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name, sslrootcert=None, sslcert=None, sslkey=None, redshift=false, read_only=false, statement_timeout=None, uuid_as="arrow"))]
     #[allow(clippy::too_many_arguments)]
     fn postgres(
         host: String,
@@ -113,9 +113,20 @@ impl RawConnector {
         redshift: bool,
         read_only: bool,
         statement_timeout: Option<f64>,
+        uuid_as: &str,
     ) -> PyResult<Self> {
         #[cfg(feature = "postgres")]
         {
+            let uuid_as_string = match uuid_as {
+                "arrow" => false,
+                "string" => true,
+                other => {
+                    return Err(err(
+                        ErrorKind::Config,
+                        format!("uuid_as must be \"arrow\" or \"string\", not {other:?}"),
+                    ))
+                }
+            };
             if !(connect_timeout.is_finite() && connect_timeout > 0.0) {
                 return Err(err(
                     ErrorKind::Config,
@@ -135,6 +146,7 @@ impl RawConnector {
                 connect_timeout: Duration::from_secs_f64(connect_timeout),
                 application_name,
                 redshift,
+                uuid_as_string,
                 read_only,
                 pool: pool_config(pool_size, pool_timeout)?,
             };
@@ -159,8 +171,13 @@ impl RawConnector {
                 sslmode,
                 connect_timeout,
                 application_name,
+                sslrootcert,
+                sslcert,
+                sslkey,
+                redshift,
                 read_only,
                 statement_timeout,
+                uuid_as,
             );
             Err(err(
                 ErrorKind::Config,

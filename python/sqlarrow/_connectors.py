@@ -547,8 +547,11 @@ class PostgreSQLConnector(Connector):
         read_only: bool = False,
         statement_timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        uuid_as: str = "arrow",
     ) -> None:
         _require_engine("postgres")
+        if uuid_as not in ("arrow", "string"):
+            raise ConfigError(f'uuid_as must be "arrow" or "string", got {uuid_as!r}')
         self._init_common(read_only, statement_timeout, retry)
         self._host: str = _check_str("host", host, optional=False)
         self._port = _check_int("port", port, minimum=1, maximum=65535)
@@ -586,6 +589,7 @@ class PostgreSQLConnector(Connector):
             redshift=self._REDSHIFT,
             read_only=self._read_only,
             statement_timeout=self._statement_timeout,
+            uuid_as=uuid_as,
         )
 
     @property
@@ -749,6 +753,7 @@ _ENGINE_OPTIONS: dict[str, frozenset[str]] = {
             "read_only",
             "statement_timeout",
             "retry",
+            "uuid_as",
         }
     ),
     "sqlite": frozenset(

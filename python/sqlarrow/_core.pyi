@@ -39,6 +39,7 @@ class RawConnector:
         redshift: bool = False,
         read_only: bool = False,
         statement_timeout: float | None = None,
+        uuid_as: str = "arrow",
     ) -> RawConnector:
         """Create a PostgreSQL connector. No connection is opened until first use.
 

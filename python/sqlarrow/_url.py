@@ -68,6 +68,7 @@ _PG_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "sslkey": _to_str,
     "read_only": _to_bool,
     "statement_timeout": _to_float,
+    "uuid_as": _to_str,
 }
 _MYSQL_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "ssl_mode": _to_str,

@@ -384,6 +384,109 @@ def run_inspect(
 
 
 # -- entry point --------------------------------------------------------------------------
+def _schema_of(
+    source: str, table: str | None, config: str | None, env: str | None, env_file: str | None
+) -> tuple[Any, str]:
+    """A canonical schema from a JSON file (`table` None) or a live table."""
+    from .schema import CanonicalSchema
+
+    if table is None:
+        if not os.path.exists(source):
+            raise ConfigError(f"{source!r} is neither a schema JSON file nor followed by a table")
+        with open(source, encoding="utf-8") as f:
+            return CanonicalSchema.from_json(f.read()), source
+    conn, shown = _open(source, config, env, env_file)
+    with conn:
+        return conn.get_schema(table), f"{shown} {table}"
+
+
+def _split_diff_args(args: Sequence[str]) -> tuple[tuple[str, str | None], tuple[str, str | None]]:
+    """`A_URL A_TABLE B_URL B_TABLE`, with a schema JSON file standing for a URL+table."""
+    rest = list(args)
+    sides: list[tuple[str, str | None]] = []
+    while rest and len(sides) < 2:
+        first = rest.pop(0)
+        if (first.endswith(".json") and os.path.exists(first)) or not rest:
+            sides.append((first, None))
+        else:
+            sides.append((first, rest.pop(0)))
+    if len(sides) != 2 or rest:
+        raise ConfigError(
+            "expected SOURCE_A [TABLE_A] SOURCE_B [TABLE_B] (a source is a URL or connection "
+            "name followed by a table, or a schema JSON file)"
+        )
+    return sides[0], sides[1]
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    if args.schema_command == "inspect":
+        conn, shown = _open(args.url, args.config, args.env, args.env_file)
+        with conn:
+            if args.table is None:
+                tables = conn.list_tables(args.db_schema)
+                print(f"{shown}: {len(tables)} table(s)")
+                if tables:
+                    print(format_table([dict(t) for t in tables], ["schema", "name", "kind"]))
+                return 0
+            schema = conn.get_schema(args.table, args.db_schema)
+        if args.json:
+            print(schema.to_json(indent=2))
+            return 0
+        rows = [
+            {
+                "column": c.name,
+                "type": c.type,
+                "nullable": "yes" if c.nullable else "no",
+                "default": c.default or "",
+            }
+            for c in schema.columns
+        ]
+        print(f"{shown} {args.table}")
+        print(format_table(rows, ["column", "type", "nullable", "default"]))
+        if schema.primary_key:
+            print(f"primary key: {', '.join(schema.primary_key)}")
+        if schema.estimated_rows is not None:
+            print(f"estimated rows: {schema.estimated_rows}")
+        return 0
+    from .schema import diff
+
+    (src_a, tab_a), (src_b, tab_b) = _split_diff_args(args.sides)
+    old, shown_a = _schema_of(src_a, tab_a, args.config, args.env, args.env_file)
+    new, shown_b = _schema_of(src_b, tab_b, args.config, args.env, args.env_file)
+    changes = diff(old, new)
+    if args.schema_command == "diff":
+        if args.json:
+            print(changes.to_json())
+        else:
+            print(f"{shown_a} -> {shown_b}: {len(changes)} change(s)")
+            for c in changes:
+                print(f"  {c}")
+        return 2 if changes else 0
+    # apply: make A look like B
+    if tab_a is None:
+        raise ConfigError("apply needs a live target: SOURCE_A must be a URL/name and a table")
+    conn, _ = _open(src_a, args.config, args.env, args.env_file)
+    with conn:
+        if changes.destructive and not args.allow_destructive and not args.dry_run:
+            print("refusing destructive changes (pass --allow-destructive):", file=sys.stderr)
+            for c in changes:
+                if c.destructive:
+                    print(f"  {c}", file=sys.stderr)
+            return 1
+        # A dry run renders everything (nothing runs), destructive changes included.
+        statements = conn.apply(
+            changes,
+            tab_a,
+            allow_destructive=args.allow_destructive or args.dry_run,
+            dry_run=args.dry_run,
+        )
+    verb = "would run" if args.dry_run else "ran"
+    print(f"{verb} {len(statements)} statement(s)")
+    for sql in statements:
+        print(f"  {sql};")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -423,7 +526,24 @@ def build_parser() -> argparse.ArgumentParser:
         "url", nargs="?", default=None, metavar="NAME|URL", help="connection name or URL"
     )
     inspect.add_argument("--schema", default=None, help="only this schema")
-    for p in (test, inspect):
+    schema = sub.add_parser("schema", help="inspect, diff and apply table schemas")
+    schema_sub = schema.add_subparsers(dest="schema_command", metavar="ACTION")
+    schema_sub.required = True
+    s_inspect = schema_sub.add_parser("inspect", help="show a table's canonical schema")
+    s_inspect.add_argument("url", metavar="NAME|URL", help="connection name or URL")
+    s_inspect.add_argument("table", nargs="?", default=None, help="table (omit to list tables)")
+    s_inspect.add_argument("--schema", dest="db_schema", default=None, help="database schema")
+    s_inspect.add_argument("--json", action="store_true", help="print the schema as JSON")
+    s_diff = schema_sub.add_parser(
+        "diff", help="compare two tables (or schema JSON files); exit 2 when they differ"
+    )
+    s_diff.add_argument("sides", nargs="+", metavar="SOURCE [TABLE]")
+    s_diff.add_argument("--json", action="store_true", help="print the diff as JSON")
+    s_apply = schema_sub.add_parser("apply", help="change table A to match B")
+    s_apply.add_argument("sides", nargs="+", metavar="SOURCE [TABLE]")
+    s_apply.add_argument("--allow-destructive", action="store_true", help="allow data loss")
+    s_apply.add_argument("--dry-run", action="store_true", help="print the SQL, run nothing")
+    for p in (test, inspect, s_inspect, s_diff, s_apply):
         p.add_argument("--config", default=None, help="configuration file (YAML)")
         p.add_argument("--env", default=None, help="environment (profile) of the config")
         p.add_argument("--env-file", default=None, help=".env file for ${VAR} values")
@@ -437,6 +557,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args.rows, args.path)
         if args.command == "query":
             return run_query(args.url, args.sql, args.limit, args.format)
+        if args.command == "schema":
+            return run_schema(args)
         if args.command == "inspect":
             return run_inspect(args.url, args.config, args.env, args.env_file, args.schema)
         return run_test(args.url, args.config, args.env, args.env_file)

@@ -55,6 +55,8 @@ pub enum PgKind {
     Jsonb,
     /// `void` (e.g. `pg_sleep()`): an all-NULL column.
     Void,
+    /// `uuid` returned as its canonical text (`uuid_as="string"`).
+    UuidText,
     /// A user-defined enum: dictionary-encoded labels.
     Enum,
     Inet,
@@ -163,7 +165,7 @@ pub fn field_for(name: &str, kind: PgKind) -> Field {
         Interval => DataType::Interval(IntervalUnit::MonthDayNano),
         Void => DataType::Null,
         Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-        Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector => DataType::Utf8,
+        Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | UuidText => DataType::Utf8,
         Uuid => return uuid_field(name, true),
         Json | Jsonb => return json_field(name, true),
     };
@@ -252,6 +254,7 @@ impl ColumnDecoder {
             Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector => {
                 Buf::Var(VarBuf::with_capacity(capacity, capacity * 16))
             }
+            UuidText => Buf::Var(VarBuf::with_capacity(capacity, capacity * 36)),
         };
         let buf = match &data_type {
             DataType::List(item) => {
@@ -297,6 +300,24 @@ impl ColumnDecoder {
                     }
                 };
                 d.keys.push(key);
+            }
+            (Buf::Var(b), PgKind::UuidText) => {
+                if v.len() != 16 {
+                    return Err(bad());
+                }
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut text = [0u8; 36];
+                let mut k = 0;
+                for (i, byte) in v.iter().enumerate() {
+                    if matches!(i, 4 | 6 | 8 | 10) {
+                        text[k] = b'-';
+                        k += 1;
+                    }
+                    text[k] = HEX[(byte >> 4) as usize];
+                    text[k + 1] = HEX[(byte & 15) as usize];
+                    k += 2;
+                }
+                b.push(&text)?
             }
             (
                 Buf::Var(b),
@@ -752,7 +773,10 @@ impl RowDecoder {
 
 /// Build the Arrow schema for a statement's columns, or fail naming the first
 /// unsupported column before any data moves.
-pub fn schema_for(columns: &[tokio_postgres::Column]) -> Result<(SchemaRef, Vec<PgKind>)> {
+pub fn schema_for(
+    columns: &[tokio_postgres::Column],
+    uuid_as_string: bool,
+) -> Result<(SchemaRef, Vec<PgKind>)> {
     let mut fields = Vec::with_capacity(columns.len());
     let mut kinds = Vec::with_capacity(columns.len());
     for c in columns {
@@ -769,6 +793,11 @@ pub fn schema_for(columns: &[tokio_postgres::Column]) -> Result<(SchemaRef, Vec<
             };
             Error::unsupported_type(c.name(), ty.name(), hint)
         })?;
+        let kind = if uuid_as_string && kind == PgKind::Uuid {
+            PgKind::UuidText
+        } else {
+            kind
+        };
         let field = field_for(c.name(), kind);
         let field = if is_array {
             let item = field.clone().with_name("item");

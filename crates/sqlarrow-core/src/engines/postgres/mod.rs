@@ -43,6 +43,8 @@ pub struct PgConfig {
     /// Redshift: same wire protocol, but no `COPY ... TO STDOUT`, no `options`
     /// startup parameter; reads always use the binary extended protocol.
     pub redshift: bool,
+    /// Return `uuid` columns as text instead of the `arrow.uuid` extension type.
+    pub uuid_as_string: bool,
     /// Read-only mode, layer 1: `default_transaction_read_only=on` for every session.
     pub read_only: bool,
     pub pool: PoolConfig,
@@ -114,6 +116,7 @@ pub struct PgManager {
     tls: MakeRustlsConnect,
     timeout: Duration,
     redshift: bool,
+    uuid_as_string: bool,
 }
 
 /// Map a tokio-postgres error to a sqlarrow error (server fields kept, no secrets).
@@ -326,6 +329,7 @@ impl PgConnector {
             tls,
             timeout: cfg.connect_timeout + Duration::from_secs(1),
             redshift: cfg.redshift,
+            uuid_as_string: cfg.uuid_as_string,
         };
         Ok(PgConnector {
             pool: Pool::new(manager, cfg.pool),
@@ -473,18 +477,19 @@ impl PgConnector {
                 tokio::join!(conn.client.prepare(sql), conn.client.copy_out(&copy_stmt));
             let stmt = described.map_err(map_err)?;
             let stream = started.map_err(map_err)?;
-            let (schema, kinds) = match schema_for(stmt.columns()) {
-                Ok(x) => x,
-                Err(e) => {
-                    // The COPY already runs: stop it before reporting the type error.
-                    let _ = conn
-                        .client
-                        .cancel_token()
-                        .cancel_query(self.pool.manager().tls.clone())
-                        .await;
-                    return Err(e);
-                }
-            };
+            let (schema, kinds) =
+                match schema_for(stmt.columns(), self.pool.manager().uuid_as_string) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // The COPY already runs: stop it before reporting the type error.
+                        let _ = conn
+                            .client
+                            .cancel_token()
+                            .cancel_query(self.pool.manager().tls.clone())
+                            .await;
+                        return Err(e);
+                    }
+                };
             conn.remember(Self::statement_key(sql, &[]), &stmt);
             drop(stmt);
             sink.schema(schema.clone());
@@ -523,7 +528,7 @@ impl PgConnector {
             return Ok(());
         }
         let stmt = Self::prepare(conn, sql, params).await?;
-        let (schema, kinds) = schema_for(stmt.columns())?;
+        let (schema, kinds) = schema_for(stmt.columns(), self.pool.manager().uuid_as_string)?;
         sink.schema(schema.clone());
         let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));
         if stmt.columns().is_empty() {
