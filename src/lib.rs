@@ -187,7 +187,7 @@ impl RawConnector {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, ssl_mode, connect_timeout, ssl_ca=None, tinyint1_as_bool=true, zero_date_as_null=true, read_only=false, statement_timeout=None))]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, ssl_mode, connect_timeout, ssl_ca=None, tinyint1_as_bool=true, zero_date_as_null=true, read_only=false, statement_timeout=None, ssl_cert=None, ssl_key=None))]
     #[allow(clippy::too_many_arguments)]
     fn mysql(
         host: String,
@@ -204,6 +204,8 @@ impl RawConnector {
         zero_date_as_null: bool,
         read_only: bool,
         statement_timeout: Option<f64>,
+        ssl_cert: Option<String>,
+        ssl_key: Option<String>,
     ) -> PyResult<Self> {
         #[cfg(feature = "mysql")]
         {
@@ -222,6 +224,8 @@ impl RawConnector {
                 password,
                 ssl_mode,
                 ssl_ca,
+                ssl_cert,
+                ssl_key,
                 connect_timeout: Duration::from_secs_f64(connect_timeout),
                 decode: DecodeOptions {
                     tinyint1_as_bool,
@@ -255,6 +259,8 @@ impl RawConnector {
                 zero_date_as_null,
                 read_only,
                 statement_timeout,
+                ssl_cert,
+                ssl_key,
             );
             Err(err(
                 ErrorKind::Config,

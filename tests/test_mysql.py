@@ -14,6 +14,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -597,3 +598,17 @@ def test_ctrl_c_kills_server_query(my_admin: MySQLConnector, mode: str) -> None:
     while _processlist_sleeps(my_admin, marker):
         assert time.monotonic() < deadline, "the query still runs on the server"
         time.sleep(0.1)
+
+
+def test_client_certificate_options_are_validated(tmp_path: Path) -> None:
+    from sqlarrow import MySQLConnector
+
+    cert = tmp_path / "c.pem"
+    cert.write_text("not used: the options are checked before any connection\n")
+    with pytest.raises(sqlarrow.ConfigError, match="together"):
+        MySQLConnector("127.0.0.1", ssl_cert=str(cert))
+    with pytest.raises(sqlarrow.ConfigError, match="no such file"):
+        MySQLConnector("127.0.0.1", ssl_cert=str(cert), ssl_key=str(tmp_path / "missing.pem"))
+    url = f"mysql://root@127.0.0.1:3306/?ssl_mode=disabled&ssl_cert={cert}&ssl_key={cert}"
+    with sqlarrow.connect(url) as conn:  # TLS disabled: the identity is never used
+        assert conn.query("select 1 as one").to_pylist() == [{"one": 1}]

@@ -737,6 +737,6 @@ def test_sqlite_identifiers_needing_quotes(lite: Any) -> None:
 
 
 def test_connector_methods_reject_unsupported_engines() -> None:
-    # Every engine compiled here supports introspection; the error path is for engines
-    # that do not yet (MySQL): it must be an InterfaceError, never a crash.
+    # Every engine compiled here (PostgreSQL, SQLite, MySQL) supports introspection; the
+    # error path is for engines that do not yet: it must be an InterfaceError, never a crash.
     assert "sqlite" in _core.ENGINES

@@ -67,6 +67,8 @@ class RawConnector:
         zero_date_as_null: bool = True,
         read_only: bool = False,
         statement_timeout: float | None = None,
+        ssl_cert: str | None = None,
+        ssl_key: str | None = None,
     ) -> RawConnector:
         """Create a MySQL / MariaDB connector. No connection is opened until first use.
 

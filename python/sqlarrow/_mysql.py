@@ -44,6 +44,8 @@ MYSQL_OPTIONS = frozenset(
         "pool_timeout",
         "ssl_mode",
         "ssl_ca",
+        "ssl_cert",
+        "ssl_key",
         "connect_timeout",
         "tinyint1_as_bool",
         "zero_date_as_null",
@@ -77,6 +79,8 @@ class MySQLConnector(Connector):
             host name). libpq spellings (``disable``, ``prefer``, ``require``,
             ``verify-ca``, ``verify-full``) are accepted too.
         ssl_ca: PEM file of CA certificates for the ``verify_*`` modes.
+        ssl_cert, ssl_key: client certificate chain and private key (PEM), for
+            servers that require X.509 client authentication; both or neither.
         connect_timeout: seconds to wait for a new connection.
         tinyint1_as_bool: read ``TINYINT(1)`` / ``BOOL`` columns as Arrow bool
             (default) instead of int8.
@@ -106,6 +110,8 @@ class MySQLConnector(Connector):
         pool_timeout: float = 30.0,
         ssl_mode: str = "preferred",
         ssl_ca: str | os.PathLike[str] | None = None,
+        ssl_cert: str | os.PathLike[str] | None = None,
+        ssl_key: str | os.PathLike[str] | None = None,
         connect_timeout: float = 10.0,
         tinyint1_as_bool: bool = True,
         zero_date_as_null: bool = True,
@@ -128,6 +134,10 @@ class MySQLConnector(Connector):
             )
         self._ssl_mode = ssl_mode.lower()
         self._ssl_ca = _check_path("ssl_ca", ssl_ca)
+        self._ssl_cert = _check_path("ssl_cert", ssl_cert)
+        self._ssl_key = _check_path("ssl_key", ssl_key)
+        if (self._ssl_cert is None) != (self._ssl_key is None):
+            raise ConfigError("ssl_cert and ssl_key must be given together")
         self._connect_timeout = _check_positive_number("connect_timeout", connect_timeout)
         self._tinyint1_as_bool = _check_bool("tinyint1_as_bool", tinyint1_as_bool)
         self._zero_date_as_null = _check_bool("zero_date_as_null", zero_date_as_null)
@@ -146,6 +156,8 @@ class MySQLConnector(Connector):
             zero_date_as_null=self._zero_date_as_null,
             read_only=self._read_only,
             statement_timeout=self._statement_timeout,
+            ssl_cert=self._ssl_cert,
+            ssl_key=self._ssl_key,
         )
 
     @property

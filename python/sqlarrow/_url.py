@@ -73,6 +73,8 @@ _PG_OPTIONS: dict[str, Callable[[str, str], Any]] = {
 _MYSQL_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "ssl_mode": _to_str,
     "ssl_ca": _to_str,
+    "ssl_cert": _to_str,
+    "ssl_key": _to_str,
     "connect_timeout": _to_float,
     "pool_size": _to_int,
     "pool_timeout": _to_float,

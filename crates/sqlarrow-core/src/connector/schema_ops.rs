@@ -1,5 +1,5 @@
 #![cfg_attr(
-    not(all(feature = "postgres", feature = "sqlite")),
+    not(all(feature = "postgres", feature = "sqlite", feature = "mysql")),
     allow(unused_imports, unused_variables)
 )]
 //! Introspection and DDL on every [`Connector`]: list schemas and tables, read a
@@ -29,6 +29,8 @@ impl Connector {
             Engine::Postgres(c) => c.list_schemas().await,
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.list_schemas().await,
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.list_schemas().await,
             _ => Err(not_supported(self.engine_name(), "list_schemas")),
         }
     }
@@ -42,6 +44,8 @@ impl Connector {
             Engine::Postgres(c) => c.list_tables(schema).await,
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.list_tables(schema).await,
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.list_tables(schema).await,
             _ => Err(not_supported(self.engine_name(), "list_tables")),
         }
     }
@@ -55,6 +59,8 @@ impl Connector {
             Engine::Postgres(c) => c.table_exists(table, schema).await,
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.table_exists(table, schema).await,
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.table_exists(table, schema).await,
             _ => Err(not_supported(self.engine_name(), "table_exists")),
         }
     }
@@ -69,11 +75,16 @@ impl Connector {
             Engine::Postgres(c) => c.get_schema(table, schema).await,
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.get_schema(table, schema).await,
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.get_schema(table, schema).await,
             _ => Err(not_supported(self.engine_name(), "get_schema")),
         }
     }
 
     /// Run DDL statements, in one transaction where the engine has transactional DDL.
+    /// On MySQL/MariaDB DDL is not transactional: the statements run in order, each
+    /// committing on its own, and the first failure stops the run (the error lists
+    /// the statements that already ran; they are not rolled back).
     pub async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         self.check_open()?;
         self.refuse_if_read_only("DDL")?;
@@ -86,6 +97,8 @@ impl Connector {
             Engine::Postgres(c) => c.run_ddl(statements).await,
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.run_ddl(statements).await,
+            #[cfg(feature = "mysql")]
+            Engine::Mysql(c) => c.run_ddl(statements).await,
             _ => Err(not_supported(self.engine_name(), "DDL")),
         }
     }
@@ -105,6 +118,10 @@ impl Connector {
 
     /// Apply a diff to `table` (transactionally on PostgreSQL and SQLite); refuses
     /// destructive changes unless `allow_destructive`. Returns the statements run.
+    ///
+    /// MySQL/MariaDB DDL is NOT transactional: the ALTERs run one by one in order and
+    /// each commits implicitly. The first failing statement stops the run with an error
+    /// naming it and listing the statements that already ran (those stay applied).
     pub async fn apply(
         &self,
         diff: &SchemaDiff,

@@ -15,6 +15,7 @@
 //! statement.
 
 pub mod decode;
+pub mod introspect;
 pub mod params;
 pub mod tx;
 pub mod write;
@@ -55,6 +56,10 @@ pub struct MySqlConfig {
     pub ssl_mode: String,
     /// PEM file of CA certificates for `verify_ca`/`verify_identity` (default: Mozilla roots).
     pub ssl_ca: Option<String>,
+    /// Client certificate chain (PEM) and its private key, for servers that require
+    /// X.509 client authentication. Both or neither.
+    pub ssl_cert: Option<String>,
+    pub ssl_key: Option<String>,
     pub connect_timeout: Duration,
     pub decode: DecodeOptions,
     /// Read-only mode, layer 1: `SET SESSION TRANSACTION READ ONLY` on every connection.
@@ -72,6 +77,8 @@ impl Default for MySqlConfig {
             password: None,
             ssl_mode: "preferred".into(),
             ssl_ca: None,
+            ssl_cert: None,
+            ssl_key: None,
             connect_timeout: Duration::from_secs(10),
             decode: DecodeOptions::default(),
             read_only: false,
@@ -244,8 +251,29 @@ impl Settings {
             .tcp_keepalive(Some(Duration::from_secs(60)))
             .stmt_cache_size(64);
         let mut ssl = SslOpts::default();
+        for (what, path) in [
+            ("ssl_ca", &cfg.ssl_ca),
+            ("ssl_cert", &cfg.ssl_cert),
+            ("ssl_key", &cfg.ssl_key),
+        ] {
+            if let Some(p) = path {
+                if !std::path::Path::new(p).is_file() {
+                    return Err(Error::config(format!("{what}: no such file {p:?}")));
+                }
+            }
+        }
         if let Some(ca) = &cfg.ssl_ca {
             ssl = ssl.with_root_certs(vec![std::path::PathBuf::from(ca).into()]);
+        }
+        match (&cfg.ssl_cert, &cfg.ssl_key) {
+            (Some(cert), Some(key)) => {
+                ssl = ssl.with_client_identity(Some(mysql_async::ClientIdentity::new(
+                    std::path::PathBuf::from(cert).into(),
+                    std::path::PathBuf::from(key).into(),
+                )));
+            }
+            (None, None) => {}
+            _ => return Err(Error::config("ssl_cert and ssl_key must be given together")),
         }
         ssl = match mode {
             SslMode::Disabled | SslMode::Preferred | SslMode::Required => ssl
