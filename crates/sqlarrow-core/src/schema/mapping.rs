@@ -195,6 +195,56 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
 ];
 
 /// SQLite declared types → canonical (SQLite keeps the declared type text).
+/// MySQL/MariaDB types (`information_schema.COLUMNS.COLUMN_TYPE`) → canonical; the
+/// Arrow type read is the canonical type's (column 3), with the notes given here.
+pub static MYSQL_TYPES: &[EngineTypeRow] = &[
+    r("tinyint(1)", "BOOL", "`tinyint1_as_bool=False` reads int8"),
+    r("tinyint", "INT8", ""),
+    r("smallint", "INT16", ""),
+    r("mediumint", "INT32", ""),
+    r("int", "INT32", ""),
+    r("bigint", "INT64", ""),
+    r("tinyint unsigned", "UINT8", ""),
+    r("smallint unsigned", "UINT16", ""),
+    r("int unsigned", "UINT32", ""),
+    r("bigint unsigned", "UINT64", ""),
+    r("float", "FLOAT32", ""),
+    r("double", "FLOAT64", ""),
+    r(
+        "decimal(18,4)",
+        "DECIMAL(18,4)",
+        "decimal256 above precision 38 (up to decimal(65,30))",
+    ),
+    r("varchar(255)", "STRING(255)", "utf8mb4 on the wire"),
+    r("text", "STRING", ""),
+    r("varbinary(16)", "BINARY(16)", ""),
+    r("blob", "BINARY", ""),
+    r(
+        "date",
+        "DATE",
+        "zero dates are NULL (`zero_date_as_null=False`: an error)",
+    ),
+    r(
+        "time",
+        "TIME",
+        "values outside 00:00:00-23:59:59.999999 are a DataError",
+    ),
+    r("datetime(6)", "TIMESTAMP", ""),
+    r(
+        "timestamp(6)",
+        "TIMESTAMP_TZ",
+        "the session time zone is UTC",
+    ),
+    r("year", "INT16", ""),
+    r(
+        "json",
+        "JSON",
+        "MariaDB's JSON is LONGTEXT with a json_valid check: read as utf8",
+    ),
+    r("enum('a','b')", "ENUM('a','b')", "read as utf8"),
+    r("bit(8)", "UINT64", ""),
+];
+
 pub static SQLITE_TYPES: &[EngineTypeRow] = &[
     r("INTEGER", "INT64", ""),
     r("BIGINT", "INT64", ""),
@@ -478,6 +528,7 @@ pub fn render_types_md() -> String {
     );
     engine_table(&mut out, "PostgreSQL (and Redshift)", POSTGRES_TYPES);
     engine_table(&mut out, "SQLite", SQLITE_TYPES);
+    engine_table(&mut out, "MySQL and MariaDB", MYSQL_TYPES);
     out.push_str("\n## Canonical → DDL type per dialect\n\n| Canonical |");
     for d in Dialect::ALL {
         out.push_str(&format!(" {} |", d.name()));
@@ -556,6 +607,16 @@ mod tests {
             );
         }
         assert_eq!(DDL_TABLE.len(), 26);
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn mysql_table_matches_code() {
+        for row in MYSQL_TYPES {
+            let want: LogicalType = row.canonical.parse().expect("canonical type");
+            let got = crate::engines::mysql::introspect::mysql_canonical(row.engine_type);
+            assert_eq!(got, Some(want), "{}", row.engine_type);
+        }
     }
 
     #[test]
