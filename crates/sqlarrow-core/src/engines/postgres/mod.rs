@@ -4,6 +4,7 @@ pub mod copy;
 pub mod decode;
 pub mod introspect;
 pub mod params;
+pub mod redshift_write;
 pub mod tls;
 pub mod tx;
 pub mod write;

@@ -234,9 +234,7 @@ impl PgConnector {
         cancel: &CancelSlot,
     ) -> Result<WriteResult> {
         if self.is_redshift() {
-            return Err(Error::interface(
-                "writes to Redshift are not supported yet (Redshift has no COPY FROM STDIN; use COPY from S3)",
-            ));
+            return self.write_redshift(table, reader, opts, cancel).await;
         }
         crate::write::check_key(opts)?;
         let start = std::time::Instant::now();
