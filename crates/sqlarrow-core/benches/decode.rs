@@ -1,0 +1,124 @@
+//! Decoder speed without a server: a PostgreSQL binary COPY stream of a mixed table
+//! (bigint, int, double, numeric(18,4), short and long text, bool, timestamptz, date,
+//! uuid, jsonb; ~10% NULLs), built in memory once and fed to the parser in CopyData-sized
+//! chunks (one tuple per chunk, as the server sends them).
+//!
+//! `cargo bench -p sqlarrow-core --bench decode`
+
+use std::sync::Arc;
+
+use arrow_schema::Schema;
+use bytes::{BufMut, Bytes, BytesMut};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use sqlarrow_core::engines::postgres::copy::CopyParser;
+use sqlarrow_core::engines::postgres::decode::{field_for, PgKind, RowDecoder};
+
+const ROWS: usize = 100_000;
+
+fn kinds() -> Vec<PgKind> {
+    vec![
+        PgKind::Int8,
+        PgKind::Int4,
+        PgKind::Float8,
+        PgKind::Numeric {
+            precision: 18,
+            scale: 4,
+            declared: true,
+        },
+        PgKind::Text,
+        PgKind::Text,
+        PgKind::Bool,
+        PgKind::TimestampTz,
+        PgKind::Date,
+        PgKind::Uuid,
+        PgKind::Jsonb,
+    ]
+}
+
+/// One tuple per chunk, like the server's CopyData messages.
+fn stream() -> Vec<Bytes> {
+    let mut chunks = Vec::with_capacity(ROWS + 2);
+    let mut head = BytesMut::new();
+    head.put_slice(b"PGCOPY\n\xff\r\n\0");
+    head.put_i32(0);
+    head.put_i32(0);
+    chunks.push(head.freeze());
+    let long = "x".repeat(60);
+    for i in 0..ROWS as i64 {
+        let mut t = BytesMut::with_capacity(256);
+        t.put_i16(11);
+        let null = i % 10 == 7;
+        let field = |t: &mut BytesMut, bytes: &[u8]| {
+            if null {
+                t.put_i32(-1);
+            } else {
+                t.put_i32(bytes.len() as i32);
+                t.put_slice(bytes);
+            }
+        };
+        t.put_i32(8);
+        t.put_i64(i);
+        field(&mut t, &(i as i32).to_be_bytes());
+        field(&mut t, &(i as f64 * 0.5).to_be_bytes());
+        // numeric 1234.5678: ndigits 2, weight 0, sign +, dscale 4, digits [1234, 5678]
+        field(&mut t, &[0, 2, 0, 0, 0, 0, 0, 4, 0x04, 0xd2, 0x16, 0x2e]);
+        field(&mut t, format!("name {i}").as_bytes());
+        field(&mut t, long.as_bytes());
+        field(&mut t, &[(i % 2) as u8]);
+        field(&mut t, &(i * 1_000_000).to_be_bytes());
+        field(&mut t, &((i % 10_000) as i32).to_be_bytes());
+        field(&mut t, &[7u8; 16]);
+        let mut j = vec![1u8];
+        j.extend_from_slice(format!("{{\"id\": {i}, \"tag\": \"t{}\"}}", i % 7).as_bytes());
+        field(&mut t, &j);
+        chunks.push(t.freeze());
+    }
+    let mut tail = BytesMut::new();
+    tail.put_i16(-1);
+    chunks.push(tail.freeze());
+    chunks
+}
+
+fn decode_all(chunks: &[Bytes]) -> usize {
+    let kinds = kinds();
+    let fields: Vec<_> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| field_for(&format!("c{i}"), *k))
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let mut rows = RowDecoder::new(schema, &kinds, 65_536);
+    let mut parser = CopyParser::new(kinds.len());
+    let mut total = 0;
+    for c in chunks {
+        parser
+            .feed(c.clone(), &mut rows, &mut |r| {
+                total += r.finish()?.num_rows();
+                Ok(())
+            })
+            .expect("valid stream");
+    }
+    if rows.rows > 0 {
+        total += rows.finish().expect("batch").num_rows();
+    }
+    total
+}
+
+fn bench(c: &mut Criterion) {
+    let chunks = stream();
+    let bytes: usize = chunks.iter().map(|c| c.len()).sum();
+    let mut g = c.benchmark_group("postgres_copy");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.sample_size(20);
+    g.bench_function("mixed_100k_rows", |b| {
+        b.iter_batched(
+            || chunks.clone(),
+            |ch| assert_eq!(decode_all(&ch), ROWS),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
