@@ -468,32 +468,15 @@ impl RawConnector {
         batch_size: Option<usize>,
         on_error: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
-        use sqlarrow_core::write::{WriteMode, WriteOptions};
-        let mode = WriteMode::parse(mode).map_err(to_pyerr)?;
-        let input: pyo3_arrow::input::AnyRecordBatch = data.extract().map_err(|e| {
-            err(
-                ErrorKind::Config,
-                format!("data must be an Arrow table, record batch or stream (an object with __arrow_c_stream__ or __arrow_c_array__): {e}"),
-            )
-        })?;
-        let reader = input.into_reader()?;
-        let opts = WriteOptions {
+        let (reader, opts) = transaction::write_args(
+            data,
             mode,
-            key: key.unwrap_or_default(),
+            key,
             create_if_missing,
-            column_map: column_map.unwrap_or_default(),
+            column_map,
             batch_size,
-            skip_errors: match on_error {
-                "raise" => false,
-                "skip" => true,
-                other => {
-                    return Err(err(
-                        ErrorKind::Config,
-                        format!("on_error must be \"raise\" or \"skip\", not {other:?}"),
-                    ))
-                }
-            },
-        };
+            on_error,
+        )?;
         let cancel = CancelSlot::new();
         let res = wait_for(
             py,

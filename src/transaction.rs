@@ -99,32 +99,15 @@ impl RawTransaction {
         batch_size: Option<usize>,
         on_error: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
-        use sqlarrow_core::write::{WriteMode, WriteOptions};
-        let mode = WriteMode::parse(mode).map_err(crate::errors::to_pyerr)?;
-        let input: pyo3_arrow::input::AnyRecordBatch = data.extract().map_err(|e| {
-            err(
-                ErrorKind::Config,
-                format!("data must be an Arrow table, record batch or stream (an object with __arrow_c_stream__ or __arrow_c_array__): {e}"),
-            )
-        })?;
-        let reader = input.into_reader()?;
-        let opts = WriteOptions {
+        let (reader, opts) = write_args(
+            data,
             mode,
-            key: key.unwrap_or_default(),
+            key,
             create_if_missing,
-            column_map: column_map.unwrap_or_default(),
+            column_map,
             batch_size,
-            skip_errors: match on_error {
-                "raise" => false,
-                "skip" => true,
-                other => {
-                    return Err(err(
-                        ErrorKind::Config,
-                        format!("on_error must be \"raise\" or \"skip\", not {other:?}"),
-                    ))
-                }
-            },
-        };
+            on_error,
+        )?;
         let cancel = CancelSlot::new();
         let res = wait_for(
             py,
@@ -163,4 +146,48 @@ impl RawTransaction {
     fn engine(&self) -> &'static str {
         self.inner.engine_name()
     }
+}
+
+/// The reader and options of a `write` call (shared by connectors and transactions).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_args(
+    data: &Bound<'_, PyAny>,
+    mode: &str,
+    key: Option<Vec<String>>,
+    create_if_missing: bool,
+    column_map: Option<std::collections::HashMap<String, String>>,
+    batch_size: Option<usize>,
+    on_error: &str,
+) -> PyResult<(
+    Box<dyn arrow_array::RecordBatchReader + Send>,
+    sqlarrow_core::write::WriteOptions,
+)> {
+    use sqlarrow_core::write::{WriteMode, WriteOptions};
+    let mode = WriteMode::parse(mode).map_err(crate::errors::to_pyerr)?;
+    let input: pyo3_arrow::input::AnyRecordBatch = data.extract().map_err(|e| {
+        err(
+            ErrorKind::Config,
+            format!("data must be an Arrow table, record batch or stream (an object with __arrow_c_stream__ or __arrow_c_array__): {e}"),
+        )
+    })?;
+    let reader = input.into_reader()?;
+    let skip_errors = match on_error {
+        "raise" => false,
+        "skip" => true,
+        other => {
+            return Err(err(
+                ErrorKind::Config,
+                format!("on_error must be \"raise\" or \"skip\", not {other:?}"),
+            ))
+        }
+    };
+    let opts = WriteOptions {
+        mode,
+        key: key.unwrap_or_default(),
+        create_if_missing,
+        column_map: column_map.unwrap_or_default(),
+        batch_size,
+        skip_errors,
+    };
+    Ok((reader, opts))
 }
