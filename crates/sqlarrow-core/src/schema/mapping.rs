@@ -241,7 +241,11 @@ pub static MYSQL_TYPES: &[EngineTypeRow] = &[
         "JSON",
         "MariaDB's JSON is LONGTEXT with a json_valid check: read as utf8",
     ),
-    r("enum('a','b')", "ENUM('a','b')", "read as utf8"),
+    r(
+        "enum('a','b')",
+        "ENUM('a','b')",
+        "read as dictionary<int32, utf8>; `set(...)` reads as utf8",
+    ),
     r("bit(8)", "UINT64", ""),
 ];
 

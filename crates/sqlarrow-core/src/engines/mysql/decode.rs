@@ -96,6 +96,8 @@ pub enum Kind {
     Timestamp,
     Year,
     Utf8,
+    /// `ENUM`: dictionary-encoded labels (`SET` stays utf8: its values are lists).
+    Enum,
     Binary,
     Json,
     Bit,
@@ -193,7 +195,8 @@ pub fn kind_of(
         MYSQL_TYPE_JSON => Kind::Json,
         MYSQL_TYPE_BIT => Kind::Bit,
         MYSQL_TYPE_NULL => Kind::Null,
-        MYSQL_TYPE_ENUM | MYSQL_TYPE_SET => Kind::Utf8,
+        MYSQL_TYPE_ENUM => Kind::Enum,
+        MYSQL_TYPE_SET => Kind::Utf8,
         MYSQL_TYPE_VARCHAR
         | MYSQL_TYPE_VAR_STRING
         | MYSQL_TYPE_STRING
@@ -201,7 +204,9 @@ pub fn kind_of(
         | MYSQL_TYPE_MEDIUM_BLOB
         | MYSQL_TYPE_LONG_BLOB
         | MYSQL_TYPE_BLOB => {
-            if flags.intersects(ColumnFlags::ENUM_FLAG | ColumnFlags::SET_FLAG) {
+            if flags.contains(ColumnFlags::ENUM_FLAG) {
+                Kind::Enum
+            } else if flags.contains(ColumnFlags::SET_FLAG) {
                 Kind::Utf8
             } else if charset == BINARY_CHARSET {
                 Kind::Binary
@@ -255,6 +260,7 @@ impl Kind {
             Kind::Datetime => timestamp_us(false),
             Kind::Timestamp => timestamp_us(true),
             Kind::Utf8 | Kind::Json => DataType::Utf8,
+            Kind::Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
             Kind::Binary => DataType::Binary,
             Kind::Null => DataType::Null,
         }
@@ -523,6 +529,12 @@ enum Buf {
     Days(PrimBuf<i32>),
     Micros(PrimBuf<i64>),
     Var(VarBuf),
+    /// Enum labels: keys into a per-batch dictionary.
+    Dict {
+        keys: PrimBuf<i32>,
+        values: VarBuf,
+        index: std::collections::HashMap<Vec<u8>, i32>,
+    },
     Null(usize),
 }
 
@@ -665,6 +677,11 @@ impl ColumnDecoder {
             Kind::Date => Buf::Days(PrimBuf::with_capacity(n)),
             Kind::Time | Kind::Datetime | Kind::Timestamp => Buf::Micros(PrimBuf::with_capacity(n)),
             Kind::Utf8 | Kind::Json | Kind::Binary => Buf::Var(VarBuf::with_capacity(n, n * 8)),
+            Kind::Enum => Buf::Dict {
+                keys: PrimBuf::with_capacity(n),
+                values: VarBuf::with_capacity(16, 256),
+                index: Default::default(),
+            },
             Kind::Null => Buf::Null(0),
         };
         ColumnDecoder {
@@ -694,6 +711,7 @@ impl ColumnDecoder {
             Buf::Days(b) => b.push_null(),
             Buf::Micros(b) => b.push_null(),
             Buf::Var(b) => b.push_null(),
+            Buf::Dict { keys, .. } => keys.push_null(),
             Buf::Null(n) => *n += 1,
         }
     }
@@ -775,6 +793,26 @@ impl ColumnDecoder {
                     b.push(text.trim_matches('\'').as_bytes())?
                 }
             },
+            Buf::Dict {
+                keys,
+                values,
+                index,
+            } => {
+                let label: Vec<u8> = match v {
+                    MyValue::Bytes(bytes) => bytes.clone(),
+                    other => other.as_sql(true).trim_matches('\'').as_bytes().to_vec(),
+                };
+                let key = match index.get(&label) {
+                    Some(k) => *k,
+                    None => {
+                        let k = index.len() as i32;
+                        values.push(&label)?;
+                        index.insert(label, k);
+                        k
+                    }
+                };
+                keys.push(key);
+            }
             Buf::Null(n) => *n += 1,
         }
         Ok(())
@@ -813,6 +851,21 @@ impl ColumnDecoder {
                     b.finish_utf8(&DataType::Utf8)
                 }
             }
+            Buf::Dict {
+                keys,
+                values,
+                index,
+            } => (|| {
+                index.clear();
+                let k = keys.finish::<Int32Type>(&DataType::Int32)?;
+                let k = k
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int32Array>()
+                    .cloned()
+                    .ok_or_else(|| Error::data("internal: dictionary keys"))?;
+                let v = values.finish_utf8(&DataType::Utf8)?;
+                Ok(Arc::new(arrow_array::DictionaryArray::<Int32Type>::try_new(k, v)?) as ArrayRef)
+            })(),
             Buf::Null(n) => Ok(Arc::new(NullArray::new(std::mem::take(n))) as ArrayRef),
         }
         .map_err(|e| e.context(format!("column \"{}\"", self.name)))
@@ -949,6 +1002,10 @@ mod tests {
         assert_eq!(k(MYSQL_TYPE_BLOB, none, 65535, 0, 63), Kind::Binary);
         assert_eq!(
             k(MYSQL_TYPE_STRING, ColumnFlags::ENUM_FLAG, 4, 0, 63),
+            Kind::Enum
+        );
+        assert_eq!(
+            k(MYSQL_TYPE_STRING, ColumnFlags::SET_FLAG, 4, 0, 63),
             Kind::Utf8
         );
         assert_eq!(k(MYSQL_TYPE_JSON, none, 0, 0, 63), Kind::Json);
