@@ -518,7 +518,75 @@ class Connector(abc.ABC):
         return f"<{type(self).__name__} {described}{state}>"
 
 
-class PostgreSQLConnector(Connector):
+class _ServerConnector(Connector):
+    """What the client/server engines share: address, credentials, pool settings."""
+
+    _host: str
+    _port: int
+    _database: str | None
+    _user: str | None
+    _pool_size: int
+    _pool_timeout: float
+
+    def _init_server(
+        self,
+        host: Any,
+        port: Any,
+        database: Any,
+        user: Any,
+        password: Any,
+        pool_size: Any,
+        pool_timeout: Any,
+    ) -> str | None:
+        """Validate and keep the common arguments; returns the (never stored) password."""
+        self._host = _check_str("host", host, optional=False)
+        self._port = _check_int("port", port, minimum=1, maximum=65535)
+        self._database = _check_str("database", database, optional=True)
+        self._user = _check_str("user", user, optional=True)
+        checked: str | None = _check_str("password", password, optional=True, allow_empty=True)
+        self._pool_size = _check_int("pool_size", pool_size, minimum=1)
+        self._pool_timeout = _check_positive_number("pool_timeout", pool_timeout)
+        return checked
+
+    @property
+    def host(self) -> str:
+        """Server host name or address."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """Server TCP port."""
+        return self._port
+
+    @property
+    def database(self) -> str | None:
+        """Database name (None: the server's default)."""
+        return self._database
+
+    @property
+    def user(self) -> str | None:
+        """User name (None: the engine's default)."""
+        return self._user
+
+    @property
+    def pool_size(self) -> int:
+        """Maximum pooled connections."""
+        return self._pool_size
+
+    @property
+    def pool_timeout(self) -> float:
+        """Seconds to wait for a connection."""
+        return self._pool_timeout
+
+    def _describe(self) -> str:
+        ro = " read_only=True" if self._read_only else ""
+        return (
+            f"host={self._host!r} port={self._port} database={self._database!r} "
+            f"user={self._user!r}{ro}"
+        )
+
+
+class PostgreSQLConnector(_ServerConnector):
     """A pooled connector to a PostgreSQL server.
 
     ``sslmode`` follows libpq (``disable``, ``allow``, ``prefer``, ``require``,
@@ -553,13 +621,7 @@ class PostgreSQLConnector(Connector):
         if uuid_as not in ("arrow", "string"):
             raise ConfigError(f'uuid_as must be "arrow" or "string", got {uuid_as!r}')
         self._init_common(read_only, statement_timeout, retry)
-        self._host: str = _check_str("host", host, optional=False)
-        self._port = _check_int("port", port, minimum=1, maximum=65535)
-        self._database: str | None = _check_str("database", database, optional=True)
-        self._user: str | None = _check_str("user", user, optional=True)
-        password = _check_str("password", password, optional=True, allow_empty=True)
-        self._pool_size = _check_int("pool_size", pool_size, minimum=1)
-        self._pool_timeout = _check_positive_number("pool_timeout", pool_timeout)
+        password = self._init_server(host, port, database, user, password, pool_size, pool_timeout)
         if not isinstance(sslmode, str) or sslmode not in SSLMODES:
             raise ConfigError(f"sslmode must be one of {', '.join(SSLMODES)}, got {sslmode!r}")
         self._sslmode = sslmode
@@ -593,36 +655,6 @@ class PostgreSQLConnector(Connector):
         )
 
     @property
-    def host(self) -> str:
-        """Server host name or address."""
-        return self._host
-
-    @property
-    def port(self) -> int:
-        """Server TCP port."""
-        return self._port
-
-    @property
-    def database(self) -> str | None:
-        """Database name (None: server default)."""
-        return self._database
-
-    @property
-    def user(self) -> str | None:
-        """User name (None: server default)."""
-        return self._user
-
-    @property
-    def pool_size(self) -> int:
-        """Maximum pooled connections."""
-        return self._pool_size
-
-    @property
-    def pool_timeout(self) -> float:
-        """Seconds to wait for a connection."""
-        return self._pool_timeout
-
-    @property
     def sslmode(self) -> str:
         """libpq-style SSL mode."""
         return self._sslmode
@@ -641,13 +673,6 @@ class PostgreSQLConnector(Connector):
     def application_name(self) -> str | None:
         """application_name."""
         return self._application_name
-
-    def _describe(self) -> str:
-        ro = " read_only=True" if self._read_only else ""
-        return (
-            f"host={self._host!r} port={self._port} database={self._database!r} "
-            f"user={self._user!r}{ro}"
-        )
 
 
 class RedshiftConnector(PostgreSQLConnector):

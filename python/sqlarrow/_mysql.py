@@ -7,12 +7,10 @@ from typing import Any
 
 from . import _core
 from ._connectors import (
-    Connector,
-    _check_int,
     _check_path,
     _check_positive_number,
-    _check_str,
     _require_engine,
+    _ServerConnector,
 )
 from .exceptions import ConfigError
 
@@ -62,7 +60,7 @@ def _check_bool(name: str, value: Any) -> bool:
     return value
 
 
-class MySQLConnector(Connector):
+class MySQLConnector(_ServerConnector):
     """A pooled connector to a MySQL or MariaDB server.
 
     Results are decoded from the MySQL wire protocol straight into Arrow and streamed
@@ -121,13 +119,7 @@ class MySQLConnector(Connector):
     ) -> None:
         _require_engine("mysql")
         self._init_common(read_only, statement_timeout, retry)
-        self._host: str = _check_str("host", host, optional=False)
-        self._port = _check_int("port", port, minimum=1, maximum=65535)
-        self._database: str | None = _check_str("database", database, optional=True)
-        self._user: str | None = _check_str("user", user, optional=True)
-        password = _check_str("password", password, optional=True, allow_empty=True)
-        self._pool_size = _check_int("pool_size", pool_size, minimum=1)
-        self._pool_timeout = _check_positive_number("pool_timeout", pool_timeout)
+        password = self._init_server(host, port, database, user, password, pool_size, pool_timeout)
         if not isinstance(ssl_mode, str) or ssl_mode.lower() not in MYSQL_SSL_MODES:
             raise ConfigError(
                 f"ssl_mode must be one of {', '.join(MYSQL_SSL_MODES[:5])}, got {ssl_mode!r}"
@@ -161,36 +153,6 @@ class MySQLConnector(Connector):
         )
 
     @property
-    def host(self) -> str:
-        """Server host name or address."""
-        return self._host
-
-    @property
-    def port(self) -> int:
-        """Server TCP port."""
-        return self._port
-
-    @property
-    def database(self) -> str | None:
-        """Default database (None: none selected)."""
-        return self._database
-
-    @property
-    def user(self) -> str | None:
-        """User name (None: the USER environment variable, else root)."""
-        return self._user
-
-    @property
-    def pool_size(self) -> int:
-        """Maximum pooled connections."""
-        return self._pool_size
-
-    @property
-    def pool_timeout(self) -> float:
-        """Seconds to wait for a connection."""
-        return self._pool_timeout
-
-    @property
     def ssl_mode(self) -> str:
         """TLS mode."""
         return self._ssl_mode
@@ -214,10 +176,3 @@ class MySQLConnector(Connector):
     def zero_date_as_null(self) -> bool:
         """Whether zero dates are read as NULL (else DataError)."""
         return self._zero_date_as_null
-
-    def _describe(self) -> str:
-        ro = " read_only=True" if self._read_only else ""
-        return (
-            f"host={self._host!r} port={self._port} database={self._database!r} "
-            f"user={self._user!r}{ro}"
-        )
