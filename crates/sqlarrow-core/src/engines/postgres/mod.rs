@@ -350,19 +350,29 @@ impl PgConnector {
             return Err(Error::cancelled("cancelled before it started"));
         }
         let conn = self.pool.get().await?;
+        if let Some(fut) = self.register_cancel(&conn, cancel) {
+            fut.await;
+            return Err(Error::cancelled("cancelled before it started"));
+        }
+        Ok(conn)
+    }
+
+    /// Make `cancel` send a PostgreSQL cancel request for `conn`'s backend. Returns the
+    /// cancel future when cancellation was already requested.
+    fn register_cancel(
+        &self,
+        conn: &PgConn,
+        cancel: &CancelSlot,
+    ) -> Option<crate::cancel::CancelFuture> {
         let token = conn.client.cancel_token();
         let tls = self.pool.manager().tls.clone();
-        if let Some(fut) = cancel.register(move || {
+        cancel.register(move || {
             let t = token.clone();
             let tls = tls.clone();
             Box::pin(async move {
                 let _ = t.cancel_query(tls).await;
             })
-        }) {
-            fut.await;
-            return Err(Error::cancelled("cancelled before it started"));
-        }
-        Ok(conn)
+        })
     }
 
     /// The statement-cache key: SQL text plus the declared parameter types.

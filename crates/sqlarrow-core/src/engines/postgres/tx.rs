@@ -50,18 +50,7 @@ impl PgTx {
             .conn
             .as_mut()
             .ok_or_else(|| Error::interface("the transaction is already finished"))?;
-        let token = conn.client.cancel_token();
-        let tls = self.owner.pool.manager().tls.clone();
-        if cancel
-            .register(move || {
-                let t = token.clone();
-                let tls = tls.clone();
-                Box::pin(async move {
-                    let _ = t.cancel_query(tls).await;
-                })
-            })
-            .is_some()
-        {
+        if self.owner.register_cancel(conn, cancel).is_some() {
             cancel.clear();
             return Err(Error::cancelled("cancelled before it started"));
         }
