@@ -635,23 +635,7 @@ impl SqliteConnector {
             }
             Ok(())
         });
-        let forward = async {
-            // Own the receiver: when this ends early (reader gone), dropping it stops
-            // the blocking reader thread, which then returns the connection.
-            let mut rx = rx;
-            while let Some(m) = rx.recv().await {
-                match m? {
-                    Msg::Schema(s) => sink.schema(s),
-                    Msg::Batch(b) => {
-                        if !sink.batch(b).await {
-                            return Err(Error::cancelled("the reader was closed"));
-                        }
-                    }
-                }
-            }
-            Ok(())
-        };
-        let (w, f) = tokio::join!(work, forward);
+        let (w, f) = tokio::join!(work, forward(rx, sink));
         w?;
         f
     }
@@ -713,7 +697,27 @@ impl SqliteConnector {
     }
 }
 
-enum Msg {
+/// Deliver what a blocking reader thread sends to `sink`. Owns the receiver: when
+/// this ends early (the reader is gone), dropping it stops the reader thread, which
+/// then returns its connection.
+pub(crate) async fn forward(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Msg>>,
+    sink: &mut Sink,
+) -> Result<()> {
+    while let Some(m) = rx.recv().await {
+        match m? {
+            Msg::Schema(s) => sink.schema(s),
+            Msg::Batch(b) => {
+                if !sink.batch(b).await {
+                    return Err(Error::cancelled("the reader was closed"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) enum Msg {
     Schema(SchemaRef),
     Batch(RecordBatch),
 }

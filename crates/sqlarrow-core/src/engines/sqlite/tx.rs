@@ -101,21 +101,7 @@ impl SqliteTx {
             }
             Ok(())
         });
-        let forward = async {
-            let mut rx = rx;
-            while let Some(m) = rx.recv().await {
-                match m? {
-                    Msg::Schema(s) => sink.schema(s),
-                    Msg::Batch(b) => {
-                        if !sink.batch(b).await {
-                            return Err(Error::cancelled("the reader was closed"));
-                        }
-                    }
-                }
-            }
-            Ok(())
-        };
-        let (w, f) = tokio::join!(work, forward);
+        let (w, f) = tokio::join!(work, super::forward(rx, sink));
         w?;
         f
     }
