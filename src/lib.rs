@@ -94,7 +94,7 @@ impl RawConnector {
 #[pymethods]
 impl RawConnector {
     #[staticmethod]
-    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name, sslrootcert=None, sslcert=None, sslkey=None, redshift=false, read_only=false, statement_timeout=None, uuid_as="arrow"))]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name, sslrootcert=None, sslcert=None, sslkey=None, redshift=false, read_only=false, statement_timeout=None, uuid_as="arrow", scan_workers=1, scan_min_bytes=67108864))]
     #[allow(clippy::too_many_arguments)]
     fn postgres(
         host: String,
@@ -114,6 +114,8 @@ impl RawConnector {
         read_only: bool,
         statement_timeout: Option<f64>,
         uuid_as: &str,
+        scan_workers: usize,
+        scan_min_bytes: u64,
     ) -> PyResult<Self> {
         #[cfg(feature = "postgres")]
         {
@@ -148,6 +150,12 @@ impl RawConnector {
                 redshift,
                 uuid_as_string,
                 read_only,
+                scan_workers: if redshift {
+                    1
+                } else {
+                    scan_workers.clamp(1, 64)
+                },
+                scan_min_bytes,
                 pool: pool_config(pool_size, pool_timeout)?,
             };
             let timeout = timeout_arg("statement_timeout", statement_timeout)?;
@@ -178,6 +186,8 @@ impl RawConnector {
                 read_only,
                 statement_timeout,
                 uuid_as,
+                scan_workers,
+                scan_min_bytes,
             );
             Err(err(
                 ErrorKind::Config,

@@ -33,6 +33,7 @@ logger = logging.getLogger("sqlarrow")
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 DEFAULT_BATCH_SIZE = 65_536
+DEFAULT_SCAN_MIN_BYTES = 64 * 1024 * 1024
 
 
 # -- argument validation ---------------------------------------------------------
@@ -592,6 +593,15 @@ class PostgreSQLConnector(_ServerConnector):
     ``sslmode`` follows libpq (``disable``, ``allow``, ``prefer``, ``require``,
     ``verify-ca``, ``verify-full``); ``sslrootcert`` is a CA bundle for the
     ``verify-*`` modes, ``sslcert``/``sslkey`` a client certificate and its key.
+
+    Parallel scans: :meth:`query` of a plain ``SELECT <columns> FROM <table>
+    [WHERE ...]`` over an ordinary table of at least ``scan_min_bytes`` (default 64 MiB)
+    reads contiguous block ranges over up to ``scan_workers`` pooled connections at once
+    (default: the number of CPUs, at most 4; ``1`` turns it off). Every range reads the
+    same exported snapshot and the ranges are joined in block order, so the result is
+    the one a single connection would return. PostgreSQL 14 or later; anything else
+    (joins, aggregates, functions in the select list, ORDER BY, LIMIT, views, ...) runs
+    on one connection.
     """
 
     _REDSHIFT = False
@@ -616,10 +626,16 @@ class PostgreSQLConnector(_ServerConnector):
         statement_timeout: float | None = None,
         retry: RetryPolicy | None = None,
         uuid_as: str = "arrow",
+        scan_workers: int | None = None,
+        scan_min_bytes: int = DEFAULT_SCAN_MIN_BYTES,
     ) -> None:
         _require_engine("postgres")
         if uuid_as not in ("arrow", "string"):
             raise ConfigError(f'uuid_as must be "arrow" or "string", got {uuid_as!r}')
+        if scan_workers is None:
+            scan_workers = 1 if self._REDSHIFT else min(4, os.cpu_count() or 1)
+        self._scan_workers = _check_int("scan_workers", scan_workers, minimum=1)
+        self._scan_min_bytes = _check_int("scan_min_bytes", scan_min_bytes, minimum=0)
         self._init_common(read_only, statement_timeout, retry)
         password = self._init_server(host, port, database, user, password, pool_size, pool_timeout)
         if not isinstance(sslmode, str) or sslmode not in SSLMODES:
@@ -652,7 +668,14 @@ class PostgreSQLConnector(_ServerConnector):
             read_only=self._read_only,
             statement_timeout=self._statement_timeout,
             uuid_as=uuid_as,
+            scan_workers=self._scan_workers,
+            scan_min_bytes=self._scan_min_bytes,
         )
+
+    @property
+    def scan_workers(self) -> int:
+        """Connections a large single-table read may be split across (1: never split)."""
+        return self._scan_workers
 
     @property
     def sslmode(self) -> str:

@@ -40,6 +40,8 @@ class RawConnector:
         read_only: bool = False,
         statement_timeout: float | None = None,
         uuid_as: str = "arrow",
+        scan_workers: int = 1,
+        scan_min_bytes: int = 67108864,
     ) -> RawConnector:
         """Create a PostgreSQL connector. No connection is opened until first use.
 

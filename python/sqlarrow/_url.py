@@ -69,6 +69,8 @@ _PG_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "read_only": _to_bool,
     "statement_timeout": _to_float,
     "uuid_as": _to_str,
+    "scan_workers": _to_int,
+    "scan_min_bytes": _to_int,
 }
 _MYSQL_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "ssl_mode": _to_str,

@@ -28,26 +28,63 @@ fn trim<T>(v: &mut Vec<T>) {
     }
 }
 
+/// Capacity (in values) of a buffer's first allocation. Buffers start small so that a
+/// one-row result does not map (and unmap) a batch-sized block per column, and grow by
+/// doubling; after the first batch they are sized from the previous batch.
+pub const START_CAPACITY: usize = 1024;
+
+/// The capacity of the first allocation for a batch of at most `n` rows.
+#[inline]
+pub fn start_capacity(n: usize) -> usize {
+    n.clamp(1, START_CAPACITY)
+}
+
+/// Make room for at least one more element: the next batch's known size when the
+/// vector is empty (just finished), else double.
+#[cold]
+#[inline(never)]
+fn grow<T>(v: &mut Vec<T>, next: usize) {
+    let want = if v.is_empty() { next } else { v.len() };
+    v.reserve_exact(want.max(16));
+}
+
+/// Take the finished values out of `v`, leaving an empty vector (allocated on the next
+/// push, sized by the caller's hint). Returns the values with excess capacity trimmed.
+#[inline]
+fn take_trimmed<T>(v: &mut Vec<T>) -> Vec<T> {
+    let mut out = std::mem::take(v);
+    trim(&mut out);
+    out
+}
+
 /// Values of a fixed-width native type.
 pub struct PrimBuf<T: ArrowNativeType> {
     pub values: Vec<T>,
     pub nulls: NullBufferBuilder,
+    next: usize,
 }
 
 impl<T: ArrowNativeType> PrimBuf<T> {
     pub fn with_capacity(n: usize) -> Self {
         PrimBuf {
-            values: Vec::with_capacity(n),
-            nulls: NullBufferBuilder::new(n),
+            values: Vec::with_capacity(start_capacity(n)),
+            nulls: NullBufferBuilder::new(start_capacity(n)),
+            next: start_capacity(n),
         }
     }
     #[inline]
     pub fn push(&mut self, v: T) {
+        if self.values.len() == self.values.capacity() {
+            grow(&mut self.values, self.next);
+        }
         self.values.push(v);
         self.nulls.append_non_null();
     }
     #[inline]
     pub fn push_null(&mut self) {
+        if self.values.len() == self.values.capacity() {
+            grow(&mut self.values, self.next);
+        }
         self.values.push(T::default());
         self.nulls.append_null();
     }
@@ -65,9 +102,8 @@ impl<T: ArrowNativeType> PrimBuf<T> {
         &mut self,
         data_type: &DataType,
     ) -> Result<ArrayRef> {
-        let cap = self.values.capacity();
-        let mut values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
-        trim(&mut values);
+        self.next = self.values.len().max(16);
+        let values = take_trimmed(&mut self.values);
         let nulls = self.nulls.finish();
         let arr = PrimitiveArray::<P>::try_new(ScalarBuffer::from(values), nulls)?
             .with_data_type(data_type.clone());
@@ -85,8 +121,8 @@ pub struct BoolBuf {
 impl BoolBuf {
     pub fn with_capacity(n: usize) -> Self {
         BoolBuf {
-            values: BooleanBufferBuilder::new(n),
-            nulls: NullBufferBuilder::new(n),
+            values: BooleanBufferBuilder::new(start_capacity(n)),
+            nulls: NullBufferBuilder::new(start_capacity(n)),
             len: 0,
         }
     }
@@ -122,25 +158,47 @@ pub struct VarBuf {
     pub offsets: Vec<i32>,
     pub values: Vec<u8>,
     pub nulls: NullBufferBuilder,
+    next_rows: usize,
+    next_bytes: usize,
 }
 
 /// The largest values buffer a batch may hold before the decoder must cut the batch.
 pub const VAR_BUF_LIMIT: usize = i32::MAX as usize;
 
 impl VarBuf {
+    /// A buffer for batches of up to `n` values of about `bytes / n` bytes each.
     pub fn with_capacity(n: usize, bytes: usize) -> Self {
-        let mut offsets = Vec::with_capacity(n + 1);
+        let rows = start_capacity(n);
+        let bytes = if n == 0 { 0 } else { bytes / n * rows };
+        let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
         VarBuf {
             offsets,
             values: Vec::with_capacity(bytes),
-            nulls: NullBufferBuilder::new(n),
+            nulls: NullBufferBuilder::new(rows),
+            next_rows: rows + 1,
+            next_bytes: bytes,
         }
     }
     #[inline]
     pub fn push(&mut self, v: &[u8]) -> Result<()> {
+        if self.values.capacity() - self.values.len() < v.len() {
+            self.grow_values(v.len());
+        }
         self.values.extend_from_slice(v);
         self.commit()
+    }
+    /// Make room for `additional` more value bytes (sized from the previous batch when
+    /// the buffer was just finished).
+    #[cold]
+    #[inline(never)]
+    pub fn grow_values(&mut self, additional: usize) {
+        let want = if self.values.is_empty() {
+            self.next_bytes.max(additional)
+        } else {
+            self.values.len().max(additional)
+        };
+        self.values.reserve_exact(want.max(64));
     }
     /// Record the end of a value whose bytes were appended to `values` directly.
     #[inline]
@@ -150,12 +208,18 @@ impl VarBuf {
                 "a text or binary column exceeds 2 GiB within one batch; use a smaller batch_size",
             )
         })?;
+        if self.offsets.len() == self.offsets.capacity() {
+            grow(&mut self.offsets, self.next_rows);
+        }
         self.offsets.push(end);
         self.nulls.append_non_null();
         Ok(())
     }
     #[inline]
     pub fn push_null(&mut self) {
+        if self.offsets.len() == self.offsets.capacity() {
+            grow(&mut self.offsets, self.next_rows);
+        }
         self.offsets.push(*self.offsets.last().unwrap_or(&0));
         self.nulls.append_null();
     }
@@ -169,16 +233,16 @@ impl VarBuf {
         self.values.len() + self.offsets.len() * 4
     }
     fn take(&mut self) -> (OffsetBuffer<i32>, Buffer, Option<arrow_buffer::NullBuffer>) {
-        let n = self.offsets.capacity();
-        let b = self.values.capacity();
-        let mut offsets = std::mem::replace(&mut self.offsets, Vec::with_capacity(n));
-        self.offsets.push(0);
+        // The next batch is sized like this one (plus an eighth for the bytes).
+        self.next_rows = self.offsets.len().max(17);
+        self.next_bytes = self.values.len() + self.values.len() / 8;
+        let mut offsets = take_trimmed(&mut self.offsets);
         if offsets.is_empty() {
             offsets.push(0);
         }
-        let mut values = std::mem::replace(&mut self.values, Vec::with_capacity(b));
-        trim(&mut values);
-        trim(&mut offsets);
+        let values = take_trimmed(&mut self.values);
+        self.offsets.reserve_exact(self.next_rows);
+        self.offsets.push(0);
         // Offsets are monotonic by construction (only ever pushed from values.len()).
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         (offsets, Buffer::from_vec(values), self.nulls.finish())
@@ -205,15 +269,18 @@ pub struct FixedBuf {
     pub values: Vec<u8>,
     pub nulls: NullBufferBuilder,
     len: usize,
+    next: usize,
 }
 
 impl FixedBuf {
     pub fn with_capacity(width: usize, n: usize) -> Self {
+        let rows = start_capacity(n);
         FixedBuf {
             width,
-            values: Vec::with_capacity(width * n),
-            nulls: NullBufferBuilder::new(n),
+            values: Vec::with_capacity(width * rows),
+            nulls: NullBufferBuilder::new(rows),
             len: 0,
+            next: width * rows,
         }
     }
     #[inline]
@@ -225,13 +292,29 @@ impl FixedBuf {
                 v.len()
             )));
         }
+        if self.values.capacity() - self.values.len() < self.width {
+            self.grow();
+        }
         self.values.extend_from_slice(v);
         self.nulls.append_non_null();
         self.len += 1;
         Ok(())
     }
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let want = if self.values.is_empty() {
+            self.next
+        } else {
+            self.values.len()
+        };
+        self.values.reserve_exact(want.max(self.width * 16));
+    }
     #[inline]
     pub fn push_null(&mut self) {
+        if self.values.capacity() - self.values.len() < self.width {
+            self.grow();
+        }
         self.values.resize(self.values.len() + self.width, 0);
         self.nulls.append_null();
         self.len += 1;
@@ -243,9 +326,8 @@ impl FixedBuf {
         self.len == 0
     }
     pub fn finish(&mut self) -> Result<ArrayRef> {
-        let cap = self.values.capacity();
-        let mut values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
-        trim(&mut values);
+        self.next = self.values.len().max(self.width * 16);
+        let values = take_trimmed(&mut self.values);
         self.len = 0;
         Ok(Arc::new(FixedSizeBinaryArray::try_new(
             self.width as i32,

@@ -141,6 +141,21 @@ impl<M: Manager> Pool<M> {
                 ))
             }
         };
+        self.with_permit(permit).await
+    }
+
+    /// Check out a connection only if one is free right now (no waiting): `None` when
+    /// every connection is in use.
+    pub async fn try_get(&self) -> Option<Result<Pooled<M>>> {
+        if self.is_closed() {
+            return None;
+        }
+        let permit = self.inner.semaphore.clone().try_acquire_owned().ok()?;
+        Some(self.with_permit(permit).await)
+    }
+
+    async fn with_permit(&self, permit: OwnedSemaphorePermit) -> Result<Pooled<M>> {
+        let inner = &self.inner;
         loop {
             let candidate = inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let Some((mut conn, since)) = candidate else {

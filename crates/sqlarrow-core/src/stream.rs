@@ -32,6 +32,11 @@ impl Sink {
 }
 
 impl Sink {
+    /// Whether batches are collected (the whole result is wanted, in order).
+    pub fn is_collect(&self) -> bool {
+        matches!(self, Sink::Collect { .. })
+    }
+
     pub fn collect() -> Self {
         Sink::Collect {
             schema: None,

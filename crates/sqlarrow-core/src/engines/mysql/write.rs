@@ -400,11 +400,14 @@ fn is_local_infile_refused(e: &mysql_async::Error) -> bool {
     matches!(e, mysql_async::Error::Server(se) if matches!(se.code, 1148 | 3948 | 4166 | 2068))
 }
 
-/// Load every input row into the stage with LOAD DATA LOCAL INFILE. Returns the
-/// reader back (untouched) when the server refuses local infile before reading.
+/// Load every input row into `into` (a quoted table name) with LOAD DATA LOCAL INFILE;
+/// the input ordinal goes to `ord_into` (the stage's ordinal column, or a user
+/// variable that discards it). Returns the reader back (untouched) when the server
+/// refuses local infile before reading.
 async fn load_infile(
     conn: &mut Conn,
-    stage: &str,
+    into: &str,
+    ord_into: &str,
     plan: &Arc<Plan>,
     reader: Reader,
 ) -> Result<std::result::Result<u64, (Reader, String)>> {
@@ -478,11 +481,11 @@ async fn load_infile(
             cols.push(mq(n));
         }
     }
-    cols.push(mq(ORD));
+    cols.push(ord_into.to_string());
     let sql = format!(
         "LOAD DATA LOCAL INFILE 'sqlarrow-stream' INTO TABLE {} CHARACTER SET utf8mb4 \
          FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({}){}",
-        mq(stage),
+        into,
         cols.join(", "),
         if sets.is_empty() {
             String::new()
@@ -512,9 +515,24 @@ async fn load_infile(
             .await
             .map_err(map_err)?;
         if let Some((_, code, msg)) = w {
-            return Err(Error::data(format!(
-                "loading the data into MySQL reported a problem (warning {code}): {msg}"
-            )));
+            // With LOCAL the server downgrades errors to warnings and goes on (skipping
+            // duplicate rows, defaulting NULLs): any warning fails the whole write.
+            let kind = if msg.starts_with("Duplicate entry") {
+                ErrorKind::UniqueViolation
+            } else if msg.contains("NULL supplied to NOT NULL") || msg.contains("cannot be null") {
+                ErrorKind::NotNullViolation
+            } else if msg.contains("foreign key") {
+                ErrorKind::ForeignKeyViolation
+            } else if msg.contains("CONSTRAINT") {
+                ErrorKind::CheckViolation
+            } else {
+                ErrorKind::Data
+            };
+            return Err(Error::new(
+                kind,
+                format!("loading the data into MySQL reported a problem (warning {code}): {msg}"),
+            )
+            .transient(false));
         }
     }
     let rows = state.lock().map(|s| s.rows).unwrap_or(0);
@@ -807,6 +825,71 @@ impl MySqlConnector {
                 )));
             }
         }
+        let local: Option<i64> = conn
+            .query_first("SELECT @@local_infile")
+            .await
+            .map_err(map_err)?;
+        let local = local.unwrap_or(0) == 1;
+        let mut reader = reader;
+        let mut warnings = Vec::new();
+        // Plain appends load straight into the target in one transaction: one pass
+        // instead of stage + INSERT ... SELECT. LOCAL turns constraint errors into
+        // warnings (rows skipped or defaulted), so any warning rolls the write back.
+        if local
+            && !opts.skip_errors
+            && matches!(
+                opts.mode,
+                WriteMode::Append | WriteMode::Create | WriteMode::Replace
+            )
+        {
+            conn.query_drop(if in_tx {
+                "SAVEPOINT _sqlarrow_write"
+            } else {
+                "START TRANSACTION"
+            })
+            .await
+            .map_err(map_err)?;
+            if opts.mode == WriteMode::Replace {
+                conn.query_drop(format!("DELETE FROM {qt}"))
+                    .await
+                    .map_err(map_err)?;
+            }
+            match load_infile(conn, &qt, "@_sqlarrow_ord", plan, reader).await? {
+                Ok(rows) => {
+                    conn.query_drop(if in_tx {
+                        "RELEASE SAVEPOINT _sqlarrow_write"
+                    } else {
+                        "COMMIT"
+                    })
+                    .await
+                    .map_err(|e| {
+                        let e = map_err(e);
+                        if in_tx {
+                            e
+                        } else {
+                            e.commit_in_doubt()
+                        }
+                    })?;
+                    return Ok(WriteResult {
+                        rows_written: rows,
+                        ..Default::default()
+                    });
+                }
+                Err((back, why)) => {
+                    conn.query_drop(if in_tx {
+                        "ROLLBACK TO SAVEPOINT _sqlarrow_write"
+                    } else {
+                        "ROLLBACK"
+                    })
+                    .await
+                    .map_err(map_err)?;
+                    warnings.push(format!(
+                        "LOAD DATA LOCAL INFILE was refused ({why}); wrote with multi-row INSERTs instead"
+                    ));
+                    reader = back;
+                }
+            }
+        }
         // The stage: input-typed, all nullable, no constraints but the ordinal.
         let mut cols = Vec::new();
         for (f, n) in schema.fields().iter().zip(names) {
@@ -821,13 +904,11 @@ impl MySqlConnector {
         ))
         .await
         .map_err(map_err)?;
-        let mut warnings = Vec::new();
-        let local: Option<i64> = conn
-            .query_first("SELECT @@local_infile")
-            .await
-            .map_err(map_err)?;
-        let rows = if local.unwrap_or(0) == 1 {
-            match load_infile(conn, stage, plan, reader).await? {
+        let rows = if !warnings.is_empty() {
+            // Local infile was refused above: INSERTs straight away.
+            load_inserts(conn, stage, plan, reader).await?
+        } else if local {
+            match load_infile(conn, &mq(stage), &mq(ORD), plan, reader).await? {
                 Ok(n) => n,
                 Err((reader, why)) => {
                     warnings.push(format!(

@@ -258,11 +258,13 @@ impl ColumnDecoder {
         };
         let buf = match &data_type {
             DataType::List(item) => {
-                let mut offsets = Vec::with_capacity(capacity + 1);
+                let mut offsets = Vec::with_capacity(crate::builders::start_capacity(capacity) + 1);
                 offsets.push(0);
                 Buf::List(Box::new(ListBuf {
                     offsets,
-                    nulls: arrow_buffer::NullBufferBuilder::new(capacity),
+                    nulls: arrow_buffer::NullBufferBuilder::new(crate::builders::start_capacity(
+                        capacity,
+                    )),
                     child: ColumnDecoder::new(name, kind, item.data_type().clone(), capacity),
                     item: item.clone(),
                 }))

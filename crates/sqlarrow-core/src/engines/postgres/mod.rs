@@ -5,6 +5,7 @@ pub mod decode;
 pub mod introspect;
 pub mod params;
 pub mod redshift_write;
+pub mod scan;
 pub mod tls;
 pub mod tx;
 pub mod write;
@@ -48,6 +49,10 @@ pub struct PgConfig {
     pub uuid_as_string: bool,
     /// Read-only mode, layer 1: `default_transaction_read_only=on` for every session.
     pub read_only: bool,
+    /// Connections a large single-table scan may be split across (1: never split).
+    pub scan_workers: usize,
+    /// Tables smaller than this are never split.
+    pub scan_min_bytes: u64,
     pub pool: PoolConfig,
 }
 
@@ -237,7 +242,14 @@ impl Manager for PgManager {
 /// A pooled PostgreSQL connector.
 pub struct PgConnector {
     pool: Pool<PgManager>,
+    scan_workers: usize,
+    scan_min_bytes: u64,
+    /// Tables found too small (or not splittable) recently: not probed again for a while.
+    unsplit: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
+
+/// How long a "do not split this table" verdict is trusted.
+const UNSPLIT_TTL: Duration = Duration::from_secs(30);
 
 /// Zero-copy access to a field's raw binary bytes.
 struct Raw<'a>(&'a [u8]);
@@ -289,6 +301,45 @@ fn trim_statement(sql: &str) -> &str {
     sql.trim_end().trim_end_matches(';').trim_end()
 }
 
+/// Decode a running binary COPY into `sink`, batch by batch.
+async fn drain_copy<S>(stream: S, rows: &mut RowDecoder, sink: &mut Sink) -> Result<()>
+where
+    S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, tokio_postgres::Error>>,
+{
+    pin_mut!(stream);
+    let mut parser = CopyParser::new(rows.columns.len());
+    let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(map_err)?;
+        let p = parser.feed(chunk, rows, &mut |r| {
+            full.push(r.finish()?);
+            Ok(())
+        })?;
+        for b in full.drain(..) {
+            if !sink.batch(b).await {
+                return Err(Error::cancelled("the reader was closed"));
+            }
+        }
+        if let Progress::Done = p {
+            // Drain to the command completion.
+            while let Some(c) = stream.next().await {
+                c.map_err(map_err)?;
+            }
+            break;
+        }
+    }
+    if !parser.is_finished() {
+        return Err(Error::connection(
+            "the COPY stream ended before its trailer",
+        ));
+    }
+    if rows.rows > 0 {
+        let b = rows.finish()?;
+        sink.batch(b).await;
+    }
+    Ok(())
+}
+
 impl PgConnector {
     pub fn new(cfg: PgConfig) -> Result<Self> {
         let mut c = tokio_postgres::Config::new();
@@ -334,6 +385,9 @@ impl PgConnector {
         };
         Ok(PgConnector {
             pool: Pool::new(manager, cfg.pool),
+            scan_workers: cfg.scan_workers.max(1),
+            scan_min_bytes: cfg.scan_min_bytes,
+            unsplit: Default::default(),
         })
     }
 
@@ -428,6 +482,222 @@ impl PgConnector {
         Ok(s)
     }
 
+    fn remember_unsplit(&self, table: &str) {
+        let mut m = self.unsplit.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() > 1024 {
+            m.clear();
+        }
+        m.insert(table.to_string(), Instant::now());
+    }
+
+    /// Read a large single table over several connections (see [`scan`]). Returns
+    /// `Ok(false)` without side effects when the table is small or cannot be split
+    /// (the caller then runs the query on one connection).
+    async fn parallel_scan(
+        &self,
+        plan: &scan::ScanPlan,
+        sql: &str,
+        batch_size: usize,
+        sink: &mut Sink,
+        cancel: &CancelSlot,
+    ) -> Result<bool> {
+        if let Some(t) = self
+            .unsplit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&plan.table)
+        {
+            if t.elapsed() < UNSPLIT_TTL {
+                return Ok(false);
+            }
+        }
+        let first = self.checkout(cancel).await?;
+        // One round trip: is it an ordinary, permanent, uninherited table, how big is
+        // it, and does the server have TID range scans (PostgreSQL 14+)?
+        let probe = format!(
+            "SELECT c.relkind = ANY ('{{r,m}}') AND c.relpersistence <> 't' AND NOT c.relhassubclass \
+             AND current_setting('server_version_num')::int >= 140000, \
+             pg_relation_size(c.oid), current_setting('block_size') \
+             FROM pg_class c WHERE c.oid = to_regclass({})",
+            scan::quote_literal(&plan.table)
+        );
+        let rows = match first.client.simple_query(&probe).await {
+            Ok(r) => r,
+            Err(_) => {
+                cancel.clear();
+                return Ok(false);
+            }
+        };
+        let info = rows.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some((
+                r.get(0) == Some("t"),
+                r.get(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
+                r.get(2).and_then(|v| v.parse::<u64>().ok()).unwrap_or(8192),
+            )),
+            _ => None,
+        });
+        let Some((true, bytes, block_size)) = info else {
+            self.remember_unsplit(&plan.table);
+            cancel.clear();
+            return Ok(false);
+        };
+        if bytes < self.scan_min_bytes.max(1) || bytes < 2 * block_size {
+            self.remember_unsplit(&plan.table);
+            cancel.clear();
+            return Ok(false);
+        }
+        // The result schema, from the statement itself (cached like any query).
+        let stmt = Self::prepare(&first, trim_statement(sql), &Params::default()).await?;
+        let (schema, kinds) = schema_for(stmt.columns(), self.pool.manager().uuid_as_string)?;
+        if kinds.is_empty() {
+            cancel.clear();
+            return Ok(false);
+        }
+        // Only connections that are free right now: a busy pool runs the scan on fewer.
+        let mut conns = vec![first];
+        while conns.len() < self.scan_workers {
+            match self.pool.try_get().await {
+                Some(Ok(c)) => conns.push(c),
+                _ => break,
+            }
+        }
+        if conns.len() < 2 {
+            cancel.clear();
+            return Ok(false);
+        }
+        // One snapshot for every range. The lock timeout keeps a range from waiting
+        // forever behind DDL queued on the table after the first range locked it.
+        let begin =
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = '10s'";
+        let exported = async {
+            let msgs = conns[0]
+                .client
+                .simple_query(&format!("{begin}; SELECT pg_export_snapshot()"))
+                .await
+                .map_err(map_err)?;
+            msgs.iter()
+                .find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .ok_or_else(|| Error::interface("pg_export_snapshot returned no row"))
+        }
+        .await;
+        let snapshot = match exported {
+            Ok(s) => s,
+            Err(_) => {
+                // E.g. a hot standby that cannot export snapshots: one connection.
+                let _ = conns[0].client.simple_query("ROLLBACK").await;
+                self.remember_unsplit(&plan.table);
+                cancel.clear();
+                return Ok(false);
+            }
+        };
+        let import = format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}; \
+             SET LOCAL lock_timeout = '10s'",
+            scan::quote_literal(&snapshot)
+        );
+        let imports = futures_util::future::join_all(
+            conns[1..].iter().map(|c| c.client.simple_query(&import)),
+        )
+        .await;
+        if imports.iter().any(|r| r.is_err()) {
+            for c in &conns {
+                let _ = c.client.simple_query("ROLLBACK").await;
+            }
+            cancel.clear();
+            return Ok(false);
+        }
+        // Cancelling the query cancels every range.
+        let tokens: Vec<_> = conns.iter().map(|c| c.client.cancel_token()).collect();
+        let tls = self.pool.manager().tls.clone();
+        let cancel_all = move || -> crate::cancel::CancelFuture {
+            let tokens = tokens.clone();
+            let tls = tls.clone();
+            Box::pin(async move {
+                futures_util::future::join_all(tokens.iter().map(|t| t.cancel_query(tls.clone())))
+                    .await;
+            })
+        };
+        if let Some(fut) = cancel.register(cancel_all.clone()) {
+            fut.await;
+        }
+        let blocks = bytes / block_size;
+        let ranges = scan::ranges(blocks, conns.len());
+        // Each range decodes on its own task (so on its own worker thread).
+        let tasks: Vec<_> = conns
+            .into_iter()
+            .zip(ranges)
+            .map(|(conn, (lo, hi))| {
+                let copy_sql = format!(
+                    "COPY ({}) TO STDOUT (FORMAT binary)",
+                    plan.range_sql(lo, hi)
+                );
+                let schema = schema.clone();
+                let kinds = kinds.clone();
+                tokio::spawn(async move {
+                    let mut conn = conn;
+                    let res = async {
+                        let stream = conn
+                            .client
+                            .copy_out(copy_sql.as_str())
+                            .await
+                            .map_err(map_err)?;
+                        let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));
+                        let mut part = Sink::collect();
+                        drain_copy(stream, &mut rows, &mut part).await?;
+                        match part {
+                            Sink::Collect { batches, .. } => Ok(batches),
+                            Sink::Channel { .. } => unreachable!("collect sink"),
+                        }
+                    }
+                    .await;
+                    // Each range ends its own transaction (also when the caller is gone),
+                    // so no connection goes back to the pool inside one.
+                    let end = if res.is_ok() { "COMMIT" } else { "ROLLBACK" };
+                    let ended = conn.client.simple_query(end).await.map_err(map_err);
+                    conn.observe(&ended);
+                    if ended.is_err() {
+                        conn.mark_broken();
+                    }
+                    res
+                })
+            })
+            .collect();
+        let n = tasks.len();
+        let mut pending: futures_util::stream::FuturesUnordered<_> = tasks
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| async move { (i, t.await) })
+            .collect();
+        let mut parts: Vec<Vec<arrow_array::RecordBatch>> = vec![Vec::new(); n];
+        let mut failure: Option<Error> = None;
+        while let Some((i, joined)) = pending.next().await {
+            let res = joined
+                .unwrap_or_else(|e| Err(Error::interface(format!("a scan task failed: {e}"))));
+            match res {
+                Ok(b) => parts[i] = b,
+                Err(e) => {
+                    if failure.is_none() {
+                        // Stop the other ranges; the first error is the one reported.
+                        cancel_all().await;
+                        failure = Some(e);
+                    }
+                }
+            }
+        }
+        cancel.clear();
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        sink.schema(schema);
+        for b in parts.into_iter().flatten() {
+            sink.batch(b).await;
+        }
+        Ok(true)
+    }
+
     /// Run a query, delivering batches of up to `batch_size` rows to `sink`.
     pub async fn query(
         &self,
@@ -437,6 +707,20 @@ impl PgConnector {
         sink: &mut Sink,
         cancel: &CancelSlot,
     ) -> Result<()> {
+        if self.scan_workers > 1
+            && params.is_empty()
+            && sink.is_collect()
+            && !self.pool.manager().redshift
+        {
+            if let Some(plan) = scan::plan(trim_statement(sql)) {
+                if self
+                    .parallel_scan(&plan, sql, batch_size, sink, cancel)
+                    .await?
+                {
+                    return Ok(());
+                }
+            }
+        }
         let mut conn = self.checkout(cancel).await?;
         let mut res = self.query_on(&conn, sql, params, batch_size, sink).await;
         if matches!(&res, Err(e) if stale_statement(e)) && !sink.delivered_any() {
@@ -505,37 +789,7 @@ impl PgConnector {
             drop(stmt);
             sink.schema(schema.clone());
             let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));
-            pin_mut!(stream);
-            let mut parser = CopyParser::new(kinds.len());
-            let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(map_err)?;
-                let p = parser.feed(chunk, &mut rows, &mut |r| {
-                    full.push(r.finish()?);
-                    Ok(())
-                })?;
-                for b in full.drain(..) {
-                    if !sink.batch(b).await {
-                        return Err(Error::cancelled("the reader was closed"));
-                    }
-                }
-                if let Progress::Done = p {
-                    // Drain to the command completion.
-                    while let Some(c) = stream.next().await {
-                        c.map_err(map_err)?;
-                    }
-                    break;
-                }
-            }
-            if !parser.is_finished() {
-                return Err(Error::connection(
-                    "the COPY stream ended before its trailer",
-                ));
-            }
-            if rows.rows > 0 {
-                let b = rows.finish()?;
-                sink.batch(b).await;
-            }
+            drain_copy(stream, &mut rows, sink).await?;
             return Ok(());
         }
         let stmt = Self::prepare(conn, sql, params).await?;
