@@ -59,7 +59,8 @@ def test_split_read_equals_single_connection(big: str) -> None:
         for sql in (
             f"SELECT * FROM {big}",
             f"SELECT id, name, amount FROM {big} WHERE v < 300",
-            f"select b.id, b.v::text AS v_text, b.id + 1 AS next from {big} b where b.name like '%7'",
+            f"select b.id, b.v::text AS v_text, b.id + 1 AS next from {big} b "
+            "where b.name like '%7'",
             f"SELECT * FROM {big} WHERE lower(name) <> 'x' AND tags IS NULL",
         ):
             want = single.query(sql).to_arrow()
@@ -158,7 +159,8 @@ def test_uncommitted_and_later_changes_are_invisible(
     with _connector(3) as conn:
         before = conn.query(f"SELECT id FROM {big}").num_rows
         pg_admin.execute(
-            f"INSERT INTO {big} (id, v) SELECT g, 1 FROM generate_series({ROWS} + 1, {ROWS} + 500) g"
+            f"INSERT INTO {big} (id, v) "
+            f"SELECT g, 1 FROM generate_series({ROWS} + 1, {ROWS} + 500) g"
         )
         after = conn.query(f"SELECT id FROM {big}").to_arrow()
         assert before == ROWS
