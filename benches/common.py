@@ -32,7 +32,11 @@ GEN_VERSION = 1
 SEED = 20240601
 
 ENGINES = ("pg", "sqlite", "mariadb")
-OPS = ("read", "stream", "write", "latency", "threads")
+OPS = ("read", "stream", "partitioned", "write", "latency", "threads")
+# Connections (or partitions) of the partitioned read.
+PARTITIONS = 2
+# The column a partitioned read splits on, per dataset (for tools that need one).
+PARTITION_COLUMN = {"mixed": "id", "ints": "a", "lineitem": "l_orderkey"}
 DATASETS = ("mixed", "ints", "lineitem")
 
 

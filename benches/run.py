@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 TOOLS: dict[str, list[str]] = {
     "read": [
         "sqlarrow",
+        "sqlarrow_1conn",
         "connectorx",
         "adbc",
         "polars_cx",
@@ -43,6 +44,7 @@ TOOLS: dict[str, list[str]] = {
         "sqlite_cli",
     ],
     "stream": ["sqlarrow", "adbc", "connectorx", "pandas"],
+    "partitioned": ["sqlarrow", "connectorx", "polars_cx"],
     "write": ["sqlarrow", "adbc", "pandas", "load_data", "psql_copy_in"],
     "latency": ["sqlarrow", "dbapi", "adbc", "connectorx"],
     "threads": ["sqlarrow", "dbapi", "adbc", "connectorx"],
@@ -57,6 +59,8 @@ PRIMARY_LIMIT = {
     ("write", "pg"): "psql_copy_in",
 }
 OURS = "sqlarrow"
+# sqlarrow configured differently: shown next to ours, never counted as a peer.
+OUR_VARIANTS = {"sqlarrow_1conn"}
 SLOW_TOOLS = {"pandas"}
 # Known not-applicable combinations: reported without spawning a worker.
 NOT_APPLICABLE = {
@@ -74,9 +78,13 @@ NOT_APPLICABLE = {
     ("sqlite_cli", "mariadb"): None,
     ("load_data", "pg"): None,
     ("load_data", "sqlite"): None,
+    # Only PostgreSQL reads are ever split, so only there is one connection a variant.
+    ("sqlarrow_1conn", "sqlite"): None,
+    ("sqlarrow_1conn", "mariadb"): None,
 }
 TOOL_LABEL = {
     "sqlarrow": "sqlarrow",
+    "sqlarrow_1conn": "sqlarrow, one connection (scan_workers=1)",
     "connectorx": "connectorx",
     "adbc": "ADBC",
     "polars_cx": "polars (connectorx)",
@@ -339,7 +347,15 @@ def summarize(results: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> list
             row: dict[str, Any] = {
                 "tool": tool,
                 "label": label(tool, engine, op),
-                "kind": "limit" if tool in LIMIT_TOOLS else "ours" if tool == OURS else "peer",
+                "kind": (
+                    "limit"
+                    if tool in LIMIT_TOOLS
+                    else "ours"
+                    if tool == OURS
+                    else "variant"
+                    if tool in OUR_VARIANTS
+                    else "peer"
+                ),
                 "runs": len(runs),
                 "ok_runs": len(ok),
             }
@@ -423,7 +439,7 @@ def summarize(results: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> list
                     ref, best_n = cand, n
         for r in okrows:
             flags = []
-            if exp and op in ("read", "stream", "write") and r.get("rows") != exp:
+            if exp and op in ("read", "stream", "partitioned", "write") and r.get("rows") != exp:
                 flags.append(f"rows {r.get('rows')} != expected {exp}")
             if (
                 ref is not None
@@ -482,7 +498,7 @@ def render_group(g: dict[str, Any]) -> str:
     op, engine, ds = g["op"], g["engine"], g["dataset"]
     title = f"### {ENGINE_LABEL[engine]} · {op}" + ("" if ds == "-" else f" · {ds}")
     lines = [title, ""]
-    if g["expected_rows"] and op in ("read", "stream", "write"):
+    if g["expected_rows"] and op in ("read", "stream", "partitioned", "write"):
         lines.append(
             f"Rows: {g['expected_rows']:,}" + ("  (prefix written)" if op == "write" else "")
         )
@@ -575,8 +591,8 @@ def render_summary(groups: list[dict[str, Any]]) -> list[str]:
         "## Summary: sqlarrow vs the fastest peer",
         "",
         "| engine | op | dataset | fastest peer | peer | sqlarrow | sqlarrow ÷ peer "
-        "| peak RSS sqlarrow / peer MB |",
-        "|---|---|---|---|---:|---:|---:|---:|",
+        "| peak RSS sqlarrow / peer MB | sqlarrow RSS ÷ result: peak / added |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for g in groups:
         ours = next((r for r in g["tools"] if r["tool"] == OURS), None)
@@ -604,16 +620,24 @@ def render_summary(groups: list[dict[str, Any]]) -> list[str]:
             )
             continue
         ratio = (ov / pv) if (pv and ov) else None
+        mem = "-"
+        res_mb = (ours.get("result_bytes") or 0) / 2**20
+        peak, before = ours.get("rss_peak_mb"), ours.get("rss_before_mb")
+        if g["op"] in ("read", "partitioned") and res_mb > 0 and peak and before is not None:
+            mem = f"{peak / res_mb:.2f}x / {(peak - before) / res_mb:.2f}x"
         lines.append(
             head + f"| {best['label'] if best else '-'} | {_f(pv, fmt)} {unit} "
             f"| {_f(ov, fmt)} {unit} | {_f(ratio, '{:.2f}x')} "
             f"| {_f(ours.get('rss_peak_mb'), '{:.0f}')} / "
-            f"{_f(best.get('rss_peak_mb') if best else None, '{:.0f}')} |"
+            f"{_f(best.get('rss_peak_mb') if best else None, '{:.0f}')} | {mem} |"
         )
     lines += [
         "",
         "sqlarrow ÷ peer below 1 means sqlarrow is faster, except for threads, where it is "
-        "throughput (above 1 means sqlarrow is faster).",
+        "throughput (above 1 means sqlarrow is faster). RSS ÷ result: the worker's peak RSS "
+        "divided by the Arrow result size, and the RSS the operation added (peak minus the "
+        "RSS before it: the interpreter and pyarrow, about 56 MB, are not the result's "
+        "cost) divided by the result size.",
         "",
     ]
     return lines
@@ -670,6 +694,9 @@ decode nothing into Arrow. The checksum covers a few columns (sums, null counts,
 lengths) and must agree across tools.
 """)
     out += render_summary(groups)
+    notes = HERE / "NOTES.md"
+    if notes.exists():
+        out += [notes.read_text().rstrip(), ""]
     for g in groups:
         out.append(render_group(g))
     return "\n".join(out)
@@ -726,15 +753,34 @@ def main() -> None:
     ap.add_argument(
         "--rerender",
         metavar="RESULTS_JSON",
-        help="only rebuild RESULTS.md (and the summary) from a results.json of an earlier run",
+        nargs="+",
+        help="only rebuild RESULTS.md (and the summary) from the results.json of earlier "
+        "runs; several files (e.g. runs of different ops) are merged into one report",
     )
     a = ap.parse_args()
     if a.rerender:
-        old = json.loads(Path(a.rerender).read_text())
-        jobs = old.get("jobs") or _jobs_from_runs(old)
-        groups = summarize(old["runs"], jobs)
-        md = render(old["meta"], groups)
+        olds = [json.loads(Path(p).read_text()) for p in a.rerender]
+        runs: list[dict[str, Any]] = []
+        all_jobs: list[dict[str, Any]] = []
+        for old in olds:
+            runs.extend(old["runs"])
+            all_jobs.extend(old.get("jobs") or _jobs_from_runs(old))
+        meta = dict(olds[0]["meta"])
+        if len(olds) > 1:
+            meta["command"] = " ; ".join(o["meta"]["command"] for o in olds)
+            meta["elapsed_s"] = sum(o["meta"].get("elapsed_s", 0) for o in olds)
+            meta["rounds"] = max(o["meta"].get("rounds", 1) for o in olds)
+        groups = summarize(runs, all_jobs)
+        md = render(meta, groups)
         Path(a.out).write_text(md)
+        if len(olds) > 1:
+            Path(a.json).write_text(
+                json.dumps(
+                    {"meta": meta, "summary": groups, "runs": runs, "jobs": all_jobs},
+                    indent=1,
+                    default=str,
+                )
+            )
         print(md)
         return
     a.engines = [e for e in a.engines.split(",") if e]
@@ -765,7 +811,7 @@ def main() -> None:
     gen_datasets = list(a.datasets)
     if "threads" in a.ops and "mixed" not in gen_datasets:
         gen_datasets.append("mixed")
-    data_ops = {"read", "stream", "write", "threads"} & set(a.ops)
+    data_ops = {"read", "stream", "partitioned", "write", "threads"} & set(a.ops)
     log(f"preparing data: engines {a.engines}, datasets {gen_datasets}")
     info = datagen.ensure(
         a.engines, gen_datasets if data_ops else [], a.quick, need_parquet="write" in a.ops
