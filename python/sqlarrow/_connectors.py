@@ -635,6 +635,8 @@ class PostgreSQLConnector(_ServerConnector):
         if scan_workers is None:
             scan_workers = 1 if self._REDSHIFT else min(4, os.cpu_count() or 1)
         self._scan_workers = _check_int("scan_workers", scan_workers, minimum=1)
+        if self._REDSHIFT:
+            self._scan_workers = 1  # Redshift has no COPY TO STDOUT and no TID range scans
         self._scan_min_bytes = _check_int("scan_min_bytes", scan_min_bytes, minimum=0)
         self._init_common(read_only, statement_timeout, retry)
         password = self._init_server(host, port, database, user, password, pool_size, pool_timeout)
@@ -802,6 +804,8 @@ _ENGINE_OPTIONS: dict[str, frozenset[str]] = {
             "statement_timeout",
             "retry",
             "uuid_as",
+            "scan_workers",
+            "scan_min_bytes",
         }
     ),
     "sqlite": frozenset(
