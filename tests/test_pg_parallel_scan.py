@@ -11,21 +11,22 @@ import pyarrow as pa
 import pytest
 
 import sqlarrow
+from conftest import PG_URL
 from sqlarrow.exceptions import ConfigError, DataError, QueryTimeoutError
 
 ROWS = 60_000
 
 
 def _connector(scan_workers: int, **kw: object) -> sqlarrow.PostgreSQLConnector:
-    return sqlarrow.PostgreSQLConnector(
-        host="127.0.0.1",
-        user="postgres",
-        database="postgres",
+    conn = sqlarrow.connect(
+        PG_URL,
         scan_workers=scan_workers,
         scan_min_bytes=0,
         application_name=f"scan-{uuid.uuid4().hex[:12]}",
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
+    assert isinstance(conn, sqlarrow.PostgreSQLConnector)
+    return conn
 
 
 @pytest.fixture
@@ -123,9 +124,7 @@ def test_views_small_tables_and_parameters_are_not_split(
         assert conn.query(f"SELECT * FROM {big} WHERE id > $1", [100]).num_rows == ROWS - 100
         assert _created(conn) == 1
     # The default threshold (64 MiB) keeps this 6 MB table on one connection.
-    with sqlarrow.PostgreSQLConnector(
-        host="127.0.0.1", user="postgres", database="postgres", scan_workers=4
-    ) as conn:
+    with sqlarrow.connect(PG_URL, scan_workers=4) as conn:
         assert conn.query(f"SELECT * FROM {big}").num_rows == ROWS
         assert _created(conn) == 1
 
@@ -169,7 +168,7 @@ def test_uncommitted_and_later_changes_are_invisible(
 
 
 def _leftover_sessions(app: str) -> list[dict[str, object]]:
-    with sqlarrow.PostgreSQLConnector(host="127.0.0.1", user="postgres", database="postgres") as c:
+    with sqlarrow.connect(PG_URL, scan_workers=1) as c:
         return c.query(
             "SELECT state, query FROM pg_stat_activity WHERE application_name = $1 "
             "AND (state <> 'idle' OR backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)",
@@ -240,4 +239,9 @@ def test_scan_options_are_validated() -> None:
     c = sqlarrow.connect("postgresql://postgres@127.0.0.1/postgres?scan_workers=3")
     assert isinstance(c, sqlarrow.PostgreSQLConnector) and c.scan_workers == 3
     c.close()
+    c = sqlarrow.connect("postgresql://postgres@127.0.0.1/postgres", scan_workers=2)
+    assert isinstance(c, sqlarrow.PostgreSQLConnector) and c.scan_workers == 2
+    c.close()
+    assert sqlarrow.PostgreSQLConnector(scan_workers=1).scan_workers == 1
+    assert sqlarrow.RedshiftConnector(host="example.invalid", scan_workers=4).scan_workers == 1
     assert sqlarrow.RedshiftConnector(host="example.invalid").scan_workers == 1
