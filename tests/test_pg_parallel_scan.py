@@ -114,6 +114,16 @@ def test_queries_that_cannot_be_split_run_on_one_connection(big: str, sql: str) 
         split.close()
 
 
+def test_selective_index_lookups_are_not_split(big: str) -> None:
+    with _connector(4) as conn:
+        t = conn.query(f"SELECT * FROM {big} WHERE id BETWEEN 100 AND 199").to_arrow()
+        assert t.column("id").to_pylist() == list(range(100, 200))
+        assert _created(conn) == 1
+        # A filter the planner answers with a sequential scan is split.
+        assert conn.query(f"SELECT id FROM {big} WHERE v < 500").num_rows > 0
+        assert _created(conn) == 4
+
+
 def test_views_small_tables_and_parameters_are_not_split(
     big: str, pg_admin: sqlarrow.Connector, pg_schema: str
 ) -> None:

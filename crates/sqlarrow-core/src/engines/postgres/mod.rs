@@ -521,6 +521,13 @@ impl PgConnector {
              FROM pg_class c WHERE c.oid = to_regclass({})",
             scan::quote_literal(&plan.table)
         );
+        // With a WHERE clause, split only what the planner would read sequentially
+        // anyway (not a selective index scan), asked in the same round trip.
+        let probe = if plan.has_filter() {
+            format!("{probe}; EXPLAIN (FORMAT JSON) {}", trim_statement(sql))
+        } else {
+            probe
+        };
         let rows = match first.client.simple_query(&probe).await {
             Ok(r) => r,
             Err(_) => {
@@ -528,6 +535,19 @@ impl PgConnector {
                 return Ok(false);
             }
         };
+        if plan.has_filter() {
+            let explained = rows
+                .iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0),
+                    _ => None,
+                })
+                .nth(1);
+            if !explained.is_some_and(scan::is_seq_scan) {
+                cancel.clear();
+                return Ok(false);
+            }
+        }
         let info = rows.iter().find_map(|m| match m {
             tokio_postgres::SimpleQueryMessage::Row(r) => Some((
                 r.get(0) == Some("t"),
@@ -621,7 +641,13 @@ impl PgConnector {
             })
         };
         if let Some(fut) = cancel.register(cancel_all.clone()) {
+            // Cancelled while the ranges were being set up: nothing runs yet.
             fut.await;
+            for c in &conns {
+                let _ = c.client.simple_query("ROLLBACK").await;
+            }
+            cancel.clear();
+            return Err(Error::cancelled("cancelled before it started"));
         }
         let blocks = bytes / block_size;
         let ranges = scan::ranges(blocks, conns.len());
