@@ -169,7 +169,7 @@ impl VarBuf {
     /// A buffer for batches of up to `n` values of about `bytes / n` bytes each.
     pub fn with_capacity(n: usize, bytes: usize) -> Self {
         let rows = start_capacity(n);
-        let bytes = if n == 0 { 0 } else { bytes / n * rows };
+        let bytes = bytes.checked_div(n).unwrap_or(0) * rows;
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
         VarBuf {
