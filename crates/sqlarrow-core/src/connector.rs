@@ -429,6 +429,7 @@ impl Connector {
         cancel: &CancelSlot,
     ) -> Result<crate::transaction::Transaction> {
         use crate::transaction::{parse_isolation, Transaction, TxInner};
+        let _ = cancel; // SQLite transactions begin locally: nothing to cancel
         self.check_open()?;
         let iso = opts.isolation.as_deref().map(parse_isolation).transpose()?;
         let inner = match &self.engine {
