@@ -594,14 +594,14 @@ class PostgreSQLConnector(_ServerConnector):
     ``verify-ca``, ``verify-full``); ``sslrootcert`` is a CA bundle for the
     ``verify-*`` modes, ``sslcert``/``sslkey`` a client certificate and its key.
 
-    Parallel scans: :meth:`query` of a plain ``SELECT <columns> FROM <table>
-    [WHERE ...]`` over an ordinary table of at least ``scan_min_bytes`` (default 64 MiB)
+    Parallel scans: :meth:`query` of a plain ``SELECT <columns> FROM <table>`` (no
+    ``WHERE``) over an ordinary table of at least ``scan_min_bytes`` (default 64 MiB)
     reads contiguous block ranges over up to ``scan_workers`` pooled connections at once
     (default: the number of CPUs, at most 4; ``1`` turns it off). Every range reads the
     same exported snapshot and the ranges are joined in block order, so the result is
     the one a single connection would return. PostgreSQL 14 or later; anything else
     (joins, aggregates, functions in the select list, ORDER BY, LIMIT, views, ...) runs
-    on one connection.
+    on one connection, as does any filtered query.
     """
 
     _REDSHIFT = False

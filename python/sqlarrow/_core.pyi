@@ -50,7 +50,7 @@ class RawConnector:
         against ``sslrootcert`` or the Mozilla roots); ``verify-full`` (chain and host name).
         ``redshift=True`` speaks to Amazon Redshift: never ``COPY ... TO STDOUT``, session
         settings sent as ``SET`` after connecting, Redshift types (SUPER, VARBYTE, GEOMETRY).
-        ``scan_workers`` > 1 lets ``query`` read a plain one-table ``SELECT`` over a table
+        ``scan_workers`` > 1 lets ``query`` read an unfiltered one-table ``SELECT`` over a table
         of at least ``scan_min_bytes`` in block ranges on that many pooled connections
         sharing one exported snapshot (forced to 1 for Redshift).
         """

@@ -521,13 +521,6 @@ impl PgConnector {
              FROM pg_class c WHERE c.oid = to_regclass({})",
             scan::quote_literal(&plan.table)
         );
-        // With a WHERE clause, split only what the planner would read sequentially
-        // anyway (not a selective index scan), asked in the same round trip.
-        let probe = if plan.has_filter() {
-            format!("{probe}; EXPLAIN (FORMAT JSON) {}", trim_statement(sql))
-        } else {
-            probe
-        };
         let rows = match first.client.simple_query(&probe).await {
             Ok(r) => r,
             Err(_) => {
@@ -535,19 +528,6 @@ impl PgConnector {
                 return Ok(false);
             }
         };
-        if plan.has_filter() {
-            let explained = rows
-                .iter()
-                .filter_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0),
-                    _ => None,
-                })
-                .nth(1);
-            if !explained.is_some_and(scan::is_seq_scan) {
-                cancel.clear();
-                return Ok(false);
-            }
-        }
         let info = rows.iter().find_map(|m| match m {
             tokio_postgres::SimpleQueryMessage::Row(r) => Some((
                 r.get(0) == Some("t"),
@@ -738,7 +718,9 @@ impl PgConnector {
             && sink.is_collect()
             && !self.pool.manager().redshift
         {
-            if let Some(plan) = scan::plan(trim_statement(sql)) {
+            // Only unfiltered scans: a WHERE clause may be a selective index lookup, and
+            // telling it apart costs a round trip (EXPLAIN) on every such query.
+            if let Some(plan) = scan::plan(trim_statement(sql)).filter(|p| !p.has_filter()) {
                 if self
                     .parallel_scan(&plan, sql, batch_size, sink, cancel)
                     .await?

@@ -1,6 +1,6 @@
 //! Parallel scans of one large table.
 //!
-//! A query of the shape `SELECT <columns> FROM <table> [WHERE <condition>]` over a
+//! A query of the shape `SELECT <columns> FROM <table>` (no WHERE clause) over a
 //! large ordinary table is split into contiguous ranges of physical blocks (`ctid`
 //! ranges, which PostgreSQL 14+ reads with a TID range scan). Each range is read by its
 //! own pooled connection with binary COPY; every connection imports one exported
@@ -120,8 +120,7 @@ pub fn plan(sql: &str) -> Option<ScanPlan> {
 }
 
 impl ScanPlan {
-    /// Whether the query filters rows (then only a sequential-scan plan is split: an
-    /// index scan of a selective condition must stay one query).
+    /// Whether the query has a WHERE clause (the connector splits only unfiltered scans).
     pub fn has_filter(&self) -> bool {
         self.selection.is_some()
     }
@@ -159,22 +158,6 @@ pub fn ranges(blocks: u64, parts: usize) -> Vec<(Option<u64>, Option<u64>)> {
             (lo, hi)
         })
         .collect()
-}
-
-/// Whether `EXPLAIN (FORMAT JSON)` output shows a plain sequential scan of the table
-/// (possibly under a Gather): the only plan worth splitting into block ranges.
-pub fn is_seq_scan(explain_json: &str) -> bool {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(explain_json) else {
-        return false;
-    };
-    let mut node = &v[0]["Plan"];
-    loop {
-        match node["Node Type"].as_str() {
-            Some("Seq Scan") | Some("Parallel Seq Scan") => return true,
-            Some("Gather") => node = &node["Plans"][0],
-            _ => return false,
-        }
-    }
 }
 
 /// A string literal for `sql` (standard-conforming strings).
@@ -260,16 +243,5 @@ mod tests {
             vec![(None, Some(33)), (Some(33), Some(66)), (Some(66), None)]
         );
         assert_eq!(quote_literal("a'b"), "'a''b'");
-        assert!(is_seq_scan(
-            r#"[{"Plan": {"Node Type": "Seq Scan", "Filter": "(a > 1)"}}]"#
-        ));
-        assert!(is_seq_scan(
-            r#"[{"Plan": {"Node Type": "Gather", "Plans": [{"Node Type": "Parallel Seq Scan"}]}}]"#
-        ));
-        assert!(!is_seq_scan(r#"[{"Plan": {"Node Type": "Index Scan"}}]"#));
-        assert!(!is_seq_scan(
-            r#"[{"Plan": {"Node Type": "Bitmap Heap Scan"}}]"#
-        ));
-        assert!(!is_seq_scan("not json"));
     }
 }
