@@ -603,6 +603,58 @@ async fn count(conn: &mut Conn, table: &str) -> Result<u64> {
     Ok(n.unwrap_or(0))
 }
 
+/// The column names and Arrow → MySQL encodings of a write's input.
+fn plan_for(schema: &arrow_schema::SchemaRef, opts: &WriteOptions) -> Result<Arc<Plan>> {
+    let names = mapped_names(schema, &opts.column_map)?;
+    let mut kinds = Vec::new();
+    let mut types = Vec::new();
+    for f in schema.fields() {
+        let (t, k) = normalize_type(f)?;
+        types.push(t);
+        kinds.push(k);
+    }
+    Ok(Arc::new(Plan {
+        names,
+        types,
+        kinds,
+    }))
+}
+
+/// A session-unique name for a write's temporary stage table.
+fn stage_name() -> String {
+    format!(
+        "_sqlarrow_stage_{}",
+        STAGE_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// Undoing a write: on its own (`[0]`) or inside the caller's transaction (`[1]`).
+const ROLLBACK_WRITE: [&str; 2] = ["ROLLBACK", "ROLLBACK TO SAVEPOINT _sqlarrow_write"];
+
+/// Open the write's unit of work: a transaction, or a savepoint in the caller's.
+async fn begin_write(conn: &mut Conn, in_tx: bool) -> Result<()> {
+    let sql = if in_tx {
+        "SAVEPOINT _sqlarrow_write"
+    } else {
+        "START TRANSACTION"
+    };
+    conn.query_drop(sql).await.map_err(map_err)
+}
+
+/// Close the write's unit of work. A failed COMMIT of its own transaction leaves the
+/// outcome unknown, and says so.
+async fn end_write(conn: &mut Conn, in_tx: bool) -> Result<()> {
+    if in_tx {
+        conn.query_drop("RELEASE SAVEPOINT _sqlarrow_write")
+            .await
+            .map_err(map_err)
+    } else {
+        conn.query_drop("COMMIT")
+            .await
+            .map_err(|e| map_err(e).commit_in_doubt())
+    }
+}
+
 impl MySqlConnector {
     /// Write every batch of `reader` into `table`.
     pub async fn write(
@@ -615,24 +667,9 @@ impl MySqlConnector {
         crate::write::check_key(opts)?;
         let start = std::time::Instant::now();
         let schema = reader.schema();
-        let names = mapped_names(&schema, &opts.column_map)?;
-        let mut kinds = Vec::new();
-        let mut types = Vec::new();
-        for f in schema.fields() {
-            let (t, k) = normalize_type(f)?;
-            types.push(t);
-            kinds.push(k);
-        }
-        let plan = Arc::new(Plan {
-            names: names.clone(),
-            types,
-            kinds,
-        });
+        let plan = plan_for(&schema, opts)?;
         let mut conn = self.checkout(cancel).await?;
-        let stage = format!(
-            "_sqlarrow_stage_{}",
-            STAGE_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let stage = stage_name();
         let mut created = false;
         let res = self
             .write_on(
@@ -648,7 +685,7 @@ impl MySqlConnector {
             )
             .await;
         if res.is_err() && !conn.is_disconnected() {
-            let _ = conn.query_drop("ROLLBACK").await;
+            let _ = conn.query_drop(ROLLBACK_WRITE[0]).await;
             let _ = conn
                 .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {}", mq(&stage)))
                 .await;
@@ -678,23 +715,8 @@ impl MySqlConnector {
         crate::write::check_key(opts)?;
         let start = std::time::Instant::now();
         let schema = reader.schema();
-        let names = mapped_names(&schema, &opts.column_map)?;
-        let mut kinds = Vec::new();
-        let mut types = Vec::new();
-        for f in schema.fields() {
-            let (t, k) = normalize_type(f)?;
-            types.push(t);
-            kinds.push(k);
-        }
-        let plan = Arc::new(Plan {
-            names,
-            types,
-            kinds,
-        });
-        let stage = format!(
-            "_sqlarrow_stage_{}",
-            STAGE_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let plan = plan_for(&schema, opts)?;
+        let stage = stage_name();
         let mut created = false;
         let res = self
             .write_on(
@@ -710,9 +732,7 @@ impl MySqlConnector {
             )
             .await;
         if res.is_err() && !conn.is_disconnected() {
-            let _ = conn
-                .query_drop("ROLLBACK TO SAVEPOINT _sqlarrow_write")
-                .await;
+            let _ = conn.query_drop(ROLLBACK_WRITE[1]).await;
             let _ = conn
                 .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {}", mq(&stage)))
                 .await;
@@ -842,13 +862,7 @@ impl MySqlConnector {
                 WriteMode::Append | WriteMode::Create | WriteMode::Replace
             )
         {
-            conn.query_drop(if in_tx {
-                "SAVEPOINT _sqlarrow_write"
-            } else {
-                "START TRANSACTION"
-            })
-            .await
-            .map_err(map_err)?;
+            begin_write(conn, in_tx).await?;
             if opts.mode == WriteMode::Replace {
                 conn.query_drop(format!("DELETE FROM {qt}"))
                     .await
@@ -856,33 +870,16 @@ impl MySqlConnector {
             }
             match load_infile(conn, &qt, "@_sqlarrow_ord", plan, reader).await? {
                 Ok(rows) => {
-                    conn.query_drop(if in_tx {
-                        "RELEASE SAVEPOINT _sqlarrow_write"
-                    } else {
-                        "COMMIT"
-                    })
-                    .await
-                    .map_err(|e| {
-                        let e = map_err(e);
-                        if in_tx {
-                            e
-                        } else {
-                            e.commit_in_doubt()
-                        }
-                    })?;
+                    end_write(conn, in_tx).await?;
                     return Ok(WriteResult {
                         rows_written: rows,
                         ..Default::default()
                     });
                 }
                 Err((back, why)) => {
-                    conn.query_drop(if in_tx {
-                        "ROLLBACK TO SAVEPOINT _sqlarrow_write"
-                    } else {
-                        "ROLLBACK"
-                    })
-                    .await
-                    .map_err(map_err)?;
+                    conn.query_drop(ROLLBACK_WRITE[usize::from(in_tx)])
+                        .await
+                        .map_err(map_err)?;
                     warnings.push(format!(
                         "LOAD DATA LOCAL INFILE was refused ({why}); wrote with multi-row INSERTs instead"
                     ));
@@ -928,13 +925,7 @@ impl MySqlConnector {
 
         let st = mq(stage);
         let col_list = names.iter().map(|n| mq(n)).collect::<Vec<_>>().join(", ");
-        conn.query_drop(if in_tx {
-            "SAVEPOINT _sqlarrow_write"
-        } else {
-            "START TRANSACTION"
-        })
-        .await
-        .map_err(map_err)?;
+        begin_write(conn, in_tx).await?;
         // Upsert always runs the checks: ON DUPLICATE KEY UPDATE fires on *any* unique
         // index, so a clash on another unique index would silently update a different
         // row. Without skip, such a clash is raised like PostgreSQL does.
@@ -1067,20 +1058,7 @@ impl MySqlConnector {
                 (0, n)
             }
         };
-        conn.query_drop(if in_tx {
-            "RELEASE SAVEPOINT _sqlarrow_write"
-        } else {
-            "COMMIT"
-        })
-        .await
-        .map_err(|e| {
-            let e = map_err(e);
-            if in_tx {
-                e
-            } else {
-                e.commit_in_doubt()
-            }
-        })?;
+        end_write(conn, in_tx).await?;
         conn.query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {st}"))
             .await
             .map_err(map_err)?;

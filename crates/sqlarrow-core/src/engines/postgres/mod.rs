@@ -501,6 +501,22 @@ impl PgConnector {
         sink: &mut Sink,
         cancel: &CancelSlot,
     ) -> Result<bool> {
+        let res = self
+            .parallel_scan_on(plan, sql, batch_size, sink, cancel)
+            .await;
+        cancel.clear();
+        res
+    }
+
+    /// The body of [`Self::parallel_scan`], which clears `cancel` whichever way it ends.
+    async fn parallel_scan_on(
+        &self,
+        plan: &scan::ScanPlan,
+        sql: &str,
+        batch_size: usize,
+        sink: &mut Sink,
+        cancel: &CancelSlot,
+    ) -> Result<bool> {
         if let Some(t) = self
             .unsplit
             .lock()
@@ -524,7 +540,6 @@ impl PgConnector {
         let rows = match first.client.simple_query(&probe).await {
             Ok(r) => r,
             Err(_) => {
-                cancel.clear();
                 return Ok(false);
             }
         };
@@ -538,19 +553,16 @@ impl PgConnector {
         });
         let Some((true, bytes, block_size)) = info else {
             self.remember_unsplit(&plan.table);
-            cancel.clear();
             return Ok(false);
         };
         if bytes < self.scan_min_bytes.max(1) || bytes < 2 * block_size {
             self.remember_unsplit(&plan.table);
-            cancel.clear();
             return Ok(false);
         }
         // The result schema, from the statement itself (cached like any query).
         let stmt = Self::prepare(&first, trim_statement(sql), &Params::default()).await?;
         let (schema, kinds) = schema_for(stmt.columns(), self.pool.manager().uuid_as_string)?;
         if kinds.is_empty() {
-            cancel.clear();
             return Ok(false);
         }
         // Only connections that are free right now: a busy pool runs the scan on fewer.
@@ -562,7 +574,6 @@ impl PgConnector {
             }
         }
         if conns.len() < 2 {
-            cancel.clear();
             return Ok(false);
         }
         // One snapshot for every range. The lock timeout keeps a range from waiting
@@ -589,7 +600,6 @@ impl PgConnector {
                 // E.g. a hot standby that cannot export snapshots: one connection.
                 let _ = conns[0].client.simple_query("ROLLBACK").await;
                 self.remember_unsplit(&plan.table);
-                cancel.clear();
                 return Ok(false);
             }
         };
@@ -606,7 +616,6 @@ impl PgConnector {
             for c in &conns {
                 let _ = c.client.simple_query("ROLLBACK").await;
             }
-            cancel.clear();
             return Ok(false);
         }
         // Cancelling the query cancels every range.
@@ -626,7 +635,6 @@ impl PgConnector {
             for c in &conns {
                 let _ = c.client.simple_query("ROLLBACK").await;
             }
-            cancel.clear();
             return Err(Error::cancelled("cancelled before it started"));
         }
         let blocks = bytes / block_size;
@@ -693,7 +701,6 @@ impl PgConnector {
                 }
             }
         }
-        cancel.clear();
         if let Some(e) = failure {
             return Err(e);
         }
