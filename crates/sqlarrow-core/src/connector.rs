@@ -495,7 +495,7 @@ impl Connector {
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.pool().stats(),
             #[cfg(feature = "mysql")]
-            Engine::Mysql(c) => c.pool().stats(),
+            Engine::Mysql(c) => c.stats(),
         }
     }
 
@@ -506,7 +506,7 @@ impl Connector {
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => c.pool().close(),
             #[cfg(feature = "mysql")]
-            Engine::Mysql(c) => c.pool().close(),
+            Engine::Mysql(c) => c.close(),
         }
     }
 

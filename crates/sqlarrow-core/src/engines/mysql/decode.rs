@@ -538,6 +538,59 @@ enum Buf {
     Null(usize),
 }
 
+/// One cell as it arrived, borrowed from the row (no allocation): what the binary
+/// protocol decodes (integers, floats, dates, times) or the bytes of everything else.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Int(i64),
+    UInt(u64),
+    F32(f32),
+    F64(f64),
+    Bytes(&'a [u8]),
+    /// Year, month, day, hour, minute, second, microsecond.
+    Date(u16, u8, u8, u8, u8, u8, u32),
+    /// Negative, days, hours, minutes, seconds, microseconds.
+    Time(bool, u32, u8, u8, u8, u32),
+}
+
+impl<'a> From<&'a MyValue> for Cell<'a> {
+    fn from(v: &'a MyValue) -> Self {
+        match v {
+            MyValue::NULL => Cell::Null,
+            MyValue::Bytes(b) => Cell::Bytes(b),
+            MyValue::Int(i) => Cell::Int(*i),
+            MyValue::UInt(u) => Cell::UInt(*u),
+            MyValue::Float(f) => Cell::F32(*f),
+            MyValue::Double(d) => Cell::F64(*d),
+            MyValue::Date(y, mo, d, h, mi, s, us) => Cell::Date(*y, *mo, *d, *h, *mi, *s, *us),
+            MyValue::Time(neg, days, h, mi, s, us) => Cell::Time(*neg, *days, *h, *mi, *s, *us),
+        }
+    }
+}
+
+impl Cell<'_> {
+    /// The cell as text, for a value of an unexpected kind in a string column.
+    fn text(&self) -> String {
+        match *self {
+            Cell::Null => String::new(),
+            Cell::Int(i) => i.to_string(),
+            Cell::UInt(u) => u.to_string(),
+            Cell::F32(f) => f.to_string(),
+            Cell::F64(f) => f.to_string(),
+            Cell::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            Cell::Date(y, mo, d, h, mi, s, us) => {
+                format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}")
+            }
+            Cell::Time(neg, days, h, mi, s, us) => {
+                let sign = if neg { "-" } else { "" };
+                let h = days as u64 * 24 + h as u64;
+                format!("{sign}{h:02}:{mi:02}:{s:02}.{us:06}")
+            }
+        }
+    }
+}
+
 /// One column being decoded.
 pub struct ColumnDecoder {
     kind: Kind,
@@ -547,24 +600,22 @@ pub struct ColumnDecoder {
     buf: Buf,
 }
 
-fn int_of(v: &MyValue) -> Result<i64> {
+fn int_of(v: Cell<'_>) -> Result<i64> {
     match v {
-        MyValue::Int(i) => Ok(*i),
-        MyValue::UInt(u) => {
-            i64::try_from(*u).map_err(|_| Error::data(format!("{u} overflows int64")))
-        }
-        MyValue::Bytes(b) => parse_i64(b).ok_or_else(|| {
+        Cell::Int(i) => Ok(i),
+        Cell::UInt(u) => i64::try_from(u).map_err(|_| Error::data(format!("{u} overflows int64"))),
+        Cell::Bytes(b) => parse_i64(b).ok_or_else(|| {
             Error::data(format!("invalid integer {:?}", String::from_utf8_lossy(b)))
         }),
         other => Err(unexpected(other, "an integer")),
     }
 }
 
-fn uint_of(v: &MyValue) -> Result<u64> {
+fn uint_of(v: Cell<'_>) -> Result<u64> {
     match v {
-        MyValue::UInt(u) => Ok(*u),
-        MyValue::Int(i) => u64::try_from(*i).map_err(|_| Error::data(format!("{i} is negative"))),
-        MyValue::Bytes(b) => parse_u64(b).ok_or_else(|| {
+        Cell::UInt(u) => Ok(u),
+        Cell::Int(i) => u64::try_from(i).map_err(|_| Error::data(format!("{i} is negative"))),
+        Cell::Bytes(b) => parse_u64(b).ok_or_else(|| {
             Error::data(format!(
                 "invalid unsigned integer {:?}",
                 String::from_utf8_lossy(b)
@@ -574,20 +625,20 @@ fn uint_of(v: &MyValue) -> Result<u64> {
     }
 }
 
-fn f64_of(v: &MyValue) -> Result<f64> {
+fn f64_of(v: Cell<'_>) -> Result<f64> {
     match v {
-        MyValue::Double(d) => Ok(*d),
-        MyValue::Float(f) => Ok(*f as f64),
-        MyValue::Int(i) => Ok(*i as f64),
-        MyValue::UInt(u) => Ok(*u as f64),
-        MyValue::Bytes(b) => ascii(b)
+        Cell::F64(d) => Ok(d),
+        Cell::F32(f) => Ok(f as f64),
+        Cell::Int(i) => Ok(i as f64),
+        Cell::UInt(u) => Ok(u as f64),
+        Cell::Bytes(b) => ascii(b)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| Error::data(format!("invalid float {:?}", String::from_utf8_lossy(b)))),
         other => Err(unexpected(other, "a float")),
     }
 }
 
-fn unexpected(v: &MyValue, what: &str) -> Error {
+fn unexpected(v: Cell<'_>, what: &str) -> Error {
     Error::data(format!("expected {what}, the server sent {v:?}"))
 }
 
@@ -599,15 +650,15 @@ fn narrow_u<T: TryFrom<u64>>(v: u64) -> Result<T> {
     T::try_from(v).map_err(|_| Error::data(format!("{v} is out of range for the column type")))
 }
 
-fn decimal_of<T: DecimalAcc>(v: &MyValue, scale: i8) -> Result<T> {
+fn decimal_of<T: DecimalAcc>(v: Cell<'_>, scale: i8) -> Result<T> {
     let text;
     let b: &[u8] = match v {
-        MyValue::Bytes(b) => b,
-        MyValue::Int(i) => {
+        Cell::Bytes(b) => b,
+        Cell::Int(i) => {
             text = i.to_string();
             text.as_bytes()
         }
-        MyValue::UInt(u) => {
+        Cell::UInt(u) => {
             text = u.to_string();
             text.as_bytes()
         }
@@ -621,18 +672,18 @@ fn decimal_of<T: DecimalAcc>(v: &MyValue, scale: i8) -> Result<T> {
     })
 }
 
-fn datetime_of(v: &MyValue) -> Result<DateVal> {
+fn datetime_of(v: Cell<'_>) -> Result<DateVal> {
     match v {
-        MyValue::Date(y, mo, d, h, mi, s, us) => date_parts(*y, *mo, *d, *h, *mi, *s, *us),
-        MyValue::Bytes(b) => parse_datetime_text(b),
+        Cell::Date(y, mo, d, h, mi, s, us) => date_parts(y, mo, d, h, mi, s, us),
+        Cell::Bytes(b) => parse_datetime_text(b),
         other => Err(unexpected(other, "a date")),
     }
 }
 
-fn time_of(v: &MyValue) -> Result<i64> {
+fn time_of(v: Cell<'_>) -> Result<i64> {
     let us = match v {
-        MyValue::Time(neg, days, h, mi, s, us) => time_parts_us(*neg, *days, *h, *mi, *s, *us),
-        MyValue::Bytes(b) => parse_time_text(b)?,
+        Cell::Time(neg, days, h, mi, s, us) => time_parts_us(neg, days, h, mi, s, us),
+        Cell::Bytes(b) => parse_time_text(b)?,
         other => return Err(unexpected(other, "a time")),
     };
     if !(0..US_PER_DAY).contains(&us) {
@@ -693,6 +744,11 @@ impl ColumnDecoder {
         }
     }
 
+    /// The column's name (for error messages).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     fn push_null(&mut self) {
         match &mut self.buf {
             Buf::Bool(b) => b.push_null(),
@@ -730,13 +786,16 @@ impl ColumnDecoder {
 
     /// Append one cell (`None` = the value was taken out of the row: an internal error).
     pub fn push(&mut self, v: Option<&MyValue>) -> Result<()> {
-        let v = match v {
-            None | Some(MyValue::NULL) => {
-                self.push_null();
-                return Ok(());
-            }
-            Some(v) => v,
-        };
+        self.push_cell(v.map_or(Cell::Null, Cell::from))
+    }
+
+    /// Append one cell.
+    #[inline]
+    pub fn push_cell(&mut self, v: Cell<'_>) -> Result<()> {
+        if v == Cell::Null {
+            self.push_null();
+            return Ok(());
+        }
         let kind = self.kind;
         match &mut self.buf {
             Buf::Bool(b) => b.push(int_of(v)? != 0),
@@ -755,12 +814,12 @@ impl ColumnDecoder {
             Buf::U16(b) => b.push(narrow_u(uint_of(v)?)?),
             Buf::U32(b) => b.push(narrow_u(uint_of(v)?)?),
             Buf::U64(b) if kind == Kind::Bit => match v {
-                MyValue::Bytes(bytes) => b.push(parse_bit(bytes)?),
+                Cell::Bytes(bytes) => b.push(parse_bit(bytes)?),
                 other => b.push(uint_of(other)?),
             },
             Buf::U64(b) => b.push(uint_of(v)?),
             Buf::F32(b) => match v {
-                MyValue::Float(f) => b.push(*f),
+                Cell::F32(f) => b.push(f),
                 other => b.push(f64_of(other)? as f32),
             },
             Buf::F64(b) => b.push(f64_of(v)?),
@@ -786,11 +845,10 @@ impl ColumnDecoder {
                 DateVal::Micros(us) => b.push(us),
             },
             Buf::Var(b) => match v {
-                MyValue::Bytes(bytes) => b.push(bytes)?,
+                Cell::Bytes(bytes) => b.push(bytes)?,
                 other => {
-                    // Not expected for string columns; keep the server's text form.
-                    let text = other.as_sql(true);
-                    b.push(text.trim_matches('\'').as_bytes())?
+                    // Not expected for string columns; keep the value's text form.
+                    b.push(other.text().as_bytes())?
                 }
             },
             Buf::Dict {
@@ -798,16 +856,20 @@ impl ColumnDecoder {
                 values,
                 index,
             } => {
-                let label: Vec<u8> = match v {
-                    MyValue::Bytes(bytes) => bytes.clone(),
-                    other => other.as_sql(true).trim_matches('\'').as_bytes().to_vec(),
+                let text;
+                let label: &[u8] = match v {
+                    Cell::Bytes(bytes) => bytes,
+                    other => {
+                        text = other.text();
+                        text.as_bytes()
+                    }
                 };
-                let key = match index.get(&label) {
+                let key = match index.get(label) {
                     Some(k) => *k,
                     None => {
                         let k = index.len() as i32;
-                        values.push(&label)?;
-                        index.insert(label, k);
+                        values.push(label)?;
+                        index.insert(label.to_vec(), k);
                         k
                     }
                 };

@@ -18,6 +18,7 @@ pub mod decode;
 pub mod introspect;
 pub mod params;
 pub mod tx;
+pub mod wire;
 pub mod write;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,7 +40,7 @@ use crate::value::Params;
 pub const MARKERS: MarkerStyle = MarkerStyle::Question;
 
 /// Statements every new connection runs: UTC timestamps, UTF-8 text.
-const SESSION_INIT: &str = "SET NAMES utf8mb4, time_zone = '+00:00'";
+pub(crate) const SESSION_INIT: &str = "SET NAMES utf8mb4, time_zone = '+00:00'";
 
 /// How to reach a MySQL/MariaDB server. `password` is never formatted anywhere.
 #[derive(Clone)]
@@ -220,6 +221,8 @@ pub fn map_err(e: mysql_async::Error) -> Error {
 
 /// Connection settings shared by the pool and the cancel side connections.
 pub struct Settings {
+    /// The same settings for the fast result reader ([`wire`]).
+    wire: wire::WireConfig,
     tls: Opts,
     plain: Opts,
     mode: SslMode,
@@ -236,6 +239,15 @@ impl Settings {
             .clone()
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "root".into());
+        let wire = wire::WireConfig {
+            host: cfg.host.clone(),
+            port: cfg.port,
+            user: user.clone(),
+            password: cfg.password.clone(),
+            database: cfg.database.clone(),
+            mode,
+            read_only: cfg.read_only,
+        };
         let base = OptsBuilder::default()
             .ip_or_hostname(cfg.host.clone())
             .tcp_port(cfg.port)
@@ -285,6 +297,7 @@ impl Settings {
         let plain: Opts = base.clone().ssl_opts(None::<SslOpts>).into();
         let tls: Opts = base.ssl_opts(Some(ssl)).into();
         Ok(Settings {
+            wire,
             tls,
             plain,
             mode,
@@ -356,9 +369,42 @@ impl Manager for MySqlManager {
     }
 }
 
+/// Connections of the fast result reader ([`wire`]).
+pub struct WireManager {
+    settings: Arc<Settings>,
+}
+
+impl Manager for WireManager {
+    type Conn = wire::WireConn;
+
+    async fn connect(&self) -> Result<wire::WireConn> {
+        let s = &self.settings;
+        match tokio::time::timeout(s.timeout, wire::WireConn::connect(&s.wire)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::connection(format!(
+                "timed out after {:.1}s connecting to the server (connect_timeout)",
+                s.timeout.as_secs_f64()
+            ))),
+        }
+    }
+
+    fn is_valid(&self, conn: &wire::WireConn) -> bool {
+        !conn.is_dirty()
+    }
+
+    async fn ping(&self, conn: &mut wire::WireConn) -> Result<()> {
+        conn.ping().await
+    }
+}
+
 /// A pooled MySQL/MariaDB connector.
 pub struct MySqlConnector {
     pool: Pool<MySqlManager>,
+    /// Query results are read through these connections when the server and settings
+    /// allow it (plain TCP, native or caching_sha2 passwords); see [`wire`].
+    wire: Pool<WireManager>,
+    /// The fast reader cannot serve this server or these settings: always mysql_async.
+    wire_off: AtomicBool,
     decode: DecodeOptions,
     /// Whether the server is MariaDB (bulk executemany), learned on first use.
     mariadb: OnceLock<bool>,
@@ -380,6 +426,16 @@ impl MySqlConnector {
     pub fn new(cfg: MySqlConfig) -> Result<Self> {
         let settings = Arc::new(Settings::new(&cfg)?);
         Ok(MySqlConnector {
+            wire: Pool::new(
+                WireManager {
+                    settings: settings.clone(),
+                },
+                cfg.pool.clone(),
+            ),
+            // Escape hatch (and the A/B switch of the tests): SQLARROW_MYSQL_FAST_READER=0.
+            wire_off: AtomicBool::new(
+                std::env::var("SQLARROW_MYSQL_FAST_READER").is_ok_and(|v| v.trim() == "0"),
+            ),
             pool: Pool::new(MySqlManager { settings }, cfg.pool),
             decode: cfg.decode,
             mariadb: OnceLock::new(),
@@ -388,6 +444,25 @@ impl MySqlConnector {
 
     pub fn pool(&self) -> &Pool<MySqlManager> {
         &self.pool
+    }
+
+    /// Both pools together: the statement connections and the result readers'.
+    pub fn stats(&self) -> crate::pool::PoolStats {
+        let mut s = self.pool.stats();
+        let w = self.wire.stats();
+        s.size += w.size;
+        s.idle += w.idle;
+        s.in_use += w.in_use;
+        s.waiting += w.waiting;
+        s.created += w.created;
+        s.closed += w.closed;
+        s
+    }
+
+    /// Close both pools.
+    pub fn close(&self) {
+        self.wire.close();
+        self.pool.close();
     }
 
     fn settings(&self) -> &Arc<Settings> {
@@ -433,6 +508,71 @@ impl MySqlConnector {
         cancel.clear();
     }
 
+    /// Run a query through the fast reader. `Ok(false)`: it cannot serve this query
+    /// (nothing was sent, or the server refused to prepare it); use mysql_async.
+    async fn query_wire(
+        &self,
+        sql: &str,
+        params: &Params,
+        batch_size: usize,
+        sink: &mut Sink,
+        cancel: &CancelSlot,
+    ) -> Result<bool> {
+        if self.wire_off.load(Ordering::Relaxed) || cancel.is_cancelled() {
+            return Ok(false);
+        }
+        let args = match to_params(params)? {
+            mysql_async::Params::Empty => Vec::new(),
+            mysql_async::Params::Positional(v) => v,
+            mysql_async::Params::Named(_) => return Ok(false),
+        };
+        let mut conn = match self.wire.get().await {
+            Ok(c) => c,
+            Err(e) if wire::is_unsupported(&e) => {
+                self.wire_off.store(true, Ordering::Relaxed);
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        let id = conn.id();
+        let settings = self.settings().clone();
+        if let Some(fut) = cancel.register(move || {
+            let s = settings.clone();
+            Box::pin(async move { s.kill_query(id).await })
+        }) {
+            fut.await;
+            conn.mark_broken();
+            return Err(Error::cancelled("cancelled before it started"));
+        }
+        let res = conn
+            .query(
+                trim_statement(sql),
+                &args,
+                &self.decode,
+                batch_size.max(1),
+                sink,
+            )
+            .await;
+        if conn.is_dirty() {
+            // Abandoned mid-result (reader gone, decode error) or the stream broke: stop
+            // the statement and discard the connection.
+            if !cancel.is_cancelled() {
+                self.settings().kill_query(id).await;
+            }
+            conn.mark_broken();
+        }
+        if cancel.is_cancelled() {
+            conn.mark_broken();
+        }
+        conn.observe(&res);
+        cancel.clear();
+        match res {
+            Err(e) if wire::is_unsupported(&e) => Ok(false),
+            Err(e) => Err(e),
+            Ok(_) => Ok(true),
+        }
+    }
+
     /// Run a query, delivering batches of up to `batch_size` rows to `sink`.
     pub async fn query(
         &self,
@@ -442,6 +582,12 @@ impl MySqlConnector {
         sink: &mut Sink,
         cancel: &CancelSlot,
     ) -> Result<()> {
+        if self
+            .query_wire(sql, params, batch_size, sink, cancel)
+            .await?
+        {
+            return Ok(());
+        }
         let mut conn = self.checkout(cancel).await?;
         let mut pending = false;
         let res = self

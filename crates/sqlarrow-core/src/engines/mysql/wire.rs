@@ -1,0 +1,944 @@
+//! A lean MySQL/MariaDB client connection for reading query results into Arrow.
+//!
+//! `mysql_async` builds a `Row` for every row: a vector of values, a separate heap
+//! allocation for every string cell, a pooled buffer and an async state machine per
+//! packet. On a full read that costs more client CPU than the server spends producing
+//! the rows. This connection reads the socket in large chunks and decodes the
+//! binary-protocol row packets in place, straight into the column buffers: no per-row
+//! or per-cell allocation, no await per row.
+//!
+//! It speaks only what a query needs: the handshake with `mysql_native_password` or
+//! `caching_sha2_password` (fast path), `COM_STMT_PREPARE`/`EXECUTE`/`CLOSE` and
+//! `COM_QUERY` for session setup. Anything else it reports as [`Unsupported`] at connect
+//! (TLS, other auth plugins, a caching_sha2 full authentication over plain TCP, a server
+//! without `CLIENT_DEPRECATE_EOF`) or per statement (a statement the server cannot
+//! prepare, parameters sent as long data), and the connector then uses `mysql_async`,
+//! which handles all of those. Packet parsing helpers (handshake, column definitions,
+//! error packets, execute requests) come from `mysql_common`, the library under
+//! `mysql_async`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mysql_async::consts::{CapabilityFlags, ColumnFlags, ColumnType, StatusFlags};
+use mysql_async::{Column, Value as MyValue};
+use mysql_common::io::ParseBuf;
+use mysql_common::packets::{
+    AuthPlugin, AuthSwitchRequest, ComStmtClose, ComStmtExecuteRequestBuilder, ErrPacket,
+    HandshakePacket, HandshakeResponse, StmtPacket,
+};
+use mysql_common::proto::MySerialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::decode::{schema_for, Cell, DecodeOptions, RowDecoder};
+use super::{server_error, SslMode, SESSION_INIT};
+use crate::error::{Error, Result};
+use crate::stream::Sink;
+
+/// Largest payload of one packet; a longer payload continues in the next packet.
+const MAX_PAYLOAD: usize = 0xFF_FFFF;
+/// Read buffer size: large reads mean few syscalls and wake-ups per batch.
+const READ_CHUNK: usize = 256 << 10;
+/// Prepared statements kept per connection (all closed when it overflows).
+const STMT_CACHE: usize = 64;
+/// ER_UNSUPPORTED_PS and ER_NEED_REPREPARE.
+const ER_UNSUPPORTED_PS: u16 = 1295;
+const ER_NEED_REPREPARE: u16 = 1615;
+
+/// The detail key that marks an error as "this connection/statement cannot take the
+/// fast path" (not a failure of the operation: the caller falls back to `mysql_async`).
+pub const UNSUPPORTED: &str = "wire_unsupported";
+
+fn unsupported(why: &str) -> Error {
+    Error::interface(format!("fast reader unavailable: {why}")).with_detail(UNSUPPORTED, why)
+}
+
+/// Whether `e` means "use the `mysql_async` path instead".
+pub fn is_unsupported(e: &Error) -> bool {
+    e.details.iter().any(|(k, _)| *k == UNSUPPORTED)
+}
+
+/// The server error number of `e`, if it is a server error.
+fn errno(e: &Error) -> Option<u16> {
+    e.details
+        .iter()
+        .find(|(k, _)| *k == "errno")
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+fn protocol(what: &str) -> Error {
+    Error::connection(format!("malformed packet from the server: {what}"))
+}
+
+/// How to open a fast-reader connection (the connector's settings, plain TCP).
+#[derive(Clone)]
+pub struct WireConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<String>,
+    pub database: Option<String>,
+    pub mode: SslMode,
+    pub read_only: bool,
+}
+
+/// Where the payload of the last packet read is.
+#[derive(Clone, Copy)]
+enum Payload {
+    /// `buf[start..end]`.
+    Buf(usize, usize),
+    /// Reassembled from several packets in `big`.
+    Big,
+}
+
+/// One fast-reader connection.
+pub struct WireConn {
+    sock: TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    big: Vec<u8>,
+    seq: u8,
+    id: u32,
+    caps: CapabilityFlags,
+    stmts: HashMap<String, u32>,
+    /// A statement's result was left unread (or the stream broke): not reusable.
+    dirty: bool,
+}
+
+/// What a statement produced.
+pub enum Outcome {
+    /// A result set was read to its end.
+    Rows,
+    /// No result set (DDL/DML): the schema was empty.
+    NoRows,
+}
+
+impl WireConn {
+    /// The server's id of this connection (for `KILL QUERY`).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Connect, authenticate and run the session setup.
+    pub async fn connect(cfg: &WireConfig) -> Result<WireConn> {
+        if matches!(
+            cfg.mode,
+            SslMode::Required | SslMode::VerifyCa | SslMode::VerifyIdentity
+        ) {
+            return Err(unsupported("TLS"));
+        }
+        let sock = TcpStream::connect((cfg.host.as_str(), cfg.port))
+            .await
+            .map_err(|e| Error::connection(format!("cannot reach the MySQL server: {e}")))?;
+        let _ = sock.set_nodelay(true);
+        let mut c = WireConn {
+            sock,
+            buf: vec![0; READ_CHUNK],
+            pos: 0,
+            end: 0,
+            big: Vec::new(),
+            seq: 0,
+            id: 0,
+            caps: CapabilityFlags::empty(),
+            stmts: HashMap::new(),
+            dirty: false,
+        };
+        c.handshake(cfg).await?;
+        c.simple(SESSION_INIT).await?;
+        if cfg.read_only {
+            c.simple("SET SESSION TRANSACTION READ ONLY").await?;
+        }
+        Ok(c)
+    }
+
+    async fn handshake(&mut self, cfg: &WireConfig) -> Result<()> {
+        let p = self.packet().await?;
+        if self.data(p).first() == Some(&0xFF) {
+            return Err(self.err_packet(p));
+        }
+        let data = self.data(p).to_vec();
+        let hs: HandshakePacket<'_> = ParseBuf(&data)
+            .parse(())
+            .map_err(|e| protocol(&format!("handshake: {e}")))?;
+        let server = hs.capabilities();
+        if server.contains(CapabilityFlags::CLIENT_SSL) && cfg.mode != SslMode::Disabled {
+            return Err(unsupported("TLS"));
+        }
+        if !server.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF)
+            || !server.contains(CapabilityFlags::CLIENT_PROTOCOL_41)
+        {
+            return Err(unsupported("server without CLIENT_DEPRECATE_EOF"));
+        }
+        let mut want = CapabilityFlags::CLIENT_LONG_PASSWORD
+            | CapabilityFlags::CLIENT_LONG_FLAG
+            | CapabilityFlags::CLIENT_PROTOCOL_41
+            | CapabilityFlags::CLIENT_TRANSACTIONS
+            | CapabilityFlags::CLIENT_SECURE_CONNECTION
+            | CapabilityFlags::CLIENT_MULTI_RESULTS
+            | CapabilityFlags::CLIENT_PS_MULTI_RESULTS
+            | CapabilityFlags::CLIENT_PLUGIN_AUTH
+            | CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
+            | CapabilityFlags::CLIENT_DEPRECATE_EOF;
+        if cfg.database.is_some() {
+            want |= CapabilityFlags::CLIENT_CONNECT_WITH_DB;
+        }
+        self.caps = want & server;
+        self.id = hs.connection_id();
+        let nonce = hs.nonce();
+        let plugin = hs
+            .auth_plugin()
+            .map(|p| p.into_owned())
+            .unwrap_or(AuthPlugin::MysqlNativePassword);
+        let version = hs
+            .maria_db_server_version_parsed()
+            .or_else(|| hs.server_version_parsed())
+            .unwrap_or((5, 7, 0));
+        let pass = cfg.password.as_deref();
+        let auth_data = auth_response(&plugin, pass, &nonce)?;
+        let resp = HandshakeResponse::new(
+            Some(auth_data.as_slice()),
+            version,
+            Some(cfg.user.as_bytes()),
+            cfg.database.as_deref().map(str::as_bytes),
+            Some(plugin.clone()),
+            self.caps,
+            None,
+            1 << 30,
+        );
+        let mut out = Vec::new();
+        resp.serialize(&mut out);
+        self.write_packet(&out).await?;
+        self.authenticate(plugin, pass).await
+    }
+
+    /// The server's answers after the handshake response, until OK or an error.
+    async fn authenticate(
+        &mut self,
+        mut plugin: AuthPlugin<'static>,
+        pass: Option<&str>,
+    ) -> Result<()> {
+        for _ in 0..8 {
+            let p = self.packet().await?;
+            let data = self.data(p);
+            match data.first().copied() {
+                Some(0x00) => return Ok(()),
+                Some(0xFF) => return Err(self.err_packet(p)),
+                Some(0xFE) => {
+                    // Auth switch: answer for the plugin the server names.
+                    let sw: AuthSwitchRequest<'_> = ParseBuf(data)
+                        .parse(())
+                        .map_err(|e| protocol(&format!("auth switch: {e}")))?;
+                    plugin = sw.auth_plugin().into_owned();
+                    let nonce = sw.plugin_data().to_vec();
+                    let reply = auth_response(&plugin, pass, &nonce)?;
+                    self.write_packet(&reply).await?;
+                }
+                Some(0x01) => {
+                    // More data: caching_sha2_password says whether its cache matched.
+                    match (data.get(1).copied(), &plugin) {
+                        (Some(0x03), AuthPlugin::CachingSha2Password) => {} // fast auth: OK follows
+                        (Some(0x04), AuthPlugin::CachingSha2Password) => {
+                            return Err(unsupported("caching_sha2_password full authentication"))
+                        }
+                        _ => return Err(unsupported("authentication exchange")),
+                    }
+                }
+                _ => return Err(protocol("unexpected authentication packet")),
+            }
+        }
+        Err(protocol("authentication did not finish"))
+    }
+
+    // -- packets ---------------------------------------------------------------------------
+
+    fn data(&self, p: Payload) -> &[u8] {
+        match p {
+            Payload::Buf(s, e) => &self.buf[s..e],
+            Payload::Big => &self.big,
+        }
+    }
+
+    /// The next complete packet already in the buffer, if any.
+    fn try_packet(&mut self) -> Result<Option<Payload>> {
+        let avail = &self.buf[self.pos..self.end];
+        if avail.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes([avail[0], avail[1], avail[2], 0]) as usize;
+        if len < MAX_PAYLOAD {
+            if avail.len() < 4 + len {
+                return Ok(None);
+            }
+            self.check_seq(avail[3])?;
+            let start = self.pos + 4;
+            self.pos = start + len;
+            return Ok(Some(Payload::Buf(start, start + len)));
+        }
+        // A payload of 16 MiB or more: every part must be here before reassembling.
+        let mut at = 0;
+        loop {
+            let rest = &avail[at..];
+            if rest.len() < 4 {
+                return Ok(None);
+            }
+            let l = u32::from_le_bytes([rest[0], rest[1], rest[2], 0]) as usize;
+            if rest.len() < 4 + l {
+                return Ok(None);
+            }
+            at += 4 + l;
+            if l < MAX_PAYLOAD {
+                break;
+            }
+        }
+        self.big.clear();
+        let mut p = self.pos;
+        loop {
+            let h = &self.buf[p..p + 4];
+            let l = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
+            let s = h[3];
+            self.check_seq(s)?;
+            self.big.extend_from_slice(&self.buf[p + 4..p + 4 + l]);
+            p += 4 + l;
+            if l < MAX_PAYLOAD {
+                break;
+            }
+        }
+        self.pos = p;
+        Ok(Some(Payload::Big))
+    }
+
+    fn check_seq(&mut self, s: u8) -> Result<()> {
+        if s != self.seq {
+            self.dirty = true;
+            return Err(Error::connection(format!(
+                "packets out of order (expected sequence {}, got {s})",
+                self.seq
+            )));
+        }
+        self.seq = self.seq.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Read more bytes from the socket (compacting or growing the buffer first).
+    async fn fill(&mut self) -> Result<()> {
+        if self.pos == self.end {
+            self.pos = 0;
+            self.end = 0;
+        } else if self.buf.len() - self.end < READ_CHUNK / 4 {
+            if self.pos > 0 {
+                self.buf.copy_within(self.pos..self.end, 0);
+                self.end -= self.pos;
+                self.pos = 0;
+            }
+            if self.buf.len() - self.end < READ_CHUNK / 4 {
+                // One packet larger than the buffer: grow it.
+                let n = (self.buf.len() * 2).max(READ_CHUNK);
+                self.buf.resize(n, 0);
+            }
+        }
+        let n = self
+            .sock
+            .read(&mut self.buf[self.end..])
+            .await
+            .map_err(|e| {
+                self.dirty = true;
+                Error::connection(format!("lost the connection to the MySQL server: {e}"))
+            })?;
+        if n == 0 {
+            self.dirty = true;
+            return Err(Error::connection("the MySQL server closed the connection"));
+        }
+        self.end += n;
+        Ok(())
+    }
+
+    async fn packet(&mut self) -> Result<Payload> {
+        loop {
+            if let Some(p) = self.try_packet()? {
+                return Ok(p);
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Write one logical packet (split at 16 MiB) with the running sequence number.
+    async fn write_packet(&mut self, payload: &[u8]) -> Result<()> {
+        let mut out = Vec::with_capacity(payload.len() + 8);
+        let mut rest = payload;
+        loop {
+            let n = rest.len().min(MAX_PAYLOAD);
+            out.extend_from_slice(&(n as u32).to_le_bytes()[..3]);
+            out.push(self.seq);
+            self.seq = self.seq.wrapping_add(1);
+            out.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if n < MAX_PAYLOAD {
+                break;
+            }
+        }
+        self.sock.write_all(&out).await.map_err(|e| {
+            self.dirty = true;
+            Error::connection(format!("lost the connection to the MySQL server: {e}"))
+        })
+    }
+
+    /// Start a command: sequence numbers restart at 0.
+    async fn command(&mut self, payload: &[u8]) -> Result<()> {
+        if self.pos != self.end {
+            // Bytes of an earlier exchange are still unread: the stream is out of step.
+            self.dirty = true;
+            return Err(Error::connection("unexpected data from the server"));
+        }
+        self.seq = 0;
+        self.write_packet(payload).await
+    }
+
+    fn err_packet(&self, p: Payload) -> Error {
+        match ParseBuf(self.data(p)).parse::<ErrPacket<'_>>(self.caps) {
+            Ok(ErrPacket::Error(se)) => {
+                let state = se
+                    .sql_state_ref()
+                    .map(|s| s.as_str().into_owned())
+                    .unwrap_or_default();
+                server_error(se.error_code(), &se.message_str(), &state)
+            }
+            _ => protocol("error packet"),
+        }
+    }
+
+    /// `COM_QUERY` for a statement without a result set (session setup, cleanup).
+    async fn simple(&mut self, sql: &str) -> Result<()> {
+        let mut payload = Vec::with_capacity(sql.len() + 1);
+        payload.push(0x03);
+        payload.extend_from_slice(sql.as_bytes());
+        self.command(&payload).await?;
+        loop {
+            let p = self.packet().await?;
+            let status = match self.data(p).first() {
+                Some(0x00) => ok_status(self.data(p))?,
+                Some(0xFF) => return Err(self.err_packet(p)),
+                _ => {
+                    self.dirty = true;
+                    return Err(protocol("a setup statement returned rows"));
+                }
+            };
+            if !status.contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS) {
+                return Ok(());
+            }
+        }
+    }
+
+    // -- statements ------------------------------------------------------------------------
+
+    async fn prepare(&mut self, sql: &str) -> Result<u32> {
+        if let Some(id) = self.stmts.get(sql) {
+            return Ok(*id);
+        }
+        if self.stmts.len() >= STMT_CACHE {
+            for (_, id) in std::mem::take(&mut self.stmts) {
+                self.close_stmt(id).await?;
+            }
+        }
+        let mut payload = Vec::with_capacity(sql.len() + 1);
+        payload.push(0x16);
+        payload.extend_from_slice(sql.as_bytes());
+        self.command(&payload).await?;
+        let p = self.packet().await?;
+        let data = self.data(p);
+        if data.first() == Some(&0xFF) {
+            let e = self.err_packet(p);
+            if errno(&e) == Some(ER_UNSUPPORTED_PS) {
+                return Err(unsupported("statement cannot be prepared"));
+            }
+            return Err(e);
+        }
+        let ok: StmtPacket = ParseBuf(data)
+            .parse(())
+            .map_err(|e| protocol(&format!("prepare response: {e}")))?;
+        // Parameter and column definitions follow (no EOF packets: CLIENT_DEPRECATE_EOF);
+        // the execute response repeats the column definitions, so skip these.
+        for _ in 0..(ok.num_params() as usize + ok.num_columns() as usize) {
+            self.packet().await?;
+        }
+        let id = ok.statement_id();
+        self.stmts.insert(sql.to_string(), id);
+        Ok(id)
+    }
+
+    async fn close_stmt(&mut self, id: u32) -> Result<()> {
+        let mut out = Vec::new();
+        ComStmtClose::new(id).serialize(&mut out);
+        // No response.
+        self.command(&out).await
+    }
+
+    /// Run `sql` with `params` and stream its rows into `sink` in batches of `batch_size`.
+    /// `pending` is true while a result is being read (an early return leaves it unread).
+    pub async fn query(
+        &mut self,
+        sql: &str,
+        params: &[MyValue],
+        decode: &DecodeOptions,
+        batch_size: usize,
+        sink: &mut Sink,
+    ) -> Result<Outcome> {
+        match self.query_once(sql, params, decode, batch_size, sink).await {
+            Err(e) if errno(&e) == Some(ER_NEED_REPREPARE) && !sink.delivered_any() => {
+                // The table changed under a cached statement: prepare it afresh.
+                if let Some(id) = self.stmts.remove(sql) {
+                    self.close_stmt(id).await?;
+                }
+                self.query_once(sql, params, decode, batch_size, sink).await
+            }
+            r => r,
+        }
+    }
+
+    async fn query_once(
+        &mut self,
+        sql: &str,
+        params: &[MyValue],
+        decode: &DecodeOptions,
+        batch_size: usize,
+        sink: &mut Sink,
+    ) -> Result<Outcome> {
+        let id = self.prepare(sql).await?;
+        let (req, long_data) = ComStmtExecuteRequestBuilder::new(id).build(params);
+        if long_data {
+            return Err(unsupported("parameters too long for one packet"));
+        }
+        let mut out = Vec::new();
+        req.serialize(&mut out);
+        self.command(&out).await?;
+        self.dirty = true;
+        let p = self.packet().await?;
+        let data = self.data(p);
+        match data.first() {
+            Some(0x00) => {
+                // No result set.
+                let status = ok_status(data)?;
+                sink.schema(Arc::new(arrow_schema::Schema::empty()));
+                self.skip_more(status).await?;
+                self.dirty = false;
+                return Ok(Outcome::NoRows);
+            }
+            Some(0xFF) => {
+                let e = self.err_packet(p);
+                self.dirty = false;
+                return Err(e);
+            }
+            _ => {}
+        }
+        let ncols = lenenc(&mut &data[..]).ok_or_else(|| protocol("column count"))? as usize;
+        let mut columns = Vec::with_capacity(ncols);
+        for _ in 0..ncols {
+            let p = self.packet().await?;
+            let col: Column = ParseBuf(self.data(p))
+                .parse(())
+                .map_err(|e| protocol(&format!("column definition: {e}")))?;
+            columns.push(col);
+        }
+        let (schema, kinds) = schema_for(&columns, decode)?;
+        let wires: Vec<Wire> = columns.iter().map(Wire::of).collect();
+        sink.schema(schema.clone());
+        let mut rows = RowDecoder::new(schema, &kinds, batch_size, decode);
+        let bitmap_len = (ncols + 7 + 2) / 8;
+        loop {
+            // Decode every complete row already buffered, then read more.
+            while let Some(p) = self.try_packet()? {
+                let data = self.data(p);
+                match data.first() {
+                    Some(0x00) => {
+                        decode_row(data, bitmap_len, &wires, &mut rows)?;
+                        if rows.is_full() {
+                            let b = rows.finish()?;
+                            if !sink.batch(b).await {
+                                return Err(Error::cancelled("the reader was closed"));
+                            }
+                        }
+                    }
+                    Some(0xFE) if data.len() < MAX_PAYLOAD => {
+                        let status = ok_status(data)?;
+                        self.skip_more(status).await?;
+                        self.dirty = false;
+                        if rows.rows > 0 {
+                            let b = rows.finish()?;
+                            sink.batch(b).await;
+                        }
+                        return Ok(Outcome::Rows);
+                    }
+                    Some(0xFF) => {
+                        let e = self.err_packet(p);
+                        self.dirty = false;
+                        return Err(e);
+                    }
+                    _ => return Err(protocol("unexpected packet in a result set")),
+                }
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Read and drop the result sets that follow (e.g. the status of a CALL).
+    async fn skip_more(&mut self, mut status: StatusFlags) -> Result<()> {
+        while status.contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS) {
+            let p = self.packet().await?;
+            let data = self.data(p);
+            match data.first() {
+                Some(0x00) => status = ok_status(data)?,
+                Some(0xFF) => return Err(self.err_packet(p)),
+                _ => {
+                    let n = lenenc(&mut &data[..]).ok_or_else(|| protocol("column count"))?;
+                    for _ in 0..n {
+                        self.packet().await?;
+                    }
+                    loop {
+                        let p = self.packet().await?;
+                        let d = self.data(p);
+                        match d.first() {
+                            Some(0xFE) if d.len() < MAX_PAYLOAD => {
+                                status = ok_status(d)?;
+                                break;
+                            }
+                            Some(0xFF) => return Err(self.err_packet(p)),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A round trip (`COM_PING`) to check an idle connection.
+    pub async fn ping(&mut self) -> Result<()> {
+        self.command(&[0x0E]).await?;
+        let p = self.packet().await?;
+        match self.data(p).first() {
+            Some(0x00) => Ok(()),
+            Some(0xFF) => Err(self.err_packet(p)),
+            _ => {
+                self.dirty = true;
+                Err(protocol("ping"))
+            }
+        }
+    }
+}
+
+/// The auth plugin's answer to `nonce`, or [`Unsupported`] for plugins this reader
+/// does not implement.
+fn auth_response(plugin: &AuthPlugin<'_>, pass: Option<&str>, nonce: &[u8]) -> Result<Vec<u8>> {
+    match plugin {
+        AuthPlugin::MysqlNativePassword | AuthPlugin::CachingSha2Password => Ok(plugin
+            .gen_data(pass, nonce)
+            .map(|d| d.to_vec())
+            .unwrap_or_default()),
+        _ => Err(unsupported("authentication plugin")),
+    }
+}
+
+/// Read a length-encoded integer, advancing `b`.
+fn lenenc(b: &mut &[u8]) -> Option<u64> {
+    let (&first, rest) = b.split_first()?;
+    let (v, used) = match first {
+        0..=0xFA => (first as u64, 0),
+        0xFC => (
+            u16::from_le_bytes(rest.get(..2)?.try_into().ok()?) as u64,
+            2,
+        ),
+        0xFD => {
+            let r = rest.get(..3)?;
+            (u32::from_le_bytes([r[0], r[1], r[2], 0]) as u64, 3)
+        }
+        0xFE => (u64::from_le_bytes(rest.get(..8)?.try_into().ok()?), 8),
+        _ => return None,
+    };
+    *b = &rest[used..];
+    Some(v)
+}
+
+/// Status flags of an OK packet (header 0x00, or 0xFE ending a result set).
+fn ok_status(data: &[u8]) -> Result<StatusFlags> {
+    let mut b = data.get(1..).ok_or_else(|| protocol("OK packet"))?;
+    lenenc(&mut b).ok_or_else(|| protocol("OK packet"))?; // affected rows
+    lenenc(&mut b).ok_or_else(|| protocol("OK packet"))?; // last insert id
+    let s = b.get(..2).ok_or_else(|| protocol("OK packet"))?;
+    Ok(StatusFlags::from_bits_truncate(u16::from_le_bytes([
+        s[0], s[1],
+    ])))
+}
+
+/// How a column's binary-protocol value is laid out.
+#[derive(Debug, Clone, Copy)]
+enum Wire {
+    I8,
+    U8,
+    I16,
+    U16,
+    I32,
+    U32,
+    I64,
+    U64,
+    F32,
+    F64,
+    DateTime,
+    Time,
+    Bytes,
+}
+
+impl Wire {
+    fn of(c: &Column) -> Wire {
+        use ColumnType::*;
+        let unsigned = c.flags().contains(ColumnFlags::UNSIGNED_FLAG);
+        match (c.column_type(), unsigned) {
+            (MYSQL_TYPE_TINY, false) => Wire::I8,
+            (MYSQL_TYPE_TINY, true) => Wire::U8,
+            (MYSQL_TYPE_SHORT | MYSQL_TYPE_YEAR, false) => Wire::I16,
+            (MYSQL_TYPE_SHORT | MYSQL_TYPE_YEAR, true) => Wire::U16,
+            (MYSQL_TYPE_LONG | MYSQL_TYPE_INT24, false) => Wire::I32,
+            (MYSQL_TYPE_LONG | MYSQL_TYPE_INT24, true) => Wire::U32,
+            (MYSQL_TYPE_LONGLONG, false) => Wire::I64,
+            (MYSQL_TYPE_LONGLONG, true) => Wire::U64,
+            (MYSQL_TYPE_FLOAT, _) => Wire::F32,
+            (MYSQL_TYPE_DOUBLE, _) => Wire::F64,
+            (
+                MYSQL_TYPE_DATE
+                | MYSQL_TYPE_DATETIME
+                | MYSQL_TYPE_TIMESTAMP
+                | MYSQL_TYPE_NEWDATE
+                | MYSQL_TYPE_DATETIME2
+                | MYSQL_TYPE_TIMESTAMP2,
+                _,
+            ) => Wire::DateTime,
+            (MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2, _) => Wire::Time,
+            _ => Wire::Bytes,
+        }
+    }
+}
+
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8]> {
+    if b.len() < n {
+        return Err(protocol("row shorter than its columns"));
+    }
+    let (head, rest) = b.split_at(n);
+    *b = rest;
+    Ok(head)
+}
+
+fn arr<const N: usize>(b: &mut &[u8]) -> Result<[u8; N]> {
+    let s = take(b, N)?;
+    let mut a = [0u8; N];
+    a.copy_from_slice(s);
+    Ok(a)
+}
+
+/// Decode one binary-protocol row (header 0x00, NULL bitmap with a 2-bit offset, then
+/// the non-NULL values) into `rows`.
+fn decode_row(data: &[u8], bitmap_len: usize, wires: &[Wire], rows: &mut RowDecoder) -> Result<()> {
+    let bitmap = data
+        .get(1..1 + bitmap_len)
+        .ok_or_else(|| protocol("row NULL bitmap"))?;
+    let mut b = &data[1 + bitmap_len..];
+    for (i, (w, col)) in wires.iter().zip(rows.columns.iter_mut()).enumerate() {
+        let bit = i + 2;
+        let cell = if bitmap[bit >> 3] & (1 << (bit & 7)) != 0 {
+            Cell::Null
+        } else {
+            match w {
+                Wire::I8 => Cell::Int(i8::from_le_bytes(arr(&mut b)?) as i64),
+                Wire::U8 => Cell::UInt(u8::from_le_bytes(arr(&mut b)?) as u64),
+                Wire::I16 => Cell::Int(i16::from_le_bytes(arr(&mut b)?) as i64),
+                Wire::U16 => Cell::UInt(u16::from_le_bytes(arr(&mut b)?) as u64),
+                Wire::I32 => Cell::Int(i32::from_le_bytes(arr(&mut b)?) as i64),
+                Wire::U32 => Cell::UInt(u32::from_le_bytes(arr(&mut b)?) as u64),
+                Wire::I64 => Cell::Int(i64::from_le_bytes(arr(&mut b)?)),
+                Wire::U64 => Cell::UInt(u64::from_le_bytes(arr(&mut b)?)),
+                Wire::F32 => Cell::F32(f32::from_le_bytes(arr(&mut b)?)),
+                Wire::F64 => Cell::F64(f64::from_le_bytes(arr(&mut b)?)),
+                Wire::DateTime => {
+                    let n = take(&mut b, 1)?[0] as usize;
+                    let v = take(&mut b, n)?;
+                    let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut us) =
+                        (0, 0, 0, 0, 0, 0, 0);
+                    if n >= 4 {
+                        y = u16::from_le_bytes([v[0], v[1]]);
+                        mo = v[2];
+                        d = v[3];
+                    }
+                    if n >= 7 {
+                        h = v[4];
+                        mi = v[5];
+                        s = v[6];
+                    }
+                    if n >= 11 {
+                        us = u32::from_le_bytes([v[7], v[8], v[9], v[10]]);
+                    }
+                    Cell::Date(y, mo, d, h, mi, s, us)
+                }
+                Wire::Time => {
+                    let n = take(&mut b, 1)?[0] as usize;
+                    let v = take(&mut b, n)?;
+                    let (mut neg, mut days, mut h, mut mi, mut s, mut us) = (false, 0, 0, 0, 0, 0);
+                    if n >= 8 {
+                        neg = v[0] == 1;
+                        days = u32::from_le_bytes([v[1], v[2], v[3], v[4]]);
+                        h = v[5];
+                        mi = v[6];
+                        s = v[7];
+                    }
+                    if n >= 12 {
+                        us = u32::from_le_bytes([v[8], v[9], v[10], v[11]]);
+                    }
+                    Cell::Time(neg, days, h, mi, s, us)
+                }
+                Wire::Bytes => {
+                    let n = lenenc(&mut b).ok_or_else(|| protocol("value length"))?;
+                    let n = usize::try_from(n).map_err(|_| protocol("value length"))?;
+                    Cell::Bytes(take(&mut b, n)?)
+                }
+            }
+        };
+        col.push_cell(cell)
+            .map_err(|e| e.context(format!("column \"{}\"", col.name())))?;
+    }
+    rows.rows += 1;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+
+    #[test]
+    fn lenenc_forms() {
+        let mut b: &[u8] = &[0x05, 0xAA];
+        assert_eq!(lenenc(&mut b), Some(5));
+        assert_eq!(b, &[0xAA]);
+        let mut b: &[u8] = &[0xFC, 0x01, 0x02];
+        assert_eq!(lenenc(&mut b), Some(0x0201));
+        let mut b: &[u8] = &[0xFD, 0x01, 0x02, 0x03];
+        assert_eq!(lenenc(&mut b), Some(0x030201));
+        let mut b: &[u8] = &[0xFE, 1, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(lenenc(&mut b), Some(1));
+        // Truncated or invalid: None, never a panic.
+        for bad in [
+            &[][..],
+            &[0xFC, 1][..],
+            &[0xFD][..],
+            &[0xFE, 1, 2][..],
+            &[0xFF][..],
+        ] {
+            let mut b = bad;
+            assert_eq!(lenenc(&mut b), None);
+        }
+    }
+
+    fn decoder() -> (RowDecoder, Vec<Wire>) {
+        use super::super::decode::Kind;
+        let kinds = [Kind::I64, Kind::Utf8, Kind::Datetime, Kind::F64, Kind::U8];
+        let names = ["i", "s", "dt", "f", "u"];
+        let fields: Vec<_> = kinds.iter().zip(names).map(|(k, n)| k.field(n)).collect();
+        let schema = Arc::new(arrow_schema::Schema::new(fields));
+        let rows = RowDecoder::new(schema, &kinds, 16, &DecodeOptions::default());
+        let wires = vec![Wire::I64, Wire::Bytes, Wire::DateTime, Wire::F64, Wire::U8];
+        (rows, wires)
+    }
+
+    /// A binary row: header, NULL bitmap (2-bit offset), then the non-NULL values.
+    fn row(nulls: &[usize], values: &[u8]) -> Vec<u8> {
+        let mut bitmap = vec![0u8; (5 + 7 + 2) / 8];
+        for &i in nulls {
+            bitmap[(i + 2) / 8] |= 1 << ((i + 2) % 8);
+        }
+        let mut r = vec![0x00];
+        r.extend_from_slice(&bitmap);
+        r.extend_from_slice(values);
+        r
+    }
+
+    #[test]
+    fn decodes_binary_rows_in_place() {
+        let (mut rows, wires) = decoder();
+        let mut v = Vec::new();
+        v.extend_from_slice(&(-5i64).to_le_bytes());
+        v.extend_from_slice(&[3, b'a', b'b', b'c']);
+        v.extend_from_slice(&[11, 0xE8, 0x07, 2, 29, 12, 30, 1, 5, 0, 0, 0]);
+        v.extend_from_slice(&2.5f64.to_le_bytes());
+        v.push(200);
+        decode_row(&row(&[], &v), 1, &wires, &mut rows).unwrap();
+        // NULLs take no bytes; a zero-length date is the zero date (NULL by default).
+        let mut v = Vec::new();
+        v.extend_from_slice(&7i64.to_le_bytes());
+        v.push(0);
+        decode_row(&row(&[1, 3, 4], &v), 1, &wires, &mut rows).unwrap();
+        let b = rows.finish().unwrap();
+        assert_eq!(b.num_rows(), 2);
+        let i = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .unwrap();
+        assert_eq!(i.values(), &[-5, 7]);
+        let s = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap();
+        assert_eq!(s.value(0), "abc");
+        assert!(s.is_null(1));
+        let dt = b
+            .column(2)
+            .as_any()
+            .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
+            .unwrap();
+        assert_eq!(dt.value(0), 1_709_209_801_000_005);
+        assert!(dt.is_null(1));
+        let u = b
+            .column(4)
+            .as_any()
+            .downcast_ref::<arrow_array::UInt8Array>()
+            .unwrap();
+        assert_eq!(u.value(0), 200);
+        assert!(u.is_null(1));
+    }
+
+    #[test]
+    fn truncated_rows_are_errors_not_panics() {
+        let mut full = Vec::new();
+        full.extend_from_slice(&1i64.to_le_bytes());
+        full.extend_from_slice(&[3, b'a', b'b', b'c', 4, 0xE8, 0x07, 1, 1]);
+        full.extend_from_slice(&1.0f64.to_le_bytes());
+        full.push(1);
+        let r = row(&[], &full);
+        for cut in 0..r.len() {
+            let (mut rows, wires) = decoder();
+            assert!(
+                decode_row(&r[..cut], 1, &wires, &mut rows).is_err(),
+                "cut at {cut}"
+            );
+        }
+        // A string length beyond the packet.
+        let (mut rows, wires) = decoder();
+        let mut v = 1i64.to_le_bytes().to_vec();
+        v.extend_from_slice(&[0xFC, 0xFF, 0xFF, b'x']);
+        assert!(decode_row(&row(&[2, 3, 4], &v), 1, &wires, &mut rows).is_err());
+    }
+
+    #[test]
+    fn ok_status_reads_flags_and_rejects_short_packets() {
+        let s = ok_status(&[0xFE, 0, 0, 0x02, 0x00, 0, 0]).unwrap();
+        assert!(!s.contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS));
+        assert!(s.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT));
+        let s = ok_status(&[0x00, 0, 0, 0x08, 0x00]).unwrap();
+        assert!(s.contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS));
+        assert!(ok_status(&[0x00, 0]).is_err());
+        assert!(ok_status(&[0xFE]).is_err());
+    }
+}
