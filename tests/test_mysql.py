@@ -699,7 +699,10 @@ def test_fast_reader_multi_packet_rows_and_abandoned_streams(
     try:
         fast, slow = _both_readers(my_db, monkeypatch)
         try:
-            sql = "SELECT 1 AS a, REPEAT('z', 17 * 1024 * 1024) AS big, 'tail' AS c UNION ALL SELECT 2, 'x', 'y'"
+            sql = (
+                "SELECT 1 AS a, REPEAT('z', 17 * 1024 * 1024) AS big, 'tail' AS c "
+                "UNION ALL SELECT 2, 'x', 'y'"
+            )
             a = fast.query(sql).to_arrow()
             assert a.equals(slow.query(sql).to_arrow())
             assert len(a.column("big")[0].as_py()) == 17 * 1024 * 1024

@@ -422,6 +422,37 @@ fn is_unsupported_ps(e: &mysql_async::Error) -> bool {
     matches!(e, mysql_async::Error::Server(se) if se.code == ER_UNSUPPORTED_PS)
 }
 
+/// Run one statement on a fast-reader connection and hand the connection back: a
+/// connection left mid-result (reader gone, decode error, broken stream) has its
+/// statement killed and is discarded, as is one whose statement was cancelled.
+#[allow(clippy::too_many_arguments)]
+async fn wire_run(
+    mut conn: Pooled<WireManager>,
+    sql: String,
+    args: Vec<mysql_async::Value>,
+    decode: DecodeOptions,
+    batch_size: usize,
+    mut sink: Sink,
+    settings: Arc<Settings>,
+    cancel: CancelSlot,
+) -> (Result<wire::Outcome>, Sink) {
+    let res = conn
+        .query(&sql, &args, &decode, batch_size, &mut sink)
+        .await;
+    if conn.is_dirty() {
+        if !cancel.is_cancelled() {
+            settings.kill_query(conn.id()).await;
+        }
+        conn.mark_broken();
+    }
+    if cancel.is_cancelled() {
+        conn.mark_broken();
+    }
+    conn.observe(&res);
+    cancel.clear();
+    (res, sink)
+}
+
 impl MySqlConnector {
     pub fn new(cfg: MySqlConfig) -> Result<Self> {
         let settings = Arc::new(Settings::new(&cfg)?);
@@ -544,28 +575,19 @@ impl MySqlConnector {
             conn.mark_broken();
             return Err(Error::cancelled("cancelled before it started"));
         }
-        let res = conn
-            .query(
-                trim_statement(sql),
-                &args,
-                &self.decode,
-                batch_size.max(1),
-                sink,
-            )
-            .await;
-        if conn.is_dirty() {
-            // Abandoned mid-result (reader gone, decode error) or the stream broke: stop
-            // the statement and discard the connection.
-            if !cancel.is_cancelled() {
-                self.settings().kill_query(id).await;
-            }
-            conn.mark_broken();
-        }
-        if cancel.is_cancelled() {
-            conn.mark_broken();
-        }
-        conn.observe(&res);
-        cancel.clear();
+        let run = wire_run(
+            conn,
+            trim_statement(sql).to_string(),
+            args,
+            self.decode,
+            batch_size.max(1),
+            std::mem::replace(sink, Sink::collect()),
+            self.settings().clone(),
+            cancel.clone(),
+        );
+        // (Connector::query already runs this on a runtime worker, next to the socket.)
+        let (res, back) = run.await;
+        *sink = back;
         match res {
             Err(e) if wire::is_unsupported(&e) => Ok(false),
             Err(e) => Err(e),
