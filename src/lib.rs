@@ -323,7 +323,8 @@ impl RawConnector {
         self.inner.is_closed()
     }
 
-    #[pyo3(signature = (sql, params=None, batch_size=65536, timeout=None))]
+    #[pyo3(signature = (sql, params=None, batch_size=65536, timeout=None, partition_on=None, partitions=4))]
+    #[allow(clippy::too_many_arguments)]
     fn query(
         &self,
         py: Python<'_>,
@@ -331,6 +332,8 @@ impl RawConnector {
         params: Option<&Bound<'_, PyAny>>,
         batch_size: usize,
         timeout: Option<f64>,
+        partition_on: Option<&str>,
+        partitions: usize,
     ) -> PyResult<RawResult> {
         if batch_size == 0 {
             return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
@@ -341,11 +344,19 @@ impl RawConnector {
             batch_size,
             timeout: timeout_arg("timeout", timeout)?,
         };
-        let out = wait_for(
-            py,
-            Some(&cancel),
-            self.inner.query(&sql, &params, opts, &cancel),
-        )?;
+        let out = match partition_on {
+            None => wait_for(
+                py,
+                Some(&cancel),
+                self.inner.query(&sql, &params, opts, &cancel),
+            )?,
+            Some(column) => wait_for(
+                py,
+                Some(&cancel),
+                self.inner
+                    .query_partitioned(&sql, &params, column, partitions, opts, &cancel),
+            )?,
+        };
         Ok(RawResult {
             schema: out.schema,
             batches: out.batches,

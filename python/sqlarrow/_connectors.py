@@ -193,7 +193,13 @@ class Connector(abc.ABC):
 
     # -- queries ----------------------------------------------------------------------
     def query(
-        self, sql: str, params: Params = None, *, timeout: float | None = None
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        timeout: float | None = None,
+        partition_on: str | None = None,
+        partitions: int | None = None,
     ) -> QueryResult:
         """Run a query and return every row as Arrow data.
 
@@ -202,12 +208,37 @@ class Connector(abc.ABC):
         (seconds) overrides the connector's ``statement_timeout``: when it fires the
         statement is cancelled on the server and :class:`~sqlarrow.QueryTimeoutError`
         is raised.
+
+        ``partition_on`` names an integer column of the result: the query is split
+        into up to ``partitions`` contiguous value ranges (default: 4, at most the pool
+        size), read at the same time on separate pooled connections and joined in
+        range order (rows whose value is NULL come first). An ``ORDER BY`` then holds
+        within each range only. Each range is its own statement: under concurrent
+        writes the ranges may see different moments.
         """
         sql = _check_sql(sql)
         params = _check_params(params)
         timeout = _check_timeout("timeout", timeout)
         self._check_open()
-        raw = self._retrying("query", lambda: self._raw.query(sql, params, timeout=timeout))
+        if partition_on is None:
+            if partitions is not None:
+                raise ConfigError("partitions needs partition_on (the integer column to split on)")
+            raw = self._retrying("query", lambda: self._raw.query(sql, params, timeout=timeout))
+            return QueryResult(raw)
+        if not isinstance(partition_on, str) or not partition_on:
+            raise ConfigError("partition_on must be a non-empty column name")
+        if partitions is None:
+            n = max(1, min(4, self.pool_stats().max_size))
+        elif isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+            raise ConfigError(f"partitions must be a positive int, not {partitions!r}")
+        else:
+            n = partitions
+        raw = self._retrying(
+            "query",
+            lambda: self._raw.query(
+                sql, params, timeout=timeout, partition_on=partition_on, partitions=n
+            ),
+        )
         return QueryResult(raw)
 
     def stream(

@@ -115,8 +115,12 @@ class RawConnector:
         params: _Params = None,
         batch_size: int = 65536,
         timeout: float | None = None,
+        partition_on: str | None = None,
+        partitions: int = 4,
     ) -> RawResult:
-        """Run a query and collect every record batch."""
+        """Run a query and collect every record batch. With ``partition_on`` (an integer
+        column of the result), the query is split into up to ``partitions`` value ranges
+        read concurrently on separate pooled connections, joined in range order."""
 
     def stream(
         self,

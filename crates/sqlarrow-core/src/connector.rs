@@ -1,6 +1,9 @@
 //! One API over every engine: query, stream, execute, executemany, test, stats, close.
 
+mod partition;
 mod schema_ops;
+
+pub use partition::MAX_PARTITIONS;
 
 use std::future::Future;
 use std::sync::Arc;
