@@ -25,7 +25,7 @@ NOPANDAS="sqlarrow,sqlarrow_1conn,connectorx,adbc,polars_cx,polars_adbc,psql_cop
 run reads --ops read --dataset mixed,ints --rounds 2 --tools "$NOPANDAS" || true
 run lineitem --ops read --dataset lineitem --rounds 1 --tools "$NOPANDAS" || true
 run stream --ops stream --dataset ints --rounds 2 --tools "$NOPANDAS" || true
-run partitioned --engines pg --ops partitioned --dataset mixed,ints --rounds 2 || true
+run partitioned --ops partitioned --dataset mixed,ints --rounds 2 || true
 run writes --ops write --rounds 2 --tools sqlarrow,adbc,load_data,psql_copy_in || true
 run small --ops latency,threads --rounds 3 || true
 run pandas-read --engines pg --ops read --dataset lineitem --rounds 1 --tools pandas || true

@@ -1,6 +1,6 @@
 //! One API over every engine: query, stream, execute, executemany, test, stats, close.
 
-mod partition;
+pub mod partition;
 mod schema_ops;
 
 pub use partition::MAX_PARTITIONS;

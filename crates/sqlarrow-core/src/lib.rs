@@ -16,6 +16,7 @@ pub mod error;
 pub mod params;
 pub mod pool;
 pub mod readonly;
+pub mod scan;
 pub mod schema;
 pub mod stream;
 pub mod transaction;

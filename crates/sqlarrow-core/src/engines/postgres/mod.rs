@@ -5,7 +5,6 @@ pub mod decode;
 pub mod introspect;
 pub mod params;
 pub mod redshift_write;
-pub mod scan;
 pub mod tls;
 pub mod tx;
 pub mod write;
@@ -25,6 +24,7 @@ use crate::cancel::CancelSlot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::params::MarkerStyle;
 use crate::pool::{Manager, Pool, PoolConfig, Pooled};
+use crate::scan;
 use crate::stream::Sink;
 use crate::value::{Params, Value};
 

@@ -2,6 +2,7 @@
 //! Arrow buffers on a blocking thread, typed by each column's declared type.
 
 pub mod introspect;
+mod scan;
 pub mod tx;
 pub mod write;
 
@@ -140,6 +141,7 @@ impl Manager for SqliteManager {
 /// A SQLite connector (a pool of connections to one database file).
 pub struct SqliteConnector {
     pool: Pool<SqliteManager>,
+    scan_workers: usize,
 }
 
 fn bind(stmt: &mut rusqlite::Statement<'_>, params: &Params) -> Result<()> {
@@ -559,6 +561,11 @@ impl SqliteConnector {
             .transient(false));
         }
         Ok(SqliteConnector {
+            // Large plain table reads split over this many connections (see `scan`).
+            scan_workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(4),
             pool: Pool::new(
                 SqliteManager {
                     path: PathBuf::from(&cfg.path),
@@ -624,6 +631,17 @@ impl SqliteConnector {
         sink: &mut Sink,
         cancel: &CancelSlot,
     ) -> Result<()> {
+        if sink.is_collect() && params.is_empty() && self.scan_workers > 1 {
+            let trimmed = sql.trim_end().trim_end_matches(';').trim_end();
+            if let Some(plan) = crate::scan::plan_sqlite(trimmed).filter(|p| !p.has_filter()) {
+                if self
+                    .parallel_scan(&plan, batch_size.max(1), sink, cancel)
+                    .await?
+                {
+                    return Ok(());
+                }
+            }
+        }
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Msg>>(2);
         let sql = sql.to_string();
         let params = params.clone();

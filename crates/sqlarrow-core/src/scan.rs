@@ -1,18 +1,18 @@
-//! Parallel scans of one large table.
+//! Parallel scans of one large table: which queries may be split, and the statements
+//! that read one range.
 //!
 //! A query of the shape `SELECT <columns> FROM <table>` (no WHERE clause) over a
-//! large ordinary table is split into contiguous ranges of physical blocks (`ctid`
-//! ranges, which PostgreSQL 14+ reads with a TID range scan). Each range is read by its
-//! own pooled connection with binary COPY; every connection imports one exported
-//! snapshot, so all ranges see exactly the same data, and the ranges are concatenated
-//! in block order, which is the order a sequential scan returns. Anything else (joins,
-//! aggregates, ORDER BY, LIMIT, DISTINCT, functions in the select list, views,
-//! partitioned or inherited tables, temporary tables) runs on one connection as usual.
+//! large ordinary table is split into contiguous ranges of its physical order: block
+//! ranges (`ctid`, read with TID range scans) on PostgreSQL 14+, rowid ranges on
+//! SQLite. Each range is read by its own pooled connection, all in one snapshot (see
+//! the engines), and the ranges are concatenated in order, which is the order a
+//! sequential scan returns. Anything else (joins, aggregates, ORDER BY, LIMIT,
+//! DISTINCT, functions in the select list, views, ...) runs on one connection as usual.
 
 use sqlparser::ast::{
     visit_expressions, Expr, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins,
 };
-use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
@@ -21,6 +21,8 @@ use std::ops::ControlFlow;
 pub struct ScanPlan {
     /// The table as written (for `to_regclass`).
     pub table: String,
+    /// The table's name when it is a single identifier (unqualified), unquoted.
+    pub bare_table: Option<String>,
     /// What qualifies `ctid` (the alias, else the table name).
     qualifier: String,
     /// `<projection> FROM <table> [AS alias]`
@@ -29,15 +31,24 @@ pub struct ScanPlan {
     selection: Option<String>,
 }
 
-/// Decide from the text alone whether `sql` is a candidate. Returns `None` for
-/// anything that is not a plain projection of one table (optionally filtered).
+/// Decide from the text alone whether `sql` (PostgreSQL) is a candidate. Returns `None`
+/// for anything that is not a plain projection of one table (optionally filtered).
 pub fn plan(sql: &str) -> Option<ScanPlan> {
+    plan_in(&PostgreSqlDialect {}, sql)
+}
+
+/// [`plan`] for SQLite's dialect.
+pub fn plan_sqlite(sql: &str) -> Option<ScanPlan> {
+    plan_in(&SQLiteDialect {}, sql)
+}
+
+fn plan_in(dialect: &dyn Dialect, sql: &str) -> Option<ScanPlan> {
     // Cheap pre-check: most statements never get parsed.
     let lower = sql.trim_start().get(..6)?.to_ascii_lowercase();
     if lower != "select" {
         return None;
     }
-    let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let mut stmts = Parser::parse_sql(dialect, sql).ok()?;
     if stmts.len() != 1 {
         return None;
     }
@@ -111,8 +122,13 @@ pub fn plan(sql: &str) -> Option<ScanPlan> {
         Some(a) => a.name.to_string(),
         None => name.to_string(),
     };
+    let bare_table = match name.0.as_slice() {
+        [part] => part.as_ident().map(|i| i.value.clone()),
+        _ => None,
+    };
     Some(ScanPlan {
         table: name.to_string(),
+        bare_table,
         qualifier,
         head,
         selection,
@@ -143,6 +159,16 @@ impl ScanPlan {
         } else {
             format!("SELECT {} WHERE {}", self.head, conds.join(" AND "))
         }
+    }
+}
+
+/// The SQLite statement reading rowids `[lo, hi]` (inclusive).
+pub fn rowid_range_sql(plan: &ScanPlan, lo: i64, hi: i64) -> String {
+    let q = &plan.qualifier;
+    let range = format!("{q}.rowid BETWEEN {lo} AND {hi}");
+    match &plan.selection {
+        Some(w) => format!("SELECT {} WHERE ({w}) AND {range}", plan.head),
+        None => format!("SELECT {} WHERE {range}", plan.head),
     }
 }
 
