@@ -34,6 +34,12 @@ use crate::value::Params;
 pub const SCAN_MIN_ROWS: i64 = 1_000_000;
 /// How long a scan waits for a lock before giving up on splitting.
 const LOCK_WAIT: Duration = Duration::from_millis(100);
+/// The rowid bounds of `table`. Two subqueries: SQLite reads MIN or MAX of the rowid
+/// from the end of the b-tree only when it is the query's single aggregate; together in
+/// one SELECT they scan the whole table.
+fn rowid_bounds_sql(table: &str) -> String {
+    format!("SELECT (SELECT min(rowid) FROM {table}), (SELECT max(rowid) FROM {table})")
+}
 /// The connection's usual busy timeout (see `SqliteManager::connect`).
 const BUSY: Duration = Duration::from_secs(5);
 
@@ -112,7 +118,7 @@ impl SqliteConnector {
         let (Some(bare), true) = (plan.bare_table.clone(), workers > 1) else {
             return Ok(false);
         };
-        if self.pool.manager().memory || cancel.is_cancelled() {
+        if self.pool.manager().memory || self.pool.stats().max_size < 2 || cancel.is_cancelled() {
             return Ok(false);
         }
         let mut first = self.pool.get().await?;
@@ -157,11 +163,9 @@ impl SqliteConnector {
             }
             drop(stmt);
             let (lo, hi): (Option<i64>, Option<i64>) = c
-                .query_row(
-                    &format!("SELECT min(rowid), max(rowid) FROM {table}"),
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .query_row(&rowid_bounds_sql(&table), [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .map_err(map_err)?;
             let big =
                 matches!((lo, hi), (Some(lo), Some(hi)) if hi.saturating_sub(lo) >= SCAN_MIN_ROWS);
@@ -252,11 +256,9 @@ impl SqliteConnector {
         // The bounds, in the shared snapshot.
         let t = plan.table.clone();
         let bounds = on(&mut readers[0], move |c| {
-            c.query_row(
-                &format!("SELECT min(rowid), max(rowid) FROM {t}"),
-                [],
-                |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?)),
-            )
+            c.query_row(&rowid_bounds_sql(&t), [], |r| {
+                Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+            })
             .map_err(map_err)
         })
         .await;
