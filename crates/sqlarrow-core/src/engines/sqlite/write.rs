@@ -5,7 +5,6 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, TimeUnit};
-use rusqlite::types::ToSqlOutput;
 
 use super::{map_err, SqliteConnector};
 use crate::cancel::CancelSlot;
@@ -73,25 +72,6 @@ fn bind_type(dt: &DataType) -> DataType {
     }
 }
 
-fn ts_text(us: i64) -> String {
-    let days = us.div_euclid(86_400_000_000);
-    let rem = us.rem_euclid(86_400_000_000);
-    let s = rem / 1_000_000;
-    let f = rem % 1_000_000;
-    let base = format!(
-        "{} {:02}:{:02}:{:02}",
-        civil::format_date(days),
-        s / 3600,
-        (s / 60) % 60,
-        s % 60
-    );
-    if f == 0 {
-        base
-    } else {
-        format!("{base}.{f:06}")
-    }
-}
-
 fn decimal_text(v: String, scale: i8) -> String {
     if scale <= 0 {
         return format!("{v}{}", "0".repeat((-scale) as usize));
@@ -110,58 +90,124 @@ fn decimal_text(v: String, scale: i8) -> String {
     format!("{}{a}.{b}", if neg { "-" } else { "" })
 }
 
-/// One cell as a SQLite value.
-fn cell(a: &ArrayRef, i: usize) -> Result<ToSqlOutput<'_>> {
-    use rusqlite::types::{Value, ValueRef};
-    if a.is_null(i) {
-        return Ok(ToSqlOutput::Owned(Value::Null));
-    }
-    Ok(match a.data_type() {
-        DataType::Boolean => ToSqlOutput::Owned(Value::Integer(a.as_boolean().value(i) as i64)),
-        DataType::Int64 => {
-            ToSqlOutput::Owned(Value::Integer(a.as_primitive::<Int64Type>().value(i)))
-        }
-        DataType::Float64 => {
-            ToSqlOutput::Owned(Value::Real(a.as_primitive::<Float64Type>().value(i)))
-        }
-        DataType::Utf8 => {
-            ToSqlOutput::Borrowed(ValueRef::Text(a.as_string::<i32>().value(i).as_bytes()))
-        }
-        DataType::Binary => ToSqlOutput::Borrowed(ValueRef::Blob(a.as_binary::<i32>().value(i))),
-        DataType::FixedSizeBinary(_) => {
-            ToSqlOutput::Borrowed(ValueRef::Blob(a.as_fixed_size_binary().value(i)))
-        }
-        DataType::Decimal128(_, s) => ToSqlOutput::Owned(Value::Text(decimal_text(
-            a.as_primitive::<Decimal128Type>().value(i).to_string(),
-            *s,
-        ))),
-        DataType::Decimal256(_, s) => ToSqlOutput::Owned(Value::Text(decimal_text(
-            a.as_primitive::<Decimal256Type>().value(i).to_string(),
-            *s,
-        ))),
-        DataType::Date32 => ToSqlOutput::Owned(Value::Text(civil::format_date(
-            a.as_primitive::<Date32Type>().value(i) as i64,
-        ))),
-        DataType::Time64(TimeUnit::Microsecond) => {
-            let t = ts_text(a.as_primitive::<Time64MicrosecondType>().value(i));
-            ToSqlOutput::Owned(Value::Text(t[11..].to_string()))
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, tz) => {
-            let mut t = ts_text(a.as_primitive::<TimestampMicrosecondType>().value(i));
-            if tz.is_some() {
-                t.push_str("+00:00");
+/// One input column, resolved to its concrete array type once per batch.
+enum Col<'a> {
+    Bool(&'a arrow_array::BooleanArray),
+    I64(&'a arrow_array::Int64Array),
+    F64(&'a arrow_array::Float64Array),
+    Utf8(&'a arrow_array::StringArray),
+    Bin(&'a arrow_array::BinaryArray),
+    FixedBin(&'a arrow_array::FixedSizeBinaryArray),
+    D128(&'a arrow_array::Decimal128Array, i8),
+    D256(&'a arrow_array::Decimal256Array, i8),
+    Date(&'a arrow_array::Date32Array),
+    Time(&'a arrow_array::Time64MicrosecondArray),
+    Ts(&'a arrow_array::TimestampMicrosecondArray, bool),
+    Null,
+}
+
+impl<'a> Col<'a> {
+    fn of(a: &'a ArrayRef) -> Result<Col<'a>> {
+        Ok(match a.data_type() {
+            DataType::Boolean => Col::Bool(a.as_boolean()),
+            DataType::Int64 => Col::I64(a.as_primitive::<Int64Type>()),
+            DataType::Float64 => Col::F64(a.as_primitive::<Float64Type>()),
+            DataType::Utf8 => Col::Utf8(a.as_string::<i32>()),
+            DataType::Binary => Col::Bin(a.as_binary::<i32>()),
+            DataType::FixedSizeBinary(_) => Col::FixedBin(a.as_fixed_size_binary()),
+            DataType::Decimal128(_, s) => Col::D128(a.as_primitive::<Decimal128Type>(), *s),
+            DataType::Decimal256(_, s) => Col::D256(a.as_primitive::<Decimal256Type>(), *s),
+            DataType::Date32 => Col::Date(a.as_primitive::<Date32Type>()),
+            DataType::Time64(TimeUnit::Microsecond) => {
+                Col::Time(a.as_primitive::<Time64MicrosecondType>())
             }
-            ToSqlOutput::Owned(Value::Text(t))
+            DataType::Timestamp(TimeUnit::Microsecond, tz) => {
+                Col::Ts(a.as_primitive::<TimestampMicrosecondType>(), tz.is_some())
+            }
+            DataType::Null => Col::Null,
+            other => {
+                return Err(Error::unsupported_type(
+                    "?",
+                    &other.to_string(),
+                    "sqlarrow cannot write this Arrow type to SQLite yet",
+                ))
+            }
+        })
+    }
+
+    fn is_null(&self, i: usize) -> bool {
+        match self {
+            Col::Bool(a) => a.is_null(i),
+            Col::I64(a) => a.is_null(i),
+            Col::F64(a) => a.is_null(i),
+            Col::Utf8(a) => a.is_null(i),
+            Col::Bin(a) => a.is_null(i),
+            Col::FixedBin(a) => a.is_null(i),
+            Col::D128(a, _) => a.is_null(i),
+            Col::D256(a, _) => a.is_null(i),
+            Col::Date(a) => a.is_null(i),
+            Col::Time(a) => a.is_null(i),
+            Col::Ts(a, _) => a.is_null(i),
+            Col::Null => true,
         }
-        DataType::Null => ToSqlOutput::Owned(Value::Null),
-        other => {
-            return Err(Error::unsupported_type(
-                "?",
-                &other.to_string(),
-                "sqlarrow cannot write this Arrow type to SQLite yet",
-            ))
+    }
+
+    /// Bind row `i` to parameter `slot`. Text forms are written into `scratch` (SQLite
+    /// copies bound text), so no cell allocates.
+    fn bind(
+        &self,
+        stmt: &mut rusqlite::Statement<'_>,
+        slot: usize,
+        i: usize,
+        scratch: &mut String,
+    ) -> rusqlite::Result<()> {
+        if self.is_null(i) {
+            return stmt.raw_bind_parameter(slot, rusqlite::types::Null);
         }
-    })
+        scratch.clear();
+        match self {
+            Col::Bool(a) => return stmt.raw_bind_parameter(slot, a.value(i) as i64),
+            Col::I64(a) => return stmt.raw_bind_parameter(slot, a.value(i)),
+            Col::F64(a) => return stmt.raw_bind_parameter(slot, a.value(i)),
+            Col::Utf8(a) => return stmt.raw_bind_parameter(slot, a.value(i)),
+            Col::Bin(a) => return stmt.raw_bind_parameter(slot, a.value(i)),
+            Col::FixedBin(a) => return stmt.raw_bind_parameter(slot, a.value(i)),
+            Col::D128(a, s) => scratch.push_str(&decimal_text(a.value(i).to_string(), *s)),
+            Col::D256(a, s) => scratch.push_str(&decimal_text(a.value(i).to_string(), *s)),
+            Col::Date(a) => write_date(scratch, a.value(i) as i64),
+            Col::Time(a) => {
+                write_ts(scratch, a.value(i));
+                scratch.drain(..11);
+            }
+            Col::Ts(a, tz) => {
+                write_ts(scratch, a.value(i));
+                if *tz {
+                    scratch.push_str("+00:00");
+                }
+            }
+            Col::Null => unreachable!("NULL handled above"),
+        }
+        stmt.raw_bind_parameter(slot, scratch.as_str())
+    }
+}
+
+fn write_date(out: &mut String, days: i64) {
+    use std::fmt::Write;
+    let (y, m, d) = civil::civil_from_days(days);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]` of microseconds since the epoch.
+fn write_ts(out: &mut String, us: i64) {
+    use std::fmt::Write;
+    let days = us.div_euclid(86_400_000_000);
+    let rem = us.rem_euclid(86_400_000_000);
+    let (s, f) = (rem / 1_000_000, rem % 1_000_000);
+    write_date(out, days);
+    let _ = write!(out, " {:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+    if f != 0 {
+        let _ = write!(out, ".{f:06}");
+    }
 }
 
 fn table_columns(
@@ -304,6 +350,7 @@ pub(crate) fn write_sync(
     let mut total = 0u64;
     let mut changed = 0u64;
     let mut failed = opts.skip_errors.then(|| FailedRows::empty(&schema));
+    let mut scratch = String::with_capacity(64);
     {
         let mut stmt = tx.prepare(&stmt_sql.sql).map_err(|e| {
                         let e = map_err(e);
@@ -318,11 +365,14 @@ pub(crate) fn write_sync(
                     })?;
         while let Some(batch) = next_batch(reader.as_mut())? {
             let arrays = normalize(&batch, &names)?;
+            let cols = arrays
+                .iter()
+                .zip(&names)
+                .map(|(a, n)| Col::of(a).map_err(|e| e.context(format!("column \"{n}\""))))
+                .collect::<Result<Vec<_>>>()?;
             for row in 0..batch.num_rows() {
-                for (k, a) in arrays.iter().enumerate() {
-                    let v =
-                        cell(a, row).map_err(|e| e.context(format!("column \"{}\"", names[k])))?;
-                    stmt.raw_bind_parameter(stmt_sql.slot[k], v)
+                for (k, c) in cols.iter().enumerate() {
+                    c.bind(&mut stmt, stmt_sql.slot[k], row, &mut scratch)
                         .map_err(map_err)?;
                 }
                 match stmt.raw_execute() {
