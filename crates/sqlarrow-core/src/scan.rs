@@ -42,6 +42,29 @@ pub fn plan_sqlite(sql: &str) -> Option<ScanPlan> {
     plan_in(&SQLiteDialect {}, sql)
 }
 
+/// [`plan`] or [`plan_sqlite`] for queries without a WHERE clause, which are the only
+/// ones the connectors split. Checks the words first, so that the common small query
+/// (`SELECT 1`, a filtered lookup) costs no parse: this runs on every query.
+pub fn plan_unfiltered(sql: &str, sqlite: bool) -> Option<ScanPlan> {
+    let lower = sql.to_ascii_lowercase();
+    if !has_word(&lower, "from") || has_word(&lower, "where") {
+        return None;
+    }
+    let plan = if sqlite { plan_sqlite(sql) } else { plan(sql) };
+    plan.filter(|p| !p.has_filter())
+}
+
+/// Whether `word` occurs in `text` as a whole word (not inside an identifier).
+fn has_word(text: &str, word: &str) -> bool {
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$';
+    let b = text.as_bytes();
+    text.match_indices(word).any(|(i, _)| {
+        let before = i == 0 || !is_ident(b[i - 1]);
+        let after = b.get(i + word.len()).is_none_or(|c| !is_ident(*c));
+        before && after
+    })
+}
+
 fn plan_in(dialect: &dyn Dialect, sql: &str) -> Option<ScanPlan> {
     // Cheap pre-check: most statements never get parsed.
     let lower = sql.trim_start().get(..6)?.to_ascii_lowercase();
@@ -194,6 +217,19 @@ pub fn quote_literal(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unfiltered_gate() {
+        assert!(plan_unfiltered("SELECT a, b FROM t", false).is_some());
+        assert!(plan_unfiltered("select a from t", true).is_some());
+        assert!(plan_unfiltered("SELECT 1", false).is_none());
+        assert!(plan_unfiltered("SELECT a FROM t WHERE a > 1", false).is_none());
+        assert!(plan_unfiltered("SELECT a FROM t\nwhere a > 1", true).is_none());
+        // Words inside identifiers do not count.
+        assert!(plan_unfiltered("SELECT somewhere_col FROM t", false).is_some());
+        assert!(plan_unfiltered("SELECT a FROM fromage", false).is_some());
+        assert!(plan_unfiltered("SELECT a AS fromx FROM t", false).is_some());
+    }
 
     #[test]
     fn accepts_plain_projections() {

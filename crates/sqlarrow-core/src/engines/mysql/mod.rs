@@ -405,6 +405,10 @@ pub struct MySqlConnector {
     wire: Pool<WireManager>,
     /// The fast reader cannot serve this server or these settings: always mysql_async.
     wire_off: AtomicBool,
+    /// Logins the reader could not finish because caching_sha2_password wanted a full
+    /// authentication (its server-side cache is filled by the first mysql_async login,
+    /// so a later attempt usually takes the fast path).
+    wire_auth_misses: std::sync::atomic::AtomicU32,
     decode: DecodeOptions,
     /// Whether the server is MariaDB (bulk executemany), learned on first use.
     mariadb: OnceLock<bool>,
@@ -464,6 +468,7 @@ impl MySqlConnector {
                 cfg.pool.clone(),
             ),
             // Escape hatch (and the A/B switch of the tests): SQLARROW_MYSQL_FAST_READER=0.
+            wire_auth_misses: std::sync::atomic::AtomicU32::new(0),
             wire_off: AtomicBool::new(
                 std::env::var("SQLARROW_MYSQL_FAST_READER").is_ok_and(|v| v.trim() == "0"),
             ),
@@ -560,7 +565,11 @@ impl MySqlConnector {
         let mut conn = match self.wire.get().await {
             Ok(c) => c,
             Err(e) if wire::is_unsupported(&e) => {
-                self.wire_off.store(true, Ordering::Relaxed);
+                let retry_later = wire::is_full_auth(&e)
+                    && self.wire_auth_misses.fetch_add(1, Ordering::Relaxed) < 3;
+                if !retry_later {
+                    self.wire_off.store(true, Ordering::Relaxed);
+                }
                 return Ok(false);
             }
             Err(e) => return Err(e),

@@ -59,6 +59,15 @@ pub fn is_unsupported(e: &Error) -> bool {
     e.details.iter().any(|(k, _)| *k == UNSUPPORTED)
 }
 
+/// Whether `e` is the reader's "caching_sha2_password wants a full authentication".
+pub fn is_full_auth(e: &Error) -> bool {
+    e.details
+        .iter()
+        .any(|(k, v)| *k == UNSUPPORTED && v == FULL_AUTH)
+}
+
+const FULL_AUTH: &str = "caching_sha2_password full authentication";
+
 /// The server error number of `e`, if it is a server error.
 fn errno(e: &Error) -> Option<u16> {
     e.details
@@ -244,7 +253,7 @@ impl WireConn {
                     match (data.get(1).copied(), &plugin) {
                         (Some(0x03), AuthPlugin::CachingSha2Password) => {} // fast auth: OK follows
                         (Some(0x04), AuthPlugin::CachingSha2Password) => {
-                            return Err(unsupported("caching_sha2_password full authentication"))
+                            return Err(unsupported(FULL_AUTH))
                         }
                         _ => return Err(unsupported("authentication exchange")),
                     }

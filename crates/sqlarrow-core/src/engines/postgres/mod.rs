@@ -727,7 +727,7 @@ impl PgConnector {
         {
             // Only unfiltered scans: a WHERE clause may be a selective index lookup, and
             // telling it apart costs a round trip (EXPLAIN) on every such query.
-            if let Some(plan) = scan::plan(trim_statement(sql)).filter(|p| !p.has_filter()) {
+            if let Some(plan) = scan::plan_unfiltered(trim_statement(sql), false) {
                 if self
                     .parallel_scan(&plan, sql, batch_size, sink, cancel)
                     .await?
