@@ -511,17 +511,28 @@ impl MySqlConnector {
             return Err(Error::cancelled("cancelled before it started"));
         }
         let mut conn = self.pool.get().await?;
-        let id = conn.id();
-        let settings = self.settings().clone();
-        if let Some(fut) = cancel.register(move || {
-            let s = settings.clone();
-            Box::pin(async move { s.kill_query(id).await })
-        }) {
-            fut.await;
+        if self.register_kill(cancel, conn.id()).await {
             conn.mark_broken();
             return Err(Error::cancelled("cancelled before it started"));
         }
         Ok(conn)
+    }
+
+    /// Make `KILL QUERY <id>` (on a side connection) the way `cancel` stops what runs on
+    /// connection `id`. True when cancellation was already requested: the KILL has run,
+    /// and the operation must not start.
+    async fn register_kill(&self, cancel: &CancelSlot, id: u32) -> bool {
+        let settings = self.settings().clone();
+        match cancel.register(move || {
+            let s = settings.clone();
+            Box::pin(async move { s.kill_query(id).await })
+        }) {
+            Some(fut) => {
+                fut.await;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Hand a connection back after an operation: discard it when the operation was
@@ -574,13 +585,7 @@ impl MySqlConnector {
             }
             Err(e) => return Err(e),
         };
-        let id = conn.id();
-        let settings = self.settings().clone();
-        if let Some(fut) = cancel.register(move || {
-            let s = settings.clone();
-            Box::pin(async move { s.kill_query(id).await })
-        }) {
-            fut.await;
+        if self.register_kill(cancel, conn.id()).await {
             conn.mark_broken();
             return Err(Error::cancelled("cancelled before it started"));
         }
