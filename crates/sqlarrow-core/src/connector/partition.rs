@@ -11,7 +11,7 @@
 //! automatic PostgreSQL table scan, which shares one snapshot, does not have that
 //! caveat). Rows whose partition value is NULL are read with the first range.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
@@ -96,6 +96,12 @@ impl Connector {
         let bounds_sql =
             format!("SELECT MIN(_p.{q}) AS lo, MAX(_p.{q}) AS hi FROM (\n{inner}\n) AS _p");
         let bounds = self.query(&bounds_sql, params, opts, cancel).await?;
+        // One time limit for the whole call: the parts get what the bounds left.
+        let mut opts = opts;
+        opts.timeout = opts.timeout.or(self.statement_timeout).map(|t| {
+            t.saturating_sub(start.elapsed())
+                .max(Duration::from_millis(1))
+        });
         let (lo, hi) = match bounds.batches.iter().find(|b| b.num_rows() > 0) {
             Some(b) => (
                 int_value(b.column(0), "minimum", column)?,

@@ -339,6 +339,13 @@ impl WireConn {
         if self.pos == self.end {
             self.pos = 0;
             self.end = 0;
+            if self.buf.len() > 4 * READ_CHUNK {
+                // A huge row grew the buffer: do not keep it for the pooled connection's life.
+                self.buf = vec![0; READ_CHUNK];
+            }
+            if self.big.capacity() > 4 * READ_CHUNK {
+                self.big = Vec::new();
+            }
         } else if self.buf.len() - self.end < READ_CHUNK / 4 {
             if self.pos > 0 {
                 self.buf.copy_within(self.pos..self.end, 0);
