@@ -152,6 +152,14 @@ impl Error {
         self
     }
 
+    /// The value of detail `key`, if set.
+    pub fn detail(&self, key: &str) -> Option<&str> {
+        self.details
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn transient(mut self, transient: bool) -> Self {
         self.transient = transient;
         self

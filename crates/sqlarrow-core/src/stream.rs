@@ -148,3 +148,135 @@ impl BatchStream {
         self.done
     }
 }
+
+/// Await the tasks of a split read (one per part), keeping their results in task order.
+/// The first failure (an error, or a task that panicked) runs `stop_others` once, so the
+/// remaining parts are cancelled rather than read to the end, and is the error returned.
+pub async fn gather_parts<T, F>(
+    tasks: Vec<tokio::task::JoinHandle<Result<T>>>,
+    stop_others: impl FnOnce() -> F,
+) -> Result<Vec<T>>
+where
+    F: std::future::Future<Output = ()>,
+{
+    use futures_util::StreamExt;
+    let mut pending: futures_util::stream::FuturesUnordered<_> = tasks
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| async move { (i, t.await) })
+        .collect();
+    let mut out: Vec<Option<T>> = (0..pending.len()).map(|_| None).collect();
+    let mut stop = Some(stop_others);
+    let mut failure: Option<Error> = None;
+    while let Some((i, joined)) = pending.next().await {
+        match joined.unwrap_or_else(|e| Err(Error::interface(format!("a read task failed: {e}")))) {
+            Ok(v) => out[i] = Some(v),
+            Err(e) => {
+                if let Some(stop) = stop.take() {
+                    stop().await;
+                }
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(out.into_iter().flatten().collect()),
+    }
+}
+
+/// Join the collected parts of a split read, in order, under the first part's schema.
+/// `None` when there are no parts. A part without a schema, or with other column types
+/// than the first (named in the error), is an error.
+pub fn join_collected(
+    parts: impl IntoIterator<Item = Sink>,
+) -> Result<Option<(SchemaRef, Vec<RecordBatch>)>> {
+    let mut schema: Option<SchemaRef> = None;
+    let mut batches = Vec::new();
+    for (k, part) in parts.into_iter().enumerate() {
+        let Sink::Collect {
+            schema: Some(s),
+            batches: b,
+        } = part
+        else {
+            return Err(Error::interface(
+                "a part of a split read produced no schema",
+            ));
+        };
+        let first = schema.get_or_insert_with(|| s.clone());
+        if first.fields() != s.fields() {
+            let diff = first
+                .fields()
+                .iter()
+                .zip(s.fields())
+                .find(|(a, b)| a != b)
+                .map(|(a, b)| {
+                    format!(
+                        "{} is {} in one part and {} in part {k}",
+                        a.name(),
+                        a.data_type(),
+                        b.data_type()
+                    )
+                })
+                .unwrap_or_else(|| "the column lists differ".into());
+            return Err(Error::data(format!(
+                "the parts of a split read returned different column types ({diff}); cast \
+                 the column in the query so every part agrees"
+            )));
+        }
+        for batch in b {
+            // One schema object for every batch (the parts' are equal field by field).
+            batches.push(if std::sync::Arc::ptr_eq(batch.schema_ref(), first) {
+                batch
+            } else {
+                RecordBatch::try_new(first.clone(), batch.columns().to_vec())?
+            });
+        }
+    }
+    Ok(schema.map(|s| (s, batches)))
+}
+
+#[cfg(test)]
+mod join_tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int32Array, Int64Array};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn part(dt: DataType, col: ArrayRef) -> Sink {
+        let schema = Arc::new(Schema::new(vec![Field::new("a", dt, true)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![col]).unwrap();
+        Sink::Collect {
+            schema: Some(schema),
+            batches: vec![batch],
+        }
+    }
+
+    #[test]
+    fn joins_parts_in_order_under_one_schema() {
+        let a = part(DataType::Int64, Arc::new(Int64Array::from(vec![1, 2])));
+        let b = part(DataType::Int64, Arc::new(Int64Array::from(vec![3])));
+        let (schema, batches) = join_collected([a, b]).unwrap().unwrap();
+        assert_eq!(batches.len(), 2);
+        assert!(batches.iter().all(|b| Arc::ptr_eq(b.schema_ref(), &schema)));
+        assert_eq!(batches[1].num_rows(), 1);
+        assert!(join_collected(Vec::new()).unwrap().is_none());
+    }
+
+    #[test]
+    fn different_column_types_are_named() {
+        let a = part(DataType::Int64, Arc::new(Int64Array::from(vec![1])));
+        let b = part(DataType::Int32, Arc::new(Int32Array::from(vec![1])));
+        let e = join_collected([a, b]).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Data);
+        assert!(
+            e.message
+                .contains("a is Int64 in one part and Int32 in part 1"),
+            "{e}"
+        );
+        let e = join_collected([Sink::collect()]).unwrap_err();
+        assert!(e.message.contains("no schema"), "{e}");
+    }
+}

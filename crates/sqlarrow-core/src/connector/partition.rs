@@ -13,14 +13,14 @@
 
 use std::time::{Duration, Instant};
 
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 use futures_util::future::join_all;
 
 use super::{Connector, QueryOptions, QueryOutput};
 use crate::cancel::CancelSlot;
 use crate::error::{Error, Result};
-use crate::stream::Sink;
+use crate::stream::{gather_parts, join_collected, Sink};
 use crate::value::Params;
 
 /// Most partitions one query may ask for.
@@ -153,79 +153,13 @@ impl Connector {
                 })
             })
             .collect();
-        let run = async {
-            let mut pending: futures_util::stream::FuturesUnordered<_> = tasks
-                .into_iter()
-                .enumerate()
-                .map(|(i, t)| async move { (i, t.await) })
-                .collect();
-            let mut sinks: Vec<Option<Sink>> = (0..pending.len()).map(|_| None).collect();
-            let mut failure: Option<Error> = None;
-            use futures_util::StreamExt;
-            while let Some((i, joined)) = pending.next().await {
-                let res = joined.unwrap_or_else(|e| {
-                    Err(Error::interface(format!("a partition task failed: {e}")))
-                });
-                match res {
-                    Ok(s) => sinks[i] = Some(s),
-                    Err(e) => {
-                        if failure.is_none() {
-                            // Stop the other parts; the first error is the one reported.
-                            join_all(slots.iter().filter_map(|k| k.cancel())).await;
-                            failure = Some(e);
-                        }
-                    }
-                }
-            }
-            match failure {
-                Some(e) => Err(e),
-                None => Ok(sinks),
-            }
-        };
+        let run = gather_parts(tasks, || async {
+            join_all(slots.iter().filter_map(|k| k.cancel())).await;
+        });
         let sinks = self.timed(opts.timeout, cancel, run).await;
         cancel.clear();
-        let mut schema = None;
-        let mut batches: Vec<RecordBatch> = Vec::new();
-        for (k, sink) in sinks?.into_iter().enumerate() {
-            let Some(crate::stream::Sink::Collect {
-                schema: Some(s),
-                batches: b,
-            }) = sink
-            else {
-                return Err(Error::interface("a partition produced no schema"));
-            };
-            match &schema {
-                None => schema = Some(s),
-                Some(first) if first.fields() != s.fields() => {
-                    let diff = first
-                        .fields()
-                        .iter()
-                        .zip(s.fields())
-                        .find(|(a, b)| a != b)
-                        .map(|(a, b)| {
-                            format!(
-                                "{} is {} in one part and {} in part {k}",
-                                a.name(),
-                                a.data_type(),
-                                b.data_type()
-                            )
-                        })
-                        .unwrap_or_else(|| "the column lists differ".into());
-                    return Err(Error::data(format!(
-                        "the partitions returned different column types ({diff}); cast the \
-                         column in the query so every partition agrees"
-                    )));
-                }
-                Some(_) => {}
-            }
-            batches.extend(b);
-        }
-        let schema = schema.ok_or_else(|| Error::interface("no partitions ran"))?;
-        // Same schema object for every batch (part schemas are equal field by field).
-        let batches = batches
-            .into_iter()
-            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let (schema, batches) =
+            join_collected(sinks?)?.ok_or_else(|| Error::interface("no partitions ran"))?;
         Ok(QueryOutput {
             schema,
             batches,

@@ -56,24 +56,19 @@ fn unsupported(why: &str) -> Error {
 
 /// Whether `e` means "use the `mysql_async` path instead".
 pub fn is_unsupported(e: &Error) -> bool {
-    e.details.iter().any(|(k, _)| *k == UNSUPPORTED)
+    e.detail(UNSUPPORTED).is_some()
 }
 
 /// Whether `e` is the reader's "caching_sha2_password wants a full authentication".
 pub fn is_full_auth(e: &Error) -> bool {
-    e.details
-        .iter()
-        .any(|(k, v)| *k == UNSUPPORTED && v == FULL_AUTH)
+    e.detail(UNSUPPORTED) == Some(FULL_AUTH)
 }
 
 const FULL_AUTH: &str = "caching_sha2_password full authentication";
 
 /// The server error number of `e`, if it is a server error.
 fn errno(e: &Error) -> Option<u16> {
-    e.details
-        .iter()
-        .find(|(k, _)| *k == "errno")
-        .and_then(|(_, v)| v.parse().ok())
+    e.detail("errno")?.parse().ok()
 }
 
 fn protocol(what: &str) -> Error {

@@ -679,31 +679,8 @@ impl PgConnector {
                 })
             })
             .collect();
-        let n = tasks.len();
-        let mut pending: futures_util::stream::FuturesUnordered<_> = tasks
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| async move { (i, t.await) })
-            .collect();
-        let mut parts: Vec<Vec<arrow_array::RecordBatch>> = vec![Vec::new(); n];
-        let mut failure: Option<Error> = None;
-        while let Some((i, joined)) = pending.next().await {
-            let res = joined
-                .unwrap_or_else(|e| Err(Error::interface(format!("a scan task failed: {e}"))));
-            match res {
-                Ok(b) => parts[i] = b,
-                Err(e) => {
-                    if failure.is_none() {
-                        // Stop the other ranges; the first error is the one reported.
-                        cancel_all().await;
-                        failure = Some(e);
-                    }
-                }
-            }
-        }
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        // The first error stops the other ranges and is the one reported.
+        let parts = crate::stream::gather_parts(tasks, cancel_all).await?;
         sink.schema(schema);
         for b in parts.into_iter().flatten() {
             sink.batch(b).await;

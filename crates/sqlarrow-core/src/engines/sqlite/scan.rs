@@ -27,7 +27,7 @@ use crate::connector::partition::ranges;
 use crate::error::{Error, Result};
 use crate::pool::Pooled;
 use crate::scan::{rowid_range_sql, ScanPlan};
-use crate::stream::Sink;
+use crate::stream::{join_collected, Sink};
 use crate::value::Params;
 
 /// Tables whose rowids span fewer values than this are read on one connection.
@@ -90,6 +90,15 @@ fn end(conn: &mut Connection) {
     if !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
+}
+
+/// [`end`] on a pooled connection (on a blocking thread).
+async fn end_on(guard: &mut Pooled<super::SqliteManager>) {
+    let _ = on(guard, |c| {
+        end(c);
+        Ok(())
+    })
+    .await;
 }
 
 impl SqliteConnector {
@@ -212,11 +221,7 @@ impl SqliteConnector {
         }
         if readers.len() < 2 {
             if let Some(l) = locker.as_mut() {
-                let _ = on(l, |c| {
-                    end(c);
-                    Ok(())
-                })
-                .await;
+                end_on(l).await;
             }
             return Ok(false);
         }
@@ -230,22 +235,14 @@ impl SqliteConnector {
             started += 1;
         }
         if let Some(l) = locker.as_mut() {
-            let _ = on(l, |c| {
-                end(c);
-                Ok(())
-            })
-            .await;
+            end_on(l).await;
         }
         drop(locker);
         let rollback_all = |readers: &mut Vec<Pooled<super::SqliteManager>>| {
             let readers = std::mem::take(readers);
             async move {
                 for mut r in readers {
-                    let _ = on(&mut r, |c| {
-                        end(c);
-                        Ok(())
-                    })
-                    .await;
+                    end_on(&mut r).await;
                 }
             }
         };
@@ -279,17 +276,12 @@ impl SqliteConnector {
             handles.push(c.get_interrupt_handle());
             conns.push(c);
         }
-        let handles = std::sync::Arc::new(handles);
-        let interrupt_all = {
-            let handles = handles.clone();
-            move || -> crate::cancel::CancelFuture {
-                for h in handles.iter() {
-                    h.interrupt();
-                }
-                Box::pin(async {})
+        if let Some(fut) = cancel.register(move || -> crate::cancel::CancelFuture {
+            for h in &handles {
+                h.interrupt();
             }
-        };
-        if let Some(fut) = cancel.register(interrupt_all.clone()) {
+            Box::pin(async {})
+        }) {
             fut.await;
         }
         let runs = conns.into_iter().zip(parts).map(|(mut conn, (a, b))| {
@@ -335,26 +327,7 @@ impl SqliteConnector {
             }
             return Err(e);
         }
-        let mut schema = None;
-        let mut batches = Vec::new();
-        for part in parts_out {
-            let Sink::Collect {
-                schema: Some(s),
-                batches: b,
-            } = part
-            else {
-                return Err(Error::interface("a scan range produced no schema"));
-            };
-            match &schema {
-                None => schema = Some(s),
-                Some(first) if first != &s => {
-                    return Err(Error::interface("scan ranges returned different schemas"))
-                }
-                Some(_) => {}
-            }
-            batches.extend(b);
-        }
-        let Some(schema) = schema else {
+        let Some((schema, batches)) = join_collected(parts_out)? else {
             return Ok(false);
         };
         sink.schema(schema);
