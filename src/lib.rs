@@ -197,7 +197,7 @@ impl RawConnector {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, ssl_mode, connect_timeout, ssl_ca=None, tinyint1_as_bool=true, zero_date_as_null=true, read_only=false, statement_timeout=None, ssl_cert=None, ssl_key=None))]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, ssl_mode, connect_timeout, ssl_ca=None, tinyint1_as_bool=true, zero_date_as_null=true, read_only=false, statement_timeout=None, ssl_cert=None, ssl_key=None, scan_workers=1, scan_min_rows=1000000))]
     #[allow(clippy::too_many_arguments)]
     fn mysql(
         host: String,
@@ -216,6 +216,8 @@ impl RawConnector {
         statement_timeout: Option<f64>,
         ssl_cert: Option<String>,
         ssl_key: Option<String>,
+        scan_workers: usize,
+        scan_min_rows: u64,
     ) -> PyResult<Self> {
         #[cfg(feature = "mysql")]
         {
@@ -242,6 +244,8 @@ impl RawConnector {
                     zero_date_as_null,
                 },
                 read_only,
+                scan_workers: scan_workers.clamp(1, 64),
+                scan_min_rows,
                 pool: pool_config(pool_size, pool_timeout)?,
             };
             let timeout = timeout_arg("statement_timeout", statement_timeout)?;
@@ -271,6 +275,8 @@ impl RawConnector {
                 statement_timeout,
                 ssl_cert,
                 ssl_key,
+                scan_workers,
+                scan_min_rows,
             );
             Err(err(
                 ErrorKind::Config,

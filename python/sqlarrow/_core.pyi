@@ -74,6 +74,8 @@ class RawConnector:
         statement_timeout: float | None = None,
         ssl_cert: str | None = None,
         ssl_key: str | None = None,
+        scan_workers: int = 1,
+        scan_min_rows: int = 1000000,
     ) -> RawConnector:
         """Create a MySQL / MariaDB connector. No connection is opened until first use.
 
@@ -92,6 +94,10 @@ class RawConnector:
         00:00:00-23:59:59.999999 raise ``DataError`` (Arrow time64 cannot hold them).
         Parameters use ``?`` markers (or ``:name`` with a mapping) and are always bound
         through prepared statements. Ctrl-C runs ``KILL QUERY`` on a side connection.
+        ``scan_workers`` > 1 lets ``query`` read an unfiltered one-table ``SELECT`` over an
+        InnoDB table of at least ``scan_min_rows`` (estimated) rows whose primary key
+        starts with an integer column as that many key ranges at once, all from one
+        snapshot (taken under a brief ``LOCK TABLES ... READ``).
         """
 
     @staticmethod

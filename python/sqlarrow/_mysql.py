@@ -7,6 +7,7 @@ from typing import Any
 
 from . import _core
 from ._connectors import (
+    _check_int,
     _check_path,
     _check_positive_number,
     _require_engine,
@@ -50,6 +51,8 @@ MYSQL_OPTIONS = frozenset(
         "read_only",
         "statement_timeout",
         "retry",
+        "scan_workers",
+        "scan_min_rows",
     }
 )
 
@@ -85,6 +88,23 @@ class MySQLConnector(_ServerConnector):
         zero_date_as_null: read zero dates (``0000-00-00``, partial zero dates such as
             ``2020-00-10``, and YEAR ``0000``) as NULL (default); when False they raise
             :class:`~sqlarrow.DataError`.
+        scan_workers: connections a large single-table read may be split across
+            (default: the number of CPUs, at most 4, at most ``pool_size``; ``1`` turns
+            it off). See "Parallel scans" below.
+        scan_min_rows: tables the server estimates below this many rows (default one
+            million) are never split.
+
+    Parallel scans: :meth:`query` of a plain ``SELECT <columns> FROM <table>`` (no
+    ``WHERE``) over an InnoDB table of at least ``scan_min_rows`` (estimated) rows, whose primary
+    key starts with an integer column, reads contiguous key ranges on up to
+    ``scan_workers`` pooled connections at once. All of them read one snapshot: they
+    start consistent-snapshot transactions while a helper session holds
+    ``LOCK TABLES <table> READ`` for a few milliseconds (writers to that table wait that
+    long; the lock is given up after one second of waiting, and without the ``LOCK
+    TABLES`` privilege, in which cases the table is read on one connection). The ranges
+    are joined in key order, so the result is the one a single connection would return
+    for the same snapshot. Anything else (joins, filters, aggregates, ORDER BY, LIMIT,
+    views, other storage engines, tables without an integer key) runs on one connection.
 
     Type mapping: integers keep their width and signedness (``BIGINT UNSIGNED`` →
     uint64), ``DECIMAL(p,s)`` → decimal128(p,s) (decimal256 above 38 digits), ``DATE``
@@ -116,10 +136,16 @@ class MySQLConnector(_ServerConnector):
         read_only: bool = False,
         statement_timeout: float | None = None,
         retry: Any = None,
+        scan_workers: int | None = None,
+        scan_min_rows: int = 1_000_000,
     ) -> None:
         _require_engine("mysql")
         self._init_common(read_only, statement_timeout, retry)
         password = self._init_server(host, port, database, user, password, pool_size, pool_timeout)
+        if scan_workers is None:
+            scan_workers = min(4, os.cpu_count() or 1, self._pool_size)
+        self._scan_workers = _check_int("scan_workers", scan_workers, minimum=1)
+        self._scan_min_rows = _check_int("scan_min_rows", scan_min_rows, minimum=0)
         if not isinstance(ssl_mode, str) or ssl_mode.lower() not in MYSQL_SSL_MODES:
             raise ConfigError(
                 f"ssl_mode must be one of {', '.join(MYSQL_SSL_MODES[:5])}, got {ssl_mode!r}"
@@ -150,7 +176,14 @@ class MySQLConnector(_ServerConnector):
             statement_timeout=self._statement_timeout,
             ssl_cert=self._ssl_cert,
             ssl_key=self._ssl_key,
+            scan_workers=self._scan_workers,
+            scan_min_rows=self._scan_min_rows,
         )
+
+    @property
+    def scan_workers(self) -> int:
+        """Connections a large single-table read may be split across (1: never split)."""
+        return self._scan_workers
 
     @property
     def ssl_mode(self) -> str:

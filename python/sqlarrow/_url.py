@@ -84,6 +84,8 @@ _MYSQL_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "zero_date_as_null": _to_bool,
     "read_only": _to_bool,
     "statement_timeout": _to_float,
+    "scan_workers": _to_int,
+    "scan_min_rows": _to_int,
 }
 _SQLITE_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "pool_size": _to_int,

@@ -232,6 +232,11 @@ impl<M: Manager> Pooled<M> {
     pub fn mark_broken(&mut self) {
         self.broken = true;
     }
+    /// Undo [`Pooled::mark_broken`]: for a connection marked broken while it held state
+    /// that must not reach the pool (a table lock), once that state is cleared.
+    pub fn clear_broken(&mut self) {
+        self.broken = false;
+    }
     /// Mark broken when `err` says the connection itself is unusable.
     pub fn observe<T>(&mut self, res: &Result<T>) {
         if let Err(e) = res {

@@ -4,7 +4,8 @@
 //! A query of the shape `SELECT <columns> FROM <table>` (no WHERE clause) over a
 //! large ordinary table is split into contiguous ranges of its physical order: block
 //! ranges (`ctid`, read with TID range scans) on PostgreSQL 14+, rowid ranges on
-//! SQLite. Each range is read by its own pooled connection, all in one snapshot (see
+//! SQLite, primary-key ranges on MySQL/MariaDB (InnoDB stores rows in primary-key
+//! order). Each range is read by its own pooled connection, all in one snapshot (see
 //! the engines), and the ranges are concatenated in order, which is the order a
 //! sequential scan returns. Anything else (joins, aggregates, ORDER BY, LIMIT,
 //! DISTINCT, functions in the select list, views, ...) runs on one connection as usual.
@@ -12,7 +13,7 @@
 use sqlparser::ast::{
     visit_expressions, Expr, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins,
 };
-use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
@@ -23,6 +24,8 @@ pub struct ScanPlan {
     pub table: String,
     /// The table's name when it is a single identifier (unqualified), unquoted.
     pub bare_table: Option<String>,
+    /// The parts of the table's name (`schema`, `table`), unquoted.
+    pub name_parts: Vec<String>,
     /// What qualifies `ctid` (the alias, else the table name).
     qualifier: String,
     /// `<projection> FROM <table> [AS alias]`
@@ -42,15 +45,33 @@ pub fn plan_sqlite(sql: &str) -> Option<ScanPlan> {
     plan_in(&SQLiteDialect {}, sql)
 }
 
-/// [`plan`] or [`plan_sqlite`] for queries without a WHERE clause, which are the only
-/// ones the connectors split. Checks the words first, so that the common small query
-/// (`SELECT 1`, a filtered lookup) costs no parse: this runs on every query.
-pub fn plan_unfiltered(sql: &str, sqlite: bool) -> Option<ScanPlan> {
+/// [`plan`] for MySQL's and MariaDB's dialect (backquoted names).
+pub fn plan_mysql(sql: &str) -> Option<ScanPlan> {
+    plan_in(&MySqlDialect {}, sql)
+}
+
+/// The SQL dialect a query is planned in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Postgres,
+    Sqlite,
+    MySql,
+}
+
+/// [`plan`], [`plan_sqlite`] or [`plan_mysql`] for queries without a WHERE clause,
+/// which are the only ones the connectors split. Checks the words first, so that the
+/// common small query (`SELECT 1`, a filtered lookup) costs no parse: this runs on
+/// every query.
+pub fn plan_unfiltered(sql: &str, flavor: Flavor) -> Option<ScanPlan> {
     let lower = sql.to_ascii_lowercase();
     if !has_word(&lower, "from") || has_word(&lower, "where") {
         return None;
     }
-    let plan = if sqlite { plan_sqlite(sql) } else { plan(sql) };
+    let plan = match flavor {
+        Flavor::Postgres => plan(sql),
+        Flavor::Sqlite => plan_sqlite(sql),
+        Flavor::MySql => plan_mysql(sql),
+    };
     plan.filter(|p| !p.has_filter())
 }
 
@@ -149,9 +170,15 @@ fn plan_in(dialect: &dyn Dialect, sql: &str) -> Option<ScanPlan> {
         [part] => part.as_ident().map(|i| i.value.clone()),
         _ => None,
     };
+    let name_parts = name
+        .0
+        .iter()
+        .map(|p| p.as_ident().map(|i| i.value.clone()))
+        .collect::<Option<Vec<_>>>()?;
     Some(ScanPlan {
         table: name.to_string(),
         bare_table,
+        name_parts,
         qualifier,
         head,
         selection,
@@ -182,6 +209,28 @@ impl ScanPlan {
         } else {
             format!("SELECT {} WHERE {}", self.head, conds.join(" AND "))
         }
+    }
+}
+
+/// The statement reading the rows whose `key` (a quoted column of the table) lies in
+/// `[lo, hi]`, inclusive. The bounds are SQL: literals or parameter markers; `None`
+/// leaves that side open.
+pub fn key_range_sql(plan: &ScanPlan, key: &str, lo: Option<&str>, hi: Option<&str>) -> String {
+    let q = &plan.qualifier;
+    let mut conds: Vec<String> = Vec::new();
+    if let Some(w) = &plan.selection {
+        conds.push(format!("({w})"));
+    }
+    if let Some(lo) = lo {
+        conds.push(format!("{q}.{key} >= {lo}"));
+    }
+    if let Some(hi) = hi {
+        conds.push(format!("{q}.{key} <= {hi}"));
+    }
+    if conds.is_empty() {
+        format!("SELECT {}", plan.head)
+    } else {
+        format!("SELECT {} WHERE {}", plan.head, conds.join(" AND "))
     }
 }
 
@@ -220,15 +269,15 @@ mod tests {
 
     #[test]
     fn unfiltered_gate() {
-        assert!(plan_unfiltered("SELECT a, b FROM t", false).is_some());
-        assert!(plan_unfiltered("select a from t", true).is_some());
-        assert!(plan_unfiltered("SELECT 1", false).is_none());
-        assert!(plan_unfiltered("SELECT a FROM t WHERE a > 1", false).is_none());
-        assert!(plan_unfiltered("SELECT a FROM t\nwhere a > 1", true).is_none());
+        assert!(plan_unfiltered("SELECT a, b FROM t", Flavor::Postgres).is_some());
+        assert!(plan_unfiltered("select a from t", Flavor::Sqlite).is_some());
+        assert!(plan_unfiltered("SELECT 1", Flavor::Postgres).is_none());
+        assert!(plan_unfiltered("SELECT a FROM t WHERE a > 1", Flavor::Postgres).is_none());
+        assert!(plan_unfiltered("SELECT a FROM t\nwhere a > 1", Flavor::Sqlite).is_none());
         // Words inside identifiers do not count.
-        assert!(plan_unfiltered("SELECT somewhere_col FROM t", false).is_some());
-        assert!(plan_unfiltered("SELECT a FROM fromage", false).is_some());
-        assert!(plan_unfiltered("SELECT a AS fromx FROM t", false).is_some());
+        assert!(plan_unfiltered("SELECT somewhere_col FROM t", Flavor::Postgres).is_some());
+        assert!(plan_unfiltered("SELECT a FROM fromage", Flavor::Postgres).is_some());
+        assert!(plan_unfiltered("SELECT a AS fromx FROM t", Flavor::Postgres).is_some());
     }
 
     #[test]
@@ -294,6 +343,43 @@ mod tests {
             "not sql at all",
         ] {
             assert!(plan(sql).is_none(), "{sql} must not be split");
+        }
+    }
+
+    #[test]
+    fn mysql_plans_and_key_ranges() {
+        let p = plan_unfiltered("SELECT `id`, b AS bb FROM `db`.`T` x", Flavor::MySql).unwrap();
+        assert_eq!(p.name_parts, vec!["db".to_string(), "T".to_string()]);
+        assert_eq!(p.bare_table, None);
+        assert_eq!(
+            key_range_sql(&p, "`id`", None, Some("10")),
+            "SELECT `id`, b AS bb FROM `db`.`T` x WHERE x.`id` <= 10"
+        );
+        assert_eq!(
+            key_range_sql(&p, "`id`", Some("?"), Some("?")),
+            "SELECT `id`, b AS bb FROM `db`.`T` x WHERE x.`id` >= ? AND x.`id` <= ?"
+        );
+        let p = plan_unfiltered("select * from t", Flavor::MySql).unwrap();
+        assert_eq!(p.name_parts, vec!["t".to_string()]);
+        assert_eq!(
+            key_range_sql(&p, "`k`", Some("-5"), None),
+            "SELECT * FROM t WHERE t.`k` >= -5"
+        );
+        for sql in [
+            "SELECT a FROM t LOCK IN SHARE MODE",
+            "SELECT a FROM t FOR UPDATE",
+            "SELECT a FROM t LIMIT 5",
+            "SELECT a FROM t FORCE INDEX (PRIMARY)",
+            "SELECT a FROM t PARTITION (p0)",
+            "SELECT SQL_CALC_FOUND_ROWS a FROM t",
+            "SELECT a FROM t WHERE a > 1",
+            "SELECT count(*) FROM t",
+            "SELECT a FROM t INTO OUTFILE '/tmp/x'",
+        ] {
+            assert!(
+                plan_unfiltered(sql, Flavor::MySql).is_none(),
+                "{sql} must not be split"
+            );
         }
     }
 

@@ -17,6 +17,7 @@
 pub mod decode;
 pub mod introspect;
 pub mod params;
+pub mod scan;
 pub mod tx;
 pub mod wire;
 pub mod write;
@@ -65,6 +66,11 @@ pub struct MySqlConfig {
     pub decode: DecodeOptions,
     /// Read-only mode, layer 1: `SET SESSION TRANSACTION READ ONLY` on every connection.
     pub read_only: bool,
+    /// Connections a large single-table scan may be split across (1: never split); see
+    /// [`scan`].
+    pub scan_workers: usize,
+    /// Tables the catalog estimates below this many rows are never split.
+    pub scan_min_rows: u64,
     pub pool: PoolConfig,
 }
 
@@ -83,6 +89,8 @@ impl Default for MySqlConfig {
             connect_timeout: Duration::from_secs(10),
             decode: DecodeOptions::default(),
             read_only: false,
+            scan_workers: 1,
+            scan_min_rows: scan::SCAN_MIN_ROWS,
             pool: PoolConfig::default(),
         }
     }
@@ -410,6 +418,11 @@ pub struct MySqlConnector {
     /// so a later attempt usually takes the fast path).
     wire_auth_misses: std::sync::atomic::AtomicU32,
     decode: DecodeOptions,
+    /// Connections a large single-table scan may be split across (see [`scan`]).
+    scan_workers: usize,
+    scan_min_rows: u64,
+    /// Tables the catalog said cannot be split, and until when that is trusted.
+    scan_skip: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// Whether the server is MariaDB (bulk executemany), learned on first use.
     mariadb: OnceLock<bool>,
 }
@@ -428,7 +441,9 @@ fn is_unsupported_ps(e: &mysql_async::Error) -> bool {
 
 /// Run one statement on a fast-reader connection and hand the connection back: a
 /// connection left mid-result (reader gone, decode error, broken stream) has its
-/// statement killed and is discarded, as is one whose statement was cancelled.
+/// statement killed and is discarded, as is one whose statement was cancelled. With
+/// `in_tx` the connection holds an open (read-only) transaction: it is committed after
+/// a complete read, and the connection discarded after anything else.
 #[allow(clippy::too_many_arguments)]
 async fn wire_run(
     mut conn: Pooled<WireManager>,
@@ -439,10 +454,17 @@ async fn wire_run(
     mut sink: Sink,
     settings: Arc<Settings>,
     cancel: CancelSlot,
+    in_tx: bool,
 ) -> (Result<wire::Outcome>, Sink) {
     let res = conn
         .query(&sql, &args, &decode, batch_size, &mut sink)
         .await;
+    if in_tx {
+        let ended = res.is_ok() && !conn.is_dirty() && conn.simple("COMMIT").await.is_ok();
+        if !ended {
+            conn.mark_broken();
+        }
+    }
     if conn.is_dirty() {
         if !cancel.is_cancelled() {
             settings.kill_query(conn.id()).await;
@@ -472,6 +494,9 @@ impl MySqlConnector {
             wire_off: AtomicBool::new(
                 std::env::var("SQLARROW_MYSQL_FAST_READER").is_ok_and(|v| v.trim() == "0"),
             ),
+            scan_workers: cfg.scan_workers.clamp(1, cfg.pool.max_size.max(1)),
+            scan_min_rows: cfg.scan_min_rows,
+            scan_skip: Default::default(),
             pool: Pool::new(MySqlManager { settings }, cfg.pool),
             decode: cfg.decode,
             mariadb: OnceLock::new(),
@@ -598,6 +623,7 @@ impl MySqlConnector {
             std::mem::replace(sink, Sink::collect()),
             self.settings().clone(),
             cancel.clone(),
+            false,
         );
         // (Connector::query already runs this on a runtime worker, next to the socket.)
         let (res, back) = run.await;
@@ -618,6 +644,18 @@ impl MySqlConnector {
         sink: &mut Sink,
         cancel: &CancelSlot,
     ) -> Result<()> {
+        if sink.is_collect() && params.is_empty() && self.scan_workers > 1 {
+            if let Some(plan) =
+                crate::scan::plan_unfiltered(trim_statement(sql), crate::scan::Flavor::MySql)
+            {
+                if self
+                    .parallel_scan(&plan, batch_size.max(1), sink, cancel)
+                    .await?
+                {
+                    return Ok(());
+                }
+            }
+        }
         if self
             .query_wire(sql, params, batch_size, sink, cancel)
             .await?

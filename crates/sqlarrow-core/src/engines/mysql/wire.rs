@@ -424,7 +424,7 @@ impl WireConn {
     }
 
     /// `COM_QUERY` for a statement without a result set (session setup, cleanup).
-    async fn simple(&mut self, sql: &str) -> Result<()> {
+    pub(super) async fn simple(&mut self, sql: &str) -> Result<()> {
         let mut payload = Vec::with_capacity(sql.len() + 1);
         payload.push(0x03);
         payload.extend_from_slice(sql.as_bytes());

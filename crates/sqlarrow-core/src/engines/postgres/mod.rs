@@ -704,7 +704,7 @@ impl PgConnector {
         {
             // Only unfiltered scans: a WHERE clause may be a selective index lookup, and
             // telling it apart costs a round trip (EXPLAIN) on every such query.
-            if let Some(plan) = scan::plan_unfiltered(trim_statement(sql), false) {
+            if let Some(plan) = scan::plan_unfiltered(trim_statement(sql), scan::Flavor::Postgres) {
                 if self
                     .parallel_scan(&plan, sql, batch_size, sink, cancel)
                     .await?

@@ -633,7 +633,7 @@ impl SqliteConnector {
     ) -> Result<()> {
         if sink.is_collect() && params.is_empty() && self.scan_workers > 1 {
             let trimmed = sql.trim_end().trim_end_matches(';').trim_end();
-            if let Some(plan) = crate::scan::plan_unfiltered(trimmed, true) {
+            if let Some(plan) = crate::scan::plan_unfiltered(trimmed, crate::scan::Flavor::Sqlite) {
                 if self
                     .parallel_scan(&plan, batch_size.max(1), sink, cancel)
                     .await?
