@@ -78,9 +78,8 @@ NOT_APPLICABLE = {
     ("sqlite_cli", "mariadb"): None,
     ("load_data", "pg"): None,
     ("load_data", "sqlite"): None,
-    # Only PostgreSQL reads are ever split, so only there is one connection a variant.
+    # PostgreSQL and MariaDB reads take scan_workers; SQLite splits on its own.
     ("sqlarrow_1conn", "sqlite"): None,
-    ("sqlarrow_1conn", "mariadb"): None,
 }
 TOOL_LABEL = {
     "sqlarrow": "sqlarrow",

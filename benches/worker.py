@@ -82,7 +82,7 @@ def sqlarrow_connect(
             path=str(C.SQLITE_PATH), pool_size=pool_size or 4, pool_timeout=30.0, read_only=False
         )
     url = C.url(engine)
-    if scan_workers is not None and engine == "pg":
+    if scan_workers is not None and engine in ("pg", "mariadb"):
         return sqlarrow.connect(url, scan_workers=scan_workers)
     if pool_size:
         try:

@@ -864,12 +864,68 @@ fn exponent_shift(ndigits: usize, weight: i32, scale: i8) -> i32 {
     scale as i32 - 4 * (ndigits as i32 - 1 - weight)
 }
 
+/// 10^k for k in 0..=38, the powers an i128 decimal needs.
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut k = 1;
+    while k < 39 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
+/// The common case of [`decode_numeric_i128`] in machine words: at most four base-10000
+/// digits (16 decimal digits), none beyond the target scale. `None`: take the general
+/// path (which also reports every error).
+#[inline]
+fn numeric_i128_fast(h: &NumericHeader<'_>, scale: i8, precision: u8) -> Option<i128> {
+    let n = h.digits.len() / 2;
+    if n > 4 || h.dscale as i32 > scale as i32 || precision > 38 {
+        return None;
+    }
+    let mut acc: u64 = 0;
+    for d in h.digits.chunks_exact(2) {
+        let d = u16::from_be_bytes([d[0], d[1]]);
+        if d >= 10_000 {
+            return None;
+        }
+        acc = acc * 10_000 + d as u64;
+    }
+    let shift = exponent_shift(n, h.weight, scale);
+    let unscaled = if shift >= 0 {
+        (acc as i128).checked_mul(*POW10.get(shift as usize)?)?
+    } else {
+        // Only zeros lie below the scale here (dscale <= scale), in the last digit.
+        let p = 10u64.checked_pow((-shift) as u32)?;
+        if acc % p != 0 {
+            return None;
+        }
+        (acc / p) as i128
+    };
+    if unscaled >= POW10[precision as usize] {
+        return None;
+    }
+    Some(if h.negative { -unscaled } else { unscaled })
+}
+
 /// Decode PostgreSQL binary numeric to an unscaled i128 at `scale`, exactly.
 pub fn decode_numeric_i128(v: &[u8], scale: i8, precision: u8) -> Result<i128, NumericError> {
     let h = numeric_header(v)?;
+    if let Some(x) = numeric_i128_fast(&h, scale, precision) {
+        return Ok(x);
+    }
+    numeric_i128_general(&h, scale, precision)
+}
+
+fn numeric_i128_general(
+    h: &NumericHeader<'_>,
+    scale: i8,
+    precision: u8,
+) -> Result<i128, NumericError> {
     if h.dscale as i32 > scale as i32 {
         // Fractional digits beyond the target scale must all be zero.
-        check_extra_fraction_zero(&h, scale)?;
+        check_extra_fraction_zero(h, scale)?;
     }
     let n = h.digits.len() / 2;
     let mut acc: i128 = 0;
@@ -907,7 +963,7 @@ pub fn decode_numeric_i128(v: &[u8], scale: i8, precision: u8) -> Result<i128, N
         }
         acc /= p;
     }
-    if precision <= 38 && acc >= 10i128.pow(precision as u32) {
+    if precision <= 38 && acc >= POW10[precision as usize] {
         return Err(NumericError::Overflow);
     }
     Ok(if h.negative { -acc } else { acc })
@@ -1039,6 +1095,42 @@ mod tests {
             Ok(99_999_999_999_999_999_999_999_999_999_999_999_999)
         );
         assert_eq!(decode_numeric_i128(&encode("1.00000"), 2, 10), Ok(100));
+    }
+
+    #[test]
+    fn numeric_fast_path_agrees_with_the_general_one() {
+        let mut seen_fast = 0;
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            // xorshift: varied magnitudes, fraction lengths and signs.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let int = (x % 10u64.pow((x >> 8) as u32 % 17)).to_string();
+            let frac_len = (x >> 16) as usize % 7;
+            let frac: String = (0..frac_len)
+                .map(|i| char::from(b'0' + ((x >> (20 + i * 3)) % 10) as u8))
+                .collect();
+            let text = match (frac.is_empty(), x & 1 == 1) {
+                (true, neg) => format!("{}{int}", if neg { "-" } else { "" }),
+                (false, neg) => format!("{}{int}.{frac}", if neg { "-" } else { "" }),
+            };
+            let v = encode(&text);
+            let h = numeric_header(&v).unwrap();
+            for (scale, precision) in [(0, 18), (2, 15), (4, 18), (6, 10), (2, 38), (10, 20)] {
+                let general = numeric_i128_general(&h, scale, precision);
+                match numeric_i128_fast(&h, scale, precision) {
+                    Some(fast) => {
+                        seen_fast += 1;
+                        assert_eq!(Ok(fast), general, "{text} at ({precision},{scale})");
+                    }
+                    None => {
+                        assert_eq!(decode_numeric_i128(&v, scale, precision), general)
+                    }
+                }
+            }
+        }
+        assert!(seen_fast > 10_000);
     }
 
     #[test]
