@@ -358,6 +358,7 @@ fn encode_batch(
     arrays: &[ArrayRef],
     n: usize,
     ord0: u64,
+    with_ord: bool,
     buf: &mut BytesMut,
 ) -> Result<()> {
     for row in 0..n {
@@ -381,7 +382,12 @@ fn encode_batch(
             }
             buf.put_u8(b'\t');
         }
-        buf.put_slice((ord0 + row as u64).to_string().as_bytes());
+        if with_ord {
+            buf.put_slice((ord0 + row as u64).to_string().as_bytes());
+        } else if !arrays.is_empty() {
+            // The line ends where the last field's separator was written.
+            buf.truncate(buf.len() - 1);
+        }
         buf.put_u8(b'\n');
     }
     Ok(())
@@ -401,19 +407,21 @@ fn is_local_infile_refused(e: &mysql_async::Error) -> bool {
 }
 
 /// Load every input row into `into` (a quoted table name) with LOAD DATA LOCAL INFILE;
-/// the input ordinal goes to `ord_into` (the stage's ordinal column, or a user
-/// variable that discards it). Returns the reader back (untouched) when the server
-/// refuses local infile before reading.
+/// the input ordinal goes to `ord_into` (the stage's ordinal column), or is not sent
+/// at all (`None`: a direct load, where the server would parse it only to discard it;
+/// on a narrow table it is a quarter of the bytes). Returns the reader back
+/// (untouched) when the server refuses local infile before reading.
 async fn load_infile(
     conn: &mut Conn,
     into: &str,
-    ord_into: &str,
+    ord_into: Option<&str>,
     plan: &Arc<Plan>,
     reader: Reader,
 ) -> Result<std::result::Result<u64, (Reader, String)>> {
     let slot: Arc<Mutex<Option<Reader>>> = Arc::new(Mutex::new(Some(reader)));
     let state: Arc<Mutex<Produced>> = Arc::default();
     let (slot2, state2, plan2) = (slot.clone(), state.clone(), plan.clone());
+    let with_ord = ord_into.is_some();
     conn.set_infile_handler(async move {
         let reader = slot2.lock().map(|mut g| g.take()).unwrap_or(None);
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
@@ -435,7 +443,7 @@ async fn load_infile(
                             let len = step.min(n - off);
                             let sliced: Vec<ArrayRef> =
                                 arrays.iter().map(|a| a.slice(off, len)).collect();
-                            encode_batch(&plan2, &sliced, len, ord, &mut buf)?;
+                            encode_batch(&plan2, &sliced, len, ord, with_ord, &mut buf)?;
                             ord += len as u64;
                             off += len;
                             if buf.len() >= CHUNK_BYTES
@@ -481,7 +489,9 @@ async fn load_infile(
             cols.push(mq(n));
         }
     }
-    cols.push(ord_into.to_string());
+    if let Some(o) = ord_into {
+        cols.push(o.to_string());
+    }
     let sql = format!(
         "LOAD DATA LOCAL INFILE 'sqlarrow-stream' INTO TABLE {} CHARACTER SET utf8mb4 \
          FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({}){}",
@@ -868,7 +878,7 @@ impl MySqlConnector {
                     .await
                     .map_err(map_err)?;
             }
-            match load_infile(conn, &qt, "@_sqlarrow_ord", plan, reader).await? {
+            match load_infile(conn, &qt, None, plan, reader).await? {
                 Ok(rows) => {
                     end_write(conn, in_tx).await?;
                     return Ok(WriteResult {
@@ -905,7 +915,7 @@ impl MySqlConnector {
             // Local infile was refused above: INSERTs straight away.
             load_inserts(conn, stage, plan, reader).await?
         } else if local {
-            match load_infile(conn, &mq(stage), &mq(ORD), plan, reader).await? {
+            match load_infile(conn, &mq(stage), Some(&mq(ORD)), plan, reader).await? {
                 Ok(n) => n,
                 Err((reader, why)) => {
                     warnings.push(format!(
