@@ -26,7 +26,7 @@ use sqlarrow_core::stream::BatchStream;
 use sqlarrow_core::{Connector, ErrorKind, Params, QueryOptions};
 
 use crate::errors::{err, to_pyerr};
-use crate::runtime::wait_for;
+use crate::runtime::{query_direct, wait_for};
 
 fn pool_config(pool_size: usize, pool_timeout: f64) -> PyResult<PoolConfig> {
     if pool_size == 0 {
@@ -351,11 +351,14 @@ impl RawConnector {
             timeout: timeout_arg("timeout", timeout)?,
         };
         let out = match partition_on {
-            None => wait_for(
-                py,
-                Some(&cancel),
-                self.inner.query(&sql, &params, opts, &cancel),
-            )?,
+            None => match query_direct(py, &self.inner, &sql, &params, opts)? {
+                Some(out) => out,
+                None => wait_for(
+                    py,
+                    Some(&cancel),
+                    self.inner.query(&sql, &params, opts, &cancel),
+                )?,
+            },
             Some(column) => wait_for(
                 py,
                 Some(&cancel),

@@ -2,7 +2,7 @@
 //! released while polling for Ctrl-C.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -72,5 +72,39 @@ where
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(to_pyerr(e)),
         Err(interrupt) => Err(interrupt),
+    }
+}
+
+/// Run a query on the calling thread where the engine can (see
+/// `Connector::query_direct`), with the GIL released. Ctrl-C is noticed from inside
+/// the statement (the engine asks every 50 ms, taking the GIL briefly) and raised as
+/// `KeyboardInterrupt`. `Ok(None)`: the query must go through [`wait_for`].
+pub fn query_direct(
+    py: Python<'_>,
+    conn: &sqlarrow_core::Connector,
+    sql: &str,
+    params: &sqlarrow_core::Params,
+    opts: sqlarrow_core::QueryOptions,
+) -> PyResult<Option<sqlarrow_core::connector::QueryOutput>> {
+    // The same fork guard as the runtime: connections must not cross a fork.
+    runtime()?;
+    let signal: Arc<Mutex<Option<PyErr>>> = Arc::default();
+    let seen = signal.clone();
+    let interrupted: Arc<dyn Fn() -> bool + Send + Sync> = Arc::new(move || {
+        Python::attach(|py| match py.check_signals() {
+            Ok(()) => false,
+            Err(e) => {
+                *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                true
+            }
+        })
+    });
+    match py.detach(|| conn.query_direct(sql, params, opts, interrupted)) {
+        None => Ok(None),
+        Some(Ok(out)) => Ok(Some(out)),
+        Some(Err(e)) => match signal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(interrupt) => Err(interrupt),
+            None => Err(to_pyerr(e)),
+        },
     }
 }

@@ -260,6 +260,54 @@ impl Connector {
         }
     }
 
+    /// Run a query and collect every batch on the calling thread, where the engine can
+    /// (SQLite, in-process: see `SqliteConnector::query_direct`). `None`: use
+    /// [`Connector::query`]. `interrupted` is asked now and then whether to stop (Ctrl-C).
+    pub fn query_direct(
+        &self,
+        sql: &str,
+        params: &Params,
+        opts: QueryOptions,
+        interrupted: std::sync::Arc<dyn Fn() -> bool + Send + Sync>,
+    ) -> Option<Result<QueryOutput>> {
+        match &self.engine {
+            #[cfg(feature = "sqlite")]
+            Engine::Sqlite(c) => {
+                if let Err(e) = self.check_open().and_then(|()| self.check_read(sql)) {
+                    return Some(Err(e));
+                }
+                let start = Instant::now();
+                let limit = opts.timeout.or(self.statement_timeout);
+                let deadline = limit.map(|t| start + t);
+                let out = c.query_direct(sql, params, opts.batch_size, deadline, interrupted)?;
+                Some(
+                    out.map_err(|e| match (e.kind, limit) {
+                        (crate::error::ErrorKind::Timeout, Some(t)) => Error::new(
+                            crate::error::ErrorKind::Timeout,
+                            format!(
+                                "the statement ran longer than its timeout ({:.3} s) and was \
+                             interrupted",
+                                t.as_secs_f64()
+                            ),
+                        )
+                        .with_detail("timeout", format!("{}", t.as_secs_f64())),
+                        _ => e,
+                    })
+                    .map(|(schema, batches)| QueryOutput {
+                        schema,
+                        batches,
+                        elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+                    }),
+                )
+            }
+            #[allow(unreachable_patterns)]
+            _ => {
+                let _ = (sql, params, opts, interrupted);
+                None
+            }
+        }
+    }
+
     /// Run a query and collect every batch.
     pub async fn query(
         &self,

@@ -154,6 +154,34 @@ impl<M: Manager> Pool<M> {
         Some(self.with_permit(permit).await)
     }
 
+    /// Check out an idle connection that can be used right now, without waiting,
+    /// connecting or pinging (for callers outside the async runtime): `None` when no
+    /// connection is idle, the pool is at its limit, or the idle one is due a ping.
+    pub fn try_idle(&self) -> Option<Pooled<M>> {
+        if self.is_closed() {
+            return None;
+        }
+        let inner = &self.inner;
+        let permit = inner.semaphore.clone().try_acquire_owned().ok()?;
+        loop {
+            let (conn, since) = inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+            if !inner.manager.is_valid(&conn) {
+                inner.closed_count.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if since.elapsed() >= inner.config.ping_after {
+                // Leave it to the async path, which pings.
+                inner
+                    .idle
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((conn, since));
+                return None;
+            }
+            return Some(self.wrap(conn, permit));
+        }
+    }
+
     async fn with_permit(&self, permit: OwnedSemaphorePermit) -> Result<Pooled<M>> {
         let inner = &self.inner;
         loop {
@@ -336,5 +364,34 @@ mod tests {
         assert_eq!((s.created, s.closed, s.idle, s.in_use), (2, 1, 1, 0));
         pool.close();
         assert_eq!(pool.get().await.err().unwrap().kind, ErrorKind::Interface);
+    }
+
+    #[tokio::test]
+    async fn try_idle_takes_only_ready_connections() {
+        let cfg = |ping_after| PoolConfig {
+            max_size: 2,
+            acquire_timeout: Duration::from_millis(50),
+            ping_after,
+        };
+        let pool = Pool::new(Counter(AtomicU64::new(0)), cfg(Duration::from_secs(60)));
+        assert!(
+            pool.try_idle().is_none(),
+            "nothing idle yet: never connects"
+        );
+        drop(pool.get().await.unwrap());
+        let a = pool.try_idle().expect("the idle connection");
+        assert_eq!(*a, 0);
+        assert!(pool.try_idle().is_none(), "no second idle connection");
+        let b = pool.get().await.unwrap();
+        assert!(pool.try_idle().is_none(), "at the pool's limit");
+        drop((a, b));
+        assert_eq!(pool.stats().idle, 2);
+        // Due a ping: left for the async path, still idle.
+        let stale = Pool::new(Counter(AtomicU64::new(0)), cfg(Duration::ZERO));
+        drop(stale.get().await.unwrap());
+        assert!(stale.try_idle().is_none());
+        assert_eq!(stale.stats().idle, 1);
+        pool.close();
+        assert!(pool.try_idle().is_none());
     }
 }

@@ -289,7 +289,9 @@ impl SqliteConnector {
             async move {
                 let (tx, rx) = tokio::sync::mpsc::channel::<Result<Msg>>(4);
                 let work = tokio::task::spawn_blocking(move || {
-                    let r = read_rows(&mut conn, &sql, &Params::default(), batch_size, &tx);
+                    let r = read_rows(&mut conn, &sql, &Params::default(), batch_size, &mut |m| {
+                        tx.blocking_send(Ok(m)).is_ok()
+                    });
                     if let Err(e) = &r {
                         let _ = tx.blocking_send(Err(e.clone()));
                     }

@@ -96,7 +96,9 @@ impl SqliteTx {
         let params = params.clone();
         let batch_size = batch_size.max(1);
         let work = self.run(cancel, move |conn| {
-            if let Err(e) = read_rows(conn, &sql, &params, batch_size, &tx) {
+            if let Err(e) = read_rows(conn, &sql, &params, batch_size, &mut |m| {
+                tx.blocking_send(Ok(m)).is_ok()
+            }) {
                 let _ = tx.blocking_send(Err(e));
             }
             Ok(())
