@@ -60,4 +60,27 @@ impl CancelSlot {
     pub fn is_cancelled(&self) -> bool {
         self.lock().cancelled
     }
+
+    /// Make cancelling this slot cancel every one of `parts` (the statements of a split
+    /// read). True when cancellation was already requested: the parts were cancelled,
+    /// this slot is cleared, and the parts must not start.
+    pub async fn register_parts(&self, parts: &[CancelSlot]) -> bool {
+        let kids = parts.to_vec();
+        match self.register(move || {
+            let kids = kids.clone();
+            Box::pin(async move { cancel_all(&kids).await })
+        }) {
+            Some(fut) => {
+                fut.await;
+                self.clear();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Cancel every slot of `slots` at once (the parts of a split read).
+pub async fn cancel_all(slots: &[CancelSlot]) {
+    futures_util::future::join_all(slots.iter().filter_map(|k| k.cancel())).await;
 }

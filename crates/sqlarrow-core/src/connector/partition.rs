@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
-use futures_util::future::join_all;
 
 use super::{Connector, QueryOptions, QueryOutput};
-use crate::cancel::CancelSlot;
+use crate::cancel::{cancel_all, CancelSlot};
 use crate::error::{Error, Result};
 use crate::stream::{gather_parts, join_collected, Sink};
 use crate::value::Params;
@@ -128,15 +127,7 @@ impl Connector {
 
         // One cancel slot per part; cancelling the query cancels them all.
         let slots: Vec<CancelSlot> = parts.iter().map(|_| CancelSlot::new()).collect();
-        let kids = slots.clone();
-        if let Some(fut) = cancel.register(move || {
-            let kids = kids.clone();
-            Box::pin(async move {
-                join_all(kids.iter().filter_map(|k| k.cancel())).await;
-            })
-        }) {
-            fut.await;
-            cancel.clear();
+        if cancel.register_parts(&slots).await {
             return Err(Error::cancelled("cancelled before it started"));
         }
         let tasks: Vec<_> = parts
@@ -153,9 +144,7 @@ impl Connector {
                 })
             })
             .collect();
-        let run = gather_parts(tasks, || async {
-            join_all(slots.iter().filter_map(|k| k.cancel())).await;
-        });
+        let run = gather_parts(tasks, || cancel_all(&slots));
         let sinks = self.timed(opts.timeout, cancel, run).await;
         cancel.clear();
         let (schema, batches) =

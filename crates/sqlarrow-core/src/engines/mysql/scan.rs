@@ -23,7 +23,7 @@ use futures_util::future::join_all;
 use mysql_async::prelude::Queryable;
 
 use super::{map_err, wire_run, MySqlConnector, WireManager};
-use crate::cancel::CancelSlot;
+use crate::cancel::{cancel_all, CancelSlot};
 use crate::connector::partition::ranges;
 use crate::error::{Error, Result};
 use crate::pool::Pooled;
@@ -166,15 +166,7 @@ impl MySqlConnector {
         for (slot, conn) in slots.iter().zip(&readers) {
             self.register_kill(slot, conn.id()).await;
         }
-        let kids = slots.clone();
-        if let Some(fut) = cancel.register(move || {
-            let kids = kids.clone();
-            Box::pin(async move {
-                join_all(kids.iter().filter_map(|k| k.cancel())).await;
-            })
-        }) {
-            fut.await;
-            cancel.clear();
+        if cancel.register_parts(&slots).await {
             for r in &mut readers {
                 r.mark_broken();
             }
@@ -204,10 +196,7 @@ impl MySqlConnector {
                 })
             })
             .collect();
-        let parts = gather_parts(tasks, || async {
-            join_all(slots.iter().filter_map(|k| k.cancel())).await;
-        })
-        .await;
+        let parts = gather_parts(tasks, || cancel_all(&slots)).await;
         cancel.clear();
         let (schema, batches) =
             join_collected(parts?)?.ok_or_else(|| Error::interface("no scan ranges ran"))?;
