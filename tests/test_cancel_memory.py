@@ -130,6 +130,37 @@ def test_ctrl_c_cancels_sqlite_query(tmp_path: object) -> None:
     assert "interrupted" in out and "after 1" in out, (out, err)
 
 
+def test_ctrl_c_cancels_sqlite_query_on_the_calling_thread() -> None:
+    """With an idle connection in the pool, a SQLite query runs on the calling thread;
+    Ctrl-C reaches it through SQLite's progress handler."""
+    proc = _spawn(
+        """
+        import sqlarrow
+        conn = sqlarrow.connect("sqlite://:memory:")
+        conn.query("select 1")  # an idle connection: the next query runs in place
+        print("ready", flush=True)
+        try:
+            conn.query("with recursive s(n) as (select 1 union all select n + 1 from s) "
+                       "select count(*) from s")
+            print("not interrupted", flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        print("after", conn.query("select 1 as one").to_pylist()[0]["one"], flush=True)
+        """
+    )
+    try:
+        _wait_line(proc, "ready", 60)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "interrupted" in out and "not interrupted" not in out, (out, err)
+    assert "after 1" in out, (out, err)
+
+
 def test_stream_5m_rows_bounded_memory(pg_admin: sqlarrow.Connector) -> None:
     proc = run_python(
         f"""

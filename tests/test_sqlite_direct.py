@@ -1,15 +1,11 @@
 """SQLite queries run on the calling thread (no hand-off to the async runtime) once the
 pool holds an idle connection: every test warms the connector up with one query, so
 the queries after it take that path. Results, errors, timeouts and Ctrl-C must behave
-exactly as on the async path (which ``stream`` and the first query still use)."""
+exactly as on the async path (which ``stream`` and the first query still use). Ctrl-C
+on this path is tested in test_cancel_memory.py."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -128,38 +124,3 @@ def test_many_threads_share_the_pool(tmp_path: Path) -> None:
         assert conn.pool_stats().created <= 4
     finally:
         conn.close()
-
-
-def test_ctrl_c_interrupts_a_query_on_the_calling_thread() -> None:
-    code = f"""
-        import sqlarrow
-        conn = sqlarrow.connect("sqlite://:memory:")
-        conn.query("select 1")  # an idle connection: the next query runs in place
-        print("ready", flush=True)
-        try:
-            conn.query({SLOW!r})
-            print("not interrupted", flush=True)
-        except KeyboardInterrupt:
-            print("interrupted", flush=True)
-        print("after", conn.query("select 1 as one").to_pylist()[0]["one"], flush=True)
-        """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=dict(os.environ, SQLARROW_NO_DEBUG_WARNING="1"),
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.strip() == "ready", line
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert "interrupted" in out and "not interrupted" not in out, (out, err)
-    assert "after 1" in out, (out, err)

@@ -81,6 +81,18 @@ pub struct Connector {
     statement_timeout: Option<Duration>,
 }
 
+/// The error of a statement stopped by its time limit; `how` says how it was stopped.
+fn timeout_error(limit: Duration, how: &str) -> Error {
+    Error::new(
+        crate::error::ErrorKind::Timeout,
+        format!(
+            "the statement ran longer than its timeout ({:.3} s) and was {how}",
+            limit.as_secs_f64()
+        ),
+    )
+    .with_detail("timeout", format!("{}", limit.as_secs_f64()))
+}
+
 impl Connector {
     #[cfg(feature = "postgres")]
     pub fn postgres(cfg: PgConfig) -> Result<Self> {
@@ -182,15 +194,7 @@ impl Connector {
                 // The statement is over: a later cancel (a stream closed by its reader)
                 // must not reach the next statement run on that connection.
                 cancel.clear();
-                Err(Error::new(
-                    crate::error::ErrorKind::Timeout,
-                    format!(
-                        "the statement ran longer than its timeout ({:.3} s) and was cancelled \
-                         on the server",
-                        limit.as_secs_f64()
-                    ),
-                )
-                .with_detail("timeout", format!("{}", limit.as_secs_f64())))
+                Err(timeout_error(limit, "cancelled on the server"))
             }
         }
     }
@@ -282,15 +286,9 @@ impl Connector {
                 let out = c.query_direct(sql, params, opts.batch_size, deadline, interrupted)?;
                 Some(
                     out.map_err(|e| match (e.kind, limit) {
-                        (crate::error::ErrorKind::Timeout, Some(t)) => Error::new(
-                            crate::error::ErrorKind::Timeout,
-                            format!(
-                                "the statement ran longer than its timeout ({:.3} s) and was \
-                             interrupted",
-                                t.as_secs_f64()
-                            ),
-                        )
-                        .with_detail("timeout", format!("{}", t.as_secs_f64())),
+                        (crate::error::ErrorKind::Timeout, Some(t)) => {
+                            timeout_error(t, "interrupted")
+                        }
                         _ => e,
                     })
                     .map(|(schema, batches)| QueryOutput {

@@ -621,6 +621,16 @@ impl SqliteConnector {
         }
     }
 
+    /// The plan of a read that may be split into a parallel scan (see [`scan`]): an
+    /// unfiltered single-table SELECT without parameters, when splitting is on.
+    fn scan_candidate(&self, sql: &str, params: &Params) -> Option<crate::scan::ScanPlan> {
+        if !params.is_empty() || self.scan_workers < 2 {
+            return None;
+        }
+        let trimmed = sql.trim_end().trim_end_matches(';').trim_end();
+        crate::scan::plan_unfiltered(trimmed, crate::scan::Flavor::Sqlite)
+    }
+
     /// Run a query to completion on the calling thread, with no hand-off to the async
     /// runtime or a blocking thread: for callers already outside the runtime (the
     /// Python bindings, with the GIL released), where each hand-off costs a thread
@@ -638,11 +648,8 @@ impl SqliteConnector {
         deadline: Option<std::time::Instant>,
         interrupted: Arc<dyn Fn() -> bool + Send + Sync>,
     ) -> Option<Result<(SchemaRef, Vec<RecordBatch>)>> {
-        if params.is_empty() && self.scan_workers > 1 {
-            let trimmed = sql.trim_end().trim_end_matches(';').trim_end();
-            if crate::scan::plan_unfiltered(trimmed, crate::scan::Flavor::Sqlite).is_some() {
-                return None;
-            }
+        if self.scan_candidate(sql, params).is_some() {
+            return None;
         }
         let mut guard = self.pool.try_idle()?;
         let conn: &mut rusqlite::Connection = &mut guard;
@@ -702,9 +709,8 @@ impl SqliteConnector {
         sink: &mut Sink,
         cancel: &CancelSlot,
     ) -> Result<()> {
-        if sink.is_collect() && params.is_empty() && self.scan_workers > 1 {
-            let trimmed = sql.trim_end().trim_end_matches(';').trim_end();
-            if let Some(plan) = crate::scan::plan_unfiltered(trimmed, crate::scan::Flavor::Sqlite) {
+        if sink.is_collect() {
+            if let Some(plan) = self.scan_candidate(sql, params) {
                 if self
                     .parallel_scan(&plan, batch_size.max(1), sink, cancel)
                     .await?
