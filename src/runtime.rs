@@ -87,7 +87,7 @@ pub fn query_direct(
     opts: sqlarrow_core::QueryOptions,
 ) -> PyResult<Option<sqlarrow_core::connector::QueryOutput>> {
     // The same fork guard as the runtime: connections must not cross a fork.
-    runtime()?;
+    let rt = runtime()?.handle();
     let signal: Arc<Mutex<Option<PyErr>>> = Arc::default();
     let seen = signal.clone();
     let interrupted: Arc<dyn Fn() -> bool + Send + Sync> = Arc::new(move || {
@@ -99,7 +99,7 @@ pub fn query_direct(
             }
         })
     });
-    match py.detach(|| conn.query_direct(sql, params, opts, interrupted)) {
+    match py.detach(|| conn.query_direct(sql, params, opts, interrupted, rt)) {
         None => Ok(None),
         Some(Ok(out)) => Ok(Some(out)),
         Some(Err(e)) => match signal.lock().unwrap_or_else(|p| p.into_inner()).take() {

@@ -161,6 +161,53 @@ def test_ctrl_c_cancels_sqlite_query_on_the_calling_thread() -> None:
     assert "after 1" in out, (out, err)
 
 
+def _mysql_running(tag: str) -> int:
+    with sqlarrow.connect("mysql://root@127.0.0.1:3306/?ssl_mode=disabled") as admin:
+        rows = admin.query(
+            "select count(*) as n from information_schema.processlist where info like ?",
+            [f"%{tag}%"],
+        ).to_pylist()
+    return int(rows[0]["n"])
+
+
+def test_ctrl_c_cancels_mysql_query_on_the_calling_thread() -> None:
+    """With an idle connection in the pool, a MySQL query's socket is driven from the
+    calling thread; Ctrl-C stops it there and KILL QUERY stops it on the server."""
+    tag = f"sqlarrow_cancel_{uuid.uuid4().hex}"
+    proc = _spawn(
+        f"""
+        import time, sqlarrow
+        conn = sqlarrow.connect("mysql://root@127.0.0.1:3306/?ssl_mode=disabled", pool_size=1)
+        conn.query("select 1")  # an idle connection: the next query runs in place
+        print("ready", flush=True)
+        try:
+            conn.query("select sleep(60) as s /* {tag} */")
+            print("not interrupted", flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        print("after", conn.query("select 1 as one").to_pylist()[0]["one"], flush=True)
+        """
+    )
+    try:
+        _wait_line(proc, "ready", 60)
+        deadline = time.monotonic() + 15
+        while _mysql_running(tag) == 0:
+            assert time.monotonic() < deadline, "sleep() never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "interrupted" in out and "not interrupted" not in out, (out, err)
+    assert "after 1" in out, (out, err)
+    deadline = time.monotonic() + 5
+    while _mysql_running(tag):
+        assert time.monotonic() < deadline, "the statement still runs on the server"
+        time.sleep(0.1)
+
+
 def test_stream_5m_rows_bounded_memory(pg_admin: sqlarrow.Connector) -> None:
     proc = run_python(
         f"""

@@ -82,6 +82,16 @@ pub struct Connector {
 }
 
 /// The error of a statement stopped by its time limit; `how` says how it was stopped.
+/// The schema and batches of a collecting sink.
+#[allow(dead_code)]
+fn collected(sink: Sink) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let Sink::Collect { schema, batches } = sink else {
+        return Err(Error::interface("not a collecting sink"));
+    };
+    let schema = schema.ok_or_else(|| Error::interface("the statement produced no schema"))?;
+    Ok((schema, batches))
+}
+
 fn timeout_error(limit: Duration, how: &str) -> Error {
     Error::new(
         crate::error::ErrorKind::Timeout,
@@ -264,46 +274,57 @@ impl Connector {
         }
     }
 
-    /// Run a query and collect every batch on the calling thread, where the engine can
-    /// (SQLite, in-process: see `SqliteConnector::query_direct`). `None`: use
-    /// [`Connector::query`]. `interrupted` is asked now and then whether to stop (Ctrl-C).
+    /// Run a query and collect every batch on the calling thread, where the engine can:
+    /// SQLite in-process (see `SqliteConnector::query_direct`), PostgreSQL and MySQL
+    /// through an idle pooled connection whose socket this thread then drives itself
+    /// (see [`crate::direct`]). `None`: use [`Connector::query`]. `interrupted` is asked
+    /// every 50 ms whether to stop (Ctrl-C); `rt` is the runtime the connections belong
+    /// to (for cancelling a statement on the server).
     pub fn query_direct(
         &self,
         sql: &str,
         params: &Params,
         opts: QueryOptions,
         interrupted: std::sync::Arc<dyn Fn() -> bool + Send + Sync>,
+        rt: &tokio::runtime::Handle,
     ) -> Option<Result<QueryOutput>> {
-        match &self.engine {
+        if let Err(e) = self.check_open().and_then(|()| self.check_read(sql)) {
+            return Some(Err(e));
+        }
+        let start = Instant::now();
+        let limit = opts.timeout.or(self.statement_timeout);
+        let deadline = limit.map(|t| start + t);
+        let _ = rt;
+        let out: Result<(SchemaRef, Vec<RecordBatch>)> = match &self.engine {
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => {
-                if let Err(e) = self.check_open().and_then(|()| self.check_read(sql)) {
-                    return Some(Err(e));
-                }
-                let start = Instant::now();
-                let limit = opts.timeout.or(self.statement_timeout);
-                let deadline = limit.map(|t| start + t);
-                let out = c.query_direct(sql, params, opts.batch_size, deadline, interrupted)?;
-                Some(
-                    out.map_err(|e| match (e.kind, limit) {
-                        (crate::error::ErrorKind::Timeout, Some(t)) => {
-                            timeout_error(t, "interrupted")
-                        }
-                        _ => e,
-                    })
-                    .map(|(schema, batches)| QueryOutput {
-                        schema,
-                        batches,
-                        elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
-                    }),
-                )
+                c.query_direct(sql, params, opts.batch_size, deadline, interrupted)?
             }
+            #[cfg(all(feature = "mysql", unix))]
+            Engine::Mysql(c) => c
+                .query_direct(sql, params, opts.batch_size, deadline, &*interrupted, rt)?
+                .and_then(collected),
+            #[cfg(all(feature = "postgres", unix))]
+            Engine::Postgres(c) => c
+                .query_direct(sql, params, opts.batch_size, deadline, &*interrupted, rt)?
+                .and_then(collected),
             #[allow(unreachable_patterns)]
             _ => {
-                let _ = (sql, params, opts, interrupted);
-                None
+                let _ = (params, interrupted, deadline);
+                return None;
             }
-        }
+        };
+        Some(
+            out.map_err(|e| match (e.kind, limit) {
+                (crate::error::ErrorKind::Timeout, Some(t)) => timeout_error(t, "interrupted"),
+                _ => e,
+            })
+            .map(|(schema, batches)| QueryOutput {
+                schema,
+                batches,
+                elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+            }),
+        )
     }
 
     /// Run a query and collect every batch.

@@ -11,6 +11,7 @@ compile_error!("enable at least one engine feature of sqlarrow-core: postgres, s
 pub mod builders;
 pub mod cancel;
 pub mod connector;
+pub mod direct;
 pub mod engines;
 pub mod error;
 pub mod params;

@@ -635,6 +635,79 @@ impl MySqlConnector {
         }
     }
 
+    /// Run a query to completion on the calling thread through an idle fast-reader
+    /// connection (see [`crate::direct`]): no hand-off to a runtime worker, one thread
+    /// wake-up per round trip. `None`: this path does not apply (no idle reader right
+    /// now, the fast reader is off, named parameters, a read that may become a parallel
+    /// scan, or a statement the reader cannot prepare); use [`MySqlConnector::query`].
+    ///
+    /// At `deadline`, or when `interrupted` (asked every 50 ms) says so, the statement
+    /// is stopped with `KILL QUERY` (run on `rt`) and its connection discarded.
+    #[cfg(unix)]
+    pub fn query_direct(
+        &self,
+        sql: &str,
+        params: &Params,
+        batch_size: usize,
+        deadline: Option<std::time::Instant>,
+        interrupted: &dyn Fn() -> bool,
+        rt: &tokio::runtime::Handle,
+    ) -> Option<Result<Sink>> {
+        if self.wire_off.load(Ordering::Relaxed) {
+            return None;
+        }
+        let sql = trim_statement(sql);
+        if params.is_empty()
+            && self.scan_workers > 1
+            && crate::scan::plan_unfiltered(sql, crate::scan::Flavor::MySql).is_some()
+        {
+            return None;
+        }
+        let args = match to_params(params) {
+            Ok(mysql_async::Params::Empty) => Vec::new(),
+            Ok(mysql_async::Params::Positional(v)) => v,
+            Ok(mysql_async::Params::Named(_)) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut conn = self.wire.try_idle()?;
+        // Anything the statement's future creates on tokio (timers) belongs to `rt`.
+        let _ctx = rt.enter();
+        let (fd, flags) = conn.direct_parts();
+        let mut sink = Sink::collect();
+        let res = {
+            let _direct = flags.enter();
+            let fut = conn.query(sql, &args, &self.decode, batch_size.max(1), &mut sink);
+            let mut fut = std::pin::pin!(fut);
+            crate::direct::drive(fd, &flags, fut.as_mut(), None, deadline, interrupted)
+        };
+        let res = match res {
+            Ok(r) => r,
+            Err(stop) => {
+                // Abandoned mid-statement: stop it on the server, drop the connection.
+                rt.block_on(self.settings().kill_query(conn.id()));
+                conn.mark_broken();
+                return Some(Err(match stop {
+                    crate::direct::Stop::Timeout => Error::new(
+                        ErrorKind::Timeout,
+                        "the statement ran longer than its timeout and was killed",
+                    ),
+                    crate::direct::Stop::Interrupted => Error::cancelled("interrupted"),
+                }));
+            }
+        };
+        if conn.is_dirty() {
+            // Left mid-result (a decode error): stop the server sending the rest.
+            rt.block_on(self.settings().kill_query(conn.id()));
+            conn.mark_broken();
+        }
+        conn.observe(&res);
+        match res {
+            Err(e) if wire::is_unsupported(&e) => None,
+            Err(e) => Some(Err(e)),
+            Ok(_) => Some(Ok(sink)),
+        }
+    }
+
     /// Run a query, delivering batches of up to `batch_size` rows to `sink`.
     pub async fn query(
         &self,

@@ -33,6 +33,7 @@ use tokio::net::TcpStream;
 
 use super::decode::{schema_for, Cell, DecodeOptions, RowDecoder};
 use super::{server_error, SslMode, SESSION_INIT};
+use crate::direct::{DirectFlags, HybridStream};
 use crate::error::{Error, Result};
 use crate::stream::Sink;
 
@@ -98,7 +99,7 @@ enum Payload {
 
 /// One fast-reader connection.
 pub struct WireConn {
-    sock: TcpStream,
+    sock: HybridStream,
     buf: Vec<u8>,
     pos: usize,
     end: usize,
@@ -106,7 +107,8 @@ pub struct WireConn {
     seq: u8,
     id: u32,
     caps: CapabilityFlags,
-    stmts: HashMap<String, u32>,
+    /// Prepared statements by SQL text: (statement id, number of parameters).
+    stmts: HashMap<String, (u32, usize)>,
     /// A statement's result was left unread (or the stream broke): not reusable.
     dirty: bool,
 }
@@ -129,6 +131,13 @@ impl WireConn {
         self.dirty
     }
 
+    /// The socket and its switch, to drive a statement on the calling thread
+    /// ([`crate::direct`]).
+    #[cfg(unix)]
+    pub fn direct_parts(&self) -> (std::os::fd::RawFd, Arc<DirectFlags>) {
+        (self.sock.fd(), self.sock.flags())
+    }
+
     /// Connect, authenticate and run the session setup.
     pub async fn connect(cfg: &WireConfig) -> Result<WireConn> {
         if matches!(
@@ -142,7 +151,7 @@ impl WireConn {
             .map_err(|e| Error::connection(format!("cannot reach the MySQL server: {e}")))?;
         let _ = sock.set_nodelay(true);
         let mut c = WireConn {
-            sock,
+            sock: HybridStream::new(sock),
             buf: vec![0; READ_CHUNK],
             pos: 0,
             end: 0,
@@ -447,12 +456,13 @@ impl WireConn {
 
     // -- statements ------------------------------------------------------------------------
 
-    async fn prepare(&mut self, sql: &str) -> Result<u32> {
-        if let Some(id) = self.stmts.get(sql) {
-            return Ok(*id);
+    /// Prepare `sql` (or find it in the cache): its statement id and parameter count.
+    async fn prepare(&mut self, sql: &str) -> Result<(u32, usize)> {
+        if let Some(found) = self.stmts.get(sql) {
+            return Ok(*found);
         }
         if self.stmts.len() >= STMT_CACHE {
-            for (_, id) in std::mem::take(&mut self.stmts) {
+            for (_, (id, _)) in std::mem::take(&mut self.stmts) {
                 self.close_stmt(id).await?;
             }
         }
@@ -477,9 +487,9 @@ impl WireConn {
         for _ in 0..(ok.num_params() as usize + ok.num_columns() as usize) {
             self.packet().await?;
         }
-        let id = ok.statement_id();
-        self.stmts.insert(sql.to_string(), id);
-        Ok(id)
+        let found = (ok.statement_id(), ok.num_params() as usize);
+        self.stmts.insert(sql.to_string(), found);
+        Ok(found)
     }
 
     async fn close_stmt(&mut self, id: u32) -> Result<()> {
@@ -502,7 +512,7 @@ impl WireConn {
         match self.query_once(sql, params, decode, batch_size, sink).await {
             Err(e) if errno(&e) == Some(ER_NEED_REPREPARE) && !sink.delivered_any() => {
                 // The table changed under a cached statement: prepare it afresh.
-                if let Some(id) = self.stmts.remove(sql) {
+                if let Some((id, _)) = self.stmts.remove(sql) {
                     self.close_stmt(id).await?;
                 }
                 self.query_once(sql, params, decode, batch_size, sink).await
@@ -519,7 +529,14 @@ impl WireConn {
         batch_size: usize,
         sink: &mut Sink,
     ) -> Result<Outcome> {
-        let id = self.prepare(sql).await?;
+        let (id, wanted) = self.prepare(sql).await?;
+        if params.len() != wanted {
+            // The server would read whatever bytes follow as the missing values.
+            return Err(Error::parameter(format!(
+                "the statement has {wanted} parameter marker(s) but {} value(s) were given",
+                params.len()
+            )));
+        }
         let (req, long_data) = ComStmtExecuteRequestBuilder::new(id).build(params);
         if long_data {
             return Err(unsupported("parameters too long for one packet"));

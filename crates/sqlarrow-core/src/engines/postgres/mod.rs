@@ -75,9 +75,74 @@ pub const MARKERS: MarkerStyle = MarkerStyle::Dollar;
 pub struct PgConn {
     client: Client,
     task: tokio::task::JoinHandle<()>,
+    /// How the calling thread can drive this connection itself (TCP connections only).
+    direct: Option<DirectParts>,
+    /// The server's address when the socket was opened here (not by tokio-postgres,
+    /// whose cancel token then does not know where to send a cancel request).
+    addr: Option<(String, u16)>,
     /// Prepared statements by SQL text (and parameter types), so a repeated query
     /// costs one round trip. Result-type changes are caught by the server (0A000).
     stmts: std::sync::Mutex<std::collections::HashMap<String, Statement>>,
+}
+
+/// The future that owns a connection's socket: it sends the client's requests and
+/// routes the server's answers back.
+type ConnectionFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>> + Send>,
+>;
+
+/// The connection future, shared between its task on the runtime and a caller that
+/// drives it directly (see [`crate::direct`]). The task polls it only when the lock
+/// is free; a direct caller takes the lock for the whole statement and wakes the task
+/// when it is done.
+#[derive(Default)]
+struct Driver {
+    connection: std::sync::Mutex<Option<ConnectionFuture>>,
+    waker: futures_util::task::AtomicWaker,
+}
+
+impl Driver {
+    fn spawn(connection: ConnectionFuture) -> (Arc<Driver>, tokio::task::JoinHandle<()>) {
+        let d = Arc::new(Driver {
+            connection: std::sync::Mutex::new(Some(connection)),
+            waker: Default::default(),
+        });
+        let shared = d.clone();
+        let task = tokio::spawn(futures_util::future::poll_fn(move |cx| {
+            shared.waker.register(cx.waker());
+            let Ok(mut slot) = shared.connection.try_lock() else {
+                // A direct caller has it; it wakes this task when done.
+                return std::task::Poll::Pending;
+            };
+            poll_connection(&mut slot, cx)
+        }));
+        (d, task)
+    }
+}
+
+/// Poll the connection future once; `Ready` (and the slot emptied) when it has ended.
+fn poll_connection(
+    slot: &mut Option<ConnectionFuture>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<()> {
+    match slot.as_mut() {
+        None => std::task::Poll::Ready(()),
+        Some(f) => match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(_) => {
+                *slot = None;
+                std::task::Poll::Ready(())
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        },
+    }
+}
+
+#[derive(Clone)]
+struct DirectParts {
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
+    flags: Arc<crate::direct::DirectFlags>,
+    driver: Arc<Driver>,
 }
 
 const STATEMENT_CACHE_SIZE: usize = 256;
@@ -101,6 +166,56 @@ impl PgConn {
 
     fn forget_all(&self) {
         self.stmts.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// What a cancel request for this connection's backend needs.
+    fn canceller(&self) -> Canceller {
+        Canceller {
+            token: self.client.cancel_token(),
+            addr: self.addr.clone(),
+        }
+    }
+
+    /// A request (on a new connection, within 10 s) that the server cancel whatever
+    /// this connection runs.
+    fn cancel_request(
+        &self,
+        tls: &MakeRustlsConnect,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.canceller().send(tls)
+    }
+}
+
+/// A cancel request's target: the backend's key and, for a socket opened here, the
+/// server's address (tokio-postgres's token knows it only for sockets it opened).
+#[derive(Clone)]
+struct Canceller {
+    token: tokio_postgres::CancelToken,
+    addr: Option<(String, u16)>,
+}
+
+impl Canceller {
+    fn send(
+        &self,
+        tls: &MakeRustlsConnect,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (token, addr, mut tls) = (self.token.clone(), self.addr.clone(), tls.clone());
+        async move {
+            let send = async {
+                let Some((host, port)) = addr else {
+                    let _ = token.cancel_query(tls).await;
+                    return;
+                };
+                let Ok(tcp) = tokio::net::TcpStream::connect((host.as_str(), port)).await else {
+                    return;
+                };
+                let Ok(connector) = <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<
+                    tokio::net::TcpStream,
+                >>::make_tls_connect(&mut tls, &host);
+                let _ = token.cancel_query_raw(tcp, connector).await;
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(10), send).await;
+        }
     }
 }
 
@@ -193,23 +308,79 @@ pub fn map_err(e: tokio_postgres::Error) -> Error {
     Error::connection(text)
 }
 
+impl PgManager {
+    /// Open a connection. Over TCP the socket is a [`HybridStream`] whose connection
+    /// future a caller can drive itself (see [`crate::direct`]); a Unix-socket host goes
+    /// through tokio-postgres's own connect.
+    async fn open(
+        &self,
+    ) -> Result<(
+        Client,
+        tokio::task::JoinHandle<()>,
+        Option<DirectParts>,
+        Option<(String, u16)>,
+    )> {
+        let tcp = match (self.config.get_hosts(), self.config.get_ports()) {
+            ([tokio_postgres::config::Host::Tcp(h)], [p]) => Some((h.clone(), *p)),
+            _ => None,
+        };
+        let Some((host, port)) = tcp else {
+            let (client, connection) = self
+                .config
+                .connect(self.tls.clone())
+                .await
+                .map_err(map_err)?;
+            let task = tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            return Ok((client, task, None, None));
+        };
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| {
+                Error::connection(format!("error connecting to server at {host}:{port}: {e}"))
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let _ = socket2::SockRef::from(&tcp).set_keepalive(true);
+        let stream = crate::direct::HybridStream::new(tcp);
+        #[cfg(unix)]
+        let fd = stream.fd();
+        let flags = stream.flags();
+        let mut tls = self.tls.clone();
+        let connector = <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<
+            crate::direct::HybridStream,
+        >>::make_tls_connect(&mut tls, &host)
+        .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?;
+        let (client, connection) = self
+            .config
+            .connect_raw(stream, connector)
+            .await
+            .map_err(map_err)?;
+        let (driver, task) = Driver::spawn(Box::pin(connection));
+        let parts = DirectParts {
+            #[cfg(unix)]
+            fd,
+            flags,
+            driver,
+        };
+        Ok((client, task, Some(parts), Some((host, port))))
+    }
+}
+
 impl Manager for PgManager {
     type Conn = PgConn;
 
     async fn connect(&self) -> Result<PgConn> {
-        let fut = self.config.connect(self.tls.clone());
-        let (client, connection) = match tokio::time::timeout(self.timeout, fut).await {
-            Ok(r) => r.map_err(map_err)?,
-            Err(_) => {
-                return Err(Error::connection(format!(
-                    "timed out after {:.1}s connecting to the server (connect_timeout)",
-                    self.timeout.as_secs_f64()
-                )))
-            }
-        };
-        let task = tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let (client, task, direct, addr) =
+            match tokio::time::timeout(self.timeout, self.open()).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(Error::connection(format!(
+                        "timed out after {:.1}s connecting to the server (connect_timeout)",
+                        self.timeout.as_secs_f64()
+                    )))
+                }
+            };
         if self.redshift {
             // Redshift ignores the `options` startup parameter: set the session here.
             client
@@ -222,6 +393,8 @@ impl Manager for PgManager {
         Ok(PgConn {
             client,
             task,
+            direct,
+            addr,
             stmts: Default::default(),
         })
     }
@@ -418,15 +591,8 @@ impl PgConnector {
         conn: &PgConn,
         cancel: &CancelSlot,
     ) -> Option<crate::cancel::CancelFuture> {
-        let token = conn.client.cancel_token();
-        let tls = self.pool.manager().tls.clone();
-        cancel.register(move || {
-            let t = token.clone();
-            let tls = tls.clone();
-            Box::pin(async move {
-                let _ = t.cancel_query(tls).await;
-            })
-        })
+        let (conn_ptr, tls) = (conn.canceller(), self.pool.manager().tls.clone());
+        cancel.register(move || Box::pin(conn_ptr.send(&tls)))
     }
 
     /// The statement-cache key: SQL text plus the declared parameter types.
@@ -619,14 +785,12 @@ impl PgConnector {
             return Ok(false);
         }
         // Cancelling the query cancels every range.
-        let tokens: Vec<_> = conns.iter().map(|c| c.client.cancel_token()).collect();
+        let cancellers: Vec<Canceller> = conns.iter().map(|c| c.canceller()).collect();
         let tls = self.pool.manager().tls.clone();
         let cancel_all = move || -> crate::cancel::CancelFuture {
-            let tokens = tokens.clone();
-            let tls = tls.clone();
+            let all = futures_util::future::join_all(cancellers.iter().map(|c| c.send(&tls)));
             Box::pin(async move {
-                futures_util::future::join_all(tokens.iter().map(|t| t.cancel_query(tls.clone())))
-                    .await;
+                all.await;
             })
         };
         if let Some(fut) = cancel.register(cancel_all.clone()) {
@@ -688,6 +852,90 @@ impl PgConnector {
         Ok(true)
     }
 
+    /// Run a query to completion on the calling thread through an idle pooled
+    /// connection, driving its socket here (see [`crate::direct`]): one thread wake-up
+    /// per round trip instead of three. `None`: this path does not apply (no idle TCP
+    /// connection right now, or a read that may become a parallel scan); use
+    /// [`PgConnector::query`].
+    ///
+    /// At `deadline`, or when `interrupted` (asked every 50 ms) says so, a cancel
+    /// request (run on `rt`) stops the statement and the connection is discarded.
+    #[cfg(unix)]
+    pub fn query_direct(
+        &self,
+        sql: &str,
+        params: &Params,
+        batch_size: usize,
+        deadline: Option<Instant>,
+        interrupted: &dyn Fn() -> bool,
+        rt: &tokio::runtime::Handle,
+    ) -> Option<Result<Sink>> {
+        if self.scan_workers > 1
+            && params.is_empty()
+            && !self.pool.manager().redshift
+            && scan::plan_unfiltered(trim_statement(sql), scan::Flavor::Postgres).is_some()
+        {
+            return None;
+        }
+        let mut conn = self.pool.try_idle()?;
+        let parts = conn.direct.clone()?;
+        // Anything the statement's future creates on tokio belongs to `rt`.
+        let _ctx = rt.enter();
+        let mut sink = Sink::collect();
+        let res = {
+            let mut slot = parts
+                .driver
+                .connection
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let _direct = parts.flags.enter();
+            let mut also = |cx: &mut std::task::Context<'_>| {
+                let _ = poll_connection(&mut slot, cx);
+            };
+            let fut = async {
+                let mut res = self
+                    .query_on(&conn, sql, params, batch_size, &mut sink)
+                    .await;
+                if matches!(&res, Err(e) if stale_statement(e)) && !sink.delivered_any() {
+                    conn.forget_all();
+                    res = self
+                        .query_on(&conn, sql, params, batch_size, &mut sink)
+                        .await;
+                }
+                res
+            };
+            let mut fut = std::pin::pin!(fut);
+            crate::direct::drive(
+                parts.fd,
+                &parts.flags,
+                fut.as_mut(),
+                Some(&mut also),
+                deadline,
+                interrupted,
+            )
+        };
+        // The connection's task polls it again from here on.
+        parts.driver.waker.wake();
+        match res {
+            Ok(r) => {
+                conn.observe(&r);
+                Some(r.map(|()| sink))
+            }
+            Err(stop) => {
+                // Abandoned mid-statement: stop it on the server, drop the connection.
+                rt.block_on(conn.cancel_request(&self.pool.manager().tls));
+                conn.mark_broken();
+                Some(Err(match stop {
+                    crate::direct::Stop::Timeout => Error::new(
+                        ErrorKind::Timeout,
+                        "the statement ran longer than its timeout and was cancelled",
+                    ),
+                    crate::direct::Stop::Interrupted => Error::cancelled("interrupted"),
+                }))
+            }
+        }
+    }
+
     /// Run a query, delivering batches of up to `batch_size` rows to `sink`.
     pub async fn query(
         &self,
@@ -723,11 +971,7 @@ impl PgConnector {
             // The reader went away mid-result: stop the server from sending the rest.
             // Awaited before the connection returns to the pool, so a late cancel
             // cannot hit the next statement.
-            let _ = conn
-                .client
-                .cancel_token()
-                .cancel_query(self.pool.manager().tls.clone())
-                .await;
+            conn.cancel_request(&self.pool.manager().tls).await;
         }
         conn.observe(&res);
         cancel.clear();
@@ -769,11 +1013,7 @@ impl PgConnector {
                     Ok(x) => x,
                     Err(e) => {
                         // The COPY already runs: stop it before reporting the type error.
-                        let _ = conn
-                            .client
-                            .cancel_token()
-                            .cancel_query(self.pool.manager().tls.clone())
-                            .await;
+                        conn.cancel_request(&self.pool.manager().tls).await;
                         return Err(e);
                     }
                 };

@@ -1,0 +1,416 @@
+//! Running a statement's network I/O on the calling thread.
+//!
+//! A small query through the async runtime costs two or three thread wake-ups: the
+//! caller hands the statement to a runtime worker, the worker's reactor learns from
+//! epoll that the answer has arrived, and the worker wakes the caller with the result.
+//! On a busy two-core machine each wake-up is tens of microseconds, more than the server
+//! needs to answer `SELECT 1`. A caller that is already outside the runtime (the Python
+//! bindings, with the GIL released) can instead drive the statement's future itself and
+//! wait on the socket with `poll(2)`: the kernel then wakes the one thread that wants
+//! the answer.
+//!
+//! [`HybridStream`] is a TCP stream that is an ordinary tokio stream, except while a
+//! caller drives it directly ([`DirectFlags`] on): then its reads and writes are plain
+//! non-blocking system calls that report "not ready" without involving the reactor.
+//! [`drive`] polls a future on the calling thread, sleeping in `poll(2)` on the socket
+//! between polls, and gives up at a deadline or when asked to stop (Ctrl-C).
+
+use std::future::Future;
+use std::io::{self, Read, Write};
+#[cfg(unix)]
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// How often a directly driven statement asks whether to stop (Ctrl-C).
+pub const SIGNAL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The switch between async and direct use of a [`HybridStream`], shared with the
+/// code that drives it.
+#[derive(Default, Debug)]
+pub struct DirectFlags {
+    on: AtomicBool,
+    /// A direct write found the socket's send buffer full: wait for it to drain.
+    want_write: AtomicBool,
+}
+
+/// Direct use of a stream for as long as it lives (the stream is async again after).
+pub struct DirectGuard<'a>(&'a DirectFlags);
+
+impl DirectFlags {
+    pub fn enter(&self) -> DirectGuard<'_> {
+        self.want_write.store(false, Ordering::Relaxed);
+        self.on.store(true, Ordering::Release);
+        DirectGuard(self)
+    }
+}
+
+impl Drop for DirectGuard<'_> {
+    fn drop(&mut self) {
+        self.0.on.store(false, Ordering::Release);
+    }
+}
+
+/// A TCP stream usable from the async runtime and, while [`DirectFlags`] is on, from
+/// a thread outside it (see the module documentation).
+///
+/// In direct use the socket is taken out of tokio's reactor (one `epoll_ctl`), so data
+/// arriving for the direct reader does not also wake a runtime worker; the first async
+/// use after that registers it again (which needs the runtime's context, present on its
+/// workers and inside `Handle::enter`).
+#[derive(Debug)]
+pub struct HybridStream {
+    sock: Sock,
+    flags: Arc<DirectFlags>,
+}
+
+#[derive(Debug)]
+enum Sock {
+    Tokio(TcpStream),
+    /// Deregistered from the reactor, still non-blocking.
+    Plain(std::net::TcpStream),
+    /// Only while switching (or after a failed switch: every operation then fails).
+    Gone,
+}
+
+fn gone() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the socket was lost switching modes",
+    )
+}
+
+impl HybridStream {
+    pub fn new(tcp: TcpStream) -> Self {
+        HybridStream {
+            sock: Sock::Tokio(tcp),
+            flags: Arc::default(),
+        }
+    }
+
+    pub fn flags(&self) -> Arc<DirectFlags> {
+        self.flags.clone()
+    }
+
+    #[cfg(unix)]
+    pub fn fd(&self) -> RawFd {
+        match &self.sock {
+            Sock::Tokio(t) => t.as_raw_fd(),
+            Sock::Plain(s) => s.as_raw_fd(),
+            Sock::Gone => -1,
+        }
+    }
+
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        match &self.sock {
+            Sock::Tokio(t) => t.set_nodelay(on),
+            Sock::Plain(s) => s.set_nodelay(on),
+            Sock::Gone => Err(gone()),
+        }
+    }
+
+    /// Direct use needs `poll(2)` (unix); elsewhere the stream is always async.
+    fn direct(&self) -> bool {
+        cfg!(unix) && self.flags.on.load(Ordering::Acquire)
+    }
+
+    /// The socket for plain system calls, out of the reactor.
+    fn plain(&mut self) -> io::Result<&std::net::TcpStream> {
+        if let Sock::Tokio(_) = self.sock {
+            let Sock::Tokio(t) = std::mem::replace(&mut self.sock, Sock::Gone) else {
+                unreachable!()
+            };
+            self.sock = Sock::Plain(t.into_std()?);
+        }
+        match &self.sock {
+            Sock::Plain(s) => Ok(s),
+            _ => Err(gone()),
+        }
+    }
+
+    /// The socket as a tokio stream, registered with the reactor again if needed.
+    fn tokio(&mut self) -> io::Result<&mut TcpStream> {
+        if let Sock::Plain(_) = self.sock {
+            let Sock::Plain(s) = std::mem::replace(&mut self.sock, Sock::Gone) else {
+                unreachable!()
+            };
+            self.sock = Sock::Tokio(TcpStream::from_std(s)?);
+        }
+        match &mut self.sock {
+            Sock::Tokio(t) => Ok(t),
+            _ => Err(gone()),
+        }
+    }
+
+    fn read_direct(&mut self, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let sock = match self.plain() {
+            Ok(s) => s,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        let dst = buf.initialize_unfilled();
+        match direct_io(|| (&*sock).read(dst), || ()) {
+            Poll::Ready(Ok(n)) => {
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn write_direct(&mut self, data: &[u8]) -> Poll<io::Result<usize>> {
+        let flags = self.flags.clone();
+        let sock = match self.plain() {
+            Ok(s) => s,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        direct_io(
+            || (&*sock).write(data),
+            || flags.want_write.store(true, Ordering::Relaxed),
+        )
+    }
+}
+
+/// A non-blocking system call: `Pending` (after `on_block`) when it would block.
+fn direct_io<T>(
+    mut op: impl FnMut() -> io::Result<T>,
+    on_block: impl FnOnce(),
+) -> Poll<io::Result<T>> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                on_block();
+                return Poll::Pending;
+            }
+            r => return Poll::Ready(r),
+        }
+    }
+}
+
+impl AsyncRead for HybridStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.direct() {
+            return this.read_direct(buf);
+        }
+        match this.tokio() {
+            Ok(t) => Pin::new(t).poll_read(cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl AsyncWrite for HybridStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.direct() {
+            return this.write_direct(data);
+        }
+        match this.tokio() {
+            Ok(t) => Pin::new(t).poll_write(cx, data),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // TCP keeps no user-space buffer to flush.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().sock {
+            Sock::Tokio(t) => Pin::new(t).poll_shutdown(cx),
+            Sock::Plain(s) => Poll::Ready(match s.shutdown(std::net::Shutdown::Write) {
+                // The peer already closed it: nothing left to shut down.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+                r => r,
+            }),
+            Sock::Gone => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Why [`drive`] stopped before the future completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The deadline passed.
+    Timeout,
+    /// `interrupted` said to stop.
+    Interrupted,
+}
+
+#[cfg(unix)]
+/// A waker that records that something is ready to make progress. Wakes from other
+/// threads (tokio timers or sockets used on a rare path) are noticed at the next
+/// `poll(2)` timeout, at most [`SIGNAL_INTERVAL`] later.
+#[derive(Default)]
+struct Flag(AtomicBool);
+
+#[cfg(unix)]
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::Release);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Poll `fut` on the calling thread until it completes, polling `also` (e.g. the task
+/// that owns a connection's socket) before it each round, and sleeping in `poll(2)` on
+/// socket `fd` while neither can make progress. The stream of `fd` must be in direct
+/// mode (`flags`). Stops at `deadline`, or when `interrupted` (asked every
+/// [`SIGNAL_INTERVAL`]) says so; the future is then left unfinished, its statement
+/// still running on the server, for the caller to cancel.
+#[cfg(unix)]
+pub fn drive<F: Future + ?Sized>(
+    fd: RawFd,
+    flags: &DirectFlags,
+    mut fut: Pin<&mut F>,
+    mut also: Option<&mut dyn FnMut(&mut Context<'_>)>,
+    deadline: Option<Instant>,
+    interrupted: &dyn Fn() -> bool,
+) -> Result<F::Output, Stop> {
+    let flag = Arc::new(Flag::default());
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut last_check = Instant::now();
+    loop {
+        flag.0.store(false, Ordering::Release);
+        flags.want_write.store(false, Ordering::Relaxed);
+        // `also` first: the connection task then waits for requests with this thread's
+        // waker, so the statement's first request does not wake its runtime task.
+        if let Some(a) = also.as_mut() {
+            a(&mut cx);
+        }
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return Ok(v);
+        }
+        if flag.0.load(Ordering::Acquire) {
+            continue;
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return Err(Stop::Timeout);
+        }
+        let since = now.duration_since(last_check);
+        if since >= SIGNAL_INTERVAL {
+            last_check = now;
+            if interrupted() {
+                return Err(Stop::Interrupted);
+            }
+        }
+        let mut wait = SIGNAL_INTERVAL.saturating_sub(since);
+        if let Some(d) = deadline {
+            wait = wait.min(d.saturating_duration_since(now));
+        }
+        let mut events = libc::POLLIN;
+        if flags.want_write.load(Ordering::Relaxed) {
+            events |= libc::POLLOUT;
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for the duration of the call. An error (EINTR) just
+        // means another round.
+        unsafe { libc::poll(&mut pfd, 1, ms) };
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn pair() -> (HybridStream, TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (c, s) = tokio::join!(TcpStream::connect(addr), l.accept());
+        (HybridStream::new(c.unwrap()), s.unwrap().0)
+    }
+
+    #[test]
+    fn direct_reads_and_writes_then_async_again() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (mut h, mut server) = rt.block_on(pair());
+        // The peer answers on the runtime while this thread drives the client directly.
+        let echo = rt.spawn(async move {
+            let mut b = [0u8; 5];
+            server.read_exact(&mut b).await.unwrap();
+            server.write_all(&b).await.unwrap();
+            server
+        });
+        let (fd, flags) = (h.fd(), h.flags());
+        {
+            let _g = flags.enter();
+            let fut = async {
+                h.write_all(b"hello").await?;
+                let mut b = [0u8; 5];
+                h.read_exact(&mut b).await?;
+                io::Result::Ok(b)
+            };
+            let mut fut = std::pin::pin!(fut);
+            let got = drive(fd, &flags, fut.as_mut(), None, None, &|| false).unwrap();
+            assert_eq!(&got.unwrap(), b"hello");
+        }
+        let mut server = rt.block_on(echo).unwrap();
+        // Back in async mode, on the runtime.
+        rt.block_on(async {
+            server.write_all(b"again").await.unwrap();
+            let mut b = [0u8; 5];
+            h.read_exact(&mut b).await.unwrap();
+            assert_eq!(&b, b"again");
+        });
+    }
+
+    #[test]
+    fn deadline_and_interruption_stop_a_silent_wait() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (mut h, _server) = rt.block_on(pair());
+        let (fd, flags) = (h.fd(), h.flags());
+        let _g = flags.enter();
+        let start = Instant::now();
+        let deadline = Some(start + Duration::from_millis(120));
+        {
+            let mut b = [0u8; 1];
+            let mut fut = std::pin::pin!(h.read_exact(&mut b));
+            let r = drive(fd, &flags, fut.as_mut(), None, deadline, &|| false);
+            assert_eq!(r.unwrap_err(), Stop::Timeout);
+        }
+        assert!(start.elapsed() >= Duration::from_millis(120));
+        let asked = std::sync::atomic::AtomicU32::new(0);
+        let mut b = [0u8; 1];
+        let mut fut = std::pin::pin!(h.read_exact(&mut b));
+        let r = drive(fd, &flags, fut.as_mut(), None, None, &|| {
+            asked.fetch_add(1, Ordering::Relaxed) >= 1
+        });
+        assert_eq!(r.unwrap_err(), Stop::Interrupted);
+        assert_eq!(asked.load(Ordering::Relaxed), 2);
+    }
+}

@@ -1,0 +1,275 @@
+"""PostgreSQL and MySQL/MariaDB queries whose socket I/O runs on the calling thread.
+
+Once the pool holds an idle connection, ``query`` drives that connection's socket from
+the calling thread (GIL released) instead of handing the statement to the async
+runtime. Every test warms the connector with one query so the queries after it take
+that path; results, errors, timeouts, broken connections and concurrency must behave
+exactly as on the async path (which ``stream`` and a cold pool still use). Ctrl-C on
+this path is tested in test_cancel_memory.py. Each test works in its own schema or
+database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import sqlarrow
+from conftest import PG_URL
+
+MY_HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
+MY_PORT = int(os.environ.get("SQLARROW_MYSQL_PORT", "3306"))
+
+
+class Engine:
+    """One engine's connectors and SQL dialect for these tests."""
+
+    def __init__(self, name: str, admin: sqlarrow.Connector, space: str) -> None:
+        self.name = name
+        self.admin = admin
+        self.space = space  # schema (PostgreSQL) or database (MySQL)
+
+    def connect(self, **kw: Any) -> sqlarrow.Connector:
+        if self.name == "postgres":
+            kw.setdefault("pool_size", 4)
+            return sqlarrow.connect(PG_URL, **kw)
+        kw.setdefault("pool_size", 4)
+        return sqlarrow.MySQLConnector(
+            MY_HOST, MY_PORT, user="root", ssl_mode="disabled", database=self.space, **kw
+        )
+
+    @property
+    def t(self) -> str:
+        return f'"{self.space}".t' if self.name == "postgres" else "t"
+
+    def mark(self, n: int) -> str:
+        return f"${n}" if self.name == "postgres" else "?"
+
+    def sleep(self, seconds: int, tag: str) -> str:
+        if self.name == "postgres":
+            return f"select pg_sleep({seconds}) /* {tag} */"
+        return f"select sleep({seconds}) as s /* {tag} */"
+
+    def running(self, tag: str) -> int:
+        if self.name == "postgres":
+            sql = (
+                "select count(*) as n from pg_stat_activity where query like $1 "
+                "and state = 'active' and pid <> pg_backend_pid()"
+            )
+        else:
+            sql = (
+                "select count(*) as n from information_schema.processlist "
+                "where info like ? and id <> connection_id()"
+            )
+        rows = self.admin.query(sql, [f"%{tag}%"]).to_pylist()
+        return int(rows[0]["n"])
+
+    def session_id(self, conn: sqlarrow.Connector) -> int:
+        sql = (
+            "select pg_backend_pid() as id"
+            if self.name == "postgres"
+            else "select connection_id() as id"
+        )
+        return int(conn.query(sql).to_pylist()[0]["id"])
+
+    def kill(self, session: int) -> None:
+        if self.name == "postgres":
+            self.admin.query("select pg_terminate_backend($1::int) as ok", [session])
+        else:
+            self.admin.execute(f"KILL {session}")
+
+
+@pytest.fixture(params=["postgres", "mysql"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    space = f"sqlarrow_t_{uuid.uuid4().hex}"
+    if request.param == "postgres":
+        admin: sqlarrow.Connector = sqlarrow.connect(PG_URL, pool_size=2)
+        admin.execute(f'CREATE SCHEMA "{space}"')
+        drop = f'DROP SCHEMA IF EXISTS "{space}" CASCADE'
+    else:
+        admin = sqlarrow.MySQLConnector(
+            MY_HOST, MY_PORT, user="root", ssl_mode="disabled", pool_size=2
+        )
+        admin.execute(f"CREATE DATABASE `{space}` CHARACTER SET utf8mb4")
+        drop = f"DROP DATABASE IF EXISTS `{space}`"
+    try:
+        yield Engine(request.param, admin, space)
+    finally:
+        admin.execute(drop)
+        admin.close()
+
+
+def _fill(e: Engine, conn: sqlarrow.Connector, n: int = 5000) -> None:
+    ts = "timestamptz" if e.name == "postgres" else "datetime(6)"
+    conn.execute(
+        f"create table {e.t} (k bigint primary key, name varchar(40), x double precision, "
+        f"amount decimal(18, 4), at {ts}, d date, flag boolean)"
+    )
+    marks = ", ".join(e.mark(i) for i in range(1, 8))
+    base = dt.datetime(2026, 1, 2, 3, 4, 5, 123456)
+    conn.executemany(
+        f"insert into {e.t} values ({marks})",
+        [
+            (
+                i,
+                None if i % 7 == 0 else f"n{i} é",
+                i / 3,
+                decimal.Decimal(i) / 7 if i % 5 else None,
+                base + dt.timedelta(seconds=i),
+                dt.date(2026, 1, 1) + dt.timedelta(days=i % 300),
+                i % 2 == 0,
+            )
+            for i in range(1, n + 1)
+        ],
+    )
+
+
+def _streamed(conn: sqlarrow.Connector, sql: str, params: Any = None) -> pa.Table:
+    with conn.stream(sql, params) as s:
+        batches = list(s)
+    return pa.Table.from_batches(batches)
+
+
+def test_results_match_the_streamed_path(engine: Engine) -> None:
+    conn = engine.connect()
+    try:
+        _fill(engine, conn)
+        conn.query("select 1 as one")  # an idle connection: the next queries run in place
+        cols = "k, name, x, amount, at, d, flag"
+        sql = f"select {cols} from {engine.t} where k > {engine.mark(1)} order by k"
+        direct = conn.query(sql, [10]).to_arrow()
+        streamed = _streamed(conn, sql, [10])
+        assert direct.num_rows == 4990
+        assert direct.schema == streamed.schema
+        assert direct.equals(streamed)
+        again = conn.query(sql, [10]).to_arrow()  # the statement cached by the first run
+        assert again.equals(direct)
+        raw = conn._raw.query(sql, [10], batch_size=1000)  # type: ignore[attr-defined]
+        assert raw.num_rows == 4990 and raw.num_batches == 5
+        empty = conn.query(f"select k, name from {engine.t} where k < 0").to_arrow()
+        assert empty.num_rows == 0 and empty.schema.names == ["k", "name"]
+        # Statements without a result set go through query too.
+        conn.query(f"delete from {engine.t} where k <= 10")
+        assert conn.query(f"select count(*) as n from {engine.t}").to_pylist() == [{"n": 4990}]
+        # One connection did all of it: nothing leaked or was thrown away.
+        stats = conn.pool_stats()
+        assert stats.in_use == 0
+    finally:
+        conn.close()
+
+
+def test_errors_are_typed_and_the_connection_survives(engine: Engine) -> None:
+    cold = engine.connect()  # the async path: the same check
+    with cold, pytest.raises(sqlarrow.ParameterError, match="2 value"):
+        cold.query(f"select {engine.mark(1)} as a", [1, 2])
+    conn = engine.connect(pool_size=1)
+    try:
+        _fill(engine, conn, 10)
+        conn.query("select 1 as one")
+        before = engine.session_id(conn)
+        with pytest.raises(sqlarrow.QueryError):
+            conn.query("selec nothing")
+        with pytest.raises(sqlarrow.UndefinedObjectError):
+            conn.query(f"select * from {engine.t}_missing")
+        with pytest.raises(sqlarrow.ParameterError):
+            conn.query(f"select * from {engine.t} where k = {engine.mark(1)}", [1, 2])
+        if engine.name == "postgres":
+            with pytest.raises(sqlarrow.DataError):
+                conn.query("select 1 / 0 as x")
+        assert conn.query(f"select count(*) as n from {engine.t}").to_pylist() == [{"n": 10}]
+        # Errors reported by the server do not cost the connection.
+        assert engine.session_id(conn) == before
+    finally:
+        conn.close()
+    with pytest.raises(sqlarrow.InterfaceError):
+        conn.query("select 1")
+
+
+def test_timeout_stops_the_statement_on_the_server(engine: Engine) -> None:
+    conn = engine.connect(pool_size=2)
+    tag = f"sqlarrow_direct_{uuid.uuid4().hex}"
+    try:
+        conn.query("select 1 as one")
+        start = time.monotonic()
+        with pytest.raises(sqlarrow.QueryTimeoutError, match="timeout"):
+            conn.query(engine.sleep(30, tag), timeout=0.4)
+        assert time.monotonic() - start < 10
+        deadline = time.monotonic() + 5
+        while engine.running(tag):
+            assert time.monotonic() < deadline, "the statement still runs on the server"
+            time.sleep(0.1)
+        # The connector's own statement_timeout applies the same way.
+        with engine.connect(statement_timeout=0.3) as limited:
+            limited.query("select 1 as one")
+            with pytest.raises(sqlarrow.QueryTimeoutError):
+                limited.query(engine.sleep(30, tag))
+        assert conn.query("select 2 as two").to_pylist() == [{"two": 2}]
+    finally:
+        conn.close()
+
+
+def test_a_connection_killed_while_idle_fails_cleanly(engine: Engine) -> None:
+    conn = engine.connect(pool_size=1)
+    try:
+        conn.query("select 1 as one")
+        engine.kill(engine.session_id(conn))
+        time.sleep(0.2)
+        # The dead connection is found on use: a typed error (or a fresh connection),
+        # never a hang or a panic; the pool then replaces it.
+        try:
+            conn.query("select 1 as one")
+        except sqlarrow.SqlArrowError as exc:
+            assert isinstance(exc, (sqlarrow.DatabaseConnectionError, sqlarrow.QueryError)), exc
+        assert conn.query("select 3 as three").to_pylist() == [{"three": 3}]
+    finally:
+        conn.close()
+
+
+def test_threads_share_the_pool(engine: Engine) -> None:
+    conn = engine.connect(pool_size=4)
+    errors: list[BaseException] = []
+    sql = f"select {engine.mark(1)} + 0 as v"
+    try:
+        conn.query("select 1 as one")
+
+        def work(t: int) -> None:
+            try:
+                for i in range(150):
+                    v = t * 1000 + i
+                    assert conn.query(sql, [v]).to_pylist() == [{"v": v}]
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        assert conn.pool_stats().in_use == 0
+    finally:
+        conn.close()
+
+
+def test_large_result_and_large_statement(engine: Engine) -> None:
+    """Results larger than the socket buffers, and a statement text larger than the
+    send buffer, both cross the calling-thread path whole."""
+    conn = engine.connect()
+    try:
+        _fill(engine, conn, 20000)
+        conn.query("select 1 as one")
+        ids = ", ".join(str(i) for i in range(1, 20001))  # ~110 KB of SQL
+        got = conn.query(f"select k, name from {engine.t} where k in ({ids}) order by k").to_arrow()
+        assert got.num_rows == 20000
+        assert got.column("k").to_pylist()[:3] == [1, 2, 3]
+        assert got.equals(_streamed(conn, f"select k, name from {engine.t} order by k"))
+    finally:
+        conn.close()
