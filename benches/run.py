@@ -99,6 +99,10 @@ TOOL_LABEL = {
 }
 ENGINE_LABEL = {"pg": "PostgreSQL", "sqlite": "SQLite", "mariadb": "MariaDB"}
 DBAPI_NAME = {"pg": "psycopg", "sqlite": "sqlite3", "mariadb": "pymysql"}
+# Every worker's environment. pyarrow and pandas load numpy, whose OpenBLAS starts a
+# thread per CPU; on 2 vCPUs shared with the database server those threads took ~8% of
+# the CPU samples of a small-query run in which no tool does linear algebra.
+WORKER_ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 
 
 def label(tool: str, engine: str, op: str) -> str:
@@ -260,7 +264,9 @@ def run_worker(job: dict[str, Any], timeout: float) -> dict[str, Any]:
     args += job.get("extra", [])
     t0 = time.perf_counter()
     try:
-        p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=HERE)
+        p = subprocess.run(
+            args, capture_output=True, text=True, timeout=timeout, cwd=HERE, env=WORKER_ENV
+        )
     except subprocess.TimeoutExpired:
         return {**_key(job), "status": "error", "reason": f"timeout after {timeout:.0f}s"}
     out = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]

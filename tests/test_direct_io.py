@@ -222,12 +222,17 @@ def test_a_connection_killed_while_idle_fails_cleanly(engine: Engine) -> None:
         conn.query("select 1 as one")
         engine.kill(engine.session_id(conn))
         time.sleep(0.2)
-        # The dead connection is found on use: a typed error (or a fresh connection),
-        # never a hang or a panic; the pool then replaces it.
-        try:
-            conn.query("select 1 as one")
-        except sqlarrow.SqlArrowError as exc:
-            assert isinstance(exc, (sqlarrow.DatabaseConnectionError, sqlarrow.QueryError)), exc
+        if engine.name == "postgres":
+            # After a direct query the connection's task watches the idle socket again,
+            # so the pool sees the connection closed and opens a fresh one.
+            assert conn.query("select 1 as one").to_pylist() == [{"one": 1}]
+        else:
+            # The MySQL reader finds the dead connection on use: a typed error, never
+            # a hang or a panic; the pool then replaces it.
+            try:
+                conn.query("select 1 as one")
+            except sqlarrow.SqlArrowError as exc:
+                assert isinstance(exc, (sqlarrow.DatabaseConnectionError, sqlarrow.QueryError))
         assert conn.query("select 3 as three").to_pylist() == [{"three": 3}]
     finally:
         conn.close()

@@ -888,34 +888,53 @@ impl PgConnector {
                 .connection
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            let _direct = parts.flags.enter();
-            let mut also = |cx: &mut std::task::Context<'_>| {
-                let _ = poll_connection(&mut slot, cx);
-            };
-            let fut = async {
-                let mut res = self
-                    .query_on(&conn, sql, params, batch_size, &mut sink)
-                    .await;
-                if matches!(&res, Err(e) if stale_statement(e)) && !sink.delivered_any() {
-                    conn.forget_all();
-                    res = self
+            let res = {
+                let _direct = parts.flags.enter();
+                let mut also = |cx: &mut std::task::Context<'_>| {
+                    let _ = poll_connection(&mut slot, cx);
+                };
+                let fut = async {
+                    let mut res = self
                         .query_on(&conn, sql, params, batch_size, &mut sink)
                         .await;
-                }
-                res
+                    if matches!(&res, Err(e) if stale_statement(e)) && !sink.delivered_any() {
+                        conn.forget_all();
+                        res = self
+                            .query_on(&conn, sql, params, batch_size, &mut sink)
+                            .await;
+                    }
+                    res
+                };
+                let mut fut = std::pin::pin!(fut);
+                crate::direct::drive(
+                    parts.fd,
+                    &parts.flags,
+                    fut.as_mut(),
+                    Some(&mut also),
+                    deadline,
+                    interrupted,
+                )
             };
-            let mut fut = std::pin::pin!(fut);
-            crate::direct::drive(
-                parts.fd,
-                &parts.flags,
-                fut.as_mut(),
-                Some(&mut also),
-                deadline,
-                interrupted,
-            )
+            // Hand the connection back to its task. Polled once here, in async mode and
+            // with the task's waker, it registers its socket with the reactor and the
+            // task as the one to wake on a new request or a message from the server,
+            // without waking a runtime worker just for that.
+            let handed_back = match parts.driver.waker.take() {
+                Some(w) => {
+                    let ended = poll_connection(&mut slot, &mut std::task::Context::from_waker(&w))
+                        .is_ready();
+                    parts.driver.waker.register(&w);
+                    !ended
+                }
+                None => false,
+            };
+            drop(slot);
+            if !handed_back {
+                // The task must run to see the connection ended (or to register itself).
+                parts.driver.waker.wake();
+            }
+            res
         };
-        // The connection's task polls it again from here on.
-        parts.driver.waker.wake();
         match res {
             Ok(r) => {
                 conn.observe(&r);
