@@ -26,7 +26,7 @@ use sqlarrow_core::stream::BatchStream;
 use sqlarrow_core::{Connector, ErrorKind, Params, QueryOptions};
 
 use crate::errors::{err, to_pyerr};
-use crate::runtime::{query_direct, wait_for};
+use crate::runtime::{execute_direct, query_direct, wait_for};
 
 fn pool_config(pool_size: usize, pool_timeout: f64) -> PyResult<PoolConfig> {
     if pool_size == 0 {
@@ -412,6 +412,9 @@ impl RawConnector {
     ) -> PyResult<u64> {
         let timeout = timeout_arg("timeout", timeout)?;
         let (sql, params) = self.prepare_call(py, sql, params)?;
+        if let Some(n) = execute_direct(py, &self.inner, &sql, &params, timeout)? {
+            return Ok(n);
+        }
         let cancel = CancelSlot::new();
         wait_for(
             py,

@@ -75,17 +75,18 @@ where
     }
 }
 
-/// Run a query on the calling thread where the engine can (see
+/// Run `work` on the calling thread where the engine can (see
 /// `Connector::query_direct`), with the GIL released. Ctrl-C is noticed from inside
 /// the statement (the engine asks every 50 ms, taking the GIL briefly) and raised as
-/// `KeyboardInterrupt`. `Ok(None)`: the query must go through [`wait_for`].
-pub fn query_direct(
+/// `KeyboardInterrupt`. `Ok(None)`: the call must go through [`wait_for`].
+fn run_direct<T: Send>(
     py: Python<'_>,
-    conn: &sqlarrow_core::Connector,
-    sql: &str,
-    params: &sqlarrow_core::Params,
-    opts: sqlarrow_core::QueryOptions,
-) -> PyResult<Option<sqlarrow_core::connector::QueryOutput>> {
+    work: impl FnOnce(
+            Arc<dyn Fn() -> bool + Send + Sync>,
+            &tokio::runtime::Handle,
+        ) -> Option<sqlarrow_core::Result<T>>
+        + Send,
+) -> PyResult<Option<T>> {
     // The same fork guard as the runtime: connections must not cross a fork.
     let rt = runtime()?.handle();
     let signal: Arc<Mutex<Option<PyErr>>> = Arc::default();
@@ -99,7 +100,7 @@ pub fn query_direct(
             }
         })
     });
-    match py.detach(|| conn.query_direct(sql, params, opts, interrupted, rt)) {
+    match py.detach(|| work(interrupted, rt)) {
         None => Ok(None),
         Some(Ok(out)) => Ok(Some(out)),
         Some(Err(e)) => match signal.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -107,4 +108,30 @@ pub fn query_direct(
             None => Err(to_pyerr(e)),
         },
     }
+}
+
+/// A query on the calling thread (see [`run_direct`]).
+pub fn query_direct(
+    py: Python<'_>,
+    conn: &sqlarrow_core::Connector,
+    sql: &str,
+    params: &sqlarrow_core::Params,
+    opts: sqlarrow_core::QueryOptions,
+) -> PyResult<Option<sqlarrow_core::connector::QueryOutput>> {
+    run_direct(py, |interrupted, rt| {
+        conn.query_direct(sql, params, opts, interrupted, rt)
+    })
+}
+
+/// A statement without a result on the calling thread (see [`run_direct`]).
+pub fn execute_direct(
+    py: Python<'_>,
+    conn: &sqlarrow_core::Connector,
+    sql: &str,
+    params: &sqlarrow_core::Params,
+    timeout: Option<Duration>,
+) -> PyResult<Option<u64>> {
+    run_direct(py, |interrupted, rt| {
+        conn.execute_direct(sql, params, timeout, interrupted, rt)
+    })
 }

@@ -54,14 +54,14 @@ def _active_queries(admin: sqlarrow.Connector, marker: str) -> int:
     )
 
 
-@pytest.mark.parametrize("mode", ["query", "stream"])
+@pytest.mark.parametrize("mode", ["query", "stream", "execute"])
 def test_ctrl_c_cancels_postgres_query(pg_admin: sqlarrow.Connector, mode: str) -> None:
     marker = f"sqlarrow_cancel_{uuid.uuid4().hex}"
-    call = (
-        f'conn.query("select pg_sleep(60) /* {marker} */")'
-        if mode == "query"
-        else f'list(conn.stream("select pg_sleep(60) /* {marker} */"))'
-    )
+    call = {
+        "query": f'conn.query("select pg_sleep(60) /* {marker} */")',
+        "stream": f'list(conn.stream("select pg_sleep(60) /* {marker} */"))',
+        "execute": f'conn.execute("select pg_sleep(60) /* {marker} */")',
+    }[mode]
     proc = _spawn(
         f"""
         import time, sqlarrow

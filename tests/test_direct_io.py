@@ -278,3 +278,52 @@ def test_large_result_and_large_statement(engine: Engine) -> None:
         assert got.equals(_streamed(conn, f"select k, name from {engine.t} order by k"))
     finally:
         conn.close()
+
+
+def test_postgres_execute_on_the_calling_thread(pg_admin: sqlarrow.Connector) -> None:
+    """PostgreSQL ``execute`` takes the same path as ``query`` once a connection is idle:
+    rows affected, scripts of several statements, typed errors, timeouts cancelled on
+    the server, read-only mode. (Ctrl-C: test_cancel_memory.py.)"""
+    schema = f"sqlarrow_t_{uuid.uuid4().hex}"
+    tag = f"sqlarrow_direct_{uuid.uuid4().hex}"
+    conn = sqlarrow.connect(PG_URL, pool_size=2)
+    try:
+        conn.execute(f'create schema "{schema}"')  # a cold pool: the async path
+        t = f'"{schema}".t'
+        assert conn.execute(f"create table {t} (k int primary key, v text)") == 0
+        assert conn.execute(f"insert into {t} values ($1, $2)", [1, "a"]) == 1
+        assert (
+            conn.execute(f"insert into {t} values (2, 'b'); insert into {t} values (3, 'c')") == 2
+        )
+        assert conn.execute(f"update {t} set v = v || $1", ["!"]) == 3
+        with pytest.raises(sqlarrow.UniqueViolation):
+            conn.execute(f"insert into {t} values ($1, $2)", [1, "dup"])
+        with pytest.raises(sqlarrow.SqlSyntaxError):
+            conn.execute("updat nothing")
+        with pytest.raises(sqlarrow.ParameterError):
+            conn.execute(f"delete from {t} where k = $1", [1, 2])
+        start = time.monotonic()
+        with pytest.raises(sqlarrow.QueryTimeoutError, match="cancelled on the server"):
+            conn.execute(f"select pg_sleep(30) /* {tag} */", timeout=0.3)
+        assert time.monotonic() - start < 10
+        deadline = time.monotonic() + 5
+        while pg_admin.query(
+            "select count(*) as n from pg_stat_activity where query like $1 "
+            "and state = 'active' and pid <> pg_backend_pid()",
+            [f"%{tag}%"],
+        ).to_pylist() != [{"n": 0}]:
+            assert time.monotonic() < deadline, "the statement still runs on the server"
+            time.sleep(0.1)
+        assert conn.query(f"select k, v from {t} order by k").to_pylist() == [
+            {"k": 1, "v": "a!"},
+            {"k": 2, "v": "b!"},
+            {"k": 3, "v": "c!"},
+        ]
+        with sqlarrow.connect(PG_URL, read_only=True) as ro:
+            ro.query("select 1")
+            with pytest.raises(sqlarrow.ReadOnlyViolation):
+                ro.execute(f"delete from {t}")
+        assert conn.execute(f"delete from {t} where k > $1", [1]) == 2
+    finally:
+        conn.execute(f'drop schema if exists "{schema}" cascade')
+        conn.close()

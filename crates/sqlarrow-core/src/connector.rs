@@ -327,6 +327,37 @@ impl Connector {
         )
     }
 
+    /// Run one statement on the calling thread, where the engine can (PostgreSQL,
+    /// through an idle pooled TCP connection: see [`crate::direct`]). `None`: use
+    /// [`Connector::execute_timeout`]. Arguments as for [`Connector::query_direct`].
+    pub fn execute_direct(
+        &self,
+        sql: &str,
+        params: &Params,
+        timeout: Option<Duration>,
+        interrupted: std::sync::Arc<dyn Fn() -> bool + Send + Sync>,
+        rt: &tokio::runtime::Handle,
+    ) -> Option<Result<u64>> {
+        if let Err(e) = self.check_open().and_then(|()| self.check_read(sql)) {
+            return Some(Err(e));
+        }
+        let limit = timeout.or(self.statement_timeout);
+        let deadline = limit.map(|t| Instant::now() + t);
+        #[cfg(all(feature = "postgres", unix))]
+        #[allow(irrefutable_let_patterns)]
+        if let Engine::Postgres(c) = &self.engine {
+            let out = c.execute_direct(sql, params, deadline, &*interrupted, rt)?;
+            return Some(out.map_err(|e| match (e.kind, limit) {
+                (crate::error::ErrorKind::Timeout, Some(t)) => {
+                    timeout_error(t, "cancelled on the server")
+                }
+                _ => e,
+            }));
+        }
+        let _ = (params, interrupted, deadline, rt);
+        None
+    }
+
     /// Run a query and collect every batch.
     pub async fn query(
         &self,

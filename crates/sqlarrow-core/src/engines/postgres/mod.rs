@@ -110,9 +110,12 @@ impl Driver {
         let shared = d.clone();
         let task = tokio::spawn(futures_util::future::poll_fn(move |cx| {
             shared.waker.register(cx.waker());
-            let Ok(mut slot) = shared.connection.try_lock() else {
-                // A direct caller has it; it wakes this task when done.
-                return std::task::Poll::Pending;
+            let mut slot = match shared.connection.try_lock() {
+                Ok(slot) => slot,
+                // A direct caller that panicked: the connection itself is still sound.
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                // A direct caller has it; it hands it back (or wakes this task) when done.
+                Err(std::sync::TryLockError::WouldBlock) => return std::task::Poll::Pending,
             };
             poll_connection(&mut slot, cx)
         }));
@@ -135,6 +138,55 @@ fn poll_connection(
             std::task::Poll::Pending => std::task::Poll::Pending,
         },
     }
+}
+
+/// Drive `fut`, a statement on the connection of `parts`, on the calling thread (see
+/// [`crate::direct`]), polling the connection future alongside it. Afterwards the
+/// connection is handed back to its runtime task: polled once here, in async mode and
+/// with the task's waker, it registers its socket with the reactor and the task as the
+/// one to wake on a new request or a message from the server, without waking a runtime
+/// worker just for that.
+#[cfg(unix)]
+fn drive_direct<T>(
+    parts: &DirectParts,
+    fut: std::pin::Pin<&mut dyn std::future::Future<Output = Result<T>>>,
+    deadline: Option<Instant>,
+    interrupted: &dyn Fn() -> bool,
+) -> std::result::Result<Result<T>, crate::direct::Stop> {
+    let mut slot = parts
+        .driver
+        .connection
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let res = {
+        let _direct = parts.flags.enter();
+        let mut also = |cx: &mut std::task::Context<'_>| {
+            let _ = poll_connection(&mut slot, cx);
+        };
+        crate::direct::drive(
+            parts.fd,
+            &parts.flags,
+            fut,
+            Some(&mut also),
+            deadline,
+            interrupted,
+        )
+    };
+    let handed_back = match parts.driver.waker.take() {
+        Some(w) => {
+            let ended =
+                poll_connection(&mut slot, &mut std::task::Context::from_waker(&w)).is_ready();
+            parts.driver.waker.register(&w);
+            !ended
+        }
+        None => false,
+    };
+    drop(slot);
+    if !handed_back {
+        // The task must run to see the connection ended (or to register itself).
+        parts.driver.waker.wake();
+    }
+    res
 }
 
 #[derive(Clone)]
@@ -883,74 +935,70 @@ impl PgConnector {
         let _ctx = rt.enter();
         let mut sink = Sink::collect();
         let res = {
-            let mut slot = parts
-                .driver
-                .connection
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let res = {
-                let _direct = parts.flags.enter();
-                let mut also = |cx: &mut std::task::Context<'_>| {
-                    let _ = poll_connection(&mut slot, cx);
-                };
-                let fut = async {
-                    let mut res = self
+            let fut = async {
+                let mut res = self
+                    .query_on(&conn, sql, params, batch_size, &mut sink)
+                    .await;
+                if matches!(&res, Err(e) if stale_statement(e)) && !sink.delivered_any() {
+                    conn.forget_all();
+                    res = self
                         .query_on(&conn, sql, params, batch_size, &mut sink)
                         .await;
-                    if matches!(&res, Err(e) if stale_statement(e)) && !sink.delivered_any() {
-                        conn.forget_all();
-                        res = self
-                            .query_on(&conn, sql, params, batch_size, &mut sink)
-                            .await;
-                    }
-                    res
-                };
-                let mut fut = std::pin::pin!(fut);
-                crate::direct::drive(
-                    parts.fd,
-                    &parts.flags,
-                    fut.as_mut(),
-                    Some(&mut also),
-                    deadline,
-                    interrupted,
-                )
-            };
-            // Hand the connection back to its task. Polled once here, in async mode and
-            // with the task's waker, it registers its socket with the reactor and the
-            // task as the one to wake on a new request or a message from the server,
-            // without waking a runtime worker just for that.
-            let handed_back = match parts.driver.waker.take() {
-                Some(w) => {
-                    let ended = poll_connection(&mut slot, &mut std::task::Context::from_waker(&w))
-                        .is_ready();
-                    parts.driver.waker.register(&w);
-                    !ended
                 }
-                None => false,
+                res
             };
-            drop(slot);
-            if !handed_back {
-                // The task must run to see the connection ended (or to register itself).
-                parts.driver.waker.wake();
-            }
-            res
+            let mut fut = std::pin::pin!(fut);
+            drive_direct(&parts, fut.as_mut(), deadline, interrupted)
         };
+        Some(self.finish_direct(&mut conn, res, rt).map(|()| sink))
+    }
+
+    /// [`PgConnector::execute`] on the calling thread, as [`PgConnector::query_direct`]
+    /// does for queries. `None`: no idle TCP connection right now.
+    #[cfg(unix)]
+    pub fn execute_direct(
+        &self,
+        sql: &str,
+        params: &Params,
+        deadline: Option<Instant>,
+        interrupted: &dyn Fn() -> bool,
+        rt: &tokio::runtime::Handle,
+    ) -> Option<Result<u64>> {
+        let mut conn = self.pool.try_idle()?;
+        let parts = conn.direct.clone()?;
+        let _ctx = rt.enter();
+        let res = {
+            let fut = Self::execute_on(&conn, sql, params);
+            let mut fut = std::pin::pin!(fut);
+            drive_direct(&parts, fut.as_mut(), deadline, interrupted)
+        };
+        Some(self.finish_direct(&mut conn, res, rt))
+    }
+
+    /// The outcome of a statement driven by [`drive_direct`]. One stopped at its
+    /// deadline or by Ctrl-C is cancelled on the server and its connection discarded.
+    #[cfg(unix)]
+    fn finish_direct<T>(
+        &self,
+        conn: &mut Pooled<PgManager>,
+        res: std::result::Result<Result<T>, crate::direct::Stop>,
+        rt: &tokio::runtime::Handle,
+    ) -> Result<T> {
         match res {
             Ok(r) => {
                 conn.observe(&r);
-                Some(r.map(|()| sink))
+                r
             }
             Err(stop) => {
-                // Abandoned mid-statement: stop it on the server, drop the connection.
                 rt.block_on(conn.cancel_request(&self.pool.manager().tls));
                 conn.mark_broken();
-                Some(Err(match stop {
+                Err(match stop {
                     crate::direct::Stop::Timeout => Error::new(
                         ErrorKind::Timeout,
                         "the statement ran longer than its timeout and was cancelled",
                     ),
                     crate::direct::Stop::Interrupted => Error::cancelled("interrupted"),
-                }))
+                })
             }
         }
     }
@@ -1083,27 +1131,28 @@ impl PgConnector {
     /// Run one statement; returns rows affected.
     pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {
         let mut conn = self.checkout(cancel).await?;
-        let res = async {
-            if params.is_empty() {
-                // Simple protocol: allows several statements and utility commands.
-                let msgs = conn.client.simple_query(sql).await.map_err(map_err)?;
-                Ok(msgs
-                    .iter()
-                    .filter_map(|m| match m {
-                        tokio_postgres::SimpleQueryMessage::CommandComplete(n) => Some(*n),
-                        _ => None,
-                    })
-                    .sum())
-            } else {
-                let stmt = Self::prepare(&conn, sql, params).await?;
-                let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
-                conn.client.execute_raw(&stmt, p).await.map_err(map_err)
-            }
-        }
-        .await;
+        let res = Self::execute_on(&conn, sql, params).await;
         conn.observe(&res);
         cancel.clear();
         res
+    }
+
+    async fn execute_on(conn: &PgConn, sql: &str, params: &Params) -> Result<u64> {
+        if params.is_empty() {
+            // Simple protocol: allows several statements and utility commands.
+            let msgs = conn.client.simple_query(sql).await.map_err(map_err)?;
+            Ok(msgs
+                .iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::CommandComplete(n) => Some(*n),
+                    _ => None,
+                })
+                .sum())
+        } else {
+            let stmt = Self::prepare(conn, sql, params).await?;
+            let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
+            conn.client.execute_raw(&stmt, p).await.map_err(map_err)
+        }
     }
 
     /// Run one statement per parameter set in one transaction (pipelined).
