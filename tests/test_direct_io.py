@@ -327,3 +327,43 @@ def test_postgres_execute_on_the_calling_thread(pg_admin: sqlarrow.Connector) ->
     finally:
         conn.execute(f'drop schema if exists "{schema}" cascade')
         conn.close()
+
+
+def test_timeouts_and_queries_interleaved_across_threads(engine: Engine) -> None:
+    """Statements stopped at their deadline (cancelled on the server, connection
+    discarded) while other threads keep querying through the same pool: no answer
+    crosses to another call, and every thread ends with a working connector."""
+    conn = engine.connect(pool_size=4)
+    errors: list[BaseException] = []
+    sql = f"select {engine.mark(1)} + 0 as v"
+    slow = "select pg_sleep(5)" if engine.name == "postgres" else "select sleep(5) as s"
+    try:
+        conn.query("select 1 as one")
+
+        def fast(t: int) -> None:
+            try:
+                for i in range(60):
+                    v = t * 1000 + i
+                    assert conn.query(sql, [v]).to_pylist() == [{"v": v}]
+            except BaseException as exc:
+                errors.append(exc)
+
+        def slow_calls() -> None:
+            try:
+                for _ in range(3):
+                    with pytest.raises(sqlarrow.QueryTimeoutError):
+                        conn.query(slow, timeout=0.2)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=fast, args=(t,)) for t in range(4)]
+        threads += [threading.Thread(target=slow_calls) for _ in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        assert conn.query("select 7 as seven").to_pylist() == [{"seven": 7}]
+        assert conn.pool_stats().in_use == 0
+    finally:
+        conn.close()
