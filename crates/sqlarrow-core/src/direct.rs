@@ -278,6 +278,18 @@ impl AsyncWrite for HybridStream {
     }
 }
 
+/// Whether socket `fd` has input waiting (or was closed by the peer), without waiting.
+#[cfg(unix)]
+pub fn readable(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
+}
+
 /// Why [`drive`] stopped before the future completed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {

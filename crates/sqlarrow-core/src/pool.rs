@@ -20,6 +20,12 @@ pub trait Manager: Send + Sync + 'static {
     fn connect(&self) -> impl Future<Output = Result<Self::Conn>> + Send;
     /// A cheap local check (no I/O): false when the connection is known to be dead.
     fn is_valid(&self, conn: &Self::Conn) -> bool;
+    /// The check before an idle connection is handed out: [`Manager::is_valid`], plus
+    /// whatever a connection whose socket nobody watched while idle needs (reading
+    /// what the server sent meanwhile, e.g. that it closed the connection). No waiting.
+    fn revalidate(&self, conn: &mut Self::Conn) -> bool {
+        self.is_valid(conn)
+    }
     /// A round-trip check, run before reusing a connection idle for a while.
     fn ping(&self, conn: &mut Self::Conn) -> impl Future<Output = Result<()>> + Send;
 }
@@ -164,8 +170,8 @@ impl<M: Manager> Pool<M> {
         let inner = &self.inner;
         let permit = inner.semaphore.clone().try_acquire_owned().ok()?;
         loop {
-            let (conn, since) = inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
-            if !inner.manager.is_valid(&conn) {
+            let (mut conn, since) = inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+            if !inner.manager.revalidate(&mut conn) {
                 inner.closed_count.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -189,7 +195,7 @@ impl<M: Manager> Pool<M> {
             let Some((mut conn, since)) = candidate else {
                 break;
             };
-            if !inner.manager.is_valid(&conn) {
+            if !inner.manager.revalidate(&mut conn) {
                 inner.closed_count.fetch_add(1, Ordering::Relaxed);
                 continue;
             }

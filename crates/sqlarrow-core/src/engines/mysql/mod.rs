@@ -400,6 +400,13 @@ impl Manager for WireManager {
         !conn.is_dirty()
     }
 
+    /// Nothing watches an idle reader's socket: input waiting there means the server
+    /// closed the connection (or the stream is out of step).
+    #[cfg(unix)]
+    fn revalidate(&self, conn: &mut wire::WireConn) -> bool {
+        !conn.is_dirty() && !crate::direct::readable(conn.direct_parts().0)
+    }
+
     async fn ping(&self, conn: &mut wire::WireConn) -> Result<()> {
         conn.ping().await
     }

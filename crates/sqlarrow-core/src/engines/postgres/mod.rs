@@ -141,11 +141,11 @@ fn poll_connection(
 }
 
 /// Drive `fut`, a statement on the connection of `parts`, on the calling thread (see
-/// [`crate::direct`]), polling the connection future alongside it. Afterwards the
-/// connection is handed back to its runtime task: polled once here, in async mode and
-/// with the task's waker, it registers its socket with the reactor and the task as the
-/// one to wake on a new request or a message from the server, without waking a runtime
-/// worker just for that.
+/// [`crate::direct`]), polling the connection future alongside it, then hand the
+/// connection back to its task ([`hand_back`]). The socket stays out of the reactor
+/// while the connection is idle: registering it again would fire an edge-triggered
+/// "writable" event at once and wake a runtime worker for nothing after every query.
+/// [`PgManager::revalidate`] reads what the server sent meanwhile before the next use.
 #[cfg(unix)]
 fn drive_direct<T>(
     parts: &DirectParts,
@@ -158,8 +158,8 @@ fn drive_direct<T>(
         .connection
         .lock()
         .unwrap_or_else(|e| e.into_inner());
+    let _direct = parts.flags.enter();
     let res = {
-        let _direct = parts.flags.enter();
         let mut also = |cx: &mut std::task::Context<'_>| {
             let _ = poll_connection(&mut slot, cx);
         };
@@ -172,21 +172,30 @@ fn drive_direct<T>(
             interrupted,
         )
     };
-    let handed_back = match parts.driver.waker.take() {
+    hand_back(&parts.driver, &mut slot);
+    drop(_direct);
+    drop(slot);
+    res
+}
+
+/// Poll the connection future once with its task's waker, in direct mode (the caller
+/// holds the lock and the direct switch): it reads whatever the server sent, and waits
+/// for the next request with its task's waker, so an async use wakes the task, which
+/// then registers the socket with the reactor again. When the task must run anyway
+/// (the connection ended, or the task was never polled), it is woken.
+#[cfg(unix)]
+fn hand_back(driver: &Driver, slot: &mut Option<ConnectionFuture>) {
+    let handed_back = match driver.waker.take() {
         Some(w) => {
-            let ended =
-                poll_connection(&mut slot, &mut std::task::Context::from_waker(&w)).is_ready();
-            parts.driver.waker.register(&w);
+            let ended = poll_connection(slot, &mut std::task::Context::from_waker(&w)).is_ready();
+            driver.waker.register(&w);
             !ended
         }
         None => false,
     };
-    drop(slot);
     if !handed_back {
-        // The task must run to see the connection ended (or to register itself).
-        parts.driver.waker.wake();
+        driver.waker.wake();
     }
-    res
 }
 
 #[derive(Clone)]
@@ -453,6 +462,32 @@ impl Manager for PgManager {
 
     fn is_valid(&self, conn: &PgConn) -> bool {
         !conn.client.is_closed()
+    }
+
+    /// After a direct statement the socket is left out of the reactor (see
+    /// [`drive_direct`]): input that arrived while idle (a notice, or the server
+    /// closing the connection) is read here, by the connection future, before the
+    /// connection is handed out.
+    #[cfg(unix)]
+    fn revalidate(&self, conn: &mut PgConn) -> bool {
+        if conn.client.is_closed() {
+            return false;
+        }
+        if let Some(p) = &conn.direct {
+            if crate::direct::readable(p.fd) {
+                let mut slot = p
+                    .driver
+                    .connection
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let _direct = p.flags.enter();
+                hand_back(&p.driver, &mut slot);
+                drop(_direct);
+                drop(slot);
+                return !conn.client.is_closed();
+            }
+        }
+        true
     }
 
     async fn ping(&self, conn: &mut PgConn) -> Result<()> {
