@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -103,54 +104,39 @@ def test_ctrl_c_cancels_postgres_query(pg_admin: sqlarrow.Connector, mode: str) 
         time.sleep(0.1)
 
 
-def test_ctrl_c_cancels_sqlite_query(tmp_path: object) -> None:
-    proc = _spawn(
-        """
-        import time, sqlarrow
-        conn = sqlarrow.connect("sqlite://:memory:")
-        print("ready", flush=True)
-        try:
-            conn.query("with recursive s(n) as (select 1 union all select n + 1 from s) "
-                       "select count(*) from s")
-            print("not interrupted", flush=True)
-        except KeyboardInterrupt:
-            print("interrupted", flush=True)
-        print("after", conn.query("select 1 as one").to_pylist()[0]["one"], flush=True)
-        """
-    )
-    try:
-        _wait_line(proc, "ready", 60)
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert "interrupted" in out and "after 1" in out, (out, err)
+SLOW_SQLITE = (
+    "with recursive s(n) as (select 1 union all select n + 1 from s) select count(*) from s"
+)
 
 
-def test_ctrl_c_cancels_sqlite_query_on_the_calling_thread() -> None:
-    """With an idle connection in the pool, a SQLite query runs on the calling thread;
-    Ctrl-C reaches it through SQLite's progress handler."""
-    proc = _spawn(
-        """
-        import sqlarrow
-        conn = sqlarrow.connect("sqlite://:memory:")
-        conn.query("select 1")  # an idle connection: the next query runs in place
-        print("ready", flush=True)
-        try:
-            conn.query("with recursive s(n) as (select 1 union all select n + 1 from s) "
-                       "select count(*) from s")
-            print("not interrupted", flush=True)
-        except KeyboardInterrupt:
-            print("interrupted", flush=True)
-        print("after", conn.query("select 1 as one").to_pylist()[0]["one"], flush=True)
-        """
-    )
+def _interrupt_child(
+    setup: str, call: str, started: Callable[[], bool] | None = None, delay: float = 1.0
+) -> str:
+    """Run `setup` (which binds `conn`) then `call` in a child interpreter, send it
+    SIGINT once `started()` says the statement runs (else after `delay` seconds), and
+    return its output; the child prints whether `call` was interrupted, then runs one
+    more query on `conn`."""
+    lines = [
+        "import sqlarrow",
+        setup,
+        'print("ready", flush=True)',
+        "try:",
+        f"    {call}",
+        '    print("not interrupted", flush=True)',
+        "except KeyboardInterrupt:",
+        '    print("interrupted", flush=True)',
+        'print("after", conn.query("select 1 as one").to_pylist()[0]["one"], flush=True)',
+    ]
+    proc = _spawn("\n".join(lines))
     try:
         _wait_line(proc, "ready", 60)
-        time.sleep(1.0)
+        if started is None:
+            time.sleep(delay)
+        else:
+            deadline = time.monotonic() + 15
+            while not started():
+                assert time.monotonic() < deadline, "the statement never started"
+                time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -159,6 +145,23 @@ def test_ctrl_c_cancels_sqlite_query_on_the_calling_thread() -> None:
             proc.wait()
     assert "interrupted" in out and "not interrupted" not in out, (out, err)
     assert "after 1" in out, (out, err)
+    return out
+
+
+def test_ctrl_c_cancels_sqlite_query() -> None:
+    _interrupt_child(
+        'conn = sqlarrow.connect("sqlite://:memory:")', f"conn.query({SLOW_SQLITE!r})", delay=1.5
+    )
+
+
+def test_ctrl_c_cancels_sqlite_query_on_the_calling_thread() -> None:
+    """With an idle connection in the pool, a SQLite query runs on the calling thread;
+    Ctrl-C reaches it through SQLite's progress handler."""
+    _interrupt_child(
+        # An idle connection: the next query runs in place.
+        'conn = sqlarrow.connect("sqlite://:memory:"); conn.query("select 1")',
+        f"conn.query({SLOW_SQLITE!r})",
+    )
 
 
 def _mysql_running(tag: str) -> int:
@@ -174,34 +177,12 @@ def test_ctrl_c_cancels_mysql_query_on_the_calling_thread() -> None:
     """With an idle connection in the pool, a MySQL query's socket is driven from the
     calling thread; Ctrl-C stops it there and KILL QUERY stops it on the server."""
     tag = f"sqlarrow_cancel_{uuid.uuid4().hex}"
-    proc = _spawn(
-        f"""
-        import time, sqlarrow
-        conn = sqlarrow.connect("mysql://root@127.0.0.1:3306/?ssl_mode=disabled", pool_size=1)
-        conn.query("select 1")  # an idle connection: the next query runs in place
-        print("ready", flush=True)
-        try:
-            conn.query("select sleep(60) as s /* {tag} */")
-            print("not interrupted", flush=True)
-        except KeyboardInterrupt:
-            print("interrupted", flush=True)
-        print("after", conn.query("select 1 as one").to_pylist()[0]["one"], flush=True)
-        """
+    _interrupt_child(
+        'conn = sqlarrow.connect("mysql://root@127.0.0.1:3306/?ssl_mode=disabled", '
+        'pool_size=1); conn.query("select 1")',
+        f'conn.query("select sleep(60) as s /* {tag} */")',
+        started=lambda: _mysql_running(tag) > 0,
     )
-    try:
-        _wait_line(proc, "ready", 60)
-        deadline = time.monotonic() + 15
-        while _mysql_running(tag) == 0:
-            assert time.monotonic() < deadline, "sleep() never started"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert "interrupted" in out and "not interrupted" not in out, (out, err)
-    assert "after 1" in out, (out, err)
     deadline = time.monotonic() + 5
     while _mysql_running(tag):
         assert time.monotonic() < deadline, "the statement still runs on the server"

@@ -300,6 +300,20 @@ pub enum Stop {
 }
 
 #[cfg(unix)]
+impl Stop {
+    /// The error of a statement stopped this way and then `how` ("cancelled", ...) on
+    /// the server.
+    pub fn error(self, how: &str) -> crate::error::Error {
+        match self {
+            Stop::Timeout => crate::error::Error::new(
+                crate::error::ErrorKind::Timeout,
+                format!("the statement ran longer than its timeout and was {how}"),
+            ),
+            Stop::Interrupted => crate::error::Error::cancelled("interrupted"),
+        }
+    }
+}
+
 /// A waker that records that something is ready to make progress. Wakes from other
 /// threads (tokio timers or sockets used on a rare path) are noticed at the next
 /// `poll(2)` timeout, at most [`SIGNAL_INTERVAL`] later.

@@ -693,13 +693,7 @@ impl MySqlConnector {
                 // Abandoned mid-statement: stop it on the server, drop the connection.
                 rt.block_on(self.settings().kill_query(conn.id()));
                 conn.mark_broken();
-                return Some(Err(match stop {
-                    crate::direct::Stop::Timeout => Error::new(
-                        ErrorKind::Timeout,
-                        "the statement ran longer than its timeout and was killed",
-                    ),
-                    crate::direct::Stop::Interrupted => Error::cancelled("interrupted"),
-                }));
+                return Some(Err(stop.error("killed")));
             }
         };
         if conn.is_dirty() {

@@ -1027,13 +1027,7 @@ impl PgConnector {
             Err(stop) => {
                 rt.block_on(conn.cancel_request(&self.pool.manager().tls));
                 conn.mark_broken();
-                Err(match stop {
-                    crate::direct::Stop::Timeout => Error::new(
-                        ErrorKind::Timeout,
-                        "the statement ran longer than its timeout and was cancelled",
-                    ),
-                    crate::direct::Stop::Interrupted => Error::cancelled("interrupted"),
-                })
+                Err(stop.error("cancelled"))
             }
         }
     }
@@ -1172,7 +1166,9 @@ impl PgConnector {
         res
     }
 
-    async fn execute_on(conn: &PgConn, sql: &str, params: &Params) -> Result<u64> {
+    /// One statement on `conn`: the simple protocol (scripts, utility commands) when
+    /// nothing is bound, else the cached prepared statement. Returns rows affected.
+    pub(crate) async fn execute_on(conn: &PgConn, sql: &str, params: &Params) -> Result<u64> {
         if params.is_empty() {
             // Simple protocol: allows several statements and utility commands.
             let msgs = conn.client.simple_query(sql).await.map_err(map_err)?;

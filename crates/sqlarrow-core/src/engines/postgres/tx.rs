@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatchReader;
 
-use super::params::PgParam;
 use super::{map_err, PgConnector, PgManager};
 use crate::cancel::CancelSlot;
 use crate::error::{Error, Result};
@@ -82,23 +81,7 @@ impl PgTx {
         cancel: &CancelSlot,
     ) -> Result<u64> {
         let conn = self.conn(cancel)?;
-        let res = async {
-            if params.is_empty() {
-                let msgs = conn.client.simple_query(sql).await.map_err(map_err)?;
-                Ok(msgs
-                    .iter()
-                    .filter_map(|m| match m {
-                        tokio_postgres::SimpleQueryMessage::CommandComplete(n) => Some(*n),
-                        _ => None,
-                    })
-                    .sum())
-            } else {
-                let stmt = PgConnector::prepare(conn, sql, params).await?;
-                let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
-                conn.client.execute_raw(&stmt, p).await.map_err(map_err)
-            }
-        }
-        .await;
+        let res = async { PgConnector::execute_on(conn, sql, params).await }.await;
         conn.observe(&res);
         cancel.clear();
         res
