@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -38,10 +38,9 @@ class Engine:
         self.space = space  # schema (PostgreSQL) or database (MySQL)
 
     def connect(self, **kw: Any) -> sqlarrow.Connector:
-        if self.name == "postgres":
-            kw.setdefault("pool_size", 4)
-            return sqlarrow.connect(PG_URL, **kw)
         kw.setdefault("pool_size", 4)
+        if self.name == "postgres":
+            return sqlarrow.connect(PG_URL, **kw)
         return sqlarrow.MySQLConnector(
             MY_HOST, MY_PORT, user="root", ssl_mode="disabled", database=self.space, **kw
         )
@@ -230,27 +229,41 @@ def test_a_connection_killed_while_idle_is_replaced(engine: Engine) -> None:
         conn.close()
 
 
+def _in_threads(*work: Callable[[], None]) -> list[BaseException]:
+    """Run each callable on its own thread; the exceptions they raised."""
+    errors: list[BaseException] = []
+
+    def run(fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in work]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return errors
+
+
+def _echo(conn: sqlarrow.Connector, engine: Engine, t: int, n: int) -> Callable[[], None]:
+    """`n` queries returning values unique to thread `t`, each checked."""
+    sql = f"select {engine.mark(1)} + 0 as v"
+
+    def work() -> None:
+        for i in range(n):
+            v = t * 1000 + i
+            assert conn.query(sql, [v]).to_pylist() == [{"v": v}]
+
+    return work
+
+
 def test_threads_share_the_pool(engine: Engine) -> None:
     conn = engine.connect(pool_size=4)
-    errors: list[BaseException] = []
-    sql = f"select {engine.mark(1)} + 0 as v"
     try:
         conn.query("select 1 as one")
-
-        def work(t: int) -> None:
-            try:
-                for i in range(150):
-                    v = t * 1000 + i
-                    assert conn.query(sql, [v]).to_pylist() == [{"v": v}]
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        assert errors == []
+        assert _in_threads(*(_echo(conn, engine, t, 150) for t in range(8))) == []
         assert conn.pool_stats().in_use == 0
     finally:
         conn.close()
@@ -326,35 +339,17 @@ def test_timeouts_and_queries_interleaved_across_threads(engine: Engine) -> None
     discarded) while other threads keep querying through the same pool: no answer
     crosses to another call, and every thread ends with a working connector."""
     conn = engine.connect(pool_size=4)
-    errors: list[BaseException] = []
-    sql = f"select {engine.mark(1)} + 0 as v"
     slow = "select pg_sleep(5)" if engine.name == "postgres" else "select sleep(5) as s"
     try:
         conn.query("select 1 as one")
 
-        def fast(t: int) -> None:
-            try:
-                for i in range(60):
-                    v = t * 1000 + i
-                    assert conn.query(sql, [v]).to_pylist() == [{"v": v}]
-            except BaseException as exc:
-                errors.append(exc)
-
         def slow_calls() -> None:
-            try:
-                for _ in range(3):
-                    with pytest.raises(sqlarrow.QueryTimeoutError):
-                        conn.query(slow, timeout=0.2)
-            except BaseException as exc:
-                errors.append(exc)
+            for _ in range(3):
+                with pytest.raises(sqlarrow.QueryTimeoutError):
+                    conn.query(slow, timeout=0.2)
 
-        threads = [threading.Thread(target=fast, args=(t,)) for t in range(4)]
-        threads += [threading.Thread(target=slow_calls) for _ in range(2)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        assert errors == []
+        fast = [_echo(conn, engine, t, 60) for t in range(4)]
+        assert _in_threads(*fast, slow_calls, slow_calls) == []
         assert conn.query("select 7 as seven").to_pylist() == [{"seven": 7}]
         assert conn.pool_stats().in_use == 0
     finally:

@@ -81,9 +81,8 @@ pub struct Connector {
     statement_timeout: Option<Duration>,
 }
 
-/// The error of a statement stopped by its time limit; `how` says how it was stopped.
 /// The schema and batches of a collecting sink.
-#[allow(dead_code)]
+#[cfg(all(unix, any(feature = "mysql", feature = "postgres")))]
 fn collected(sink: Sink) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let Sink::Collect { schema, batches } = sink else {
         return Err(Error::interface("not a collecting sink"));
@@ -92,6 +91,7 @@ fn collected(sink: Sink) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     Ok((schema, batches))
 }
 
+/// The error of a statement stopped by its time limit; `how` says how it was stopped.
 fn timeout_error(limit: Duration, how: &str) -> Error {
     Error::new(
         crate::error::ErrorKind::Timeout,
@@ -101,6 +101,15 @@ fn timeout_error(limit: Duration, how: &str) -> Error {
         ),
     )
     .with_detail("timeout", format!("{}", limit.as_secs_f64()))
+}
+
+/// `e`, with a timeout error (from a calling-thread path, which stopped at the
+/// deadline of `limit`) restated by [`timeout_error`].
+fn name_limit(e: Error, limit: Option<Duration>, how: &str) -> Error {
+    match (e.kind, limit) {
+        (crate::error::ErrorKind::Timeout, Some(t)) => timeout_error(t, how),
+        _ => e,
+    }
 }
 
 impl Connector {
@@ -294,7 +303,6 @@ impl Connector {
         let start = Instant::now();
         let limit = opts.timeout.or(self.statement_timeout);
         let deadline = limit.map(|t| start + t);
-        let _ = rt;
         let out: Result<(SchemaRef, Vec<RecordBatch>)> = match &self.engine {
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => {
@@ -310,20 +318,17 @@ impl Connector {
                 .and_then(collected),
             #[allow(unreachable_patterns)]
             _ => {
-                let _ = (params, interrupted, deadline);
+                let _ = (params, interrupted, deadline, rt);
                 return None;
             }
         };
         Some(
-            out.map_err(|e| match (e.kind, limit) {
-                (crate::error::ErrorKind::Timeout, Some(t)) => timeout_error(t, "interrupted"),
-                _ => e,
-            })
-            .map(|(schema, batches)| QueryOutput {
-                schema,
-                batches,
-                elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
-            }),
+            out.map_err(|e| name_limit(e, limit, "interrupted"))
+                .map(|(schema, batches)| QueryOutput {
+                    schema,
+                    batches,
+                    elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+                }),
         )
     }
 
@@ -347,12 +352,7 @@ impl Connector {
         #[allow(irrefutable_let_patterns)]
         if let Engine::Postgres(c) = &self.engine {
             let out = c.execute_direct(sql, params, deadline, &*interrupted, rt)?;
-            return Some(out.map_err(|e| match (e.kind, limit) {
-                (crate::error::ErrorKind::Timeout, Some(t)) => {
-                    timeout_error(t, "cancelled on the server")
-                }
-                _ => e,
-            }));
+            return Some(out.map_err(|e| name_limit(e, limit, "cancelled on the server")));
         }
         let _ = (params, interrupted, deadline, rt);
         None

@@ -81,6 +81,22 @@ enum Sock {
     Gone,
 }
 
+impl Sock {
+    /// The socket for plain system calls, out of the reactor.
+    fn plain(&mut self) -> io::Result<&std::net::TcpStream> {
+        if let Sock::Tokio(_) = self {
+            let Sock::Tokio(t) = std::mem::replace(self, Sock::Gone) else {
+                unreachable!()
+            };
+            *self = Sock::Plain(t.into_std()?);
+        }
+        match self {
+            Sock::Plain(s) => Ok(s),
+            _ => Err(gone()),
+        }
+    }
+}
+
 fn gone() -> io::Error {
     io::Error::new(
         io::ErrorKind::NotConnected,
@@ -109,31 +125,9 @@ impl HybridStream {
         }
     }
 
-    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        match &self.sock {
-            Sock::Tokio(t) => t.set_nodelay(on),
-            Sock::Plain(s) => s.set_nodelay(on),
-            Sock::Gone => Err(gone()),
-        }
-    }
-
     /// Direct use needs `poll(2)` (unix); elsewhere the stream is always async.
     fn direct(&self) -> bool {
         cfg!(unix) && self.flags.on.load(Ordering::Acquire)
-    }
-
-    /// The socket for plain system calls, out of the reactor.
-    fn plain(&mut self) -> io::Result<&std::net::TcpStream> {
-        if let Sock::Tokio(_) = self.sock {
-            let Sock::Tokio(t) = std::mem::replace(&mut self.sock, Sock::Gone) else {
-                unreachable!()
-            };
-            self.sock = Sock::Plain(t.into_std()?);
-        }
-        match &self.sock {
-            Sock::Plain(s) => Ok(s),
-            _ => Err(gone()),
-        }
     }
 
     /// The socket as a tokio stream, registered with the reactor again if needed.
@@ -151,7 +145,7 @@ impl HybridStream {
     }
 
     fn read_direct(&mut self, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let sock = match self.plain() {
+        let sock = match self.sock.plain() {
             Ok(s) => s,
             Err(e) => return Poll::Ready(Err(e)),
         };
@@ -198,11 +192,11 @@ impl HybridStream {
     }
 
     fn write_direct(&mut self, data: &[u8]) -> Poll<io::Result<usize>> {
-        let flags = self.flags.clone();
-        let sock = match self.plain() {
+        let sock = match self.sock.plain() {
             Ok(s) => s,
             Err(e) => return Poll::Ready(Err(e)),
         };
+        let flags = &self.flags;
         direct_io(
             || (&*sock).write(data),
             || flags.want_write.store(true, Ordering::Relaxed),
@@ -278,16 +272,23 @@ impl AsyncWrite for HybridStream {
     }
 }
 
-/// Whether socket `fd` has input waiting (or was closed by the peer), without waiting.
+/// Wait up to `ms` milliseconds for `events` on socket `fd`; whether any came. An
+/// error (EINTR) counts as none.
 #[cfg(unix)]
-pub fn readable(fd: RawFd) -> bool {
+fn wait_for(fd: RawFd, events: libc::c_short, ms: i32) -> bool {
     let mut pfd = libc::pollfd {
         fd,
-        events: libc::POLLIN,
+        events,
         revents: 0,
     };
     // SAFETY: one valid pollfd for the duration of the call.
-    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
+    unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
+}
+
+/// Whether socket `fd` has input waiting (or was closed by the peer), without waiting.
+#[cfg(unix)]
+pub fn readable(fd: RawFd) -> bool {
+    wait_for(fd, libc::POLLIN, 0)
 }
 
 /// Why [`drive`] stopped before the future completed.
@@ -301,13 +302,13 @@ pub enum Stop {
 
 #[cfg(unix)]
 impl Stop {
-    /// The error of a statement stopped this way and then `how` ("cancelled", ...) on
-    /// the server.
-    pub fn error(self, how: &str) -> crate::error::Error {
+    /// The error of a statement stopped this way (the connector names the time limit
+    /// in a timeout's message).
+    pub fn error(self) -> crate::error::Error {
         match self {
             Stop::Timeout => crate::error::Error::new(
                 crate::error::ErrorKind::Timeout,
-                format!("the statement ran longer than its timeout and was {how}"),
+                "the statement ran longer than its timeout",
             ),
             Stop::Interrupted => crate::error::Error::cancelled("interrupted"),
         }
@@ -382,15 +383,9 @@ pub fn drive<F: Future + ?Sized>(
         if flags.want_write.load(Ordering::Relaxed) {
             events |= libc::POLLOUT;
         }
-        let mut pfd = libc::pollfd {
-            fd,
-            events,
-            revents: 0,
-        };
         let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd for the duration of the call. An error (EINTR) just
-        // means another round.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
+        // Whatever woke it (or EINTR), the next round polls the futures again.
+        wait_for(fd, events, ms);
     }
 }
 

@@ -642,6 +642,15 @@ impl MySqlConnector {
         }
     }
 
+    /// The plan of a read that may be split into a parallel scan (see [`scan`]): an
+    /// unfiltered single-table SELECT without parameters, when splitting is on.
+    fn scan_candidate(&self, sql: &str, params: &Params) -> Option<crate::scan::ScanPlan> {
+        if !params.is_empty() || self.scan_workers < 2 {
+            return None;
+        }
+        crate::scan::plan_unfiltered(trim_statement(sql), crate::scan::Flavor::MySql)
+    }
+
     /// Run a query to completion on the calling thread through an idle fast-reader
     /// connection (see [`crate::direct`]): no hand-off to a runtime worker, one thread
     /// wake-up per round trip. `None`: this path does not apply (no idle reader right
@@ -663,13 +672,10 @@ impl MySqlConnector {
         if self.wire_off.load(Ordering::Relaxed) {
             return None;
         }
-        let sql = trim_statement(sql);
-        if params.is_empty()
-            && self.scan_workers > 1
-            && crate::scan::plan_unfiltered(sql, crate::scan::Flavor::MySql).is_some()
-        {
+        if self.scan_candidate(sql, params).is_some() {
             return None;
         }
+        let sql = trim_statement(sql);
         let args = match to_params(params) {
             Ok(mysql_async::Params::Empty) => Vec::new(),
             Ok(mysql_async::Params::Positional(v)) => v,
@@ -687,17 +693,13 @@ impl MySqlConnector {
             let mut fut = std::pin::pin!(fut);
             crate::direct::drive(fd, &flags, fut.as_mut(), None, deadline, interrupted)
         };
-        let res = match res {
-            Ok(r) => r,
-            Err(stop) => {
-                // Abandoned mid-statement: stop it on the server, drop the connection.
-                rt.block_on(self.settings().kill_query(conn.id()));
-                conn.mark_broken();
-                return Some(Err(stop.error("killed")));
-            }
+        let (res, abandoned) = match res {
+            Ok(r) => (r, conn.is_dirty()),
+            Err(stop) => (Err(stop.error()), true),
         };
-        if conn.is_dirty() {
-            // Left mid-result (a decode error): stop the server sending the rest.
+        if abandoned {
+            // Stopped mid-statement, or left mid-result (a decode error): stop it on
+            // the server, drop the connection.
             rt.block_on(self.settings().kill_query(conn.id()));
             conn.mark_broken();
         }
@@ -718,10 +720,8 @@ impl MySqlConnector {
         sink: &mut Sink,
         cancel: &CancelSlot,
     ) -> Result<()> {
-        if sink.is_collect() && params.is_empty() && self.scan_workers > 1 {
-            if let Some(plan) =
-                crate::scan::plan_unfiltered(trim_statement(sql), crate::scan::Flavor::MySql)
-            {
+        if sink.is_collect() {
+            if let Some(plan) = self.scan_candidate(sql, params) {
                 if self
                     .parallel_scan(&plan, batch_size.max(1), sink, cancel)
                     .await?

@@ -102,6 +102,12 @@ struct Driver {
 }
 
 impl Driver {
+    /// The connection future, for a direct caller (a caller that panicked while holding
+    /// it left the connection itself sound).
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<ConnectionFuture>> {
+        self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn spawn(connection: ConnectionFuture) -> (Arc<Driver>, tokio::task::JoinHandle<()>) {
         let d = Arc::new(Driver {
             connection: std::sync::Mutex::new(Some(connection)),
@@ -153,11 +159,7 @@ fn drive_direct<T>(
     deadline: Option<Instant>,
     interrupted: &dyn Fn() -> bool,
 ) -> std::result::Result<Result<T>, crate::direct::Stop> {
-    let mut slot = parts
-        .driver
-        .connection
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let mut slot = parts.driver.lock();
     let _direct = parts.flags.enter();
     let res = {
         let mut also = |cx: &mut std::task::Context<'_>| {
@@ -173,8 +175,6 @@ fn drive_direct<T>(
         )
     };
     hand_back(&parts.driver, &mut slot);
-    drop(_direct);
-    drop(slot);
     res
 }
 
@@ -475,15 +475,11 @@ impl Manager for PgManager {
         }
         if let Some(p) = &conn.direct {
             if crate::direct::readable(p.fd) {
-                let mut slot = p
-                    .driver
-                    .connection
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                let _direct = p.flags.enter();
-                hand_back(&p.driver, &mut slot);
-                drop(_direct);
-                drop(slot);
+                {
+                    let mut slot = p.driver.lock();
+                    let _direct = p.flags.enter();
+                    hand_back(&p.driver, &mut slot);
+                }
                 return !conn.client.is_closed();
             }
         }
@@ -678,8 +674,8 @@ impl PgConnector {
         conn: &PgConn,
         cancel: &CancelSlot,
     ) -> Option<crate::cancel::CancelFuture> {
-        let (conn_ptr, tls) = (conn.canceller(), self.pool.manager().tls.clone());
-        cancel.register(move || Box::pin(conn_ptr.send(&tls)))
+        let (canceller, tls) = (conn.canceller(), self.pool.manager().tls.clone());
+        cancel.register(move || Box::pin(canceller.send(&tls)))
     }
 
     /// The statement-cache key: SQL text plus the declared parameter types.
@@ -957,11 +953,7 @@ impl PgConnector {
         interrupted: &dyn Fn() -> bool,
         rt: &tokio::runtime::Handle,
     ) -> Option<Result<Sink>> {
-        if self.scan_workers > 1
-            && params.is_empty()
-            && !self.pool.manager().redshift
-            && scan::plan_unfiltered(trim_statement(sql), scan::Flavor::Postgres).is_some()
-        {
+        if self.scan_candidate(sql, params).is_some() {
             return None;
         }
         let mut conn = self.pool.try_idle()?;
@@ -970,18 +962,7 @@ impl PgConnector {
         let _ctx = rt.enter();
         let mut sink = Sink::collect();
         let res = {
-            let fut = async {
-                let mut res = self
-                    .query_on(&conn, sql, params, batch_size, &mut sink)
-                    .await;
-                if matches!(&res, Err(e) if stale_statement(e)) && !sink.delivered_any() {
-                    conn.forget_all();
-                    res = self
-                        .query_on(&conn, sql, params, batch_size, &mut sink)
-                        .await;
-                }
-                res
-            };
+            let fut = self.query_fresh(&conn, sql, params, batch_size, &mut sink);
             let mut fut = std::pin::pin!(fut);
             drive_direct(&parts, fut.as_mut(), deadline, interrupted)
         };
@@ -1027,7 +1008,7 @@ impl PgConnector {
             Err(stop) => {
                 rt.block_on(conn.cancel_request(&self.pool.manager().tls));
                 conn.mark_broken();
-                Err(stop.error("cancelled"))
+                Err(stop.error())
             }
         }
     }
@@ -1041,14 +1022,8 @@ impl PgConnector {
         sink: &mut Sink,
         cancel: &CancelSlot,
     ) -> Result<()> {
-        if self.scan_workers > 1
-            && params.is_empty()
-            && sink.is_collect()
-            && !self.pool.manager().redshift
-        {
-            // Only unfiltered scans: a WHERE clause may be a selective index lookup, and
-            // telling it apart costs a round trip (EXPLAIN) on every such query.
-            if let Some(plan) = scan::plan_unfiltered(trim_statement(sql), scan::Flavor::Postgres) {
+        if sink.is_collect() {
+            if let Some(plan) = self.scan_candidate(sql, params) {
                 if self
                     .parallel_scan(&plan, sql, batch_size, sink, cancel)
                     .await?
@@ -1058,11 +1033,7 @@ impl PgConnector {
             }
         }
         let mut conn = self.checkout(cancel).await?;
-        let mut res = self.query_on(&conn, sql, params, batch_size, sink).await;
-        if matches!(&res, Err(e) if stale_statement(e)) && !sink.delivered_any() {
-            conn.forget_all();
-            res = self.query_on(&conn, sql, params, batch_size, sink).await;
-        }
+        let res = self.query_fresh(&conn, sql, params, batch_size, sink).await;
         if matches!(&res, Err(e) if e.kind == ErrorKind::Cancelled) && !cancel.is_cancelled() {
             // The reader went away mid-result: stop the server from sending the rest.
             // Awaited before the connection returns to the pool, so a late cancel
@@ -1071,6 +1042,35 @@ impl PgConnector {
         }
         conn.observe(&res);
         cancel.clear();
+        res
+    }
+
+    /// The plan of a read that may be split into a parallel scan: an unfiltered
+    /// single-table SELECT without parameters, when splitting is on (never on
+    /// Redshift). Only unfiltered scans: a WHERE clause may be a selective index
+    /// lookup, and telling it apart costs a round trip (EXPLAIN) on every such query.
+    fn scan_candidate(&self, sql: &str, params: &Params) -> Option<scan::ScanPlan> {
+        if self.scan_workers < 2 || !params.is_empty() || self.pool.manager().redshift {
+            return None;
+        }
+        scan::plan_unfiltered(trim_statement(sql), scan::Flavor::Postgres)
+    }
+
+    /// [`PgConnector::query_on`], run once more with a fresh statement when the cached
+    /// one went stale (and nothing was delivered yet).
+    async fn query_fresh(
+        &self,
+        conn: &PgConn,
+        sql: &str,
+        params: &Params,
+        batch_size: usize,
+        sink: &mut Sink,
+    ) -> Result<()> {
+        let res = self.query_on(conn, sql, params, batch_size, sink).await;
+        if matches!(&res, Err(e) if stale_statement(e)) && !sink.delivered_any() {
+            conn.forget_all();
+            return self.query_on(conn, sql, params, batch_size, sink).await;
+        }
         res
     }
 

@@ -81,7 +81,7 @@ impl PgTx {
         cancel: &CancelSlot,
     ) -> Result<u64> {
         let conn = self.conn(cancel)?;
-        let res = async { PgConnector::execute_on(conn, sql, params).await }.await;
+        let res = PgConnector::execute_on(conn, sql, params).await;
         conn.observe(&res);
         cancel.clear();
         res
