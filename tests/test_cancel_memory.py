@@ -189,6 +189,55 @@ def test_ctrl_c_cancels_mysql_query_on_the_calling_thread() -> None:
         time.sleep(0.1)
 
 
+def _mysql_writing(db: str) -> int:
+    """Connections of database `db` whose transaction has inserted rows."""
+    with sqlarrow.connect("mysql://root@127.0.0.1:3306/?ssl_mode=disabled") as admin:
+        rows = admin.query(
+            "select count(*) as n from information_schema.processlist p "
+            "join information_schema.innodb_trx t on t.trx_mysql_thread_id = p.id "
+            "where p.db = ? and t.trx_rows_modified > 0",
+            [db],
+        ).to_pylist()
+    return int(rows[0]["n"])
+
+
+@pytest.mark.parametrize("fast_reader", ["1", "0"], ids=["bulk", "load_data"])
+def test_ctrl_c_stops_mysql_write_with_stalled_input(
+    fast_reader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while a write's input stalls mid-stream (MariaDB's bulk path is then
+    between two commands, with no statement running for KILL QUERY to stop; LOAD DATA
+    is mid-statement): nothing is committed and the connector serves the next call."""
+    monkeypatch.setenv("SQLARROW_MYSQL_FAST_READER", fast_reader)
+    db = f"sqlarrow_t_{uuid.uuid4().hex}"
+    url = "mysql://root@127.0.0.1:3306/?ssl_mode=disabled"
+    with sqlarrow.connect(url) as admin:
+        admin.execute(f"create database `{db}`")
+        admin.execute(f"create table `{db}`.t (id bigint, v text)")
+    try:
+        setup = f"""
+import time
+import pyarrow as pa
+conn = sqlarrow.connect("mysql://root@127.0.0.1:3306/{db}?ssl_mode=disabled")
+schema = pa.schema([("id", pa.int64()), ("v", pa.string())])
+def gen():
+    for i in range(40):
+        if i == 4:
+            time.sleep(5)
+        base = i * 100_000
+        ids = pa.array(range(base, base + 100_000), pa.int64())
+        yield pa.record_batch([ids, pa.array(["v"] * 100_000)], schema=schema)
+reader = pa.RecordBatchReader.from_batches(schema, gen())
+"""
+        _interrupt_child(setup, 'conn.write("t", reader)', started=lambda: _mysql_writing(db) > 0)
+        with sqlarrow.connect(url) as admin:
+            n = admin.query(f"select count(*) as n from `{db}`.t").to_pylist()[0]["n"]
+        assert n == 0
+    finally:
+        with sqlarrow.connect(url) as admin:
+            admin.execute(f"drop database if exists `{db}`")
+
+
 def test_stream_5m_rows_bounded_memory(pg_admin: sqlarrow.Connector) -> None:
     proc = run_python(
         f"""

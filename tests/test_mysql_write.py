@@ -1,5 +1,8 @@
-"""MySQL/MariaDB bulk writes (LOAD DATA LOCAL INFILE from a Rust stream, multi-row
-INSERT fallback) against the local server. Each test uses its own database."""
+"""MySQL/MariaDB bulk writes against the local server: MariaDB's binary parameter
+arrays (COM_STMT_BULK_EXECUTE, the default for plain appends), LOAD DATA LOCAL INFILE
+from a Rust stream (MySQL, transactions, and the `load_data` runs below, which turn the
+fast-reader connections off), and the multi-row INSERT fallback. Each test uses its own
+database."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import datetime as dt
 import decimal
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -54,8 +58,17 @@ def my_admin() -> Iterator[MySQLConnector]:
     conn.close()
 
 
+@pytest.fixture(params=["bulk", "load_data"])
+def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which path plain appends take: "bulk" (MariaDB's parameter arrays on a
+    fast-reader connection) or "load_data" (the fast reader off: LOAD DATA LOCAL)."""
+    if request.param == "load_data":
+        monkeypatch.setenv("SQLARROW_MYSQL_FAST_READER", "0")
+    return str(request.param)
+
+
 @pytest.fixture
-def my(my_admin: MySQLConnector) -> Iterator[MySQLConnector]:
+def my(my_admin: MySQLConnector, write_path: str) -> Iterator[MySQLConnector]:
     name = f"sqlarrow_t_{uuid.uuid4().hex}"
     my_admin.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     conn = _connector(name, pool_size=4)
@@ -74,6 +87,11 @@ def no_local_infile(my_admin: MySQLConnector) -> Iterator[None]:
         yield
     finally:
         my_admin.execute(f"SET GLOBAL local_infile = {int(before)}")
+
+
+@pytest.fixture(scope="module")
+def is_mariadb(my_admin: MySQLConnector) -> bool:
+    return "MariaDB" in str(my_admin.query("SELECT VERSION() AS v").to_pylist()[0]["v"])
 
 
 def rows(conn: sqlarrow.Connector, sql: str) -> list[dict[str, Any]]:
@@ -157,14 +175,23 @@ def test_modes_create_append_replace(my: MySQLConnector) -> None:
 
 
 def test_fallback_without_local_infile(
-    my: MySQLConnector, no_local_infile: None, caplog: pytest.LogCaptureFixture
+    my: MySQLConnector,
+    no_local_infile: None,
+    caplog: pytest.LogCaptureFixture,
+    write_path: str,
+    is_mariadb: bool,
 ) -> None:
     data = sample()
     with caplog.at_level(logging.WARNING, logger="sqlarrow"):
         res = my.write("t", data)
     assert res.rows_written == 3
-    assert res.warnings and "local_infile" in res.warnings[0]
-    assert any("local_infile" in r.getMessage() for r in caplog.records)
+    if write_path == "bulk" and is_mariadb:
+        # Parameter arrays need no local_infile: the fast path, no warning.
+        assert res.warnings == ()
+        assert not any("local_infile" in r.getMessage() for r in caplog.records)
+    else:
+        assert res.warnings and "local_infile" in res.warnings[0]
+        assert any("local_infile" in r.getMessage() for r in caplog.records)
     back = my.query("select * from t").to_arrow()
     key = lambda r: (r["naive"] is None, r["naive"] or dt.datetime.min)  # noqa: E731
     assert sorted(back.to_pylist(), key=key) == sorted(data.to_pylist(), key=key)
@@ -287,10 +314,19 @@ def _killing_reader(
 
     def killer() -> None:
         kill.wait(60)
-        ids = admin.query(
-            "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE ?",
-            [db, "LOAD DATA%"],
-        ).to_pylist()
+        # The writing connection: the one whose transaction has inserted rows (LOAD DATA
+        # mid-stream, or a bulk execution between two commands).
+        ids: list[dict[str, Any]] = []
+        for _ in range(200):
+            ids = admin.query(
+                "SELECT p.ID AS id FROM information_schema.PROCESSLIST p "
+                "JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID "
+                "WHERE p.DB = ? AND t.trx_rows_modified > 0",
+                [db],
+            ).to_pylist()
+            if ids:
+                break
+            time.sleep(0.05)
         for r in ids:
             admin.execute(f"KILL {int(r['id'])}")
         killed.append(len(ids))
@@ -326,7 +362,7 @@ def test_killed_connection_leaves_no_partial_table(
     with pytest.raises(sqlarrow.DatabaseConnectionError):
         my.write("big", reader, mode=mode)
     done.wait(30)
-    assert killed == [1]  # the LOAD DATA connection was killed mid-stream
+    assert killed == [1]  # the writing connection was killed mid-stream
     assert my.query("select id from big order by id").to_pylist() == [{"id": -2}, {"id": -1}]
     for _ in range(3):
         assert my.query("select 1 as one").to_pylist() == [{"one": 1}]
@@ -375,3 +411,61 @@ def test_on_error_skip(my: MySQLConnector) -> None:
         {"v": "A", "code": "c1"},
         {"v": "nine", "code": "c99"},
     ]
+
+
+# --------------------------------------------------------------------------- bulk path
+
+
+def test_many_commands_and_a_bad_value_late(my: MySQLConnector) -> None:
+    """Enough data for several bulk commands (4 MiB each) or LOAD DATA chunks; a value
+    MySQL cannot store in the last batch fails the write whole, naming the row."""
+    n = 300_000
+    text = pa.array([f"{i:08d}-" + "x" * 40 for i in range(n)])
+    data = pa.table(
+        {
+            "id": pa.array(range(n), pa.int64()),
+            "t": text,
+            "f": pa.array([i / 7 for i in range(n)]),
+            "d": pa.array([D(i) / 100 for i in range(n)], pa.decimal128(12, 2)),
+        }
+    )
+    assert my.write("many", data).rows_written == n
+    got = rows(my, "select count(*) as c, sum(id) as s, sum(d) as sd, max(t) as mt from many")
+    assert got == [
+        {"c": n, "s": D(n * (n - 1) // 2), "sd": D(n * (n - 1) // 2) / 100, "mt": text[-1].as_py()}
+    ]
+    bad = data.set_column(2, "f", pa.array([*(i / 7 for i in range(n - 1)), float("nan")]))
+    with pytest.raises(DataError, match=rf'column "f", input row {n - 1}') as e:
+        my.write("many", bad)
+    assert "nan" in str(e.value).lower()
+    assert rows(my, "select count(*) as c from many") == [{"c": n}]
+    assert my.write("many", data.slice(0, 10), mode="replace").rows_written == 10
+    assert rows(my, "select count(*) as c, max(id) as m from many") == [{"c": 10, "m": 9}]
+
+
+def test_values_out_of_mysql_range_are_data_errors(my: MySQLConnector) -> None:
+    # 10000-01-01: Arrow can hold it, MySQL's DATETIME cannot.
+    far = pa.array([0, 253_402_300_800_000_000], pa.timestamp("us"))
+    my.write("r", pa.table({"ts": pa.array([0], pa.timestamp("us"))}))
+    with pytest.raises(DataError):
+        my.write("r", pa.table({"ts": far}))
+    assert rows(my, "select count(*) as c from r") == [{"c": 1}]
+    my.execute("create table small (v tinyint)")
+    with pytest.raises(DataError):
+        my.write("small", pa.table({"v": pa.array([1, 300], pa.int64())}))
+    assert rows(my, "select count(*) as c from small") == [{"c": 0}]
+
+
+def test_row_larger_than_max_allowed_packet(
+    my: MySQLConnector, my_admin: MySQLConnector, write_path: str, is_mariadb: bool
+) -> None:
+    if write_path != "bulk" or not is_mariadb:
+        pytest.skip("parameter arrays only: LOAD DATA streams rows of any size")
+    limit = int(my_admin.query("SELECT @@max_allowed_packet AS m").to_pylist()[0]["m"])
+    my.execute("create table big (id int, b longblob)")
+    huge = pa.table({"id": [1, 2], "b": pa.array([b"a", b"x" * (limit + 1)], pa.binary())})
+    with pytest.raises(DataError, match=r"input row 1 .*max_allowed_packet"):
+        my.write("big", huge)
+    assert rows(my, "select count(*) as c from big") == [{"c": 0}]
+    # the connection and the pool are fine afterwards
+    assert my.write("big", huge.slice(0, 1)).rows_written == 1

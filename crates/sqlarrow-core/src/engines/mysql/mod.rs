@@ -14,6 +14,7 @@
 //! is discarded rather than returned to the pool, so a late KILL can never hit the next
 //! statement.
 
+mod bulk;
 pub mod decode;
 pub mod introspect;
 pub mod params;

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use mysql_async::consts::{CapabilityFlags, ColumnFlags, ColumnType, StatusFlags};
 use mysql_async::{Column, Value as MyValue};
+use mysql_common::constants::MariadbCapabilities;
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{
     AuthPlugin, AuthSwitchRequest, ComStmtClose, ComStmtExecuteRequestBuilder, ErrPacket,
@@ -111,6 +112,11 @@ pub struct WireConn {
     stmts: HashMap<String, (u32, usize)>,
     /// A statement's result was left unread (or the stream broke): not reusable.
     dirty: bool,
+    /// A unit of work (a bulk write's transaction) is open: a connection dropped in
+    /// this state (its future cancelled) must not go back to the pool.
+    busy: bool,
+    /// The server takes MariaDB's `COM_STMT_BULK_EXECUTE` (parameter arrays).
+    bulk: bool,
 }
 
 /// What a statement produced.
@@ -128,7 +134,24 @@ impl WireConn {
     }
 
     pub fn is_dirty(&self) -> bool {
-        self.dirty
+        self.dirty || self.busy
+    }
+
+    /// Whether the server takes `COM_STMT_BULK_EXECUTE` (MariaDB 10.2+).
+    pub fn can_bulk(&self) -> bool {
+        self.bulk
+    }
+
+    /// Open or close a unit of work that must not outlive a dropped connection (see
+    /// [`WireConn::is_dirty`]).
+    pub(super) fn set_busy(&mut self, busy: bool) {
+        self.busy = busy;
+    }
+
+    /// Whether the byte stream is still in step with the server (no broken read or
+    /// write, no result left unread): a statement can still be sent.
+    pub(super) fn in_step(&self) -> bool {
+        !self.dirty
     }
 
     /// The socket and its switch, to drive a statement on the calling thread
@@ -161,6 +184,8 @@ impl WireConn {
             caps: CapabilityFlags::empty(),
             stmts: HashMap::new(),
             dirty: false,
+            busy: false,
+            bulk: false,
         };
         c.handshake(cfg).await?;
         c.simple(SESSION_INIT).await?;
@@ -214,6 +239,16 @@ impl WireConn {
             .unwrap_or((5, 7, 0));
         let pass = cfg.password.as_deref();
         let auth_data = auth_response(&plugin, pass, &nonce)?;
+        // MariaDB announces its extended capabilities by leaving out CLIENT_MYSQL (the
+        // old CLIENT_LONG_PASSWORD bit); the one wanted here is parameter arrays.
+        let ext = if hs.maria_db_server_version_parsed().is_some()
+            && !server.contains(CapabilityFlags::CLIENT_LONG_PASSWORD)
+        {
+            hs.mariadb_ext_capabilities() & MariadbCapabilities::MARIADB_CLIENT_STMT_BULK_OPERATIONS
+        } else {
+            MariadbCapabilities::empty()
+        };
+        self.bulk = !ext.is_empty();
         let resp = HandshakeResponse::new(
             Some(auth_data.as_slice()),
             version,
@@ -223,7 +258,8 @@ impl WireConn {
             self.caps,
             None,
             1 << 30,
-        );
+        )
+        .with_mariadb_ext_capabilities(ext);
         let mut out = Vec::new();
         resp.serialize(&mut out);
         self.write_packet(&out).await?;
@@ -457,7 +493,7 @@ impl WireConn {
     // -- statements ------------------------------------------------------------------------
 
     /// Prepare `sql` (or find it in the cache): its statement id and parameter count.
-    async fn prepare(&mut self, sql: &str) -> Result<(u32, usize)> {
+    pub(super) async fn prepare(&mut self, sql: &str) -> Result<(u32, usize)> {
         if let Some(found) = self.stmts.get(sql) {
             return Ok(*found);
         }
@@ -644,6 +680,72 @@ impl WireConn {
         Ok(())
     }
 
+    /// Send one complete `COM_STMT_BULK_EXECUTE` payload (see `super::bulk`) and read
+    /// its answer: the rows affected and the number of warnings. MariaDB answers a
+    /// bulk execution with one OK packet carrying the total, or the first error.
+    pub(super) async fn bulk_execute(&mut self, payload: &[u8]) -> Result<(u64, u16)> {
+        self.command(payload).await?;
+        let p = self.packet().await?;
+        match self.data(p).first() {
+            Some(0x00) => ok_counts(self.data(p)),
+            Some(0xFF) => Err(self.err_packet(p)),
+            _ => {
+                self.dirty = true;
+                Err(protocol("a bulk execution returned rows"))
+            }
+        }
+    }
+
+    /// `COM_QUERY` for a statement with a small text result (`SHOW WARNINGS LIMIT 1`,
+    /// `SELECT @@max_allowed_packet`): the first row, its NULLs as `None`; `Ok(None)`
+    /// when there is no row (or no result set).
+    pub(super) async fn text_row(&mut self, sql: &str) -> Result<Option<Vec<Option<String>>>> {
+        let mut payload = Vec::with_capacity(sql.len() + 1);
+        payload.push(0x03);
+        payload.extend_from_slice(sql.as_bytes());
+        self.command(&payload).await?;
+        let p = self.packet().await?;
+        let n = match self.data(p).first() {
+            Some(0x00) => return Ok(None),
+            Some(0xFF) => return Err(self.err_packet(p)),
+            _ => lenenc(&mut self.data(p)).ok_or_else(|| protocol("column count"))?,
+        };
+        for _ in 0..n {
+            self.packet().await?;
+        }
+        let mut first = None;
+        loop {
+            let p = self.packet().await?;
+            let data = self.data(p);
+            match data.first() {
+                Some(0xFE) if data.len() < MAX_PAYLOAD => {
+                    if ok_status(data)?.contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS) {
+                        self.dirty = true;
+                        return Err(protocol("more than one result set"));
+                    }
+                    return Ok(first);
+                }
+                Some(0xFF) => return Err(self.err_packet(p)),
+                _ if first.is_none() => {
+                    let mut b = data;
+                    let mut row = Vec::with_capacity(n as usize);
+                    for _ in 0..n {
+                        if b.first() == Some(&0xFB) {
+                            b = &b[1..];
+                            row.push(None);
+                            continue;
+                        }
+                        let len = lenenc(&mut b).ok_or_else(|| protocol("text row"))? as usize;
+                        let v = take(&mut b, len)?;
+                        row.push(Some(String::from_utf8_lossy(v).into_owned()));
+                    }
+                    first = Some(row);
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// A round trip (`COM_PING`) to check an idle connection.
     pub async fn ping(&mut self) -> Result<()> {
         self.command(&[0x0E]).await?;
@@ -689,6 +791,15 @@ fn lenenc(b: &mut &[u8]) -> Option<u64> {
     };
     *b = &rest[used..];
     Some(v)
+}
+
+/// Rows affected and warnings of an OK packet.
+fn ok_counts(data: &[u8]) -> Result<(u64, u16)> {
+    let mut b = data.get(1..).ok_or_else(|| protocol("OK packet"))?;
+    let affected = lenenc(&mut b).ok_or_else(|| protocol("OK packet"))?;
+    lenenc(&mut b).ok_or_else(|| protocol("OK packet"))?; // last insert id
+    let w = b.get(2..4).ok_or_else(|| protocol("OK packet"))?;
+    Ok((affected, u16::from_le_bytes([w[0], w[1]])))
 }
 
 /// Status flags of an OK packet (header 0x00, or 0xFE ending a result set).

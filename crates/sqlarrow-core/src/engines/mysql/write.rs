@@ -1,5 +1,10 @@
 //! Bulk writes to MySQL/MariaDB.
 //!
+//! Plain appends (`append`/`create`/`replace` without `on_error="skip"`) outside a
+//! caller's transaction go straight into the target on MariaDB, as binary parameter
+//! arrays on a connection of their own ([`super::bulk`]). Everything else, and every
+//! write on MySQL, takes the paths below.
+//!
 //! The input is first loaded into a temporary staging table whose columns mirror the
 //! input's Arrow types (all nullable, plus an input-ordinal primary key):
 //!
@@ -55,7 +60,7 @@ fn quoted_table(t: &TableRef) -> String {
     }
 }
 
-type Reader = Box<dyn RecordBatchReader + Send>;
+pub(super) type Reader = Box<dyn RecordBatchReader + Send>;
 
 /// A target column as `information_schema` describes it.
 struct TargetColumn {
@@ -140,7 +145,7 @@ fn column_ddl(f: &Field, name: &str, nullable: bool, is_key: bool) -> Result<Str
 
 /// How one input column is encoded (after normalization).
 #[derive(Clone, Copy, PartialEq)]
-enum Kind {
+pub(super) enum Kind {
     Null,
     Bool,
     I64,
@@ -202,7 +207,7 @@ fn normalize_type(f: &Field) -> Result<(DataType, Kind)> {
     })
 }
 
-fn decimal_text(v: String, scale: i8) -> String {
+pub(super) fn decimal_text(v: String, scale: i8) -> String {
     if scale <= 0 {
         return format!("{v}{}", "0".repeat((-scale) as usize));
     }
@@ -307,14 +312,14 @@ fn cell<'a>(a: &'a ArrayRef, kind: Kind, i: usize) -> Result<Cell<'a>> {
 }
 
 /// The input's columns prepared for encoding.
-struct Plan {
-    names: Vec<String>,
+pub(super) struct Plan {
+    pub(super) names: Vec<String>,
     types: Vec<DataType>,
-    kinds: Vec<Kind>,
+    pub(super) kinds: Vec<Kind>,
 }
 
 impl Plan {
-    fn prepare(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+    pub(super) fn prepare(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
         batch
             .columns()
             .iter()
@@ -527,26 +532,32 @@ async fn load_infile(
         if let Some((_, code, msg)) = w {
             // With LOCAL the server downgrades errors to warnings and goes on (skipping
             // duplicate rows, defaulting NULLs): any warning fails the whole write.
-            let kind = if msg.starts_with("Duplicate entry") {
-                ErrorKind::UniqueViolation
-            } else if msg.contains("NULL supplied to NOT NULL") || msg.contains("cannot be null") {
-                ErrorKind::NotNullViolation
-            } else if msg.contains("foreign key") {
-                ErrorKind::ForeignKeyViolation
-            } else if msg.contains("CONSTRAINT") {
-                ErrorKind::CheckViolation
-            } else {
-                ErrorKind::Data
-            };
-            return Err(Error::new(
-                kind,
-                format!("loading the data into MySQL reported a problem (warning {code}): {msg}"),
-            )
-            .transient(false));
+            return Err(warning_error(&code.to_string(), &msg));
         }
     }
     let rows = state.lock().map(|s| s.rows).unwrap_or(0);
     Ok(Ok(rows))
+}
+
+/// The typed error for a warning the server gave while loading (a load fails on any
+/// warning: the server would otherwise have skipped, truncated or defaulted a value).
+pub(super) fn warning_error(code: &str, msg: &str) -> Error {
+    let kind = if msg.starts_with("Duplicate entry") {
+        ErrorKind::UniqueViolation
+    } else if msg.contains("NULL supplied to NOT NULL") || msg.contains("cannot be null") {
+        ErrorKind::NotNullViolation
+    } else if msg.contains("foreign key") {
+        ErrorKind::ForeignKeyViolation
+    } else if msg.contains("CONSTRAINT") {
+        ErrorKind::CheckViolation
+    } else {
+        ErrorKind::Data
+    };
+    Error::new(
+        kind,
+        format!("loading the data into MySQL reported a problem (warning {code}): {msg}"),
+    )
+    .transient(false)
 }
 
 /// Fallback: multi-row prepared INSERTs into the stage.
@@ -691,7 +702,7 @@ impl MySqlConnector {
                 &schema,
                 &stage,
                 &mut created,
-                false,
+                Some(cancel),
             )
             .await;
         if res.is_err() && !conn.is_disconnected() {
@@ -738,7 +749,7 @@ impl MySqlConnector {
                 &schema,
                 &stage,
                 &mut created,
-                true,
+                None,
             )
             .await;
         if res.is_err() && !conn.is_disconnected() {
@@ -764,8 +775,11 @@ impl MySqlConnector {
         schema: &arrow_schema::Schema,
         stage: &str,
         created: &mut bool,
-        in_tx: bool,
+        own_tx: Option<&CancelSlot>,
     ) -> Result<WriteResult> {
+        // `own_tx`: the write is its own transaction (not inside the caller's), and may
+        // then run on a connection of its own (the bulk path), cancelled through this.
+        let in_tx = own_tx.is_none();
         let names = &plan.names;
         let qt = quoted_table(table);
         let existing = target_columns(conn, table).await?;
@@ -855,23 +869,37 @@ impl MySqlConnector {
                 )));
             }
         }
+        let mut reader = reader;
+        let plain = !opts.skip_errors
+            && matches!(
+                opts.mode,
+                WriteMode::Append | WriteMode::Create | WriteMode::Replace
+            );
+        if let (Some(cancel), true) = (own_tx, plain) {
+            // MariaDB: binary parameter arrays, on a connection of the fast reader's.
+            match self
+                .bulk_append(&qt, plan, reader, opts.mode, cancel)
+                .await?
+            {
+                Ok(rows) => {
+                    return Ok(WriteResult {
+                        rows_written: rows,
+                        ..Default::default()
+                    })
+                }
+                Err(back) => reader = back,
+            }
+        }
         let local: Option<i64> = conn
             .query_first("SELECT @@local_infile")
             .await
             .map_err(map_err)?;
         let local = local.unwrap_or(0) == 1;
-        let mut reader = reader;
         let mut warnings = Vec::new();
         // Plain appends load straight into the target in one transaction: one pass
         // instead of stage + INSERT ... SELECT. LOCAL turns constraint errors into
         // warnings (rows skipped or defaulted), so any warning rolls the write back.
-        if local
-            && !opts.skip_errors
-            && matches!(
-                opts.mode,
-                WriteMode::Append | WriteMode::Create | WriteMode::Replace
-            )
-        {
+        if local && plain {
             begin_write(conn, in_tx).await?;
             if opts.mode == WriteMode::Replace {
                 conn.query_drop(format!("DELETE FROM {qt}"))
@@ -1080,6 +1108,57 @@ impl MySqlConnector {
             warnings,
             ..Default::default()
         })
+    }
+
+    /// A plain append (or replace) through MariaDB's bulk execution ([`super::bulk`])
+    /// on a fast-reader connection, in a transaction of its own. `Ok(Err(reader))`:
+    /// this path does not apply (MySQL, the fast reader unavailable, no columns), and
+    /// nothing was read from `reader`.
+    async fn bulk_append(
+        &self,
+        qt: &str,
+        plan: &Arc<Plan>,
+        reader: Reader,
+        mode: WriteMode,
+        cancel: &CancelSlot,
+    ) -> Result<std::result::Result<u64, Reader>> {
+        if plan.kinds.is_empty() || self.wire_off.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(Err(reader));
+        }
+        let mut w = match self.wire.get().await {
+            Ok(c) => c,
+            Err(e) if super::wire::is_unsupported(&e) => return Ok(Err(reader)),
+            Err(e) => return Err(e),
+        };
+        if !w.can_bulk() {
+            return Ok(Err(reader));
+        }
+        if self.register_kill(cancel, w.id()).await {
+            w.mark_broken();
+            return Err(Error::cancelled("cancelled before it started"));
+        }
+        let cols: Vec<String> = plan.names.iter().map(|n| mq(n)).collect();
+        let insert = format!(
+            "INSERT INTO {qt} ({}) VALUES ({})",
+            cols.join(", "),
+            vec!["?"; cols.len()].join(", ")
+        );
+        let delete = (mode == WriteMode::Replace).then(|| format!("DELETE FROM {qt}"));
+        let res =
+            super::bulk::append(&mut w, &insert, delete.as_deref(), plan, reader, cancel).await;
+        if w.is_dirty() {
+            // Stopped mid-exchange: stop the statement on the server, drop the
+            // connection (the server rolls its transaction back).
+            if !cancel.is_cancelled() {
+                self.settings().kill_query(w.id()).await;
+            }
+            w.mark_broken();
+        }
+        if cancel.is_cancelled() {
+            w.mark_broken();
+        }
+        w.observe(&res);
+        res.map(Ok)
     }
 
     /// `on_error="skip"`: move the staged rows that would violate the target's NOT NULL,
