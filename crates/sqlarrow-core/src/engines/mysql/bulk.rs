@@ -348,9 +348,9 @@ pub(super) fn encode_all(
 /// Run a plain append on `w`: `before` (e.g. the `DELETE` of a replace), then the rows
 /// through the prepared `insert`, in one transaction. Returns the rows written. On
 /// an error the transaction is rolled back when the connection is still in step (or
-/// left for the server to roll back when the connection is dropped). A cancellation
-/// (timeout, Ctrl-C) is also checked before every command: between two commands no
-/// statement runs for `KILL QUERY` to stop.
+/// left for the server to roll back when the connection is dropped). Cancellation
+/// (Ctrl-C) is also checked before every command: between two commands no statement
+/// runs for `KILL QUERY` to stop.
 pub(super) async fn append(
     w: &mut WireConn,
     insert: &str,
@@ -360,7 +360,82 @@ pub(super) async fn append(
     cancel: &CancelSlot,
 ) -> Result<u64> {
     w.set_busy(true);
-    let res = run(w, insert, before, plan, reader, cancel).await;
+    let res: Result<u64> = async {
+        let max_packet = match w.text_row("SELECT @@max_allowed_packet").await? {
+            Some(row) => row
+                .first()
+                .cloned()
+                .flatten()
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(1 << 20),
+            None => 1 << 20,
+        };
+        // The command must fit in max_allowed_packet, and one protocol packet.
+        let max_payload = max_packet.saturating_sub(1024).clamp(4096, 0xFF_FFFF - 1);
+        let limit = CHUNK_BYTES.min(max_payload);
+        w.simple("START TRANSACTION").await?;
+        if let Some(sql) = before {
+            w.simple(sql).await?;
+        }
+        let (stmt_id, nparams) = w.prepare(insert).await?;
+        if nparams != plan.kinds.len() {
+            return Err(Error::interface(format!(
+                "the INSERT has {nparams} parameters for {} columns",
+                plan.kinds.len()
+            )));
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+        let plan2 = plan.clone();
+        let encoder = tokio::task::spawn_blocking(move || {
+            encode_all(&plan2, stmt_id, reader, limit, max_payload, |payload| {
+                tx.blocking_send(payload)
+                    .map_err(|_| Error::interface("the server stopped taking the data"))
+            })
+        });
+        let mut affected = 0u64;
+        let mut failed: Option<Error> = None;
+        while let Some(payload) = rx.recv().await {
+            if cancel.is_cancelled() {
+                failed = Some(Error::cancelled("the write was cancelled"));
+                break;
+            }
+            match w.bulk_execute(&payload).await {
+                Ok((n, 0)) => affected += n,
+                Ok((_, _)) => {
+                    failed = Some(match w.text_row("SHOW WARNINGS LIMIT 1").await {
+                        Ok(Some(row)) => {
+                            let code = row.get(1).cloned().flatten().unwrap_or_default();
+                            let msg = row.get(2).cloned().flatten().unwrap_or_default();
+                            super::write::warning_error(&code, &msg)
+                        }
+                        Ok(None) => Error::data("the server reported a warning while inserting"),
+                        Err(e) => e,
+                    });
+                    break;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        // Stop the encoder (its next send fails) and collect its outcome.
+        drop(rx);
+        let encoded = encoder
+            .await
+            .map_err(|e| Error::interface(format!("the bulk encoder failed: {e}")))?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let rows = encoded?;
+        if affected != rows {
+            return Err(Error::interface(format!(
+                "the server inserted {affected} rows of {rows}"
+            )));
+        }
+        Ok(rows)
+    }
+    .await;
     match res {
         Ok(rows) => {
             w.simple("COMMIT").await.map_err(|e| e.commit_in_doubt())?;
@@ -374,89 +449,6 @@ pub(super) async fn append(
             Err(e)
         }
     }
-}
-
-async fn run(
-    w: &mut WireConn,
-    insert: &str,
-    before: Option<&str>,
-    plan: &Arc<Plan>,
-    reader: Reader,
-    cancel: &CancelSlot,
-) -> Result<u64> {
-    let max_packet = match w.text_row("SELECT @@max_allowed_packet").await? {
-        Some(row) => row
-            .first()
-            .cloned()
-            .flatten()
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(1 << 20),
-        None => 1 << 20,
-    };
-    // The command must fit in max_allowed_packet, and one protocol packet.
-    let max_payload = max_packet.saturating_sub(1024).clamp(4096, 0xFF_FFFF - 1);
-    let limit = CHUNK_BYTES.min(max_payload);
-    w.simple("START TRANSACTION").await?;
-    if let Some(sql) = before {
-        w.simple(sql).await?;
-    }
-    let (stmt_id, nparams) = w.prepare(insert).await?;
-    if nparams != plan.kinds.len() {
-        return Err(Error::interface(format!(
-            "the INSERT has {nparams} parameters for {} columns",
-            plan.kinds.len()
-        )));
-    }
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
-    let plan2 = plan.clone();
-    let encoder = tokio::task::spawn_blocking(move || {
-        encode_all(&plan2, stmt_id, reader, limit, max_payload, |payload| {
-            tx.blocking_send(payload)
-                .map_err(|_| Error::interface("the server stopped taking the data"))
-        })
-    });
-    let mut affected = 0u64;
-    let mut failed: Option<Error> = None;
-    while let Some(payload) = rx.recv().await {
-        if cancel.is_cancelled() {
-            failed = Some(Error::cancelled("the write was cancelled"));
-            break;
-        }
-        match w.bulk_execute(&payload).await {
-            Ok((n, 0)) => affected += n,
-            Ok((_, _)) => {
-                failed = Some(match w.text_row("SHOW WARNINGS LIMIT 1").await {
-                    Ok(Some(row)) => {
-                        let code = row.get(1).cloned().flatten().unwrap_or_default();
-                        let msg = row.get(2).cloned().flatten().unwrap_or_default();
-                        super::write::warning_error(&code, &msg)
-                    }
-                    Ok(None) => Error::data("the server reported a warning while inserting"),
-                    Err(e) => e,
-                });
-                break;
-            }
-            Err(e) => {
-                failed = Some(e);
-                break;
-            }
-        }
-    }
-    // Stop the encoder (its next send fails) and collect its outcome.
-    drop(rx);
-    let encoded = encoder
-        .await
-        .map_err(|e| Error::interface(format!("the bulk encoder failed: {e}")))?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    let rows = encoded?;
-    if affected != rows {
-        return Err(Error::interface(format!(
-            "the server inserted {affected} rows of {rows}"
-        )));
-    }
-    Ok(rows)
 }
 
 #[cfg(test)]
