@@ -323,9 +323,12 @@ class Connector(abc.ABC):
         (as does SQLite's ``ON CONFLICT``). A missing table is created with ``key`` as its
         primary key. ``rows_written`` counts inserted rows, ``rows_updated`` updated ones
         (SQLite counts every input row that hit an existing key, repeats included).
-        MySQL/MariaDB: the input is staged (``LOAD DATA LOCAL INFILE`` from a Rust
-        stream, or multi-row INSERTs when the server forbids local infile: reported in
-        ``WriteResult.warnings``), then applied with one ``INSERT ... SELECT`` (``...
+        MySQL/MariaDB: plain appends on MariaDB (outside ``conn.transaction()``) are
+        sent as binary parameter arrays of one prepared ``INSERT``; other appends load
+        straight into the table with ``LOAD DATA LOCAL INFILE`` from a Rust stream.
+        Upsert, update and ``on_error="skip"`` stage the input (``LOAD DATA``, or
+        multi-row INSERTs when the server forbids local infile: reported in
+        ``WriteResult.warnings``), then apply it with one ``INSERT ... SELECT`` (``...
         ON DUPLICATE KEY UPDATE`` for upsert, whose clashes on *other* unique indexes
         are raised as ``UniqueViolation`` instead of silently updating another row);
         ``rows_updated`` of ``update`` counts rows whose values changed. MySQL DDL
