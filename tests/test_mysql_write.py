@@ -443,6 +443,16 @@ def test_many_commands_and_a_bad_value_late(my: MySQLConnector) -> None:
     assert rows(my, "select count(*) as c, max(id) as m from many") == [{"c": 10, "m": 9}]
 
 
+def test_table_dropped_and_created_again_between_writes(my: MySQLConnector) -> None:
+    """The same INSERT text against a table that was dropped and created again (with
+    other columns around the written one): each write prepares its statement anew."""
+    my.write("again", pa.table({"x": pa.array([1, 2], pa.int64())}))
+    my.execute("drop table again")
+    my.execute("create table again (pre varchar(5) default 'p', x text, post int default 7)")
+    assert my.write("again", pa.table({"x": pa.array([3], pa.int64())})).rows_written == 1
+    assert rows(my, "select pre, x, post from again") == [{"pre": "p", "x": "3", "post": 7}]
+
+
 def test_values_out_of_mysql_range_are_data_errors(my: MySQLConnector) -> None:
     # 10000-01-01: Arrow can hold it, MySQL's DATETIME cannot.
     far = pa.array([0, 253_402_300_800_000_000], pa.timestamp("us"))

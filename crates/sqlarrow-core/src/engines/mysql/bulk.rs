@@ -377,7 +377,7 @@ pub(super) async fn append(
         if let Some(sql) = before {
             w.simple(sql).await?;
         }
-        let (stmt_id, nparams) = w.prepare(insert).await?;
+        let (stmt_id, nparams) = w.prepare_fresh(insert).await?;
         if nparams != plan.kinds.len() {
             return Err(Error::interface(format!(
                 "the INSERT has {nparams} parameters for {} columns",

@@ -493,7 +493,7 @@ impl WireConn {
     // -- statements ------------------------------------------------------------------------
 
     /// Prepare `sql` (or find it in the cache): its statement id and parameter count.
-    pub(super) async fn prepare(&mut self, sql: &str) -> Result<(u32, usize)> {
+    async fn prepare(&mut self, sql: &str) -> Result<(u32, usize)> {
         if let Some(found) = self.stmts.get(sql) {
             return Ok(*found);
         }
@@ -526,6 +526,16 @@ impl WireConn {
         let found = (ok.statement_id(), ok.num_params() as usize);
         self.stmts.insert(sql.to_string(), found);
         Ok(found)
+    }
+
+    /// Prepare `sql` afresh, closing a cached copy first: for a write's `INSERT`, whose
+    /// table may have been dropped and created again since (a bulk execution cannot be
+    /// retried after its rows went out).
+    pub(super) async fn prepare_fresh(&mut self, sql: &str) -> Result<(u32, usize)> {
+        if let Some((id, _)) = self.stmts.remove(sql) {
+            self.close_stmt(id).await?;
+        }
+        self.prepare(sql).await
     }
 
     async fn close_stmt(&mut self, id: u32) -> Result<()> {
