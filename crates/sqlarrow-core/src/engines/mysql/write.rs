@@ -625,7 +625,7 @@ async fn count(conn: &mut Conn, table: &str) -> Result<u64> {
 }
 
 /// The column names and Arrow → MySQL encodings of a write's input.
-fn plan_for(schema: &arrow_schema::SchemaRef, opts: &WriteOptions) -> Result<Arc<Plan>> {
+pub(super) fn plan_for(schema: &arrow_schema::SchemaRef, opts: &WriteOptions) -> Result<Arc<Plan>> {
     let names = mapped_names(schema, &opts.column_map)?;
     let mut kinds = Vec::new();
     let mut types = Vec::new();
