@@ -479,3 +479,14 @@ def test_row_larger_than_max_allowed_packet(
     assert rows(my, "select count(*) as c from big") == [{"c": 0}]
     # the connection and the pool are fine afterwards
     assert my.write("big", huge.slice(0, 1)).rows_written == 1
+
+
+def test_wide_decimals(my: MySQLConnector) -> None:
+    """decimal256 values within and beyond 38 digits (MySQL's DECIMAL holds 65)."""
+    big = D("-123456789012345678901234567890123456789012345.123456789")
+    vals = [D("0.000000001"), D("-1.5"), big, None]
+    data = pa.table({"v": pa.array(vals, pa.decimal256(54, 9))})
+    assert my.write("wide", data).rows_written == 4
+    got = [r["v"] for r in rows(my, "select v from wide")]
+    assert sorted(v for v in got if v is not None) == sorted(v for v in vals if v is not None)
+    assert got.count(None) == 1
