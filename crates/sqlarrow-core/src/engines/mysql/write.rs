@@ -539,10 +539,9 @@ async fn load_infile(
     Ok(Ok(rows))
 }
 
-/// The typed error for a warning the server gave while loading (a load fails on any
-/// warning: the server would otherwise have skipped, truncated or defaulted a value).
-pub(super) fn warning_error(code: &str, msg: &str) -> Error {
-    let kind = if msg.starts_with("Duplicate entry") {
+/// The constraint a server message (or a set-aside reason quoting one) names, if any.
+fn constraint_kind(msg: &str) -> Option<ErrorKind> {
+    Some(if msg.starts_with("Duplicate entry") {
         ErrorKind::UniqueViolation
     } else if msg.contains("NULL supplied to NOT NULL") || msg.contains("cannot be null") {
         ErrorKind::NotNullViolation
@@ -551,10 +550,15 @@ pub(super) fn warning_error(code: &str, msg: &str) -> Error {
     } else if msg.contains("CONSTRAINT") {
         ErrorKind::CheckViolation
     } else {
-        ErrorKind::Data
-    };
+        return None;
+    })
+}
+
+/// The typed error for a warning the server gave while loading (a load fails on any
+/// warning: the server would otherwise have skipped, truncated or defaulted a value).
+pub(super) fn warning_error(code: &str, msg: &str) -> Error {
     Error::new(
-        kind,
+        constraint_kind(msg).unwrap_or(ErrorKind::Data),
         format!("loading the data into MySQL reported a problem (warning {code}): {msg}"),
     )
     .transient(false)
@@ -979,15 +983,7 @@ impl MySqlConnector {
             };
             let (failed, first) = self.set_aside(conn, &ctx, opts).await?;
             if let (false, Some((ord, reason))) = (opts.skip_errors, first) {
-                let kind = if reason.starts_with("Duplicate entry") {
-                    ErrorKind::UniqueViolation
-                } else if reason.contains("cannot be null") {
-                    ErrorKind::NotNullViolation
-                } else if reason.contains("foreign key") {
-                    ErrorKind::ForeignKeyViolation
-                } else {
-                    ErrorKind::CheckViolation
-                };
+                let kind = constraint_kind(&reason).unwrap_or(ErrorKind::CheckViolation);
                 return Err(Error::new(kind, reason)
                     .transient(false)
                     .with_detail("row_index", ord.to_string()));
