@@ -455,6 +455,15 @@ impl WireConn {
         self.write_packet(payload).await
     }
 
+    /// Start a command whose argument is SQL text (`COM_QUERY` 0x03, `COM_STMT_PREPARE`
+    /// 0x16).
+    async fn command_text(&mut self, command: u8, sql: &str) -> Result<()> {
+        let mut payload = Vec::with_capacity(sql.len() + 1);
+        payload.push(command);
+        payload.extend_from_slice(sql.as_bytes());
+        self.command(&payload).await
+    }
+
     fn err_packet(&self, p: Payload) -> Error {
         match ParseBuf(self.data(p)).parse::<ErrPacket<'_>>(self.caps) {
             Ok(ErrPacket::Error(se)) => {
@@ -470,10 +479,7 @@ impl WireConn {
 
     /// `COM_QUERY` for a statement without a result set (session setup, cleanup).
     pub(super) async fn simple(&mut self, sql: &str) -> Result<()> {
-        let mut payload = Vec::with_capacity(sql.len() + 1);
-        payload.push(0x03);
-        payload.extend_from_slice(sql.as_bytes());
-        self.command(&payload).await?;
+        self.command_text(0x03, sql).await?;
         loop {
             let p = self.packet().await?;
             let status = match self.data(p).first() {
@@ -502,10 +508,7 @@ impl WireConn {
                 self.close_stmt(id).await?;
             }
         }
-        let mut payload = Vec::with_capacity(sql.len() + 1);
-        payload.push(0x16);
-        payload.extend_from_slice(sql.as_bytes());
-        self.command(&payload).await?;
+        self.command_text(0x16, sql).await?;
         let p = self.packet().await?;
         let data = self.data(p);
         if data.first() == Some(&0xFF) {
@@ -710,10 +713,7 @@ impl WireConn {
     /// `SELECT @@max_allowed_packet`): the first row, its NULLs as `None`; `Ok(None)`
     /// when there is no row (or no result set).
     pub(super) async fn text_row(&mut self, sql: &str) -> Result<Option<Vec<Option<String>>>> {
-        let mut payload = Vec::with_capacity(sql.len() + 1);
-        payload.push(0x03);
-        payload.extend_from_slice(sql.as_bytes());
-        self.command(&payload).await?;
+        self.command_text(0x03, sql).await?;
         let p = self.packet().await?;
         let n = match self.data(p).first() {
             Some(0x00) => return Ok(None),
