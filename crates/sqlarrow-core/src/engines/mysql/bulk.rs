@@ -21,7 +21,7 @@ use arrow_array::{Array, ArrayRef, BooleanArray, PrimitiveArray, StringArray};
 use arrow_buffer::NullBuffer;
 
 use super::wire::WireConn;
-use super::write::{Kind, Plan, Reader};
+use super::write::{Kind, Plan, Reader, HEX};
 use crate::cancel::CancelSlot;
 use crate::error::{Error, Result};
 use crate::value::civil;
@@ -29,7 +29,7 @@ use crate::write::next_batch;
 
 /// Target size of one bulk command. Large enough that the round trip per command is
 /// noise (tens of thousands of rows), small enough to keep two in flight cheaply.
-pub(super) const CHUNK_BYTES: usize = 4 << 20;
+const CHUNK_BYTES: usize = 4 << 20;
 /// `COM_STMT_BULK_EXECUTE` and its flag `STMT_BULK_FLAG_SEND_TYPES_TO_SERVER`.
 const COM_STMT_BULK_EXECUTE: u8 = 0xFA;
 const SEND_TYPES_TO_SERVER: u16 = 128;
@@ -172,7 +172,6 @@ fn put_decimal(out: &mut Vec<u8>, v: i128, scale: i8) {
 }
 
 fn put_uuid(out: &mut Vec<u8>, b: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(36);
     for (i, x) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
@@ -296,8 +295,13 @@ pub(super) fn encode_all(
     mut send: impl FnMut(Vec<u8>) -> Result<()>,
 ) -> Result<u64> {
     let head = header(stmt_id, &plan.kinds);
-    let mut buf = Vec::with_capacity(limit + (64 << 10));
-    buf.extend_from_slice(&head);
+    // A new command: the header, with room for `limit` bytes of rows and one more row.
+    let fresh = || {
+        let mut v = Vec::with_capacity(limit + (64 << 10));
+        v.extend_from_slice(&head);
+        v
+    };
+    let mut buf = fresh();
     let mut row_no = 0u64;
     while let Some(batch) = next_batch(reader.as_mut())? {
         let arrays = plan.prepare(&batch)?;
@@ -316,7 +320,7 @@ pub(super) fn encode_all(
             if buf.len() > max_payload && start > head.len() {
                 // This row starts the next command.
                 let tail = buf.split_off(start);
-                send(std::mem::replace(&mut buf, head.clone()))?;
+                send(std::mem::replace(&mut buf, fresh()))?;
                 buf.extend_from_slice(&tail);
             }
             if buf.len() > max_payload {
@@ -327,9 +331,7 @@ pub(super) fn encode_all(
                 )));
             }
             if buf.len() >= limit {
-                let mut next = Vec::with_capacity(limit + (64 << 10));
-                next.extend_from_slice(&head);
-                send(std::mem::replace(&mut buf, next))?;
+                send(std::mem::replace(&mut buf, fresh()))?;
             }
             row_no += 1;
         }

@@ -535,10 +535,16 @@ impl WireConn {
     /// table may have been dropped and created again since (a bulk execution cannot be
     /// retried after its rows went out).
     pub(super) async fn prepare_fresh(&mut self, sql: &str) -> Result<(u32, usize)> {
-        if let Some((id, _)) = self.stmts.remove(sql) {
-            self.close_stmt(id).await?;
-        }
+        self.forget_stmt(sql).await?;
         self.prepare(sql).await
+    }
+
+    /// Drop `sql`'s cached statement (if any) and close it on the server.
+    async fn forget_stmt(&mut self, sql: &str) -> Result<()> {
+        match self.stmts.remove(sql) {
+            Some((id, _)) => self.close_stmt(id).await,
+            None => Ok(()),
+        }
     }
 
     async fn close_stmt(&mut self, id: u32) -> Result<()> {
@@ -561,9 +567,7 @@ impl WireConn {
         match self.query_once(sql, params, decode, batch_size, sink).await {
             Err(e) if errno(&e) == Some(ER_NEED_REPREPARE) && !sink.delivered_any() => {
                 // The table changed under a cached statement: prepare it afresh.
-                if let Some((id, _)) = self.stmts.remove(sql) {
-                    self.close_stmt(id).await?;
-                }
+                self.forget_stmt(sql).await?;
                 self.query_once(sql, params, decode, batch_size, sink).await
             }
             r => r,

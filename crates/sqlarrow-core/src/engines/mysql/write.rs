@@ -356,7 +356,7 @@ fn put_text(buf: &mut BytesMut, v: &[u8]) {
     buf.put_slice(&v[start..]);
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+pub(super) const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn encode_batch(
     plan: &Plan,
