@@ -562,6 +562,80 @@ def test_multiple_statements_in_execute(pg: sqlarrow.Connector, pg_schema: str) 
     assert pg_scalar(pg, f"select count(*) as n from {t}") == 2
 
 
+# -- a query text's first, second and later runs ---------------------------------------------
+TYPED_SQL = (
+    "select g::int4 as i, g::int8 * 1000000000 as big, (g / 3.0)::numeric(18,4) as num, "
+    "'row ' || g as s, g % 2 = 0 as even, date '2024-01-01' + g as day, "
+    "timestamptz '2024-01-01 00:00:00+00' + g * interval '1 hour' as at, "
+    "md5(g::text)::uuid as u, jsonb_build_object('g', g) as j, "
+    "case when g % 5 = 0 then null else g * 0.5 end::float8 as half "
+    "from generate_series(1, 3000) g order by g"
+)
+
+
+def test_first_second_and_later_runs_agree(pg_url: str) -> None:
+    """A parameterless read runs unprepared the first time, is prepared the second and
+    reuses the prepared statement after: the same result every time, and the server
+    holds a prepared statement only from the second run on."""
+    with sqlarrow.connect(pg_url, pool_size=1, scan_workers=1) as conn:
+
+        def prepared() -> list[str]:
+            rows = conn.query(
+                "select statement from pg_prepared_statements where statement like '%3000) g%'"
+                " and statement not like '%pg_prepared_statements%'"
+            ).to_pylist()
+            return [r["statement"] for r in rows]
+
+        first = conn.query(TYPED_SQL).to_arrow()
+        assert prepared() == []
+        second = conn.query(TYPED_SQL).to_arrow()
+        assert prepared() == [TYPED_SQL]
+        third = conn.query(TYPED_SQL).to_arrow()
+        assert first.num_rows == 3000
+        assert first.equals(second) and first.equals(third)
+        assert first.schema.equals(second.schema, check_metadata=True)
+        row = first.slice(4, 1).to_pylist()[0]
+        assert row["i"] == 5 and row["big"] == 5_000_000_000 and row["half"] is None
+        assert row["num"] == Decimal("1.6667") and row["s"] == "row 5"
+        assert row["at"] == dt.datetime(2024, 1, 1, 5, tzinfo=UTC)
+
+
+def test_first_run_of_empty_result_has_its_schema(pg_url: str) -> None:
+    with sqlarrow.connect(pg_url, pool_size=1) as conn:
+        sql = "select 1::int2 as a, 'x'::text as b, 1.5::numeric(10,2) as c where false"
+        expected = pa.schema([("a", pa.int16()), ("b", pa.string()), ("c", pa.decimal128(10, 2))])
+        for _ in range(3):
+            result = conn.query(sql).to_arrow()
+            assert result.num_rows == 0
+            assert result.schema.remove_metadata() == expected
+        with conn.stream(sql + " and true") as s:
+            assert list(s) == []
+            assert s.schema.remove_metadata() == expected
+
+
+def test_first_run_unsupported_type_stops_a_large_result(pg_url: str) -> None:
+    """The type is found in the first row's description: the error comes at once (the
+    server is asked to stop sending), and the one pooled connection stays usable."""
+    with sqlarrow.connect(pg_url, pool_size=1) as conn:
+        started = time.monotonic()
+        with pytest.raises(sqlarrow.UnsupportedTypeError) as info:
+            conn.query("select g, '1,2'::point as p from generate_series(1, 50000000) g")
+        assert info.value.type_name == "point"  # type: ignore[attr-defined]
+        assert time.monotonic() - started < 30
+        with pytest.raises(sqlarrow.UnsupportedTypeError):
+            conn.query("select '1,2'::point as p where false")
+        assert conn.query("select 41 + 1 as n").to_pylist() == [{"n": 42}]
+
+
+def test_first_run_error_mid_result_then_prepared_run(pg_url: str) -> None:
+    with sqlarrow.connect(pg_url, pool_size=1) as conn:
+        sql = "select 10 / (3 - g) as x from generate_series(1, 5) g"
+        for _ in range(3):  # unprepared, then prepared, then cached: the same error
+            with pytest.raises(sqlarrow.DataError, match="division by zero"):
+                conn.query(sql)
+        assert conn.query("select 1 as ok").to_pylist() == [{"ok": 1}]
+
+
 # -- streaming ---------------------------------------------------------------------------------
 def test_stream_batches(pg: sqlarrow.Connector) -> None:
     with pg.stream("select g from generate_series(1, 10) g order by g", batch_size=3) as s:

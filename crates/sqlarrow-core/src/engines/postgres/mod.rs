@@ -83,6 +83,9 @@ pub struct PgConn {
     /// Prepared statements by SQL text (and parameter types), so a repeated query
     /// costs one round trip. Result-type changes are caught by the server (0A000).
     stmts: std::sync::Mutex<std::collections::HashMap<String, Statement>>,
+    /// Hashes of parameterless query texts run once, unprepared, on this connection: a
+    /// text seen again is prepared and cached (see [`PgConnector::query_on`]).
+    seen: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
 
 /// The future that owns a connection's socket: it sends the client's requests and
@@ -207,6 +210,8 @@ struct DirectParts {
 }
 
 const STATEMENT_CACHE_SIZE: usize = 256;
+/// How many once-run query texts a connection remembers (hashes, 8 bytes each).
+const SEEN_TEXTS: usize = 4096;
 
 impl PgConn {
     fn cached(&self, key: &str) -> Option<Statement> {
@@ -223,6 +228,18 @@ impl PgConn {
             m.clear();
         }
         m.insert(key, stmt.clone());
+    }
+
+    /// Whether `sql` runs here for the first time (recently): remembered as seen.
+    fn first_sight(&self, sql: &str) -> bool {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(sql);
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= SEEN_TEXTS {
+            seen.clear();
+        }
+        seen.insert(h)
     }
 
     fn forget_all(&self) {
@@ -457,6 +474,7 @@ impl Manager for PgManager {
             direct,
             addr,
             stmts: Default::default(),
+            seen: Default::default(),
         })
     }
 
@@ -555,6 +573,33 @@ fn strip_leading_comments(sql: &str) -> &str {
 /// Remove trailing semicolons and whitespace (COPY (...) cannot contain them).
 fn trim_statement(sql: &str) -> &str {
     sql.trim_end().trim_end_matches(';').trim_end()
+}
+
+/// Decode one binary row into `rows`, handing a full batch to `sink`.
+async fn push_row(row: &tokio_postgres::Row, rows: &mut RowDecoder, sink: &mut Sink) -> Result<()> {
+    for (i, col) in rows.columns.iter_mut().enumerate() {
+        let raw: Option<Raw<'_>> = row
+            .try_get(i)
+            .map_err(|e| Error::data(format!("column {i}: {e}")))?;
+        col.push(raw.map(|r| r.0))?;
+    }
+    rows.rows += 1;
+    if rows.is_full() {
+        let b = rows.finish()?;
+        if !sink.batch(b).await {
+            return Err(Error::cancelled("the reader was closed"));
+        }
+    }
+    Ok(())
+}
+
+/// Hand the last, partly filled batch of `rows` to `sink`.
+async fn finish_rows(rows: &mut RowDecoder, sink: &mut Sink) -> Result<()> {
+    if rows.rows > 0 {
+        let b = rows.finish()?;
+        sink.batch(b).await;
+    }
+    Ok(())
 }
 
 /// Decode a running binary COPY into `sink`, batch by batch.
@@ -715,20 +760,6 @@ impl PgConnector {
             )));
         }
         Ok(stmt)
-    }
-
-    /// The prepared `COPY (sql) TO STDOUT (FORMAT binary)`, cached: COPY analyzes its
-    /// query at each execution, so a cached one never goes stale.
-    async fn copy_statement(conn: &PgConn, sql: &str) -> Result<Statement> {
-        let key = format!("\0copy\0{sql}");
-        if let Some(s) = conn.cached(&key) {
-            return Ok(s);
-        }
-        // The newline ends a trailing `-- comment` before the closing parenthesis.
-        let copy_sql = format!("COPY ({sql}\n) TO STDOUT (FORMAT binary)");
-        let s = conn.client.prepare(&copy_sql).await.map_err(map_err)?;
-        conn.remember(key, &s);
-        Ok(s)
     }
 
     fn remember_unsplit(&self, table: &str) {
@@ -1093,32 +1124,16 @@ impl PgConnector {
                 )));
             }
         }
-        // First run of a query text: binary COPY (fastest for large results), with the
-        // describe pipelined. Repeated runs reuse the described statement through the
-        // extended protocol: one Bind/Execute round trip, no re-parse (fast small queries).
-        let first_run = params.is_empty() && conn.cached(&Self::statement_key(sql, &[])).is_none();
-        if first_run && !self.pool.manager().redshift && copyable(sql) {
-            // Describe the query and start the COPY in one round trip (pipelined).
-            let copy_stmt = Self::copy_statement(conn, sql).await?;
-            let (described, started) =
-                tokio::join!(conn.client.prepare(sql), conn.client.copy_out(&copy_stmt));
-            let stmt = described.map_err(map_err)?;
-            let stream = started.map_err(map_err)?;
-            let (schema, kinds) =
-                match schema_for(stmt.columns(), self.pool.manager().uuid_as_string) {
-                    Ok(x) => x,
-                    Err(e) => {
-                        // The COPY already runs: stop it before reporting the type error.
-                        conn.cancel_request(&self.pool.manager().tls).await;
-                        return Err(e);
-                    }
-                };
-            conn.remember(Self::statement_key(sql, &[]), &stmt);
-            drop(stmt);
-            sink.schema(schema.clone());
-            let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));
-            drain_copy(stream, &mut rows, sink).await?;
-            return Ok(());
+        // A parameterless read whose text this connection has not run recently goes
+        // unprepared: one round trip, one parse. A text seen again is prepared and
+        // cached, so its later runs are one Bind/Execute round trip without a parse.
+        if params.is_empty()
+            && copyable(sql)
+            && !self.pool.manager().redshift
+            && conn.cached(&Self::statement_key(sql, &[])).is_none()
+            && conn.first_sight(sql)
+        {
+            return self.query_unprepared(conn, sql, batch_size, sink).await;
         }
         let stmt = Self::prepare(conn, sql, params).await?;
         let (schema, kinds) = schema_for(stmt.columns(), self.pool.manager().uuid_as_string)?;
@@ -1135,26 +1150,59 @@ impl PgConnector {
             let stream = conn.client.query_raw(&stmt, p).await.map_err(map_err)?;
             pin_mut!(stream);
             while let Some(row) = stream.try_next().await.map_err(map_err)? {
-                for (i, col) in rows.columns.iter_mut().enumerate() {
-                    let raw: Option<Raw<'_>> = row
-                        .try_get(i)
-                        .map_err(|e| Error::data(format!("column {i}: {e}")))?;
-                    col.push(raw.map(|r| r.0))?;
-                }
-                rows.rows += 1;
-                if rows.is_full() {
-                    let b = rows.finish()?;
-                    if !sink.batch(b).await {
-                        return Err(Error::cancelled("the reader was closed"));
-                    }
-                }
+                push_row(&row, &mut rows, sink).await?;
             }
         }
-        if rows.rows > 0 {
-            let b = rows.finish()?;
-            sink.batch(b).await;
+        finish_rows(&mut rows, sink).await
+    }
+
+    /// A parameterless read run without preparing: the unnamed statement parsed, bound,
+    /// described and executed in one round trip, rows in binary (each field encoded as
+    /// in binary COPY). The schema comes from the rows' description; an empty result
+    /// has no row to carry it, so its statement is then described (and cached).
+    async fn query_unprepared(
+        &self,
+        conn: &PgConn,
+        sql: &str,
+        batch_size: usize,
+        sink: &mut Sink,
+    ) -> Result<()> {
+        let none = std::iter::empty::<(&(dyn tokio_postgres::types::ToSql + Sync), Type)>();
+        let stream = conn
+            .client
+            .query_typed_raw(sql, none)
+            .await
+            .map_err(map_err)?;
+        pin_mut!(stream);
+        let mut rows: Option<RowDecoder> = None;
+        while let Some(row) = stream.try_next().await.map_err(map_err)? {
+            let dec = match rows.as_mut() {
+                Some(dec) => dec,
+                None => {
+                    let (schema, kinds) =
+                        match schema_for(row.columns(), self.pool.manager().uuid_as_string) {
+                            Ok(x) => x,
+                            Err(e) => {
+                                // Stop the server from sending the rest before reporting.
+                                conn.cancel_request(&self.pool.manager().tls).await;
+                                return Err(e);
+                            }
+                        };
+                    sink.schema(schema.clone());
+                    rows.insert(RowDecoder::new(schema, &kinds, batch_size.max(1)))
+                }
+            };
+            push_row(&row, dec, sink).await?;
         }
-        Ok(())
+        match rows.as_mut() {
+            Some(dec) => finish_rows(dec, sink).await,
+            None => {
+                let stmt = Self::prepare(conn, sql, &Params::default()).await?;
+                let (schema, _) = schema_for(stmt.columns(), self.pool.manager().uuid_as_string)?;
+                sink.schema(schema);
+                Ok(())
+            }
+        }
     }
 
     /// Run one statement; returns rows affected.
