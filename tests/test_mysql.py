@@ -689,6 +689,37 @@ def test_fast_reader_matches_mysql_async(
         slow.close()
 
 
+def test_first_run_prepare_and_execute_in_one_round_trip(my_db: str) -> None:
+    """On MariaDB a parameterless query text not yet prepared on the connection is
+    prepared and executed in one round trip. Results, errors and the statement cache
+    (64 statements per connection, then cleared) behave as with a separate prepare;
+    one pooled connection stays usable after each error."""
+    conn = _connector(my_db, pool_size=1)
+    try:
+        for i in range(150):  # past the cache's 64 statements, twice
+            sql = f"SELECT {i} AS n, '?' AS q, CONCAT('x', {i}) AS s, NULL AS z"
+            for _ in range(2 if i % 10 == 0 else 1):  # some run again (cached)
+                assert conn.query(sql).to_pylist() == [{"n": i, "q": "?", "s": f"x{i}", "z": None}]
+        with pytest.raises(sqlarrow.SqlSyntaxError):
+            conn.query("SELEC 1")
+        assert scalar(conn, "SELECT 1 + 1 AS two") == 2
+        with pytest.raises(sqlarrow.UndefinedObjectError):
+            conn.query("SELECT * FROM no_such_table_here")
+        assert scalar(conn, "SELECT 'after' AS a") == "after"
+        with pytest.raises(sqlarrow.ParameterError):
+            conn.query("SELECT ? AS x")
+        assert scalar(conn, "SELECT ? AS x", [5]) == 5
+        with pytest.raises(sqlarrow.QueryError, match="more than 1 row"):
+            # Prepared fine; fails while executing.
+            conn.query("SELECT (SELECT 1 UNION SELECT 2) AS two_rows")
+        assert scalar(conn, "SELECT 'still fine' AS a") == "still fine"
+        assert conn.query("DO 1").to_arrow().num_columns == 0
+        empty = conn.query("SELECT 1 AS a, 'b' AS b FROM DUAL WHERE 1 = 0").to_arrow()
+        assert empty.num_rows == 0 and empty.column_names == ["a", "b"]
+    finally:
+        conn.close()
+
+
 def test_fast_reader_multi_packet_rows_and_abandoned_streams(
     my_admin: MySQLConnector, my: MySQLConnector, my_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -426,6 +426,13 @@ impl WireConn {
     /// Write one logical packet (split at 16 MiB) with the running sequence number.
     async fn write_packet(&mut self, payload: &[u8]) -> Result<()> {
         let mut out = Vec::with_capacity(payload.len() + 8);
+        self.frame(payload, &mut out);
+        self.send(&out).await
+    }
+
+    /// Append `payload` to `out` as one logical packet (split at 16 MiB), numbered from
+    /// the running sequence number.
+    fn frame(&mut self, payload: &[u8], out: &mut Vec<u8>) {
         let mut rest = payload;
         loop {
             let n = rest.len().min(MAX_PAYLOAD);
@@ -438,7 +445,11 @@ impl WireConn {
                 break;
             }
         }
-        self.sock.write_all(&out).await.map_err(|e| {
+    }
+
+    /// Write framed bytes to the socket.
+    async fn send(&mut self, out: &[u8]) -> Result<()> {
+        self.sock.write_all(out).await.map_err(|e| {
             self.dirty = true;
             Error::connection(format!("lost the connection to the MySQL server: {e}"))
         })
@@ -503,22 +514,41 @@ impl WireConn {
         if let Some(found) = self.stmts.get(sql) {
             return Ok(*found);
         }
+        self.make_room().await?;
+        self.command_text(0x16, sql).await?;
+        self.prepared(sql).await
+    }
+
+    /// Close every cached statement when the cache is full.
+    async fn make_room(&mut self) -> Result<()> {
         if self.stmts.len() >= STMT_CACHE {
             for (_, (id, _)) in std::mem::take(&mut self.stmts) {
                 self.close_stmt(id).await?;
             }
         }
-        self.command_text(0x16, sql).await?;
+        Ok(())
+    }
+
+    /// Read the answer to `COM_STMT_PREPARE` of `sql` and cache the statement.
+    async fn prepared(&mut self, sql: &str) -> Result<(u32, usize)> {
         let p = self.packet().await?;
-        let data = self.data(p);
-        if data.first() == Some(&0xFF) {
-            let e = self.err_packet(p);
-            if errno(&e) == Some(ER_UNSUPPORTED_PS) {
-                return Err(unsupported("statement cannot be prepared"));
-            }
-            return Err(e);
+        if self.data(p).first() == Some(&0xFF) {
+            return Err(self.prepare_error(p));
         }
-        let ok: StmtPacket = ParseBuf(data)
+        self.prepared_from(p, sql).await
+    }
+
+    fn prepare_error(&self, p: Payload) -> Error {
+        let e = self.err_packet(p);
+        if errno(&e) == Some(ER_UNSUPPORTED_PS) {
+            return unsupported("statement cannot be prepared");
+        }
+        e
+    }
+
+    /// The rest of a successful `COM_STMT_PREPARE` answer, whose first packet is `p`.
+    async fn prepared_from(&mut self, p: Payload, sql: &str) -> Result<(u32, usize)> {
+        let ok: StmtPacket = ParseBuf(self.data(p))
             .parse(())
             .map_err(|e| protocol(&format!("prepare response: {e}")))?;
         // Parameter and column definitions follow (no EOF packets: CLIENT_DEPRECATE_EOF);
@@ -529,6 +559,56 @@ impl WireConn {
         let found = (ok.statement_id(), ok.num_params() as usize);
         self.stmts.insert(sql.to_string(), found);
         Ok(found)
+    }
+
+    /// MariaDB (10.2+) prepares and executes a parameterless statement in one round
+    /// trip: `COM_STMT_PREPARE` and `COM_STMT_EXECUTE` of "the statement just prepared"
+    /// (id `0xFFFFFFFF`) go out together. `sql` must not be cached and must have no
+    /// parameter markers. The statement is cached for the next run.
+    async fn prepare_execute(&mut self, sql: &str) -> Result<(u32, usize)> {
+        self.make_room().await?;
+        if self.pos != self.end {
+            self.dirty = true;
+            return Err(Error::connection("unexpected data from the server"));
+        }
+        let mut prepare = Vec::with_capacity(sql.len() + 1);
+        prepare.push(0x16);
+        prepare.extend_from_slice(sql.as_bytes());
+        let mut execute = Vec::new();
+        ComStmtExecuteRequestBuilder::new(u32::MAX)
+            .build(&[])
+            .0
+            .serialize(&mut execute);
+        let mut out = Vec::with_capacity(prepare.len() + execute.len() + 16);
+        self.seq = 0;
+        self.frame(&prepare, &mut out);
+        self.seq = 0;
+        self.frame(&execute, &mut out);
+        self.send(&out).await?;
+        self.dirty = true;
+        let p = self.packet().await?;
+        if self.data(p).first() == Some(&0xFF) {
+            let e = self.prepare_error(p);
+            // The execute found no statement to run: its error follows, numbered as
+            // the answer to a command of its own.
+            self.seq = 1;
+            let q = self.packet().await?;
+            if self.data(q).first() == Some(&0xFF) {
+                self.dirty = false;
+            }
+            return Err(e);
+        }
+        let (id, wanted) = self.prepared_from(p, sql).await?;
+        // The execute's answer is numbered as the answer to a command of its own.
+        self.seq = 1;
+        if wanted != 0 {
+            // Markers the scan did not see (cannot happen for valid SQL): the execute
+            // went out without values, so the connection stays dirty (not reused).
+            return Err(Error::parameter(format!(
+                "the statement has {wanted} parameter marker(s) but 0 value(s) were given"
+            )));
+        }
+        Ok((id, 0))
     }
 
     /// Prepare `sql` afresh, closing a cached copy first: for a write's `INSERT`, whose
@@ -582,22 +662,27 @@ impl WireConn {
         batch_size: usize,
         sink: &mut Sink,
     ) -> Result<Outcome> {
-        let (id, wanted) = self.prepare(sql).await?;
-        if params.len() != wanted {
-            // The server would read whatever bytes follow as the missing values.
-            return Err(Error::parameter(format!(
-                "the statement has {wanted} parameter marker(s) but {} value(s) were given",
-                params.len()
-            )));
+        if params.is_empty() && self.bulk && !self.stmts.contains_key(sql) && no_markers(sql) {
+            // MariaDB: prepare and execute in one round trip.
+            self.prepare_execute(sql).await?;
+        } else {
+            let (id, wanted) = self.prepare(sql).await?;
+            if params.len() != wanted {
+                // The server would read whatever bytes follow as the missing values.
+                return Err(Error::parameter(format!(
+                    "the statement has {wanted} parameter marker(s) but {} value(s) were given",
+                    params.len()
+                )));
+            }
+            let (req, long_data) = ComStmtExecuteRequestBuilder::new(id).build(params);
+            if long_data {
+                return Err(unsupported("parameters too long for one packet"));
+            }
+            let mut out = Vec::new();
+            req.serialize(&mut out);
+            self.command(&out).await?;
+            self.dirty = true;
         }
-        let (req, long_data) = ComStmtExecuteRequestBuilder::new(id).build(params);
-        if long_data {
-            return Err(unsupported("parameters too long for one packet"));
-        }
-        let mut out = Vec::new();
-        req.serialize(&mut out);
-        self.command(&out).await?;
-        self.dirty = true;
         let p = self.packet().await?;
         let data = self.data(p);
         match data.first() {
@@ -1002,6 +1087,14 @@ fn decode_row(data: &[u8], bitmap_len: usize, wires: &[Wire], rows: &mut RowDeco
     }
     rows.rows += 1;
     Ok(())
+}
+
+/// Whether `sql` has no `?` parameter marker outside quotes and comments (`false`
+/// when it cannot be scanned, e.g. an unterminated quote).
+fn no_markers(sql: &str) -> bool {
+    crate::params::rewrite_named(sql, crate::params::MarkerStyle::Question)
+        .map(|r| r.positional == 0)
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
