@@ -457,13 +457,19 @@ impl WireConn {
 
     /// Start a command: sequence numbers restart at 0.
     async fn command(&mut self, payload: &[u8]) -> Result<()> {
+        self.check_in_step()?;
+        self.seq = 0;
+        self.write_packet(payload).await
+    }
+
+    /// Fail (and mark the connection dirty) when bytes of an earlier exchange are still
+    /// unread: the stream is out of step and no new command may start.
+    fn check_in_step(&mut self) -> Result<()> {
         if self.pos != self.end {
-            // Bytes of an earlier exchange are still unread: the stream is out of step.
             self.dirty = true;
             return Err(Error::connection("unexpected data from the server"));
         }
-        self.seq = 0;
-        self.write_packet(payload).await
+        Ok(())
     }
 
     /// Start a command whose argument is SQL text (`COM_QUERY` 0x03, `COM_STMT_PREPARE`
@@ -565,12 +571,9 @@ impl WireConn {
     /// trip: `COM_STMT_PREPARE` and `COM_STMT_EXECUTE` of "the statement just prepared"
     /// (id `0xFFFFFFFF`) go out together. `sql` must not be cached and must have no
     /// parameter markers. The statement is cached for the next run.
-    async fn prepare_execute(&mut self, sql: &str) -> Result<(u32, usize)> {
+    async fn prepare_execute(&mut self, sql: &str) -> Result<()> {
         self.make_room().await?;
-        if self.pos != self.end {
-            self.dirty = true;
-            return Err(Error::connection("unexpected data from the server"));
-        }
+        self.check_in_step()?;
         let mut prepare = Vec::with_capacity(sql.len() + 1);
         prepare.push(0x16);
         prepare.extend_from_slice(sql.as_bytes());
@@ -598,7 +601,7 @@ impl WireConn {
             }
             return Err(e);
         }
-        let (id, wanted) = self.prepared_from(p, sql).await?;
+        let (_, wanted) = self.prepared_from(p, sql).await?;
         // The execute's answer is numbered as the answer to a command of its own.
         self.seq = 1;
         if wanted != 0 {
@@ -608,7 +611,7 @@ impl WireConn {
                 "the statement has {wanted} parameter marker(s) but 0 value(s) were given"
             )));
         }
-        Ok((id, 0))
+        Ok(())
     }
 
     /// Prepare `sql` afresh, closing a cached copy first: for a write's `INSERT`, whose

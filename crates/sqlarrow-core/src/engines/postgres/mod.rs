@@ -634,11 +634,7 @@ where
             "the COPY stream ended before its trailer",
         ));
     }
-    if rows.rows > 0 {
-        let b = rows.finish()?;
-        sink.batch(b).await;
-    }
-    Ok(())
+    finish_rows(rows, sink).await
 }
 
 impl PgConnector {
