@@ -247,6 +247,48 @@ def _in_threads(*work: Callable[[], None]) -> list[BaseException]:
     return errors
 
 
+def test_a_timeout_while_waiting_for_the_pool_cancels_nothing(engine: Engine) -> None:
+    """A call whose timeout fires while it waits for a pooled connection has nothing
+    running when it gets one: no cancel (PostgreSQL cancel request, MySQL ``KILL QUERY``)
+    may go out for it, since the server acts on one some time after it is sent and would
+    hit whatever runs next. Here the next statement (the victim) waits in the pool too,
+    so it starts the moment the timed-out call hands the connection back."""
+    conn = engine.connect(pool_size=1, pool_timeout=10)
+    sleep = "pg_sleep" if engine.name == "postgres" else "sleep"
+    try:
+        for _ in range(3):
+            outcomes: dict[str, object] = {}
+
+            def run(
+                name: str, sql: str, timeout: float | None = None, out: dict[str, object] = outcomes
+            ) -> None:
+                try:
+                    got = conn.query(sql, timeout=timeout).to_arrow()
+                    out[name] = got.column(got.num_columns - 1).to_pylist()
+                except BaseException as e:
+                    out[name] = e
+
+            threads = [
+                threading.Thread(target=run, args=("holder", f"select {sleep}(0.6), 2 as y")),
+                threading.Thread(target=run, args=("timed", "select 1 as one", 0.2)),
+                threading.Thread(target=run, args=("victim", f"select {sleep}(0.3), 1 as x")),
+            ]
+            for th in threads:
+                th.start()
+                time.sleep(0.05)
+            for th in threads:
+                th.join(timeout=30)
+                assert not th.is_alive()
+            assert outcomes["holder"] == [2]
+            assert isinstance(outcomes["timed"], sqlarrow.QueryTimeoutError), outcomes["timed"]
+            assert outcomes["victim"] == [1], outcomes["victim"]
+        assert conn.pool_stats().in_use == 0
+        # The connection was kept: nothing ran on it that needed stopping.
+        assert conn.pool_stats().created == 1
+    finally:
+        conn.close()
+
+
 def _echo(conn: sqlarrow.Connector, engine: Engine, t: int, n: int) -> Callable[[], None]:
     """`n` queries returning values unique to thread `t`, each checked."""
     sql = f"select {engine.mark(1)} + 0 as v"

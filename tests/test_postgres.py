@@ -692,6 +692,25 @@ def test_stream_close_early_returns_connection(pg_url: str) -> None:
         assert conn.pool_stats().in_use == 0
 
 
+VICTIM = "select pg_sleep(0.3), 1 as x"
+
+
+def test_a_stream_cancel_never_reaches_the_next_statement(pg_url: str) -> None:
+    """A cancel request is acted on by the server some time after it is written. With
+    one pooled connection, the statement run right after a stream closed early (one long
+    enough for a late cancel to land in it) must not be the one cancelled. (A timeout
+    that fires while waiting for the pool: test_direct_io.py.)"""
+    with sqlarrow.connect(pg_url, pool_size=1, pool_timeout=10) as conn:
+        # A stream closed early: its statement is cancelled before the connection is
+        # handed back.
+        for _ in range(5):
+            s = conn.stream("select g from generate_series(1, 10000000) g", batch_size=1000)
+            next(iter(s))
+            s.close()
+            assert conn.query(VICTIM).to_arrow().column("x").to_pylist() == [1]
+        assert conn.pool_stats().in_use == 0
+
+
 def test_stream_batch_size_validation(pg: sqlarrow.Connector) -> None:
     for bad in (0, -1, True, 1.5, "10"):
         with pytest.raises(sqlarrow.ConfigError):

@@ -543,29 +543,29 @@ impl MySqlConnector {
         if cancel.is_cancelled() {
             return Err(Error::cancelled("cancelled before it started"));
         }
-        let mut conn = self.pool.get().await?;
-        if self.register_kill(cancel, conn.id()).await {
-            conn.mark_broken();
+        let conn = self.pool.get().await?;
+        if self.register_kill(cancel, conn.id()) {
             return Err(Error::cancelled("cancelled before it started"));
         }
         Ok(conn)
     }
 
     /// Make `KILL QUERY <id>` (on a side connection) the way `cancel` stops what runs on
-    /// connection `id`. True when cancellation was already requested: the KILL has run,
-    /// and the operation must not start.
-    async fn register_kill(&self, cancel: &CancelSlot, id: u32) -> bool {
+    /// connection `id`. True when cancellation was already requested: nothing runs on
+    /// the connection yet, so no KILL is sent (the future is dropped unstarted and the
+    /// connection stays usable), the slot forgets it, and the operation must not start.
+    pub(super) fn register_kill(&self, cancel: &CancelSlot, id: u32) -> bool {
         let settings = self.settings().clone();
-        match cancel.register(move || {
-            let s = settings.clone();
-            Box::pin(async move { s.kill_query(id).await })
-        }) {
-            Some(fut) => {
-                fut.await;
-                true
-            }
-            None => false,
+        let already = cancel
+            .register(move || {
+                let s = settings.clone();
+                Box::pin(async move { s.kill_query(id).await })
+            })
+            .is_some();
+        if already {
+            cancel.clear();
         }
+        already
     }
 
     /// Hand a connection back after an operation: discard it when the operation was
@@ -606,7 +606,7 @@ impl MySqlConnector {
             mysql_async::Params::Positional(v) => v,
             mysql_async::Params::Named(_) => return Ok(false),
         };
-        let mut conn = match self.wire.get().await {
+        let conn = match self.wire.get().await {
             Ok(c) => c,
             Err(e) if wire::is_unsupported(&e) => {
                 let retry_later = wire::is_full_auth(&e)
@@ -618,8 +618,7 @@ impl MySqlConnector {
             }
             Err(e) => return Err(e),
         };
-        if self.register_kill(cancel, conn.id()).await {
-            conn.mark_broken();
+        if self.register_kill(cancel, conn.id()) {
             return Err(Error::cancelled("cancelled before it started"));
         }
         let run = wire_run(

@@ -164,7 +164,7 @@ impl MySqlConnector {
         // cancelling the query cancels them all.
         let slots: Vec<CancelSlot> = jobs.iter().map(|_| CancelSlot::new()).collect();
         for (slot, conn) in slots.iter().zip(&readers) {
-            self.register_kill(slot, conn.id()).await;
+            self.register_kill(slot, conn.id());
         }
         if cancel.register_parts(&slots).await {
             for r in &mut readers {

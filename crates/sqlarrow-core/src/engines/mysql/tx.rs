@@ -54,16 +54,7 @@ impl MySqlTx {
             .conn
             .as_mut()
             .ok_or_else(|| Error::interface("the transaction is already finished"))?;
-        let id = conn.id();
-        let settings = self.owner.settings().clone();
-        if cancel
-            .register(move || {
-                let s = settings.clone();
-                Box::pin(async move { s.kill_query(id).await })
-            })
-            .is_some()
-        {
-            cancel.clear();
+        if self.owner.register_kill(cancel, conn.id()) {
             return Err(Error::cancelled("cancelled before it started"));
         }
         Ok(conn)

@@ -1129,8 +1129,7 @@ impl MySqlConnector {
         if !w.can_bulk() {
             return Ok(Err(reader));
         }
-        if self.register_kill(cancel, w.id()).await {
-            w.mark_broken();
+        if self.register_kill(cancel, w.id()) {
             return Err(Error::cancelled("cancelled before it started"));
         }
         let cols: Vec<String> = plan.names.iter().map(|n| mq(n)).collect();

@@ -1,5 +1,6 @@
 //! PostgreSQL: binary COPY and binary extended protocol decoded straight into Arrow.
 
+mod cancel;
 pub mod copy;
 pub mod decode;
 pub mod introspect;
@@ -17,6 +18,7 @@ use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use self::cancel::{CancelTarget, Canceller};
 use self::copy::{CopyParser, Progress};
 use self::decode::{schema_for, RowDecoder};
 use self::params::{declared_type, PgParam};
@@ -77,9 +79,8 @@ pub struct PgConn {
     task: tokio::task::JoinHandle<()>,
     /// How the calling thread can drive this connection itself (TCP connections only).
     direct: Option<DirectParts>,
-    /// The server's address when the socket was opened here (not by tokio-postgres,
-    /// whose cancel token then does not know where to send a cancel request).
-    addr: Option<(String, u16)>,
+    /// Where this connection's cancel requests go.
+    target: CancelTarget,
     /// Prepared statements by SQL text (and parameter types), so a repeated query
     /// costs one round trip. Result-type changes are caught by the server (0A000).
     stmts: std::sync::Mutex<std::collections::HashMap<String, Statement>>,
@@ -250,7 +251,7 @@ impl PgConn {
     fn canceller(&self) -> Canceller {
         Canceller {
             token: self.client.cancel_token(),
-            addr: self.addr.clone(),
+            target: self.target.clone(),
         }
     }
 
@@ -261,39 +262,6 @@ impl PgConn {
         tls: &MakeRustlsConnect,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.canceller().send(tls)
-    }
-}
-
-/// A cancel request's target: the backend's key and, for a socket opened here, the
-/// server's address (tokio-postgres's token knows it only for sockets it opened).
-#[derive(Clone)]
-struct Canceller {
-    token: tokio_postgres::CancelToken,
-    addr: Option<(String, u16)>,
-}
-
-impl Canceller {
-    fn send(
-        &self,
-        tls: &MakeRustlsConnect,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let (token, addr, mut tls) = (self.token.clone(), self.addr.clone(), tls.clone());
-        async move {
-            let send = async {
-                let Some((host, port)) = addr else {
-                    let _ = token.cancel_query(tls).await;
-                    return;
-                };
-                let Ok(tcp) = tokio::net::TcpStream::connect((host.as_str(), port)).await else {
-                    return;
-                };
-                let Ok(connector) = <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<
-                    tokio::net::TcpStream,
-                >>::make_tls_connect(&mut tls, &host);
-                let _ = token.cancel_query_raw(tcp, connector).await;
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(10), send).await;
-        }
     }
 }
 
@@ -396,13 +364,20 @@ impl PgManager {
         Client,
         tokio::task::JoinHandle<()>,
         Option<DirectParts>,
-        Option<(String, u16)>,
+        CancelTarget,
     )> {
         let tcp = match (self.config.get_hosts(), self.config.get_ports()) {
             ([tokio_postgres::config::Host::Tcp(h)], [p]) => Some((h.clone(), *p)),
             _ => None,
         };
         let Some((host, port)) = tcp else {
+            let target = match (self.config.get_hosts(), self.config.get_ports()) {
+                #[cfg(unix)]
+                ([tokio_postgres::config::Host::Unix(dir)], [p]) => {
+                    CancelTarget::Unix(dir.join(format!(".s.PGSQL.{p}")))
+                }
+                _ => CancelTarget::Token,
+            };
             let (client, connection) = self
                 .config
                 .connect(self.tls.clone())
@@ -411,7 +386,7 @@ impl PgManager {
             let task = tokio::spawn(async move {
                 let _ = connection.await;
             });
-            return Ok((client, task, None, None));
+            return Ok((client, task, None, target));
         };
         let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
@@ -441,7 +416,7 @@ impl PgManager {
             flags,
             driver,
         };
-        Ok((client, task, Some(parts), Some((host, port))))
+        Ok((client, task, Some(parts), CancelTarget::Tcp(host, port)))
     }
 }
 
@@ -449,7 +424,7 @@ impl Manager for PgManager {
     type Conn = PgConn;
 
     async fn connect(&self) -> Result<PgConn> {
-        let (client, task, direct, addr) =
+        let (client, task, direct, target) =
             match tokio::time::timeout(self.timeout, self.open()).await {
                 Ok(r) => r?,
                 Err(_) => {
@@ -472,7 +447,7 @@ impl Manager for PgManager {
             client,
             task,
             direct,
-            addr,
+            target,
             stmts: Default::default(),
             seen: Default::default(),
         })
@@ -701,8 +676,10 @@ impl PgConnector {
             return Err(Error::cancelled("cancelled before it started"));
         }
         let conn = self.pool.get().await?;
-        if let Some(fut) = self.register_cancel(&conn, cancel) {
-            fut.await;
+        if self.register_cancel(&conn, cancel).is_some() {
+            // Cancelled while waiting for the connection: nothing runs on it, so the
+            // cancel request is dropped unsent, and the slot forgets this backend.
+            cancel.clear();
             return Err(Error::cancelled("cancelled before it started"));
         }
         Ok(conn)
