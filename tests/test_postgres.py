@@ -692,9 +692,6 @@ def test_stream_close_early_returns_connection(pg_url: str) -> None:
         assert conn.pool_stats().in_use == 0
 
 
-VICTIM = "select pg_sleep(0.3), 1 as x"
-
-
 def test_a_stream_cancel_never_reaches_the_next_statement(pg_url: str) -> None:
     """A cancel request is acted on by the server some time after it is written. With
     one pooled connection, the statement run right after a stream closed early (one long
@@ -707,7 +704,9 @@ def test_a_stream_cancel_never_reaches_the_next_statement(pg_url: str) -> None:
             s = conn.stream("select g from generate_series(1, 10000000) g", batch_size=1000)
             next(iter(s))
             s.close()
-            assert conn.query(VICTIM).to_arrow().column("x").to_pylist() == [1]
+            assert conn.query("select pg_sleep(0.3), 1 as x").to_arrow().column(
+                "x"
+            ).to_pylist() == [1]
         assert conn.pool_stats().in_use == 0
 
 

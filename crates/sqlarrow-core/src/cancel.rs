@@ -45,6 +45,23 @@ impl CancelSlot {
         }
     }
 
+    /// Register how to cancel an operation that has not started yet. True when
+    /// cancellation was already requested: then nothing runs to cancel, so `f` is not
+    /// called (no request goes to the server), the slot keeps no handle, and the
+    /// operation must not start.
+    pub fn register_before_start(
+        &self,
+        f: impl Fn() -> CancelFuture + Send + Sync + 'static,
+    ) -> bool {
+        let mut st = self.lock();
+        if st.cancelled {
+            st.handle = None;
+            return true;
+        }
+        st.handle = Some(Arc::new(f));
+        false
+    }
+
     /// Forget the handle (the statement finished).
     pub fn clear(&self) {
         self.lock().handle = None;
@@ -83,4 +100,40 @@ impl CancelSlot {
 /// Cancel every slot of `slots` at once (the parts of a split read).
 pub async fn cancel_all(slots: &[CancelSlot]) {
     futures_util::future::join_all(slots.iter().filter_map(|k| k.cancel())).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn counting(calls: &Arc<AtomicUsize>) -> impl Fn() -> CancelFuture + Send + Sync + 'static {
+        let calls = calls.clone();
+        move || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {})
+        }
+    }
+
+    #[test]
+    fn register_before_start_after_a_cancel_sends_nothing() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let slot = CancelSlot::new();
+        assert!(slot.cancel().is_none());
+        assert!(slot.register_before_start(counting(&calls)));
+        // Nothing was asked of the server, and the slot holds no handle afterwards.
+        assert!(slot.cancel().is_none());
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn register_before_start_then_cancel_runs_the_handle() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let slot = CancelSlot::new();
+        assert!(!slot.register_before_start(counting(&calls)));
+        assert!(slot.cancel().is_some());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        slot.clear();
+        assert!(slot.cancel().is_none());
+    }
 }

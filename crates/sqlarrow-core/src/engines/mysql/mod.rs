@@ -551,21 +551,15 @@ impl MySqlConnector {
     }
 
     /// Make `KILL QUERY <id>` (on a side connection) the way `cancel` stops what runs on
-    /// connection `id`. True when cancellation was already requested: nothing runs on
-    /// the connection yet, so no KILL is sent (the future is dropped unstarted and the
-    /// connection stays usable), the slot forgets it, and the operation must not start.
+    /// connection `id`. True when cancellation was already requested: no KILL was sent
+    /// (the connection stays usable) and the operation must not start (see
+    /// [`CancelSlot::register_before_start`]).
     pub(super) fn register_kill(&self, cancel: &CancelSlot, id: u32) -> bool {
         let settings = self.settings().clone();
-        let already = cancel
-            .register(move || {
-                let s = settings.clone();
-                Box::pin(async move { s.kill_query(id).await })
-            })
-            .is_some();
-        if already {
-            cancel.clear();
-        }
-        already
+        cancel.register_before_start(move || {
+            let s = settings.clone();
+            Box::pin(async move { s.kill_query(id).await })
+        })
     }
 
     /// Hand a connection back after an operation: discard it when the operation was

@@ -366,27 +366,26 @@ impl PgManager {
         Option<DirectParts>,
         CancelTarget,
     )> {
-        let tcp = match (self.config.get_hosts(), self.config.get_ports()) {
-            ([tokio_postgres::config::Host::Tcp(h)], [p]) => Some((h.clone(), *p)),
-            _ => None,
-        };
-        let Some((host, port)) = tcp else {
-            let target = match (self.config.get_hosts(), self.config.get_ports()) {
-                #[cfg(unix)]
-                ([tokio_postgres::config::Host::Unix(dir)], [p]) => {
-                    CancelTarget::Unix(dir.join(format!(".s.PGSQL.{p}")))
-                }
-                _ => CancelTarget::Token,
-            };
-            let (client, connection) = self
-                .config
-                .connect(self.tls.clone())
-                .await
-                .map_err(map_err)?;
-            let task = tokio::spawn(async move {
-                let _ = connection.await;
-            });
-            return Ok((client, task, None, target));
+        let (host, port) = match (self.config.get_hosts(), self.config.get_ports()) {
+            ([tokio_postgres::config::Host::Tcp(h)], [p]) => (h.clone(), *p),
+            hosts_ports => {
+                let target = match hosts_ports {
+                    #[cfg(unix)]
+                    ([tokio_postgres::config::Host::Unix(dir)], [p]) => {
+                        CancelTarget::Unix(dir.join(format!(".s.PGSQL.{p}")))
+                    }
+                    _ => CancelTarget::Token,
+                };
+                let (client, connection) = self
+                    .config
+                    .connect(self.tls.clone())
+                    .await
+                    .map_err(map_err)?;
+                let task = tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                return Ok((client, task, None, target));
+            }
         };
         let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
@@ -676,24 +675,18 @@ impl PgConnector {
             return Err(Error::cancelled("cancelled before it started"));
         }
         let conn = self.pool.get().await?;
-        if self.register_cancel(&conn, cancel).is_some() {
-            // Cancelled while waiting for the connection: nothing runs on it, so the
-            // cancel request is dropped unsent, and the slot forgets this backend.
-            cancel.clear();
+        if self.register_cancel(&conn, cancel) {
             return Err(Error::cancelled("cancelled before it started"));
         }
         Ok(conn)
     }
 
-    /// Make `cancel` send a PostgreSQL cancel request for `conn`'s backend. Returns the
-    /// cancel future when cancellation was already requested.
-    fn register_cancel(
-        &self,
-        conn: &PgConn,
-        cancel: &CancelSlot,
-    ) -> Option<crate::cancel::CancelFuture> {
+    /// Make `cancel` send a PostgreSQL cancel request for `conn`'s backend. True when
+    /// cancellation was already requested: nothing was sent and the operation must not
+    /// start (see [`CancelSlot::register_before_start`]).
+    fn register_cancel(&self, conn: &PgConn, cancel: &CancelSlot) -> bool {
         let (canceller, tls) = (conn.canceller(), self.pool.manager().tls.clone());
-        cancel.register(move || Box::pin(canceller.send(&tls)))
+        cancel.register_before_start(move || Box::pin(canceller.send(&tls)))
     }
 
     /// The statement-cache key: SQL text plus the declared parameter types.

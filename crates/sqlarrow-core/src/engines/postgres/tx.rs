@@ -49,8 +49,7 @@ impl PgTx {
             .conn
             .as_mut()
             .ok_or_else(|| Error::interface("the transaction is already finished"))?;
-        if self.owner.register_cancel(conn, cancel).is_some() {
-            cancel.clear();
+        if self.owner.register_cancel(conn, cancel) {
             return Err(Error::cancelled("cancelled before it started"));
         }
         Ok(conn)
