@@ -257,3 +257,61 @@ def test_scan_options_are_validated() -> None:
     assert sqlarrow.PostgreSQLConnector(scan_workers=1).scan_workers == 1
     assert sqlarrow.RedshiftConnector(host="example.invalid", scan_workers=4).scan_workers == 1
     assert sqlarrow.RedshiftConnector(host="example.invalid").scan_workers == 1
+
+
+@pytest.mark.parametrize("sslmode", ["disable", "require"])
+def test_split_reads_over_plain_and_tls_connections(big: str, sslmode: str) -> None:
+    # The ranges are read on the connections' own streams, under TLS or not.
+    with _connector(1) as single, _connector(3, sslmode=sslmode) as split:
+        want = single.query(f"SELECT * FROM {big}").to_arrow()
+        got = split.query(f"SELECT * FROM {big}").to_arrow()
+        assert _sorted(got).equals(_sorted(want))
+        assert _created(split) == 3
+        ssl = split.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        assert ssl.to_pylist() == [{"ssl": sslmode == "require"}]
+
+
+def test_a_range_whose_backend_is_killed_fails_cleanly(
+    big: str, pg_admin: sqlarrow.Connector
+) -> None:
+    import threading
+
+    with _connector(3) as conn:
+        app = conn.application_name
+        assert app is not None
+        assert conn.query(f"SELECT * FROM {big}").num_rows == ROWS  # three pooled connections
+        killed: list[object] = []
+
+        def kill() -> None:
+            for _ in range(200):
+                rows = pg_admin.query(
+                    "SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity "
+                    "WHERE application_name = $1 AND query LIKE 'COPY%' "
+                    "AND state = 'active' LIMIT 1",
+                    [app],
+                ).to_pylist()
+                if rows:
+                    killed.append(rows)
+                    return
+                time.sleep(0.02)
+
+        # A cast to a domain whose check sleeps keeps every range busy (a WHERE clause
+        # would keep the read on one connection).
+        schema = big.split(".")[0]
+        pg_admin.execute(
+            f"CREATE DOMAIN {schema}.slow_int AS int CHECK (pg_sleep(0.0002) IS NOT NULL)"
+        )
+        t = threading.Thread(target=kill)
+        t.start()
+        try:
+            with pytest.raises(sqlarrow.exceptions.DatabaseConnectionError, match="terminat"):
+                conn.query(f"SELECT id, v::{schema}.slow_int AS v FROM {big}")
+        finally:
+            t.join()
+        assert killed
+        # The lost connection is dropped; the others were left outside any transaction,
+        # and the connector reads the whole table again.
+        assert _wait_clean(app) == []
+        for _ in range(3):
+            assert conn.query(f"SELECT * FROM {big}").num_rows == ROWS
+        assert _wait_clean(app) == []

@@ -92,7 +92,7 @@ fn decode_all(chunks: &[Bytes]) -> usize {
     let mut total = 0;
     for c in chunks {
         parser
-            .feed(c.clone(), &mut rows, &mut |r| {
+            .feed(c, &mut rows, &mut |r| {
                 total += r.finish()?.num_rows();
                 Ok(())
             })

@@ -4,7 +4,7 @@
 //! tuples are decoded straight out of each chunk; only a tuple straddling two chunks is
 //! copied (into a small carry-over buffer).
 
-use bytes::{Buf as _, Bytes, BytesMut};
+use bytes::{Buf as _, BytesMut};
 
 use super::decode::RowDecoder;
 use crate::error::{Error, Result};
@@ -45,7 +45,7 @@ impl CopyParser {
     /// `on_full` whenever the decoder's batch is full.
     pub fn feed(
         &mut self,
-        chunk: Bytes,
+        chunk: &[u8],
         rows: &mut RowDecoder,
         on_full: &mut dyn FnMut(&mut RowDecoder) -> Result<()>,
     ) -> Result<Progress> {
@@ -53,13 +53,13 @@ impl CopyParser {
             return Ok(Progress::Done);
         }
         if self.carry.is_empty() {
-            let mut buf: &[u8] = &chunk;
+            let mut buf: &[u8] = chunk;
             let consumed = self.parse(&mut buf, rows, on_full)?;
             if !buf.is_empty() && !self.finished {
                 self.carry.extend_from_slice(&chunk[consumed..]);
             }
         } else {
-            self.carry.extend_from_slice(&chunk);
+            self.carry.extend_from_slice(chunk);
             let carry = std::mem::take(&mut self.carry);
             let mut buf: &[u8] = &carry;
             let consumed = self.parse(&mut buf, rows, on_full)?;
@@ -197,7 +197,7 @@ mod tests {
             let mut batches = Vec::new();
             for c in bytes.chunks(chunk_size) {
                 parser
-                    .feed(Bytes::copy_from_slice(c), &mut rows, &mut |r| {
+                    .feed(c, &mut rows, &mut |r| {
                         batches.push(r.finish()?);
                         Ok(())
                     })
@@ -227,11 +227,7 @@ mod tests {
         let mut rows = RowDecoder::new(schema, &[PgKind::Int4], 10);
         let mut parser = CopyParser::new(1);
         let err = parser
-            .feed(
-                Bytes::from_static(b"NOTPGCOPY-----------------"),
-                &mut rows,
-                &mut |_| Ok(()),
-            )
+            .feed(b"NOTPGCOPY-----------------", &mut rows, &mut |_| Ok(()))
             .err()
             .unwrap();
         assert!(err.message.contains("signature"));

@@ -6,8 +6,10 @@ pub mod decode;
 pub mod introspect;
 pub mod params;
 pub mod redshift_write;
+mod tap;
 pub mod tls;
 pub mod tx;
+mod wire;
 pub mod write;
 
 use std::sync::Arc;
@@ -81,6 +83,9 @@ pub struct PgConn {
     direct: Option<DirectParts>,
     /// Where this connection's cancel requests go.
     target: CancelTarget,
+    /// The connection's byte stream, for bulk COPY reads spoken directly (TCP
+    /// connections only; see [`tap`]).
+    tap: Option<tap::Tap>,
     /// Prepared statements by SQL text (and parameter types), so a repeated query
     /// costs one round trip. Result-type changes are caught by the server (0A000).
     stmts: std::sync::Mutex<std::collections::HashMap<String, Statement>>,
@@ -286,47 +291,61 @@ pub struct PgManager {
     uuid_as_string: bool,
 }
 
+/// A sqlarrow error from an ErrorResponse's fields.
+pub(crate) fn server_error(db: &wire::ServerError<'_>) -> Error {
+    let code = db.code;
+    let kind = ErrorKind::from_sqlstate(code);
+    let mut msg = db.message.to_string();
+    if let Some(d) = db.detail {
+        msg.push_str("\nDETAIL: ");
+        msg.push_str(d);
+    }
+    if let Some(h) = db.hint {
+        msg.push_str("\nHINT: ");
+        msg.push_str(h);
+    }
+    // Server errors are transient only when their SQLSTATE says so.
+    let mut err = Error::new(kind, msg)
+        .transient(crate::error::sqlstate_is_transient(code))
+        .with_sqlstate(code);
+    if let Some(c) = db.constraint {
+        err = err.with_detail("constraint", c);
+    }
+    if let Some(t) = db.table {
+        err = err.with_detail("table", t);
+    }
+    if let Some(c) = db.column {
+        err = err.with_detail("column", c);
+    }
+    // During COPY FROM the server names the failing input row ("COPY t, line 3").
+    if let Some(w) = db.where_ {
+        if let Some(line) = w
+            .strip_prefix("COPY ")
+            .and_then(|r| r.split(", line ").nth(1))
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            err = err.with_detail("row_index", (line.saturating_sub(1)).to_string());
+            err.message
+                .push_str(&format!("\n(input row {})", line.saturating_sub(1)));
+        }
+    }
+    err
+}
+
 /// Map a tokio-postgres error to a sqlarrow error (server fields kept, no secrets).
 pub fn map_err(e: tokio_postgres::Error) -> Error {
     if let Some(db) = e.as_db_error() {
-        let code = db.code().code();
-        let kind = ErrorKind::from_sqlstate(code);
-        let mut msg = db.message().to_string();
-        if let Some(d) = db.detail() {
-            msg.push_str("\nDETAIL: ");
-            msg.push_str(d);
-        }
-        if let Some(h) = db.hint() {
-            msg.push_str("\nHINT: ");
-            msg.push_str(h);
-        }
-        // Server errors are transient only when their SQLSTATE says so.
-        let mut err = Error::new(kind, msg)
-            .transient(crate::error::sqlstate_is_transient(code))
-            .with_sqlstate(code);
-        if let Some(c) = db.constraint() {
-            err = err.with_detail("constraint", c);
-        }
-        if let Some(t) = db.table() {
-            err = err.with_detail("table", t);
-        }
-        if let Some(c) = db.column() {
-            err = err.with_detail("column", c);
-        }
-        // During COPY FROM the server names the failing input row ("COPY t, line 3").
-        if let Some(w) = db.where_() {
-            if let Some(line) = w
-                .strip_prefix("COPY ")
-                .and_then(|r| r.split(", line ").nth(1))
-                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-                .and_then(|n| n.parse::<u64>().ok())
-            {
-                err = err.with_detail("row_index", (line.saturating_sub(1)).to_string());
-                err.message
-                    .push_str(&format!("\n(input row {})", line.saturating_sub(1)));
-            }
-        }
-        return err;
+        return server_error(&wire::ServerError {
+            code: db.code().code(),
+            message: db.message(),
+            detail: db.detail(),
+            hint: db.hint(),
+            where_: db.where_(),
+            constraint: db.constraint(),
+            table: db.table(),
+            column: db.column(),
+        });
     }
     let mut text = e.to_string();
     // Append the cause chain (e.g. the TLS verification failure or the I/O error).
@@ -365,6 +384,7 @@ impl PgManager {
         tokio::task::JoinHandle<()>,
         Option<DirectParts>,
         CancelTarget,
+        Option<tap::Tap>,
     )> {
         let (host, port) = match (self.config.get_hosts(), self.config.get_ports()) {
             ([tokio_postgres::config::Host::Tcp(h)], [p]) => (h.clone(), *p),
@@ -384,7 +404,7 @@ impl PgManager {
                 let task = tokio::spawn(async move {
                     let _ = connection.await;
                 });
-                return Ok((client, task, None, target));
+                return Ok((client, task, None, target, None));
             }
         };
         let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
@@ -398,16 +418,26 @@ impl PgManager {
         #[cfg(unix)]
         let fd = stream.fd();
         let flags = stream.flags();
+        // The connection's byte stream is tapped where the protocol runs in the clear:
+        // on the socket, or above TLS when the server accepts it (the connector then
+        // replaces the tap in `slot`).
+        let (stream, raw_tap) = tap::Tapped::new(stream);
+        let slot = Arc::new(std::sync::Mutex::new(Some(raw_tap)));
         let mut tls = self.tls.clone();
         let connector = <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<
-            crate::direct::HybridStream,
+            tap::Tapped<crate::direct::HybridStream>,
         >>::make_tls_connect(&mut tls, &host)
         .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?;
+        let connector = tap::TapConnect {
+            inner: connector,
+            slot: slot.clone(),
+        };
         let (client, connection) = self
             .config
             .connect_raw(stream, connector)
             .await
             .map_err(map_err)?;
+        let tap = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
         let (driver, task) = Driver::spawn(Box::pin(connection));
         let parts = DirectParts {
             #[cfg(unix)]
@@ -415,7 +445,13 @@ impl PgManager {
             flags,
             driver,
         };
-        Ok((client, task, Some(parts), CancelTarget::Tcp(host, port)))
+        Ok((
+            client,
+            task,
+            Some(parts),
+            CancelTarget::Tcp(host, port),
+            tap,
+        ))
     }
 }
 
@@ -423,7 +459,7 @@ impl Manager for PgManager {
     type Conn = PgConn;
 
     async fn connect(&self) -> Result<PgConn> {
-        let (client, task, direct, target) =
+        let (client, task, direct, target, tap) =
             match tokio::time::timeout(self.timeout, self.open()).await {
                 Ok(r) => r?,
                 Err(_) => {
@@ -447,13 +483,14 @@ impl Manager for PgManager {
             task,
             direct,
             target,
+            tap,
             stmts: Default::default(),
             seen: Default::default(),
         })
     }
 
     fn is_valid(&self, conn: &PgConn) -> bool {
-        !conn.client.is_closed()
+        !conn.client.is_closed() && !conn.tap.as_ref().is_some_and(|t| t.is_abandoned())
     }
 
     /// After a direct statement the socket is left out of the reactor (see
@@ -576,6 +613,34 @@ async fn finish_rows(rows: &mut RowDecoder, sink: &mut Sink) -> Result<()> {
     Ok(())
 }
 
+/// Run `copy_sql` (a binary `COPY ... TO STDOUT`) on `conn` and decode it into `sink`:
+/// on the connection's own stream when it can be borrowed ([`wire::copy_out`]), else
+/// through tokio-postgres. A read that stopped in the middle of the protocol leaves the
+/// connection abandoned (the caller discards it).
+async fn copy_into(
+    conn: &mut Pooled<PgManager>,
+    copy_sql: &str,
+    rows: &mut RowDecoder,
+    sink: &mut Sink,
+) -> Result<()> {
+    if let Some(mut io) = conn.tap.as_ref().and_then(|t| t.borrow()) {
+        return match wire::copy_out(&mut io, copy_sql, rows, sink).await {
+            Ok(()) => {
+                io.give_back();
+                Ok(())
+            }
+            Err(wire::CopyFailure::Server(e)) => {
+                io.give_back();
+                Err(e)
+            }
+            // Dropping `io` abandons the stream.
+            Err(wire::CopyFailure::Lost(e)) => Err(e),
+        };
+    }
+    let stream = conn.client.copy_out(copy_sql).await.map_err(map_err)?;
+    drain_copy(stream, rows, sink).await
+}
+
 /// Decode a running binary COPY into `sink`, batch by batch.
 async fn drain_copy<S>(stream: S, rows: &mut RowDecoder, sink: &mut Sink) -> Result<()>
 where
@@ -586,7 +651,7 @@ where
     let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(map_err)?;
-        let p = parser.feed(chunk, rows, &mut |r| {
+        let p = parser.feed(&chunk, rows, &mut |r| {
             full.push(r.finish()?);
             Ok(())
         })?;
@@ -897,20 +962,19 @@ impl PgConnector {
                 tokio::spawn(async move {
                     let mut conn = conn;
                     let res = async {
-                        let stream = conn
-                            .client
-                            .copy_out(copy_sql.as_str())
-                            .await
-                            .map_err(map_err)?;
                         let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));
                         let mut part = Sink::collect();
-                        drain_copy(stream, &mut rows, &mut part).await?;
+                        copy_into(&mut conn, &copy_sql, &mut rows, &mut part).await?;
                         match part {
                             Sink::Collect { batches, .. } => Ok(batches),
                             Sink::Channel { .. } => unreachable!("collect sink"),
                         }
                     }
                     .await;
+                    if conn.tap.as_ref().is_some_and(|t| t.is_abandoned()) {
+                        conn.mark_broken();
+                        return res;
+                    }
                     // Each range ends its own transaction (also when the caller is gone),
                     // so no connection goes back to the pool inside one.
                     let end = if res.is_ok() { "COMMIT" } else { "ROLLBACK" };
