@@ -158,6 +158,43 @@ impl CopyParser {
     }
 }
 
+/// Decode one DataRow message body (a field count, then each field as a length and its
+/// bytes, -1 for NULL: the same layout as a binary COPY tuple) into `rows`.
+pub fn decode_data_row(body: &[u8], rows: &mut RowDecoder) -> Result<()> {
+    let malformed = || Error::interface("malformed DataRow message from the server");
+    let n = body.get(..2).ok_or_else(malformed)?;
+    let nfields = i16::from_be_bytes([n[0], n[1]]);
+    if nfields < 0 || nfields as usize != rows.columns.len() {
+        return Err(Error::interface(format!(
+            "the server sent a row of {nfields} fields, expected {}",
+            rows.columns.len()
+        )));
+    }
+    // Check the lengths first, so a malformed row leaves no column half-filled.
+    let mut p = 2usize;
+    for _ in 0..nfields {
+        let l = body.get(p..p + 4).ok_or_else(malformed)?;
+        p += 4 + i32::from_be_bytes([l[0], l[1], l[2], l[3]]).max(0) as usize;
+    }
+    if p != body.len() {
+        return Err(malformed());
+    }
+    let mut p = 2usize;
+    for col in rows.columns.iter_mut() {
+        let len = i32::from_be_bytes([body[p], body[p + 1], body[p + 2], body[p + 3]]);
+        p += 4;
+        if len < 0 {
+            col.push_null();
+        } else {
+            let end = p + len as usize;
+            col.push(Some(&body[p..end]))?;
+            p = end;
+        }
+    }
+    rows.rows += 1;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::decode::{field_for, PgKind, RowDecoder};
@@ -219,6 +256,36 @@ mod tests {
             assert_eq!(got, data, "chunk size {chunk_size}");
             assert_eq!(batches[0].num_rows(), 30);
         }
+    }
+
+    #[test]
+    fn data_rows_decode_and_truncated_ones_are_errors() {
+        let schema = Arc::new(Schema::new(vec![
+            field_for("a", PgKind::Int4),
+            field_for("b", PgKind::Int4),
+        ]));
+        let mut rows = RowDecoder::new(schema, &[PgKind::Int4, PgKind::Int4], 10);
+        let mut body = 2i16.to_be_bytes().to_vec();
+        body.extend(4i32.to_be_bytes());
+        body.extend(7i32.to_be_bytes());
+        body.extend((-1i32).to_be_bytes());
+        decode_data_row(&body, &mut rows).unwrap();
+        for bad in [&body[..1], &body[..9], &body[..body.len() - 1]] {
+            assert!(decode_data_row(bad, &mut rows).is_err());
+        }
+        let mut long = body.clone();
+        long.push(0);
+        assert!(decode_data_row(&long, &mut rows).is_err());
+        let mut one = 1i16.to_be_bytes().to_vec();
+        one.extend((-1i32).to_be_bytes());
+        assert!(decode_data_row(&one, &mut rows)
+            .unwrap_err()
+            .message
+            .contains("1 fields, expected 2"));
+        let b = rows.finish().unwrap();
+        assert_eq!(b.num_rows(), 1);
+        assert_eq!(b.column(0).as_primitive::<Int32Type>().value(0), 7);
+        assert!(b.column(1).is_null(0));
     }
 
     #[test]

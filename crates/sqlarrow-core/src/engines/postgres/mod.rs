@@ -88,7 +88,7 @@ pub struct PgConn {
     tap: Option<tap::Tap>,
     /// Prepared statements by SQL text (and parameter types), so a repeated query
     /// costs one round trip. Result-type changes are caught by the server (0A000).
-    stmts: std::sync::Mutex<std::collections::HashMap<String, Statement>>,
+    stmts: std::sync::Mutex<std::collections::HashMap<String, Prepared>>,
     /// Hashes of parameterless query texts run once, unprepared, on this connection: a
     /// text seen again is prepared and cached (see [`PgConnector::query_on`]).
     seen: std::sync::Mutex<std::collections::HashSet<u64>>,
@@ -215,12 +215,35 @@ struct DirectParts {
     driver: Arc<Driver>,
 }
 
+/// A cached prepared statement and its name on the server.
+#[derive(Clone)]
+struct Prepared {
+    stmt: Statement,
+    /// `None` when it could not be learned (the raw read path is then not used).
+    name: Option<Arc<str>>,
+}
+
+/// The server-side name of a statement prepared by tokio-postgres, which keeps it
+/// private but shows it in the statement's `Debug` output (`Statement { name: "s12",
+/// ...`). A [`wire::rows_out`] read binds it by name. If the form ever changes, the name
+/// is `None` and reads go through tokio-postgres as before (slower, still correct).
+fn statement_name(stmt: &Statement) -> Option<Arc<str>> {
+    name_in_debug(&format!("{stmt:?}"))
+}
+
+fn name_in_debug(dbg: &str) -> Option<Arc<str>> {
+    let rest = dbg.strip_prefix("Statement { name: \"")?;
+    let name = &rest[..rest.find('"')?];
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then(|| Arc::from(name))
+}
+
 const STATEMENT_CACHE_SIZE: usize = 256;
 /// How many once-run query texts a connection remembers (hashes, 8 bytes each).
 const SEEN_TEXTS: usize = 4096;
 
 impl PgConn {
-    fn cached(&self, key: &str) -> Option<Statement> {
+    fn cached(&self, key: &str) -> Option<Prepared> {
         self.stmts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -228,7 +251,7 @@ impl PgConn {
             .cloned()
     }
 
-    fn remember(&self, key: String, stmt: &Statement) {
+    fn remember(&self, key: String, stmt: &Prepared) {
         let mut m = self.stmts.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() >= STATEMENT_CACHE_SIZE {
             m.clear();
@@ -438,6 +461,10 @@ impl PgManager {
             .await
             .map_err(map_err)?;
         let tap = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // Set up and idle: from here on the tap follows the connection's traffic.
+        if let Some(t) = &tap {
+            t.arm();
+        }
         let (driver, task) = Driver::spawn(Box::pin(connection));
         let parts = DirectParts {
             #[cfg(unix)]
@@ -499,7 +526,7 @@ impl Manager for PgManager {
     /// connection is handed out.
     #[cfg(unix)]
     fn revalidate(&self, conn: &mut PgConn) -> bool {
-        if conn.client.is_closed() {
+        if !self.is_valid(conn) {
             return false;
         }
         if let Some(p) = &conn.direct {
@@ -613,6 +640,22 @@ async fn finish_rows(rows: &mut RowDecoder, sink: &mut Sink) -> Result<()> {
     Ok(())
 }
 
+/// The end of a read on a borrowed stream: given back when the server is ready for
+/// the next statement, else abandoned (dropped), which ends the connection.
+fn settle(io: tap::Borrowed, res: std::result::Result<(), wire::CopyFailure>) -> Result<()> {
+    match res {
+        Ok(()) => {
+            io.give_back();
+            Ok(())
+        }
+        Err(wire::CopyFailure::Server(e)) => {
+            io.give_back();
+            Err(e)
+        }
+        Err(wire::CopyFailure::Lost(e)) => Err(e),
+    }
+}
+
 /// Run `copy_sql` (a binary `COPY ... TO STDOUT`) on `conn` and decode it into `sink`:
 /// on the connection's own stream when it can be borrowed ([`wire::copy_out`]), else
 /// through tokio-postgres. A read that stopped in the middle of the protocol leaves the
@@ -624,18 +667,8 @@ async fn copy_into(
     sink: &mut Sink,
 ) -> Result<()> {
     if let Some(mut io) = conn.tap.as_ref().and_then(|t| t.borrow()) {
-        return match wire::copy_out(&mut io, copy_sql, rows, sink).await {
-            Ok(()) => {
-                io.give_back();
-                Ok(())
-            }
-            Err(wire::CopyFailure::Server(e)) => {
-                io.give_back();
-                Err(e)
-            }
-            // Dropping `io` abandons the stream.
-            Err(wire::CopyFailure::Lost(e)) => Err(e),
-        };
+        let res = wire::copy_out(&mut io, copy_sql, rows, sink).await;
+        return settle(io, res);
     }
     let stream = conn.client.copy_out(copy_sql).await.map_err(map_err)?;
     drain_copy(stream, rows, sink).await
@@ -766,9 +799,14 @@ impl PgConnector {
     }
 
     async fn prepare(conn: &PgConn, sql: &str, params: &Params) -> Result<Statement> {
+        Ok(Self::prepare_named(conn, sql, params).await?.stmt)
+    }
+
+    /// [`Self::prepare`], with the statement's server-side name when it is known.
+    async fn prepare_named(conn: &PgConn, sql: &str, params: &Params) -> Result<Prepared> {
         let types: Vec<Type> = params.0.iter().map(declared_type).collect();
         let key = Self::statement_key(sql, &types);
-        let stmt = match conn.cached(&key) {
+        let prepared = match conn.cached(&key) {
             Some(s) => s,
             None => {
                 let s = conn
@@ -776,10 +814,15 @@ impl PgConnector {
                     .prepare_typed(sql, &types)
                     .await
                     .map_err(map_err)?;
-                conn.remember(key, &s);
-                s
+                let p = Prepared {
+                    name: statement_name(&s),
+                    stmt: s,
+                };
+                conn.remember(key, &p);
+                p
             }
         };
+        let stmt = &prepared.stmt;
         let markers = crate::params::rewrite_named(sql, MARKERS)
             .map(|r| r.positional)
             .unwrap_or(stmt.params().len());
@@ -790,7 +833,7 @@ impl PgConnector {
                 params.len()
             )));
         }
-        Ok(stmt)
+        Ok(prepared)
     }
 
     fn remember_unsplit(&self, table: &str) {
@@ -1165,19 +1208,32 @@ impl PgConnector {
         {
             return self.query_unprepared(conn, sql, batch_size, sink).await;
         }
-        let stmt = Self::prepare(conn, sql, params).await?;
+        let prepared = Self::prepare_named(conn, sql, params).await?;
+        let stmt = &prepared.stmt;
         let (schema, kinds) = schema_for(stmt.columns(), self.pool.manager().uuid_as_string)?;
         sink.schema(schema.clone());
         let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));
         if stmt.columns().is_empty() {
             // Not a query (DDL/DML without RETURNING): run it, return no columns.
             let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
-            conn.client.execute_raw(&stmt, p).await.map_err(map_err)?;
+            conn.client.execute_raw(stmt, p).await.map_err(map_err)?;
             return Ok(());
+        }
+        // A whole result is read on the connection's own stream: DataRows decoded in
+        // place (see [`wire::rows_out`]). Streams keep tokio-postgres's flow control.
+        if sink.is_collect() {
+            if let (Some(name), Some(tap)) = (&prepared.name, &conn.tap) {
+                let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
+                let request = wire::bind_execute(name, stmt.params(), &p)?;
+                if let Some(mut io) = tap.borrow() {
+                    let res = wire::rows_out(&mut io, &request, &mut rows, sink).await;
+                    return settle(io, res);
+                }
+            }
         }
         {
             let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
-            let stream = conn.client.query_raw(&stmt, p).await.map_err(map_err)?;
+            let stream = conn.client.query_raw(stmt, p).await.map_err(map_err)?;
             pin_mut!(stream);
             while let Some(row) = stream.try_next().await.map_err(map_err)? {
                 push_row(&row, &mut rows, sink).await?;
@@ -1364,6 +1420,20 @@ pub type Shared = Arc<PgConnector>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statement_names_come_from_the_debug_form() {
+        let n = name_in_debug(r#"Statement { name: "s12", params: [], columns: [] }"#);
+        assert_eq!(n.as_deref(), Some("s12"));
+        for other in [
+            r#"Statement { params: [], name: "s1" }"#,
+            r#"Statement { name: "", params: [] }"#,
+            r#"Statement { name: "a b", params: [] }"#,
+            r#"Statement { name: "s1"#,
+        ] {
+            assert!(name_in_debug(other).is_none(), "{other}");
+        }
+    }
 
     #[test]
     fn copyable_detection() {

@@ -31,7 +31,129 @@ struct Shared<T: ?Sized> {
     state: AtomicU8,
     /// The connection's waker while the stream is borrowed.
     parked: Mutex<Option<Waker>>,
-    io: Mutex<T>,
+    io: Mutex<Inner<T>>,
+}
+
+struct Inner<T: ?Sized> {
+    track: Track,
+    io: T,
+}
+
+/// Splits a byte stream of protocol messages (type byte, 4-byte length, body) and
+/// reports each message's type as its header completes.
+#[derive(Default)]
+struct Framer {
+    header: [u8; 5],
+    have: usize,
+    skip: usize,
+}
+
+impl Framer {
+    fn feed(&mut self, mut data: &[u8], mut on_type: impl FnMut(u8)) {
+        while !data.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(data.len());
+                self.skip -= n;
+                data = &data[n..];
+                continue;
+            }
+            let n = (5 - self.have).min(data.len());
+            self.header[self.have..self.have + n].copy_from_slice(&data[..n]);
+            self.have += n;
+            data = &data[n..];
+            if self.have == 5 {
+                let h = self.header;
+                self.have = 0;
+                self.skip =
+                    (u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize).saturating_sub(4);
+                on_type(h[0]);
+            }
+        }
+    }
+
+    fn at_boundary(&self) -> bool {
+        self.have == 0 && self.skip == 0
+    }
+}
+
+/// Whether the connection is idle on the wire: everything it asked for has been
+/// answered. tokio-postgres gives a connection back to its client (so to the pool) as
+/// soon as the client has what it wanted; the answer to a statement whose stream was
+/// dropped early may still be arriving. A borrower must start on a quiet wire, so the
+/// connection's traffic is followed here: each Sync or Query it sends earns one
+/// ReadyForQuery, except a Sync that the server ignores because it arrived in the
+/// middle of a COPY FROM STDIN (tokio-postgres sends Bind, Execute, Sync at once, then
+/// the data, then CopyDone or CopyFail and another Sync).
+#[derive(Default)]
+struct Track {
+    /// Following starts once the connection is set up (the startup messages have no
+    /// type byte; under TLS the socket's own tap sees only ciphertext and never starts).
+    armed: bool,
+    sent: Framer,
+    received: Framer,
+    /// ReadyForQuery messages owed and received.
+    owed: u64,
+    ready: u64,
+    /// Syncs sent since the last Execute or Query (ignored if that started a COPY IN).
+    syncs_since_execute: u64,
+    /// A message was sent after the last Sync or Query: a request is half sent.
+    unsynced: bool,
+}
+
+impl Track {
+    fn sent(&mut self, data: &[u8]) {
+        if !self.armed {
+            return;
+        }
+        let (owed, since, unsynced) = (
+            &mut self.owed,
+            &mut self.syncs_since_execute,
+            &mut self.unsynced,
+        );
+        self.sent.feed(data, |t| match t {
+            b'S' => {
+                *owed += 1;
+                *since += 1;
+                *unsynced = false;
+            }
+            b'Q' => {
+                *owed += 1;
+                *since = 0;
+                *unsynced = false;
+            }
+            b'E' => {
+                *since = 0;
+                *unsynced = true;
+            }
+            // CopyDone / CopyFail: the Syncs sent during the COPY IN were ignored.
+            b'c' | b'f' => {
+                *owed -= (*since).min(*owed);
+                *since = 0;
+                *unsynced = true;
+            }
+            _ => *unsynced = true,
+        });
+    }
+
+    fn received(&mut self, data: &[u8]) {
+        if !self.armed {
+            return;
+        }
+        let ready = &mut self.ready;
+        self.received.feed(data, |t| {
+            if t == b'Z' {
+                *ready += 1;
+            }
+        });
+    }
+
+    fn idle(&self) -> bool {
+        self.armed
+            && !self.unsynced
+            && self.owed == self.ready
+            && self.sent.at_boundary()
+            && self.received.at_boundary()
+    }
 }
 
 fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -85,7 +207,10 @@ where
         let shared = Arc::new(Shared {
             state: AtomicU8::new(OPEN),
             parked: Mutex::new(None),
-            io: Mutex::new(io),
+            io: Mutex::new(Inner {
+                track: Track::default(),
+                io,
+            }),
         });
         let tap = Tap(shared.clone());
         (Tapped { shared }, tap)
@@ -98,10 +223,17 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tapped<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        // The state is read under the stream's lock, which a borrow also takes.
+        let mut inner = lock(&self.shared.io);
         if let Some(p) = self.shared.gate(cx) {
             return p;
         }
-        Pin::new(&mut *lock(&self.shared.io)).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let res = Pin::new(&mut inner.io).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = res {
+            inner.track.received(&buf.filled()[before..]);
+        }
+        res
     }
 }
 
@@ -111,22 +243,29 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tapped<T> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
+        let mut inner = lock(&self.shared.io);
         if let Some(p) = self.shared.gate(cx) {
             return p;
         }
-        Pin::new(&mut *lock(&self.shared.io)).poll_write(cx, data)
+        let res = Pin::new(&mut inner.io).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = res {
+            inner.track.sent(&data[..n]);
+        }
+        res
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut inner = lock(&self.shared.io);
         if let Some(p) = self.shared.gate(cx) {
             return p;
         }
-        Pin::new(&mut *lock(&self.shared.io)).poll_flush(cx)
+        Pin::new(&mut inner.io).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut inner = lock(&self.shared.io);
         match self.shared.gate::<()>(cx) {
-            None => Pin::new(&mut *lock(&self.shared.io)).poll_shutdown(cx),
+            None => Pin::new(&mut inner.io).poll_shutdown(cx),
             // Closing an abandoned stream is all that is left to do with it.
             Some(Poll::Ready(Err(_))) => Poll::Ready(Ok(())),
             Some(p) => p,
@@ -136,7 +275,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tapped<T> {
 
 impl<T: TlsStream + Unpin> TlsStream for Tapped<T> {
     fn channel_binding(&self) -> ChannelBinding {
-        lock(&self.shared.io).channel_binding()
+        lock(&self.shared.io).io.channel_binding()
     }
 }
 
@@ -144,6 +283,9 @@ impl<T: TlsStream + Unpin> TlsStream for Tapped<T> {
 trait Io: Send + Sync {
     fn state(&self) -> &AtomicU8;
     fn set(&self, state: u8);
+    fn arm(&self);
+    /// Open and idle on the wire: now borrowed.
+    fn try_borrow(&self) -> bool;
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>>;
     fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>>;
     fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
@@ -159,14 +301,27 @@ where
     fn set(&self, state: u8) {
         Shared::set(self, state)
     }
+    fn arm(&self) {
+        lock(&self.io).track.armed = true;
+    }
+    fn try_borrow(&self) -> bool {
+        let inner = lock(&self.io);
+        if self.state.load(Ordering::Acquire) == OPEN && inner.track.idle() {
+            self.state.store(BORROWED, Ordering::Release);
+            true
+        } else {
+            false
+        }
+    }
+    // The borrower's own traffic is not followed: it starts and ends on a quiet wire.
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *lock(&self.io)).poll_read(cx, buf)
+        Pin::new(&mut lock(&self.io).io).poll_read(cx, buf)
     }
     fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut *lock(&self.io)).poll_write(cx, data)
+        Pin::new(&mut lock(&self.io).io).poll_write(cx, data)
     }
     fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *lock(&self.io)).poll_flush(cx)
+        Pin::new(&mut lock(&self.io).io).poll_flush(cx)
     }
 }
 
@@ -175,14 +330,17 @@ where
 pub struct Tap(Arc<dyn Io>);
 
 impl Tap {
-    /// Take the stream from the connection. `None` when it is already borrowed or was
-    /// abandoned. The connection must be idle (no statement in flight).
+    /// Start following the connection's traffic: call once the connection is set up
+    /// and idle (after the startup's ReadyForQuery).
+    pub fn arm(&self) {
+        self.0.arm();
+    }
+
+    /// Take the stream from the connection. `None` when the wire is not idle (an
+    /// answer is still arriving or a request is half sent), or the stream is already
+    /// borrowed or was abandoned.
     pub fn borrow(&self) -> Option<Borrowed> {
-        self.0
-            .state()
-            .compare_exchange(OPEN, BORROWED, Ordering::AcqRel, Ordering::Acquire)
-            .ok()?;
-        Some(Borrowed {
+        self.0.try_borrow().then(|| Borrowed {
             io: self.0.clone(),
             given_back: false,
         })
@@ -296,6 +454,8 @@ mod tests {
         rt().block_on(async {
             let (ours, mut peer) = tokio::io::duplex(64);
             let (mut tapped, tap) = Tapped::new(ours);
+            assert!(tap.borrow().is_none(), "not armed yet");
+            tap.arm();
             let mut b = tap.borrow().expect("open");
             assert!(tap.borrow().is_none(), "one borrower at a time");
             peer.write_all(b"abc").await.unwrap();
@@ -319,7 +479,8 @@ mod tests {
             let (_tapped, one) = owner.await.unwrap();
             assert_eq!(&one, b"z");
             assert!(!tap.is_abandoned());
-            assert!(tap.borrow().is_some());
+            // The owner has read a byte that starts a message: not idle now.
+            assert!(tap.borrow().is_none());
         });
     }
 
@@ -328,6 +489,7 @@ mod tests {
         rt().block_on(async {
             let (ours, _peer) = tokio::io::duplex(64);
             let (mut tapped, tap) = Tapped::new(ours);
+            tap.arm();
             let b = tap.borrow().unwrap();
             let owner = tokio::spawn(async move {
                 let mut one = [0u8; 1];
@@ -339,6 +501,72 @@ mod tests {
             assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted);
             assert!(tap.is_abandoned());
             assert!(tap.borrow().is_none());
+        });
+    }
+
+    fn msg(t: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![t];
+        m.extend(((body.len() + 4) as u32).to_be_bytes());
+        m.extend(body);
+        m
+    }
+
+    #[test]
+    fn borrows_wait_for_every_answer_the_connection_is_owed() {
+        rt().block_on(async {
+            let (ours, mut peer) = tokio::io::duplex(1 << 16);
+            let (mut tapped, tap) = Tapped::new(ours);
+            tap.arm();
+            assert!(tap.borrow().map(Borrowed::give_back).is_some());
+            // Bind, Execute, Sync: one ReadyForQuery owed.
+            let mut req = msg(b'B', b"xyz");
+            req.extend(msg(b'E', b"\0\0\0\0\0"));
+            // Half a request on the wire: not idle.
+            tapped.write_all(&req).await.unwrap();
+            assert!(tap.borrow().is_none());
+            tapped.write_all(&msg(b'S', b"")).await.unwrap();
+            assert!(tap.borrow().is_none());
+            // The answer arrives in pieces; only its ReadyForQuery settles it.
+            let mut answer = msg(b'2', b"");
+            answer.extend(msg(b'D', &[7; 300]));
+            answer.extend(msg(b'C', b"SELECT 1\0"));
+            answer.extend(msg(b'Z', b"I"));
+            let mut got = vec![0u8; answer.len()];
+            let (head, tail) = answer.split_at(answer.len() - 3);
+            peer.write_all(head).await.unwrap();
+            tapped.read_exact(&mut got[..head.len()]).await.unwrap();
+            assert!(tap.borrow().is_none());
+            peer.write_all(tail).await.unwrap();
+            tapped.read_exact(&mut got[head.len()..]).await.unwrap();
+            assert!(tap.borrow().map(Borrowed::give_back).is_some());
+            // COPY FROM STDIN: the Sync sent with the Execute is ignored by the server,
+            // so the whole exchange owes one ReadyForQuery, not two.
+            let mut req = msg(b'B', b"");
+            req.extend(msg(b'E', b"\0\0\0\0\0"));
+            req.extend(msg(b'S', b""));
+            req.extend(msg(b'd', b"1\t2\n"));
+            req.extend(msg(b'c', b""));
+            req.extend(msg(b'S', b""));
+            tapped.write_all(&req).await.unwrap();
+            let mut answer = msg(b'2', b"");
+            answer.extend(msg(b'G', b"\0\0\0"));
+            answer.extend(msg(b'C', b"COPY 1\0"));
+            answer.extend(msg(b'Z', b"I"));
+            peer.write_all(&answer).await.unwrap();
+            let mut got = vec![0u8; answer.len()];
+            tapped.read_exact(&mut got).await.unwrap();
+            assert!(tap.borrow().map(Borrowed::give_back).is_some());
+            // Two pipelined simple queries owe two.
+            let mut req = msg(b'Q', b"select 1\0");
+            req.extend(msg(b'Q', b"select 2\0"));
+            tapped.write_all(&req).await.unwrap();
+            peer.write_all(&msg(b'Z', b"I")).await.unwrap();
+            let mut z = [0u8; 6];
+            tapped.read_exact(&mut z).await.unwrap();
+            assert!(tap.borrow().is_none());
+            peer.write_all(&msg(b'Z', b"I")).await.unwrap();
+            tapped.read_exact(&mut z).await.unwrap();
+            assert!(tap.borrow().is_some());
         });
     }
 }

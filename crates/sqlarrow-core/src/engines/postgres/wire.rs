@@ -96,9 +96,96 @@ pub async fn copy_out(
     query.extend_from_slice(&((copy_sql.len() + 5) as u32).to_be_bytes());
     query.extend_from_slice(copy_sql.as_bytes());
     query.push(0);
-    io.write_all(&query)
+    exchange(io, &query, Reply::Copy, rows, sink).await
+}
+
+/// Bind `params` to the prepared statement `name` (results in binary), execute it and
+/// sync: the messages for [`rows_out`].
+pub fn bind_execute(
+    name: &str,
+    types: &[tokio_postgres::types::Type],
+    params: &[super::params::PgParam<'_>],
+) -> Result<Vec<u8>> {
+    use tokio_postgres::types::{Format, IsNull, ToSql};
+    if name.as_bytes().contains(&0) || types.len() != params.len() || params.len() > 32767 {
+        return Err(Error::interface("internal: bad statement for a bound read"));
+    }
+    let mut m = Vec::with_capacity(64);
+    // Bind: portal "", statement, parameter formats, values, one result format (binary).
+    m.push(b'B');
+    m.extend_from_slice(&[0; 4]);
+    m.push(0);
+    m.extend_from_slice(name.as_bytes());
+    m.push(0);
+    m.extend_from_slice(&(params.len() as i16).to_be_bytes());
+    for (p, t) in params.iter().zip(types) {
+        let f: i16 = match p.encode_format(t) {
+            Format::Text => 0,
+            Format::Binary => 1,
+        };
+        m.extend_from_slice(&f.to_be_bytes());
+    }
+    m.extend_from_slice(&(params.len() as i16).to_be_bytes());
+    let mut value = bytes::BytesMut::new();
+    for (i, (p, t)) in params.iter().zip(types).enumerate() {
+        value.clear();
+        match p.to_sql_checked(t, &mut value) {
+            Ok(IsNull::Yes) => m.extend_from_slice(&(-1i32).to_be_bytes()),
+            Ok(IsNull::No) => {
+                let len = i32::try_from(value.len())
+                    .map_err(|_| Error::parameter(format!("parameter {} is too large", i + 1)))?;
+                m.extend_from_slice(&len.to_be_bytes());
+                m.extend_from_slice(&value);
+            }
+            Err(e) => {
+                return Err(Error::parameter(format!(
+                    "error serializing parameter {}: {e}",
+                    i + 1
+                )))
+            }
+        }
+    }
+    m.extend_from_slice(&1i16.to_be_bytes());
+    m.extend_from_slice(&1i16.to_be_bytes());
+    let len = i32::try_from(m.len() - 1)
+        .map_err(|_| Error::parameter("the parameters are too large for one message"))?;
+    m[1..5].copy_from_slice(&len.to_be_bytes());
+    // Execute: portal "", no row limit. Sync.
+    m.extend_from_slice(&[b'E', 0, 0, 0, 9, 0, 0, 0, 0, 0]);
+    m.extend_from_slice(&[b'S', 0, 0, 0, 4]);
+    Ok(m)
+}
+
+/// Send `request` (from [`bind_execute`]) on `io` and decode the DataRows of the answer
+/// into `rows` and `sink`, as [`copy_out`] does for a COPY.
+pub async fn rows_out(
+    io: &mut Borrowed,
+    request: &[u8],
+    rows: &mut RowDecoder,
+    sink: &mut Sink,
+) -> std::result::Result<(), CopyFailure> {
+    exchange(io, request, Reply::Rows, rows, sink).await
+}
+
+/// What answer an [`exchange`] expects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    /// A binary COPY out (CopyOutResponse, CopyData, CopyDone).
+    Copy,
+    /// DataRows of an executed portal.
+    Rows,
+}
+
+async fn exchange(
+    io: &mut Borrowed,
+    request: &[u8],
+    reply: Reply,
+    rows: &mut RowDecoder,
+    sink: &mut Sink,
+) -> std::result::Result<(), CopyFailure> {
+    io.write_all(request)
         .await
-        .map_err(|e| lost(io_error("sending the COPY statement", e)))?;
+        .map_err(|e| lost(io_error("sending the statement", e)))?;
 
     let mut parser = CopyParser::new(rows.columns.len());
     let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
@@ -126,8 +213,17 @@ pub async fn copy_out(
             let body = &buf[at + 5..end];
             at = end;
             match tag {
+                // DataRow.
+                b'D' if reply == Reply::Rows => {
+                    if server.is_none() {
+                        super::copy::decode_data_row(body, rows).map_err(lost)?;
+                        if rows.is_full() {
+                            full.push(rows.finish().map_err(lost)?);
+                        }
+                    }
+                }
                 // CopyData.
-                b'd' => {
+                b'd' if reply == Reply::Copy => {
                     parser
                         .feed(body, rows, &mut |r| {
                             full.push(r.finish()?);
@@ -153,11 +249,12 @@ pub async fn copy_out(
                     break;
                 }
                 // CopyDone, CommandComplete, NoticeResponse, ParameterStatus,
-                // NotificationResponse, EmptyQueryResponse.
-                b'c' | b'C' | b'N' | b'S' | b'A' | b'I' => {}
+                // NotificationResponse, EmptyQueryResponse, BindComplete,
+                // PortalSuspended.
+                b'c' | b'C' | b'N' | b'S' | b'A' | b'I' | b'2' | b's' => {}
                 other => {
                     return Err(lost(Error::interface(format!(
-                        "unexpected message type {:?} from the server during COPY",
+                        "unexpected message type {:?} from the server during a bulk read",
                         other as char
                     ))))
                 }
@@ -201,7 +298,7 @@ pub async fn copy_out(
     if let Some(e) = server {
         return Err(CopyFailure::Server(e));
     }
-    if !started || !parser.is_finished() {
+    if reply == Reply::Copy && (!started || !parser.is_finished()) {
         return Err(CopyFailure::Server(Error::connection(
             "the COPY stream ended before its trailer",
         )));

@@ -1,0 +1,136 @@
+"""Reads of prepared statements, decoded from the connection's own stream (the raw
+DataRow path): a query text seen before, or any query with parameters. The first run
+of a parameterless text goes through tokio-postgres, so running a text twice compares
+both paths."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pyarrow as pa
+import pytest
+
+import sqlarrow
+from sqlarrow.exceptions import DataError, QueryTimeoutError, UndefinedObjectError
+
+WIDE = """
+SELECT g AS id,
+       CASE WHEN g % 5 = 0 THEN NULL ELSE g * 3 END AS maybe_int,
+       round(g::numeric / 7, 6) AS num,
+       'text-' || g AS t,
+       repeat('x', g % 300) AS long_t,
+       (g % 2 = 0) AS b,
+       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute' AS ts,
+       date '2020-01-01' + g AS d,
+       md5(g::text)::uuid AS u,
+       jsonb_build_object('k', g) AS j,
+       ARRAY[g, g + 1] AS arr,
+       make_interval(secs => g) AS iv,
+       decode(lpad(to_hex(g), 8, '0'), 'hex') AS bytes
+FROM generate_series(1, 20000) g
+"""
+
+
+def _one(conn: sqlarrow.Connector, sql: str, params: list[object] | None = None) -> pa.Table:
+    return conn.query(sql, params).to_arrow() if params else conn.query(sql).to_arrow()
+
+
+def test_a_repeated_read_decodes_exactly_like_the_first(pg_url: str) -> None:
+    with sqlarrow.connect(pg_url, pool_size=1) as conn:
+        first = _one(conn, WIDE)
+        for _ in range(3):
+            again = _one(conn, WIDE)
+            assert again.schema == first.schema
+            assert again.equals(first)
+        # Parameters are bound in the raw Bind message; NULL and text-format ones too.
+        p = conn.query(
+            "SELECT $1::int AS a, $2::text AS b, $3::numeric AS c, $4::int AS n, "
+            "$5::date AS d FROM generate_series(1, 3)",
+            [7, "hé", "12.50", None, "2024-02-29"],
+        ).to_pylist()
+        assert [r["a"] for r in p] == [7, 7, 7] and p[0]["b"] == "hé"
+        assert float(p[0]["c"]) == 12.5 and p[0]["n"] is None
+        assert str(p[0]["d"]) == "2024-02-29"
+        assert conn.query("SELECT $1::bigint AS x", [2**40]).to_pylist() == [{"x": 2**40}]
+
+
+def test_an_error_in_the_middle_of_a_prepared_read_leaves_the_connection_usable(
+    pg_url: str,
+) -> None:
+    sql = "SELECT g, 1 / (g - $1) AS x FROM generate_series(1, 50000) g"
+    with sqlarrow.connect(pg_url, pool_size=1) as conn:
+        assert conn.query(sql, [0]).num_rows == 50000
+        for _ in range(3):
+            with pytest.raises(DataError, match="division by zero"):
+                conn.query(sql, [40000])
+            assert conn.query(sql, [0]).num_rows == 50000
+        assert conn.pool_stats().created == 1
+
+
+def test_a_timeout_in_the_middle_of_a_prepared_read(pg_url: str) -> None:
+    sql = (
+        "SELECT g, pg_sleep(CASE WHEN g = $1 THEN 30 ELSE 0 END) AS s "
+        "FROM generate_series(1, 20000) g"
+    )
+    with sqlarrow.connect(pg_url, pool_size=1) as conn:
+        assert conn.query(sql, [0]).num_rows == 20000
+        start = time.monotonic()
+        with pytest.raises(QueryTimeoutError):
+            conn.query(sql, [15000], timeout=0.5)
+        assert time.monotonic() - start < 20
+        assert conn.query(sql, [0]).num_rows == 20000
+        assert conn.query("SELECT 1 AS x").to_pylist() == [{"x": 1}]
+
+
+def test_a_table_changed_under_a_cached_statement(pg_url: str, pg_schema: str) -> None:
+    t = f'"{pg_schema}".changing'
+    with sqlarrow.connect(pg_url, pool_size=1) as conn:
+        conn.execute(f"CREATE TABLE {t} (a int, b text)")
+        conn.execute(f"INSERT INTO {t} VALUES (1, 'x'), (2, NULL)")
+        sql = f"SELECT * FROM {t} ORDER BY a"
+        assert conn.query(sql).num_rows == 2
+        assert conn.query(sql).to_pylist() == [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
+        conn.execute(f"ALTER TABLE {t} ALTER COLUMN a TYPE bigint, ADD COLUMN c bool")
+        got = conn.query(sql).to_arrow()
+        assert got.schema.field("a").type == pa.int64()
+        assert got.column_names == ["a", "b", "c"]
+        conn.execute(f"DROP TABLE {t}")
+        with pytest.raises(UndefinedObjectError):
+            conn.query(sql)
+
+
+def test_streams_dropped_early_never_confuse_the_next_read(pg_url: str) -> None:
+    # The server is still sending the dropped stream's rows when the connection goes
+    # back to the pool: the next read must not start until that answer has ended.
+    with sqlarrow.connect(pg_url, pool_size=1) as conn:
+        sql = "SELECT g AS v FROM generate_series(1, $1::int) g"
+        assert conn.query(sql, [3]).num_rows == 3
+        for n in range(20):
+            s = conn.stream("SELECT g FROM generate_series(1, 2000000) g", batch_size=500)
+            next(iter(s))
+            s.close()
+            got = conn.query(sql, [n + 1]).to_arrow().column("v").to_pylist()
+            assert got == list(range(1, n + 2))
+
+
+def test_prepared_reads_from_many_threads(pg_url: str) -> None:
+    sql = "SELECT g, g * $1 AS m, repeat('y', g % 50) AS s FROM generate_series(1, 3000) g"
+    with sqlarrow.connect(pg_url, pool_size=4) as conn:
+        want = {k: conn.query(sql, [k]).to_arrow() for k in range(8)}
+        errors: list[BaseException] = []
+
+        def body(k: int) -> None:
+            try:
+                for i in range(25):
+                    got = conn.query(sql, [(k + i) % 8]).to_arrow()
+                    assert got.equals(want[(k + i) % 8])
+            except BaseException as e:
+                errors.append(e)
+
+        ts = [threading.Thread(target=body, args=(k,)) for k in range(6)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not errors, errors[0]
