@@ -83,7 +83,10 @@ impl Framer {
 /// connection's traffic is followed here: each Sync or Query it sends earns one
 /// ReadyForQuery, except a Sync that the server ignores because it arrived in the
 /// middle of a COPY FROM STDIN (tokio-postgres sends Bind, Execute, Sync at once, then
-/// the data, then CopyDone or CopyFail and another Sync).
+/// the data, then CopyDone or CopyFail and another Sync). Such a Sync is written off
+/// only when the server did start the COPY (its CopyInResponse came back); when the
+/// Execute failed, the Sync was honoured. Any doubt errs towards owing more, which only
+/// keeps the stream from being lent.
 #[derive(Default)]
 struct Track {
     /// Following starts once the connection is set up (the startup messages have no
@@ -96,6 +99,8 @@ struct Track {
     ready: u64,
     /// Syncs sent since the last Execute or Query (ignored if that started a COPY IN).
     syncs_since_execute: u64,
+    /// A CopyInResponse came back since the last Execute or Query was sent.
+    copy_in_started: bool,
     /// A message was sent after the last Sync or Query: a request is half sent.
     unsynced: bool,
 }
@@ -105,10 +110,11 @@ impl Track {
         if !self.armed {
             return;
         }
-        let (owed, since, unsynced) = (
+        let (owed, since, unsynced, started) = (
             &mut self.owed,
             &mut self.syncs_since_execute,
             &mut self.unsynced,
+            &mut self.copy_in_started,
         );
         self.sent.feed(data, |t| match t {
             b'S' => {
@@ -119,16 +125,22 @@ impl Track {
             b'Q' => {
                 *owed += 1;
                 *since = 0;
+                *started = false;
                 *unsynced = false;
             }
             b'E' => {
                 *since = 0;
+                *started = false;
                 *unsynced = true;
             }
-            // CopyDone / CopyFail: the Syncs sent during the COPY IN were ignored.
+            // CopyDone / CopyFail: the Syncs sent during a COPY IN that the server
+            // started were ignored.
             b'c' | b'f' => {
-                *owed -= (*since).min(*owed);
+                if *started {
+                    *owed -= (*since).min(*owed);
+                }
                 *since = 0;
+                *started = false;
                 *unsynced = true;
             }
             _ => *unsynced = true,
@@ -139,11 +151,11 @@ impl Track {
         if !self.armed {
             return;
         }
-        let ready = &mut self.ready;
-        self.received.feed(data, |t| {
-            if t == b'Z' {
-                *ready += 1;
-            }
+        let (ready, started) = (&mut self.ready, &mut self.copy_in_started);
+        self.received.feed(data, |t| match t {
+            b'Z' => *ready += 1,
+            b'G' => *started = true,
+            _ => {}
         });
     }
 
@@ -504,6 +516,10 @@ mod tests {
         });
     }
 
+    fn z6() -> [u8; 6] {
+        [0u8; 6]
+    }
+
     fn msg(t: u8, body: &[u8]) -> Vec<u8> {
         let mut m = vec![t];
         m.extend(((body.len() + 4) as u32).to_be_bytes());
@@ -539,22 +555,47 @@ mod tests {
             peer.write_all(tail).await.unwrap();
             tapped.read_exact(&mut got[head.len()..]).await.unwrap();
             assert!(tap.borrow().map(Borrowed::give_back).is_some());
-            // COPY FROM STDIN: the Sync sent with the Execute is ignored by the server,
+            // COPY FROM STDIN (as tokio-postgres runs it: the data only after the
+            // CopyInResponse): the Sync sent with the Execute is ignored by the server,
             // so the whole exchange owes one ReadyForQuery, not two.
             let mut req = msg(b'B', b"");
             req.extend(msg(b'E', b"\0\0\0\0\0"));
             req.extend(msg(b'S', b""));
-            req.extend(msg(b'd', b"1\t2\n"));
-            req.extend(msg(b'c', b""));
-            req.extend(msg(b'S', b""));
             tapped.write_all(&req).await.unwrap();
             let mut answer = msg(b'2', b"");
             answer.extend(msg(b'G', b"\0\0\0"));
-            answer.extend(msg(b'C', b"COPY 1\0"));
+            peer.write_all(&answer).await.unwrap();
+            let mut got = vec![0u8; answer.len()];
+            tapped.read_exact(&mut got).await.unwrap();
+            assert!(tap.borrow().is_none());
+            let mut req = msg(b'd', b"1\t2\n");
+            req.extend(msg(b'c', b""));
+            req.extend(msg(b'S', b""));
+            tapped.write_all(&req).await.unwrap();
+            let mut answer = msg(b'C', b"COPY 1\0");
             answer.extend(msg(b'Z', b"I"));
             peer.write_all(&answer).await.unwrap();
             let mut got = vec![0u8; answer.len()];
             tapped.read_exact(&mut got).await.unwrap();
+            assert!(tap.borrow().map(Borrowed::give_back).is_some());
+            // A COPY FROM STDIN whose Execute fails: the server honours the first Sync
+            // (ReadyForQuery), ignores the CopyFail outside a COPY, answers the second
+            // Sync too. Two are owed; the stream is not lent between them.
+            let mut req = msg(b'B', b"");
+            req.extend(msg(b'E', b"\0\0\0\0\0"));
+            req.extend(msg(b'S', b""));
+            tapped.write_all(&req).await.unwrap();
+            let mut answer = msg(b'E', b"SERROR\0C25006\0Mread-only\0\0");
+            answer.extend(msg(b'Z', b"I"));
+            peer.write_all(&answer).await.unwrap();
+            let mut got = vec![0u8; answer.len()];
+            tapped.read_exact(&mut got).await.unwrap();
+            let mut req = msg(b'f', b"\0");
+            req.extend(msg(b'S', b""));
+            tapped.write_all(&req).await.unwrap();
+            assert!(tap.borrow().is_none());
+            peer.write_all(&msg(b'Z', b"I")).await.unwrap();
+            tapped.read_exact(&mut z6()).await.unwrap();
             assert!(tap.borrow().map(Borrowed::give_back).is_some());
             // Two pipelined simple queries owe two.
             let mut req = msg(b'Q', b"select 1\0");

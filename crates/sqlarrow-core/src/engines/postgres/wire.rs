@@ -11,8 +11,11 @@ use super::tap::Borrowed;
 use crate::error::{Error, Result};
 use crate::stream::Sink;
 
-/// Bytes asked of the socket at a time (TLS records and TCP segments fill it partly).
-const READ_SIZE: usize = 256 * 1024;
+/// The read buffer starts small (most answers are small, and a large allocation is an
+/// `mmap` and page faults per statement) and doubles while reads fill it, up to
+/// `MAX_READ` bytes asked of the socket at a time.
+const FIRST_READ: usize = 8 * 1024;
+const MAX_READ: usize = 256 * 1024;
 
 /// The fields of an ErrorResponse that reach the user.
 #[derive(Default, Debug)]
@@ -191,7 +194,8 @@ async fn exchange(
     let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
     let mut server: Option<Error> = None;
     let mut started = false;
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
+    let mut want = FIRST_READ;
+    let mut buf: Vec<u8> = Vec::with_capacity(want);
     let mut at = 0usize;
     loop {
         // Every complete message in the buffer.
@@ -274,9 +278,10 @@ async fn exchange(
             buf.truncate(buf.len() - at);
             at = 0;
         }
-        if buf.capacity() - buf.len() < READ_SIZE / 4 {
-            buf.reserve(READ_SIZE);
+        if buf.capacity() - buf.len() < want / 2 {
+            buf.reserve(want);
         }
+        let spare = buf.capacity() - buf.len();
         // When the connection ends, the server's last word (e.g. "terminating
         // connection due to administrator command") says more than the I/O error.
         let n = match io.read(&mut buf).await {
@@ -289,6 +294,9 @@ async fn exchange(
                 ))
             }
         };
+        if n == spare && want < MAX_READ {
+            want *= 2;
+        }
         if n == 0 {
             return Err(lost(server.take().unwrap_or_else(|| {
                 Error::connection("the server closed the connection in the middle of a COPY")
