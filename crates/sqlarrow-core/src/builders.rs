@@ -31,7 +31,7 @@ fn trim<T>(v: &mut Vec<T>) {
 /// Capacity (in values) of a buffer's first allocation. Buffers start small so that a
 /// one-row result does not map (and unmap) a batch-sized block per column, and grow by
 /// doubling; after the first batch they are sized from the previous batch.
-pub const START_CAPACITY: usize = 1024;
+pub const START_CAPACITY: usize = 256;
 
 /// The capacity of the first allocation for a batch of at most `n` rows.
 #[inline]

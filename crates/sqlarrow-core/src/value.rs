@@ -102,6 +102,79 @@ pub mod civil {
         Some(v)
     }
 
+    /// The digit at `b[i]`, if it is one.
+    #[inline(always)]
+    fn digit(b: &[u8], i: usize) -> Option<i64> {
+        let c = b[i].wrapping_sub(b'0');
+        (c < 10).then_some(c as i64)
+    }
+
+    /// Days since the epoch of the exact 10-byte form `YYYY-MM-DD`, without a scan or
+    /// UTF-8 check; `None` for any other shape (then [`parse_date`] decides).
+    #[inline]
+    fn fixed_date(b: &[u8]) -> Option<i64> {
+        if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let y = digit(b, 0)? * 1000 + digit(b, 1)? * 100 + digit(b, 2)? * 10 + digit(b, 3)?;
+        let m = (digit(b, 5)? * 10 + digit(b, 6)?) as u32;
+        let d = (digit(b, 8)? * 10 + digit(b, 9)?) as u32;
+        if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+            return None;
+        }
+        Some(days_from_civil(y, m, d))
+    }
+
+    /// [`parse_date`] of raw bytes: the canonical `YYYY-MM-DD` is decoded in place,
+    /// anything else goes through the general parser.
+    #[inline]
+    pub fn parse_date_bytes(b: &[u8]) -> Option<i32> {
+        if b.len() == 10 {
+            if let Some(d) = fixed_date(b) {
+                return i32::try_from(d).ok();
+            }
+        }
+        parse_date(std::str::from_utf8(b).ok()?)
+    }
+
+    /// [`parse_timestamp`] of raw bytes: the canonical zoneless
+    /// `YYYY-MM-DD[ T]HH:MM:SS[.f…]` (up to 6 fraction digits) is decoded in place,
+    /// anything else goes through the general parser. Same results as the general one.
+    #[inline]
+    pub fn parse_timestamp_bytes(b: &[u8]) -> Option<(i64, bool)> {
+        if (b.len() == 19 || (21..=26).contains(&b.len()))
+            && (b[10] == b' ' || b[10] == b'T')
+            && b[13] == b':'
+            && b[16] == b':'
+        {
+            let fixed = (|| {
+                let days = fixed_date(b)?;
+                let h = digit(b, 11)? * 10 + digit(b, 12)?;
+                let mi = digit(b, 14)? * 10 + digit(b, 15)?;
+                let s = digit(b, 17)? * 10 + digit(b, 18)?;
+                let mut us = 0i64;
+                if b.len() > 19 {
+                    if b[19] != b'.' {
+                        return None;
+                    }
+                    let mut scale = 100_000i64;
+                    for i in 20..b.len() {
+                        us += digit(b, i)? * scale;
+                        scale /= 10;
+                    }
+                }
+                if h > 24 || mi > 59 || s > 60 {
+                    return None;
+                }
+                Some(days * 86_400_000_000 + ((h * 60 + mi) * 60 + s) * 1_000_000 + us)
+            })();
+            if let Some(us) = fixed {
+                return Some((us, false));
+            }
+        }
+        parse_timestamp(std::str::from_utf8(b).ok()?)
+    }
+
     /// Parse `YYYY-MM-DD` into days since the epoch.
     pub fn parse_date(s: &str) -> Option<i32> {
         let b = s.trim().as_bytes();
@@ -227,6 +300,49 @@ pub mod civil {
             assert_eq!(parse_date("2024-02-29"), Some(19_782));
             assert_eq!(parse_date("nope"), None);
             assert_eq!(format_date(19_782), "2024-02-29");
+        }
+
+        #[test]
+        fn byte_fast_paths_agree_with_the_general_parsers() {
+            let stamps = [
+                "1970-01-01 00:00:01",
+                "2024-02-29T23:59:59.5",
+                "2023-05-01 12:34:56.123456",
+                "2023-05-01 12:34:56.12",
+                "0001-01-01 00:00:00.000001",
+                "9999-12-31 24:00:00",
+                "2023-02-29 00:00:00",
+                "2023-13-01 00:00:00",
+                "2023-05-01 12:60:00",
+                "2023-05-01 12:34:56.1234567",
+                "2023-05-01 12:34:56Z",
+                "2023-05-01 12:34:56+02:00",
+                "2023-05-01 12:34:56.",
+                "2023-05-01x12:34:56",
+                " 2023-05-01 12:34:56",
+                "2023-05-01",
+                "20230501 12:34:56.1",
+                "2023-05-01 1a:34:56",
+            ];
+            for s in stamps {
+                assert_eq!(
+                    parse_timestamp_bytes(s.as_bytes()),
+                    parse_timestamp(s),
+                    "{s}"
+                );
+            }
+            assert_eq!(parse_timestamp_bytes(b"\xff\xfe"), None);
+            for s in [
+                "2024-02-29",
+                "2023-02-29",
+                "0000-01-01",
+                "2023-00-10",
+                "2023-1-10",
+                "-2023-01-10",
+                " 2023-01-1",
+            ] {
+                assert_eq!(parse_date_bytes(s.as_bytes()), parse_date(s), "{s}");
+            }
         }
 
         #[test]

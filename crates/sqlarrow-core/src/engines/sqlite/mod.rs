@@ -398,11 +398,9 @@ impl Column {
                 }
             }
             (Col::I32(b), Kind::Date, ValueRef::Text(t)) => {
-                let d = std::str::from_utf8(t).ok().and_then(|s| {
-                    civil::parse_date(s).or_else(|| {
-                        civil::parse_timestamp(s)
-                            .map(|(us, _)| us.div_euclid(86_400_000_000) as i32)
-                    })
+                let d = civil::parse_date_bytes(t).or_else(|| {
+                    civil::parse_timestamp_bytes(t)
+                        .map(|(us, _)| us.div_euclid(86_400_000_000) as i32)
                 });
                 match d {
                     Some(d) => b.push(d),
@@ -419,7 +417,7 @@ impl Column {
                 b.push((jd - 2_440_587.5).floor() as i32)
             }
             (Col::I64(b), Kind::Timestamp | Kind::TimestampTz, ValueRef::Text(t)) => {
-                match std::str::from_utf8(t).ok().and_then(civil::parse_timestamp) {
+                match civil::parse_timestamp_bytes(t) {
                     Some((us, _)) => b.push(us),
                     None => return Err(bad(self)),
                 }
