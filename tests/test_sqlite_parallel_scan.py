@@ -146,3 +146,17 @@ def test_timeout_leaves_no_transaction_open(tmp_path: Path) -> None:
         assert conn.query("SELECT count(*) AS n FROM t").to_pylist() == [{"n": 1_500_001}]
     finally:
         conn.close()
+
+
+def test_bundled_sqlite_keeps_a_page_cache_per_connection(tmp_path: Path) -> None:
+    """The bundled SQLite is built so that pooled connections do not serialize on
+    global mutexes (.cargo/config.toml: no SQLITE_ENABLE_MEMORY_MANAGEMENT, which
+    shares one page cache between all connections, and no memory statistics, which
+    lock on every allocation); parallel scans and threaded small queries rely on it."""
+    conn = sqlarrow.connect(f"sqlite:///{tmp_path / 'opts.db'}")
+    try:
+        opts = {r["compile_options"] for r in conn.query("PRAGMA compile_options").to_pylist()}
+    finally:
+        conn.close()
+    assert "ENABLE_MEMORY_MANAGEMENT" not in opts
+    assert "DEFAULT_MEMSTATUS=0" in opts
