@@ -3,6 +3,11 @@
 //! uuid, jsonb; ~10% NULLs), built in memory once and fed to the parser in CopyData-sized
 //! chunks (one tuple per chunk, as the server sends them).
 //!
+//! `mixed_100k_rows` feeds the parser message by message (the path of streams read
+//! through tokio-postgres); `mixed_100k_rows_wire_blocks` decodes the messages laid out
+//! in one buffer, in blocks of tuples column by column, as the connection-stream reader
+//! (`wire.rs`) does.
+//!
 //! `cargo bench -p sqlarrow-core --bench decode`
 
 use std::sync::Arc;
@@ -10,7 +15,7 @@ use std::sync::Arc;
 use arrow_schema::Schema;
 use bytes::{BufMut, Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sqlarrow_core::engines::postgres::copy::CopyParser;
+use sqlarrow_core::engines::postgres::copy::{CopyParser, TupleBlock};
 use sqlarrow_core::engines::postgres::decode::{field_for, PgKind, RowDecoder};
 
 const ROWS: usize = 100_000;
@@ -79,15 +84,19 @@ fn stream() -> Vec<Bytes> {
     chunks
 }
 
-fn decode_all(chunks: &[Bytes]) -> usize {
-    let kinds = kinds();
+/// A decoder for the table's columns, in batches of 64k rows.
+fn decoder(kinds: &[PgKind]) -> RowDecoder {
     let fields: Vec<_> = kinds
         .iter()
         .enumerate()
         .map(|(i, k)| field_for(&format!("c{i}"), *k))
         .collect();
-    let schema = Arc::new(Schema::new(fields));
-    let mut rows = RowDecoder::new(schema, &kinds, 65_536);
+    RowDecoder::new(Arc::new(Schema::new(fields)), kinds, 65_536)
+}
+
+fn decode_all(chunks: &[Bytes]) -> usize {
+    let kinds = kinds();
+    let mut rows = decoder(&kinds);
     let mut parser = CopyParser::new(kinds.len());
     let mut total = 0;
     for c in chunks {
@@ -98,6 +107,51 @@ fn decode_all(chunks: &[Bytes]) -> usize {
             })
             .expect("valid stream");
     }
+    if rows.rows > 0 {
+        total += rows.finish().expect("batch").num_rows();
+    }
+    total
+}
+
+/// The same stream as the wire reader sees it: CopyData messages (`d`, length, payload)
+/// back to back in one buffer.
+fn wire(chunks: &[Bytes]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for c in chunks {
+        buf.push(b'd');
+        buf.extend_from_slice(&(c.len() as u32 + 4).to_be_bytes());
+        buf.extend_from_slice(c);
+    }
+    buf
+}
+
+/// Decode the way the wire reader does (`TupleBlock::take_copy_data` per message):
+/// tuples are recorded in a block as their messages are found and decoded column by
+/// column; the header and trailer go to the parser.
+fn decode_wire(buf: &[u8]) -> usize {
+    let kinds = kinds();
+    let mut rows = decoder(&kinds);
+    let mut parser = CopyParser::new(kinds.len());
+    let mut block = TupleBlock::new(kinds.len());
+    let mut total = 0;
+    let mut at = 0;
+    while at < buf.len() {
+        let len = u32::from_be_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
+        let (start, end) = (at + 5, at + 1 + len);
+        at = end;
+        block
+            .take_copy_data(&mut parser, buf, start, end, &mut rows, &mut |r| {
+                total += r.finish()?.num_rows();
+                Ok(())
+            })
+            .expect("valid stream");
+    }
+    block
+        .decode(buf, &mut rows, &mut |r| {
+            total += r.finish()?.num_rows();
+            Ok(())
+        })
+        .expect("valid block");
     if rows.rows > 0 {
         total += rows.finish().expect("batch").num_rows();
     }
@@ -116,6 +170,10 @@ fn bench(c: &mut Criterion) {
             |ch| assert_eq!(decode_all(&ch), ROWS),
             BatchSize::LargeInput,
         )
+    });
+    let buf = wire(&chunks);
+    g.bench_function("mixed_100k_rows_wire_blocks", |b| {
+        b.iter(|| assert_eq!(decode_wire(&buf), ROWS))
     });
     g.finish();
 }

@@ -6,7 +6,7 @@
 
 use bytes::{Buf as _, BytesMut};
 
-use super::decode::RowDecoder;
+use super::decode::{FieldAt, RowDecoder};
 use crate::error::{Error, Result};
 
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
@@ -39,6 +39,13 @@ impl CopyParser {
 
     pub fn is_finished(&self) -> bool {
         self.finished
+    }
+
+    /// Whether the next CopyData payload may be taken as whole tuples by a
+    /// [`TupleBlock`]: the header is behind, no tuple is half-received, no trailer seen.
+    #[inline]
+    pub fn between_tuples(&self) -> bool {
+        self.header_done && !self.finished && self.carry.is_empty()
     }
 
     /// Feed one CopyData payload; decodes every complete tuple into `rows`, calling
@@ -155,6 +162,175 @@ impl CopyParser {
             }
         }
         Ok(start_len - buf.len())
+    }
+}
+
+/// Tuples per block: the fields of one block stay in the L1/L2 cache while they are
+/// decoded column by column.
+const BLOCK_ROWS: usize = 256;
+
+/// A block of tuples located in a read buffer but not yet decoded.
+///
+/// A reader records each complete tuple (a binary COPY tuple, or a DataRow body, which
+/// has the same layout) as it finds it in its buffer: the field walk that checks the
+/// tuple is whole also notes where each field lies. The block is then decoded one
+/// column at a time ([`ColumnDecoder::push_block`](super::decode::ColumnDecoder::push_block)),
+/// so the type dispatch happens once per column per block instead of once per value.
+/// The recorded offsets point into the reader's buffer, so the block must be flushed
+/// before that buffer is moved, compacted or refilled.
+pub struct TupleBlock {
+    ncols: usize,
+    /// Column-major: field `c` of tuple `t` is at `fields[c * BLOCK_ROWS + t]`.
+    fields: Vec<FieldAt>,
+    n: usize,
+}
+
+impl TupleBlock {
+    pub fn new(ncols: usize) -> Self {
+        TupleBlock {
+            ncols,
+            fields: vec![FieldAt::default(); ncols * BLOCK_ROWS],
+            n: 0,
+        }
+    }
+
+    /// Tuples recorded and not yet decoded.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Record `data[start..end]` as one tuple if it is exactly one well-formed tuple of
+    /// the expected width, and return whether it was; otherwise nothing is recorded
+    /// (the caller takes the slow path, which reports what is wrong).
+    #[inline]
+    pub fn record(&mut self, data: &[u8], start: usize, end: usize) -> bool {
+        if end > u32::MAX as usize || end > data.len() || start + 2 > end {
+            return false;
+        }
+        let nfields = i16::from_be_bytes([data[start], data[start + 1]]);
+        if nfields < 0 || nfields as usize != self.ncols {
+            return false;
+        }
+        let mut pos = start + 2;
+        let t = self.n;
+        for c in 0..self.ncols {
+            if pos + 4 > end {
+                return false;
+            }
+            let len = i32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]);
+            pos += 4;
+            self.fields[c * BLOCK_ROWS + t] = FieldAt {
+                off: pos as u32,
+                len,
+            };
+            if len > 0 {
+                pos += len as usize;
+                if pos > end {
+                    return false;
+                }
+            }
+        }
+        if pos != end {
+            return false;
+        }
+        self.n += 1;
+        true
+    }
+
+    /// Whether the block should be decoded now: it is full, or it holds as many
+    /// tuples as the batch being built has room for.
+    #[inline]
+    pub fn should_flush(&self, rows: &RowDecoder) -> bool {
+        self.n >= BLOCK_ROWS.min(rows.room().max(1))
+    }
+
+    /// Take one CopyData message whose payload is `data[start..end]`: a whole tuple
+    /// is recorded (and the block decoded when it should be); anything else (the
+    /// header, the trailer, a tuple split over messages, a malformed tuple) goes to
+    /// `parser` once the block before it is decoded. `on_full` gets each full batch.
+    #[inline]
+    pub fn take_copy_data(
+        &mut self,
+        parser: &mut CopyParser,
+        data: &[u8],
+        start: usize,
+        end: usize,
+        rows: &mut RowDecoder,
+        on_full: &mut dyn FnMut(&mut RowDecoder) -> Result<()>,
+    ) -> Result<()> {
+        if parser.between_tuples() && self.record(data, start, end) {
+            if self.should_flush(rows) {
+                self.decode(data, rows, on_full)?;
+            }
+            return Ok(());
+        }
+        self.decode(data, rows, on_full)?;
+        parser.feed(&data[start..end], rows, on_full)?;
+        Ok(())
+    }
+
+    /// Take one DataRow message whose body is `data[start..end]`, as
+    /// [`TupleBlock::take_copy_data`] does; a body that is not one well-formed row goes
+    /// to [`decode_data_row`], which reports what is wrong with it.
+    #[inline]
+    pub fn take_data_row(
+        &mut self,
+        data: &[u8],
+        start: usize,
+        end: usize,
+        rows: &mut RowDecoder,
+        on_full: &mut dyn FnMut(&mut RowDecoder) -> Result<()>,
+    ) -> Result<()> {
+        if self.record(data, start, end) {
+            if self.should_flush(rows) {
+                self.decode(data, rows, on_full)?;
+            }
+            return Ok(());
+        }
+        self.decode(data, rows, on_full)?;
+        decode_data_row(&data[start..end], rows)?;
+        if rows.is_full() {
+            on_full(rows)?;
+        }
+        Ok(())
+    }
+
+    /// Decode the recorded tuples into `rows` (see [`TupleBlock::flush`]), then hand a
+    /// full batch to `on_full`. Does nothing when the block is empty.
+    #[inline]
+    pub fn decode(
+        &mut self,
+        data: &[u8],
+        rows: &mut RowDecoder,
+        on_full: &mut dyn FnMut(&mut RowDecoder) -> Result<()>,
+    ) -> Result<()> {
+        if self.n == 0 {
+            return Ok(());
+        }
+        self.flush(data, rows)?;
+        if rows.is_full() {
+            on_full(rows)?;
+        }
+        Ok(())
+    }
+
+    /// Decode the recorded tuples (whose offsets point into `data`) into `rows`.
+    pub fn flush(&mut self, data: &[u8], rows: &mut RowDecoder) -> Result<()> {
+        let n = std::mem::take(&mut self.n);
+        if n == 0 {
+            return Ok(());
+        }
+        for (c, col) in rows.columns.iter_mut().enumerate() {
+            col.push_block(data, &self.fields[c * BLOCK_ROWS..c * BLOCK_ROWS + n])?;
+        }
+        rows.rows += n;
+        Ok(())
     }
 }
 
@@ -286,6 +462,206 @@ mod tests {
         assert_eq!(b.num_rows(), 1);
         assert_eq!(b.column(0).as_primitive::<Int32Type>().value(0), 7);
         assert!(b.column(1).is_null(0));
+    }
+
+    /// A decoder for columns of `kinds` named c0, c1, ...
+    fn decoder(kinds: &[PgKind], capacity: usize) -> RowDecoder {
+        let fields: Vec<_> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| field_for(&format!("c{i}"), *k))
+            .collect();
+        RowDecoder::new(Arc::new(Schema::new(fields)), kinds, capacity)
+    }
+
+    /// Lay `messages` out in one buffer as a reader sees them (with bytes of other
+    /// messages between them) and return the buffer and each message's span.
+    fn laid_out(messages: &[&[u8]]) -> (Vec<u8>, Vec<(usize, usize)>) {
+        let mut buf = vec![0xAAu8; 3];
+        let mut spans = Vec::new();
+        for m in messages {
+            let start = buf.len();
+            buf.extend_from_slice(m);
+            spans.push((start, buf.len()));
+            buf.extend_from_slice(&[0x55; 5]);
+        }
+        (buf, spans)
+    }
+
+    /// Decode `tuples` (tuple bodies) three ways: as DataRows through
+    /// `TupleBlock::take_data_row`, as a binary COPY stream through
+    /// `TupleBlock::take_copy_data` (header and trailer in messages of their own, and
+    /// one tuple split over two messages, so the parser's slow path takes part), and
+    /// value by value through `decode_data_row`; the batches must be equal.
+    fn block_and_rows_agree(kinds: &[PgKind], tuples: &[Vec<u8>], capacity: usize) {
+        let mut want_rows = decoder(kinds, capacity);
+        let mut want = Vec::new();
+        for t in tuples {
+            decode_data_row(t, &mut want_rows).unwrap();
+            if want_rows.is_full() {
+                want.push(want_rows.finish().unwrap());
+            }
+        }
+        if want_rows.rows > 0 {
+            want.push(want_rows.finish().unwrap());
+        }
+
+        let messages: Vec<&[u8]> = tuples.iter().map(|t| &t[..]).collect();
+        let (buf, spans) = laid_out(&messages);
+        let mut rows = decoder(kinds, capacity);
+        let mut block = TupleBlock::new(kinds.len());
+        let mut got = Vec::new();
+        let mut on_full = |r: &mut RowDecoder| {
+            got.push(r.finish()?);
+            Ok(())
+        };
+        for &(s, e) in &spans {
+            block
+                .take_data_row(&buf, s, e, &mut rows, &mut on_full)
+                .unwrap();
+        }
+        block.decode(&buf, &mut rows, &mut on_full).unwrap();
+        if rows.rows > 0 {
+            got.push(rows.finish().unwrap());
+        }
+        assert_eq!(got, want, "DataRows, batches of {capacity}");
+
+        let mut header = SIGNATURE.to_vec();
+        header.extend(0u32.to_be_bytes());
+        header.extend(0u32.to_be_bytes());
+        let trailer = (-1i16).to_be_bytes();
+        let split = tuples.len() / 2;
+        let (first, second) = tuples[split].split_at(tuples[split].len() / 2);
+        let mut messages: Vec<&[u8]> = vec![&header];
+        messages.extend(tuples[..split].iter().map(|t| &t[..]));
+        messages.extend([first, second]);
+        messages.extend(tuples[split + 1..].iter().map(|t| &t[..]));
+        messages.push(&trailer);
+        let (buf, spans) = laid_out(&messages);
+        let mut rows = decoder(kinds, capacity);
+        let mut parser = CopyParser::new(kinds.len());
+        let mut block = TupleBlock::new(kinds.len());
+        let mut got = Vec::new();
+        let mut on_full = |r: &mut RowDecoder| {
+            got.push(r.finish()?);
+            Ok(())
+        };
+        for &(s, e) in &spans {
+            block
+                .take_copy_data(&mut parser, &buf, s, e, &mut rows, &mut on_full)
+                .unwrap();
+        }
+        block.decode(&buf, &mut rows, &mut on_full).unwrap();
+        assert!(parser.is_finished());
+        if rows.rows > 0 {
+            got.push(rows.finish().unwrap());
+        }
+        assert_eq!(got, want, "COPY, batches of {capacity}");
+    }
+
+    fn tuple(fields: &[Option<Vec<u8>>]) -> Vec<u8> {
+        let mut t = (fields.len() as i16).to_be_bytes().to_vec();
+        for f in fields {
+            match f {
+                Some(v) => {
+                    t.extend((v.len() as i32).to_be_bytes());
+                    t.extend(v);
+                }
+                None => t.extend((-1i32).to_be_bytes()),
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn block_decoding_matches_value_by_value_decoding() {
+        let kinds = [
+            PgKind::Int8,
+            PgKind::Int4,
+            PgKind::Int2,
+            PgKind::Float8,
+            PgKind::Float4,
+            PgKind::Numeric {
+                precision: 15,
+                scale: 2,
+                declared: true,
+            },
+            PgKind::Text,
+            PgKind::Bool,
+            PgKind::TimestampTz,
+            PgKind::Date,
+            PgKind::Uuid,
+            PgKind::Jsonb,
+            PgKind::Interval,
+        ];
+        let tuples: Vec<Vec<u8>> = (0..3000i64)
+            .map(|i| {
+                let n = |v: Vec<u8>| if i % 11 == 3 { None } else { Some(v) };
+                tuple(&[
+                    Some(i.to_be_bytes().to_vec()),
+                    n((i as i32 * 3).to_be_bytes().to_vec()),
+                    n((i as i16).to_be_bytes().to_vec()),
+                    n((i as f64 / 4.0).to_be_bytes().to_vec()),
+                    n((i as f32).to_be_bytes().to_vec()),
+                    // 1234.56: ndigits 2, weight 0, sign +, dscale 2, [1234, 5600]
+                    n(vec![0, 2, 0, 0, 0, 0, 0, 2, 0x04, 0xd2, 0x15, 0xe0]),
+                    n(format!("text {i}").into_bytes()),
+                    n(vec![(i % 2) as u8]),
+                    n((i * 1_000_003).to_be_bytes().to_vec()),
+                    n((i as i32 - 1500).to_be_bytes().to_vec()),
+                    n([i as u8; 16].to_vec()),
+                    n([&[1u8][..], format!("{{\"i\": {i}}}").as_bytes()].concat()),
+                    n([7i64.to_be_bytes(), (i.to_be_bytes())].concat()),
+                ])
+            })
+            .collect();
+        // Batch sizes below, at and above the block and the 1024-row check.
+        for cap in [1usize, 7, 256, 1000, 1024, 5000] {
+            block_and_rows_agree(&kinds, &tuples, cap);
+        }
+    }
+
+    #[test]
+    fn block_refuses_what_is_not_exactly_one_tuple() {
+        let t = tuple(&[Some(5i32.to_be_bytes().to_vec()), None]);
+        let mut block = TupleBlock::new(2);
+        assert!(!block.record(&t, 0, t.len() - 1), "truncated");
+        let mut longer = t.clone();
+        longer.push(0);
+        assert!(!block.record(&longer, 0, longer.len()), "trailing byte");
+        assert!(!block.record(&t, 0, 1), "shorter than the field count");
+        assert!(!TupleBlock::new(3).record(&t, 0, t.len()), "wrong width");
+        let trailer = (-1i16).to_be_bytes();
+        assert!(!block.record(&trailer, 0, 2), "the trailer");
+        let mut huge = 1i16.to_be_bytes().to_vec();
+        huge.extend(i32::MAX.to_be_bytes());
+        assert!(
+            !TupleBlock::new(1).record(&huge, 0, huge.len()),
+            "length past the end"
+        );
+        assert!(block.is_empty());
+        assert!(block.record(&t, 0, t.len()));
+        assert_eq!(block.len(), 1);
+    }
+
+    #[test]
+    fn block_reports_bad_values_like_the_row_path() {
+        let kinds = [PgKind::Int4, PgKind::Date];
+        let bad_len = tuple(&[Some(vec![0, 0, 1]), Some(0i32.to_be_bytes().to_vec())]);
+        let inf = tuple(&[
+            Some(1i32.to_be_bytes().to_vec()),
+            Some(i32::MAX.to_be_bytes().to_vec()),
+        ]);
+        for (t, want) in [
+            (bad_len, "malformed Int4 value of 3 bytes"),
+            (inf, "infinite date"),
+        ] {
+            let mut rows = decoder(&kinds, 100);
+            let mut block = TupleBlock::new(2);
+            assert!(block.record(&t, 0, t.len()));
+            let err = block.flush(&t, &mut rows).unwrap_err();
+            assert!(err.message.contains(want), "{}", err.message);
+        }
     }
 
     #[test]

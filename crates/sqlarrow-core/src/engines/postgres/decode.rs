@@ -205,6 +205,22 @@ struct ListBuf {
     item: arrow_schema::FieldRef,
 }
 
+/// Where one field of a buffered tuple lies in the read buffer: its offset and its
+/// length (negative for SQL NULL).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct FieldAt {
+    pub off: u32,
+    pub len: i32,
+}
+
+impl FieldAt {
+    #[inline(always)]
+    fn slice(self, data: &[u8]) -> &[u8] {
+        let start = self.off as usize;
+        &data[start..start + self.len as usize]
+    }
+}
+
 /// One column's decoder and buffer.
 pub struct ColumnDecoder {
     kind: PgKind,
@@ -448,6 +464,92 @@ impl ColumnDecoder {
             }
             (_, k) => {
                 return Err(Error::data(format!("internal: no decoder for {k:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Append one column's values for a block of buffered tuples (`fields[t]` is
+    /// where tuple `t`'s field lies in `data`): one type dispatch per block instead of
+    /// one per value, and a tight loop per type. Types without a loop of their own go
+    /// through [`ColumnDecoder::push`] value by value.
+    pub fn push_block(&mut self, data: &[u8], fields: &[FieldAt]) -> Result<()> {
+        let kind = self.kind;
+        // Each arm loops over the block and returns; `$e` may `return Err(..)`.
+        macro_rules! each {
+            ($b:expr, $width:expr, |$v:ident| $e:expr) => {{
+                for &f in fields {
+                    if f.len < 0 {
+                        $b.push_null();
+                        continue;
+                    }
+                    let $v = f.slice(data);
+                    if $width != 0 && $v.len() != $width {
+                        return Err(bad_len(&self.name, kind, $v.len()));
+                    }
+                    $b.push($e);
+                }
+                return Ok(());
+            }};
+        }
+        match (&mut self.buf, kind) {
+            (Buf::Bool(b), PgKind::Bool) => each!(b, 1, |v| v[0] != 0),
+            (Buf::I16(b), PgKind::Int2) => each!(b, 2, |v| be_i16(v)),
+            (Buf::I32(b), PgKind::Int4) => each!(b, 4, |v| be_i32(v)),
+            (Buf::I32(b), PgKind::Date) => each!(b, 4, |v| {
+                let d = be_i32(v);
+                if d == i32::MAX || d == i32::MIN {
+                    return Err(infinity(&self.name, "date"));
+                }
+                d + PG_EPOCH_DAYS
+            }),
+            (Buf::I64(b), PgKind::Int8 | PgKind::Time) => each!(b, 8, |v| be_i64(v)),
+            (Buf::I64(b), PgKind::Timestamp | PgKind::TimestampTz) => each!(b, 8, |v| {
+                let t = be_i64(v);
+                if t == i64::MAX || t == i64::MIN {
+                    return Err(infinity(&self.name, "timestamp"));
+                }
+                t + PG_EPOCH_US
+            }),
+            (Buf::F32(b), PgKind::Float4) => each!(b, 4, |v| f32::from_bits(be_i32(v) as u32)),
+            (Buf::F64(b), PgKind::Float8) => each!(b, 8, |v| f64::from_bits(be_i64(v) as u64)),
+            (
+                Buf::D128(b),
+                PgKind::Numeric {
+                    precision,
+                    scale,
+                    declared,
+                },
+            ) => each!(b, 0, |v| decode_numeric_i128(v, scale, precision)
+                .map_err(|e| numeric_err(&self.name, kind, e, declared))?),
+            (Buf::Var(b), PgKind::Text | PgKind::Json | PgKind::Bytea) => {
+                for &f in fields {
+                    if f.len < 0 {
+                        b.push_null();
+                    } else {
+                        b.push(f.slice(data))?;
+                    }
+                }
+                return Ok(());
+            }
+            (Buf::Fixed(b), PgKind::Uuid) => {
+                for &f in fields {
+                    if f.len < 0 {
+                        b.push_null();
+                    } else {
+                        let v = f.slice(data);
+                        b.push(v).map_err(|_| bad_len(&self.name, kind, v.len()))?;
+                    }
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        for &f in fields {
+            if f.len < 0 {
+                self.push_null();
+            } else {
+                self.push(Some(f.slice(data)))?;
             }
         }
         Ok(())
@@ -750,6 +852,14 @@ impl RowDecoder {
     #[inline]
     pub fn is_full(&self) -> bool {
         self.rows >= self.capacity || (self.rows % 1024 == 0 && self.rows > 0 && self.too_big())
+    }
+
+    /// How many more rows the current batch takes before [`RowDecoder::is_full`] must
+    /// be asked again: up to the batch's row count, and up to the next multiple of 1024
+    /// rows (where the byte-size limit is checked).
+    #[inline]
+    pub fn room(&self) -> usize {
+        (self.capacity.saturating_sub(self.rows)).min(1024 - self.rows % 1024)
     }
 
     fn too_big(&self) -> bool {

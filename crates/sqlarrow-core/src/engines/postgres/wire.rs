@@ -5,7 +5,7 @@
 //! each CopyData payload goes straight to the [`CopyParser`]. Nothing is allocated per
 //! message and no message crosses a channel.
 
-use super::copy::CopyParser;
+use super::copy::{CopyParser, TupleBlock};
 use super::decode::RowDecoder;
 use super::tap::Borrowed;
 use crate::error::{Error, Result};
@@ -191,6 +191,7 @@ async fn exchange(
         .map_err(|e| lost(io_error("sending the statement", e)))?;
 
     let mut parser = CopyParser::new(rows.columns.len());
+    let mut block = TupleBlock::new(rows.columns.len());
     let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
     let mut server: Option<Error> = None;
     let mut started = false;
@@ -214,22 +215,27 @@ async fn exchange(
             if end > buf.len() {
                 break;
             }
-            let body = &buf[at + 5..end];
+            let start = at + 5;
+            let body = &buf[start..end];
             at = end;
             match tag {
                 // DataRow.
                 b'D' if reply == Reply::Rows => {
                     if server.is_none() {
-                        super::copy::decode_data_row(body, rows).map_err(lost)?;
-                        if rows.is_full() {
-                            full.push(rows.finish().map_err(lost)?);
-                        }
+                        block
+                            .take_data_row(&buf, start, end, rows, &mut |r| {
+                                full.push(r.finish()?);
+                                Ok(())
+                            })
+                            .map_err(lost)?;
                     }
                 }
-                // CopyData.
+                // CopyData: PostgreSQL sends one tuple per message once the header
+                // is out; anything else (the header, the trailer, a tuple split over
+                // messages) goes to the parser after the block is decoded.
                 b'd' if reply == Reply::Copy => {
-                    parser
-                        .feed(body, rows, &mut |r| {
+                    block
+                        .take_copy_data(&mut parser, &buf, start, end, rows, &mut |r| {
                             full.push(r.finish()?);
                             Ok(())
                         })
@@ -264,6 +270,13 @@ async fn exchange(
                 }
             }
         }
+        // The block's offsets point into `buf`: decode it before the buffer moves.
+        block
+            .decode(&buf, rows, &mut |r| {
+                full.push(r.finish()?);
+                Ok(())
+            })
+            .map_err(lost)?;
         for b in full.drain(..) {
             if !sink.batch(b).await {
                 return Err(lost(Error::cancelled("the reader was closed")));
