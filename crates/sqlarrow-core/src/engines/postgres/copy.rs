@@ -264,14 +264,9 @@ impl TupleBlock {
         rows: &mut RowDecoder,
         on_full: &mut dyn FnMut(&mut RowDecoder) -> Result<()>,
     ) -> Result<()> {
-        if parser.between_tuples() && self.record(data, start, end) {
-            if self.should_flush(rows) {
-                self.decode(data, rows, on_full)?;
-            }
-            return Ok(());
+        if !self.take(parser.between_tuples(), data, start, end, rows, on_full)? {
+            parser.feed(&data[start..end], rows, on_full)?;
         }
-        self.decode(data, rows, on_full)?;
-        parser.feed(&data[start..end], rows, on_full)?;
         Ok(())
     }
 
@@ -287,22 +282,37 @@ impl TupleBlock {
         rows: &mut RowDecoder,
         on_full: &mut dyn FnMut(&mut RowDecoder) -> Result<()>,
     ) -> Result<()> {
-        if self.record(data, start, end) {
-            if self.should_flush(rows) {
-                self.decode(data, rows, on_full)?;
+        if !self.take(true, data, start, end, rows, on_full)? {
+            decode_data_row(&data[start..end], rows)?;
+            if rows.is_full() {
+                on_full(rows)?;
             }
-            return Ok(());
-        }
-        self.decode(data, rows, on_full)?;
-        decode_data_row(&data[start..end], rows)?;
-        if rows.is_full() {
-            on_full(rows)?;
         }
         Ok(())
     }
 
-    /// Decode the recorded tuples into `rows` (see [`TupleBlock::flush`]), then hand a
-    /// full batch to `on_full`. Does nothing when the block is empty.
+    /// Record `data[start..end]` when `eligible` and it is one whole tuple, decoding the
+    /// block when it should be, and return true; otherwise decode what the block holds
+    /// (so the caller's slow path sees the rows in order) and return false.
+    #[inline]
+    fn take(
+        &mut self,
+        eligible: bool,
+        data: &[u8],
+        start: usize,
+        end: usize,
+        rows: &mut RowDecoder,
+        on_full: &mut dyn FnMut(&mut RowDecoder) -> Result<()>,
+    ) -> Result<bool> {
+        let recorded = eligible && self.record(data, start, end);
+        if !recorded || self.should_flush(rows) {
+            self.decode(data, rows, on_full)?;
+        }
+        Ok(recorded)
+    }
+
+    /// Decode the recorded tuples (whose offsets point into `data`) into `rows`, then
+    /// hand a full batch to `on_full`. Does nothing when the block is empty.
     #[inline]
     pub fn decode(
         &mut self,
@@ -310,18 +320,6 @@ impl TupleBlock {
         rows: &mut RowDecoder,
         on_full: &mut dyn FnMut(&mut RowDecoder) -> Result<()>,
     ) -> Result<()> {
-        if self.n == 0 {
-            return Ok(());
-        }
-        self.flush(data, rows)?;
-        if rows.is_full() {
-            on_full(rows)?;
-        }
-        Ok(())
-    }
-
-    /// Decode the recorded tuples (whose offsets point into `data`) into `rows`.
-    pub fn flush(&mut self, data: &[u8], rows: &mut RowDecoder) -> Result<()> {
         let n = std::mem::take(&mut self.n);
         if n == 0 {
             return Ok(());
@@ -330,6 +328,9 @@ impl TupleBlock {
             col.push_block(data, &self.fields[c * BLOCK_ROWS..c * BLOCK_ROWS + n])?;
         }
         rows.rows += n;
+        if rows.is_full() {
+            on_full(rows)?;
+        }
         Ok(())
     }
 }
@@ -375,7 +376,7 @@ pub fn decode_data_row(body: &[u8], rows: &mut RowDecoder) -> Result<()> {
 mod tests {
     use super::super::decode::{field_for, PgKind, RowDecoder};
     use super::*;
-    use arrow_array::{cast::AsArray, types::Int32Type};
+    use arrow_array::{cast::AsArray, types::Int32Type, RecordBatch};
     use arrow_schema::Schema;
     use std::sync::Arc;
 
@@ -488,6 +489,41 @@ mod tests {
         (buf, spans)
     }
 
+    type OnFull<'a> = dyn FnMut(&mut RowDecoder) -> Result<()> + 'a;
+
+    /// Lay `messages` out in one buffer, hand each to `take` with a fresh block and
+    /// decoder, decode what is left in the block and return every batch.
+    fn drive(
+        kinds: &[PgKind],
+        capacity: usize,
+        messages: &[&[u8]],
+        mut take: impl FnMut(
+            &mut TupleBlock,
+            &[u8],
+            usize,
+            usize,
+            &mut RowDecoder,
+            &mut OnFull<'_>,
+        ) -> Result<()>,
+    ) -> Vec<RecordBatch> {
+        let (buf, spans) = laid_out(messages);
+        let mut rows = decoder(kinds, capacity);
+        let mut block = TupleBlock::new(kinds.len());
+        let mut got = Vec::new();
+        let mut on_full = |r: &mut RowDecoder| {
+            got.push(r.finish()?);
+            Ok(())
+        };
+        for &(s, e) in &spans {
+            take(&mut block, &buf, s, e, &mut rows, &mut on_full).unwrap();
+        }
+        block.decode(&buf, &mut rows, &mut on_full).unwrap();
+        if rows.rows > 0 {
+            got.push(rows.finish().unwrap());
+        }
+        got
+    }
+
     /// Decode `tuples` (tuple bodies) three ways: as DataRows through
     /// `TupleBlock::take_data_row`, as a binary COPY stream through
     /// `TupleBlock::take_copy_data` (header and trailer in messages of their own, and
@@ -507,23 +543,12 @@ mod tests {
         }
 
         let messages: Vec<&[u8]> = tuples.iter().map(|t| &t[..]).collect();
-        let (buf, spans) = laid_out(&messages);
-        let mut rows = decoder(kinds, capacity);
-        let mut block = TupleBlock::new(kinds.len());
-        let mut got = Vec::new();
-        let mut on_full = |r: &mut RowDecoder| {
-            got.push(r.finish()?);
-            Ok(())
-        };
-        for &(s, e) in &spans {
-            block
-                .take_data_row(&buf, s, e, &mut rows, &mut on_full)
-                .unwrap();
-        }
-        block.decode(&buf, &mut rows, &mut on_full).unwrap();
-        if rows.rows > 0 {
-            got.push(rows.finish().unwrap());
-        }
+        let got = drive(
+            kinds,
+            capacity,
+            &messages,
+            |block, buf, s, e, rows, on_full| block.take_data_row(buf, s, e, rows, on_full),
+        );
         assert_eq!(got, want, "DataRows, batches of {capacity}");
 
         let mut header = SIGNATURE.to_vec();
@@ -537,25 +562,16 @@ mod tests {
         messages.extend([first, second]);
         messages.extend(tuples[split + 1..].iter().map(|t| &t[..]));
         messages.push(&trailer);
-        let (buf, spans) = laid_out(&messages);
-        let mut rows = decoder(kinds, capacity);
         let mut parser = CopyParser::new(kinds.len());
-        let mut block = TupleBlock::new(kinds.len());
-        let mut got = Vec::new();
-        let mut on_full = |r: &mut RowDecoder| {
-            got.push(r.finish()?);
-            Ok(())
-        };
-        for &(s, e) in &spans {
-            block
-                .take_copy_data(&mut parser, &buf, s, e, &mut rows, &mut on_full)
-                .unwrap();
-        }
-        block.decode(&buf, &mut rows, &mut on_full).unwrap();
+        let got = drive(
+            kinds,
+            capacity,
+            &messages,
+            |block, buf, s, e, rows, on_full| {
+                block.take_copy_data(&mut parser, buf, s, e, rows, on_full)
+            },
+        );
         assert!(parser.is_finished());
-        if rows.rows > 0 {
-            got.push(rows.finish().unwrap());
-        }
         assert_eq!(got, want, "COPY, batches of {capacity}");
     }
 
@@ -659,7 +675,7 @@ mod tests {
             let mut rows = decoder(&kinds, 100);
             let mut block = TupleBlock::new(2);
             assert!(block.record(&t, 0, t.len()));
-            let err = block.flush(&t, &mut rows).unwrap_err();
+            let err = block.decode(&t, &mut rows, &mut |_| Ok(())).unwrap_err();
             assert!(err.message.contains(want), "{}", err.message);
         }
     }
