@@ -1,7 +1,7 @@
 """Reads of prepared statements, decoded from the connection's own stream (the raw
 DataRow path): a query text seen before, or any query with parameters. The first run
-of a parameterless text goes through tokio-postgres, so running a text twice compares
-both paths."""
+of a parameterless text is unprepared (Parse, Bind, Describe, Execute in one round
+trip; tests/test_pg_first_reads.py), so running a text twice compares both requests."""
 
 from __future__ import annotations
 

@@ -889,31 +889,44 @@ pub fn schema_for(
     columns: &[tokio_postgres::Column],
     uuid_as_string: bool,
 ) -> Result<(SchemaRef, Vec<PgKind>)> {
+    schema_of(
+        columns
+            .iter()
+            .map(|c| (c.name(), c.type_(), c.type_modifier())),
+        uuid_as_string,
+    )
+}
+
+/// [`schema_for`] over (name, type, type modifier) triples, as a statement's columns or
+/// a RowDescription give them.
+pub fn schema_of<'a>(
+    columns: impl ExactSizeIterator<Item = (&'a str, &'a Type, i32)>,
+    uuid_as_string: bool,
+) -> Result<(SchemaRef, Vec<PgKind>)> {
     let mut fields = Vec::with_capacity(columns.len());
     let mut kinds = Vec::with_capacity(columns.len());
-    for c in columns {
-        let ty = c.type_();
+    for (name, ty, modifier) in columns {
         let (elem_ty, is_array) = match ty.kind() {
             Kind::Array(elem) => (elem, true),
             _ => (ty, false),
         };
-        let kind = kind_of(elem_ty, c.type_modifier()).ok_or_else(|| {
+        let kind = kind_of(elem_ty, modifier).ok_or_else(|| {
             let hint = if is_array {
                 "arrays of this element type are not supported; cast to text (col::text) or unnest it"
             } else {
                 "cast it in SQL to a supported type (e.g. col::text)"
             };
-            Error::unsupported_type(c.name(), ty.name(), hint)
+            Error::unsupported_type(name, ty.name(), hint)
         })?;
         let kind = if uuid_as_string && kind == PgKind::Uuid {
             PgKind::UuidText
         } else {
             kind
         };
-        let field = field_for(c.name(), kind);
+        let field = field_for(name, kind);
         let field = if is_array {
             let item = field.clone().with_name("item");
-            Field::new(c.name(), DataType::List(Arc::new(item)), true)
+            Field::new(name, DataType::List(Arc::new(item)), true)
         } else {
             field
         };

@@ -1253,6 +1253,47 @@ impl PgConnector {
         batch_size: usize,
         sink: &mut Sink,
     ) -> Result<()> {
+        // A whole result is read on the connection's own stream when it can be
+        // borrowed: the answer's DataRows decoded in place, as for prepared statements.
+        if sink.is_collect() {
+            if let Some(mut io) = conn.tap.as_ref().and_then(|t| t.borrow()) {
+                let request = wire::parse_execute(sql)?;
+                let uuid_as_string = self.pool.manager().uuid_as_string;
+                let mut describe = |cols: &[wire::ColumnDesc<'_>]| {
+                    let mut types = Vec::with_capacity(cols.len());
+                    for c in cols {
+                        match Type::from_oid(c.type_oid) {
+                            Some(t) => types.push(t),
+                            // A type of this database (an enum, a domain, an
+                            // extension's): tokio-postgres looks it up once the rows
+                            // are in.
+                            None => return Ok(None),
+                        }
+                    }
+                    let named = cols
+                        .iter()
+                        .zip(&types)
+                        .map(|(c, t)| (c.name, t, c.modifier));
+                    let (schema, kinds) = decode::schema_of(named, uuid_as_string)?;
+                    Ok(Some(RowDecoder::new(schema, &kinds, batch_size.max(1))))
+                };
+                let res = wire::described_out(&mut io, &request, &mut describe, sink).await;
+                let stash = match res {
+                    Ok(wire::Described::Rows) => return settle(io, Ok(())),
+                    Ok(wire::Described::NoData) => {
+                        settle(io, Ok(()))?;
+                        sink.schema(Arc::new(arrow_schema::Schema::empty()));
+                        return Ok(());
+                    }
+                    Ok(wire::Described::Stashed(stash)) => {
+                        settle(io, Ok(()))?;
+                        stash
+                    }
+                    Err(e) => return settle(io, Err(e)),
+                };
+                return self.decode_stash(conn, sql, &stash, batch_size, sink).await;
+            }
+        }
         let none = std::iter::empty::<(&(dyn tokio_postgres::types::ToSql + Sync), Type)>();
         let stream = conn
             .client
@@ -1289,6 +1330,57 @@ impl PgConnector {
                 Ok(())
             }
         }
+    }
+
+    /// Decode DataRow messages kept whole by [`wire::described_out`] (whose columns had
+    /// types tokio-postgres had to look up): the statement is prepared, which resolves
+    /// its types and caches it, and the rows go through the same block decoder.
+    async fn decode_stash(
+        &self,
+        conn: &PgConn,
+        sql: &str,
+        stash: &[u8],
+        batch_size: usize,
+        sink: &mut Sink,
+    ) -> Result<()> {
+        let stmt = Self::prepare(conn, sql, &Params::default()).await?;
+        let (schema, kinds) = schema_for(stmt.columns(), self.pool.manager().uuid_as_string)?;
+        sink.schema(schema.clone());
+        let mut rows = RowDecoder::new(schema, &kinds, batch_size.max(1));
+        let mut block = copy::TupleBlock::new(kinds.len());
+        let mut full = Vec::new();
+        let mut at = 0;
+        while at + 5 <= stash.len() {
+            let len =
+                u32::from_be_bytes([stash[at + 1], stash[at + 2], stash[at + 3], stash[at + 4]])
+                    as usize;
+            let (start, end) = (at + 5, at + 1 + len);
+            if len < 4 || end > stash.len() {
+                return Err(Error::interface(
+                    "malformed DataRow message from the server",
+                ));
+            }
+            block.take_data_row(stash, start, end, &mut rows, &mut |r| {
+                full.push(r.finish()?);
+                Ok(())
+            })?;
+            at = end;
+            for b in full.drain(..) {
+                if !sink.batch(b).await {
+                    return Err(Error::cancelled("the reader was closed"));
+                }
+            }
+        }
+        block.decode(stash, &mut rows, &mut |r| {
+            full.push(r.finish()?);
+            Ok(())
+        })?;
+        for b in full.drain(..) {
+            if !sink.batch(b).await {
+                return Err(Error::cancelled("the reader was closed"));
+            }
+        }
+        finish_rows(&mut rows, sink).await
     }
 
     /// Run one statement; returns rows affected.

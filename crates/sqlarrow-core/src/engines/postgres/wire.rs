@@ -177,6 +177,9 @@ enum Reply {
     Copy,
     /// DataRows of an executed portal.
     Rows,
+    /// DataRows kept whole (type byte, length, body) for decoding later, when the
+    /// columns' types were not known as the rows arrived.
+    Stash,
 }
 
 async fn exchange(
@@ -186,18 +189,256 @@ async fn exchange(
     rows: &mut RowDecoder,
     sink: &mut Sink,
 ) -> std::result::Result<(), CopyFailure> {
+    send(io, request).await?;
+    let buf = Vec::with_capacity(FIRST_READ);
+    read_answer(io, Answer::new(buf), reply, rows, sink, &mut Vec::new()).await
+}
+
+async fn send(io: &mut Borrowed, request: &[u8]) -> std::result::Result<(), CopyFailure> {
     io.write_all(request)
         .await
-        .map_err(|e| lost(io_error("sending the statement", e)))?;
+        .map_err(|e| lost(io_error("sending the statement", e)))
+}
 
+/// What has been read of an answer: the buffer, where its unread messages start, the
+/// next read's size, and the first server error seen.
+struct Answer {
+    buf: Vec<u8>,
+    at: usize,
+    want: usize,
+    server: Option<Error>,
+}
+
+impl Answer {
+    fn new(buf: Vec<u8>) -> Self {
+        Answer {
+            buf,
+            at: 0,
+            want: FIRST_READ,
+            server: None,
+        }
+    }
+
+    /// Move the unread bytes to the front and read more behind them.
+    async fn fill(&mut self, io: &mut Borrowed) -> std::result::Result<(), CopyFailure> {
+        let Answer {
+            buf,
+            at,
+            want,
+            server,
+        } = self;
+        if *at > 0 {
+            buf.copy_within(*at.., 0);
+            buf.truncate(buf.len() - *at);
+            *at = 0;
+        }
+        if buf.capacity() - buf.len() < *want / 2 {
+            buf.reserve(*want);
+        }
+        let spare = buf.capacity() - buf.len();
+        // When the connection ends, the server's last word (e.g. "terminating
+        // connection due to administrator command") says more than the I/O error.
+        let n = match io.read(buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                return Err(lost(
+                    server
+                        .take()
+                        .unwrap_or_else(|| io_error("reading the answer", e)),
+                ))
+            }
+        };
+        if n == spare && *want < MAX_READ {
+            *want *= 2;
+        }
+        if n == 0 {
+            return Err(lost(server.take().unwrap_or_else(|| {
+                Error::connection("the server closed the connection in the middle of a read")
+            })));
+        }
+        Ok(())
+    }
+
+    /// The next complete message as (type, body start, end), or None when the buffer
+    /// holds only part of one.
+    fn next(&mut self) -> std::result::Result<Option<(u8, usize, usize)>, CopyFailure> {
+        let (buf, at) = (&self.buf, self.at);
+        if buf.len() - at < 5 {
+            return Ok(None);
+        }
+        let tag = buf[at];
+        let len = u32::from_be_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
+        if len < 4 {
+            return Err(lost(Error::interface(format!(
+                "malformed message from the server (type {:?}, length {len})",
+                tag as char
+            ))));
+        }
+        let end = at + 1 + len;
+        if end > buf.len() {
+            return Ok(None);
+        }
+        self.at = end;
+        Ok(Some((tag, at + 5, end)))
+    }
+}
+
+/// Parse (the unnamed statement), Bind (results in binary), Describe (the portal),
+/// Execute and Sync for `sql`, a statement without parameters: the request for
+/// [`described_out`].
+pub fn parse_execute(sql: &str) -> Result<Vec<u8>> {
+    if sql.as_bytes().contains(&0) {
+        return Err(Error::parameter("the statement contains a NUL character"));
+    }
+    let parse_len = u32::try_from(4 + 1 + sql.len() + 1 + 2)
+        .map_err(|_| Error::parameter("the statement is too large for one message"))?;
+    let mut m = Vec::with_capacity(sql.len() + 64);
+    // Parse: statement "", the text, no parameter types.
+    m.push(b'P');
+    m.extend_from_slice(&parse_len.to_be_bytes());
+    m.push(0);
+    m.extend_from_slice(sql.as_bytes());
+    m.push(0);
+    m.extend_from_slice(&0i16.to_be_bytes());
+    // Bind: portal "", statement "", no parameters, one result format (binary).
+    m.extend_from_slice(&[b'B', 0, 0, 0, 14, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1]);
+    // Describe the portal, Execute it with no row limit, Sync.
+    m.extend_from_slice(&[b'D', 0, 0, 0, 6, b'P', 0]);
+    m.extend_from_slice(&[b'E', 0, 0, 0, 9, 0, 0, 0, 0, 0]);
+    m.extend_from_slice(&[b'S', 0, 0, 0, 4]);
+    Ok(m)
+}
+
+/// One column of a RowDescription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDesc<'a> {
+    pub name: &'a str,
+    pub type_oid: u32,
+    pub modifier: i32,
+}
+
+/// Parse a RowDescription body: a field count, then per field its name (a C string),
+/// table OID, attribute number, type OID, type size, type modifier and format code.
+pub fn parse_row_description(body: &[u8]) -> Result<Vec<ColumnDesc<'_>>> {
+    let malformed = || Error::interface("malformed RowDescription from the server");
+    let n = i16::from_be_bytes(body.get(..2).ok_or_else(malformed)?.try_into().unwrap());
+    let n = usize::try_from(n).map_err(|_| malformed())?;
+    let mut cols = Vec::with_capacity(n);
+    let mut rest = &body[2..];
+    for _ in 0..n {
+        let end = rest.iter().position(|&b| b == 0).ok_or_else(malformed)?;
+        let name = std::str::from_utf8(&rest[..end]).map_err(|_| malformed())?;
+        let f = rest.get(end + 1..end + 19).ok_or_else(malformed)?;
+        cols.push(ColumnDesc {
+            name,
+            type_oid: u32::from_be_bytes([f[6], f[7], f[8], f[9]]),
+            modifier: i32::from_be_bytes([f[12], f[13], f[14], f[15]]),
+        });
+        rest = &rest[end + 19..];
+    }
+    if !rest.is_empty() {
+        return Err(malformed());
+    }
+    Ok(cols)
+}
+
+/// How a [`described_out`] read ended (the server is ready for the next statement).
+pub enum Described {
+    /// The rows were decoded into the sink.
+    Rows,
+    /// The statement returns no rows (NoData): nothing was sent to the sink.
+    NoData,
+    /// The rows' types were not all known: the DataRow messages, whole, to decode
+    /// once they are.
+    Stashed(Vec<u8>),
+}
+
+/// Send `request` (from [`parse_execute`]) on `io`; when the RowDescription arrives,
+/// `describe` makes the decoder for its columns (None: types it does not know, so the
+/// rows are stashed), its schema goes to `sink`, and the DataRows are decoded as
+/// [`rows_out`] does. An error from `describe` (a type sqlarrow cannot read) abandons
+/// the connection, so that the server stops sending.
+pub async fn described_out(
+    io: &mut Borrowed,
+    request: &[u8],
+    describe: &mut (dyn FnMut(&[ColumnDesc<'_>]) -> Result<Option<RowDecoder>> + Send),
+    sink: &mut Sink,
+) -> std::result::Result<Described, CopyFailure> {
+    send(io, request).await?;
+    let mut answer = Answer::new(Vec::with_capacity(FIRST_READ));
+    loop {
+        while let Some((tag, start, end)) = answer.next()? {
+            let body = &answer.buf[start..end];
+            match tag {
+                b'T' => {
+                    let cols = parse_row_description(body).map_err(lost)?;
+                    let Some(mut rows) = describe(&cols).map_err(lost)? else {
+                        let mut stash = Vec::new();
+                        let mut none = RowDecoder::new(
+                            std::sync::Arc::new(arrow_schema::Schema::empty()),
+                            &[],
+                            1,
+                        );
+                        read_answer(io, answer, Reply::Stash, &mut none, sink, &mut stash).await?;
+                        return Ok(Described::Stashed(stash));
+                    };
+                    sink.schema(rows.schema.clone());
+                    read_answer(io, answer, Reply::Rows, &mut rows, sink, &mut Vec::new()).await?;
+                    return Ok(Described::Rows);
+                }
+                b'n' => {
+                    let mut none =
+                        RowDecoder::new(std::sync::Arc::new(arrow_schema::Schema::empty()), &[], 1);
+                    read_answer(io, answer, Reply::Rows, &mut none, sink, &mut Vec::new()).await?;
+                    return Ok(Described::NoData);
+                }
+                b'E' => {
+                    let fields = parse_error_fields(body).map_err(lost)?;
+                    answer.server.get_or_insert(super::server_error(&fields));
+                }
+                b'Z' => {
+                    return Err(match answer.server.take() {
+                        Some(e) => CopyFailure::Server(e),
+                        None => lost(Error::interface(
+                            "the server answered a query without describing its rows",
+                        )),
+                    })
+                }
+                // ParseComplete, BindComplete, NoticeResponse, ParameterStatus,
+                // NotificationResponse.
+                b'1' | b'2' | b'N' | b'S' | b'A' => {}
+                other => {
+                    return Err(lost(Error::interface(format!(
+                        "unexpected message type {:?} from the server before a RowDescription",
+                        other as char
+                    ))))
+                }
+            }
+        }
+        answer.fill(io).await?;
+    }
+}
+
+/// Read the rest of an answer (from `answer`'s unread messages on) up to ReadyForQuery,
+/// decoding rows as `reply` says.
+async fn read_answer(
+    io: &mut Borrowed,
+    answer: Answer,
+    reply: Reply,
+    rows: &mut RowDecoder,
+    sink: &mut Sink,
+    stash: &mut Vec<u8>,
+) -> std::result::Result<(), CopyFailure> {
+    let Answer {
+        mut buf,
+        mut at,
+        mut want,
+        mut server,
+    } = answer;
     let mut parser = CopyParser::new(rows.columns.len());
     let mut block = TupleBlock::new(rows.columns.len());
     let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
-    let mut server: Option<Error> = None;
     let mut started = false;
-    let mut want = FIRST_READ;
-    let mut buf: Vec<u8> = Vec::with_capacity(want);
-    let mut at = 0usize;
     loop {
         // Every complete message in the buffer.
         let mut ready = false;
@@ -228,6 +469,11 @@ async fn exchange(
                                 Ok(())
                             })
                             .map_err(lost)?;
+                    }
+                }
+                b'D' if reply == Reply::Stash => {
+                    if server.is_none() {
+                        stash.extend_from_slice(&buf[start - 5..end]);
                     }
                 }
                 // CopyData: PostgreSQL sends one tuple per message once the header
@@ -286,35 +532,19 @@ async fn exchange(
             break;
         }
         // Keep the partial message, then read more behind it.
-        if at > 0 {
-            buf.copy_within(at.., 0);
-            buf.truncate(buf.len() - at);
-            at = 0;
-        }
-        if buf.capacity() - buf.len() < want / 2 {
-            buf.reserve(want);
-        }
-        let spare = buf.capacity() - buf.len();
-        // When the connection ends, the server's last word (e.g. "terminating
-        // connection due to administrator command") says more than the I/O error.
-        let n = match io.read(&mut buf).await {
-            Ok(n) => n,
-            Err(e) => {
-                return Err(lost(
-                    server
-                        .take()
-                        .unwrap_or_else(|| io_error("reading the COPY stream", e)),
-                ))
-            }
+        let mut more = Answer {
+            buf: std::mem::take(&mut buf),
+            at,
+            want,
+            server: server.take(),
         };
-        if n == spare && want < MAX_READ {
-            want *= 2;
-        }
-        if n == 0 {
-            return Err(lost(server.take().unwrap_or_else(|| {
-                Error::connection("the server closed the connection in the middle of a COPY")
-            })));
-        }
+        more.fill(io).await?;
+        Answer {
+            buf,
+            at,
+            want,
+            server,
+        } = more;
     }
     if let Some(e) = server {
         return Err(CopyFailure::Server(e));
@@ -338,6 +568,87 @@ fn io_error(what: &str, e: std::io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Split a request into (type, body) messages, checking every length.
+    fn messages(mut m: &[u8]) -> Vec<(u8, &[u8])> {
+        let mut out = Vec::new();
+        while !m.is_empty() {
+            let len = u32::from_be_bytes([m[1], m[2], m[3], m[4]]) as usize;
+            out.push((m[0], &m[5..1 + len]));
+            m = &m[1 + len..];
+        }
+        out
+    }
+
+    #[test]
+    fn parse_execute_is_one_well_formed_round_trip() {
+        let m = parse_execute("select 1 as \"é\"").unwrap();
+        let msgs = messages(&m);
+        let tags: Vec<u8> = msgs.iter().map(|(t, _)| *t).collect();
+        assert_eq!(tags, b"PBDES");
+        assert_eq!(msgs[0].1, "\0select 1 as \"é\"\0\0\0".as_bytes());
+        // Portal "", statement "", no parameter formats or values, one binary result format.
+        assert_eq!(msgs[1].1, &[0, 0, 0, 0, 0, 0, 0, 1, 0, 1]);
+        assert_eq!(msgs[2].1, b"P\0");
+        assert_eq!(msgs[3].1, &[0, 0, 0, 0, 0]);
+        assert!(msgs[4].1.is_empty());
+        let err = parse_execute("select '\0'").unwrap_err();
+        assert!(err.message.contains("NUL"), "{}", err.message);
+    }
+
+    fn row_description(cols: &[(&str, u32, i32)]) -> Vec<u8> {
+        let mut b = (cols.len() as i16).to_be_bytes().to_vec();
+        for (name, oid, modifier) in cols {
+            b.extend(name.as_bytes());
+            b.push(0);
+            b.extend(16384u32.to_be_bytes());
+            b.extend(3i16.to_be_bytes());
+            b.extend(oid.to_be_bytes());
+            b.extend((-1i16).to_be_bytes());
+            b.extend(modifier.to_be_bytes());
+            b.extend(1i16.to_be_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn row_descriptions_parse_and_malformed_ones_are_errors() {
+        let body = row_description(&[("id", 20, -1), ("prix €", 1700, (12 << 16 | 2) + 4)]);
+        let cols = parse_row_description(&body).unwrap();
+        assert_eq!(
+            cols,
+            vec![
+                ColumnDesc {
+                    name: "id",
+                    type_oid: 20,
+                    modifier: -1
+                },
+                ColumnDesc {
+                    name: "prix €",
+                    type_oid: 1700,
+                    modifier: (12 << 16 | 2) + 4
+                },
+            ]
+        );
+        assert!(parse_row_description(&row_description(&[]))
+            .unwrap()
+            .is_empty());
+        for bad in [
+            &body[..1],
+            &body[..body.len() - 1],
+            &body[..5],
+            &[0xff, 0xff][..],
+        ] {
+            let err = parse_row_description(bad).unwrap_err();
+            assert!(err.message.contains("RowDescription"), "{}", err.message);
+        }
+        let mut longer = body.clone();
+        longer.push(0);
+        assert!(parse_row_description(&longer).is_err());
+        let mut bad_name = row_description(&[("x", 23, -1)]);
+        bad_name[2] = 0xff;
+        assert!(parse_row_description(&bad_name).is_err());
+    }
 
     #[test]
     fn error_fields_parse_and_garbage_is_rejected() {
