@@ -8,6 +8,7 @@ unless the test says otherwise."""
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 
 import pyarrow as pa
@@ -17,6 +18,7 @@ import sqlarrow
 from sqlarrow.exceptions import (
     DataError,
     ParameterError,
+    QueryTimeoutError,
     SqlArrowError,
     SqlSyntaxError,
     UndefinedObjectError,
@@ -168,3 +170,39 @@ def test_an_unsupported_type_in_a_large_first_read_fails_fast(pg_url: str) -> No
         # Cast, it reads.
         t = conn.query(fresh("SELECT point(1, 2)::text AS p")).to_pylist()
         assert t == [{"p": "(1,2)"}]
+
+
+def test_a_timeout_in_the_middle_of_a_first_read(pg_url: str) -> None:
+    sql = (
+        "SELECT g, pg_sleep(CASE WHEN g = 15000 THEN 30 ELSE 0 END) AS s "
+        "FROM generate_series(1, 20000) g"
+    )
+    with sqlarrow.connect(pg_url, pool_size=1) as conn:
+        start = time.monotonic()
+        with pytest.raises(QueryTimeoutError):
+            conn.query(fresh(sql), timeout=0.5)
+        assert time.monotonic() - start < 20
+        assert conn.query(fresh("SELECT 3 AS x")).to_pylist() == [{"x": 3}]
+
+
+def test_first_reads_from_many_threads(pg_url: str) -> None:
+    sql = "SELECT g, g * {k} AS m, repeat('y', g % 50) AS s FROM generate_series(1, 3000) g"
+    with sqlarrow.connect(pg_url, pool_size=4) as conn:
+        want = {k: streamed(conn, sql.format(k=k)) for k in range(8)}
+        errors: list[BaseException] = []
+
+        def body(k: int) -> None:
+            try:
+                for i in range(25):
+                    j = (k + i) % 8
+                    got = conn.query(fresh(sql.format(k=j))).to_arrow()
+                    assert got.combine_chunks().equals(want[j].combine_chunks())
+            except BaseException as e:
+                errors.append(e)
+
+        ts = [threading.Thread(target=body, args=(k,)) for k in range(6)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not errors, errors[0]
