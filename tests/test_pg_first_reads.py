@@ -206,3 +206,20 @@ def test_first_reads_from_many_threads(pg_url: str) -> None:
         for t in ts:
             t.join()
         assert not errors, errors[0]
+
+
+def test_a_value_arrow_cannot_hold_fails_the_first_read_and_the_next_one_works(
+    pg_url: str,
+) -> None:
+    # The reader stops in the middle of the answer, so the connection is replaced.
+    sql = (
+        "SELECT g, CASE WHEN g = 9000 THEN 'infinity'::date ELSE date '2024-01-01' END AS d "
+        "FROM generate_series(1, 10000) g"
+    )
+    with sqlarrow.connect(pg_url, pool_size=1) as conn:
+        for _ in range(2):
+            with pytest.raises(DataError, match="infinite date"):
+                conn.query(fresh(sql))
+            with pytest.raises(DataError, match="NaN"):
+                conn.query(fresh("SELECT 'NaN'::numeric(10, 2) AS x"))
+            assert conn.query(fresh("SELECT 5 AS x")).to_pylist() == [{"x": 5}]
