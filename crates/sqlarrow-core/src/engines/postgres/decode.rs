@@ -1240,7 +1240,16 @@ mod tests {
             };
             let v = encode(&text);
             let h = numeric_header(&v).unwrap();
-            for (scale, precision) in [(0, 18), (2, 15), (4, 18), (6, 10), (2, 38), (10, 20)] {
+            for (scale, precision) in [
+                (0, 18),
+                (2, 15),
+                (4, 18),
+                (6, 10),
+                (2, 38),
+                (10, 20),
+                (19, 38),
+                (22, 38),
+            ] {
                 let general = numeric_i128_general(&h, scale, precision);
                 match numeric_i128_fast(&h, scale, precision) {
                     Some(fast) => {
