@@ -17,6 +17,17 @@ use crate::stream::Sink;
 const FIRST_READ: usize = 8 * 1024;
 const MAX_READ: usize = 256 * 1024;
 
+/// A large answer whose reads come back small is waited for with a short sleep before
+/// the next read. The reader decodes faster than one backend sends, so without it it
+/// drains the socket after each of the server's 8 KiB flushes and sleeps in `poll(2)`,
+/// and the server's `send` then has to wake it: one wake-up per 8 KiB, which cost both
+/// sides more CPU than the decoding (benches/NOTES.md, session 13). The nap lets tens
+/// of KiB gather instead; it starts only once `NAP_AFTER` bytes have come, so small
+/// answers never wait, and the socket's buffer (megabytes) absorbs a fast server.
+const NAP_AFTER: usize = 1 << 20;
+const NAP_BELOW: usize = 32 * 1024;
+const NAP: std::time::Duration = std::time::Duration::from_micros(300);
+
 /// The fields of an ErrorResponse that reach the user.
 #[derive(Default, Debug)]
 pub struct ServerError<'a> {
@@ -219,8 +230,9 @@ impl Answer {
         }
     }
 
-    /// Move the unread bytes to the front and read more behind them.
-    async fn fill(&mut self, io: &mut Borrowed) -> std::result::Result<(), CopyFailure> {
+    /// Move the unread bytes to the front and read more behind them; returns how many
+    /// bytes were read.
+    async fn fill(&mut self, io: &mut Borrowed) -> std::result::Result<usize, CopyFailure> {
         let Answer {
             buf,
             at,
@@ -256,7 +268,7 @@ impl Answer {
                 Error::connection("the server closed the connection in the middle of a read")
             })));
         }
-        Ok(())
+        Ok(n)
     }
 
     /// The next complete message as (type, body start, end), or None when the buffer
@@ -439,6 +451,8 @@ async fn read_answer(
     let mut block = TupleBlock::new(rows.columns.len());
     let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
     let mut started = false;
+    // Bytes of the answer read so far, and by the last read.
+    let (mut total, mut last) = (0usize, 0usize);
     loop {
         // Every complete message in the buffer.
         let mut ready = false;
@@ -538,7 +552,11 @@ async fn read_answer(
             want,
             server: server.take(),
         };
-        more.fill(io).await?;
+        if total >= NAP_AFTER && last < NAP_BELOW {
+            std::thread::sleep(NAP);
+        }
+        last = more.fill(io).await?;
+        total += last;
         Answer {
             buf,
             at,
