@@ -631,6 +631,16 @@ async fn push_row(row: &tokio_postgres::Row, rows: &mut RowDecoder, sink: &mut S
     Ok(())
 }
 
+/// Hand the decoded batches to `sink`; an error when the reader was closed.
+async fn hand_over(full: &mut Vec<arrow_array::RecordBatch>, sink: &mut Sink) -> Result<()> {
+    for b in full.drain(..) {
+        if !sink.batch(b).await {
+            return Err(Error::cancelled("the reader was closed"));
+        }
+    }
+    Ok(())
+}
+
 /// Hand the last, partly filled batch of `rows` to `sink`.
 async fn finish_rows(rows: &mut RowDecoder, sink: &mut Sink) -> Result<()> {
     if rows.rows > 0 {
@@ -688,11 +698,7 @@ where
             full.push(r.finish()?);
             Ok(())
         })?;
-        for b in full.drain(..) {
-            if !sink.batch(b).await {
-                return Err(Error::cancelled("the reader was closed"));
-            }
-        }
+        hand_over(&mut full, sink).await?;
         if let Progress::Done = p {
             // Drain to the command completion.
             while let Some(c) = stream.next().await {
@@ -1365,21 +1371,13 @@ impl PgConnector {
                 Ok(())
             })?;
             at = end;
-            for b in full.drain(..) {
-                if !sink.batch(b).await {
-                    return Err(Error::cancelled("the reader was closed"));
-                }
-            }
+            hand_over(&mut full, sink).await?;
         }
         block.decode(stash, &mut rows, &mut |r| {
             full.push(r.finish()?);
             Ok(())
         })?;
-        for b in full.drain(..) {
-            if !sink.batch(b).await {
-                return Err(Error::cancelled("the reader was closed"));
-            }
-        }
+        hand_over(&mut full, sink).await?;
         finish_rows(&mut rows, sink).await
     }
 

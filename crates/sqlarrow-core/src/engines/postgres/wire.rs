@@ -274,25 +274,34 @@ impl Answer {
     /// The next complete message as (type, body start, end), or None when the buffer
     /// holds only part of one.
     fn next(&mut self) -> std::result::Result<Option<(u8, usize, usize)>, CopyFailure> {
-        let (buf, at) = (&self.buf, self.at);
-        if buf.len() - at < 5 {
-            return Ok(None);
+        let m = frame(&self.buf, self.at)?;
+        if let Some((_, _, end)) = m {
+            self.at = end;
         }
-        let tag = buf[at];
-        let len = u32::from_be_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
-        if len < 4 {
-            return Err(lost(Error::interface(format!(
-                "malformed message from the server (type {:?}, length {len})",
-                tag as char
-            ))));
-        }
-        let end = at + 1 + len;
-        if end > buf.len() {
-            return Ok(None);
-        }
-        self.at = end;
-        Ok(Some((tag, at + 5, end)))
+        Ok(m)
     }
+}
+
+/// The message that starts at `buf[at]` as (type, body start, end), or None when `buf`
+/// holds only part of it.
+#[inline]
+fn frame(buf: &[u8], at: usize) -> std::result::Result<Option<(u8, usize, usize)>, CopyFailure> {
+    if buf.len() - at < 5 {
+        return Ok(None);
+    }
+    let tag = buf[at];
+    let len = u32::from_be_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
+    if len < 4 {
+        return Err(lost(Error::interface(format!(
+            "malformed message from the server (type {:?}, length {len})",
+            tag as char
+        ))));
+    }
+    let end = at + 1 + len;
+    if end > buf.len() {
+        return Ok(None);
+    }
+    Ok(Some((tag, at + 5, end)))
 }
 
 /// Parse (the unnamed statement), Bind (results in binary), Describe (the portal),
@@ -456,21 +465,7 @@ async fn read_answer(
     loop {
         // Every complete message in the buffer.
         let mut ready = false;
-        while buf.len() - at >= 5 {
-            let tag = buf[at];
-            let len =
-                u32::from_be_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
-            if len < 4 {
-                return Err(lost(Error::interface(format!(
-                    "malformed message from the server (type {:?}, length {len})",
-                    tag as char
-                ))));
-            }
-            let end = at + 1 + len;
-            if end > buf.len() {
-                break;
-            }
-            let start = at + 5;
+        while let Some((tag, start, end)) = frame(&buf, at)? {
             let body = &buf[start..end];
             at = end;
             match tag {
