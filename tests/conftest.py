@@ -12,9 +12,10 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,23 @@ def pg_scalar(conn: sqlarrow.Connector, sql: str, params: Any = None) -> Any:
     rows = conn.query(sql, params).to_pylist()
     assert len(rows) == 1, rows
     return next(iter(rows[0].values()))
+
+
+def run_in_threads(n: int, body: Callable[[int], None]) -> None:
+    """Run ``body(0)`` .. ``body(n - 1)`` on ``n`` threads at once; re-raise the first
+    failure in the calling thread."""
+    errors: list[BaseException] = []
+
+    def guarded(k: int) -> None:
+        try:
+            body(k)
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    ts = [threading.Thread(target=guarded, args=(k,)) for k in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise errors[0]

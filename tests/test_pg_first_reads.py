@@ -8,13 +8,13 @@ unless the test says otherwise."""
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 
 import pyarrow as pa
 import pytest
 
 import sqlarrow
+from conftest import run_in_threads
 from sqlarrow.exceptions import (
     DataError,
     ParameterError,
@@ -189,23 +189,14 @@ def test_first_reads_from_many_threads(pg_url: str) -> None:
     sql = "SELECT g, g * {k} AS m, repeat('y', g % 50) AS s FROM generate_series(1, 3000) g"
     with sqlarrow.connect(pg_url, pool_size=4) as conn:
         want = {k: streamed(conn, sql.format(k=k)) for k in range(8)}
-        errors: list[BaseException] = []
 
         def body(k: int) -> None:
-            try:
-                for i in range(25):
-                    j = (k + i) % 8
-                    got = conn.query(fresh(sql.format(k=j))).to_arrow()
-                    assert got.combine_chunks().equals(want[j].combine_chunks())
-            except BaseException as e:
-                errors.append(e)
+            for i in range(25):
+                j = (k + i) % 8
+                got = conn.query(fresh(sql.format(k=j))).to_arrow()
+                assert got.combine_chunks().equals(want[j].combine_chunks())
 
-        ts = [threading.Thread(target=body, args=(k,)) for k in range(6)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert not errors, errors[0]
+        run_in_threads(6, body)
 
 
 def test_a_value_arrow_cannot_hold_fails_the_first_read_and_the_next_one_works(

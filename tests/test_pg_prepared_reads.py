@@ -5,13 +5,13 @@ trip; tests/test_pg_first_reads.py), so running a text twice compares both reque
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pyarrow as pa
 import pytest
 
 import sqlarrow
+from conftest import run_in_threads
 from sqlarrow.exceptions import DataError, QueryTimeoutError, UndefinedObjectError
 
 WIDE = """
@@ -118,19 +118,10 @@ def test_prepared_reads_from_many_threads(pg_url: str) -> None:
     sql = "SELECT g, g * $1 AS m, repeat('y', g % 50) AS s FROM generate_series(1, 3000) g"
     with sqlarrow.connect(pg_url, pool_size=4) as conn:
         want = {k: conn.query(sql, [k]).to_arrow() for k in range(8)}
-        errors: list[BaseException] = []
 
         def body(k: int) -> None:
-            try:
-                for i in range(25):
-                    got = conn.query(sql, [(k + i) % 8]).to_arrow()
-                    assert got.equals(want[(k + i) % 8])
-            except BaseException as e:
-                errors.append(e)
+            for i in range(25):
+                got = conn.query(sql, [(k + i) % 8]).to_arrow()
+                assert got.equals(want[(k + i) % 8])
 
-        ts = [threading.Thread(target=body, args=(k,)) for k in range(6)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert not errors, errors[0]
+        run_in_threads(6, body)
