@@ -1266,16 +1266,13 @@ impl PgConnector {
                 let request = wire::parse_execute(sql)?;
                 let uuid_as_string = self.pool.manager().uuid_as_string;
                 let mut describe = |cols: &[wire::ColumnDesc<'_>]| {
-                    let mut types = Vec::with_capacity(cols.len());
-                    for c in cols {
-                        match Type::from_oid(c.type_oid) {
-                            Some(t) => types.push(t),
-                            // A type of this database (an enum, a domain, an
-                            // extension's): tokio-postgres looks it up once the rows
-                            // are in.
-                            None => return Ok(None),
-                        }
-                    }
+                    // A type of this database (an enum, a domain, an extension's) is
+                    // not built in: tokio-postgres looks it up once the rows are in.
+                    let types: Option<Vec<Type>> =
+                        cols.iter().map(|c| Type::from_oid(c.type_oid)).collect();
+                    let Some(types) = types else {
+                        return Ok(None);
+                    };
                     let named = cols
                         .iter()
                         .zip(&types)
@@ -1356,22 +1353,18 @@ impl PgConnector {
         let mut block = copy::TupleBlock::new(kinds.len());
         let mut full = Vec::new();
         let mut at = 0;
-        while at + 5 <= stash.len() {
-            let len =
-                u32::from_be_bytes([stash[at + 1], stash[at + 2], stash[at + 3], stash[at + 4]])
-                    as usize;
-            let (start, end) = (at + 5, at + 1 + len);
-            if len < 4 || end > stash.len() {
-                return Err(Error::interface(
-                    "malformed DataRow message from the server",
-                ));
-            }
+        while let Some((_, start, end)) = wire::frame(stash, at)? {
             block.take_data_row(stash, start, end, &mut rows, &mut |r| {
                 full.push(r.finish()?);
                 Ok(())
             })?;
             at = end;
             hand_over(&mut full, sink).await?;
+        }
+        if at != stash.len() {
+            return Err(Error::interface(
+                "malformed DataRow message from the server",
+            ));
         }
         block.decode(stash, &mut rows, &mut |r| {
             full.push(r.finish()?);

@@ -274,7 +274,7 @@ impl Answer {
     /// The next complete message as (type, body start, end), or None when the buffer
     /// holds only part of one.
     fn next(&mut self) -> std::result::Result<Option<(u8, usize, usize)>, CopyFailure> {
-        let m = frame(&self.buf, self.at)?;
+        let m = frame(&self.buf, self.at).map_err(lost)?;
         if let Some((_, _, end)) = m {
             self.at = end;
         }
@@ -285,17 +285,17 @@ impl Answer {
 /// The message that starts at `buf[at]` as (type, body start, end), or None when `buf`
 /// holds only part of it.
 #[inline]
-fn frame(buf: &[u8], at: usize) -> std::result::Result<Option<(u8, usize, usize)>, CopyFailure> {
+pub fn frame(buf: &[u8], at: usize) -> Result<Option<(u8, usize, usize)>> {
     if buf.len() - at < 5 {
         return Ok(None);
     }
     let tag = buf[at];
     let len = u32::from_be_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
     if len < 4 {
-        return Err(lost(Error::interface(format!(
+        return Err(Error::interface(format!(
             "malformed message from the server (type {:?}, length {len})",
             tag as char
-        ))));
+        )));
     }
     let end = at + 1 + len;
     if end > buf.len() {
@@ -395,12 +395,15 @@ pub async fn described_out(
                     let cols = parse_row_description(body).map_err(lost)?;
                     let Some(mut rows) = describe(&cols).map_err(lost)? else {
                         let mut stash = Vec::new();
-                        let mut none = RowDecoder::new(
-                            std::sync::Arc::new(arrow_schema::Schema::empty()),
-                            &[],
-                            1,
-                        );
-                        read_answer(io, answer, Reply::Stash, &mut none, sink, &mut stash).await?;
+                        read_answer(
+                            io,
+                            answer,
+                            Reply::Stash,
+                            &mut no_columns(),
+                            sink,
+                            &mut stash,
+                        )
+                        .await?;
                         return Ok(Described::Stashed(stash));
                     };
                     sink.schema(rows.schema.clone());
@@ -408,9 +411,15 @@ pub async fn described_out(
                     return Ok(Described::Rows);
                 }
                 b'n' => {
-                    let mut none =
-                        RowDecoder::new(std::sync::Arc::new(arrow_schema::Schema::empty()), &[], 1);
-                    read_answer(io, answer, Reply::Rows, &mut none, sink, &mut Vec::new()).await?;
+                    read_answer(
+                        io,
+                        answer,
+                        Reply::Rows,
+                        &mut no_columns(),
+                        sink,
+                        &mut Vec::new(),
+                    )
+                    .await?;
                     return Ok(Described::NoData);
                 }
                 b'E' => {
@@ -440,22 +449,21 @@ pub async fn described_out(
     }
 }
 
+/// A decoder of no columns, for answers whose rows are not decoded here.
+fn no_columns() -> RowDecoder {
+    RowDecoder::new(std::sync::Arc::new(arrow_schema::Schema::empty()), &[], 1)
+}
+
 /// Read the rest of an answer (from `answer`'s unread messages on) up to ReadyForQuery,
 /// decoding rows as `reply` says.
 async fn read_answer(
     io: &mut Borrowed,
-    answer: Answer,
+    mut answer: Answer,
     reply: Reply,
     rows: &mut RowDecoder,
     sink: &mut Sink,
     stash: &mut Vec<u8>,
 ) -> std::result::Result<(), CopyFailure> {
-    let Answer {
-        mut buf,
-        mut at,
-        mut want,
-        mut server,
-    } = answer;
     let mut parser = CopyParser::new(rows.columns.len());
     let mut block = TupleBlock::new(rows.columns.len());
     let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
@@ -465,15 +473,15 @@ async fn read_answer(
     loop {
         // Every complete message in the buffer.
         let mut ready = false;
-        while let Some((tag, start, end)) = frame(&buf, at)? {
+        while let Some((tag, start, end)) = answer.next()? {
+            let (buf, server) = (&answer.buf, &mut answer.server);
             let body = &buf[start..end];
-            at = end;
             match tag {
                 // DataRow.
                 b'D' if reply == Reply::Rows => {
                     if server.is_none() {
                         block
-                            .take_data_row(&buf, start, end, rows, &mut |r| {
+                            .take_data_row(buf, start, end, rows, &mut |r| {
                                 full.push(r.finish()?);
                                 Ok(())
                             })
@@ -490,7 +498,7 @@ async fn read_answer(
                 // messages) goes to the parser after the block is decoded.
                 b'd' if reply == Reply::Copy => {
                     block
-                        .take_copy_data(&mut parser, &buf, start, end, rows, &mut |r| {
+                        .take_copy_data(&mut parser, buf, start, end, rows, &mut |r| {
                             full.push(r.finish()?);
                             Ok(())
                         })
@@ -527,7 +535,7 @@ async fn read_answer(
         }
         // The block's offsets point into `buf`: decode it before the buffer moves.
         block
-            .decode(&buf, rows, &mut |r| {
+            .decode(&answer.buf, rows, &mut |r| {
                 full.push(r.finish()?);
                 Ok(())
             })
@@ -541,25 +549,13 @@ async fn read_answer(
             break;
         }
         // Keep the partial message, then read more behind it.
-        let mut more = Answer {
-            buf: std::mem::take(&mut buf),
-            at,
-            want,
-            server: server.take(),
-        };
         if total >= NAP_AFTER && last < NAP_BELOW {
             std::thread::sleep(NAP);
         }
-        last = more.fill(io).await?;
+        last = answer.fill(io).await?;
         total += last;
-        Answer {
-            buf,
-            at,
-            want,
-            server,
-        } = more;
     }
-    if let Some(e) = server {
+    if let Some(e) = answer.server {
         return Err(CopyFailure::Server(e));
     }
     if reply == Reply::Copy && (!started || !parser.is_finished()) {
