@@ -458,12 +458,18 @@ fn no_columns() -> RowDecoder {
 /// decoding rows as `reply` says.
 async fn read_answer(
     io: &mut Borrowed,
-    mut answer: Answer,
+    answer: Answer,
     reply: Reply,
     rows: &mut RowDecoder,
     sink: &mut Sink,
     stash: &mut Vec<u8>,
 ) -> std::result::Result<(), CopyFailure> {
+    let Answer {
+        mut buf,
+        mut at,
+        mut want,
+        mut server,
+    } = answer;
     let mut parser = CopyParser::new(rows.columns.len());
     let mut block = TupleBlock::new(rows.columns.len());
     let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
@@ -473,15 +479,15 @@ async fn read_answer(
     loop {
         // Every complete message in the buffer.
         let mut ready = false;
-        while let Some((tag, start, end)) = answer.next()? {
-            let (buf, server) = (&answer.buf, &mut answer.server);
+        while let Some((tag, start, end)) = frame(&buf, at).map_err(lost)? {
             let body = &buf[start..end];
+            at = end;
             match tag {
                 // DataRow.
                 b'D' if reply == Reply::Rows => {
                     if server.is_none() {
                         block
-                            .take_data_row(buf, start, end, rows, &mut |r| {
+                            .take_data_row(&buf, start, end, rows, &mut |r| {
                                 full.push(r.finish()?);
                                 Ok(())
                             })
@@ -498,7 +504,7 @@ async fn read_answer(
                 // messages) goes to the parser after the block is decoded.
                 b'd' if reply == Reply::Copy => {
                     block
-                        .take_copy_data(&mut parser, buf, start, end, rows, &mut |r| {
+                        .take_copy_data(&mut parser, &buf, start, end, rows, &mut |r| {
                             full.push(r.finish()?);
                             Ok(())
                         })
@@ -535,7 +541,7 @@ async fn read_answer(
         }
         // The block's offsets point into `buf`: decode it before the buffer moves.
         block
-            .decode(&answer.buf, rows, &mut |r| {
+            .decode(&buf, rows, &mut |r| {
                 full.push(r.finish()?);
                 Ok(())
             })
@@ -549,13 +555,25 @@ async fn read_answer(
             break;
         }
         // Keep the partial message, then read more behind it.
+        let mut more = Answer {
+            buf: std::mem::take(&mut buf),
+            at,
+            want,
+            server: server.take(),
+        };
         if total >= NAP_AFTER && last < NAP_BELOW {
             std::thread::sleep(NAP);
         }
-        last = answer.fill(io).await?;
+        last = more.fill(io).await?;
         total += last;
+        Answer {
+            buf,
+            at,
+            want,
+            server,
+        } = more;
     }
-    if let Some(e) = answer.server {
+    if let Some(e) = server {
         return Err(CopyFailure::Server(e));
     }
     if reply == Reply::Copy && (!started || !parser.is_finished()) {
