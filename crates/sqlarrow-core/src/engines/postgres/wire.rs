@@ -464,6 +464,8 @@ async fn read_answer(
     sink: &mut Sink,
     stash: &mut Vec<u8>,
 ) -> std::result::Result<(), CopyFailure> {
+    // Locals, not the struct's fields, in the message loop: reading through the struct
+    // there cost about 10% more client CPU (session 13). Packed again to refill.
     let Answer {
         mut buf,
         mut at,
