@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import urllib.parse
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -135,6 +136,40 @@ def pg_scalar(conn: sqlarrow.Connector, sql: str, params: Any = None) -> Any:
     rows = conn.query(sql, params).to_pylist()
     assert len(rows) == 1, rows
     return next(iter(rows[0].values()))
+
+
+PG_SOCKET_DIR = "/var/run/postgresql"
+
+
+@pytest.fixture
+def pg_unix(pg_url: str) -> Iterator[sqlarrow.Connector]:
+    """A connector to the test database over the server's Unix socket. Its connections
+    have no tapped stream, so reads go through tokio-postgres and are decoded row by
+    row: the reference that reads on the connection's own stream are checked against."""
+    u = urllib.parse.urlsplit(pg_url)
+    port = u.port or 5432
+    if u.hostname not in ("127.0.0.1", "localhost", "::1"):
+        pytest.skip(f"the test server ({u.hostname}) is not local: no Unix socket to it")
+    if not os.path.exists(f"{PG_SOCKET_DIR}/.s.PGSQL.{port}"):
+        pytest.fail(f"no Unix socket of the local test server in {PG_SOCKET_DIR} (port {port})")
+    conn = sqlarrow.PostgreSQLConnector(
+        PG_SOCKET_DIR,
+        port,
+        urllib.parse.unquote(u.path.lstrip("/")) or "postgres",
+        urllib.parse.unquote(u.username or "postgres"),
+        urllib.parse.unquote(u.password) if u.password else None,
+        pool_size=2,
+    )
+    yield conn
+    conn.close()
+
+
+def stream_table(conn: sqlarrow.Connector, sql: str, batch_size: int = 4096) -> Any:
+    """``sql`` read on ``conn`` as a stream, joined into one ``pyarrow.Table``."""
+    import pyarrow as pa
+
+    with conn.stream(sql, batch_size=batch_size) as s:
+        return pa.Table.from_batches(list(s), schema=pa.schema(s.schema))
 
 
 def run_in_threads(n: int, body: Callable[[int], None]) -> None:

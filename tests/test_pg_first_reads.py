@@ -1,7 +1,8 @@
 """First reads of a parameterless query text, read on the connection's own stream:
 Parse, Bind, Describe and Execute of the unnamed statement in one round trip, the
-schema taken from the RowDescription and the DataRows decoded in blocks. Streams still
-go through tokio-postgres, so a stream of the same text is the independent reference.
+schema taken from the RowDescription and the DataRows decoded in blocks. The independent
+reference is the same text read over PostgreSQL's Unix socket, whose connections have no
+tapped stream: tokio-postgres reads those rows and they are decoded one by one.
 Every read here uses a text its connection has not run before (a distinct comment),
 unless the test says otherwise."""
 
@@ -14,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 import sqlarrow
-from conftest import run_in_threads
+from conftest import run_in_threads, stream_table
 from sqlarrow.exceptions import (
     DataError,
     ParameterError,
@@ -55,20 +56,21 @@ def fresh(sql: str) -> str:
     return f"/* first read {next(_n)} {time.monotonic_ns()} */ {sql}"
 
 
-def streamed(conn: sqlarrow.Connector, sql: str) -> pa.Table:
-    with conn.stream(sql, batch_size=4096) as s:
-        return pa.Table.from_batches(list(s), schema=pa.schema(s.schema))
 
 
 @pytest.mark.parametrize("n", [0, 1, 255, 256, 257, 70_000])
-def test_a_first_read_matches_the_stream_and_the_prepared_read(pg_url: str, n: int) -> None:
+def test_a_first_read_matches_the_reference_and_the_prepared_read(
+    pg_url: str, pg_unix: sqlarrow.Connector, n: int
+) -> None:
     sql = WIDE.format(n=n)
+    want = stream_table(pg_unix, sql)
     with sqlarrow.connect(pg_url, pool_size=1) as conn:
         first = conn.query(fresh(sql)).to_arrow()
-        reference = streamed(conn, sql)
-        assert first.schema == reference.schema
+        assert first.schema == want.schema
         assert first.num_rows == n
-        assert first.combine_chunks().equals(reference.combine_chunks())
+        assert first.combine_chunks().equals(want.combine_chunks())
+        # A stream of the text (prepared, read on the connection's own stream).
+        assert stream_table(conn, sql).combine_chunks().equals(want.combine_chunks())
         # The same text twice: the second run is prepared and cached.
         again_sql = fresh(sql)
         conn.query(again_sql)
@@ -85,7 +87,7 @@ def test_first_reads_respect_the_batch_size(pg_url: str) -> None:
 
 
 def test_types_of_the_database_are_looked_up_after_the_rows(
-    pg_url: str, pg_admin: sqlarrow.Connector, pg_schema: str
+    pg_url: str, pg_admin: sqlarrow.Connector, pg_schema: str, pg_unix: sqlarrow.Connector
 ) -> None:
     s = f'"{pg_schema}"'
     pg_admin.execute(f"CREATE TYPE {s}.mood AS ENUM ('sad', 'ok', 'happy')")
@@ -98,9 +100,10 @@ def test_types_of_the_database_are_looked_up_after_the_rows(
     sql = f"SELECT * FROM {s}.t ORDER BY id"
     with sqlarrow.connect(pg_url, pool_size=1) as conn:
         first = conn.query(fresh(sql)).to_arrow()
-        reference = streamed(conn, sql)
-        assert first.schema == reference.schema
-        assert first.combine_chunks().equals(reference.combine_chunks())
+        want = stream_table(pg_unix, sql)
+        assert first.schema == want.schema
+        assert first.combine_chunks().equals(want.combine_chunks())
+        assert stream_table(conn, sql).combine_chunks().equals(want.combine_chunks())
         rows = first.slice(0, 4).to_pylist()
         assert [r["m"] for r in rows] == ["ok", "happy", "sad", "ok"]
         assert [r["p"] for r in rows] == [1, 2, 3, 4]
@@ -185,10 +188,10 @@ def test_a_timeout_in_the_middle_of_a_first_read(pg_url: str) -> None:
         assert conn.query(fresh("SELECT 3 AS x")).to_pylist() == [{"x": 3}]
 
 
-def test_first_reads_from_many_threads(pg_url: str) -> None:
+def test_first_reads_from_many_threads(pg_url: str, pg_unix: sqlarrow.Connector) -> None:
     sql = "SELECT g, g * {k} AS m, repeat('y', g % 50) AS s FROM generate_series(1, 3000) g"
+    want = {k: stream_table(pg_unix, sql.format(k=k)) for k in range(8)}
     with sqlarrow.connect(pg_url, pool_size=4) as conn:
-        want = {k: streamed(conn, sql.format(k=k)) for k in range(8)}
 
         def body(k: int) -> None:
             for i in range(25):

@@ -1093,8 +1093,12 @@ fn decode_row(data: &[u8], bitmap_len: usize, wires: &[Wire], rows: &mut RowDeco
 }
 
 /// Whether `sql` has no `?` parameter marker outside quotes and comments (`false`
-/// when it cannot be scanned, e.g. an unterminated quote).
+/// when it cannot be scanned, e.g. an unterminated quote). A text without `?` is not
+/// scanned.
 fn no_markers(sql: &str) -> bool {
+    if !sql.contains('?') {
+        return true;
+    }
     crate::params::rewrite_named(sql, crate::params::MarkerStyle::Question)
         .map(|r| r.positional == 0)
         .unwrap_or(false)

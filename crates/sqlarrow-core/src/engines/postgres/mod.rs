@@ -221,6 +221,18 @@ struct Prepared {
     stmt: Statement,
     /// `None` when it could not be learned (the raw read path is then not used).
     name: Option<Arc<str>>,
+    /// The highest `$n` marker in the text's code (see [`dollar_markers`]).
+    markers: usize,
+}
+
+/// The highest `$n` parameter marker in `sql` outside strings, quoted names and
+/// comments; `or` when the text cannot be lexed. A text without `$` has none, and is
+/// not lexed (most reads without parameters).
+fn dollar_markers(sql: &str, or: usize) -> usize {
+    if !sql.contains('$') {
+        return 0;
+    }
+    crate::params::rewrite_named(sql, MARKERS).map_or(or, |r| r.positional)
 }
 
 /// The server-side name of a statement prepared by tokio-postgres, which keeps it
@@ -663,6 +675,29 @@ fn settle(io: tap::Borrowed, res: std::result::Result<(), wire::CopyFailure>) ->
             Err(e)
         }
         Err(wire::CopyFailure::Lost(e)) => Err(e),
+        // The statement is still sending: the stream is dropped, which ends the
+        // connection (see `settle_closing` for a read that keeps it).
+        Err(wire::CopyFailure::Closed(_)) => Err(wire::closed()),
+    }
+}
+
+/// [`settle`] for a read whose sink may refuse batches (a stream closed by its reader):
+/// the statement is cancelled and the rest of its answer read and dropped, so the
+/// connection goes back to the pool ready for the next statement. The read then ends
+/// without an error (nobody is left to receive one).
+async fn settle_closing(
+    conn: &PgConn,
+    tls: &MakeRustlsConnect,
+    mut io: tap::Borrowed,
+    res: std::result::Result<(), wire::CopyFailure>,
+) -> Result<()> {
+    match res {
+        Err(wire::CopyFailure::Closed(rest)) => {
+            conn.cancel_request(tls).await;
+            let res = wire::discard(&mut io, rest).await;
+            settle(io, res)
+        }
+        res => settle(io, res),
     }
 }
 
@@ -822,16 +857,14 @@ impl PgConnector {
                     .map_err(map_err)?;
                 let p = Prepared {
                     name: statement_name(&s),
+                    markers: dollar_markers(sql, s.params().len()),
                     stmt: s,
                 };
                 conn.remember(key, &p);
                 p
             }
         };
-        let stmt = &prepared.stmt;
-        let markers = crate::params::rewrite_named(sql, MARKERS)
-            .map(|r| r.positional)
-            .unwrap_or(stmt.params().len());
+        let (stmt, markers) = (&prepared.stmt, prepared.markers);
         if stmt.params().len() != params.len() || markers != params.len() {
             return Err(Error::parameter(format!(
                 "the statement has {} parameter marker(s) but {} value(s) were given",
@@ -1194,9 +1227,7 @@ impl PgConnector {
     ) -> Result<()> {
         let sql = trim_statement(sql);
         if params.is_empty() {
-            let markers = crate::params::rewrite_named(sql, MARKERS)
-                .map(|r| r.positional)
-                .unwrap_or(0);
+            let markers = dollar_markers(sql, 0);
             if markers > 0 {
                 return Err(Error::parameter(format!(
                     "the statement has {markers} parameter marker(s) but no values were given"
@@ -1206,7 +1237,10 @@ impl PgConnector {
         // A parameterless read whose text this connection has not run recently goes
         // unprepared: one round trip, one parse. A text seen again is prepared and
         // cached, so its later runs are one Bind/Execute round trip without a parse.
+        // Streams are always prepared: an unprepared read may have to keep its rows
+        // whole until their types are known (`decode_stash`), which a stream must not.
         if params.is_empty()
+            && sink.is_collect()
             && copyable(sql)
             && !self.pool.manager().redshift
             && conn.cached(&Self::statement_key(sql, &[])).is_none()
@@ -1225,16 +1259,16 @@ impl PgConnector {
             conn.client.execute_raw(stmt, p).await.map_err(map_err)?;
             return Ok(());
         }
-        // A whole result is read on the connection's own stream: DataRows decoded in
-        // place (see [`wire::rows_out`]). Streams keep tokio-postgres's flow control.
-        if sink.is_collect() {
-            if let (Some(name), Some(tap)) = (&prepared.name, &conn.tap) {
-                let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
-                let request = wire::bind_execute(name, stmt.params(), &p)?;
-                if let Some(mut io) = tap.borrow() {
-                    let res = wire::rows_out(&mut io, &request, &mut rows, sink).await;
-                    return settle(io, res);
-                }
+        // Rows are read on the connection's own stream: DataRows decoded in place (see
+        // [`wire::rows_out`]). A stream's reader that falls behind stops the reading,
+        // and with it the server (TCP's flow control); one that closes the stream early
+        // has the statement cancelled.
+        if let (Some(name), Some(tap)) = (&prepared.name, &conn.tap) {
+            let p: Vec<PgParam<'_>> = params.0.iter().map(PgParam).collect();
+            let request = wire::bind_execute(name, stmt.params(), &p)?;
+            if let Some(mut io) = tap.borrow() {
+                let res = wire::rows_out(&mut io, &request, &mut rows, sink).await;
+                return settle_closing(conn, &self.pool.manager().tls, io, res).await;
             }
         }
         {
@@ -1259,43 +1293,41 @@ impl PgConnector {
         batch_size: usize,
         sink: &mut Sink,
     ) -> Result<()> {
-        // A whole result is read on the connection's own stream when it can be
-        // borrowed: the answer's DataRows decoded in place, as for prepared statements.
-        if sink.is_collect() {
-            if let Some(mut io) = conn.tap.as_ref().and_then(|t| t.borrow()) {
-                let request = wire::parse_execute(sql)?;
-                let uuid_as_string = self.pool.manager().uuid_as_string;
-                let mut describe = |cols: &[wire::ColumnDesc<'_>]| {
-                    // A type of this database (an enum, a domain, an extension's) is
-                    // not built in: tokio-postgres looks it up once the rows are in.
-                    let types: Option<Vec<Type>> =
-                        cols.iter().map(|c| Type::from_oid(c.type_oid)).collect();
-                    let Some(types) = types else {
-                        return Ok(None);
-                    };
-                    let named = cols
-                        .iter()
-                        .zip(&types)
-                        .map(|(c, t)| (c.name, t, c.modifier));
-                    let (schema, kinds) = decode::schema_of(named, uuid_as_string)?;
-                    Ok(Some(RowDecoder::new(schema, &kinds, batch_size.max(1))))
+        // The result is read on the connection's own stream when it can be borrowed:
+        // the answer's DataRows decoded in place, as for prepared statements.
+        if let Some(mut io) = conn.tap.as_ref().and_then(|t| t.borrow()) {
+            let request = wire::parse_execute(sql)?;
+            let uuid_as_string = self.pool.manager().uuid_as_string;
+            let mut describe = |cols: &[wire::ColumnDesc<'_>]| {
+                // A type of this database (an enum, a domain, an extension's) is
+                // not built in: tokio-postgres looks it up once the rows are in.
+                let types: Option<Vec<Type>> =
+                    cols.iter().map(|c| Type::from_oid(c.type_oid)).collect();
+                let Some(types) = types else {
+                    return Ok(None);
                 };
-                let res = wire::described_out(&mut io, &request, &mut describe, sink).await;
-                let stash = match res {
-                    Ok(wire::Described::Rows) => return settle(io, Ok(())),
-                    Ok(wire::Described::NoData) => {
-                        settle(io, Ok(()))?;
-                        sink.schema(Arc::new(arrow_schema::Schema::empty()));
-                        return Ok(());
-                    }
-                    Ok(wire::Described::Stashed(stash)) => {
-                        settle(io, Ok(()))?;
-                        stash
-                    }
-                    Err(e) => return settle(io, Err(e)),
-                };
-                return self.decode_stash(conn, sql, &stash, batch_size, sink).await;
-            }
+                let named = cols
+                    .iter()
+                    .zip(&types)
+                    .map(|(c, t)| (c.name, t, c.modifier));
+                let (schema, kinds) = decode::schema_of(named, uuid_as_string)?;
+                Ok(Some(RowDecoder::new(schema, &kinds, batch_size.max(1))))
+            };
+            let res = wire::described_out(&mut io, &request, &mut describe, sink).await;
+            let stash = match res {
+                Ok(wire::Described::Rows) => return settle(io, Ok(())),
+                Ok(wire::Described::NoData) => {
+                    settle(io, Ok(()))?;
+                    sink.schema(Arc::new(arrow_schema::Schema::empty()));
+                    return Ok(());
+                }
+                Ok(wire::Described::Stashed(stash)) => {
+                    settle(io, Ok(()))?;
+                    stash
+                }
+                Err(e) => return settle(io, Err(e)),
+            };
+            return self.decode_stash(conn, sql, &stash, batch_size, sink).await;
         }
         let none = std::iter::empty::<(&(dyn tokio_postgres::types::ToSql + Sync), Type)>();
         let stream = conn

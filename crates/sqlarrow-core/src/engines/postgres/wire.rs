@@ -68,21 +68,34 @@ pub fn parse_error_fields(mut body: &[u8]) -> Result<ServerError<'_>> {
     }
 }
 
-/// A server error, or the connection was lost (the protocol is out of step: the
-/// borrowed stream must not be given back).
+/// A server error, the connection lost (the protocol is out of step: the borrowed
+/// stream must not be given back), or the reader gone in the middle of the answer.
 pub enum CopyFailure {
     /// The server reported an error and is ready for the next statement.
     Server(Error),
     /// The connection cannot be used any more.
     Lost(Error),
+    /// The sink refused a batch (a stream's reader closed it): the statement is still
+    /// sending. Cancel it, then [`discard`] the rest of the answer to keep the
+    /// connection; dropping the stream instead ends the connection.
+    Closed(Unread),
 }
+
+/// What was read of an answer whose reader went away, for [`discard`].
+pub struct Unread(Answer);
 
 impl From<CopyFailure> for Error {
     fn from(f: CopyFailure) -> Error {
         match f {
             CopyFailure::Server(e) | CopyFailure::Lost(e) => e,
+            CopyFailure::Closed(_) => closed(),
         }
     }
+}
+
+/// The error of a read whose reader went away.
+pub fn closed() -> Error {
+    Error::cancelled("the reader was closed")
 }
 
 fn lost(e: Error) -> CopyFailure {
@@ -550,7 +563,16 @@ async fn read_answer(
             .map_err(lost)?;
         for b in full.drain(..) {
             if !sink.batch(b).await {
-                return Err(lost(Error::cancelled("the reader was closed")));
+                if ready {
+                    // The answer is complete: nothing left to stop.
+                    break;
+                }
+                return Err(CopyFailure::Closed(Unread(Answer {
+                    buf,
+                    at,
+                    want,
+                    server,
+                })));
             }
         }
         if ready {
@@ -564,7 +586,7 @@ async fn read_answer(
             server: server.take(),
         };
         if total >= NAP_AFTER && last < NAP_BELOW {
-            std::thread::sleep(NAP);
+            nap().await;
         }
         last = more.fill(io).await?;
         total += last;
@@ -588,6 +610,42 @@ async fn read_answer(
         sink.batch(b).await;
     }
     Ok(())
+}
+
+/// Wait [`NAP`] before the next read of a large answer: a plain sleep on a thread that
+/// drives its own statement ([`crate::direct::drive`]), the runtime's timer on a worker
+/// (which then runs other tasks meanwhile; its timer rounds up to a millisecond).
+async fn nap() {
+    if crate::direct::driving() {
+        std::thread::sleep(NAP);
+    } else {
+        tokio::time::sleep(NAP).await;
+    }
+}
+
+/// How much of an abandoned answer [`discard`] reads before it gives up on the
+/// connection instead: a cancelled statement stops within the socket buffers' worth
+/// (a few MiB); one that goes on sending was not cancelled.
+const DISCARD_LIMIT: usize = 64 << 20;
+
+/// Read and drop the rest of an answer whose reader went away, up to ReadyForQuery (the
+/// statement should be cancelled first). The server's error (the cancellation) is
+/// dropped with the rest; `Ok` means the stream can be given back. After
+/// [`DISCARD_LIMIT`] bytes the connection is given up ([`CopyFailure::Lost`]).
+pub async fn discard(io: &mut Borrowed, rest: Unread) -> std::result::Result<(), CopyFailure> {
+    let mut answer = rest.0;
+    let mut read = 0usize;
+    loop {
+        while let Some((tag, _, _)) = answer.next()? {
+            if tag == b'Z' {
+                return Ok(());
+            }
+        }
+        if read > DISCARD_LIMIT {
+            return Err(lost(closed()));
+        }
+        read += answer.fill(io).await?;
+    }
 }
 
 fn io_error(what: &str, e: std::io::Error) -> Error {
