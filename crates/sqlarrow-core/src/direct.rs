@@ -33,36 +33,6 @@ use tokio::net::TcpStream;
 /// How often a directly driven statement asks whether to stop (Ctrl-C).
 pub const SIGNAL_INTERVAL: Duration = Duration::from_millis(50);
 
-thread_local! {
-    /// Set while the thread is inside [`drive`].
-    static DRIVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether the calling thread is polling a future inside [`drive`]. Such a thread is
-/// the caller's own, so a future may block it briefly (a short sleep); on a runtime
-/// worker it must wait with the runtime's timer instead, leaving the worker free.
-pub fn driving() -> bool {
-    DRIVING.with(|d| d.get())
-}
-
-/// Marks the thread as driving for as long as it lives (restored on unwinding too).
-#[cfg(unix)]
-struct Driving(bool);
-
-#[cfg(unix)]
-impl Driving {
-    fn enter() -> Self {
-        Driving(DRIVING.with(|d| d.replace(true)))
-    }
-}
-
-#[cfg(unix)]
-impl Drop for Driving {
-    fn drop(&mut self) {
-        DRIVING.with(|d| d.set(self.0));
-    }
-}
-
 /// The switch between async and direct use of a [`HybridStream`], shared with the
 /// code that drives it.
 #[derive(Default, Debug)]
@@ -376,7 +346,6 @@ pub fn drive<F: Future + ?Sized>(
     deadline: Option<Instant>,
     interrupted: &dyn Fn() -> bool,
 ) -> Result<F::Output, Stop> {
-    let _driving = Driving::enter();
     let flag = Arc::new(Flag::default());
     let waker = Waker::from(flag.clone());
     let mut cx = Context::from_waker(&waker);

@@ -586,7 +586,11 @@ async fn read_answer(
             server: server.take(),
         };
         if total >= NAP_AFTER && last < NAP_BELOW {
-            nap().await;
+            // A plain thread sleep, also on a runtime worker (split ranges, streams),
+            // which it holds that long. The runtime's timer, tried instead (session
+            // 14), rounds up to a millisecond: a split 10M-row read then made 21–30k
+            // context switches instead of 8–10k, and took longer.
+            std::thread::sleep(NAP);
         }
         last = more.fill(io).await?;
         total += last;
@@ -610,17 +614,6 @@ async fn read_answer(
         sink.batch(b).await;
     }
     Ok(())
-}
-
-/// Wait [`NAP`] before the next read of a large answer: a plain sleep on a thread that
-/// drives its own statement ([`crate::direct::drive`]), the runtime's timer on a worker
-/// (which then runs other tasks meanwhile; its timer rounds up to a millisecond).
-async fn nap() {
-    if crate::direct::driving() {
-        std::thread::sleep(NAP);
-    } else {
-        tokio::time::sleep(NAP).await;
-    }
 }
 
 /// How much of an abandoned answer [`discard`] reads before it gives up on the
