@@ -56,8 +56,6 @@ def fresh(sql: str) -> str:
     return f"/* first read {next(_n)} {time.monotonic_ns()} */ {sql}"
 
 
-
-
 @pytest.mark.parametrize("n", [0, 1, 255, 256, 257, 70_000])
 def test_a_first_read_matches_the_reference_and_the_prepared_read(
     pg_url: str, pg_unix: sqlarrow.Connector, n: int

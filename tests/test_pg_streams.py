@@ -119,9 +119,10 @@ def test_a_server_error_in_the_middle_of_a_stream(pg_url: str) -> None:
     with sqlarrow.connect(pg_url, pool_size=1) as conn:
         pid = backend(conn)
         got = 0
-        with pytest.raises(DataError, match="division by zero"), conn.stream(
-            sql, batch_size=10_000
-        ) as s:
+        with (
+            pytest.raises(DataError, match="division by zero"),
+            conn.stream(sql, batch_size=10_000) as s,
+        ):
             for b in s:
                 got += b.num_rows
         # Every row before the failing one may arrive, never one after it.
