@@ -84,18 +84,26 @@ def test_first_reads_respect_the_batch_size(pg_url: str) -> None:
         assert raw.num_batches == 4
 
 
+def typed_table(admin: sqlarrow.Connector, schema: str, rows: int) -> str:
+    """A table of `rows` rows in `schema` whose columns have types of the database: an
+    enum (`m`: ok, happy, sad, ok, ...), a domain over int (`p` = id) and text (`x`,
+    NULL every fourth row). Returns its qualified name."""
+    s = f'"{schema}"'
+    admin.execute(f"CREATE TYPE {s}.mood AS ENUM ('sad', 'ok', 'happy')")
+    admin.execute(f"CREATE DOMAIN {s}.positive AS int CHECK (VALUE > 0)")
+    admin.execute(f"CREATE TABLE {s}.t (id int, m {s}.mood, p {s}.positive, x text)")
+    admin.execute(
+        f"INSERT INTO {s}.t SELECT g, (ARRAY['sad','ok','happy'])[g % 3 + 1]::{s}.mood, "
+        f"g, CASE WHEN g % 4 = 0 THEN NULL ELSE 'v' || g END FROM generate_series(1, {rows}) g"
+    )
+    return f"{s}.t"
+
+
 def test_types_of_the_database_are_looked_up_after_the_rows(
     pg_url: str, pg_admin: sqlarrow.Connector, pg_schema: str, pg_unix: sqlarrow.Connector
 ) -> None:
-    s = f'"{pg_schema}"'
-    pg_admin.execute(f"CREATE TYPE {s}.mood AS ENUM ('sad', 'ok', 'happy')")
-    pg_admin.execute(f"CREATE DOMAIN {s}.positive AS int CHECK (VALUE > 0)")
-    pg_admin.execute(f"CREATE TABLE {s}.t (id int, m {s}.mood, p {s}.positive, x text)")
-    pg_admin.execute(
-        f"INSERT INTO {s}.t SELECT g, (ARRAY['sad','ok','happy'])[g % 3 + 1]::{s}.mood, "
-        f"g, CASE WHEN g % 4 = 0 THEN NULL ELSE 'v' || g END FROM generate_series(1, 3000) g"
-    )
-    sql = f"SELECT * FROM {s}.t ORDER BY id"
+    t = typed_table(pg_admin, pg_schema, 3000)
+    sql = f"SELECT * FROM {t} ORDER BY id"
     with sqlarrow.connect(pg_url, pool_size=1) as conn:
         first = conn.query(fresh(sql)).to_arrow()
         want = stream_table(pg_unix, sql)
@@ -106,7 +114,7 @@ def test_types_of_the_database_are_looked_up_after_the_rows(
         assert [r["m"] for r in rows] == ["ok", "happy", "sad", "ok"]
         assert [r["p"] for r in rows] == [1, 2, 3, 4]
         assert [r["x"] for r in rows] == ["v1", "v2", "v3", None]
-        empty = conn.query(fresh(f"SELECT m FROM {s}.t WHERE false")).to_arrow()
+        empty = conn.query(fresh(f"SELECT m FROM {t} WHERE false")).to_arrow()
         assert empty.num_rows == 0 and empty.schema.names == ["m"]
         assert conn.pool_stats().created == 1
 

@@ -17,7 +17,7 @@ import pytest
 import sqlarrow
 from conftest import run_in_threads, stream_table
 from sqlarrow.exceptions import DataError, QueryTimeoutError
-from test_pg_first_reads import WIDE
+from test_pg_first_reads import WIDE, typed_table
 
 BIG = "SELECT g, repeat('z', 40) AS pad FROM generate_series(1, 3000000) g"
 
@@ -57,15 +57,7 @@ def test_a_stream_matches_the_reference(
 def test_database_types_in_a_stream(
     pg_url: str, pg_admin: sqlarrow.Connector, pg_schema: str, pg_unix: sqlarrow.Connector
 ) -> None:
-    s = f'"{pg_schema}"'
-    pg_admin.execute(f"CREATE TYPE {s}.mood AS ENUM ('sad', 'ok', 'happy')")
-    pg_admin.execute(f"CREATE DOMAIN {s}.positive AS int CHECK (VALUE > 0)")
-    pg_admin.execute(f"CREATE TABLE {s}.t (id int, m {s}.mood, p {s}.positive)")
-    pg_admin.execute(
-        f"INSERT INTO {s}.t SELECT g, (ARRAY['sad','ok','happy'])[g % 3 + 1]::{s}.mood, g "
-        "FROM generate_series(1, 5000) g"
-    )
-    sql = f"SELECT * FROM {s}.t ORDER BY id"
+    sql = f"SELECT * FROM {typed_table(pg_admin, pg_schema, 5000)} ORDER BY id"
     with sqlarrow.connect(pg_url, pool_size=1) as conn:
         got = streamed(conn, sql, batch_size=700)
     assert got.combine_chunks().equals(stream_table(pg_unix, sql).combine_chunks())
