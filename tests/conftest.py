@@ -164,11 +164,13 @@ def pg_unix(pg_url: str) -> Iterator[sqlarrow.Connector]:
     conn.close()
 
 
-def stream_table(conn: sqlarrow.Connector, sql: str, batch_size: int = 4096) -> Any:
+def stream_table(
+    conn: sqlarrow.Connector, sql: str, params: Any = None, batch_size: int = 4096
+) -> Any:
     """``sql`` read on ``conn`` as a stream, joined into one ``pyarrow.Table``."""
     import pyarrow as pa
 
-    with conn.stream(sql, batch_size=batch_size) as s:
+    with conn.stream(sql, params, batch_size=batch_size) as s:
         return pa.Table.from_batches(list(s), schema=pa.schema(s.schema))
 
 

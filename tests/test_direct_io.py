@@ -19,11 +19,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 import sqlarrow
-from conftest import PG_URL
+from conftest import PG_URL, stream_table
 
 MY_HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
 MY_PORT = int(os.environ.get("SQLARROW_MYSQL_PORT", "3306"))
@@ -131,12 +130,6 @@ def _fill(e: Engine, conn: sqlarrow.Connector, n: int = 5000) -> None:
     )
 
 
-def _streamed(conn: sqlarrow.Connector, sql: str, params: Any = None) -> pa.Table:
-    with conn.stream(sql, params) as s:
-        batches = list(s)
-    return pa.Table.from_batches(batches)
-
-
 def test_results_match_the_streamed_path(engine: Engine) -> None:
     conn = engine.connect()
     try:
@@ -145,7 +138,7 @@ def test_results_match_the_streamed_path(engine: Engine) -> None:
         cols = "k, name, x, amount, at, d, flag"
         sql = f"select {cols} from {engine.t} where k > {engine.mark(1)} order by k"
         direct = conn.query(sql, [10]).to_arrow()
-        streamed = _streamed(conn, sql, [10])
+        streamed = stream_table(conn, sql, [10])
         assert direct.num_rows == 4990
         assert direct.schema == streamed.schema
         assert direct.equals(streamed)
@@ -322,7 +315,7 @@ def test_large_result_and_large_statement(engine: Engine) -> None:
         got = conn.query(f"select k, name from {engine.t} where k in ({ids}) order by k").to_arrow()
         assert got.num_rows == 20000
         assert got.column("k").to_pylist()[:3] == [1, 2, 3]
-        assert got.equals(_streamed(conn, f"select k, name from {engine.t} order by k"))
+        assert got.equals(stream_table(conn, f"select k, name from {engine.t} order by k"))
     finally:
         conn.close()
 

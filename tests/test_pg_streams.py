@@ -26,11 +26,6 @@ def backend(conn: sqlarrow.Connector) -> int:
     return int(conn.query("SELECT pg_backend_pid() AS p").to_pylist()[0]["p"])
 
 
-def streamed(conn: sqlarrow.Connector, sql: str, params: object = None, **kw: object) -> pa.Table:
-    with conn.stream(sql, params, **kw) as s:  # type: ignore[arg-type]
-        return pa.Table.from_batches(list(s), schema=pa.schema(s.schema))
-
-
 @pytest.mark.parametrize("batch_size", [1, 999, 65_536])
 def test_a_stream_matches_the_reference(
     pg_url: str, pg_unix: sqlarrow.Connector, batch_size: int
@@ -49,7 +44,7 @@ def test_a_stream_matches_the_reference(
         # With parameters, and once more (the statement cached by the first run).
         sql_p = f"SELECT * FROM ({sql}) q WHERE id > $1"
         for _ in range(2):
-            got = streamed(conn, sql_p, [n // 2], batch_size=batch_size)
+            got = stream_table(conn, sql_p, [n // 2], batch_size=batch_size)
             assert got.combine_chunks().equals(want.slice(n // 2).combine_chunks())
         assert conn.pool_stats().created == 1
 
@@ -59,7 +54,7 @@ def test_database_types_in_a_stream(
 ) -> None:
     sql = f"SELECT * FROM {typed_table(pg_admin, pg_schema, 5000)} ORDER BY id"
     with sqlarrow.connect(pg_url, pool_size=1) as conn:
-        got = streamed(conn, sql, batch_size=700)
+        got = stream_table(conn, sql, batch_size=700)
     assert got.combine_chunks().equals(stream_table(pg_unix, sql).combine_chunks())
     assert got.column("m").to_pylist()[:3] == ["ok", "happy", "sad"]
 
@@ -165,7 +160,7 @@ def test_streams_from_many_threads_some_closed_early(pg_url: str) -> None:
                     with conn.stream(BIG, batch_size=2000) as s:
                         next(iter(s))
                     continue
-                t = streamed(conn, sql.format(k=k), batch_size=3000)
+                t = stream_table(conn, sql.format(k=k), batch_size=3000)
                 assert t.num_rows == 40_000
                 assert t.column("m").to_pylist()[-1] == 40_000 * k
 
