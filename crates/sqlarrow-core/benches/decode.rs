@@ -8,6 +8,10 @@
 //! in one buffer, in blocks of tuples column by column, as the connection-stream reader
 //! (`wire.rs`) does.
 //!
+//! `numeric_15_2_1m_values` decodes one million `numeric(15,2)` values shaped like TPC-H
+//! lineitem's (quantities, prices, discounts and taxes) one by one, the column type that
+//! leads the client's profile of the lineitem read.
+//!
 //! `cargo bench -p sqlarrow-core --bench decode`
 
 use std::sync::Arc;
@@ -16,7 +20,9 @@ use arrow_schema::Schema;
 use bytes::{BufMut, Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sqlarrow_core::engines::postgres::copy::{CopyParser, TupleBlock};
-use sqlarrow_core::engines::postgres::decode::{field_for, PgKind, RowDecoder};
+use sqlarrow_core::engines::postgres::decode::{
+    decode_numeric_i128, field_for, PgKind, RowDecoder,
+};
 
 const ROWS: usize = 100_000;
 
@@ -158,7 +164,78 @@ fn decode_wire(buf: &[u8]) -> usize {
     total
 }
 
+/// PostgreSQL's binary `numeric` of a non-negative value given in hundredths, as
+/// `numeric_send` writes it at display scale 2: base-10000 digits with the leading and
+/// trailing zero digits stripped.
+fn numeric_cents(cents: u64) -> Vec<u8> {
+    let mut groups = Vec::new();
+    let mut int = cents / 100;
+    while int > 0 {
+        groups.insert(0, (int % 10_000) as u16);
+        int /= 10_000;
+    }
+    let mut weight = groups.len() as i16 - 1;
+    groups.push((cents % 100) as u16 * 100);
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    while groups.first() == Some(&0) {
+        groups.remove(0);
+        weight -= 1;
+    }
+    if groups.is_empty() {
+        weight = 0;
+    }
+    let mut v = Vec::with_capacity(8 + 2 * groups.len());
+    v.extend_from_slice(&(groups.len() as i16).to_be_bytes());
+    v.extend_from_slice(&weight.to_be_bytes());
+    v.extend_from_slice(&0u16.to_be_bytes());
+    v.extend_from_slice(&2u16.to_be_bytes());
+    for g in groups {
+        v.extend_from_slice(&g.to_be_bytes());
+    }
+    v
+}
+
+/// One million lineitem-like values, cycling quantity, price, discount and tax, each
+/// with its value in hundredths.
+fn numeric_values() -> Vec<(Vec<u8>, i128)> {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..1_000_000)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let cents = match i % 4 {
+                0 => (1 + x % 50) * 100,
+                1 => 90_000 + x % 10_410_000,
+                2 => x % 11,
+                _ => x % 9,
+            };
+            (numeric_cents(cents), cents as i128)
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
+    let (values, cents): (Vec<_>, Vec<_>) = numeric_values().into_iter().unzip();
+    for (v, c) in values.iter().zip(&cents) {
+        assert_eq!(decode_numeric_i128(v, 2, 15), Ok(*c), "{v:?}");
+    }
+    let mut g = c.benchmark_group("postgres_numeric");
+    g.throughput(Throughput::Elements(values.len() as u64));
+    g.sample_size(20);
+    g.bench_function("numeric_15_2_1m_values", |b| {
+        b.iter(|| {
+            let mut sum = 0i128;
+            for v in &values {
+                sum += decode_numeric_i128(std::hint::black_box(v), 2, 15).expect("valid numeric");
+            }
+            sum
+        })
+    });
+    g.finish();
+
     let chunks = stream();
     let bytes: usize = chunks.iter().map(|c| c.len()).sum();
     let mut g = c.benchmark_group("postgres_copy");

@@ -956,6 +956,7 @@ struct NumericHeader<'a> {
     digits: &'a [u8],
 }
 
+#[inline]
 fn numeric_header(v: &[u8]) -> Result<NumericHeader<'_>, NumericError> {
     if v.len() < 8 {
         return Err(NumericError::Malformed);
@@ -998,9 +999,24 @@ const POW10: [i128; 39] = {
     t
 };
 
+/// 10^k for k in 0..=19, the powers a u64 holds.
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut k = 1;
+    while k < 20 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
 /// The common case of [`decode_numeric_i128`] in machine words: at most four base-10000
 /// digits (16 decimal digits), none beyond the target scale. `None`: take the general
 /// path (which also reports every error).
+///
+/// Scaling stays in 64 bits while the product fits (a 128-bit checked multiply is a
+/// library call), and a value with digits below the scale is divided by a constant
+/// (10, 100 or 1000), which compiles to a multiply rather than a division.
 #[inline]
 fn numeric_i128_fast(h: &NumericHeader<'_>, scale: i8, precision: u8) -> Option<i128> {
     let n = h.digits.len() / 2;
@@ -1016,15 +1032,28 @@ fn numeric_i128_fast(h: &NumericHeader<'_>, scale: i8, precision: u8) -> Option<
         acc = acc * 10_000 + d as u64;
     }
     let shift = exponent_shift(n, h.weight, scale);
-    let unscaled = if shift >= 0 {
-        (acc as i128).checked_mul(*POW10.get(shift as usize)?)?
+    let unscaled: i128 = if shift >= 0 {
+        match POW10_U64
+            .get(shift as usize)
+            .and_then(|p| acc.checked_mul(*p))
+        {
+            Some(x) => x as i128,
+            None => (acc as i128).checked_mul(*POW10.get(shift as usize)?)?,
+        }
     } else {
-        // Only zeros lie below the scale here (dscale <= scale), in the last digit.
-        let p = 10u64.checked_pow((-shift) as u32)?;
-        if acc % p != 0 {
+        // Only zeros lie below the scale here (dscale <= scale). The server strips
+        // trailing zero digits, so they are within the last base-10000 digit: at most
+        // three decimal places. Anything else takes the general path.
+        let (q, r) = match -shift {
+            1 => (acc / 10, acc % 10),
+            2 => (acc / 100, acc % 100),
+            3 => (acc / 1000, acc % 1000),
+            _ => return None,
+        };
+        if r != 0 {
             return None;
         }
-        (acc / p) as i128
+        q as i128
     };
     if unscaled >= POW10[precision as usize] {
         return None;
@@ -1033,11 +1062,23 @@ fn numeric_i128_fast(h: &NumericHeader<'_>, scale: i8, precision: u8) -> Option<
 }
 
 /// Decode PostgreSQL binary numeric to an unscaled i128 at `scale`, exactly.
+///
+/// Inlined into the column loops, so that the common case returns in registers; the
+/// rest (and every error) is one call away.
+#[inline]
 pub fn decode_numeric_i128(v: &[u8], scale: i8, precision: u8) -> Result<i128, NumericError> {
-    let h = numeric_header(v)?;
-    if let Some(x) = numeric_i128_fast(&h, scale, precision) {
+    if let Some(x) = numeric_header(v)
+        .ok()
+        .and_then(|h| numeric_i128_fast(&h, scale, precision))
+    {
         return Ok(x);
     }
+    decode_numeric_i128_slow(v, scale, precision)
+}
+
+#[inline(never)]
+fn decode_numeric_i128_slow(v: &[u8], scale: i8, precision: u8) -> Result<i128, NumericError> {
+    let h = numeric_header(v)?;
     numeric_i128_general(&h, scale, precision)
 }
 
