@@ -23,6 +23,7 @@ use sqlarrow_core::engines::postgres::copy::{CopyParser, TupleBlock};
 use sqlarrow_core::engines::postgres::decode::{
     decode_numeric_i128, field_for, PgKind, RowDecoder,
 };
+use sqlarrow_core::engines::postgres::write::encode_numeric_i128;
 
 const ROWS: usize = 100_000;
 
@@ -164,41 +165,9 @@ fn decode_wire(buf: &[u8]) -> usize {
     total
 }
 
-/// PostgreSQL's binary `numeric` of a non-negative value given in hundredths, as
-/// `numeric_send` writes it at display scale 2: base-10000 digits with the leading and
-/// trailing zero digits stripped.
-fn numeric_cents(cents: u64) -> Vec<u8> {
-    let mut groups = Vec::new();
-    let mut int = cents / 100;
-    while int > 0 {
-        groups.insert(0, (int % 10_000) as u16);
-        int /= 10_000;
-    }
-    let mut weight = groups.len() as i16 - 1;
-    groups.push((cents % 100) as u16 * 100);
-    while groups.last() == Some(&0) {
-        groups.pop();
-    }
-    while groups.first() == Some(&0) {
-        groups.remove(0);
-        weight -= 1;
-    }
-    if groups.is_empty() {
-        weight = 0;
-    }
-    let mut v = Vec::with_capacity(8 + 2 * groups.len());
-    v.extend_from_slice(&(groups.len() as i16).to_be_bytes());
-    v.extend_from_slice(&weight.to_be_bytes());
-    v.extend_from_slice(&0u16.to_be_bytes());
-    v.extend_from_slice(&2u16.to_be_bytes());
-    for g in groups {
-        v.extend_from_slice(&g.to_be_bytes());
-    }
-    v
-}
-
 /// One million lineitem-like values, cycling quantity, price, discount and tax, each
-/// with its value in hundredths.
+/// with its value in hundredths, encoded at display scale 2 as the server sends them
+/// (the writer's encoder: base-10000 digits, leading and trailing zero digits stripped).
 fn numeric_values() -> Vec<(Vec<u8>, i128)> {
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     (0..1_000_000)
@@ -212,7 +181,9 @@ fn numeric_values() -> Vec<(Vec<u8>, i128)> {
                 2 => x % 11,
                 _ => x % 9,
             };
-            (numeric_cents(cents), cents as i128)
+            let mut v = Vec::new();
+            encode_numeric_i128(cents as i128, 2, &mut v);
+            (v, cents as i128)
         })
         .collect()
 }
