@@ -33,6 +33,53 @@ use tokio::net::TcpStream;
 /// How often a directly driven statement asks whether to stop (Ctrl-C).
 pub const SIGNAL_INTERVAL: Duration = Duration::from_millis(50);
 
+/// Paces the reads of a large answer: once `NAP_AFTER` bytes have come, a read that
+/// brought less than `NAP_BELOW` bytes is followed by a short sleep before the next.
+///
+/// The readers decode faster than one database backend sends. Without this they drain
+/// the socket after each of the server's small flushes (8 KiB for PostgreSQL, 16 KiB
+/// for MariaDB) and sleep in `poll(2)`, and the server's `send` then has to wake them:
+/// one wake-up per flush, which costs both sides more CPU than the decoding
+/// (benches/NOTES.md, sessions 13 and 17). The nap lets tens of KiB gather instead.
+/// Small answers never wait, and the socket's buffer (megabytes) absorbs a fast server.
+///
+/// The sleep is a plain thread sleep, also on a runtime worker (split ranges, streams),
+/// which it holds that long. The runtime's timer, tried instead (session 14), rounds up
+/// to a millisecond: a split 10M-row read then made 21–30k context switches instead of
+/// 8–10k, and took longer.
+#[derive(Debug, Default)]
+pub struct ReadPacer {
+    /// Bytes of the answer read so far.
+    total: usize,
+    /// Bytes brought by the last read.
+    last: usize,
+}
+
+impl ReadPacer {
+    pub const NAP_AFTER: usize = 1 << 20;
+    pub const NAP_BELOW: usize = 32 * 1024;
+    pub const NAP: Duration = Duration::from_micros(300);
+
+    /// Count a read of `n` bytes.
+    pub fn record(&mut self, n: usize) {
+        self.total += n;
+        self.last = n;
+    }
+
+    /// Whether the next read should wait: the answer is large and the last read came
+    /// back small.
+    pub fn wants_nap(&self) -> bool {
+        self.total >= Self::NAP_AFTER && self.last < Self::NAP_BELOW
+    }
+
+    /// Call before reading more of the answer: naps when [`Self::wants_nap`].
+    pub fn pace(&self) {
+        if self.wants_nap() {
+            std::thread::sleep(Self::NAP);
+        }
+    }
+}
+
 /// The switch between async and direct use of a [`HybridStream`], shared with the
 /// code that drives it.
 #[derive(Default, Debug)]
@@ -466,5 +513,32 @@ mod tests {
         });
         assert_eq!(r.unwrap_err(), Stop::Interrupted);
         assert_eq!(asked.load(Ordering::Relaxed), 2);
+    }
+}
+
+#[cfg(test)]
+mod pacer_tests {
+    use super::ReadPacer;
+
+    #[test]
+    fn pacer_naps_only_on_a_large_answer_that_trickles_in() {
+        let mut p = ReadPacer::default();
+        assert!(!p.wants_nap(), "nothing read yet");
+        // Small reads of a small answer never wait.
+        for _ in 0..63 {
+            p.record(16 * 1024);
+        }
+        assert!(!p.wants_nap(), "under 1 MiB so far");
+        p.record(16 * 1024);
+        assert!(p.wants_nap(), "1 MiB read, the last read small");
+        // A read that filled a good part of the buffer: the server is ahead, read on.
+        p.record(ReadPacer::NAP_BELOW);
+        assert!(!p.wants_nap());
+        p.record(ReadPacer::NAP_BELOW - 1);
+        assert!(p.wants_nap());
+        // One large read of a large answer does not wait either.
+        let mut q = ReadPacer::default();
+        q.record(4 << 20);
+        assert!(!q.wants_nap());
     }
 }

@@ -34,7 +34,7 @@ use tokio::net::TcpStream;
 
 use super::decode::{schema_for, Cell, DecodeOptions, RowDecoder};
 use super::{server_error, SslMode, SESSION_INIT};
-use crate::direct::{DirectFlags, HybridStream};
+use crate::direct::{DirectFlags, HybridStream, ReadPacer};
 use crate::error::{Error, Result};
 use crate::stream::Sink;
 
@@ -374,8 +374,9 @@ impl WireConn {
         Ok(())
     }
 
-    /// Read more bytes from the socket (compacting or growing the buffer first).
-    async fn fill(&mut self) -> Result<()> {
+    /// Read more bytes from the socket (compacting or growing the buffer first); returns
+    /// how many came.
+    async fn fill(&mut self) -> Result<usize> {
         if self.pos == self.end {
             self.pos = 0;
             self.end = 0;
@@ -411,7 +412,7 @@ impl WireConn {
             return Err(Error::connection("the MySQL server closed the connection"));
         }
         self.end += n;
-        Ok(())
+        Ok(n)
     }
 
     async fn packet(&mut self) -> Result<Payload> {
@@ -718,6 +719,8 @@ impl WireConn {
         sink.schema(schema.clone());
         let mut rows = RowDecoder::new(schema, &kinds, batch_size, decode);
         let bitmap_len = (ncols + 7 + 2) / 8;
+        // Naps between reads of a large result that trickles in (see `ReadPacer`).
+        let mut pacer = ReadPacer::default();
         loop {
             // Decode every complete row already buffered, then read more.
             while let Some(p) = self.try_packet()? {
@@ -750,7 +753,8 @@ impl WireConn {
                     _ => return Err(protocol("unexpected packet in a result set")),
                 }
             }
-            self.fill().await?;
+            pacer.pace();
+            pacer.record(self.fill().await?);
         }
     }
 

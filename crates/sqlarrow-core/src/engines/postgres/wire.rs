@@ -8,6 +8,7 @@
 use super::copy::{CopyParser, TupleBlock};
 use super::decode::RowDecoder;
 use super::tap::Borrowed;
+use crate::direct::ReadPacer;
 use crate::error::{Error, Result};
 use crate::stream::Sink;
 
@@ -16,17 +17,6 @@ use crate::stream::Sink;
 /// `MAX_READ` bytes asked of the socket at a time.
 const FIRST_READ: usize = 8 * 1024;
 const MAX_READ: usize = 256 * 1024;
-
-/// A large answer whose reads come back small is waited for with a short sleep before
-/// the next read. The reader decodes faster than one backend sends, so without it it
-/// drains the socket after each of the server's 8 KiB flushes and sleeps in `poll(2)`,
-/// and the server's `send` then has to wake it: one wake-up per 8 KiB, which cost both
-/// sides more CPU than the decoding (benches/NOTES.md, session 13). The nap lets tens
-/// of KiB gather instead; it starts only once `NAP_AFTER` bytes have come, so small
-/// answers never wait, and the socket's buffer (megabytes) absorbs a fast server.
-const NAP_AFTER: usize = 1 << 20;
-const NAP_BELOW: usize = 32 * 1024;
-const NAP: std::time::Duration = std::time::Duration::from_micros(300);
 
 /// The fields of an ErrorResponse that reach the user.
 #[derive(Default, Debug)]
@@ -489,8 +479,8 @@ async fn read_answer(
     let mut block = TupleBlock::new(rows.columns.len());
     let mut full: Vec<arrow_array::RecordBatch> = Vec::new();
     let mut started = false;
-    // Bytes of the answer read so far, and by the last read.
-    let (mut total, mut last) = (0usize, 0usize);
+    // Naps between reads of a large answer that trickles in (see `ReadPacer`).
+    let mut pacer = ReadPacer::default();
     loop {
         // Every complete message in the buffer.
         let mut ready = false;
@@ -585,15 +575,8 @@ async fn read_answer(
             want,
             server: server.take(),
         };
-        if total >= NAP_AFTER && last < NAP_BELOW {
-            // A plain thread sleep, also on a runtime worker (split ranges, streams),
-            // which it holds that long. The runtime's timer, tried instead (session
-            // 14), rounds up to a millisecond: a split 10M-row read then made 21–30k
-            // context switches instead of 8–10k, and took longer.
-            std::thread::sleep(NAP);
-        }
-        last = more.fill(io).await?;
-        total += last;
+        pacer.pace();
+        pacer.record(more.fill(io).await?);
         Answer {
             buf,
             at,
