@@ -102,9 +102,8 @@ def as_arrow(obj: Any) -> Any:
 
 
 def arrow_nbytes(obj: Any) -> int:
-    nb = getattr(obj, "nbytes", None)
-    if isinstance(nb, int):
-        return nb
+    # pyarrow's nbytes for every tool: the bytes of the buffers' data. (sqlarrow's own
+    # `nbytes` counts the buffers' capacity, which is not a measure the peers share.)
     return as_arrow(obj).nbytes
 
 
@@ -213,7 +212,8 @@ def op_read(tool: str, engine: str, a: argparse.Namespace, res: dict[str, Any]) 
         # to_arrow() imports the C stream without pa.table()'s pandas probe.
         tbl = r.to_arrow() if hasattr(r, "to_arrow") else pa.table(r)
         res["wall_s"] = time.perf_counter() - t0
-        res["result_bytes"] = getattr(r, "nbytes", None) or tbl.nbytes
+        # pyarrow's nbytes, as for every peer (sqlarrow's `r.nbytes` counts capacity).
+        res["result_bytes"] = tbl.nbytes
         return tbl
     if tool == "connectorx":
         import connectorx as cx

@@ -17,13 +17,15 @@ use arrow_schema::DataType;
 
 use crate::error::{Error, Result};
 
-/// Release unused capacity of a finished buffer when it is large (for big
-/// allocations `realloc` remaps pages instead of copying).
+/// Release the unused capacity of a finished buffer beyond a page, so that a result
+/// holds (and its `nbytes` reports) its data and not the room reserved for it: a text
+/// column's buffer is reserved an eighth above the previous batch's bytes. Shrinking
+/// never copies: `realloc` splits a heap block in place and remaps a large one.
 #[inline]
 fn trim<T>(v: &mut Vec<T>) {
     let len = v.len() * std::mem::size_of::<T>();
     let cap = v.capacity() * std::mem::size_of::<T>();
-    if cap > len + len / 8 + 4096 {
+    if cap > len + 4096 {
         v.shrink_to_fit();
     }
 }
@@ -334,5 +336,35 @@ impl FixedBuf {
             Buffer::from_vec(values),
             self.nulls.finish(),
         )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_text_batches_hold_their_data_not_the_reserved_room() {
+        let mut b = VarBuf::with_capacity(1000, 1000 * 100);
+        // The first batch: 1000 values of 100 bytes. The next is reserved an eighth more.
+        for _ in 0..1000 {
+            b.push(&[b'x'; 100]).unwrap();
+        }
+        let first = b.finish_utf8(&DataType::Utf8).unwrap();
+        assert_eq!(first.len(), 1000);
+        // A second batch of the same size: the eighth reserved above it must not stay
+        // with it.
+        for _ in 0..1000 {
+            b.push(&[b'y'; 100]).unwrap();
+        }
+        let second = b.finish_utf8(&DataType::Utf8).unwrap();
+        let data = 1000 * 100 + 1001 * 4;
+        let held = second.get_array_memory_size();
+        assert!(
+            held <= data + 2 * 4096 + 256,
+            "the batch holds {held} bytes for {data} bytes of data"
+        );
+        let s = second.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(s.value(999), "y".repeat(100));
     }
 }
