@@ -81,10 +81,10 @@ class RawConnector:
 
         ``ssl_mode``: ``disabled``; ``preferred`` (TLS when the server offers it,
         unverified); ``required`` (TLS, unverified); ``verify_ca`` (chain checked against
-        ``ssl_ca`` or the Mozilla roots); ``verify_identity`` (chain and host name). The
-        libpq spellings (``disable``, ``prefer``, ``require``, ``verify-ca``,
-        ``verify-full``) are accepted too. ``user=None`` means the ``USER`` environment
-        variable (else ``root``).
+        the Mozilla roots and ``ssl_ca``'s, not the host name); ``verify_identity`` (chain
+        and host name). The libpq spellings (``disable``, ``prefer``, ``require``,
+        ``verify-ca``, ``verify-full``) are accepted too. ``user=None`` means the ``USER``
+        environment variable (else ``root``).
 
         Every session runs with ``time_zone='+00:00'`` and utf8mb4, so TIMESTAMP columns
         come back as ``timestamp[us, UTC]`` and DATETIME as ``timestamp[us]``.

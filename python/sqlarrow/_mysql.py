@@ -76,9 +76,9 @@ class MySQLConnector(_ServerConnector):
         pool_size, pool_timeout: the connection pool.
         ssl_mode: ``disabled``; ``preferred`` (default: TLS when the server offers it,
             unverified); ``required`` (TLS, unverified); ``verify_ca`` (chain checked
-            against ``ssl_ca`` or the Mozilla roots); ``verify_identity`` (chain and
-            host name). libpq spellings (``disable``, ``prefer``, ``require``,
-            ``verify-ca``, ``verify-full``) are accepted too.
+            against the Mozilla roots and ``ssl_ca``'s, not the host name);
+            ``verify_identity`` (chain and host name). libpq spellings (``disable``,
+            ``prefer``, ``require``, ``verify-ca``, ``verify-full``) are accepted too.
         ssl_ca: PEM file of CA certificates for the ``verify_*`` modes.
         ssl_cert, ssl_key: client certificate chain and private key (PEM), for
             servers that require X.509 client authentication; both or neither.

@@ -20,6 +20,8 @@ pub mod readonly;
 pub mod scan;
 pub mod schema;
 pub mod stream;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) mod tls;
 pub mod transaction;
 pub mod types;
 pub mod value;

@@ -20,6 +20,7 @@ pub mod introspect;
 pub mod params;
 pub mod scan;
 pub mod tx;
+mod verify_ca;
 pub mod wire;
 pub mod write;
 
@@ -234,6 +235,9 @@ pub struct Settings {
     wire: wire::WireConfig,
     tls: Opts,
     plain: Opts,
+    /// `verify_ca`: the connection options before the TLS host name is set, and the
+    /// probe that finds that name (see [`verify_ca`]).
+    verify_ca: Option<(OptsBuilder, SslOpts, verify_ca::VerifyCa)>,
     mode: SslMode,
     /// `preferred` mode found the server without TLS: skip the TLS attempt.
     no_server_tls: AtomicBool,
@@ -296,12 +300,21 @@ impl Settings {
             (None, None) => {}
             _ => return Err(Error::config("ssl_cert and ssl_key must be given together")),
         }
+        // verify_ca checks the full chain and a host name the certificate carries
+        // (verify_ca.rs); mysql_async's own skip of the name check does not work.
+        let verify_ca = match mode {
+            SslMode::VerifyCa => Some((
+                base.clone(),
+                ssl.clone(),
+                verify_ca::VerifyCa::new(cfg.ssl_ca.as_deref())?,
+            )),
+            _ => None,
+        };
         ssl = match mode {
             SslMode::Disabled | SslMode::Preferred | SslMode::Required => ssl
                 .with_danger_accept_invalid_certs(true)
                 .with_danger_skip_domain_validation(true),
-            SslMode::VerifyCa => ssl.with_danger_skip_domain_validation(true),
-            SslMode::VerifyIdentity => ssl,
+            SslMode::VerifyCa | SslMode::VerifyIdentity => ssl,
         };
         let plain: Opts = base.clone().ssl_opts(None::<SslOpts>).into();
         let tls: Opts = base.ssl_opts(Some(ssl)).into();
@@ -309,14 +322,18 @@ impl Settings {
             wire,
             tls,
             plain,
+            verify_ca,
             mode,
             no_server_tls: AtomicBool::new(false),
             timeout: cfg.connect_timeout,
         })
     }
 
-    async fn open_inner(&self) -> mysql_async::Result<Conn> {
-        match self.mode {
+    async fn open_inner(&self) -> Result<Conn> {
+        if let Some(v) = &self.verify_ca {
+            return self.open_verify_ca(v).await;
+        }
+        let r = match self.mode {
             SslMode::Disabled => Conn::new(self.plain.clone()).await,
             SslMode::Preferred if self.no_server_tls.load(Ordering::Relaxed) => {
                 Conn::new(self.plain.clone()).await
@@ -329,13 +346,36 @@ impl Settings {
                 r => r,
             },
             _ => Conn::new(self.tls.clone()).await,
+        };
+        r.map_err(map_err)
+    }
+
+    /// A `verify_ca` connection: mysql_async checks the chain and the host name the
+    /// probe found in the server's certificate (see [`verify_ca`]).
+    async fn open_verify_ca(
+        &self,
+        (base, ssl, probe): &(OptsBuilder, SslOpts, verify_ca::VerifyCa),
+    ) -> Result<Conn> {
+        let opts = |name: String| -> Opts {
+            let ssl = ssl.clone().with_danger_tls_hostname_override(Some(name));
+            base.clone().ssl_opts(Some(ssl)).into()
+        };
+        let (name, known) = probe.host_name(&self.wire.host, self.wire.port).await?;
+        match Conn::new(opts(name)).await {
+            Err(mysql_async::Error::Io(IoError::Tls(_))) if known => {
+                // The server may have a new certificate with other names: look again.
+                probe.forget();
+                let (name, _) = probe.host_name(&self.wire.host, self.wire.port).await?;
+                Conn::new(opts(name)).await.map_err(map_err)
+            }
+            r => r.map_err(map_err),
         }
     }
 
     /// Open one connection within the connect timeout.
     pub async fn open(&self) -> Result<Conn> {
         match tokio::time::timeout(self.timeout, self.open_inner()).await {
-            Ok(r) => r.map_err(map_err),
+            Ok(r) => r,
             Err(_) => Err(Error::connection(format!(
                 "timed out after {:.1}s connecting to the server (connect_timeout)",
                 self.timeout.as_secs_f64()

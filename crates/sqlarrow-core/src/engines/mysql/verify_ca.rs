@@ -1,0 +1,197 @@
+//! `ssl_mode=verify_ca` for the connections mysql_async opens.
+//!
+//! mysql_async 0.37.1 skips the host-name check (`with_danger_skip_domain_validation`)
+//! only when its rustls verifier finds the text "NotValidForName" in the error, which
+//! rustls 0.23 no longer renders (blackbeam/mysql_async#404, fixed upstream by #408,
+//! not in a release). So every verify_ca connection to a server whose certificate does
+//! not name the host it was reached by failed, which is the case verify_ca exists for.
+//!
+//! Instead, one probe per connector reads the server's certificate: it does the MySQL
+//! handshake up to the TLS upgrade, and rustls checks the chain against the roots
+//! mysql_async trusts (the built-in set and `ssl_ca`) but not the name. A DNS name from
+//! that certificate then becomes mysql_async's TLS host name
+//! (`with_danger_tls_hostname_override`), so mysql_async verifies its own connection in
+//! full: the chain, and that name. Any certificate of a trusted CA still passes, as
+//! verify_ca promises; a certificate that names no DNS host is checked against the host
+//! itself (verify_identity).
+
+use std::sync::{Arc, Mutex};
+
+use mysql_common::constants::CapabilityFlags;
+use mysql_common::io::ParseBuf;
+use mysql_common::packets::{HandshakePacket, SslRequest};
+use mysql_common::proto::MySerialize;
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::error::{Error, Result};
+use crate::tls::{provider, read_certs, ChainOnly};
+
+/// The trusted roots and the host name found for a connector's server.
+pub struct VerifyCa {
+    config: Arc<ClientConfig>,
+    name: Mutex<Option<String>>,
+}
+
+impl VerifyCa {
+    /// The roots mysql_async trusts: the built-in (Mozilla) set, plus `ssl_ca`'s.
+    pub fn new(ssl_ca: Option<&str>) -> Result<Self> {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(path) = ssl_ca {
+            for c in read_certs(path)? {
+                roots
+                    .add(c)
+                    .map_err(|e| Error::config(format!("invalid CA certificate in {path}: {e}")))?;
+            }
+        }
+        let provider = provider();
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?;
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+            .with_no_client_auth();
+        Ok(VerifyCa {
+            config: Arc::new(config),
+            name: Mutex::new(None),
+        })
+    }
+
+    /// The TLS host name to verify the server's certificate against, and whether it was
+    /// known before this call (a failure with a known name may mean a new certificate).
+    pub async fn host_name(&self, host: &str, port: u16) -> Result<(String, bool)> {
+        if let Some(n) = self.name.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok((n, true));
+        }
+        let cert = probe(host, port, self.config.clone()).await?;
+        let n = name_in(&cert, host)?;
+        *self.name.lock().unwrap_or_else(|p| p.into_inner()) = Some(n.clone());
+        Ok((n, false))
+    }
+
+    /// Forget the name: the next connection probes the certificate again.
+    pub fn forget(&self) {
+        *self.name.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+fn lost(e: std::io::Error) -> Error {
+    Error::connection(format!("cannot reach the MySQL server: {e}"))
+}
+
+/// Read one packet: (sequence id, payload). The server's greeting is small.
+async fn read_packet(tcp: &mut TcpStream) -> Result<(u8, Vec<u8>)> {
+    let mut head = [0u8; 4];
+    tcp.read_exact(&mut head).await.map_err(lost)?;
+    let len = u32::from_le_bytes([head[0], head[1], head[2], 0]) as usize;
+    if len > 1 << 16 {
+        return Err(Error::connection(format!(
+            "the MySQL server's greeting is {len} bytes long; not a MySQL server?"
+        )));
+    }
+    let mut body = vec![0u8; len];
+    tcp.read_exact(&mut body).await.map_err(lost)?;
+    Ok((head[3], body))
+}
+
+/// The server's certificate, its chain checked against `config`'s roots (not its name).
+async fn probe(
+    host: &str,
+    port: u16,
+    config: Arc<ClientConfig>,
+) -> Result<CertificateDer<'static>> {
+    let mut tcp = TcpStream::connect((host, port)).await.map_err(lost)?;
+    let _ = tcp.set_nodelay(true);
+    let (seq, greeting) = read_packet(&mut tcp).await?;
+    if greeting.first() == Some(&0xFF) {
+        // An error packet: 0xFF, the code (2 bytes), maybe '#' and a SQL state (5
+        // bytes), then the message.
+        let rest = greeting.get(3..).unwrap_or_default();
+        let msg = match rest.first() {
+            Some(b'#') => rest.get(6..).unwrap_or_default(),
+            _ => rest,
+        };
+        return Err(Error::connection(format!(
+            "the MySQL server refused the connection: {}",
+            String::from_utf8_lossy(msg)
+        )));
+    }
+    let hs: HandshakePacket<'_> = ParseBuf(&greeting)
+        .parse(())
+        .map_err(|e| Error::connection(format!("unexpected MySQL greeting: {e}")))?;
+    if !hs.capabilities().contains(CapabilityFlags::CLIENT_SSL) {
+        return Err(Error::connection(
+            "the server does not support TLS; use ssl_mode='preferred' or 'disabled' to \
+             connect without it",
+        )
+        .transient(false));
+    }
+    let caps = (CapabilityFlags::CLIENT_SSL
+        | CapabilityFlags::CLIENT_PROTOCOL_41
+        | CapabilityFlags::CLIENT_SECURE_CONNECTION
+        | CapabilityFlags::CLIENT_LONG_PASSWORD)
+        & hs.capabilities();
+    let mut body = Vec::new();
+    SslRequest::new(caps, 1 << 24, 45).serialize(&mut body);
+    let mut frame = (body.len() as u32).to_le_bytes()[..3].to_vec();
+    frame.push(seq.wrapping_add(1));
+    frame.extend_from_slice(&body);
+    tcp.write_all(&frame).await.map_err(lost)?;
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| Error::config(format!("host {host:?} is not a valid TLS server name: {e}")))?;
+    let mut tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| Error::connection(format!("TLS error: {e}")).transient(false))?;
+    let cert = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.clone().into_owned())
+        .ok_or_else(|| Error::connection("TLS error: the server sent no certificate"))?;
+    let _ = tls.shutdown().await;
+    Ok(cert)
+}
+
+/// The name to verify `cert` against (see [`override_for`]).
+fn name_in(cert: &CertificateDer<'_>, host: &str) -> Result<String> {
+    let ee = webpki::EndEntityCert::try_from(cert)
+        .map_err(|e| Error::connection(format!("TLS error: unreadable server certificate: {e}")))?;
+    Ok(override_for(ee.valid_dns_names().next(), host))
+}
+
+/// A certificate's first DNS name, a wildcard's label filled in; or, when it names no
+/// DNS host, the host itself.
+fn override_for(first_dns_name: Option<&str>, host: &str) -> String {
+    match first_dns_name {
+        Some(n) => match n.strip_prefix("*.") {
+            Some(rest) => format!("sqlarrow-verify-ca.{rest}"),
+            None => n.to_owned(),
+        },
+        None => host.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::override_for;
+
+    #[test]
+    fn the_host_name_to_verify_comes_from_the_certificate() {
+        assert_eq!(override_for(Some("db.internal"), "10.0.0.5"), "db.internal");
+        assert_eq!(
+            override_for(Some("*.rds.example.com"), "10.0.0.5"),
+            "sqlarrow-verify-ca.rds.example.com"
+        );
+        // No DNS name (an IP-only certificate): the host itself, as verify_identity.
+        assert_eq!(override_for(None, "10.0.0.5"), "10.0.0.5");
+    }
+}
