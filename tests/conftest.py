@@ -192,3 +192,39 @@ def run_in_threads(n: int, body: Callable[[int], None]) -> None:
         t.join()
     if errors:
         raise errors[0]
+
+
+class TestCerts:
+    """Files made by :func:`make_test_certs` in one directory."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, work: Path) -> None:
+        self.ca = work / "ca.crt"
+        self.other_ca = work / "other.crt"
+        self.server_cert = work / "server.crt"
+        self.server_key = work / "server.key"
+
+
+def make_test_certs(work: Path, san: str) -> TestCerts:
+    """A throwaway CA, a server certificate it signs for the subjectAltName ``san``
+    (e.g. ``DNS:localhost``), and an unrelated CA, made with the openssl CLI in ``work``."""
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is needed to make the test CA (apt-get install openssl)")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=work, check=True, capture_output=True, timeout=60)
+
+    cas = (("ca.key", "ca.crt", "sqlarrow test CA"), ("other.key", "other.crt", "another CA"))
+    for key, crt, cn in cas:
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                "-days", "2", "-subj", f"/CN={cn}")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+            "server.csr", "-subj", "/CN=localhost")  # fmt: skip
+    (work / "san.ext").write_text(f"subjectAltName={san}\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "2",
+            "-extfile", "san.ext")  # fmt: skip
+    return TestCerts(work)

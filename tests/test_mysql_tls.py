@@ -24,7 +24,7 @@ import pyarrow as pa
 import pytest
 
 import sqlarrow
-from conftest import stream_table
+from conftest import make_test_certs, stream_table
 from sqlarrow._mysql import MySQLConnector
 from sqlarrow.exceptions import AuthenticationError, DatabaseConnectionError
 
@@ -50,68 +50,6 @@ def _tool(name: str, *fallbacks: str) -> str:
     return found
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def _make_certs(d: Path) -> None:
-    """A CA, a server certificate it signs (valid for DNS:localhost only), another CA."""
-    (d / "ext.cnf").write_text(
-        "subjectAltName=DNS:localhost\n"
-        "basicConstraints=critical,CA:FALSE\n"
-        "keyUsage=critical,digitalSignature,keyEncipherment\n"
-        "extendedKeyUsage=serverAuth\n"
-    )
-    for ca in ("ca", "other-ca"):
-        _openssl(
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            f"{ca}.key",
-            "-out",
-            f"{ca}.pem",
-            "-days",
-            "2",
-            "-subj",
-            f"/CN=sqlarrow test {ca}",
-            cwd=d,
-        )
-    _openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-        cwd=d,
-    )
-    _openssl(
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-        cwd=d,
-    )
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -124,7 +62,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     mariadbd = _tool("mariadbd", "/usr/sbin/mariadbd")
     client = _tool("mariadb", "/usr/bin/mariadb")
     d = tmp_path_factory.mktemp("mariadb-tls")
-    _make_certs(d)
+    certs = make_test_certs(d, "DNS:localhost")
     subprocess.run(
         [
             install,
@@ -156,9 +94,9 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
             f"--log-error={log}",
             "--skip-name-resolve",
             "--lc-messages-dir=/usr/share/mysql",
-            f"--ssl-ca={d / 'ca.pem'}",
-            f"--ssl-cert={d / 'server.pem'}",
-            f"--ssl-key={d / 'server.key'}",
+            f"--ssl-ca={certs.ca}",
+            f"--ssl-cert={certs.server_cert}",
+            f"--ssl-key={certs.server_key}",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -185,7 +123,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
             if time.monotonic() > deadline:
                 pytest.fail(f"the TLS MariaDB did not start: {r.stderr}\n{log.read_text()[-2000:]}")
             time.sleep(0.2)
-        yield TlsServer(port=port, ca=str(d / "ca.pem"), other_ca=str(d / "other-ca.pem"))
+        yield TlsServer(port=port, ca=str(certs.ca), other_ca=str(certs.other_ca))
     finally:
         proc.terminate()
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import sqlarrow
+from conftest import make_test_certs
 from sqlarrow import _core
 from sqlarrow.exceptions import DatabaseConnectionError
 
@@ -92,86 +92,16 @@ def test_bad_sslmode_and_missing_root_file() -> None:
 # -- a CA made by the test ------------------------------------------------------------
 
 
-def _openssl(*args: str, cwd: str) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture
 def test_ca(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A throwaway CA, a server certificate it signed (for localhost and 127.0.0.1), and
     the local PostgreSQL serving that certificate; the server's own certificate is put
     back afterwards. Yields (path of the CA certificate, path of an unrelated CA)."""
-    if shutil.which("openssl") is None:
-        pytest.fail("openssl is needed to make the test CA (apt-get install openssl)")
-    work = str(tmp_path)
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=sqlarrow test CA",
-        cwd=work,
-    )
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "other.key",
-        "-out",
-        "other.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=another CA",
-        cwd=work,
-    )
-    _openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-        cwd=work,
-    )
-    Path(work, "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    _openssl(
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        cwd=work,
-    )
+    certs = make_test_certs(tmp_path, "DNS:localhost,IP:127.0.0.1")
     # The server reads its key as the postgres user, from a directory it can reach.
     served = Path(tempfile.mkdtemp(prefix="sqlarrow-tls-", dir="/tmp"))
-    for name in ("server.crt", "server.key"):
-        shutil.copy(Path(work, name), served / name)
+    for src in (certs.server_cert, certs.server_key):
+        shutil.copy(src, served / src.name)
     try:
         shutil.chown(served, "postgres", "postgres")
         for name in ("server.crt", "server.key"):
@@ -186,7 +116,7 @@ def test_ca(tmp_path: Path) -> Iterator[tuple[str, str]]:
         admin.execute(f"ALTER SYSTEM SET ssl_key_file = '{served / 'server.key'}'")
         admin.query("select pg_reload_conf() as ok")
         time.sleep(1.0)
-        yield str(Path(work, "ca.crt")), str(Path(work, "other.crt"))
+        yield str(certs.ca), str(certs.other_ca)
     finally:
         admin.execute("ALTER SYSTEM RESET ssl_cert_file")
         admin.execute("ALTER SYSTEM RESET ssl_key_file")
