@@ -245,3 +245,54 @@ def test_reads_and_writes_over_tls_match_the_clear_connection(tls_server: TlsSer
     finally:
         with _conn(tls_server, ssl_mode="required") as admin:
             admin.execute(f"DROP DATABASE IF EXISTS `{db}`")
+
+
+def _com_load(conn: sqlarrow.Connector) -> int:
+    rows = conn.query("SHOW GLOBAL STATUS LIKE 'Com_load'").to_pylist()
+    return int(rows[0]["Value"])
+
+
+@pytest.mark.parametrize("mode", ["required", "verify_ca"])
+def test_the_fast_reader_and_parameter_arrays_run_over_tls(
+    tls_server: TlsServer, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads over TLS through sqlarrow's own reader equal mysql_async's, and appends go
+    out as parameter arrays on the reader's TLS connection (no LOAD DATA), as in the
+    clear; with the reader turned off they fall back to LOAD DATA."""
+    db = f"sqlarrow_t_{uuid.uuid4().hex}"
+    kw: dict[str, Any] = {"ssl_mode": mode, "ssl_ca": tls_server.ca}
+    n = 20_000
+    data = pa.table(
+        {
+            "id": pa.array(range(n), pa.int64()),
+            "v": pa.array([None if i % 7 == 0 else f"v{i}" * (i % 5) for i in range(n)]),
+            "f": pa.array([i / 3 for i in range(n)], pa.float64()),
+        }
+    )
+    with _conn(tls_server, **kw) as admin:
+        admin.execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4")
+    try:
+        with _conn(tls_server, database=db, **kw) as fast:
+            before = _com_load(fast)
+            assert fast.write("t", data).rows_written == n
+            assert _com_load(fast) == before, "the append went through LOAD DATA"
+            a = fast.query("SELECT * FROM t ORDER BY id").to_arrow()
+            s = stream_table(fast, "SELECT * FROM t ORDER BY id", batch_size=3_000)
+            p = fast.query("SELECT * FROM t WHERE id >= ? ORDER BY id", [n - 10]).to_arrow()
+        monkeypatch.setenv("SQLARROW_MYSQL_FAST_READER", "0")
+        with _conn(tls_server, database=db, **kw) as slow:
+            before = _com_load(slow)
+            assert slow.write("t2", data).rows_written == n
+            assert _com_load(slow) == before + 1, "without the reader, appends use LOAD DATA"
+            b = slow.query("SELECT * FROM t ORDER BY id").to_arrow()
+            assert slow.query("SELECT * FROM t2 ORDER BY id").to_arrow().equals(b)
+            assert _cipher(slow).startswith("TLS_")
+        monkeypatch.delenv("SQLARROW_MYSQL_FAST_READER")
+        assert a.num_rows == n
+        assert a.equals(b)
+        assert s.equals(b)
+        assert p.equals(b.slice(n - 10))
+        assert a.column("v").to_pylist() == data.column("v").to_pylist()
+    finally:
+        with _conn(tls_server, ssl_mode="required") as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS `{db}`")

@@ -19,8 +19,8 @@ pub mod decode;
 pub mod introspect;
 pub mod params;
 pub mod scan;
+mod tls;
 pub mod tx;
-mod verify_ca;
 pub mod wire;
 pub mod write;
 
@@ -236,8 +236,8 @@ pub struct Settings {
     tls: Opts,
     plain: Opts,
     /// `verify_ca`: the connection options before the TLS host name is set, and the
-    /// probe that finds that name (see [`verify_ca`]).
-    verify_ca: Option<(OptsBuilder, SslOpts, verify_ca::VerifyCa)>,
+    /// probe that finds that name (see [`tls`]).
+    verify_ca: Option<(OptsBuilder, SslOpts, tls::VerifyCa)>,
     mode: SslMode,
     /// `preferred` mode found the server without TLS: skip the TLS attempt.
     no_server_tls: AtomicBool,
@@ -252,13 +252,14 @@ impl Settings {
             .clone()
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "root".into());
-        let wire = wire::WireConfig {
+        let mut wire = wire::WireConfig {
             host: cfg.host.clone(),
             port: cfg.port,
             user: user.clone(),
             password: cfg.password.clone(),
             database: cfg.database.clone(),
             mode,
+            tls: None,
             read_only: cfg.read_only,
         };
         let base = OptsBuilder::default()
@@ -300,13 +301,18 @@ impl Settings {
             (None, None) => {}
             _ => return Err(Error::config("ssl_cert and ssl_key must be given together")),
         }
+        // The fast reader's TLS (tls.rs), with the same roots, checks and identity.
+        if mode != SslMode::Disabled {
+            let identity = cfg.ssl_cert.as_deref().zip(cfg.ssl_key.as_deref());
+            wire.tls = Some(tls::client_config(mode, cfg.ssl_ca.as_deref(), identity)?);
+        }
         // verify_ca checks the full chain and a host name the certificate carries
-        // (verify_ca.rs); mysql_async's own skip of the name check does not work.
-        let verify_ca = match mode {
-            SslMode::VerifyCa => Some((
+        // (tls.rs); mysql_async's own skip of the name check does not work.
+        let verify_ca = match (&wire.tls, mode) {
+            (Some(config), SslMode::VerifyCa) => Some((
                 base.clone(),
                 ssl.clone(),
-                verify_ca::VerifyCa::new(cfg.ssl_ca.as_deref())?,
+                tls::VerifyCa::new(config.clone()),
             )),
             _ => None,
         };
@@ -351,10 +357,10 @@ impl Settings {
     }
 
     /// A `verify_ca` connection: mysql_async checks the chain and the host name the
-    /// probe found in the server's certificate (see [`verify_ca`]).
+    /// probe found in the server's certificate (see [`tls`]).
     async fn open_verify_ca(
         &self,
-        (base, ssl, probe): &(OptsBuilder, SslOpts, verify_ca::VerifyCa),
+        (base, ssl, probe): &(OptsBuilder, SslOpts, tls::VerifyCa),
     ) -> Result<Conn> {
         let opts = |name: String| -> Opts {
             let ssl = ssl.clone().with_danger_tls_hostname_override(Some(name));

@@ -8,17 +8,20 @@
 //! or per-cell allocation, no await per row.
 //!
 //! It speaks only what a query needs: the handshake with `mysql_native_password` or
-//! `caching_sha2_password` (fast path), `COM_STMT_PREPARE`/`EXECUTE`/`CLOSE` and
-//! `COM_QUERY` for session setup. Anything else it reports as [`Unsupported`] at connect
-//! (TLS, other auth plugins, a caching_sha2 full authentication over plain TCP, a server
-//! without `CLIENT_DEPRECATE_EOF`) or per statement (a statement the server cannot
-//! prepare, parameters sent as long data), and the connector then uses `mysql_async`,
-//! which handles all of those. Packet parsing helpers (handshake, column definitions,
+//! `caching_sha2_password` (fast path), over plain TCP or TLS (rustls, the connector's
+//! `ssl_mode`, see [`super::tls`]), `COM_STMT_PREPARE`/`EXECUTE`/`CLOSE` and `COM_QUERY`
+//! for session setup. Anything else it reports as [`Unsupported`] at connect (other auth
+//! plugins, a caching_sha2 full authentication, a server without
+//! `CLIENT_DEPRECATE_EOF`, TLS required of a server without it) or per statement (a
+//! statement the server cannot prepare, parameters sent as long data), and the connector
+//! then uses `mysql_async`, which handles all of those (or reports them). Packet parsing helpers (handshake, column definitions,
 //! error packets, execute requests) come from `mysql_common`, the library under
 //! `mysql_async`.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use mysql_async::consts::{CapabilityFlags, ColumnFlags, ColumnType, StatusFlags};
 use mysql_async::{Column, Value as MyValue};
@@ -26,10 +29,11 @@ use mysql_common::constants::MariadbCapabilities;
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{
     AuthPlugin, AuthSwitchRequest, ComStmtClose, ComStmtExecuteRequestBuilder, ErrPacket,
-    HandshakePacket, HandshakeResponse, StmtPacket,
+    HandshakePacket, HandshakeResponse, SslRequest, StmtPacket,
 };
 use mysql_common::proto::MySerialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::decode::{schema_for, Cell, DecodeOptions, RowDecoder};
@@ -38,6 +42,8 @@ use crate::direct::{DirectFlags, HybridStream, ReadPacer};
 use crate::error::{Error, Result};
 use crate::stream::Sink;
 
+/// The collation the handshake asks for (utf8mb4_general_ci).
+const UTF8MB4_GENERAL_CI: u8 = 45;
 /// Largest payload of one packet; a longer payload continues in the next packet.
 const MAX_PAYLOAD: usize = 0xFF_FFFF;
 /// Read buffer size: large reads mean few syscalls and wake-ups per batch.
@@ -86,7 +92,63 @@ pub struct WireConfig {
     pub password: Option<String>,
     pub database: Option<String>,
     pub mode: SslMode,
+    /// The TLS settings (`None` when `mode` is `disabled`).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     pub read_only: bool,
+}
+
+/// The connection's byte stream: plain TCP, or TLS over it.
+enum Sock {
+    Plain(HybridStream),
+    Tls(Box<tokio_rustls::client::TlsStream<HybridStream>>),
+    /// Only while the plain stream is being upgraded to TLS.
+    Upgrading,
+}
+
+fn upgrading() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::NotConnected, "the TLS upgrade failed")
+}
+
+impl AsyncRead for Sock {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Sock::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Sock::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
+            Sock::Upgrading => Poll::Ready(Err(upgrading())),
+        }
+    }
+}
+
+impl AsyncWrite for Sock {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Sock::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Sock::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
+            Sock::Upgrading => Poll::Ready(Err(upgrading())),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Sock::Plain(s) => Pin::new(s).poll_flush(cx),
+            Sock::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
+            Sock::Upgrading => Poll::Ready(Err(upgrading())),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Sock::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Sock::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
+            Sock::Upgrading => Poll::Ready(Ok(())),
+        }
+    }
 }
 
 /// Where the payload of the last packet read is.
@@ -100,7 +162,11 @@ enum Payload {
 
 /// One fast-reader connection.
 pub struct WireConn {
-    sock: HybridStream,
+    sock: Sock,
+    /// The TCP socket's descriptor and direct-use switch, under TLS too.
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
+    flags: Arc<DirectFlags>,
     buf: Vec<u8>,
     pos: usize,
     end: usize,
@@ -158,23 +224,21 @@ impl WireConn {
     /// ([`crate::direct`]).
     #[cfg(unix)]
     pub fn direct_parts(&self) -> (std::os::fd::RawFd, Arc<DirectFlags>) {
-        (self.sock.fd(), self.sock.flags())
+        (self.fd, self.flags.clone())
     }
 
     /// Connect, authenticate and run the session setup.
     pub async fn connect(cfg: &WireConfig) -> Result<WireConn> {
-        if matches!(
-            cfg.mode,
-            SslMode::Required | SslMode::VerifyCa | SslMode::VerifyIdentity
-        ) {
-            return Err(unsupported("TLS"));
-        }
         let sock = TcpStream::connect((cfg.host.as_str(), cfg.port))
             .await
             .map_err(|e| Error::connection(format!("cannot reach the MySQL server: {e}")))?;
         let _ = sock.set_nodelay(true);
+        let sock = HybridStream::new(sock);
         let mut c = WireConn {
-            sock: HybridStream::new(sock),
+            #[cfg(unix)]
+            fd: sock.fd(),
+            flags: sock.flags(),
+            sock: Sock::Plain(sock),
             buf: vec![0; READ_CHUNK],
             pos: 0,
             end: 0,
@@ -205,9 +269,13 @@ impl WireConn {
             .parse(())
             .map_err(|e| protocol(&format!("handshake: {e}")))?;
         let server = hs.capabilities();
-        if server.contains(CapabilityFlags::CLIENT_SSL) && cfg.mode != SslMode::Disabled {
-            return Err(unsupported("TLS"));
-        }
+        let tls = match (&cfg.tls, server.contains(CapabilityFlags::CLIENT_SSL)) {
+            (Some(config), true) => Some(config.clone()),
+            (_, false) if cfg.mode == SslMode::Preferred || cfg.mode == SslMode::Disabled => None,
+            (None, _) if cfg.mode == SslMode::Disabled => None,
+            // TLS required of a server without it: mysql_async reports that.
+            _ => return Err(unsupported("TLS required but not offered")),
+        };
         if !server.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF)
             || !server.contains(CapabilityFlags::CLIENT_PROTOCOL_41)
         {
@@ -227,6 +295,9 @@ impl WireConn {
             want |= CapabilityFlags::CLIENT_CONNECT_WITH_DB;
         }
         self.caps = want & server;
+        if tls.is_some() {
+            self.caps |= CapabilityFlags::CLIENT_SSL;
+        }
         self.id = hs.connection_id();
         let nonce = hs.nonce();
         let plugin = hs
@@ -249,6 +320,9 @@ impl WireConn {
             MariadbCapabilities::empty()
         };
         self.bulk = !ext.is_empty();
+        if let Some(config) = tls {
+            self.start_tls(config, &cfg.host, ext).await?;
+        }
         let resp = HandshakeResponse::new(
             Some(auth_data.as_slice()),
             version,
@@ -264,6 +338,36 @@ impl WireConn {
         resp.serialize(&mut out);
         self.write_packet(&out).await?;
         self.authenticate(plugin, pass).await
+    }
+
+    /// Ask for TLS (an SSLRequest: the capabilities without the credentials) and
+    /// continue the handshake over rustls.
+    async fn start_tls(
+        &mut self,
+        config: Arc<rustls::ClientConfig>,
+        host: &str,
+        ext: MariadbCapabilities,
+    ) -> Result<()> {
+        if self.pos != self.end {
+            return Err(protocol("bytes after the server's greeting"));
+        }
+        let mut out = Vec::new();
+        SslRequest::new(self.caps, 1 << 30, UTF8MB4_GENERAL_CI)
+            .with_mariadb_capabilities(ext)
+            .serialize(&mut out);
+        self.write_packet(&out).await?;
+        let name = ServerName::try_from(host.to_string()).map_err(|e| {
+            Error::config(format!("host {host:?} is not a valid TLS server name: {e}"))
+        })?;
+        let Sock::Plain(tcp) = std::mem::replace(&mut self.sock, Sock::Upgrading) else {
+            return Err(protocol("TLS started twice"));
+        };
+        let tls = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| Error::connection(format!("TLS error: {e}")).transient(false))?;
+        self.sock = Sock::Tls(Box::new(tls));
+        Ok(())
     }
 
     /// The server's answers after the handshake response, until OK or an error.
@@ -450,7 +554,12 @@ impl WireConn {
 
     /// Write framed bytes to the socket.
     async fn send(&mut self, out: &[u8]) -> Result<()> {
-        self.sock.write_all(out).await.map_err(|e| {
+        // TLS keeps records it could not write yet: flush them (a no-op on plain TCP).
+        let r = match self.sock.write_all(out).await {
+            Ok(()) => self.sock.flush().await,
+            Err(e) => Err(e),
+        };
+        r.map_err(|e| {
             self.dirty = true;
             Error::connection(format!("lost the connection to the MySQL server: {e}"))
         })

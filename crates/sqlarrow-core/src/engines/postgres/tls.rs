@@ -3,20 +3,15 @@
 //! encrypted without verification, `verify-ca` chain checked, `verify-full` chain and
 //! host name checked. Roots come from `sslrootcert` or, without it, the Mozilla set.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, RootCertStore};
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{Error, Result};
-use crate::tls::{provider, read_certs, ChainOnly};
+use crate::tls::{provider, read_certs, read_key, AcceptAnyCert, ChainOnly};
 
 /// TLS settings of a connector.
 #[derive(Clone, Debug, Default)]
@@ -25,59 +20,6 @@ pub struct TlsOptions {
     pub sslrootcert: Option<String>,
     pub sslcert: Option<String>,
     pub sslkey: Option<String>,
-}
-
-#[derive(Debug)]
-struct AcceptAnyCert(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn read_key(path: &str) -> Result<PrivateKeyDer<'static>> {
-    let f =
-        File::open(path).map_err(|e| Error::config(format!("cannot read key file {path}: {e}")))?;
-    rustls_pemfile::private_key(&mut BufReader::new(f))
-        .map_err(|e| Error::config(format!("cannot parse key file {path}: {e}")))?
-        .ok_or_else(|| Error::config(format!("no PEM private key found in {path}")))
 }
 
 /// The tokio-postgres SSL mode and the TLS connector for `opts`.

@@ -1,4 +1,9 @@
-//! `ssl_mode=verify_ca` for the connections mysql_async opens.
+//! TLS for MySQL and MariaDB: the rustls configuration of the fast reader's
+//! connections, and `ssl_mode=verify_ca` for the connections mysql_async opens.
+//!
+//! The modes: `preferred` and `required` encrypt without verifying the certificate,
+//! `verify_ca` checks its chain, `verify_identity` its chain and host name. The roots
+//! are those mysql_async trusts: the built-in (Mozilla) set and `ssl_ca`'s.
 //!
 //! mysql_async 0.37.1 skips the host-name check (`with_danger_skip_domain_validation`)
 //! only when its rustls verifier finds the text "NotValidForName" in the error, which
@@ -7,9 +12,8 @@
 //! not name the host it was reached by failed, which is the case verify_ca exists for.
 //!
 //! Instead, one probe per connector reads the server's certificate: it does the MySQL
-//! handshake up to the TLS upgrade, and rustls checks the chain against the roots
-//! mysql_async trusts (the built-in set and `ssl_ca`) but not the name. A DNS name from
-//! that certificate then becomes mysql_async's TLS host name
+//! handshake up to the TLS upgrade, and rustls checks the chain but not the name. A DNS
+//! name from that certificate then becomes mysql_async's TLS host name
 //! (`with_danger_tls_hostname_override`), so mysql_async verifies its own connection in
 //! full: the chain, and that name. Any certificate of a trusted CA still passes, as
 //! verify_ca promises; a certificate that names no DNS host is checked against the host
@@ -27,41 +31,70 @@ use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::SslMode;
 use crate::error::{Error, Result};
-use crate::tls::{provider, read_certs, ChainOnly};
+use crate::tls::{provider, read_certs, read_key, AcceptAnyCert, ChainOnly};
 
-/// The trusted roots and the host name found for a connector's server.
+/// The rustls configuration for `mode` (not `disabled`), with the client certificate
+/// when one is given.
+pub fn client_config(
+    mode: SslMode,
+    ssl_ca: Option<&str>,
+    identity: Option<(&str, &str)>,
+) -> Result<Arc<ClientConfig>> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?;
+    let builder = match mode {
+        SslMode::VerifyCa | SslMode::VerifyIdentity => {
+            let mut roots = RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            if let Some(path) = ssl_ca {
+                for c in read_certs(path)? {
+                    roots.add(c).map_err(|e| {
+                        Error::config(format!("invalid CA certificate in {path}: {e}"))
+                    })?;
+                }
+            }
+            let webpki =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?;
+            if mode == SslMode::VerifyIdentity {
+                builder.with_webpki_verifier(webpki)
+            } else {
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+            }
+        }
+        _ => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider))),
+    };
+    let config = match identity {
+        Some((cert, key)) => builder
+            .with_client_auth_cert(read_certs(cert)?, read_key(key)?)
+            .map_err(|e| Error::config(format!("invalid client certificate or key: {e}")))?,
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+/// The host name found for a connector's `verify_ca` server.
 pub struct VerifyCa {
+    /// [`client_config`] for `verify_ca`: the chain is checked, not the name.
     config: Arc<ClientConfig>,
     name: Mutex<Option<String>>,
 }
 
 impl VerifyCa {
-    /// The roots mysql_async trusts: the built-in (Mozilla) set, plus `ssl_ca`'s.
-    pub fn new(ssl_ca: Option<&str>) -> Result<Self> {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = ssl_ca {
-            for c in read_certs(path)? {
-                roots
-                    .add(c)
-                    .map_err(|e| Error::config(format!("invalid CA certificate in {path}: {e}")))?;
-            }
-        }
-        let provider = provider();
-        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?;
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
-            .with_no_client_auth();
-        Ok(VerifyCa {
-            config: Arc::new(config),
+    pub fn new(config: Arc<ClientConfig>) -> Self {
+        VerifyCa {
+            config,
             name: Mutex::new(None),
-        })
+        }
     }
 
     /// The TLS host name to verify the server's certificate against, and whether it was
