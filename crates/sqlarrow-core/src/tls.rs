@@ -1,6 +1,6 @@
 //! TLS pieces shared by the PostgreSQL and MySQL engines (rustls with ring, no system
-//! OpenSSL): the crypto provider, a verifier that checks the certificate chain but not
-//! the host name (`verify-ca`), one that accepts any certificate, and PEM files.
+//! OpenSSL): the crypto provider, the verifier of the modes that check less than the
+//! full chain and host name, and PEM files.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -18,11 +18,36 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Checks the chain but not the host name (`verify-ca`).
+/// A verifier that checks less than webpki's full check: the chain but not the host
+/// name (`verify-ca`, [`Lenient::chain_only`]), or no certificate at all (`prefer`,
+/// `require`: encrypted, not verified, [`Lenient::any_cert`]). The handshake's
+/// signatures are checked either way.
 #[derive(Debug)]
-pub(crate) struct ChainOnly(pub(crate) Arc<WebPkiServerVerifier>);
+pub(crate) struct Lenient {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl Lenient {
+    pub(crate) fn chain_only(
+        webpki: Arc<WebPkiServerVerifier>,
+        provider: Arc<CryptoProvider>,
+    ) -> Arc<Self> {
+        Arc::new(Lenient {
+            chain: Some(webpki),
+            provider,
+        })
+    }
+
+    pub(crate) fn any_cert(provider: Arc<CryptoProvider>) -> Arc<Self> {
+        Arc::new(Lenient {
+            chain: None,
+            provider,
+        })
+    }
+}
+
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -31,10 +56,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -47,7 +72,8 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        let algs = &self.provider.signature_verification_algorithms;
+        verify_tls12_signature(message, cert, dss, algs)
     }
     fn verify_tls13_signature(
         &self,
@@ -55,10 +81,13 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        let algs = &self.provider.signature_verification_algorithms;
+        verify_tls13_signature(message, cert, dss, algs)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -72,53 +101,6 @@ pub(crate) fn read_certs(path: &str) -> Result<Vec<CertificateDer<'static>>> {
         return Err(Error::config(format!("no PEM certificate found in {path}")));
     }
     Ok(certs)
-}
-
-/// Accepts any certificate (`prefer`/`require`: encrypted, not verified); signatures
-/// are still checked.
-#[derive(Debug)]
-pub(crate) struct AcceptAnyCert(pub(crate) Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 pub(crate) fn read_key(path: &str) -> Result<PrivateKeyDer<'static>> {

@@ -33,7 +33,7 @@ use tokio::net::TcpStream;
 
 use super::SslMode;
 use crate::error::{Error, Result};
-use crate::tls::{provider, read_certs, read_key, AcceptAnyCert, ChainOnly};
+use crate::tls::{provider, read_certs, read_key, Lenient};
 
 /// The rustls configuration for `mode` (not `disabled`), with the client certificate
 /// when one is given.
@@ -66,12 +66,12 @@ pub fn client_config(
             } else {
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+                    .with_custom_certificate_verifier(Lenient::chain_only(webpki, provider))
             }
         }
         _ => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider))),
+            .with_custom_certificate_verifier(Lenient::any_cert(provider)),
     };
     let config = match identity {
         Some((cert, key)) => builder

@@ -11,7 +11,7 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{Error, Result};
-use crate::tls::{provider, read_certs, read_key, AcceptAnyCert, ChainOnly};
+use crate::tls::{provider, read_certs, read_key, Lenient};
 
 /// TLS settings of a connector.
 #[derive(Clone, Debug, Default)]
@@ -59,12 +59,12 @@ pub fn make_tls(opts: &TlsOptions) -> Result<(SslMode, MakeRustlsConnect)> {
         } else {
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+                .with_custom_certificate_verifier(Lenient::chain_only(webpki, provider.clone()))
         }
     } else {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider.clone())))
+            .with_custom_certificate_verifier(Lenient::any_cert(provider.clone()))
     };
     let config = match (&opts.sslcert, &opts.sslkey) {
         (Some(cert), Some(key)) => builder
