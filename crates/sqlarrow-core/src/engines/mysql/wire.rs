@@ -14,9 +14,9 @@
 //! plugins, a caching_sha2 full authentication, a server without
 //! `CLIENT_DEPRECATE_EOF`, TLS required of a server without it) or per statement (a
 //! statement the server cannot prepare, parameters sent as long data), and the connector
-//! then uses `mysql_async`, which handles all of those (or reports them). Packet parsing helpers (handshake, column definitions,
-//! error packets, execute requests) come from `mysql_common`, the library under
-//! `mysql_async`.
+//! then uses `mysql_async`, which handles all of those (or reports them). Packet parsing
+//! helpers (handshake, column definitions, error packets, execute requests) come from
+//! `mysql_common`, the library under `mysql_async`.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -269,10 +269,11 @@ impl WireConn {
             .parse(())
             .map_err(|e| protocol(&format!("handshake: {e}")))?;
         let server = hs.capabilities();
-        let tls = match (&cfg.tls, server.contains(CapabilityFlags::CLIENT_SSL)) {
-            (Some(config), true) => Some(config.clone()),
-            (_, false) if cfg.mode == SslMode::Preferred || cfg.mode == SslMode::Disabled => None,
-            (None, _) if cfg.mode == SslMode::Disabled => None,
+        let offered = server.contains(CapabilityFlags::CLIENT_SSL);
+        let tls = match (cfg.mode, &cfg.tls) {
+            (SslMode::Disabled, _) => None,
+            (_, Some(config)) if offered => Some(config.clone()),
+            (SslMode::Preferred, _) => None,
             // TLS required of a server without it: mysql_async reports that.
             _ => return Err(unsupported("TLS required but not offered")),
         };
@@ -295,9 +296,6 @@ impl WireConn {
             want |= CapabilityFlags::CLIENT_CONNECT_WITH_DB;
         }
         self.caps = want & server;
-        if tls.is_some() {
-            self.caps |= CapabilityFlags::CLIENT_SSL;
-        }
         self.id = hs.connection_id();
         let nonce = hs.nonce();
         let plugin = hs
@@ -351,6 +349,7 @@ impl WireConn {
         if self.pos != self.end {
             return Err(protocol("bytes after the server's greeting"));
         }
+        self.caps |= CapabilityFlags::CLIENT_SSL;
         let mut out = Vec::new();
         SslRequest::new(self.caps, 1 << 30, UTF8MB4_GENERAL_CI)
             .with_mariadb_capabilities(ext)
