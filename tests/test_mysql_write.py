@@ -314,23 +314,25 @@ def _killing_reader(
 
     def killer() -> None:
         kill.wait(60)
-        # The writing connection: the one whose transaction has inserted rows (LOAD DATA
-        # mid-stream, or a bulk execution between two commands).
-        ids: list[dict[str, Any]] = []
-        for _ in range(200):
-            ids = admin.query(
-                "SELECT p.ID AS id FROM information_schema.PROCESSLIST p "
-                "JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID "
-                "WHERE p.DB = ? AND t.trx_rows_modified > 0",
-                [db],
-            ).to_pylist()
-            if ids:
-                break
-            time.sleep(0.05)
-        for r in ids:
-            admin.execute(f"KILL {int(r['id'])}")
-        killed.append(len(ids))
-        done.set()
+        try:
+            # The writing connection: the one whose transaction has inserted rows (LOAD
+            # DATA mid-stream, or a bulk execution between two commands).
+            ids: list[dict[str, Any]] = []
+            for _ in range(200):
+                ids = admin.query(
+                    "SELECT p.ID AS id FROM information_schema.PROCESSLIST p "
+                    "JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID "
+                    "WHERE p.DB = ? AND t.trx_rows_modified > 0",
+                    [db],
+                ).to_pylist()
+                if ids:
+                    break
+                time.sleep(0.05)
+            for r in ids:
+                admin.execute(f"KILL {int(r['id'])}")
+            killed.append(len(ids))
+        finally:
+            done.set()  # an error here leaves `killed` empty, which the test reports
 
     threading.Thread(target=killer, daemon=True).start()
 
@@ -359,10 +361,15 @@ def test_killed_connection_leaves_no_partial_table(
     my.execute("create table big (id bigint primary key, v text)")
     my.write("big", pa.table({"id": [-1, -2], "v": ["old", "old"]}))
     reader, killed, done = _killing_reader(my_admin, db)
-    with pytest.raises(sqlarrow.DatabaseConnectionError):
+    # Which of the two failed tells a missed kill from a write that went on after it.
+    raised: Exception | None = None
+    try:
         my.write("big", reader, mode=mode)
+    except Exception as e:
+        raised = e
     done.wait(30)
-    assert killed == [1]  # the writing connection was killed mid-stream
+    assert killed == [1], "the killer did not find the writing connection"
+    assert isinstance(raised, sqlarrow.DatabaseConnectionError), raised
     assert my.query("select id from big order by id").to_pylist() == [{"id": -2}, {"id": -1}]
     for _ in range(3):
         assert my.query("select 1 as one").to_pylist() == [{"one": 1}]
