@@ -21,16 +21,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use mysql_common::constants::CapabilityFlags;
-use mysql_common::io::ParseBuf;
-use mysql_common::packets::{HandshakePacket, SslRequest};
-use mysql_common::proto::MySerialize;
 use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+use super::wire::WireConn;
 use super::SslMode;
 use crate::error::{Error, Result};
 use crate::tls::{provider, read_certs, read_key, Lenient};
@@ -103,7 +98,7 @@ impl VerifyCa {
         if let Some(n) = self.name.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return Ok((n, true));
         }
-        let cert = probe(host, port, self.config.clone()).await?;
+        let cert = WireConn::peer_certificate(host, port, self.config.clone()).await?;
         let n = name_in(&cert, host)?;
         *self.name.lock().unwrap_or_else(|p| p.into_inner()) = Some(n.clone());
         Ok((n, false))
@@ -113,85 +108,6 @@ impl VerifyCa {
     pub fn forget(&self) {
         *self.name.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
-}
-
-fn lost(e: std::io::Error) -> Error {
-    Error::connection(format!("cannot reach the MySQL server: {e}"))
-}
-
-/// Read one packet: (sequence id, payload). The server's greeting is small.
-async fn read_packet(tcp: &mut TcpStream) -> Result<(u8, Vec<u8>)> {
-    let mut head = [0u8; 4];
-    tcp.read_exact(&mut head).await.map_err(lost)?;
-    let len = u32::from_le_bytes([head[0], head[1], head[2], 0]) as usize;
-    if len > 1 << 16 {
-        return Err(Error::connection(format!(
-            "the MySQL server's greeting is {len} bytes long; not a MySQL server?"
-        )));
-    }
-    let mut body = vec![0u8; len];
-    tcp.read_exact(&mut body).await.map_err(lost)?;
-    Ok((head[3], body))
-}
-
-/// The server's certificate, its chain checked against `config`'s roots (not its name).
-async fn probe(
-    host: &str,
-    port: u16,
-    config: Arc<ClientConfig>,
-) -> Result<CertificateDer<'static>> {
-    let mut tcp = TcpStream::connect((host, port)).await.map_err(lost)?;
-    let _ = tcp.set_nodelay(true);
-    let (seq, greeting) = read_packet(&mut tcp).await?;
-    if greeting.first() == Some(&0xFF) {
-        // An error packet: 0xFF, the code (2 bytes), maybe '#' and a SQL state (5
-        // bytes), then the message.
-        let rest = greeting.get(3..).unwrap_or_default();
-        let msg = match rest.first() {
-            Some(b'#') => rest.get(6..).unwrap_or_default(),
-            _ => rest,
-        };
-        return Err(Error::connection(format!(
-            "the MySQL server refused the connection: {}",
-            String::from_utf8_lossy(msg)
-        )));
-    }
-    let hs: HandshakePacket<'_> = ParseBuf(&greeting)
-        .parse(())
-        .map_err(|e| Error::connection(format!("unexpected MySQL greeting: {e}")))?;
-    if !hs.capabilities().contains(CapabilityFlags::CLIENT_SSL) {
-        return Err(Error::connection(
-            "the server does not support TLS; use ssl_mode='preferred' or 'disabled' to \
-             connect without it",
-        )
-        .transient(false));
-    }
-    let caps = (CapabilityFlags::CLIENT_SSL
-        | CapabilityFlags::CLIENT_PROTOCOL_41
-        | CapabilityFlags::CLIENT_SECURE_CONNECTION
-        | CapabilityFlags::CLIENT_LONG_PASSWORD)
-        & hs.capabilities();
-    let mut body = Vec::new();
-    SslRequest::new(caps, 1 << 24, 45).serialize(&mut body);
-    let mut frame = (body.len() as u32).to_le_bytes()[..3].to_vec();
-    frame.push(seq.wrapping_add(1));
-    frame.extend_from_slice(&body);
-    tcp.write_all(&frame).await.map_err(lost)?;
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|e| Error::config(format!("host {host:?} is not a valid TLS server name: {e}")))?;
-    let mut tls = tokio_rustls::TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
-        .map_err(|e| Error::connection(format!("TLS error: {e}")).transient(false))?;
-    let cert = tls
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .map(|c| c.clone().into_owned())
-        .ok_or_else(|| Error::connection("TLS error: the server sent no certificate"))?;
-    let _ = tls.shutdown().await;
-    Ok(cert)
 }
 
 /// The name to verify `cert` against (see [`override_for`]).

@@ -32,7 +32,7 @@ use mysql_common::packets::{
     HandshakePacket, HandshakeResponse, SslRequest, StmtPacket,
 };
 use mysql_common::proto::MySerialize;
-use rustls::pki_types::ServerName;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -229,12 +229,23 @@ impl WireConn {
 
     /// Connect, authenticate and run the session setup.
     pub async fn connect(cfg: &WireConfig) -> Result<WireConn> {
-        let sock = TcpStream::connect((cfg.host.as_str(), cfg.port))
+        let mut c = WireConn::open(&cfg.host, cfg.port).await?;
+        c.handshake(cfg).await?;
+        c.simple(SESSION_INIT).await?;
+        if cfg.read_only {
+            c.simple("SET SESSION TRANSACTION READ ONLY").await?;
+        }
+        Ok(c)
+    }
+
+    /// The TCP connection, before the server's greeting is read.
+    async fn open(host: &str, port: u16) -> Result<WireConn> {
+        let sock = TcpStream::connect((host, port))
             .await
             .map_err(|e| Error::connection(format!("cannot reach the MySQL server: {e}")))?;
         let _ = sock.set_nodelay(true);
         let sock = HybridStream::new(sock);
-        let mut c = WireConn {
+        Ok(WireConn {
             #[cfg(unix)]
             fd: sock.fd(),
             flags: sock.flags(),
@@ -250,21 +261,58 @@ impl WireConn {
             dirty: false,
             busy: false,
             bulk: false,
-        };
-        c.handshake(cfg).await?;
-        c.simple(SESSION_INIT).await?;
-        if cfg.read_only {
-            c.simple("SET SESSION TRANSACTION READ ONLY").await?;
-        }
-        Ok(c)
+        })
     }
 
-    async fn handshake(&mut self, cfg: &WireConfig) -> Result<()> {
+    /// The server's greeting (a handshake packet, parsed by the caller), or the error
+    /// it sent instead.
+    async fn greeting(&mut self) -> Result<Vec<u8>> {
         let p = self.packet().await?;
         if self.data(p).first() == Some(&0xFF) {
             return Err(self.err_packet(p));
         }
-        let data = self.data(p).to_vec();
+        Ok(self.data(p).to_vec())
+    }
+
+    /// The server's certificate, checked as `config` checks it, from a connection that
+    /// goes as far as the TLS upgrade and is then dropped (verify_ca's probe, see
+    /// [`super::tls`]).
+    pub async fn peer_certificate(
+        host: &str,
+        port: u16,
+        config: Arc<rustls::ClientConfig>,
+    ) -> Result<CertificateDer<'static>> {
+        let mut c = WireConn::open(host, port).await?;
+        let data = c.greeting().await?;
+        let hs: HandshakePacket<'_> = ParseBuf(&data)
+            .parse(())
+            .map_err(|e| protocol(&format!("handshake: {e}")))?;
+        if !hs.capabilities().contains(CapabilityFlags::CLIENT_SSL) {
+            return Err(Error::connection(
+                "the server does not support TLS; use ssl_mode='preferred' or 'disabled' to \
+                 connect without it",
+            )
+            .transient(false));
+        }
+        c.caps = (CapabilityFlags::CLIENT_PROTOCOL_41
+            | CapabilityFlags::CLIENT_SECURE_CONNECTION
+            | CapabilityFlags::CLIENT_LONG_PASSWORD)
+            & hs.capabilities();
+        c.start_tls(config, host, MariadbCapabilities::empty())
+            .await?;
+        let cert = match &c.sock {
+            Sock::Tls(t) => t.get_ref().1.peer_certificates().and_then(|c| c.first()),
+            _ => None,
+        };
+        let cert = cert
+            .map(|c| c.clone().into_owned())
+            .ok_or_else(|| Error::connection("TLS error: the server sent no certificate"))?;
+        let _ = c.sock.shutdown().await;
+        Ok(cert)
+    }
+
+    async fn handshake(&mut self, cfg: &WireConfig) -> Result<()> {
+        let data = self.greeting().await?;
         let hs: HandshakePacket<'_> = ParseBuf(&data)
             .parse(())
             .map_err(|e| protocol(&format!("handshake: {e}")))?;
