@@ -228,3 +228,12 @@ def make_test_certs(work: Path, san: str) -> TestCerts:
             "-CAcreateserial", "-out", "server.crt", "-days", "2",
             "-extfile", "san.ext")  # fmt: skip
     return TestCerts(work)
+
+
+def free_port() -> int:
+    """A loopback TCP port that nothing listens on (when this returns)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

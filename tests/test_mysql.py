@@ -7,7 +7,6 @@ import datetime as dt
 import decimal
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pytest
 
 import sqlarrow
+from conftest import free_port
 from sqlarrow._core import RawConnector
 from sqlarrow._mysql import MySQLConnector
 
@@ -426,10 +426,7 @@ def test_bad_credentials(my_admin: MySQLConnector) -> None:
 
 
 def test_unreachable_port() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    # The socket is closed: nothing listens on that loopback port.
+    port = free_port()  # nothing listens on that loopback port
     conn = MySQLConnector("127.0.0.1", port, user="root", connect_timeout=5)
     try:
         start = time.monotonic()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -24,7 +23,7 @@ import pyarrow as pa
 import pytest
 
 import sqlarrow
-from conftest import make_test_certs, stream_table
+from conftest import free_port, make_test_certs, stream_table
 from sqlarrow._mysql import MySQLConnector
 from sqlarrow.exceptions import AuthenticationError, DatabaseConnectionError
 
@@ -50,12 +49,6 @@ def _tool(name: str, *fallbacks: str) -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     install = _tool("mariadb-install-db", "/usr/bin/mariadb-install-db")
@@ -76,7 +69,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
         capture_output=True,
         timeout=180,
     )
-    port = _free_port()
+    port = free_port()
     sock = d / "mysqld.sock"
     log = d / "error.log"
     proc = subprocess.Popen(

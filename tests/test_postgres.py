@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 import sqlarrow
-from conftest import AUTH_PASSWORD, AUTH_ROLE, pg_scalar
+from conftest import AUTH_PASSWORD, AUTH_ROLE, free_port, pg_scalar
 
 UTC = dt.timezone.utc
 
@@ -431,15 +431,9 @@ def test_unknown_database(pg_admin: sqlarrow.Connector) -> None:
         assert "no_such_db_sqlarrow" in str(info.value)
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2"])
 def test_unreachable_server_fails_fast(host: str) -> None:
-    port = _closed_port() if host == "127.0.0.1" else 5432
+    port = free_port() if host == "127.0.0.1" else 5432
     with sqlarrow.PostgreSQLConnector(
         host=host, port=port, user="postgres", connect_timeout=2, pool_timeout=5
     ) as conn:

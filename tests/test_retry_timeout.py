@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,12 @@ from pathlib import Path
 import pytest
 
 import sqlarrow
+from conftest import free_port
 from sqlarrow import RetryPolicy
 
 MY_HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
 MY_PORT = int(os.environ.get("SQLARROW_MYSQL_PORT", "3306"))
 SECRET = f"pw-{uuid.uuid4().hex}"
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- RetryPolicy ----------------------------------------------------------------------
@@ -76,7 +70,7 @@ def test_policy_run() -> None:
 
 def test_connect_retried_and_logged_without_secret(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="sqlarrow")
-    port = _closed_port()
+    port = free_port()
     policy = RetryPolicy(max_attempts=3, initial_delay=0.05, jitter=False)
     with sqlarrow.connect(
         f"postgresql://postgres:{SECRET}@127.0.0.1:{port}/postgres", retry=policy
@@ -121,7 +115,7 @@ def test_retry_from_config(tmp_path: Path) -> None:
 def test_ctrl_c_interrupts_retry_sleep() -> None:
     code = (
         "import sqlarrow, time, sys\n"
-        f"c = sqlarrow.connect('postgresql://postgres@127.0.0.1:{_closed_port()}/postgres',\n"
+        f"c = sqlarrow.connect('postgresql://postgres@127.0.0.1:{free_port()}/postgres',\n"
         "    retry=sqlarrow.RetryPolicy(max_attempts=5, initial_delay=60, jitter=False))\n"
         "print('ready', flush=True)\n"
         "t = time.monotonic()\n"
