@@ -303,7 +303,7 @@ def test_injection_shaped_identifiers_and_values(my: MySQLConnector) -> None:
 
 def _killing_reader(
     admin: MySQLConnector, db: str, kill_after: int = 3
-) -> tuple[pa.RecordBatchReader, list[int], Any]:
+) -> tuple[pa.RecordBatchReader, list[int], Any, list[Exception]]:
     """2M rows from a generator; after `kill_after` batches another thread KILLs the
     connection running LOAD DATA in database `db` (and waits until it is gone)."""
     import threading
@@ -311,20 +311,27 @@ def _killing_reader(
     schema = pa.schema([("id", pa.int64()), ("v", pa.string())])
     kill, done = threading.Event(), threading.Event()
     killed: list[int] = []
+    lookup_errors: list[Exception] = []
 
     def killer() -> None:
         kill.wait(60)
         try:
             # The writing connection: the one whose transaction has inserted rows (LOAD
-            # DATA mid-stream, or a bulk execution between two commands).
+            # DATA mid-stream, or a bulk execution between two commands). Looked for
+            # for up to 30 s (CI machines can be slow); a failed lookup is retried and,
+            # if none succeeds, reported by the test.
             ids: list[dict[str, Any]] = []
-            for _ in range(200):
-                ids = admin.query(
-                    "SELECT p.ID AS id FROM information_schema.PROCESSLIST p "
-                    "JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID "
-                    "WHERE p.DB = ? AND t.trx_rows_modified > 0",
-                    [db],
-                ).to_pylist()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    ids = admin.query(
+                        "SELECT p.ID AS id FROM information_schema.PROCESSLIST p "
+                        "JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID "
+                        "WHERE p.DB = ? AND t.trx_rows_modified > 0",
+                        [db],
+                    ).to_pylist()
+                except sqlarrow.Error as e:
+                    lookup_errors.append(e)
                 if ids:
                     break
                 time.sleep(0.05)
@@ -340,7 +347,7 @@ def _killing_reader(
         for i in range(20):
             if i == kill_after:
                 kill.set()
-                done.wait(60)
+                done.wait(90)
             base = i * 100_000
             yield pa.record_batch(
                 [
@@ -350,7 +357,7 @@ def _killing_reader(
                 schema=schema,
             )
 
-    return pa.RecordBatchReader.from_batches(schema, gen()), killed, done
+    return pa.RecordBatchReader.from_batches(schema, gen()), killed, done, lookup_errors
 
 
 @pytest.mark.parametrize("mode", ["append", "replace"])
@@ -360,15 +367,15 @@ def test_killed_connection_leaves_no_partial_table(
     db = my.query("SELECT DATABASE() AS d").to_pylist()[0]["d"]
     my.execute("create table big (id bigint primary key, v text)")
     my.write("big", pa.table({"id": [-1, -2], "v": ["old", "old"]}))
-    reader, killed, done = _killing_reader(my_admin, db)
+    reader, killed, done, lookup_errors = _killing_reader(my_admin, db)
     # Which of the two failed tells a missed kill from a write that went on after it.
     raised: Exception | None = None
     try:
         my.write("big", reader, mode=mode)
     except Exception as e:
         raised = e
-    done.wait(30)
-    assert killed == [1], "the killer did not find the writing connection"
+    done.wait(90)
+    assert killed == [1], f"the killer did not find the writing connection: {lookup_errors}"
     assert isinstance(raised, sqlarrow.DatabaseConnectionError), raised
     assert my.query("select id from big order by id").to_pylist() == [{"id": -2}, {"id": -1}]
     for _ in range(3):
