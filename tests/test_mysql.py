@@ -425,6 +425,72 @@ def test_bad_credentials(my_admin: MySQLConnector) -> None:
         my_admin.execute(f"DROP USER IF EXISTS '{user}'@'localhost'")
 
 
+@pytest.fixture
+def ed25519_plugin(my_admin: MySQLConnector) -> Iterator[None]:
+    """MariaDB's ed25519 password plugin, loaded for the test (and unloaded after, if
+    the test loaded it). MySQL has no such plugin: the test is skipped there."""
+    loaded = my_admin.query(
+        "SELECT COUNT(*) AS n FROM information_schema.PLUGINS "
+        "WHERE PLUGIN_NAME = 'ed25519' AND PLUGIN_STATUS = 'ACTIVE'"
+    ).to_pylist()[0]["n"]
+    if not loaded:
+        try:
+            my_admin.execute("INSTALL SONAME 'auth_ed25519'")
+        except sqlarrow.QueryError as e:
+            pytest.skip(f"this server has no ed25519 plugin (MariaDB's): {e}")
+    try:
+        yield
+    finally:
+        if not loaded:
+            my_admin.execute("UNINSTALL SONAME 'auth_ed25519'")
+
+
+def _global_status(conn: MySQLConnector, name: str) -> int:
+    return int(conn.query(f"SHOW GLOBAL STATUS LIKE '{name}'").to_pylist()[0]["Value"])
+
+
+@pytest.mark.parametrize("fast_reader", [True, False])
+def test_ed25519_login(
+    my_admin: MySQLConnector,
+    ed25519_plugin: None,
+    monkeypatch: pytest.MonkeyPatch,
+    fast_reader: bool,
+) -> None:
+    """An account with MariaDB's ed25519 plugin logs in through the fast reader itself
+    and through mysql_async (before, mysql_async was built without the plugin and
+    panicked when the fast reader handed such a login over)."""
+    if not fast_reader:
+        monkeypatch.setenv("SQLARROW_MYSQL_FAST_READER", "0")
+    user = f"sqlarrow_ed_{uuid.uuid4().hex[:8]}"
+    for host in ("%", "localhost"):
+        my_admin.execute(
+            f"CREATE USER '{user}'@'{host}' IDENTIFIED VIA ed25519 USING PASSWORD('ed-Pw-1')"
+        )
+    try:
+        aborted = _global_status(my_admin, "Aborted_connects")
+        good = _connector(None, user=user, password="ed-Pw-1")
+        try:
+            # (mysql_async may log in over the server's socket: user@localhost)
+            who = good.query("SELECT CURRENT_USER() AS u").to_pylist()[0]["u"]
+            assert who.split("@")[0] == user
+            assert scalar(good, "SELECT 40 + 2 AS v") == 42
+        finally:
+            good.close()
+        # The fast reader finished the login instead of abandoning it half-way.
+        assert _global_status(my_admin, "Aborted_connects") == aborted
+        bad = _connector(None, user=user, password="ed-wrong-pw")
+        try:
+            with pytest.raises(sqlarrow.AuthenticationError) as info:
+                bad.query("SELECT 1")
+            assert "ed-wrong-pw" not in str(info.value)
+            assert "ed-wrong-pw" not in repr(bad)
+        finally:
+            bad.close()
+    finally:
+        for host in ("%", "localhost"):
+            my_admin.execute(f"DROP USER IF EXISTS '{user}'@'{host}'")
+
+
 def test_unreachable_port() -> None:
     port = free_port()  # nothing listens on that loopback port
     conn = MySQLConnector("127.0.0.1", port, user="root", connect_timeout=5)

@@ -463,7 +463,8 @@ impl Manager for WireManager {
 pub struct MySqlConnector {
     pool: Pool<MySqlManager>,
     /// Query results are read through these connections when the server and settings
-    /// allow it (plain TCP, native or caching_sha2 passwords); see [`wire`].
+    /// allow it (plain TCP or TLS; native, caching_sha2 or ed25519 passwords); see
+    /// [`wire`].
     wire: Pool<WireManager>,
     /// The fast reader cannot serve this server or these settings: always mysql_async.
     wire_off: AtomicBool,

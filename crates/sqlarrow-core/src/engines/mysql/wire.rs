@@ -7,11 +7,12 @@
 //! binary-protocol row packets in place, straight into the column buffers: no per-row
 //! or per-cell allocation, no await per row.
 //!
-//! It speaks only what a query needs: the handshake with `mysql_native_password` or
-//! `caching_sha2_password` (fast path), over plain TCP or TLS (rustls, the connector's
-//! `ssl_mode`, see [`super::tls`]), `COM_STMT_PREPARE`/`EXECUTE`/`CLOSE` and `COM_QUERY`
-//! for session setup. Anything else it reports as [`Unsupported`] at connect (other auth
-//! plugins, a caching_sha2 full authentication, a server without
+//! It speaks only what a query needs: the handshake with `mysql_native_password`,
+//! `caching_sha2_password` (fast path) or MariaDB's `ed25519`, over plain TCP or TLS
+//! (rustls, the connector's `ssl_mode`, see [`super::tls`]),
+//! `COM_STMT_PREPARE`/`EXECUTE`/`CLOSE` and `COM_QUERY` for session setup. Anything else
+//! it reports as [`Unsupported`] at connect (other auth plugins such as MariaDB's
+//! `parsec`, a caching_sha2 full authentication, a server without
 //! `CLIENT_DEPRECATE_EOF`, TLS required of a server without it) or per statement (a
 //! statement the server cannot prepare, parameters sent as long data), and the connector
 //! then uses `mysql_async`, which handles all of those (or reports them). Packet parsing
@@ -1067,10 +1068,13 @@ pub fn decode_captured(
 /// does not implement.
 fn auth_response(plugin: &AuthPlugin<'_>, pass: Option<&str>, nonce: &[u8]) -> Result<Vec<u8>> {
     match plugin {
-        AuthPlugin::MysqlNativePassword | AuthPlugin::CachingSha2Password => Ok(plugin
-            .gen_data(pass, nonce)
-            .map(|d| d.to_vec())
-            .unwrap_or_default()),
+        // ed25519 (MariaDB): the nonce signed with a key derived from the password.
+        AuthPlugin::MysqlNativePassword | AuthPlugin::CachingSha2Password | AuthPlugin::Ed25519 => {
+            Ok(plugin
+                .gen_data(pass, nonce)
+                .map(|d| d.to_vec())
+                .unwrap_or_default())
+        }
         _ => Err(unsupported("authentication plugin")),
     }
 }
@@ -1268,6 +1272,30 @@ fn no_markers(sql: &str) -> bool {
 mod tests {
     use super::*;
     use arrow_array::Array;
+
+    #[test]
+    fn auth_responses_for_the_plugins_the_reader_speaks() {
+        let nonce = [7u8; 32];
+        let native = auth_response(&AuthPlugin::MysqlNativePassword, Some("pw"), &nonce[..20]);
+        assert_eq!(native.unwrap().len(), 20);
+        let sha2 = auth_response(&AuthPlugin::CachingSha2Password, Some("pw"), &nonce[..20]);
+        assert_eq!(sha2.unwrap().len(), 32);
+        // ed25519 signs the server's 32-byte nonce: a 64-byte signature.
+        let ed = auth_response(&AuthPlugin::Ed25519, Some("pw"), &nonce).unwrap();
+        assert_eq!(ed.len(), 64);
+        assert_ne!(
+            ed,
+            auth_response(&AuthPlugin::Ed25519, Some("pw2"), &nonce).unwrap()
+        );
+        // Any other plugin goes to mysql_async, without a panic.
+        let other = AuthPlugin::Other(std::borrow::Cow::Borrowed(&b"dialog"[..]));
+        assert!(is_unsupported(
+            &auth_response(&other, Some("pw"), &nonce).unwrap_err()
+        ));
+        assert!(is_unsupported(
+            &auth_response(&AuthPlugin::MysqlClearPassword, Some("pw"), &nonce).unwrap_err()
+        ));
+    }
 
     #[test]
     fn lenenc_forms() {
