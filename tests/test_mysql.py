@@ -491,6 +491,23 @@ def test_ed25519_login(
             my_admin.execute(f"DROP USER IF EXISTS '{user}'@'{host}'")
 
 
+def test_every_path_talks_tcp_to_the_host_and_port_given(my: MySQLConnector) -> None:
+    """mysql_async's connections (transactions, execute, introspection) stay on the TCP
+    address given. By default mysql_async reconnected to a loopback server through the
+    Unix socket path the server reports: another server's socket when the port is
+    forwarded to a server whose socket path also exists locally (seen here: a connector
+    given 127.0.0.1:<port of a second MariaDB> ran its transactions on the first)."""
+    me = "SELECT HOST AS h FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()"
+    hosts = [my.query(me).to_pylist()[0]["h"]]
+    with my.transaction() as tx:
+        hosts.append(tx.query(me).to_pylist()[0]["h"])
+    my.execute("CREATE TABLE hosts (h VARCHAR(200))")
+    my.execute(f"INSERT INTO hosts {me}")
+    hosts.append(my.query("SELECT h FROM hosts").to_pylist()[0]["h"])
+    # A TCP client shows as "address:port", a Unix socket's as "localhost".
+    assert all(h != "localhost" and ":" in h for h in hosts), hosts
+
+
 def test_unreachable_port() -> None:
     port = free_port()  # nothing listens on that loopback port
     conn = MySQLConnector("127.0.0.1", port, user="root", connect_timeout=5)

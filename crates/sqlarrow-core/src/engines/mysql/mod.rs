@@ -275,6 +275,11 @@ impl Settings {
             })
             .tcp_nodelay(true)
             .tcp_keepalive(Some(Duration::from_secs(60)))
+            // Stay on the host and port given. By default mysql_async, once connected to
+            // a loopback address, reconnects through the Unix socket path the server
+            // reports in @@socket: another server's socket when the port is forwarded
+            // (Docker, SSH) to a server whose socket path also exists here.
+            .prefer_socket(false)
             .stmt_cache_size(64);
         let mut ssl = SslOpts::default();
         for (what, path) in [
