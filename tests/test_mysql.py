@@ -470,7 +470,7 @@ def test_ed25519_login(
         aborted = _global_status(my_admin, "Aborted_connects")
         good = _connector(None, user=user, password="ed-Pw-1")
         try:
-            # (mysql_async may log in over the server's socket: user@localhost)
+            # (user@% or user@localhost: the server may resolve 127.0.0.1 to localhost)
             who = good.query("SELECT CURRENT_USER() AS u").to_pylist()[0]["u"]
             assert who.split("@")[0] == user
             assert scalar(good, "SELECT 40 + 2 AS v") == 42
