@@ -237,3 +237,9 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def mysql_global_status(conn: sqlarrow.Connector, name: str) -> int:
+    """A MySQL/MariaDB server counter (``SHOW GLOBAL STATUS``), e.g. ``Com_load``."""
+    rows = conn.query(f"SHOW GLOBAL STATUS LIKE '{name}'").to_pylist()
+    return int(rows[0]["Value"])

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 
 import sqlarrow
-from conftest import free_port
+from conftest import free_port, mysql_global_status
 from sqlarrow._core import RawConnector
 from sqlarrow._mysql import MySQLConnector
 
@@ -445,10 +445,6 @@ def ed25519_plugin(my_admin: MySQLConnector) -> Iterator[None]:
             my_admin.execute("UNINSTALL SONAME 'auth_ed25519'")
 
 
-def _global_status(conn: MySQLConnector, name: str) -> int:
-    return int(conn.query(f"SHOW GLOBAL STATUS LIKE '{name}'").to_pylist()[0]["Value"])
-
-
 @pytest.mark.parametrize("fast_reader", [True, False])
 def test_ed25519_login(
     my_admin: MySQLConnector,
@@ -467,7 +463,7 @@ def test_ed25519_login(
             f"CREATE USER '{user}'@'{host}' IDENTIFIED VIA ed25519 USING PASSWORD('ed-Pw-1')"
         )
     try:
-        aborted = _global_status(my_admin, "Aborted_connects")
+        aborted = mysql_global_status(my_admin, "Aborted_connects")
         good = _connector(None, user=user, password="ed-Pw-1")
         try:
             # (user@% or user@localhost: the server may resolve 127.0.0.1 to localhost)
@@ -477,7 +473,7 @@ def test_ed25519_login(
         finally:
             good.close()
         # The fast reader finished the login instead of abandoning it half-way.
-        assert _global_status(my_admin, "Aborted_connects") == aborted
+        assert mysql_global_status(my_admin, "Aborted_connects") == aborted
         bad = _connector(None, user=user, password="ed-wrong-pw")
         try:
             with pytest.raises(sqlarrow.AuthenticationError) as info:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import sqlarrow
+from conftest import mysql_global_status
 from sqlarrow._mysql import MySQLConnector
 
 HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
@@ -82,8 +83,7 @@ def _index_rows(admin: MySQLConnector) -> int:
     """Rows the server has read by walking an index (``Handler_read_next``). Queries
     checked with it select more than the key (a key-only select walks the index even
     on one connection)."""
-    rows = admin.query("SHOW GLOBAL STATUS LIKE 'Handler_read_next'").to_pylist()
-    return int(rows[0]["Value"])
+    return mysql_global_status(admin, "Handler_read_next")
 
 
 def _read(db: str, sql: str, **kw: Any) -> tuple[list[dict[str, Any]], bool]:

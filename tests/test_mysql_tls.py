@@ -23,7 +23,7 @@ import pyarrow as pa
 import pytest
 
 import sqlarrow
-from conftest import free_port, make_test_certs, stream_table
+from conftest import free_port, make_test_certs, mysql_global_status, stream_table
 from sqlarrow._mysql import MySQLConnector
 from sqlarrow.exceptions import AuthenticationError, DatabaseConnectionError
 
@@ -240,11 +240,6 @@ def test_reads_and_writes_over_tls_match_the_clear_connection(tls_server: TlsSer
             admin.execute(f"DROP DATABASE IF EXISTS `{db}`")
 
 
-def _com_load(conn: sqlarrow.Connector) -> int:
-    rows = conn.query("SHOW GLOBAL STATUS LIKE 'Com_load'").to_pylist()
-    return int(rows[0]["Value"])
-
-
 @pytest.mark.parametrize("mode", ["required", "verify_ca"])
 def test_the_fast_reader_and_parameter_arrays_run_over_tls(
     tls_server: TlsServer, mode: str, monkeypatch: pytest.MonkeyPatch
@@ -266,17 +261,19 @@ def test_the_fast_reader_and_parameter_arrays_run_over_tls(
         admin.execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4")
     try:
         with _conn(tls_server, database=db, **kw) as fast:
-            before = _com_load(fast)
+            before = mysql_global_status(fast, "Com_load")
             assert fast.write("t", data).rows_written == n
-            assert _com_load(fast) == before, "the append went through LOAD DATA"
+            loads = mysql_global_status(fast, "Com_load") - before
+            assert loads == 0, "the append went through LOAD DATA"
             a = fast.query("SELECT * FROM t ORDER BY id").to_arrow()
             s = stream_table(fast, "SELECT * FROM t ORDER BY id", batch_size=3_000)
             p = fast.query("SELECT * FROM t WHERE id >= ? ORDER BY id", [n - 10]).to_arrow()
         monkeypatch.setenv("SQLARROW_MYSQL_FAST_READER", "0")
         with _conn(tls_server, database=db, **kw) as slow:
-            before = _com_load(slow)
+            before = mysql_global_status(slow, "Com_load")
             assert slow.write("t2", data).rows_written == n
-            assert _com_load(slow) == before + 1, "without the reader, appends use LOAD DATA"
+            loads = mysql_global_status(slow, "Com_load") - before
+            assert loads == 1, "without the reader, appends use LOAD DATA"
             b = slow.query("SELECT * FROM t ORDER BY id").to_arrow()
             assert slow.query("SELECT * FROM t2 ORDER BY id").to_arrow().equals(b)
             assert _cipher(slow).startswith("TLS_")
