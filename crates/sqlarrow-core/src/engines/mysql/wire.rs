@@ -285,9 +285,7 @@ impl WireConn {
     ) -> Result<CertificateDer<'static>> {
         let mut c = WireConn::open(host, port).await?;
         let data = c.greeting().await?;
-        let hs: HandshakePacket<'_> = ParseBuf(&data)
-            .parse(())
-            .map_err(|e| protocol(&format!("handshake: {e}")))?;
+        let hs = parse_greeting(&data)?;
         if !hs.capabilities().contains(CapabilityFlags::CLIENT_SSL) {
             return Err(Error::connection(
                 "the server does not support TLS; use ssl_mode='preferred' or 'disabled' to \
@@ -314,9 +312,7 @@ impl WireConn {
 
     async fn handshake(&mut self, cfg: &WireConfig) -> Result<()> {
         let data = self.greeting().await?;
-        let hs: HandshakePacket<'_> = ParseBuf(&data)
-            .parse(())
-            .map_err(|e| protocol(&format!("handshake: {e}")))?;
+        let hs = parse_greeting(&data)?;
         let server = hs.capabilities();
         let offered = server.contains(CapabilityFlags::CLIENT_SSL);
         let tls = match (cfg.mode, &cfg.tls) {
@@ -1077,6 +1073,13 @@ fn auth_response(plugin: &AuthPlugin<'_>, pass: Option<&str>, nonce: &[u8]) -> R
         }
         _ => Err(unsupported("authentication plugin")),
     }
+}
+
+/// The server's greeting (from [`WireConn::greeting`]) as a handshake packet.
+fn parse_greeting(data: &[u8]) -> Result<HandshakePacket<'_>> {
+    ParseBuf(data)
+        .parse(())
+        .map_err(|e| protocol(&format!("handshake: {e}")))
 }
 
 /// Read a length-encoded integer, advancing `b`.
