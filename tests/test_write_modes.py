@@ -403,3 +403,53 @@ def test_nul_bytes_in_text(target: tuple[sqlarrow.Connector, str, str]) -> None:
     else:
         conn.write(f"{p}nul", data, mode="upsert", key=["id"])
         assert rows(conn, f"select s from {p}nul order by id") == [{"s": "a\x00b"}, {"s": "ok"}]
+
+
+@pytest.mark.parametrize(
+    ("kind", "fine", "exact"),
+    [
+        (
+            pa.timestamp("ns"),
+            1_600_000_000_123_456_789,  # 2020-09-13 12:26:40.123456789
+            1_600_000_000_123_456_000,
+        ),
+        (pa.timestamp("ns", tz="UTC"), 1_600_000_000_123_456_789, 1_600_000_000_123_456_000),
+        (pa.time64("ns"), 3_723_000_000_001, 3_723_000_001_000),  # 01:02:03 + 1 ns / + 1 µs
+    ],
+    ids=["timestamp", "timestamptz", "time"],
+)
+def test_nanoseconds_are_refused_not_cut(
+    target: tuple[sqlarrow.Connector, str, str], kind: pa.DataType, fine: int, exact: int
+) -> None:
+    # The databases store microseconds; Arrow's cast would drop the nanoseconds without a
+    # word. A value with nanoseconds is refused (naming the column and the value), and
+    # nothing lands; whole microseconds in a nanosecond column write as usual.
+    conn, p, _ = target
+    data = pa.table({"id": [1, 2, 3], "t": pa.array([exact, None, fine], pa.int64()).cast(kind)})
+    with pytest.raises(sqlarrow.DataError, match=r'column "t": the value \S*(123456789|000000001)'):
+        conn.write(f"{p}ns_t", data)
+    with pytest.raises(sqlarrow.UndefinedObjectError):  # the table it created is gone
+        conn.query(f"select * from {p}ns_t")
+    res = conn.write(f"{p}ns_t", data.slice(0, 2))
+    assert res.rows_written == 2
+    back = conn.query(f"select t from {p}ns_t order by id").to_arrow().column("t")
+    assert back.to_pylist() == data.column("t").slice(0, 2).to_pylist()
+
+
+def test_an_arrow_type_the_engine_cannot_take_is_named(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    conn, p, engine = target
+    data = pa.table({"id": [1], "tags": pa.array([{"k": 1}], pa.struct([("k", pa.int64())]))})
+    with pytest.raises(sqlarrow.UnsupportedTypeError) as ei:
+        conn.write(f"{p}typed", data)
+    message = str(ei.value)
+    assert message.startswith('column "tags" has Arrow type Struct('), message
+    assert {"postgres": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL"}[engine] in message
+    assert "to Arrow" not in message  # a write: nothing is converted to Arrow
+    # A column of a type the existing table has, given in a unit it has to cast from.
+    conn.execute(f"create table {p}typed (id integer, t time)")
+    conn.write(
+        f"{p}typed", pa.table({"id": [1], "t": pa.array([3_723_000_000_000], pa.time64("ns"))})
+    )
+    assert conn.query(f"select t from {p}typed").to_pylist()[0]["t"].isoformat() == "01:02:03"

@@ -197,6 +197,20 @@ impl Error {
             .with_detail("type_name", type_name)
     }
 
+    /// An input column of a write whose Arrow type the engine's writer does not take.
+    pub fn unsupported_write_type(column: &str, type_name: &str, engine: &str, hint: &str) -> Self {
+        let mut msg = format!(
+            "column \"{column}\" has Arrow type {type_name}, which sqlarrow cannot write to {engine}"
+        );
+        if !hint.is_empty() {
+            msg.push_str("; ");
+            msg.push_str(hint);
+        }
+        Error::new(ErrorKind::UnsupportedType, msg)
+            .with_detail("column", column)
+            .with_detail("type_name", type_name)
+    }
+
     /// Mark a failure of COMMIT itself: the transaction may or may not have committed,
     /// so the work must not be retried blindly (`commit_in_doubt`, never transient).
     pub fn commit_in_doubt(mut self) -> Self {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader};
 use arrow_cast::{cast_with_options, CastOptions};
-use arrow_schema::{DataType, SchemaRef};
+use arrow_schema::{DataType, SchemaRef, TimeUnit};
 
 use crate::error::{Error, Result};
 
@@ -249,11 +249,14 @@ pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// Cast `array` to `to`, failing (never nulling) on values that do not fit.
+/// Cast `array` to `to`, failing (never nulling) on values that do not fit, and on
+/// times that a coarser unit would cut (nanoseconds into the microseconds a database
+/// stores): Arrow's cast truncates those without a word.
 pub fn cast_strict(array: &ArrayRef, to: &DataType, column: &str) -> Result<ArrayRef> {
     if array.data_type() == to {
         return Ok(array.clone());
     }
+    check_no_sub_unit_loss(array, to, column)?;
     let opts = CastOptions {
         safe: false,
         ..Default::default()
@@ -265,6 +268,79 @@ pub fn cast_strict(array: &ArrayRef, to: &DataType, column: &str) -> Result<Arra
         ))
         .with_detail("column", column.to_string())
     })
+}
+
+/// The number of `from` units in one `to` unit, when `to` is the coarser of the two.
+fn unit_ratio(from: &TimeUnit, to: &TimeUnit) -> Option<i64> {
+    fn per_second(u: &TimeUnit) -> i64 {
+        match u {
+            TimeUnit::Second => 1,
+            TimeUnit::Millisecond => 1_000,
+            TimeUnit::Microsecond => 1_000_000,
+            TimeUnit::Nanosecond => 1_000_000_000,
+        }
+    }
+    let (f, t) = (per_second(from), per_second(to));
+    (f > t).then(|| f / t)
+}
+
+/// Refuse a cast from a finer time unit to a coarser one (a `timestamp[ns]` into a
+/// database's microseconds, say) when a value has a non-zero part below the coarser
+/// unit. The error names the column and the first such value.
+fn check_no_sub_unit_loss(array: &ArrayRef, to: &DataType, column: &str) -> Result<()> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use DataType::{Duration, Time32, Time64, Timestamp};
+    let ratio = match (array.data_type(), to) {
+        (Timestamp(a, _), Timestamp(b, _))
+        | (Duration(a), Duration(b))
+        | (Time64(a) | Time32(a), Time64(b) | Time32(b)) => unit_ratio(a, b),
+        _ => None,
+    };
+    let Some(ratio) = ratio else {
+        return Ok(());
+    };
+    // Timestamps, durations and Time64 are 64-bit integers underneath, Time32 32-bit.
+    let raw = match array.data_type() {
+        Time32(_) => arrow_cast::cast(array, &DataType::Int32)
+            .and_then(|a| arrow_cast::cast(&a, &DataType::Int64)),
+        _ => arrow_cast::cast(array, &DataType::Int64),
+    }
+    .map_err(|e| Error::data(format!("column \"{column}\": {e}")))?;
+    let ints = raw.as_primitive::<Int64Type>();
+    let first = ints.iter().position(|v| v.is_some_and(|v| v % ratio != 0));
+    if let Some(row) = first {
+        let shown =
+            arrow_cast::display::ArrayFormatter::try_new(array.as_ref(), &Default::default())
+                .map(|f| f.value(row).to_string())
+                .unwrap_or_else(|_| ints.value(row).to_string());
+        return Err(Error::data(format!(
+            "column \"{column}\": the value {shown} is finer than the database stores ({to}); \
+             sqlarrow does not cut it silently: round or truncate the column first (pyarrow: \
+             `col.cast({target}, safe=False)` truncates)",
+            target = pyarrow_type_hint(to),
+        ))
+        .with_detail("column", column.to_string()));
+    }
+    Ok(())
+}
+
+/// How pyarrow spells `t`, for the hint in an error (`pa.timestamp('us')`, ...).
+fn pyarrow_type_hint(t: &DataType) -> String {
+    let unit = |u: &TimeUnit| match u {
+        TimeUnit::Second => "s",
+        TimeUnit::Millisecond => "ms",
+        TimeUnit::Microsecond => "us",
+        TimeUnit::Nanosecond => "ns",
+    };
+    match t {
+        DataType::Timestamp(u, None) => format!("pa.timestamp('{}')", unit(u)),
+        DataType::Timestamp(u, Some(tz)) => format!("pa.timestamp('{}', tz='{tz}')", unit(u)),
+        DataType::Time64(u) => format!("pa.time64('{}')", unit(u)),
+        DataType::Time32(u) => format!("pa.time32('{}')", unit(u)),
+        DataType::Duration(u) => format!("pa.duration('{}')", unit(u)),
+        other => other.to_string(),
+    }
 }
 
 /// Pull batches from a reader, mapping Arrow errors.
@@ -340,5 +416,39 @@ mod tests {
             TableRef::parse("\"we\"\"ird\"").unwrap().quoted(),
             "\"we\"\"ird\""
         );
+    }
+
+    #[test]
+    fn casts_to_a_coarser_time_unit_refuse_to_cut() {
+        use arrow_array::{Time64NanosecondArray, TimestampNanosecondArray};
+        use std::sync::Arc;
+        let us = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let whole: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![
+            Some(1_000),
+            None,
+            Some(-2_000),
+        ]));
+        let cast = cast_strict(&whole, &us, "t").unwrap();
+        assert_eq!(cast.data_type(), &us);
+        let cut: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![
+            Some(1_000),
+            None,
+            Some(1_600_000_000_123_456_789),
+        ]));
+        let e = cast_strict(&cut, &us, "t").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("column \"t\": the value 2020-09-13T12:26:40.123456789"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("pa.timestamp('us')"), "{e}");
+        let negative: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![-1]));
+        assert!(cast_strict(&negative, &us, "t").is_err());
+        let time: ArrayRef = Arc::new(Time64NanosecondArray::from(vec![3_723_000_000_001]));
+        let e = cast_strict(&time, &DataType::Time64(TimeUnit::Microsecond), "c").unwrap_err();
+        assert!(e.to_string().contains("01:02:03.000000001"), "{e}");
+        // Finer targets never lose anything.
+        let ms: ArrayRef = Arc::new(arrow_array::TimestampMillisecondArray::from(vec![7]));
+        assert!(cast_strict(&ms, &us, "t").is_ok());
     }
 }

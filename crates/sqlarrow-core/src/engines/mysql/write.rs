@@ -198,10 +198,11 @@ fn normalize_type(f: &Field) -> Result<(DataType, Kind)> {
             Kind::Ts,
         ),
         other => {
-            return Err(Error::unsupported_type(
+            return Err(Error::unsupported_write_type(
                 f.name(),
                 &other.to_string(),
-                "sqlarrow cannot write this Arrow type to MySQL; cast it first",
+                "MySQL",
+                "cast it first",
             ))
         }
     })

@@ -21,7 +21,12 @@ use crate::write::{
 const MAX_PARAMS: usize = 30_000;
 
 /// The text form of one cell for the server's input function (`None`: SQL NULL).
-fn cell_text(a: &ArrayRef, f: &ArrayFormatter<'_>, i: usize) -> Result<Option<String>> {
+fn cell_text(
+    a: &ArrayRef,
+    f: &ArrayFormatter<'_>,
+    i: usize,
+    column: &str,
+) -> Result<Option<String>> {
     if a.is_null(i) {
         return Ok(None);
     }
@@ -32,9 +37,10 @@ fn cell_text(a: &ArrayRef, f: &ArrayFormatter<'_>, i: usize) -> Result<Option<St
             format!("\\x{hex}")
         }
         DataType::List(_) | DataType::LargeList(_) | DataType::Struct(_) | DataType::Map(..) => {
-            return Err(Error::unsupported_type(
-                "?",
+            return Err(Error::unsupported_write_type(
+                column,
                 &a.data_type().to_string(),
+                "Redshift",
                 "Redshift writes take scalar columns only",
             ))
         }
@@ -158,8 +164,7 @@ impl PgConnector {
                             for (c, (a, f)) in batch.columns().iter().zip(&formatters).enumerate() {
                                 k += 1;
                                 sql.push_str(&format!("{}${k}", if c == 0 { "" } else { ", " }));
-                                let text = cell_text(a, f, r)
-                                    .map_err(|e| e.context(format!("column \"{}\"", names[c])))?;
+                                let text = cell_text(a, f, r, &names[c])?;
                                 values.push(match text {
                                     Some(t) => Value::Str(t),
                                     None => Value::Null,

@@ -194,10 +194,11 @@ fn create_sql(
             ext == Some(crate::types::JSON_EXTENSION),
         )
         .ok_or_else(|| {
-            Error::unsupported_type(
+            Error::unsupported_write_type(
                 n,
                 &f.data_type().to_string(),
-                "no PostgreSQL column type for this Arrow type; cast it first",
+                "PostgreSQL",
+                "no PostgreSQL column type for it; cast it first",
             )
         })?;
         let null = if f.is_nullable() { "" } else { " NOT NULL" };
@@ -821,10 +822,24 @@ fn plan(
             .with_detail("column", n.clone())
         })?;
         let enc = encoder_for(&t.base).ok_or_else(|| {
-            Error::unsupported_type(n, &t.base, "sqlarrow cannot write this column type yet")
+            Error::new(
+                ErrorKind::UnsupportedType,
+                format!(
+                    "table column \"{n}\" has type {}, which sqlarrow cannot write to yet",
+                    t.base
+                ),
+            )
+            .with_detail("column", n.clone())
+            .with_detail("type_name", t.base.clone())
         })?;
-        let target_dt = arrow_for(enc, f.data_type())
-            .ok_or_else(|| Error::unsupported_type(n, &f.data_type().to_string(), ""))?;
+        let target_dt = arrow_for(enc, f.data_type()).ok_or_else(|| {
+            Error::unsupported_write_type(
+                n,
+                &f.data_type().to_string(),
+                "PostgreSQL",
+                &format!("not into a column of type {}; cast it first", t.base),
+            )
+        })?;
         plans.push(Plan {
             input_index: i,
             enc,

@@ -62,7 +62,7 @@ fn bind_type(dt: &DataType) -> DataType {
         DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..) => DataType::Utf8,
         DataType::LargeBinary | DataType::BinaryView => DataType::Binary,
         DataType::Date64 => DataType::Date32,
-        DataType::Time32(_) => DataType::Time64(TimeUnit::Microsecond),
+        DataType::Time32(_) | DataType::Time64(_) => DataType::Time64(TimeUnit::Microsecond),
         DataType::Timestamp(_, None) => DataType::Timestamp(TimeUnit::Microsecond, None),
         DataType::Timestamp(_, Some(_)) => {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -107,7 +107,7 @@ enum Col<'a> {
 }
 
 impl<'a> Col<'a> {
-    fn of(a: &'a ArrayRef) -> Result<Col<'a>> {
+    fn of(a: &'a ArrayRef, column: &str) -> Result<Col<'a>> {
         Ok(match a.data_type() {
             DataType::Boolean => Col::Bool(a.as_boolean()),
             DataType::Int64 => Col::I64(a.as_primitive::<Int64Type>()),
@@ -126,10 +126,11 @@ impl<'a> Col<'a> {
             }
             DataType::Null => Col::Null,
             other => {
-                return Err(Error::unsupported_type(
-                    "?",
+                return Err(Error::unsupported_write_type(
+                    column,
                     &other.to_string(),
-                    "sqlarrow cannot write this Arrow type to SQLite yet",
+                    "SQLite",
+                    "cast it first",
                 ))
             }
         })
@@ -287,10 +288,11 @@ pub(crate) fn write_sync(
                     .map(|s| s.as_str())
                     == Some(crate::types::JSON_EXTENSION);
                 let ty = sqlite_type_for(f.data_type(), is_json).ok_or_else(|| {
-                    Error::unsupported_type(
+                    Error::unsupported_write_type(
                         n,
                         &f.data_type().to_string(),
-                        "no SQLite column type for this Arrow type; cast it first",
+                        "SQLite",
+                        "no SQLite column type for it; cast it first",
                     )
                 })?;
                 cols.push(format!(
@@ -368,7 +370,7 @@ pub(crate) fn write_sync(
             let cols = arrays
                 .iter()
                 .zip(&names)
-                .map(|(a, n)| Col::of(a).map_err(|e| e.context(format!("column \"{n}\""))))
+                .map(|(a, n)| Col::of(a, n))
                 .collect::<Result<Vec<_>>>()?;
             for row in 0..batch.num_rows() {
                 for (k, c) in cols.iter().enumerate() {
