@@ -796,14 +796,10 @@ impl RawStream {
 
 #[pyfunction]
 fn rewrite_named_params(sql: &str, engine: &str) -> PyResult<(String, Vec<String>)> {
-    use sqlarrow_core::params::{rewrite_named, MarkerStyle};
-    let style = match engine {
-        "postgres" | "postgresql" | "redshift" => MarkerStyle::Dollar,
-        "sqlite" | "mysql" | "mariadb" => MarkerStyle::Question,
-        "mssql" => MarkerStyle::AtP,
-        other => return Err(err(ErrorKind::Config, format!("unknown engine {other:?}"))),
-    };
-    let r = rewrite_named(sql, style).map_err(to_pyerr)?;
+    use sqlarrow_core::params::{rewrite_named, Lexicon};
+    let lexicon = Lexicon::for_engine(engine)
+        .ok_or_else(|| err(ErrorKind::Config, format!("unknown engine {engine:?}")))?;
+    let r = rewrite_named(sql, lexicon).map_err(to_pyerr)?;
     Ok((r.sql, r.names))
 }
 

@@ -391,6 +391,27 @@ def test_question_and_named_params(my: MySQLConnector) -> None:
     assert scalar(my, "SELECT ? AS u", [2**64 - 1]) == 2**64 - 1
 
 
+def test_named_params_after_mysql_escapes_and_comments(my: MySQLConnector) -> None:
+    # MySQL strings take backslash escapes ('O\'Brien'), "..." is a string, `#` starts
+    # a comment and block comments do not nest: markers after any of them are still
+    # found, and text inside them is never rewritten.
+    my.execute("CREATE TABLE people (id int primary key, name varchar(40))")
+    my.insert("people", [{"id": 1, "name": "O'Brien :x"}, {"id": 2, "name": "it's"}])
+    rows = my.query(
+        "SELECT id, 'a\\'b ?' AS lit FROM people WHERE name = 'O\\'Brien :x' AND id = :id",
+        {"id": 1},
+    ).to_pylist()
+    assert rows == [{"id": 1, "lit": "a'b ?"}]
+    rows = my.query(
+        'SELECT id, "say \\"hi\\" :no" AS q FROM people # what\'s :no\n'
+        "WHERE id = :id /* /* */ OR name = :name ORDER BY id",
+        {"id": 1, "name": "it's"},
+    ).to_pylist()
+    assert rows == [{"id": 1, "q": 'say "hi" :no'}, {"id": 2, "q": 'say "hi" :no'}]
+    # Positional markers: a `?` inside an escaped string is text, not a marker.
+    assert scalar(my, "SELECT CONCAT('it\\'s ?', ?) AS s", ["!"]) == "it's ?!"
+
+
 def test_wrong_param_count(my: MySQLConnector) -> None:
     with pytest.raises(sqlarrow.ParameterError):
         my.query("SELECT ? AS a, ? AS b", [1])

@@ -156,6 +156,17 @@ def test_positional_and_named_params(lite: sqlarrow.Connector) -> None:
     assert rows == [{"id": 1, "lit": ":not_param"}]
 
 
+def test_named_params_after_sqlite_quoting_and_comments(lite: sqlarrow.Connector) -> None:
+    # SQLite has no backslash escapes ('C:\' is a whole string), block comments do not
+    # nest, and [...] quotes an identifier.
+    lite.execute('create table q ("a:b" INTEGER, s TEXT)')
+    lite.execute("insert into q values (1, 'x'), (2, 'y')")
+    rows = lite.query(
+        "select [a:b] as v, 'C:\\' as path from q /* /* */ where s = :s", {"s": "y"}
+    ).to_pylist()
+    assert rows == [{"v": 2, "path": "C:\\"}]
+
+
 def test_param_value_types(lite: sqlarrow.Connector) -> None:
     row = lite.query(
         "select ? as i, ? as f, ? as s, ? as b, ? as n, ? as t",

@@ -170,3 +170,31 @@ def test_builder_inside_transaction(db: tuple[sqlarrow.Connector, str]) -> None:
         assert tx.delete(table, where={"v": None}) == 0
         raise RuntimeError("undo")
     assert count(conn, f"{p}t") == 0
+
+
+@pytest.mark.parametrize("sql", ["", "   \n", ";", "-- only a comment", "/* a */ ; -- b"])
+def test_a_text_without_a_statement_is_named_the_same_everywhere(
+    db: tuple[sqlarrow.Connector, str], sql: str
+) -> None:
+    # PostgreSQL answered such a text with an empty result, MySQL with "Query was
+    # empty", SQLite with "bad parameter or other API misuse".
+    conn, _ = db
+    calls = [
+        lambda: conn.query(sql),
+        lambda: conn.execute(sql),
+        lambda: conn.stream(sql),
+        lambda: conn.executemany(sql, [[], []]),
+    ]
+    for call in calls:
+        with pytest.raises(sqlarrow.QueryError, match="holds no statement"):
+            call()
+    with conn.transaction() as tx:
+        with pytest.raises(sqlarrow.QueryError, match="holds no statement"):
+            tx.query(sql)
+        with pytest.raises(sqlarrow.QueryError, match="holds no statement"):
+            tx.execute(sql)
+        assert tx.query("select 1 as one").to_pylist() == [{"one": 1}]
+    if conn.engine == "mysql":
+        with pytest.raises(sqlarrow.QueryError, match="holds no statement"):
+            conn.query("# a MySQL comment")
+    assert conn.query("select 1 as one").to_pylist() == [{"one": 1}]

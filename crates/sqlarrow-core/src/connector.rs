@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::cancel::CancelSlot;
 use crate::error::{Error, Result};
-use crate::params::{rewrite_named, MarkerStyle, Rewritten};
+use crate::params::{rewrite_named, Lexicon, Rewritten};
 use crate::pool::PoolStats;
 use crate::readonly::{check_read_only, SqlDialect};
 use crate::stream::{BatchStream, Sink};
@@ -166,13 +166,13 @@ impl Connector {
         SqlDialect::for_engine(self.engine_name())
     }
 
-    /// In read-only mode, refuse anything but one read statement.
+    /// Checks every statement text passes before it is run: in read-only mode that it
+    /// is one read (which refuses an empty text too), and that it holds a statement.
     fn check_read(&self, sql: &str) -> Result<()> {
         if self.read_only {
-            check_read_only(sql, self.sql_dialect())
-        } else {
-            Ok(())
+            check_read_only(sql, self.sql_dialect())?;
         }
+        crate::params::check_has_statement(sql, self.lexicon())
     }
 
     /// In read-only mode, refuse an API-level write (`write`, DDL from a schema diff).
@@ -232,20 +232,20 @@ impl Connector {
         }
     }
 
-    pub fn marker_style(&self) -> MarkerStyle {
+    pub fn lexicon(&self) -> Lexicon {
         match &self.engine {
             #[cfg(feature = "postgres")]
-            Engine::Postgres(_) => crate::engines::postgres::MARKERS,
+            Engine::Postgres(_) => crate::engines::postgres::LEXICON,
             #[cfg(feature = "sqlite")]
-            Engine::Sqlite(_) => crate::engines::sqlite::MARKERS,
+            Engine::Sqlite(_) => crate::engines::sqlite::LEXICON,
             #[cfg(feature = "mysql")]
-            Engine::Mysql(_) => crate::engines::mysql::MARKERS,
+            Engine::Mysql(_) => crate::engines::mysql::LEXICON,
         }
     }
 
     /// Rewrite `:name` markers for this engine.
     pub fn rewrite_named(&self, sql: &str) -> Result<Rewritten> {
-        rewrite_named(sql, self.marker_style())
+        rewrite_named(sql, self.lexicon())
     }
 
     fn check_open(&self) -> Result<()> {

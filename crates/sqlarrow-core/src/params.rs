@@ -2,8 +2,10 @@
 //!
 //! A small lexer walks the SQL text and only rewrites markers that sit in code, never
 //! inside string literals (`'...'`, `E'...'`, dollar-quoted `$tag$...$tag$`), quoted
-//! identifiers (`"..."`, `` `...` ``, `[...]`), comments (`-- ...`, `/* ... */`, nested),
-//! or PostgreSQL casts (`::type`). Values are never interpolated: only markers change.
+//! identifiers (`"..."`, `` `...` ``, `[...]`), comments (`-- ...`, `/* ... */`, MySQL's
+//! `# ...`), or PostgreSQL casts (`::type`). Each engine's own rules for where those end
+//! apply ([`Lexicon`]): MySQL's backslash escapes, which engines nest block comments.
+//! Values are never interpolated: only markers change.
 
 use crate::error::{Error, Result};
 
@@ -16,6 +18,54 @@ pub enum MarkerStyle {
     Question,
     /// `@P1`, `@P2`, ... (SQL Server); a repeated name reuses its number.
     AtP,
+}
+
+/// The lexical rules of an engine's SQL text, as far as finding markers needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lexicon {
+    /// PostgreSQL and Redshift: `$n` markers, dollar quoting, backslash escapes only in
+    /// `E'...'`, nested block comments.
+    Postgres,
+    /// MySQL and MariaDB: `?` markers; a backslash escapes the next character in `'...'`
+    /// and `"..."` strings (the default `sql_mode`, without `NO_BACKSLASH_ESCAPES`);
+    /// `#` starts a line comment; block comments do not nest.
+    MySql,
+    /// SQLite: `?` markers, no backslash escapes, `[...]` identifiers, block comments do
+    /// not nest.
+    Sqlite,
+    /// SQL Server: `@Pn` markers, `[...]` identifiers, nested block comments.
+    MsSql,
+}
+
+impl Lexicon {
+    /// The lexicon of an engine name (`postgres`, `postgresql`, `redshift`, `mysql`,
+    /// `mariadb`, `sqlite`, `mssql`).
+    pub fn for_engine(engine: &str) -> Option<Lexicon> {
+        Some(match engine {
+            "postgres" | "postgresql" | "redshift" => Lexicon::Postgres,
+            "mysql" | "mariadb" => Lexicon::MySql,
+            "sqlite" => Lexicon::Sqlite,
+            "mssql" => Lexicon::MsSql,
+            _ => return None,
+        })
+    }
+
+    /// How this engine spells positional markers.
+    pub fn markers(self) -> MarkerStyle {
+        match self {
+            Lexicon::Postgres => MarkerStyle::Dollar,
+            Lexicon::MySql | Lexicon::Sqlite => MarkerStyle::Question,
+            Lexicon::MsSql => MarkerStyle::AtP,
+        }
+    }
+
+    fn nested_comments(self) -> bool {
+        matches!(self, Lexicon::Postgres | Lexicon::MsSql)
+    }
+
+    fn brackets(self) -> bool {
+        matches!(self, Lexicon::Sqlite | Lexicon::MsSql)
+    }
 }
 
 /// The rewritten SQL and, for each native marker position, the parameter name bound there.
@@ -38,12 +88,14 @@ fn is_ident_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-/// Rewrite `:name` markers in `sql` to native markers of `style`.
+/// Rewrite `:name` markers in `sql` to the native markers of `lexicon`'s engine.
 ///
 /// Fails with a `ParameterError` when the text has an unterminated string, quoted
 /// identifier or comment (the caller's SQL would be rejected by the server anyway, and
 /// guessing where it ends could rewrite the wrong thing).
-pub fn rewrite_named(sql: &str, style: MarkerStyle) -> Result<Rewritten> {
+pub fn rewrite_named(sql: &str, lexicon: Lexicon) -> Result<Rewritten> {
+    let style = lexicon.markers();
+    let mysql = lexicon == Lexicon::MySql;
     let chars: Vec<(usize, char)> = sql.char_indices().collect();
     let n = chars.len();
     let mut out = String::with_capacity(sql.len() + 8);
@@ -57,10 +109,12 @@ pub fn rewrite_named(sql: &str, style: MarkerStyle) -> Result<Rewritten> {
         let c = chars[i].1;
         match c {
             '\'' => {
-                // Standard string; PostgreSQL E'' strings also honour backslash escapes.
-                let escapes = i > 0
-                    && matches!(at(i - 1), Some('e') | Some('E'))
-                    && (i < 2 || !at(i - 2).is_some_and(is_ident_char));
+                // Standard string; PostgreSQL E'' strings and every MySQL string also
+                // honour backslash escapes.
+                let escapes = mysql
+                    || (i > 0
+                        && matches!(at(i - 1), Some('e') | Some('E'))
+                        && (i < 2 || !at(i - 2).is_some_and(is_ident_char)));
                 let start = i;
                 i += 1;
                 loop {
@@ -78,11 +132,18 @@ pub fn rewrite_named(sql: &str, style: MarkerStyle) -> Result<Rewritten> {
                 out.push_str(&sql[byte_at(start)..byte_at(i)]);
             }
             '"' | '`' => {
+                // A quoted identifier; in MySQL `"..."` is a string, with backslash escapes.
+                let (what, escapes) = if mysql && c == '"' {
+                    ("string literal", true)
+                } else {
+                    ("quoted identifier", false)
+                };
                 let start = i;
                 i += 1;
                 loop {
                     match at(i) {
-                        None => return Err(unterminated("quoted identifier", sql, byte_at(start))),
+                        None => return Err(unterminated(what, sql, byte_at(start))),
+                        Some('\\') if escapes => i += 2,
                         Some(q) if q == c && at(i + 1) == Some(c) => i += 2,
                         Some(q) if q == c => {
                             i += 1;
@@ -93,7 +154,7 @@ pub fn rewrite_named(sql: &str, style: MarkerStyle) -> Result<Rewritten> {
                 }
                 out.push_str(&sql[byte_at(start)..byte_at(i)]);
             }
-            '-' if at(i + 1) == Some('-') => {
+            '-' | '#' if (c == '-' && at(i + 1) == Some('-')) || (c == '#' && mysql) => {
                 let start = i;
                 while i < n && chars[i].1 != '\n' {
                     i += 1;
@@ -102,10 +163,11 @@ pub fn rewrite_named(sql: &str, style: MarkerStyle) -> Result<Rewritten> {
             }
             '/' if at(i + 1) == Some('*') => {
                 let start = i;
+                let nested = lexicon.nested_comments();
                 let mut depth = 0usize;
                 loop {
                     match (at(i), at(i + 1)) {
-                        (Some('/'), Some('*')) => {
+                        (Some('/'), Some('*')) if nested || depth == 0 => {
                             depth += 1;
                             i += 2;
                         }
@@ -195,7 +257,7 @@ pub fn rewrite_named(sql: &str, style: MarkerStyle) -> Result<Rewritten> {
                 }
                 i = j;
             }
-            '[' if style == MarkerStyle::AtP => {
+            '[' if lexicon.brackets() => {
                 let start = i;
                 while i < n && chars[i].1 != ']' {
                     i += 1;
@@ -224,6 +286,56 @@ pub fn rewrite_named(sql: &str, style: MarkerStyle) -> Result<Rewritten> {
     })
 }
 
+/// Refuse a text with no statement in it: empty, or only whitespace, comments (by
+/// `lexicon`'s rules) and semicolons. Servers differ on such a text (PostgreSQL answers
+/// with nothing, MySQL with "Query was empty", SQLite with "API misuse"), so sqlarrow
+/// names the problem the same way on each.
+pub fn check_has_statement(sql: &str, lexicon: Lexicon) -> Result<()> {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            c if c.is_ascii_whitespace() || c == b';' => i += 1,
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'#' if lexicon == Lexicon::MySql => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut depth = 0usize;
+                loop {
+                    match (b.get(i), b.get(i + 1)) {
+                        (Some(b'/'), Some(b'*')) if lexicon.nested_comments() || depth == 0 => {
+                            depth += 1;
+                            i += 2;
+                        }
+                        (Some(b'*'), Some(b'/')) => {
+                            depth -= 1;
+                            i += 2;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        (Some(_), _) => i += 1,
+                        // An unterminated comment: the server names that better.
+                        (None, _) => return Ok(()),
+                    }
+                }
+            }
+            _ => return Ok(()),
+        }
+    }
+    Err(Error::new(
+        crate::error::ErrorKind::Query,
+        "the SQL text holds no statement (it is empty, or only whitespace, comments and semicolons)",
+    ))
+}
+
 fn unterminated(what: &str, sql: &str, at: usize) -> Error {
     let snippet: String = sql[at..].chars().take(30).collect();
     Error::parameter(format!(
@@ -235,8 +347,8 @@ fn unterminated(what: &str, sql: &str, at: usize) -> Error {
 mod tests {
     use super::*;
 
-    fn rw(sql: &str, style: MarkerStyle) -> (String, Vec<String>) {
-        let r = rewrite_named(sql, style).unwrap();
+    fn rw(sql: &str, lexicon: Lexicon) -> (String, Vec<String>) {
+        let r = rewrite_named(sql, lexicon).unwrap();
         (r.sql, r.names)
     }
 
@@ -244,7 +356,7 @@ mod tests {
     fn dollar_markers_reuse_numbers() {
         let (s, n) = rw(
             "select * from t where a = :a and b = :b or a2 = :a",
-            MarkerStyle::Dollar,
+            Lexicon::Postgres,
         );
         assert_eq!(s, "select * from t where a = $1 and b = $2 or a2 = $1");
         assert_eq!(n, vec!["a", "b"]);
@@ -252,7 +364,7 @@ mod tests {
 
     #[test]
     fn question_markers_repeat_names() {
-        let (s, n) = rw("select :x, :y, :x", MarkerStyle::Question);
+        let (s, n) = rw("select :x, :y, :x", Lexicon::Sqlite);
         assert_eq!(s, "select ?, ?, ?");
         assert_eq!(n, vec!["x", "y", "x"]);
     }
@@ -260,7 +372,7 @@ mod tests {
     #[test]
     fn skips_literals_comments_casts() {
         let sql = "select ':no', \"co:l\", x::text, E'\\':no', $$ :no $$, $t$ :no $t$ -- :no\n /* :no /* :no */ */ from t where id = :id";
-        let (s, n) = rw(sql, MarkerStyle::Dollar);
+        let (s, n) = rw(sql, Lexicon::Postgres);
         assert!(s.ends_with("where id = $1"), "{s}");
         assert!(s.contains("x::text"));
         assert!(s.contains("':no'"));
@@ -269,13 +381,10 @@ mod tests {
 
     #[test]
     fn leaves_native_markers_alone() {
-        let (s, n) = rw("select $1, :a", MarkerStyle::Dollar);
+        let (s, n) = rw("select $1, :a", Lexicon::Postgres);
         assert_eq!(s, "select $1, $1");
         assert_eq!(n, vec!["a"]);
-        let (s, _) = rw(
-            "select '2020-01-01 10:20:30'::timestamp",
-            MarkerStyle::Dollar,
-        );
+        let (s, _) = rw("select '2020-01-01 10:20:30'::timestamp", Lexicon::Postgres);
         assert_eq!(s, "select '2020-01-01 10:20:30'::timestamp");
     }
 
@@ -283,32 +392,110 @@ mod tests {
     fn counts_native_markers_in_code_only() {
         let r = rewrite_named(
             "select $1, $3, '$9', $$ $8 $$, a$2 -- $7",
-            MarkerStyle::Dollar,
+            Lexicon::Postgres,
         )
         .unwrap();
         assert_eq!(r.positional, 3);
-        let r = rewrite_named("select ?, '?', \"?\", ? /* ? */", MarkerStyle::Question).unwrap();
+        let r = rewrite_named("select ?, '?', \"?\", ? /* ? */", Lexicon::Sqlite).unwrap();
         assert_eq!(r.positional, 2);
     }
 
     #[test]
     fn unicode_names_and_text() {
-        let (s, n) = rw("select 'ñ:x', :naïve", MarkerStyle::Question);
+        let (s, n) = rw("select 'ñ:x', :naïve", Lexicon::Sqlite);
         assert_eq!(s, "select 'ñ:x', ?");
         assert_eq!(n, vec!["naïve"]);
     }
 
     #[test]
     fn at_p_markers_and_brackets() {
-        let (s, n) = rw("select [a:b], :v, :v", MarkerStyle::AtP);
+        let (s, n) = rw("select [a:b], :v, :v", Lexicon::MsSql);
         assert_eq!(s, "select [a:b], @P1, @P1");
         assert_eq!(n, vec!["v"]);
     }
 
     #[test]
     fn unterminated_is_an_error() {
-        assert!(rewrite_named("select 'abc", MarkerStyle::Dollar).is_err());
-        assert!(rewrite_named("select /* x", MarkerStyle::Question).is_err());
-        assert!(rewrite_named("select $q$ x", MarkerStyle::Dollar).is_err());
+        assert!(rewrite_named("select 'abc", Lexicon::Postgres).is_err());
+        assert!(rewrite_named("select /* x", Lexicon::Sqlite).is_err());
+        assert!(rewrite_named("select $q$ x", Lexicon::Postgres).is_err());
+    }
+
+    #[test]
+    fn mysql_backslash_escapes_hash_comments_and_double_quoted_strings() {
+        // A backslash-escaped quote does not end a MySQL string: the marker after the
+        // string is rewritten, the text inside it is not.
+        let (s, n) = rw(
+            r"select * from t where name = 'O\'Brien :no' and id = :id",
+            Lexicon::MySql,
+        );
+        assert_eq!(s, r"select * from t where name = 'O\'Brien :no' and id = ?");
+        assert_eq!(n, vec!["id"]);
+        let (s, n) = rw(r#"select "say \"hi :no\"", 'C:\\', :a"#, Lexicon::MySql);
+        assert_eq!(s, r#"select "say \"hi :no\"", 'C:\\', ?"#);
+        assert_eq!(n, vec!["a"]);
+        let (s, n) = rw("select :a # it's :no\n, :b", Lexicon::MySql);
+        assert_eq!(s, "select ? # it's :no\n, ?");
+        assert_eq!(n, vec!["a", "b"]);
+        // `?` inside such strings is not a marker either.
+        let r = rewrite_named(r"select 'it\'s ?', ?", Lexicon::MySql).unwrap();
+        assert_eq!(r.positional, 1);
+        // The same text on the other engines keeps their rules: no backslash escapes.
+        assert!(rewrite_named(r"select 'O\'Brien' and id = :id", Lexicon::Sqlite).is_err());
+        let (s, _) = rw(r"select 'C:\', :a", Lexicon::Sqlite);
+        assert_eq!(s, r"select 'C:\', ?");
+        let (s, _) = rw("select 1 # :a", Lexicon::Postgres);
+        assert_eq!(s, "select 1 # $1");
+    }
+
+    #[test]
+    fn block_comments_nest_only_where_the_engine_nests_them() {
+        let (s, n) = rw("select /* /* */ :a", Lexicon::MySql);
+        assert_eq!(s, "select /* /* */ ?");
+        assert_eq!(n, vec!["a"]);
+        let (s, _) = rw("select /* /* */ :a", Lexicon::Sqlite);
+        assert_eq!(s, "select /* /* */ ?");
+        let (s, n) = rw("select /* /* */ :no */ :a", Lexicon::Postgres);
+        assert_eq!(s, "select /* /* */ :no */ $1");
+        assert_eq!(n, vec!["a"]);
+    }
+
+    #[test]
+    fn texts_without_a_statement() {
+        for blank in [
+            "",
+            "  \n\t",
+            ";",
+            " ; ;",
+            "-- x",
+            "/* a */ -- b\n;",
+            "/* /* */ */",
+        ] {
+            assert!(
+                check_has_statement(blank, Lexicon::Postgres).is_err(),
+                "{blank:?}"
+            );
+        }
+        assert!(check_has_statement("# note", Lexicon::MySql).is_err());
+        assert!(check_has_statement("# note", Lexicon::Postgres).is_ok());
+        // MySQL's comments do not nest: `*/` ends the first, and text follows.
+        assert!(check_has_statement("/* /* */ */", Lexicon::MySql).is_ok());
+        for sql in [
+            "select 1",
+            " -- c\nselect 1",
+            "/* c */ values (1)",
+            "/* open",
+        ] {
+            assert!(check_has_statement(sql, Lexicon::Sqlite).is_ok(), "{sql:?}");
+        }
+        let e = check_has_statement(" ", Lexicon::Sqlite).unwrap_err();
+        assert!(e.to_string().contains("holds no statement"), "{e}");
+    }
+
+    #[test]
+    fn sqlite_bracketed_identifiers() {
+        let (s, n) = rw("select [a:b] from t where id = :id", Lexicon::Sqlite);
+        assert_eq!(s, "select [a:b] from t where id = ?");
+        assert_eq!(n, vec!["id"]);
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 use crate::cancel::CancelSlot;
 use crate::connector::QueryOutput;
 use crate::error::{Error, ErrorKind, Result};
+use crate::params::Lexicon;
 use crate::readonly::{check_read_only, SqlDialect};
 use crate::stream::Sink;
 use crate::value::Params;
@@ -100,10 +101,10 @@ impl Transaction {
 
     fn check_read(&self, sql: &str) -> Result<()> {
         if self.read_only_connector {
-            check_read_only(sql, SqlDialect::for_engine(self.engine))
-        } else {
-            Ok(())
+            check_read_only(sql, SqlDialect::for_engine(self.engine))?;
         }
+        let lexicon = Lexicon::for_engine(self.engine).unwrap_or(Lexicon::Postgres);
+        crate::params::check_has_statement(sql, lexicon)
     }
 
     /// Whether the transaction is still open.

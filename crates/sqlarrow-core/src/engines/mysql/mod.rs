@@ -35,12 +35,12 @@ use self::decode::{schema_for, DecodeOptions, RowDecoder};
 use self::params::to_params;
 use crate::cancel::CancelSlot;
 use crate::error::{Error, ErrorKind, Result};
-use crate::params::MarkerStyle;
+use crate::params::Lexicon;
 use crate::pool::{Manager, Pool, PoolConfig, Pooled};
 use crate::stream::Sink;
 use crate::value::Params;
 
-pub const MARKERS: MarkerStyle = MarkerStyle::Question;
+pub const LEXICON: Lexicon = Lexicon::MySql;
 
 /// Statements every new connection runs: UTC timestamps, UTF-8 text.
 pub(crate) const SESSION_INIT: &str = "SET NAMES utf8mb4, time_zone = '+00:00'";

@@ -1266,7 +1266,7 @@ fn no_markers(sql: &str) -> bool {
     if !sql.contains('?') {
         return true;
     }
-    crate::params::rewrite_named(sql, crate::params::MarkerStyle::Question)
+    crate::params::rewrite_named(sql, super::LEXICON)
         .map(|r| r.positional == 0)
         .unwrap_or(false)
 }

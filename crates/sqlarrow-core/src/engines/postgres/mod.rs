@@ -26,7 +26,7 @@ use self::decode::{schema_for, RowDecoder};
 use self::params::{declared_type, PgParam};
 use crate::cancel::CancelSlot;
 use crate::error::{Error, ErrorKind, Result};
-use crate::params::MarkerStyle;
+use crate::params::Lexicon;
 use crate::pool::{Manager, Pool, PoolConfig, Pooled};
 use crate::scan;
 use crate::stream::Sink;
@@ -73,7 +73,7 @@ impl std::fmt::Debug for PgConfig {
     }
 }
 
-pub const MARKERS: MarkerStyle = MarkerStyle::Dollar;
+pub const LEXICON: Lexicon = Lexicon::Postgres;
 
 /// One pooled connection.
 pub struct PgConn {
@@ -232,7 +232,7 @@ fn dollar_markers(sql: &str, or: usize) -> usize {
     if !sql.contains('$') {
         return 0;
     }
-    crate::params::rewrite_named(sql, MARKERS).map_or(or, |r| r.positional)
+    crate::params::rewrite_named(sql, LEXICON).map_or(or, |r| r.positional)
 }
 
 /// The server-side name of a statement prepared by tokio-postgres, which keeps it

@@ -22,13 +22,13 @@ use rusqlite::{ffi, OpenFlags};
 use crate::builders::{BoolBuf, PrimBuf, VarBuf};
 use crate::cancel::CancelSlot;
 use crate::error::{Error, ErrorKind, Result};
-use crate::params::MarkerStyle;
+use crate::params::Lexicon;
 use crate::pool::{Manager, Pool, PoolConfig};
 use crate::stream::Sink;
 use crate::types::{json_field, timestamp_us};
 use crate::value::{civil, Params, Value};
 
-pub const MARKERS: MarkerStyle = MarkerStyle::Question;
+pub const LEXICON: Lexicon = Lexicon::Sqlite;
 
 #[derive(Debug, Clone)]
 pub struct SqliteConfig {
