@@ -116,6 +116,23 @@ pub fn to_value(py: Python<'_>, v: &Bound<'_, PyAny>, position: &str) -> PyResul
     if v.is_instance(c.time.bind(py))? {
         return Ok(Value::Time(time_micros(v)?));
     }
+    if v.is_instance(c.timedelta.bind(py))? {
+        let (days, secs, micros) = (
+            int_attr(v, "days")?,
+            int_attr(v, "seconds")?,
+            int_attr(v, "microseconds")?,
+        );
+        return days
+            .checked_mul(86_400_000_000)
+            .and_then(|d| d.checked_add(secs * 1_000_000 + micros))
+            .map(Value::Duration)
+            .ok_or_else(|| {
+                err(
+                    ErrorKind::Parameter,
+                    format!("parameter {position}: timedelta too large to bind"),
+                )
+            });
+    }
     if v.is_instance(c.decimal.bind(py))? {
         let s: String = v.str()?.extract()?;
         return Ok(Value::Decimal(s));
@@ -127,8 +144,26 @@ pub fn to_value(py: Python<'_>, v: &Bound<'_, PyAny>, position: &str) -> PyResul
             .map_err(|_| err(ErrorKind::Parameter, "bad UUID"))?;
         return Ok(Value::Uuid(arr));
     }
-    if v.is_instance_of::<PyDict>() || v.is_instance_of::<PyList>() {
-        let s: String = c.json_dumps.bind(py).call1((v,))?.extract()?;
+    if let Ok(list) = v.cast::<PyList>() {
+        let items = list
+            .iter()
+            .enumerate()
+            .map(|(i, item)| to_value(py, &item, &format!("{position}[{i}]")))
+            .collect::<PyResult<Vec<_>>>()?;
+        return Ok(Value::List(items));
+    }
+    if v.is_instance_of::<PyDict>() {
+        let s: String = c
+            .json_dumps
+            .bind(py)
+            .call1((v,))
+            .and_then(|s| s.extract())
+            .map_err(|e| {
+                err(
+                    ErrorKind::Parameter,
+                    format!("parameter {position}: a dict is sent as JSON, and {e}"),
+                )
+            })?;
         return Ok(Value::Json(s));
     }
     if let Ok(mv) = v.call_method0("__bytes__") {

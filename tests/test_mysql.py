@@ -412,6 +412,25 @@ def test_named_params_after_mysql_escapes_and_comments(my: MySQLConnector) -> No
     assert scalar(my, "SELECT CONCAT('it\\'s ?', ?) AS s", ["!"]) == "it's ?!"
 
 
+def test_list_params_are_json(my: MySQLConnector) -> None:
+    # MySQL has no arrays: a list is JSON, which JSON_TABLE / JSON_CONTAINS take.
+    rows = my.query(
+        "SELECT j.v FROM JSON_TABLE(:ids, '$[*]' COLUMNS (v INT PATH '$')) AS j ORDER BY j.v",
+        {"ids": [3, 1, 2]},
+    ).to_pylist()
+    assert rows == [{"v": 1}, {"v": 2}, {"v": 3}]
+    assert scalar(my, "SELECT JSON_LENGTH(?) AS n", [[1, "x", None, [2]]]) == 4
+    with pytest.raises(sqlarrow.ParameterError, match="bytes have no JSON form"):
+        my.query("SELECT ? AS j", [[b"\x00"]])
+
+
+def test_timedelta_params_bind_as_time(my: MySQLConnector) -> None:
+    td = dt.timedelta(days=1, seconds=3, microseconds=5)
+    row = my.query("SELECT TIME_TO_SEC(:d) AS s, MICROSECOND(:d) AS us", {"d": td}).to_pylist()
+    assert row == [{"s": decimal.Decimal("86403.000005"), "us": 5}]
+    assert scalar(my, "SELECT TIME_TO_SEC(?) AS s", [dt.timedelta(seconds=-90)]) == -90
+
+
 def test_wrong_param_count(my: MySQLConnector) -> None:
     with pytest.raises(sqlarrow.ParameterError):
         my.query("SELECT ? AS a, ? AS b", [1])

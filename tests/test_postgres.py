@@ -195,6 +195,60 @@ def test_named_params_dollar_quoted_and_identifiers(pg: sqlarrow.Connector) -> N
     assert result.to_pylist() == [{"a": ":in_dollar", "b": " :x ", ":quoted": "v"}]
 
 
+def test_list_params_bind_as_arrays_where_the_statement_wants_one(
+    pg: sqlarrow.Connector,
+) -> None:
+    # `= ANY(:ids)` is how PostgreSQL takes a list; the list was sent as JSON text,
+    # which the server refused ("malformed array literal").
+    ids = pg.query(
+        "select g from generate_series(1, 6) g where g = any(:ids) order by g", {"ids": [2, 5, 9]}
+    )
+    assert ids.to_pylist() == [{"g": 2}, {"g": 5}]
+    tricky = ['a "quoted" \\ back,slash {brace}', "", "NULL", None, "ünï"]
+    got = pg.query("select :xs::text[] as xs", {"xs": tricky}).to_pylist()[0]["xs"]
+    assert got == tricky
+    nested = pg.query("select (:m::int4[])::text as m", {"m": [[1, 2], [3, None]]}).to_pylist()
+    assert nested == [{"m": "{{1,2},{3,NULL}}"}]
+    typed = pg.query(
+        "select :d::date[] as d, :u::uuid[] as u, :n::numeric[] as n, :t::timestamptz[] as t",
+        {
+            "d": [dt.date(2024, 2, 29)],
+            "u": [uuid.UUID(int=1)],
+            "n": [Decimal("1.10")],
+            "t": [dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)],
+        },
+    ).to_pylist()[0]
+    assert typed["d"] == [dt.date(2024, 2, 29)] and typed["u"] == [uuid.UUID(int=1)]
+    assert typed["n"] == [Decimal("1.10")]
+    assert typed["t"] == [dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)]
+    assert pg.query("select 1 as x where 1 = any(:e)", {"e": []}).to_pylist() == []
+    # Where the statement wants JSON (or text), a list is JSON.
+    items = [1, "a", None, {"k": True}]
+    js = pg.query("select :j::jsonb as j, :t::text as t", {"j": items, "t": items})
+    assert js.to_pylist() == [{"j": '[1, "a", null, {"k": true}]', "t": '[1,"a",null,{"k": true}]'}]
+    with pytest.raises(sqlarrow.ParameterError, match=r"bytes have no JSON form"):
+        pg.query("select :j::jsonb as j", {"j": [b"\x00"]})
+    with pytest.raises(sqlarrow.ParameterError, match=r"parameter :d: a dict is sent as JSON"):
+        pg.query("select :d::jsonb as d", {"d": {"when": dt.date(2020, 1, 1)}})
+    assert pg.query("select 1 as one").to_pylist() == [{"one": 1}]
+
+
+def test_timedelta_params_bind_as_intervals(pg: sqlarrow.Connector) -> None:
+    # timedelta was refused ("cannot bind a value of type timedelta").
+    for td in [
+        dt.timedelta(days=1, seconds=3, microseconds=5),
+        dt.timedelta(seconds=-1),
+        dt.timedelta(hours=25),
+    ]:
+        row = pg.query("select :d as d, :d = (:s)::interval as same", {"d": td, "s": str(td)})
+        assert row.to_pylist() == [{"d": td, "same": True}]
+    assert pg.query(
+        "select :d::interval[] as d", {"d": [dt.timedelta(days=2), None]}
+    ).to_pylist() == [{"d": [dt.timedelta(days=2), None]}]
+    with pytest.raises(sqlarrow.ParameterError, match="timedelta too large"):
+        pg.query("select :d as d", {"d": dt.timedelta.max})
+
+
 def test_named_param_missing(pg: sqlarrow.Connector) -> None:
     with pytest.raises(sqlarrow.ParameterError, match="b"):
         pg.query("select :a::int as a, :b::int as b", {"a": 1})

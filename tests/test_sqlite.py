@@ -167,6 +167,20 @@ def test_named_params_after_sqlite_quoting_and_comments(lite: sqlarrow.Connector
     assert rows == [{"v": 2, "path": "C:\\"}]
 
 
+def test_list_params_are_json(lite: sqlarrow.Connector) -> None:
+    rows = lite.query(
+        "select value as v from json_each(:ids) order by value", {"ids": [3, 1, 2]}
+    ).to_pylist()
+    assert rows == [{"v": 1}, {"v": 2}, {"v": 3}]
+    with pytest.raises(sqlarrow.ParameterError, match="no JSON number"):
+        lite.query("select ? as j", [[float("nan")]])
+
+
+def test_timedelta_params_are_refused_with_a_hint(lite: sqlarrow.Connector) -> None:
+    with pytest.raises(sqlarrow.ParameterError, match=r"no interval type.*total_seconds"):
+        lite.query("select ? as d", [dt.timedelta(seconds=1)])
+
+
 def test_param_value_types(lite: sqlarrow.Connector) -> None:
     row = lite.query(
         "select ? as i, ? as f, ? as s, ? as b, ? as n, ? as t",

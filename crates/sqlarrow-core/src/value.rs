@@ -25,6 +25,11 @@ pub enum Value {
     Uuid([u8; 16]),
     /// JSON text.
     Json(String),
+    /// A length of time in microseconds (a Python `timedelta`).
+    Duration(i64),
+    /// A list of values (a Python list): a PostgreSQL array where the statement
+    /// expects one (`id = ANY(:ids)`), JSON text everywhere else (see [`Value::to_json`]).
+    List(Vec<Value>),
 }
 
 impl Value {
@@ -44,7 +49,93 @@ impl Value {
             Value::TimestampTz(_) => "datetime (tz-aware)",
             Value::Uuid(_) => "UUID",
             Value::Json(_) => "JSON",
+            Value::Duration(_) => "timedelta",
+            Value::List(_) => "list",
         }
+    }
+
+    /// The value as JSON text: numbers and decimals as JSON numbers, dates and times
+    /// as ISO 8601 strings, UUIDs as strings, JSON as itself, lists as arrays. Bytes,
+    /// and floats or decimals JSON has no number for (NaN, infinities), have no JSON
+    /// form: `Err` names the value's type.
+    pub fn to_json(&self) -> std::result::Result<String, String> {
+        let mut out = String::new();
+        self.write_json(&mut out)?;
+        Ok(out)
+    }
+
+    fn write_json(&self, out: &mut String) -> std::result::Result<(), String> {
+        let string = |s: &str, out: &mut String| {
+            out.push_str(&serde_json::Value::String(s.to_string()).to_string())
+        };
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => out.push_str(&i.to_string()),
+            Value::BigInt(i) => out.push_str(&i.to_string()),
+            Value::Float(f) if f.is_finite() => out.push_str(&format!("{f:?}")),
+            Value::Decimal(s) if serde_json::from_str::<serde_json::Number>(s).is_ok() => {
+                out.push_str(s)
+            }
+            Value::Float(_) | Value::Decimal(_) => {
+                return Err(format!("{} {self:?} has no JSON number", self.type_name()))
+            }
+            Value::Str(s) => string(s, out),
+            Value::Bytes(_) => return Err("bytes have no JSON form".into()),
+            Value::Duration(_) => return Err("timedelta has no JSON form".into()),
+            Value::Date(d) => string(&civil::format_date(*d as i64), out),
+            Value::Time(t) => string(&civil::format_time(*t), out),
+            Value::Timestamp(t) => string(&civil::format_timestamp(*t, "T"), out),
+            Value::TimestampTz(t) => string(&(civil::format_timestamp(*t, "T") + "+00:00"), out),
+            Value::Uuid(u) => string(&civil::format_uuid(u), out),
+            Value::Json(s) => out.push_str(s),
+            Value::List(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    v.write_json(out)?;
+                }
+                out.push(']');
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::Value;
+
+    #[test]
+    fn json_forms() {
+        let v = Value::List(vec![
+            Value::Int(1),
+            Value::BigInt(1 << 70),
+            Value::Float(0.5),
+            Value::Decimal("-1.10".into()),
+            Value::Str("a\"b".into()),
+            Value::Null,
+            Value::Bool(true),
+            Value::Date(0),
+            Value::TimestampTz(1_500_000),
+            Value::Uuid([0x12; 16]),
+            Value::Json(r#"{"k":[1]}"#.into()),
+            Value::List(vec![]),
+        ]);
+        assert_eq!(
+            v.to_json().unwrap(),
+            r#"[1,1180591620717411303424,0.5,-1.10,"a\"b",null,true,"1970-01-01","1970-01-01T00:00:01.500000+00:00","12121212-1212-1212-1212-121212121212",{"k":[1]},[]]"#
+        );
+        assert!(Value::List(vec![Value::Float(f64::NAN)]).to_json().is_err());
+        assert!(Value::List(vec![Value::Decimal("NaN".into())])
+            .to_json()
+            .is_err());
+        let e = Value::List(vec![Value::Bytes(vec![1])])
+            .to_json()
+            .unwrap_err();
+        assert!(e.contains("bytes"), "{e}");
     }
 }
 
@@ -281,6 +372,32 @@ pub mod civil {
     pub fn format_date(days: i64) -> String {
         let (y, m, d) = civil_from_days(days);
         format!("{y:04}-{m:02}-{d:02}")
+    }
+
+    /// `HH:MM:SS.ffffff` for microseconds since midnight.
+    pub fn format_time(us: i64) -> String {
+        let (s, f) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000));
+        format!("{:02}:{:02}:{:02}.{f:06}", s / 3600, (s / 60) % 60, s % 60)
+    }
+
+    /// Date and time of microseconds since the epoch, joined by `sep` (" " or "T").
+    pub fn format_timestamp(us: i64, sep: &str) -> String {
+        let days = us.div_euclid(86_400_000_000);
+        let rem = us.rem_euclid(86_400_000_000);
+        format!("{}{sep}{}", format_date(days), format_time(rem))
+    }
+
+    /// The canonical hyphenated text of a UUID.
+    pub fn format_uuid(u: &[u8; 16]) -> String {
+        let h: String = u.iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        )
     }
 
     #[cfg(test)]

@@ -53,9 +53,14 @@ pub fn to_my_value(v: &Value) -> Result<MyValue> {
         Value::Float(f) => MyValue::Double(*f),
         Value::Decimal(s) => MyValue::Bytes(s.as_bytes().to_vec()),
         Value::Str(s) | Value::Json(s) => MyValue::Bytes(s.as_bytes().to_vec()),
+        Value::List(_) => MyValue::Bytes(
+            v.to_json()
+                .map_err(|e| Error::parameter(format!("a list is sent as JSON: {e}")))?
+                .into_bytes(),
+        ),
         Value::Bytes(b) => MyValue::Bytes(b.clone()),
         Value::Date(days) => date_value(*days as i64, 0, "date")?,
-        Value::Time(us) => {
+        Value::Time(us) | Value::Duration(us) => {
             let neg = *us < 0;
             let a = us.unsigned_abs();
             let secs = a / 1_000_000;

@@ -27,8 +27,9 @@ pub fn declared_type(v: &Value) -> Type {
         Value::Timestamp(_) => Type::TIMESTAMP,
         Value::TimestampTz(_) => Type::TIMESTAMPTZ,
         Value::Uuid(_) => Type::UUID,
+        Value::Duration(_) => Type::INTERVAL,
         Value::BigInt(_) | Value::Decimal(_) => Type::NUMERIC,
-        Value::Null | Value::Str(_) | Value::Json(_) => unspecified(),
+        Value::Null | Value::Str(_) | Value::Json(_) | Value::List(_) => unspecified(),
     }
 }
 
@@ -66,32 +67,44 @@ fn text_of(v: &Value) -> String {
             s
         }
         Value::Date(d) => civil::format_date(*d as i64),
-        Value::Time(t) => format_time(*t),
-        Value::Timestamp(t) => format_ts(*t),
-        Value::TimestampTz(t) => format!("{}+00", format_ts(*t)),
-        Value::Uuid(u) => {
-            let h: String = u.iter().map(|b| format!("{b:02x}")).collect();
-            format!(
-                "{}-{}-{}-{}-{}",
-                &h[0..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..]
-            )
+        Value::Time(t) => civil::format_time(*t),
+        Value::Timestamp(t) => civil::format_timestamp(*t, " "),
+        Value::TimestampTz(t) => format!("{}+00", civil::format_timestamp(*t, " ")),
+        Value::Uuid(u) => civil::format_uuid(u),
+        Value::Duration(us) => {
+            let (days, rem) = (us.div_euclid(86_400_000_000), us.rem_euclid(86_400_000_000));
+            format!("{days} days {}", civil::format_time(rem))
         }
+        // Outside an array context (see `array_literal`): JSON, as `json`/`jsonb`
+        // parameters and text expect.
+        Value::List(_) => v.to_json().unwrap_or_default(),
     }
 }
 
-fn format_time(us: i64) -> String {
-    let (s, f) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000));
-    format!("{:02}:{:02}:{:02}.{f:06}", s / 3600, (s / 60) % 60, s % 60)
-}
-
-fn format_ts(us: i64) -> String {
-    let days = us.div_euclid(86_400_000_000);
-    let rem = us.rem_euclid(86_400_000_000);
-    format!("{} {}", civil::format_date(days), format_time(rem))
+/// A list as a PostgreSQL array literal (`{1,2}`, `{"a","b \\"c\\""}`, `{{1,2},{3,4}}`):
+/// every element quoted, backslashes and quotes escaped, `NULL` for None.
+fn array_literal(items: &[Value], out: &mut String) {
+    out.push('{');
+    for (i, v) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match v {
+            Value::Null => out.push_str("NULL"),
+            Value::List(inner) => array_literal(inner, out),
+            other => {
+                out.push('"');
+                for c in text_of(other).chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            }
+        }
+    }
+    out.push('}');
 }
 
 impl PgParam<'_> {
@@ -113,6 +126,7 @@ impl PgParam<'_> {
                     &Type::TIMESTAMP | &Type::TIMESTAMPTZ
                 )
                 | (Value::Uuid(_), &Type::UUID)
+                | (Value::Duration(_), &Type::INTERVAL)
         )
     }
 }
@@ -127,7 +141,20 @@ impl ToSql for PgParam<'_> {
             return Ok(IsNull::Yes);
         }
         if !self.binary_for(ty) {
-            out.put_slice(text_of(self.0).as_bytes());
+            match self.0 {
+                Value::List(items) if matches!(ty.kind(), Kind::Array(_)) => {
+                    let mut text = String::new();
+                    array_literal(items, &mut text);
+                    out.put_slice(text.as_bytes());
+                }
+                Value::List(_) => {
+                    let json = self.0.to_json().map_err(|e| {
+                        format!("a list is sent as JSON where the statement expects {ty}: {e}")
+                    })?;
+                    out.put_slice(json.as_bytes());
+                }
+                v => out.put_slice(text_of(v).as_bytes()),
+            }
             return Ok(IsNull::No);
         }
         match (self.0, ty) {
@@ -148,6 +175,15 @@ impl ToSql for PgParam<'_> {
             (Value::Time(t), _) => out.put_i64(*t),
             (Value::Timestamp(t) | Value::TimestampTz(t), _) => out.put_i64(t - PG_EPOCH_US),
             (Value::Uuid(u), _) => out.put_slice(u),
+            (Value::Duration(us), _) => {
+                // As Python's timedelta: whole days, and the time within the day.
+                let days = us.div_euclid(86_400_000_000);
+                let days = i32::try_from(days)
+                    .map_err(|_| format!("{days} days is out of range for interval"))?;
+                out.put_i64(us.rem_euclid(86_400_000_000));
+                out.put_i32(days);
+                out.put_i32(0);
+            }
             _ => return Err("internal: unexpected binary parameter".into()),
         }
         Ok(IsNull::No)
@@ -171,6 +207,25 @@ impl ToSql for PgParam<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_as_array_literals() {
+        let mut s = String::new();
+        array_literal(
+            &[
+                Value::Int(1),
+                Value::Null,
+                Value::Str(r#"a "b" \c,{}"#.into()),
+                Value::List(vec![Value::Str(String::new()), Value::Str("NULL".into())]),
+                Value::Date(0),
+            ],
+            &mut s,
+        );
+        assert_eq!(s, r#"{"1",NULL,"a \"b\" \\c,{}",{"","NULL"},"1970-01-01"}"#);
+        let mut s = String::new();
+        array_literal(&[], &mut s);
+        assert_eq!(s, "{}");
+    }
 
     #[test]
     fn text_forms() {

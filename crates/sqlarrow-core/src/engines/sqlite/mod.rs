@@ -163,6 +163,18 @@ fn bind(stmt: &mut rusqlite::Statement<'_>, params: &Params) -> Result<()> {
             Value::Decimal(s) | Value::Str(s) | Value::Json(s) => {
                 stmt.raw_bind_parameter(idx, s.as_str())
             }
+            Value::Duration(_) => {
+                return Err(Error::parameter(format!(
+                    "parameter {idx}: SQLite has no interval type; bind a number instead \
+                     (e.g. timedelta.total_seconds())"
+                )))
+            }
+            Value::List(_) => {
+                let json = v.to_json().map_err(|e| {
+                    Error::parameter(format!("parameter {idx}: a list is sent as JSON: {e}"))
+                })?;
+                stmt.raw_bind_parameter(idx, json)
+            }
             Value::Bytes(b) => stmt.raw_bind_parameter(idx, b.as_slice()),
             Value::Date(d) => stmt.raw_bind_parameter(idx, civil::format_date(*d as i64)),
             Value::Time(t) => stmt.raw_bind_parameter(idx, fmt_time(*t)),
