@@ -649,6 +649,19 @@ impl RawResult {
         Ok(to_schema_pycapsule(py, self.schema.as_ref())?)
     }
 
+    /// The result in types polars can import: intervals without months as durations;
+    /// what polars cannot take (month intervals, decimal256) is an error naming the
+    /// column, where polars itself would panic.
+    fn for_polars(&self) -> PyResult<RawResult> {
+        let (schema, batches) =
+            sqlarrow_core::polars::for_polars(&self.schema, &self.batches).map_err(to_pyerr)?;
+        Ok(RawResult {
+            schema,
+            batches,
+            elapsed_ms: self.elapsed_ms,
+        })
+    }
+
     #[getter]
     fn num_rows(&self) -> usize {
         self.batches.iter().map(|b| b.num_rows()).sum()

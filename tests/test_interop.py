@@ -175,6 +175,28 @@ def test_uuid_and_json_handoff_pg(pg: sqlarrow.Connector) -> None:
     assert duckdb.sql("select count(*) from r").fetchall() == [(1,)]
 
 
+def test_polars_gets_intervals_as_durations_and_a_clear_error_for_the_rest(
+    pg: sqlarrow.Connector,
+) -> None:
+    # polars has no interval type; importing one panicked (PanicException, which
+    # `except Exception` does not catch).
+    r = pg.query(
+        "select '1 day 02:00:00.000005'::interval as iv, null::interval as n, "
+        "array['-1 second'::interval, null] as ivs, 7 as x"
+    )
+    df = r.to_polars()
+    assert df.schema["iv"] == pl.Duration("ns") and df.schema["x"] == pl.Int32
+    assert df["iv"][0] == dt.timedelta(days=1, hours=2, microseconds=5)
+    assert df["n"][0] is None
+    assert df["ivs"][0].to_list() == [dt.timedelta(seconds=-1), None]
+    # to_arrow keeps the interval type.
+    assert str(r.to_arrow().schema.field("iv").type) == "month_day_nano_interval"
+    with pytest.raises(sqlarrow.UnsupportedTypeError, match=r'column "m" .*1 month'):
+        pg.query("select '1 month'::interval as m").to_polars()
+    with pytest.raises(sqlarrow.UnsupportedTypeError, match=r'column "w" is decimal256'):
+        pg.query("select 1.5::numeric(60, 2) as w").to_polars()
+
+
 def test_lazy_imports() -> None:
     proc = run_python(
         """
@@ -224,3 +246,10 @@ def test_repr_html_large_result(pg: sqlarrow.Connector) -> None:
     assert html.count("<tr>") == 21
     assert "<td>20</td>" in html and "<td>21</td>" not in html
     assert "4980 more" in html
+
+
+def test_polars_intervals_from_a_collected_stream(pg: sqlarrow.Connector) -> None:
+    sql = "select make_interval(days => g) as iv from generate_series(1, 5) g"
+    with pg.stream(sql, batch_size=2) as s:
+        df = s.read_all().to_polars()
+    assert df["iv"].to_list() == [dt.timedelta(days=d) for d in range(1, 6)]

@@ -260,6 +260,11 @@ class RawResult:
     def __arrow_c_schema__(self) -> object:
         """Export the schema as an Arrow C schema PyCapsule."""
 
+    def for_polars(self) -> RawResult:
+        """The result in types polars can import (intervals without months as
+        ``duration[ns]``); raises ``UnsupportedTypeError`` naming a column polars cannot
+        take (intervals with months, ``decimal256``)."""
+
     @property
     def num_rows(self) -> int: ...
     @property

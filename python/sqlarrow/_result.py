@@ -74,6 +74,7 @@ class _ResultSource(Protocol):
     @property
     def execution_time_ms(self) -> float: ...
     def to_pylist(self) -> list[dict[str, Any]]: ...
+    def for_polars(self) -> _ResultSource: ...
 
 
 class _SchemaInfo:
@@ -177,10 +178,15 @@ class QueryResult:
         return table.to_pandas(types_mapper=_nullable_mapper(pa, pd))
 
     def to_polars(self) -> Any:
-        """Return a ``polars.DataFrame`` (zero copy; pyarrow is not needed)."""
+        """Return a ``polars.DataFrame`` (zero copy; pyarrow is not needed).
+
+        polars has no interval type: PostgreSQL ``interval`` columns arrive as
+        ``Duration`` (a day counted as 24 hours) unless a value has months, which raises
+        :class:`~sqlarrow.UnsupportedTypeError`, as does a decimal wider than polars' 38
+        digits (polars itself would panic on both)."""
         pl = _import_optional("polars", "polars")
         # (pl.from_arrow would read a bare C stream as one struct Series.)
-        return pl.DataFrame(self._raw)
+        return pl.DataFrame(self._raw.for_polars())
 
     def to_pylist(self) -> list[dict[str, Any]]:
         """Return the rows as dicts (``Decimal``, ``datetime``, ``UUID``, ``bytes``, ``None``).
@@ -325,6 +331,11 @@ class _CollectedResult:
         for chunk in self._chunks:
             rows.extend(chunk.to_pylist())
         return rows
+
+    def for_polars(self) -> _CollectedResult:
+        return _CollectedResult(
+            [c.for_polars() for c in self._chunks], self._stream, self._elapsed_ms
+        )
 
 
 class RecordBatchStream:

@@ -15,6 +15,7 @@ pub mod direct;
 pub mod engines;
 pub mod error;
 pub mod params;
+pub mod polars;
 pub mod pool;
 pub mod readonly;
 pub mod scan;
