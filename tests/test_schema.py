@@ -666,7 +666,7 @@ def test_sqlite_type_matrix_values(lite: Any) -> None:
     )
     lite.create_table("m", s.to_json())
     lite.execute(
-        "INSERT INTO m VALUES (1, -9223372036854775808, 1e300, '1234567890.12345', 'ñ✓', x'00ff', "
+        "INSERT INTO m VALUES (1, -9223372036854775808, 1e300, '1234567890.1235', 'ñ✓', x'00ff', "
         "'2024-02-29', '23:59:59.5', '2024-01-01 10:00:00.000001', '{\"a\": 1}', 'b')"
     )
     lite.execute("INSERT INTO m DEFAULT VALUES")

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 import sqlarrow
+from sqlarrow.schema import CanonicalSchema, Column
 
 DECLARED = {
     "a": ("INTEGER", pa.int64()),
@@ -105,6 +106,61 @@ def test_decimal_values_are_exact(lite: sqlarrow.Connector) -> None:
     lite.executemany("insert into m values (?)", [[v] for v in values])
     got = [r["v"] for r in lite.query("select v from m").to_pylist()]
     assert got == [Decimal(v) for v in values]
+
+
+@pytest.mark.parametrize("stored", ["1.234", "1.005", "'1.239'"])
+def test_decimal_values_with_more_digits_than_declared_are_refused(
+    lite: sqlarrow.Connector, stored: str
+) -> None:
+    # SQLite keeps whatever it is given in a DECIMAL(10,2) column (as REAL here); the
+    # read rounded 1.234 to 1.23 and 1.005 to 1.00 without a word.
+    lite.execute("create table m (v DECIMAL(10,2))")
+    lite.execute(f"insert into m values ({stored})")
+    with pytest.raises(sqlarrow.DataError, match=r'column "v" .* cannot hold without losing'):
+        lite.query("select v from m")
+    assert lite.query("select round(v, 2) as v from m").to_pylist()[0]["v"] in (
+        1.23,
+        1.24,
+        1.0,
+        1.01,
+    )
+
+
+def test_decimal_values_keep_reading_through_float_noise(lite: sqlarrow.Connector) -> None:
+    # A sum computed in floats and stored in a DECIMAL(10,2) column is 0.30000000000000004
+    # in the file: that is the float's noise, not a third digit, and it reads as 0.30.
+    lite.execute("create table m (v DECIMAL(10,2))")
+    lite.execute("insert into m values (0.1 + 0.2), (1.1 * 3), (-0.07)")
+    got = [r["v"] for r in lite.query("select v from m").to_pylist()]
+    assert got == [Decimal("0.30"), Decimal("3.30"), Decimal("-0.07")]
+
+
+def test_decimal_columns_sqlarrow_creates_are_exact_and_compare_as_numbers(
+    lite: sqlarrow.Connector,
+) -> None:
+    # write() declared every decimal `DECIMAL TEXT(p,s)`: exact, but SQL compared the
+    # values as text ('10.00' > 6 was false, max() was '5.00'). A canonical schema's
+    # DDL declared `DECIMAL(p,s)` at every precision: 12345678901234.5678 came back as
+    # ...5680 (REAL). Now both: NUMERIC affinity up to 15 digits, TEXT above.
+    narrow = pa.array([Decimal("5.00"), Decimal("10.00"), None], pa.decimal128(10, 2))
+    wide = pa.array(
+        [Decimal("12345678901234.5678"), Decimal("-0.0001"), None], pa.decimal128(20, 4)
+    )
+    lite.write("d", pa.table({"narrow": narrow, "wide": wide}))
+    assert lite.query("select narrow from d where narrow > 6").to_pylist() == [
+        {"narrow": Decimal("10.00")}
+    ]
+    assert lite.query("select max(narrow) as m from d").to_pylist() == [{"m": 10.0}]
+    back = lite.query("select narrow, wide from d").to_arrow()
+    assert back.column("narrow").to_pylist() == narrow.to_pylist()
+    assert back.column("wide").to_pylist() == wide.to_pylist()
+    assert back.schema.field("wide").type == pa.decimal128(20, 4)
+    lite.create_table("c", CanonicalSchema([Column("w", "DECIMAL(18,4)")]).to_json())
+    lite.write(
+        "c", pa.table({"w": pa.array([Decimal("12345678901234.5678")], pa.decimal128(18, 4))})
+    )
+    assert lite.query("select w from c").to_pylist() == [{"w": Decimal("12345678901234.5678")}]
+    assert lite.get_schema("c").columns[0].type == "DECIMAL(18,4)"
 
 
 def test_expressions_without_declared_type(lite: sqlarrow.Connector) -> None:

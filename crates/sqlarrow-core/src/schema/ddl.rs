@@ -290,6 +290,9 @@ pub fn render_type(
             if d == Dialect::Bigquery && (p - s > 29 || s > 9) {
                 out = "BIGNUMERIC({p},{s})".into();
             }
+            if d == Dialect::Sqlite {
+                out = super::mapping::sqlite_decimal_decl(p, s);
+            }
             out = out
                 .replace("{p}", &p.to_string())
                 .replace("{s}", &s.to_string());

@@ -77,7 +77,7 @@ pub static DDL_NOTES: &[(&str, &str, &str)] = &[
     ("mysql", "STRING", "`LONGTEXT`; columns used in keys or indexes should have a length (`STRING(n)`)."),
     ("sqlite", "all", "SQLite keeps the declared type text; sqlarrow reads it back from there (type affinity decides storage)."),
     ("sqlite", "TIMESTAMP_TZ", "stored as text (`TIMESTAMPTZ` declared type); offsets are converted to UTC on read."),
-    ("sqlite", "DECIMAL(p,s)", "NUMERIC affinity: SQLite stores such values as REAL when they convert, so only about 15 significant digits are exact; above precision 38 rendering fails."),
+    ("sqlite", "DECIMAL(p,s)", "`DECIMAL(p,s)` up to precision 15 (NUMERIC affinity: stored as REAL, which holds 15 significant digits exactly, and SQL compares and sums them as numbers); above 15, `DECIMAL TEXT(p,s)` (TEXT affinity: stored exactly as text, but SQL compares them as text: cast in SQL to compare numerically); above precision 38 rendering fails. `write()` creates the same columns."),
     ("sqlite", "UUID", "stored as text (`UUID` declared type); read back as `utf8`."),
     ("snowflake", "ARRAY<T>", "Snowflake `ARRAY` is untyped: the element type is lost."),
     ("snowflake/bigquery", "indexes", "no indexes are created (these warehouses have none); constraints are not enforced."),
@@ -266,7 +266,12 @@ pub static SQLITE_TYPES: &[EngineTypeRow] = &[
     r(
         "DECIMAL(10,2)",
         "DECIMAL(10,2)",
-        "precision above 38 reads as float64",
+        "precision above 38 reads as float64; a value with more digits than declared is a DataError, not rounded",
+    ),
+    r(
+        "DECIMAL TEXT(20,4)",
+        "DECIMAL(20,4)",
+        "TEXT affinity keeps every digit; created by sqlarrow above precision 15",
     ),
     r("NUMERIC", "FLOAT64", "NUMERIC affinity without precision"),
     r("TEXT", "STRING", ""),
@@ -308,6 +313,16 @@ pub fn sqlite_canonical(decl: &str) -> LogicalType {
         let inner = u.split_once('(')?.1.split_once(')')?.0;
         inner.split(',').next()?.trim().parse().ok()
     };
+    let decimal_ps = || -> Option<(u8, i8)> {
+        let inner = u.split_once('(')?.1.split_once(')')?.0;
+        let mut it = inner.split(',').map(|x| x.trim().parse::<u32>());
+        let p = it.next()?.ok()?;
+        let s = match it.next() {
+            Some(s) => s.ok()?,
+            None => 0,
+        };
+        ((1..=38).contains(&p) && s <= p).then_some((p as u8, s as i8))
+    };
     match base.as_str() {
         "" => return L::Binary(None),
         "INTEGER" | "BIGINT" | "INT8" | "UNSIGNED BIG INT" => return L::Int64,
@@ -334,6 +349,10 @@ pub fn sqlite_canonical(decl: &str) -> LogicalType {
         L::Timestamp
     } else if base.contains("INT") {
         L::Int64
+    } else if base.contains("DECIMAL") && base.contains("TEXT") && decimal_ps().is_some() {
+        // `DECIMAL TEXT(p,s)`: a decimal kept as exact text (see `sqlite_decimal_decl`).
+        let (precision, scale) = decimal_ps().unwrap_or((38, 0));
+        L::Decimal { precision, scale }
     } else if base.contains("CHAR") || base.contains("CLOB") || base.contains("TEXT") {
         if base.contains("CHAR") {
             L::String(len().filter(|n| *n > 0))
@@ -347,20 +366,7 @@ pub fn sqlite_canonical(decl: &str) -> LogicalType {
     } else if base.contains("REAL") || base.contains("FLOA") || base.contains("DOUB") {
         L::Float64
     } else if base.contains("DECIMAL") || base.contains("NUMERIC") {
-        let inner = u
-            .split_once('(')
-            .and_then(|x| x.1.split_once(')'))
-            .map(|x| x.0.to_string());
-        let ps = inner.and_then(|i| {
-            let mut it = i.split(',').map(|x| x.trim().parse::<u32>());
-            let p = it.next()?.ok()?;
-            let s = match it.next() {
-                Some(s) => s.ok()?,
-                None => 0,
-            };
-            ((1..=38).contains(&p) && s <= p).then_some((p as u8, s as i8))
-        });
-        match ps {
+        match decimal_ps() {
             Some((precision, scale)) => L::Decimal { precision, scale },
             None => L::Float64,
         }
@@ -489,6 +495,20 @@ fn engine_table(out: &mut String, title: &str, rows: &[EngineTypeRow]) {
 }
 
 /// The whole of `docs/types.md`.
+/// The widest SQLite `DECIMAL(p,s)` kept with NUMERIC affinity (stored as REAL, which
+/// holds 15 significant decimal digits exactly); wider ones are declared
+/// `DECIMAL TEXT(p,s)` so that SQLite keeps them as exact text.
+pub const SQLITE_REAL_DECIMAL_DIGITS: u32 = 15;
+
+/// The SQLite declared type of `DECIMAL(p,s)` (see [`SQLITE_REAL_DECIMAL_DIGITS`]).
+pub fn sqlite_decimal_decl(p: u32, s: u32) -> String {
+    if p <= SQLITE_REAL_DECIMAL_DIGITS {
+        format!("DECIMAL({p},{s})")
+    } else {
+        format!("DECIMAL TEXT({p},{s})")
+    }
+}
+
 pub fn render_types_md() -> String {
     let mut out = String::new();
     out.push_str(

@@ -369,14 +369,31 @@ impl Column {
     }
 
     fn mismatch(&self, v: &ValueRef<'_>, row: usize) -> Error {
-        Error::data(format!(
-            "column \"{}\" (declared {:?}) holds a {} value at row {row} that cannot be converted; \
-             CAST it in SQL",
-            self.name,
-            self.kind,
-            storage_name(v)
-        ))
-        .with_detail("column", self.name.clone())
+        let storage = storage_name(v);
+        let article = if storage.starts_with('I') { "an" } else { "a" };
+        let message = match (self.kind, v) {
+            // A number the declared DECIMAL(p,s) cannot hold without losing digits.
+            (Kind::Decimal(p, s), ValueRef::Integer(_) | ValueRef::Real(_) | ValueRef::Text(_)) => {
+                let shown = match v {
+                    ValueRef::Integer(i) => i.to_string(),
+                    ValueRef::Real(f) => f.to_string(),
+                    ValueRef::Text(t) => String::from_utf8_lossy(t).chars().take(40).collect(),
+                    _ => String::new(),
+                };
+                format!(
+                    "column \"{}\" (declared DECIMAL({p},{s})) holds {article} {storage} value at row \
+                     {row}, {shown}, that decimal({p}, {s}) cannot hold without losing digits; \
+                     CAST it in SQL (e.g. to TEXT, or round(col, {s}))",
+                    self.name
+                )
+            }
+            _ => format!(
+                "column \"{}\" (declared {:?}) holds {article} {storage} value at row {row} that \
+                 cannot be converted; CAST it in SQL",
+                self.name, self.kind
+            ),
+        };
+        Error::data(message).with_detail("column", self.name.clone())
     }
 
     #[inline]
@@ -509,9 +526,15 @@ fn decimal_from(v: ValueRef<'_>, p: u8, s: i8) -> Option<i128> {
     let scale = 10i128.pow(s as u32);
     let x = match v {
         ValueRef::Integer(i) => (i as i128).checked_mul(scale)?,
-        ValueRef::Real(f) => {
-            let y = (f * scale as f64).round();
-            if !y.is_finite() || y.abs() >= 1e38 {
+        // Rounded to the scale only when what is dropped is the float's own noise
+        // (0.1 + 0.2 stored as 0.30000000000000004 reads as 0.30); a value with more
+        // digits than declared (1.234, or 1.005, in a DECIMAL(10,2)) is refused, not
+        // rounded.
+        ValueRef::Real(f) if f.is_finite() => {
+            let scaled = f * scale as f64;
+            let y = scaled.round();
+            let noise = 1e-7 + scaled.abs() * 4.0 * f64::EPSILON;
+            if y.abs() >= 1e38 || (scaled - y).abs() > noise {
                 return None;
             }
             y as i128
@@ -958,6 +981,24 @@ fn read_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_from_reals_are_exact_or_refused() {
+        assert_eq!(decimal_from(ValueRef::Real(1.1), 10, 2), Some(110));
+        assert_eq!(decimal_from(ValueRef::Real(0.1 + 0.2), 10, 2), Some(30));
+        assert_eq!(
+            decimal_from(ValueRef::Real(1234567890.12), 18, 2),
+            Some(123456789012)
+        );
+        assert_eq!(decimal_from(ValueRef::Real(-0.5), 10, 2), Some(-50));
+        assert_eq!(decimal_from(ValueRef::Real(1e-5), 10, 5), Some(1));
+        assert_eq!(decimal_from(ValueRef::Real(1.234), 10, 2), None);
+        assert_eq!(decimal_from(ValueRef::Real(1.005), 10, 2), None);
+        assert_eq!(decimal_from(ValueRef::Real(f64::NAN), 10, 2), None);
+        assert_eq!(decimal_from(ValueRef::Real(1e20), 10, 2), None);
+        assert_eq!(decimal_from(ValueRef::Integer(12), 4, 2), Some(1200));
+        assert_eq!(decimal_from(ValueRef::Integer(123), 4, 2), None);
+    }
 
     #[test]
     fn decl_types() {

@@ -29,9 +29,13 @@ pub fn sqlite_type_for(dt: &DataType, is_json: bool) -> Option<String> {
         | DataType::UInt32 => "INTEGER".into(),
         DataType::UInt64 => "DECIMAL TEXT(20,0)".into(),
         DataType::Float16 | DataType::Float32 | DataType::Float64 => "REAL".into(),
-        // TEXT affinity: SQLite would round NUMERIC-affinity decimals to doubles.
+        // NUMERIC affinity up to 15 digits (exact as REAL, compared as numbers in SQL);
+        // TEXT affinity above, where SQLite would round them to doubles.
         DataType::Decimal128(p, s) | DataType::Decimal256(p, s) if *p <= 38 => {
-            format!("DECIMAL TEXT({p},{s})")
+            match u32::try_from(*s) {
+                Ok(s) => crate::schema::mapping::sqlite_decimal_decl(*p as u32, s),
+                Err(_) => format!("DECIMAL TEXT({p},{s})"),
+            }
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View if is_json => "JSON".into(),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "TEXT".into(),
