@@ -252,6 +252,19 @@ pub fn to_pylist<'py>(
     batches: &[RecordBatch],
     names: &[String],
 ) -> PyResult<Bound<'py, PyList>> {
+    // A dict keeps one value per key: a result with two columns of one name (`select *`
+    // over a join) would lose one of them without a word.
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(err(
+            ErrorKind::Interface,
+            format!(
+                "the result has more than one column named {dup:?}; rows as dicts would keep \
+                 only the last: give the columns distinct names in SQL (e.g. `a.id AS a_id`), \
+                 or use to_arrow() / to_pandas(), which keep them all"
+            ),
+        ));
+    }
     let keys: Vec<Bound<'py, PyString>> = names.iter().map(|n| PyString::new(py, n)).collect();
     let out = PyList::empty(py);
     for batch in batches {

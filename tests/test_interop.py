@@ -71,6 +71,18 @@ def test_to_pylist(result: sqlarrow.QueryResult) -> None:
     assert at.replace(tzinfo=None) == dt.datetime(2024, 1, 1, 1)
 
 
+def test_to_pylist_refuses_to_drop_a_column_of_a_repeated_name(
+    any_conn: tuple[sqlarrow.Connector, str],
+) -> None:
+    # `select *` over a join often repeats a name; dicts kept only the last column.
+    conn, _ = any_conn
+    r = conn.query("select 1 as id, 2 as id, 3 as other")
+    with pytest.raises(sqlarrow.InterfaceError, match=r"more than one column named 'id'|\"id\""):
+        r.to_pylist()
+    assert r.to_arrow().column_names == ["id", "id", "other"]  # every column is still there
+    assert list(r.to_pandas().columns) == ["id", "id", "other"]
+
+
 def test_pyarrow_table(result: sqlarrow.QueryResult) -> None:
     table = pa.table(result)
     assert table.num_rows == 10

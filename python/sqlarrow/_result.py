@@ -191,7 +191,8 @@ class QueryResult:
     def to_pylist(self) -> list[dict[str, Any]]:
         """Return the rows as dicts (``Decimal``, ``datetime``, ``UUID``, ``bytes``, ``None``).
 
-        Works without pyarrow.
+        Works without pyarrow. Raises :class:`~sqlarrow.InterfaceError` when two columns
+        share a name (a dict would keep only one of them): alias them in SQL.
         """
         return self._raw.to_pylist()
 
