@@ -163,6 +163,21 @@ def test_decimal_columns_sqlarrow_creates_are_exact_and_compare_as_numbers(
     assert lite.get_schema("c").columns[0].type == "DECIMAL(18,4)"
 
 
+def test_narrow_decimals_are_stored_as_numbers_and_read_back_exactly(
+    lite: sqlarrow.Connector,
+) -> None:
+    values = ["0.10", "1.10", "-0.05", "1234567890123.45", "0.01", "9999999999999.99"]
+    data = pa.table({"v": pa.array([Decimal(v) for v in values], pa.decimal128(15, 2))})
+    lite.write("n", data)  # a new DECIMAL(15,2) column: bound as REAL
+    rows = lite.query("select v, typeof(v) as t from n").to_pylist()
+    assert [r["v"] for r in rows] == [Decimal(v) for v in values]
+    assert {r["t"] for r in rows} == {"real"}
+    # Into a text column the same input is still text, as written.
+    lite.execute("create table s (v TEXT)")
+    lite.write("s", data)
+    assert [r["v"] for r in lite.query("select v from s").to_pylist()] == values
+
+
 def test_expressions_without_declared_type(lite: sqlarrow.Connector) -> None:
     result = lite.query("select 1 + 1 as i, 'a' || 'b' as s, 1.5 * 2 as f, x'01' as b")
     assert result.to_pylist() == [{"i": 2, "s": "ab", "f": 3.0, "b": b"\x01"}]

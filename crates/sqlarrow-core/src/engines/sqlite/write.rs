@@ -9,6 +9,7 @@ use arrow_schema::{DataType, TimeUnit};
 use super::{map_err, SqliteConnector};
 use crate::cancel::CancelSlot;
 use crate::error::{Error, Result};
+use crate::schema::mapping::SQLITE_REAL_DECIMAL_DIGITS;
 use crate::value::civil;
 use crate::write::{
     cast_strict, is_row_violation, mapped_names, next_batch, quote_ident, FailedRows, TableRef,
@@ -103,6 +104,9 @@ enum Col<'a> {
     Bin(&'a arrow_array::BinaryArray),
     FixedBin(&'a arrow_array::FixedSizeBinaryArray),
     D128(&'a arrow_array::Decimal128Array, i8),
+    /// A decimal of at most 15 digits bound as a REAL (unscaled / 10^scale, the double
+    /// SQLite's own text conversion would store) into a column with numeric affinity.
+    D128Real(&'a arrow_array::Decimal128Array, f64),
     D256(&'a arrow_array::Decimal256Array, i8),
     Date(&'a arrow_array::Date32Array),
     Time(&'a arrow_array::Time64MicrosecondArray),
@@ -111,8 +115,16 @@ enum Col<'a> {
 }
 
 impl<'a> Col<'a> {
-    fn of(a: &'a ArrayRef, column: &str) -> Result<Col<'a>> {
+    fn of(a: &'a ArrayRef, column: &str, numeric_target: bool) -> Result<Col<'a>> {
         Ok(match a.data_type() {
+            DataType::Decimal128(p, s)
+                if numeric_target && u32::from(*p) <= SQLITE_REAL_DECIMAL_DIGITS && *s >= 0 =>
+            {
+                Col::D128Real(
+                    a.as_primitive::<Decimal128Type>(),
+                    10f64.powi(i32::from(*s)),
+                )
+            }
             DataType::Boolean => Col::Bool(a.as_boolean()),
             DataType::Int64 => Col::I64(a.as_primitive::<Int64Type>()),
             DataType::Float64 => Col::F64(a.as_primitive::<Float64Type>()),
@@ -149,6 +161,7 @@ impl<'a> Col<'a> {
             Col::Bin(a) => a.is_null(i),
             Col::FixedBin(a) => a.is_null(i),
             Col::D128(a, _) => a.is_null(i),
+            Col::D128Real(a, _) => a.is_null(i),
             Col::D256(a, _) => a.is_null(i),
             Col::Date(a) => a.is_null(i),
             Col::Time(a) => a.is_null(i),
@@ -178,6 +191,11 @@ impl<'a> Col<'a> {
             Col::Bin(a) => return stmt.raw_bind_parameter(slot, a.value(i)),
             Col::FixedBin(a) => return stmt.raw_bind_parameter(slot, a.value(i)),
             Col::D128(a, s) => scratch.push_str(&decimal_text(a.value(i).to_string(), *s)),
+            // Exact: the unscaled value (< 10^15) and 10^scale are exact doubles, and the
+            // division rounds once, to the double nearest the decimal.
+            Col::D128Real(a, div) => {
+                return stmt.raw_bind_parameter(slot, a.value(i) as f64 / div);
+            }
             Col::D256(a, s) => scratch.push_str(&decimal_text(a.value(i).to_string(), *s)),
             Col::Date(a) => write_date(scratch, a.value(i) as i64),
             Col::Time(a) => {
@@ -215,10 +233,27 @@ fn write_ts(out: &mut String, us: i64) {
     }
 }
 
+/// Whether SQLite keeps a REAL bound into a column of declared type `decl` as a number
+/// (INTEGER, REAL or NUMERIC affinity, by SQLite's rules), not as text or a blob.
+fn numeric_affinity(decl: &str) -> bool {
+    let u = decl.to_ascii_uppercase();
+    if u.contains("INT") {
+        return true;
+    }
+    !(u.contains("CHAR")
+        || u.contains("CLOB")
+        || u.contains("TEXT")
+        || u.contains("BLOB")
+        || u.trim().is_empty())
+}
+
+/// (name, NOT NULL, has a default or is part of the key, declared type) per column.
+type TableColumn = (String, bool, bool, String);
+
 fn table_columns(
     conn: &rusqlite::Connection,
     table: &TableRef,
-) -> Result<Option<Vec<(String, bool, bool)>>> {
+) -> Result<Option<Vec<TableColumn>>> {
     let schema = table.schema.as_deref().unwrap_or("main");
     let sql = format!(
         "PRAGMA {}.table_info({})",
@@ -226,12 +261,13 @@ fn table_columns(
         quote_ident(&table.name)
     );
     let mut stmt = conn.prepare(&sql).map_err(map_err)?;
-    let cols: Vec<(String, bool, bool)> = stmt
+    let cols: Vec<TableColumn> = stmt
         .query_map([], |r| {
             Ok((
                 r.get::<_, String>(1)?,
                 r.get::<_, i64>(3)? != 0,
                 r.get::<_, Option<String>>(4)?.is_some() || r.get::<_, i64>(5)? > 0,
+                r.get::<_, Option<String>>(2)?.unwrap_or_default(),
             ))
         })
         .map_err(map_err)?
@@ -331,7 +367,7 @@ pub(crate) fn write_sync(
                     return Err(Error::config(format!("input column {n:?} has no matching column in the table; use column_map to rename")).with_detail("column", n.clone()));
                 }
             }
-            for (c, notnull, hasdef) in cols {
+            for (c, notnull, hasdef, _) in cols {
                 if opts.mode != WriteMode::Update && *notnull && !*hasdef && !names.contains(c) {
                     return Err(Error::config(format!(
                         "the table's NOT NULL column {c:?} (no default) is missing from the input"
@@ -345,6 +381,17 @@ pub(crate) fn write_sync(
         tx.execute_batch(&format!("DELETE FROM {}", table.quoted()))
             .map_err(map_err)?;
     }
+    // Which input columns land in columns of numeric affinity (decimals bind as REAL).
+    let decls = table_columns(&tx, &table)?.unwrap_or_default();
+    let numeric_target: Vec<bool> = names
+        .iter()
+        .map(|n| {
+            decls
+                .iter()
+                .find(|c| &c.0 == n)
+                .is_some_and(|c| numeric_affinity(&c.3))
+        })
+        .collect();
     let stmt_sql = statement(&table, &names, opts)?;
     let count_sql = format!("SELECT count(*) FROM {}", table.quoted());
     let before: i64 = if opts.mode == WriteMode::Upsert {
@@ -374,7 +421,8 @@ pub(crate) fn write_sync(
             let cols = arrays
                 .iter()
                 .zip(&names)
-                .map(|(a, n)| Col::of(a, n))
+                .zip(&numeric_target)
+                .map(|((a, n), numeric)| Col::of(a, n, *numeric))
                 .collect::<Result<Vec<_>>>()?;
             for row in 0..batch.num_rows() {
                 for (k, c) in cols.iter().enumerate() {
