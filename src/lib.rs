@@ -487,7 +487,7 @@ impl RawConnector {
         })
     }
 
-    #[pyo3(signature = (table, data, mode="append", key=None, create_if_missing=true, column_map=None, batch_size=None, on_error="raise"))]
+    #[pyo3(signature = (table, data, mode="append", key=None, create_if_missing=true, column_map=None, batch_size=None, on_error="raise", timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn write<'py>(
         &self,
@@ -500,8 +500,10 @@ impl RawConnector {
         column_map: Option<std::collections::HashMap<String, String>>,
         batch_size: Option<usize>,
         on_error: &str,
+        timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (reader, opts) = transaction::write_args(
+        let timeout = timeout_arg("timeout", timeout)?;
+        let (reader, mut opts) = transaction::write_args(
             data,
             mode,
             key,
@@ -510,6 +512,7 @@ impl RawConnector {
             batch_size,
             on_error,
         )?;
+        opts.timeout = timeout;
         let cancel = CancelSlot::new();
         let res = wait_for(
             py,

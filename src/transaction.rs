@@ -188,6 +188,7 @@ pub(crate) fn write_args(
         column_map: column_map.unwrap_or_default(),
         batch_size,
         skip_errors,
+        timeout: None,
     };
     Ok((reader, opts))
 }

@@ -301,6 +301,7 @@ class Connector(abc.ABC):
         column_map: Mapping[str, str] | None = None,
         batch_size: int | None = None,
         on_error: str = "raise",
+        timeout: float | None = None,
     ) -> WriteResult:
         """Bulk-write Arrow ``data`` into ``table`` and return a :class:`WriteResult`.
 
@@ -346,6 +347,11 @@ class Connector(abc.ABC):
         upsert/update the last row per key is kept first). Anything else (a trigger, an
         exclusion constraint, a concurrent writer) still fails the whole write, as do
         data conversion errors.
+
+        ``timeout`` (seconds) bounds the whole write, waiting for locks included;
+        without it the connector's ``statement_timeout`` does. On expiry the server is
+        asked to cancel, nothing of the write remains, and
+        :class:`~sqlarrow.QueryTimeoutError` is raised.
         """
         if not isinstance(table, str) or not table:
             raise ConfigError("table must be a non-empty str")
@@ -367,6 +373,7 @@ class Connector(abc.ABC):
                 dict(column_map) if column_map is not None else None,
                 batch_size,
                 on_error_checked,
+                timeout=timeout,
             )
 
         # A write is one transaction: a transient failure before COMMIT left nothing

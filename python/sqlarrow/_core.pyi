@@ -158,8 +158,13 @@ class RawConnector:
         column_map: Mapping[str, str] | None = None,
         batch_size: int | None = None,
         on_error: str = "raise",
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         """Bulk-write ``data`` into ``table``.
+
+        ``timeout`` (seconds) bounds the whole write; without it, the connector's
+        ``statement_timeout``. On expiry the server is asked to cancel and the write
+        rolls back (``QueryTimeoutError``).
 
         ``data`` is anything with ``__arrow_c_stream__`` or ``__arrow_c_array__``.
 

@@ -574,19 +574,25 @@ impl Connector {
         self.check_open()?;
         self.refuse_if_read_only("write")?;
         let table = crate::write::TableRef::parse(table)?;
-        match &self.engine {
-            #[cfg(feature = "postgres")]
-            Engine::Postgres(c) => c.write(&table, reader, opts, cancel).await,
-            #[cfg(feature = "sqlite")]
-            Engine::Sqlite(c) => c.write(&table, reader, opts, cancel).await,
-            #[cfg(feature = "mysql")]
-            Engine::Mysql(c) => c.write(&table, reader, opts, cancel).await,
-            #[allow(unreachable_patterns)]
-            _ => Err(Error::interface(format!(
-                "write is not supported for {} yet",
-                self.engine_name()
-            ))),
-        }
+        // The connector's statement timeout bounds the whole write (a lock wait, the
+        // load, the merge), as it bounds a query: on expiry the server is asked to
+        // cancel, and the write's transaction rolls back.
+        self.timed(opts.timeout, cancel, async {
+            match &self.engine {
+                #[cfg(feature = "postgres")]
+                Engine::Postgres(c) => c.write(&table, reader, opts, cancel).await,
+                #[cfg(feature = "sqlite")]
+                Engine::Sqlite(c) => c.write(&table, reader, opts, cancel).await,
+                #[cfg(feature = "mysql")]
+                Engine::Mysql(c) => c.write(&table, reader, opts, cancel).await,
+                #[allow(unreachable_patterns)]
+                _ => Err(Error::interface(format!(
+                    "write is not supported for {} yet",
+                    self.engine_name()
+                ))),
+            }
+        })
+        .await
     }
 
     pub fn pool_stats(&self) -> PoolStats {

@@ -85,6 +85,8 @@ pub struct WriteOptions {
     /// `on_error="skip"`: rows violating a constraint are set aside (see
     /// [`WriteResult::failed`]) and the others land; `false`: all-or-nothing.
     pub skip_errors: bool,
+    /// A per-call limit on the whole write; `None`: the connector's statement timeout.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Default for WriteOptions {
@@ -96,6 +98,7 @@ impl Default for WriteOptions {
             column_map: HashMap::new(),
             batch_size: None,
             skip_errors: false,
+            timeout: None,
         }
     }
 }

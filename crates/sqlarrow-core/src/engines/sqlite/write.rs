@@ -297,9 +297,33 @@ impl SqliteConnector {
     }
 }
 
-/// The write on one connection, atomic through a savepoint (a transaction of its own
-/// outside one, nested inside the caller's open transaction). Returns (written, updated).
+/// The write on one connection: in a transaction of its own that takes the write lock
+/// first (`BEGIN IMMEDIATE`), or, inside the caller's open transaction, in a savepoint.
+///
+/// A deferred transaction that reads first (the table's columns) and then writes cannot
+/// wait for another writer: SQLite answers "database is locked" at once rather than
+/// risk a deadlock, whatever the busy timeout. `BEGIN IMMEDIATE` waits for the lock
+/// (the busy timeout) before anything is read, so concurrent writes queue up.
 pub(crate) fn write_sync(
+    conn: &mut rusqlite::Connection,
+    table: &TableRef,
+    reader: Box<dyn RecordBatchReader + Send>,
+    opts: &WriteOptions,
+) -> Result<WriteResult> {
+    if !conn.is_autocommit() {
+        return write_in_savepoint(conn, table, reader, opts);
+    }
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
+    let res = write_in_savepoint(conn, table, reader, opts)
+        .and_then(|res| conn.execute_batch("COMMIT").map(|()| res).map_err(map_err));
+    if res.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    res
+}
+
+/// The write in a savepoint of `conn` (see [`write_sync`]). Returns (written, updated).
+fn write_in_savepoint(
     conn: &mut rusqlite::Connection,
     table: &TableRef,
     reader: Box<dyn RecordBatchReader + Send>,
