@@ -205,6 +205,26 @@ def test_interpolation_details() -> None:
     assert cfg.connections["s"].options["path"] == "x/dflt/e//${A}"
 
 
+@pytest.mark.parametrize("password", ["p@ss/w:rd#?%x", "plain", "pre%40encoded", "sp ace"])
+def test_a_password_variable_in_a_url_is_escaped(password: str) -> None:
+    # 'postgresql://app:${PW}@db/x' with PW='p@ss/w...' put 'ss' in the host (and so in
+    # the connection error). The value is escaped where it lands in user:password; a
+    # value already percent-encoded is left as it is.
+    cfg = build_config(
+        {
+            "connections": {
+                "u": {"url": "postgresql://${USER}:${PW}@db.example:5432/${DB}?sslmode=disable"}
+            }
+        },
+        environ={"PW": password, "USER": "a@b", "DB": "x"},
+    )
+    opts = cfg.connections["u"].options
+    decoded = password.replace("%40", "@")
+    assert (opts["host"], opts["port"], opts["user"]) == ("db.example", 5432, "a@b")
+    assert opts["password"] == decoded
+    assert password not in repr(cfg) and "ss/w" not in repr(cfg)
+
+
 def test_env_file_parser(tmp_path: Path) -> None:
     path = write(
         tmp_path / ".env",

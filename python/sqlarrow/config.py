@@ -143,7 +143,36 @@ def parse_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
 _VAR_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 
 
-def _interpolate(text: str, env: Mapping[str, str], where: str, problems: list[str]) -> str:
+# Characters that end or split a URL's user:password part. A variable's value placed
+# there has them percent-encoded (the URL parser decodes them again); `%` is encoded
+# only when it does not already start an escape, so pre-encoded values pass unchanged.
+_USERINFO_BREAKERS = re.compile(r"[@/?#: ]|%(?![0-9A-Fa-f]{2})")
+
+
+def _userinfo_span(template: str) -> tuple[int, int] | None:
+    """Where the user:password part of a URL template is (`${...}` placeholders hold
+    none of ``/?#@``), or None when it has none."""
+    start = template.find("://")
+    if start < 0:
+        return None
+    start += 3
+    end = len(template)
+    for ch in "/?#":
+        i = template.find(ch, start)
+        if i != -1:
+            end = min(end, i)
+    at = template.rfind("@", start, end)
+    return (start, at) if at != -1 else None
+
+
+def _interpolate(
+    text: str, env: Mapping[str, str], where: str, problems: list[str], url: bool = False
+) -> str:
+    # In a URL template, a value placed in the user:password part is escaped: a password
+    # with '@' or '/' would otherwise move the host into the password (and the error
+    # would show a piece of the password as the host).
+    userinfo = _userinfo_span(text) if url else None
+
     def repl(m: re.Match[str]) -> str:
         if m.group(0) == "$${":
             return "${"
@@ -154,6 +183,8 @@ def _interpolate(text: str, env: Mapping[str, str], where: str, problems: list[s
                 return default
             problems.append(f"{where}: environment variable {name} is not set")
             return ""
+        if userinfo is not None and userinfo[0] <= m.start() < userinfo[1]:
+            return _USERINFO_BREAKERS.sub(lambda c: f"%{ord(c.group(0)):02X}", value)
         return value
 
     if "${" not in text:
@@ -163,7 +194,7 @@ def _interpolate(text: str, env: Mapping[str, str], where: str, problems: list[s
 
 def _walk_interpolate(value: Any, env: Mapping[str, str], where: str, problems: list[str]) -> Any:
     if isinstance(value, str):
-        return _interpolate(value, env, where, problems)
+        return _interpolate(value, env, where, problems, url=where.endswith(".url"))
     if isinstance(value, dict):
         return {
             k: _walk_interpolate(v, env, f"{where}.{k}" if where else str(k), problems)
