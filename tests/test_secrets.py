@@ -92,6 +92,34 @@ def test_bad_url_and_options_do_not_echo_secret() -> None:
         _assert_clean(str(info.value), _formatted(info.value))
 
 
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("postgresql://app:pa/ss9@127.0.0.1/db", "pa/ss9"),
+        ("postgresql://app:p@ss/w0rd@127.0.0.1:5432/db", "ss/w0rd"),
+        ("mysql://root:se#cret9@127.0.0.1/test", "se#cret9"),
+        ("postgresql://app:s?cret9@127.0.0.1/db", "s?cret9"),
+        ("redshift://app:x/y9z@cluster.example:5439/dev", "x/y9z"),
+    ],
+)
+def test_an_unescaped_password_is_refused_without_echoing_it(url: str, secret: str) -> None:
+    # A '/', '?' or '#' in a raw password ended the authority early: the URL's masking
+    # missed it, and the errors quoted the whole URL or a piece of the password as the
+    # port ("invalid port 'pa' in URL 'postgresql://app:pa/ss9@...'").
+    with pytest.raises(sqlarrow.ConfigError, match="must be percent-encoded") as info:
+        sqlarrow.connect(url)
+    text = str(info.value) + repr(info.value)
+    assert secret not in text and secret[:2] + secret[-2:] not in text
+    assert "***@" in text
+    # Escaped, the same password is accepted and kept.
+    escaped = url.replace(
+        secret, secret.replace("/", "%2F").replace("#", "%23").replace("?", "%3F")
+    )
+    conn = sqlarrow.connect(escaped.replace("p@ss", "p%40ss"))
+    assert secret not in repr(conn)
+    conn.close()
+
+
 def test_cli_never_prints_secret(pg_admin: sqlarrow.Connector, tmp_path: Path) -> None:
     url = f"postgresql://{AUTH_ROLE}:{SECRET}@127.0.0.1:5432/postgres"
     for args in (("test", url), ("query", url, "select 1"), ("inspect", url)):

@@ -98,6 +98,29 @@ _SQLITE_OPTIONS: dict[str, Callable[[str, str], Any]] = {
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 
 
+def _userinfo_end(rest: str) -> int:
+    """Index in ``rest`` (the URL after ``//``) of the ``@`` that ends the user:password
+    part, or -1. Normally the last ``@`` of the authority; but a password holding an
+    unescaped ``/``, ``?`` or ``#`` moves its ``@`` into the path, query or fragment, and
+    that ``@`` still ends the credentials. An ``@`` in a query after a ``key=`` is a
+    value (``application_name=me@host``), not that."""
+    end = len(rest)
+    for sep in "/?#":
+        i = rest.find(sep)
+        if i != -1:
+            end = min(end, i)
+    at = rest.rfind("@", 0, end)
+    for j in range(len(rest) - 1, end - 1, -1):
+        if rest[j] != "@":
+            continue
+        q = rest.find("?")
+        in_query = q != -1 and q < j and "#" not in rest[q:j]
+        if in_query and "=" in rest[q:j]:
+            continue
+        return j
+    return at
+
+
 def mask_url(url: str) -> str:
     """Return ``url`` with the password (if any) replaced by ``***``."""
     m = _SCHEME_RE.match(url)
@@ -105,20 +128,33 @@ def mask_url(url: str) -> str:
         return url
     rest_start = m.end() + 2
     rest = url[rest_start:]
-    # The authority ends at the first '/', '?' or '#'.
+    at = _userinfo_end(rest)
+    if at == -1:
+        return url
+    userinfo = rest[:at]
+    if ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    if any(c in user for c in "/?#"):
+        user = ""
+    return url[:rest_start] + f"{user}:***" + rest[at:]
+
+
+def _check_credentials_escaped(rest: str, url: str) -> None:
+    """Refuse a URL whose user name or password holds a character that ends it early,
+    before the misparse can put a piece of the password into a host, port or database
+    name (and from there into an error message)."""
     end = len(rest)
     for sep in "/?#":
         i = rest.find(sep)
         if i != -1:
             end = min(end, i)
-    authority = rest[:end]
-    if "@" not in authority:
-        return url
-    userinfo, _, hostinfo = authority.rpartition("@")
-    if ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return url[:rest_start] + f"{user}:***@{hostinfo}" + rest[end:]
+    if _userinfo_end(rest) >= end:
+        raise ConfigError(
+            "the user name or password in the URL holds a character that must be "
+            "percent-encoded ('@' as %40, '/' as %2F, '?' as %3F, '#' as %23): "
+            f"{mask_url(url)!r}"
+        )
 
 
 def _split_scheme(url: str) -> tuple[str, str]:
@@ -160,6 +196,7 @@ def _parse_postgres(
     if not rest.startswith("//"):
         raise ConfigError(f"{scheme} URL must start with '{scheme}://': {mask_url(url)!r}")
     rest = rest[2:]
+    _check_credentials_escaped(rest, url)
     rest, _, _fragment = rest.partition("#")
     rest, _, query = rest.partition("?")
     authority, slash, path = rest.partition("/")
