@@ -117,6 +117,26 @@ def test_query_json(tmp_path: Path) -> None:
     assert json.loads(proc.stdout) == [{"id": 0, "amount": "0.25"}, {"id": 1, "amount": "1.25"}]
 
 
+def test_query_json_is_strict_json_for_nan_and_infinity() -> None:
+    # Python's json wrote a bare NaN, which jq and JavaScript refuse.
+    proc = cli(
+        "query",
+        PG_URL,
+        "select 'NaN'::float8 as n, 'Infinity'::float8 as i, '-Infinity'::float8 as m, "
+        "array['NaN'::float8, 1.5] as a",
+        "--format",
+        "json",
+    )
+    assert proc.returncode == 0, proc.stderr
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"not JSON: {name}")
+
+    assert json.loads(proc.stdout, parse_constant=refuse) == [
+        {"n": "NaN", "i": "Infinity", "m": "-Infinity", "a": ["NaN", 1.5]}
+    ]
+
+
 def test_query_postgres(pg_admin: sqlarrow.Connector) -> None:
     proc = cli(
         "query",

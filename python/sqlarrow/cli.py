@@ -19,6 +19,7 @@ import datetime as _dt
 import decimal
 import importlib
 import json
+import math
 import os
 import sys
 import tempfile
@@ -94,11 +95,31 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _json_value(value: Any) -> Any:
+    """``value`` with floats JSON has no number for (NaN, infinities) as the strings
+    PostgreSQL's ``to_json`` uses: Python's ``json`` would write a bare ``NaN``, which
+    is not JSON and which strict parsers (jq, JavaScript) refuse."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    return value
+
+
 def _write_rows(
     out: TextIO, rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str
 ) -> None:
     if fmt == "json":
-        json.dump(list(rows), out, default=_json_default, ensure_ascii=False, indent=2)
+        json.dump(
+            [_json_value(r) for r in rows],
+            out,
+            default=_json_default,
+            ensure_ascii=False,
+            indent=2,
+            allow_nan=False,
+        )
         out.write("\n")
     elif fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
