@@ -178,6 +178,16 @@ def test_narrow_decimals_are_stored_as_numbers_and_read_back_exactly(
     assert [r["v"] for r in lite.query("select v from s").to_pylist()] == values
 
 
+def test_writing_a_generated_column_is_named_as_such(lite: sqlarrow.Connector) -> None:
+    # The error said the column did not exist ('no matching column'): PRAGMA
+    # table_info leaves generated columns out.
+    lite.execute("create table g (a int not null, b int generated always as (a * 2) stored)")
+    with pytest.raises(sqlarrow.ConfigError, match='"b" is a generated column'):
+        lite.write("g", pa.table({"a": [1], "b": [5]}))
+    lite.write("g", pa.table({"a": [1]}))
+    assert lite.query("select a, b from g").to_pylist() == [{"a": 1, "b": 2}]
+
+
 def test_expressions_without_declared_type(lite: sqlarrow.Connector) -> None:
     result = lite.query("select 1 + 1 as i, 'a' || 'b' as s, 1.5 * 2 as f, x'01' as b")
     assert result.to_pylist() == [{"i": 2, "s": "ab", "f": 3.0, "b": b"\x01"}]

@@ -247,6 +247,28 @@ fn numeric_affinity(decl: &str) -> bool {
         || u.trim().is_empty())
 }
 
+/// The table's generated columns (`PRAGMA table_xinfo` lists them with `hidden` 2 or 3;
+/// `table_info` leaves them out).
+fn generated_columns(conn: &rusqlite::Connection, table: &TableRef) -> Result<Vec<String>> {
+    let schema = table.schema.as_deref().unwrap_or("main");
+    let sql = format!(
+        "SELECT name FROM pragma_table_xinfo({}, {}) WHERE hidden IN (2, 3)",
+        quote_literal(&table.name),
+        quote_literal(schema)
+    );
+    let mut stmt = conn.prepare(&sql).map_err(map_err)?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(map_err)?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    Ok(names)
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 /// (name, NOT NULL, has a default or is part of the key, declared type) per column.
 type TableColumn = (String, bool, bool, String);
 
@@ -388,6 +410,13 @@ fn write_in_savepoint(
         (Some(cols), _) => {
             for n in &names {
                 if !cols.iter().any(|c| &c.0 == n) {
+                    if generated_columns(&tx, &table)?.contains(n) {
+                        return Err(Error::config(format!(
+                            "input column {n:?} is a generated column of the table: SQLite \
+                             computes it, so leave it out of the input"
+                        ))
+                        .with_detail("column", n.clone()));
+                    }
                     return Err(Error::config(format!("input column {n:?} has no matching column in the table; use column_map to rename")).with_detail("column", n.clone()));
                 }
             }
