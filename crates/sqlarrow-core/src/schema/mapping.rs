@@ -304,6 +304,19 @@ pub static SQLITE_TYPES: &[EngineTypeRow] = &[
     ),
 ];
 
+/// `(p, s)` of a declared type's `(p[, s])` (`DECIMAL(10,2)`, `DECIMAL TEXT(20,4)`),
+/// when 1 <= p <= 38 and 0 <= s <= p.
+pub fn decimal_precision_scale(decl: &str) -> Option<(u8, i8)> {
+    let inner = decl.split_once('(')?.1.split_once(')')?.0;
+    let mut it = inner.split(',').map(|x| x.trim().parse::<i64>());
+    let p = it.next()?.ok()?;
+    let s = match it.next() {
+        Some(r) => r.ok()?,
+        None => 0,
+    };
+    ((1..=38).contains(&p) && (0..=p).contains(&s)).then_some((p as u8, s as i8))
+}
+
 /// SQLite: canonical type of a declared column type (affinity rules of the decoder).
 pub fn sqlite_canonical(decl: &str) -> LogicalType {
     use LogicalType as L;
@@ -313,16 +326,7 @@ pub fn sqlite_canonical(decl: &str) -> LogicalType {
         let inner = u.split_once('(')?.1.split_once(')')?.0;
         inner.split(',').next()?.trim().parse().ok()
     };
-    let decimal_ps = || -> Option<(u8, i8)> {
-        let inner = u.split_once('(')?.1.split_once(')')?.0;
-        let mut it = inner.split(',').map(|x| x.trim().parse::<u32>());
-        let p = it.next()?.ok()?;
-        let s = match it.next() {
-            Some(s) => s.ok()?,
-            None => 0,
-        };
-        ((1..=38).contains(&p) && s <= p).then_some((p as u8, s as i8))
-    };
+    let decimal_ps = || decimal_precision_scale(&u);
     match base.as_str() {
         "" => return L::Binary(None),
         "INTEGER" | "BIGINT" | "INT8" | "UNSIGNED BIG INT" => return L::Int64,

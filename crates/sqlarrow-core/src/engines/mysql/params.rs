@@ -28,17 +28,6 @@ fn date_value(days: i64, rem: i64, what: &str) -> Result<MyValue> {
     ))
 }
 
-fn uuid_text(b: &[u8; 16]) -> String {
-    let mut s = String::with_capacity(36);
-    for (i, x) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&format!("{x:02x}"));
-    }
-    s
-}
-
 /// Convert one value.
 pub fn to_my_value(v: &Value) -> Result<MyValue> {
     Ok(match v {
@@ -79,7 +68,7 @@ pub fn to_my_value(v: &Value) -> Result<MyValue> {
             us.rem_euclid(US_PER_DAY),
             "datetime",
         )?,
-        Value::Uuid(b) => MyValue::Bytes(uuid_text(b).into_bytes()),
+        Value::Uuid(b) => MyValue::Bytes(crate::value::civil::format_uuid(b).into_bytes()),
     })
 }
 

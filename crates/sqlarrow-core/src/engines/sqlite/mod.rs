@@ -179,20 +179,7 @@ fn bind(stmt: &mut rusqlite::Statement<'_>, params: &Params) -> Result<()> {
             Value::Date(d) => stmt.raw_bind_parameter(idx, civil::format_date(*d as i64)),
             Value::Time(t) => stmt.raw_bind_parameter(idx, fmt_time(*t)),
             Value::Timestamp(t) | Value::TimestampTz(t) => stmt.raw_bind_parameter(idx, fmt_ts(*t)),
-            Value::Uuid(u) => {
-                let h: String = u.iter().map(|b| format!("{b:02x}")).collect();
-                stmt.raw_bind_parameter(
-                    idx,
-                    format!(
-                        "{}-{}-{}-{}-{}",
-                        &h[0..8],
-                        &h[8..12],
-                        &h[12..16],
-                        &h[16..20],
-                        &h[20..]
-                    ),
-                )
-            }
+            Value::Uuid(u) => stmt.raw_bind_parameter(idx, civil::format_uuid(u)),
         };
         r.map_err(map_err)?;
     }
@@ -256,10 +243,12 @@ fn kind_from_decl(decl: Option<&str>) -> Kind {
         Kind::Time
     } else if base.contains("INT") {
         Kind::Int
-    } else if (base.contains("DECIMAL") || base.contains("NUMERIC")) && parse_ps(&u).is_some() {
+    } else if (base.contains("DECIMAL") || base.contains("NUMERIC"))
+        && crate::schema::mapping::decimal_precision_scale(&u).is_some()
+    {
         // Includes `DECIMAL TEXT(p,s)`, which sqlarrow creates: TEXT affinity keeps
         // every digit (plain DECIMAL has NUMERIC affinity and rounds to a double).
-        let (p, s) = parse_ps(&u).unwrap_or((38, 0));
+        let (p, s) = crate::schema::mapping::decimal_precision_scale(&u).unwrap_or((38, 0));
         Kind::Decimal(p, s)
     } else if base == "JSON" || base == "JSONB" {
         Kind::Json
@@ -274,7 +263,7 @@ fn kind_from_decl(decl: Option<&str>) -> Kind {
     } else if base.contains("REAL") || base.contains("FLOA") || base.contains("DOUB") {
         Kind::Real
     } else if base.contains("DECIMAL") || base.contains("NUMERIC") {
-        match parse_ps(&u) {
+        match crate::schema::mapping::decimal_precision_scale(&u) {
             Some((p, s)) => Kind::Decimal(p, s),
             None => Kind::Real,
         }
@@ -283,21 +272,6 @@ fn kind_from_decl(decl: Option<&str>) -> Kind {
     } else {
         // SQLite's rule: anything else has NUMERIC affinity.
         Kind::Real
-    }
-}
-
-fn parse_ps(u: &str) -> Option<(u8, i8)> {
-    let inner = u.split_once('(')?.1.split_once(')')?.0;
-    let mut it = inner.split(',').map(|x| x.trim().parse::<i64>());
-    let p = it.next()?.ok()?;
-    let s = match it.next() {
-        Some(r) => r.ok()?,
-        None => 0,
-    };
-    if (1..=38).contains(&p) && (0..=p).contains(&s) {
-        Some((p as u8, s as i8))
-    } else {
-        None
     }
 }
 
