@@ -185,23 +185,21 @@ impl Error {
     }
 
     pub fn unsupported_type(column: &str, type_name: &str, hint: &str) -> Self {
-        let mut msg = format!(
+        let what = format!(
             "column \"{column}\" has type {type_name}, which sqlarrow cannot convert to Arrow"
         );
-        if !hint.is_empty() {
-            msg.push_str("; ");
-            msg.push_str(hint);
-        }
-        Error::new(ErrorKind::UnsupportedType, msg)
-            .with_detail("column", column)
-            .with_detail("type_name", type_name)
+        Self::unsupported(what, column, type_name, hint)
     }
 
     /// An input column of a write whose Arrow type the engine's writer does not take.
     pub fn unsupported_write_type(column: &str, type_name: &str, engine: &str, hint: &str) -> Self {
-        let mut msg = format!(
+        let what = format!(
             "column \"{column}\" has Arrow type {type_name}, which sqlarrow cannot write to {engine}"
         );
+        Self::unsupported(what, column, type_name, hint)
+    }
+
+    fn unsupported(mut msg: String, column: &str, type_name: &str, hint: &str) -> Self {
         if !hint.is_empty() {
             msg.push_str("; ");
             msg.push_str(hint);
