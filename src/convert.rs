@@ -98,6 +98,22 @@ pub fn to_value(py: Python<'_>, v: &Bound<'_, PyAny>, position: &str) -> PyResul
     let c = classes(py)?;
     // datetime is a subclass of date: test it first.
     if v.is_instance(c.datetime.bind(py))? {
+        // pandas' NaT is a datetime whose fields are NaN: a missing value.
+        match type_name(v).as_str() {
+            "NaTType" => return Ok(Value::Null),
+            // pandas' Timestamp keeps nanoseconds past the datetime fields read below.
+            "Timestamp" if int_attr(v, "nanosecond").unwrap_or(0) != 0 => {
+                return Err(err(
+                    ErrorKind::Parameter,
+                    format!(
+                        "parameter {position}: {} has nanoseconds, which the database cannot \
+                         store; round it first (e.g. .floor('us'))",
+                        v.str()?
+                    ),
+                ))
+            }
+            _ => {}
+        }
         let tz = v.getattr("tzinfo")?;
         if tz.is_none() {
             return Ok(Value::Timestamp(
@@ -166,20 +182,85 @@ pub fn to_value(py: Python<'_>, v: &Bound<'_, PyAny>, position: &str) -> PyResul
             })?;
         return Ok(Value::Json(s));
     }
+    if let Some(value) = numpy_or_pandas_value(py, v, position)? {
+        return Ok(value);
+    }
     if let Ok(mv) = v.call_method0("__bytes__") {
         if let Ok(b) = mv.cast::<PyBytes>() {
             return Ok(Value::Bytes(b.as_bytes().to_vec()));
         }
     }
-    let tname = v
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into());
     Err(err(
         ErrorKind::Parameter,
-        format!("parameter {position}: cannot bind a value of type {tname}"),
+        format!(
+            "parameter {position}: cannot bind a value of type {}",
+            type_name(v)
+        ),
     ))
+}
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Values from DataFrames: numpy scalars (`np.int64`, `np.bool_`, `np.datetime64`, ...)
+/// as the Python value they hold, numpy arrays as lists, pandas' `NA` and `NaT` as NULL.
+/// `None`: not such a value.
+fn numpy_or_pandas_value(
+    py: Python<'_>,
+    v: &Bound<'_, PyAny>,
+    position: &str,
+) -> PyResult<Option<Value>> {
+    let tname = type_name(v);
+    if tname == "NAType" || tname == "NaTType" {
+        return Ok(Some(Value::Null));
+    }
+    let module: String = v
+        .get_type()
+        .module()
+        .and_then(|m| m.extract())
+        .unwrap_or_default();
+    if module != "numpy" {
+        return Ok(None);
+    }
+    if tname == "ndarray" {
+        return to_value(py, &v.call_method0("tolist")?, position).map(Some);
+    }
+    if tname == "datetime64" || tname == "timedelta64" {
+        // In microseconds (what every engine stores): `.item()` of a nanosecond value
+        // is a bare int, and the nanoseconds would be cut.
+        let unit = if tname == "datetime64" {
+            "datetime64[us]"
+        } else {
+            "timedelta64[us]"
+        };
+        let us = v.call_method1("astype", (unit,))?;
+        let item = us.call_method0("item")?;
+        if item.is_none() {
+            return Ok(Some(Value::Null)); // NaT
+        }
+        let c = classes(py)?;
+        let in_range =
+            item.is_instance(c.datetime.bind(py))? || item.is_instance(c.timedelta.bind(py))?;
+        if !in_range || !us.eq(v)? {
+            return Err(err(
+                ErrorKind::Parameter,
+                format!(
+                    "parameter {position}: numpy {tname} {} has a part below a microsecond or \
+                     is out of range; the database stores microseconds",
+                    v.str()?
+                ),
+            ));
+        }
+        return to_value(py, &item, position).map(Some);
+    }
+    if v.hasattr("item")? {
+        return to_value(py, &v.call_method0("item")?, position).map(Some);
+    }
+    Ok(None)
 }
 
 /// Convert `params` (None, a sequence, or a mapping for `:name` markers) into values,

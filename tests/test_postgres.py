@@ -249,6 +249,50 @@ def test_timedelta_params_bind_as_intervals(pg: sqlarrow.Connector) -> None:
         pg.query("select :d as d", {"d": dt.timedelta.max})
 
 
+def test_values_from_dataframes_bind(pg: sqlarrow.Connector) -> None:
+    # numpy scalars were refused ("cannot bind a value of type int64"), pandas' NaT
+    # raised a bare TypeError, and pd.NA was refused.
+    np = pytest.importorskip("numpy")
+    pd = pytest.importorskip("pandas")
+    row = pg.query(
+        "select :i as i, :u as u, :b as b, :d as d, :t as t, :na as na, :nat as nat, "
+        ":dnat as dnat, :f as f",
+        {
+            "i": np.int64(5),
+            "u": np.int32(-3),
+            "b": np.bool_(True),
+            "d": np.datetime64("2020-01-01T10:00:00"),
+            "t": np.timedelta64(90, "s"),
+            "na": pd.NA,
+            "nat": pd.NaT,
+            "dnat": np.datetime64("NaT"),
+            "f": np.float32(1.5),
+        },
+    ).to_pylist()[0]
+    assert row == {
+        "i": 5,
+        "u": -3,
+        "b": True,
+        "d": dt.datetime(2020, 1, 1, 10),
+        "t": dt.timedelta(seconds=90),
+        "na": None,
+        "nat": None,
+        "dnat": None,
+        "f": 1.5,
+    }
+    ids = pg.query(
+        "select g from generate_series(1, 5) g where g = any(:ids) order by g",
+        {"ids": np.array([2, 4])},
+    )
+    assert ids.to_pylist() == [{"g": 2}, {"g": 4}]
+    for fine in (
+        np.datetime64("2020-01-01T10:00:00.000000001"),
+        pd.Timestamp("2020-01-01 10:00:00.000000001"),
+    ):
+        with pytest.raises(sqlarrow.ParameterError, match=r"nanosecond|below a microsecond"):
+            pg.query("select :v as v", {"v": fine})
+
+
 def test_named_param_missing(pg: sqlarrow.Connector) -> None:
     with pytest.raises(sqlarrow.ParameterError, match="b"):
         pg.query("select :a::int as a, :b::int as b", {"a": 1})
