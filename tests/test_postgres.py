@@ -293,6 +293,17 @@ def test_values_from_dataframes_bind(pg: sqlarrow.Connector) -> None:
             pg.query("select :v as v", {"v": fine})
 
 
+def test_more_parameters_than_the_protocol_carries(pg: sqlarrow.Connector) -> None:
+    # 70,000 markers raised DatabaseConnectionError "value too large to transmit".
+    n = 70_000
+    sql = "select 1 as a where 1 in (" + ",".join(f"${i + 1}" for i in range(n)) + ")"
+    with pytest.raises(sqlarrow.ParameterError, match=r"at most 65535 parameters.*ANY"):
+        pg.query(sql, list(range(n)))
+    with pytest.raises(sqlarrow.ParameterError, match="at most 65535"):
+        pg.execute(sql, list(range(n)))
+    assert pg.query("select 1 as one").to_pylist() == [{"one": 1}]
+
+
 def test_named_param_missing(pg: sqlarrow.Connector) -> None:
     with pytest.raises(sqlarrow.ParameterError, match="b"):
         pg.query("select :a::int as a, :b::int as b", {"a": 1})

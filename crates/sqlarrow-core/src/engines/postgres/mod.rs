@@ -75,6 +75,9 @@ impl std::fmt::Debug for PgConfig {
 
 pub const LEXICON: Lexicon = Lexicon::Postgres;
 
+/// The most parameters one statement can carry (a 16-bit count in Bind).
+const MAX_PARAMS: usize = u16::MAX as usize;
+
 /// One pooled connection.
 pub struct PgConn {
     client: Client,
@@ -845,6 +848,15 @@ impl PgConnector {
 
     /// [`Self::prepare`], with the statement's server-side name when it is known.
     async fn prepare_named(conn: &PgConn, sql: &str, params: &Params) -> Result<Prepared> {
+        // The protocol counts parameters in 16 bits; past that the driver failed while
+        // encoding ("value too large to transmit", raised as a connection error).
+        if params.len() > MAX_PARAMS {
+            return Err(Error::parameter(format!(
+                "PostgreSQL takes at most {MAX_PARAMS} parameters per statement, and {} were \
+                 given; pass a list as one array parameter instead (e.g. `id = ANY(:ids)`)",
+                params.len()
+            )));
+        }
         let types: Vec<Type> = params.0.iter().map(declared_type).collect();
         let key = Self::statement_key(sql, &types);
         let prepared = match conn.cached(&key) {
