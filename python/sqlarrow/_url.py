@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .exceptions import ConfigError
 
-__all__ = ["SCHEMES", "mask_url", "parse_url"]
+__all__ = ["SCHEMES", "mask_url", "parse_url", "userinfo_span"]
 
 #: URL scheme -> engine name.
 SCHEMES: dict[str, str] = {
@@ -98,27 +98,41 @@ _SQLITE_OPTIONS: dict[str, Callable[[str, str], Any]] = {
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 
 
+def _authority_end(rest: str) -> int:
+    """Index in ``rest`` (the URL after ``//``) where the authority ends: the first
+    ``/``, ``?`` or ``#``, or the end."""
+    ends = [i for i in (rest.find(sep) for sep in "/?#") if i != -1]
+    return min(ends, default=len(rest))
+
+
 def _userinfo_end(rest: str) -> int:
     """Index in ``rest`` (the URL after ``//``) of the ``@`` that ends the user:password
     part, or -1. Normally the last ``@`` of the authority; but a password holding an
     unescaped ``/``, ``?`` or ``#`` moves its ``@`` into the path, query or fragment, and
     that ``@`` still ends the credentials. An ``@`` in a query after a ``key=`` is a
     value (``application_name=me@host``), not that."""
-    end = len(rest)
-    for sep in "/?#":
-        i = rest.find(sep)
-        if i != -1:
-            end = min(end, i)
-    at = rest.rfind("@", 0, end)
+    end = _authority_end(rest)
+    q = rest.find("?")
     for j in range(len(rest) - 1, end - 1, -1):
         if rest[j] != "@":
             continue
-        q = rest.find("?")
         in_query = q != -1 and q < j and "#" not in rest[q:j]
         if in_query and "=" in rest[q:j]:
             continue
         return j
-    return at
+    return rest.rfind("@", 0, end)
+
+
+def userinfo_span(url: str) -> tuple[int, int] | None:
+    """``(start, end)`` in ``url`` of its user:password part, from after ``://`` to the
+    ``@`` that ends it (see ``_userinfo_end``); None when it has none. Also used on
+    config URL templates, whose ``${...}`` placeholders hold none of ``/?#@``."""
+    start = url.find("://")
+    if start < 0:
+        return None
+    start += 3
+    at = _userinfo_end(url[start:])
+    return (start, start + at) if at != -1 else None
 
 
 def mask_url(url: str) -> str:
@@ -126,30 +140,23 @@ def mask_url(url: str) -> str:
     m = _SCHEME_RE.match(url)
     if not m or not url[m.end() :].startswith("//"):
         return url
-    rest_start = m.end() + 2
-    rest = url[rest_start:]
-    at = _userinfo_end(rest)
-    if at == -1:
+    span = userinfo_span(url)
+    if span is None:
         return url
-    userinfo = rest[:at]
+    userinfo = url[span[0] : span[1]]
     if ":" not in userinfo:
         return url
     user = userinfo.split(":", 1)[0]
     if any(c in user for c in "/?#"):
         user = ""
-    return url[:rest_start] + f"{user}:***" + rest[at:]
+    return url[: span[0]] + f"{user}:***" + url[span[1] :]
 
 
 def _check_credentials_escaped(rest: str, url: str) -> None:
     """Refuse a URL whose user name or password holds a character that ends it early,
     before the misparse can put a piece of the password into a host, port or database
     name (and from there into an error message)."""
-    end = len(rest)
-    for sep in "/?#":
-        i = rest.find(sep)
-        if i != -1:
-            end = min(end, i)
-    if _userinfo_end(rest) >= end:
+    if _userinfo_end(rest) >= _authority_end(rest):
         raise ConfigError(
             "the user name or password in the URL holds a character that must be "
             "percent-encoded ('@' as %40, '/' as %2F, '?' as %3F, '#' as %23): "

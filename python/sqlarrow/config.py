@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from ._url import mask_url, parse_url
+from ._url import mask_url, parse_url, userinfo_span
 from .exceptions import ConfigError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -149,29 +149,13 @@ _VAR_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 _USERINFO_BREAKERS = re.compile(r"[@/?#: ]|%(?![0-9A-Fa-f]{2})")
 
 
-def _userinfo_span(template: str) -> tuple[int, int] | None:
-    """Where the user:password part of a URL template is (`${...}` placeholders hold
-    none of ``/?#@``), or None when it has none."""
-    start = template.find("://")
-    if start < 0:
-        return None
-    start += 3
-    end = len(template)
-    for ch in "/?#":
-        i = template.find(ch, start)
-        if i != -1:
-            end = min(end, i)
-    at = template.rfind("@", start, end)
-    return (start, at) if at != -1 else None
-
-
 def _interpolate(
     text: str, env: Mapping[str, str], where: str, problems: list[str], url: bool = False
 ) -> str:
     # In a URL template, a value placed in the user:password part is escaped: a password
     # with '@' or '/' would otherwise move the host into the password (and the error
     # would show a piece of the password as the host).
-    userinfo = _userinfo_span(text) if url else None
+    userinfo = userinfo_span(text) if url else None
 
     def repl(m: re.Match[str]) -> str:
         if m.group(0) == "$${":

@@ -17,7 +17,7 @@ use crate::cancel::CancelSlot;
 use crate::error::{Error, Result};
 use crate::params::{rewrite_named, Lexicon, Rewritten};
 use crate::pool::PoolStats;
-use crate::readonly::{check_read_only, SqlDialect};
+use crate::readonly::{check_statement_text, SqlDialect};
 use crate::stream::{BatchStream, Sink};
 use crate::value::Params;
 
@@ -166,13 +166,9 @@ impl Connector {
         SqlDialect::for_engine(self.engine_name())
     }
 
-    /// Checks every statement text passes before it is run: in read-only mode that it
-    /// is one read (which refuses an empty text too), and that it holds a statement.
+    /// See [`check_statement_text`].
     fn check_read(&self, sql: &str) -> Result<()> {
-        if self.read_only {
-            check_read_only(sql, self.sql_dialect())?;
-        }
-        crate::params::check_has_statement(sql, self.lexicon())
+        check_statement_text(sql, self.engine_name(), self.read_only)
     }
 
     /// In read-only mode, refuse an API-level write (`write`, DDL from a schema diff).

@@ -107,6 +107,17 @@ pub fn rewrite_named(sql: &str, lexicon: Lexicon) -> Result<Rewritten> {
 
     while i < n {
         let c = chars[i].1;
+        if matches!(c, '-' | '#' | '/') {
+            let start = byte_at(i);
+            if let Some(end) = comment_end(sql.as_bytes(), start, lexicon) {
+                let end = end.map_err(|()| unterminated("block comment", sql, start))?;
+                out.push_str(&sql[start..end]);
+                while i < n && byte_at(i) < end {
+                    i += 1;
+                }
+                continue;
+            }
+        }
         match c {
             '\'' => {
                 // Standard string; PostgreSQL E'' strings and every MySQL string also
@@ -150,38 +161,6 @@ pub fn rewrite_named(sql: &str, lexicon: Lexicon) -> Result<Rewritten> {
                             break;
                         }
                         Some(_) => i += 1,
-                    }
-                }
-                out.push_str(&sql[byte_at(start)..byte_at(i)]);
-            }
-            '-' | '#' if (c == '-' && at(i + 1) == Some('-')) || (c == '#' && mysql) => {
-                let start = i;
-                while i < n && chars[i].1 != '\n' {
-                    i += 1;
-                }
-                out.push_str(&sql[byte_at(start)..byte_at(i)]);
-            }
-            '/' if at(i + 1) == Some('*') => {
-                let start = i;
-                let nested = lexicon.nested_comments();
-                let mut depth = 0usize;
-                loop {
-                    match (at(i), at(i + 1)) {
-                        (Some('/'), Some('*')) if nested || depth == 0 => {
-                            depth += 1;
-                            i += 2;
-                        }
-                        (Some('*'), Some('/')) => {
-                            depth -= 1;
-                            i += 2;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        (Some(_), _) => i += 1,
-                        (None, _) => {
-                            return Err(unterminated("block comment", sql, byte_at(start)))
-                        }
                     }
                 }
                 out.push_str(&sql[byte_at(start)..byte_at(i)]);
@@ -294,46 +273,60 @@ pub fn check_has_statement(sql: &str, lexicon: Lexicon) -> Result<()> {
     let b = sql.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
-            c if c.is_ascii_whitespace() || c == b';' => i += 1,
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'#' if lexicon == Lexicon::MySql => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let mut depth = 0usize;
-                loop {
-                    match (b.get(i), b.get(i + 1)) {
-                        (Some(b'/'), Some(b'*')) if lexicon.nested_comments() || depth == 0 => {
-                            depth += 1;
-                            i += 2;
-                        }
-                        (Some(b'*'), Some(b'/')) => {
-                            depth -= 1;
-                            i += 2;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        (Some(_), _) => i += 1,
-                        // An unterminated comment: the server names that better.
-                        (None, _) => return Ok(()),
-                    }
-                }
-            }
-            _ => return Ok(()),
+        if b[i].is_ascii_whitespace() || b[i] == b';' {
+            i += 1;
+            continue;
+        }
+        match comment_end(b, i, lexicon) {
+            Some(Ok(end)) => i = end,
+            // Code, or an unterminated comment (the server names that better).
+            Some(Err(())) | None => return Ok(()),
         }
     }
     Err(Error::new(
         crate::error::ErrorKind::Query,
         "the SQL text holds no statement (it is empty, or only whitespace, comments and semicolons)",
     ))
+}
+
+/// Where the comment starting at byte `at` of `sql` ends (the byte after it; a line
+/// comment stops before its newline), by `lexicon`'s rules: `--` and MySQL's `#` run to
+/// the end of the line, `/* */` nest where the engine nests them. `None`: no comment
+/// starts there; `Some(Err(()))`: a block comment that never ends.
+fn comment_end(sql: &[u8], at: usize, lexicon: Lexicon) -> Option<std::result::Result<usize, ()>> {
+    match (sql.get(at), sql.get(at + 1)) {
+        (Some(b'-'), Some(b'-')) | (Some(b'#'), _)
+            if sql[at] == b'-' || lexicon == Lexicon::MySql =>
+        {
+            let len = sql[at..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .unwrap_or(sql.len() - at);
+            Some(Ok(at + len))
+        }
+        (Some(b'/'), Some(b'*')) => {
+            let nested = lexicon.nested_comments();
+            let (mut i, mut depth) = (at, 0usize);
+            loop {
+                match (sql.get(i), sql.get(i + 1)) {
+                    (Some(b'/'), Some(b'*')) if nested || depth == 0 => {
+                        depth += 1;
+                        i += 2;
+                    }
+                    (Some(b'*'), Some(b'/')) => {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            return Some(Ok(i));
+                        }
+                    }
+                    (Some(_), _) => i += 1,
+                    (None, _) => return Some(Err(())),
+                }
+            }
+        }
+        _ => None,
+    }
 }
 
 fn unterminated(what: &str, sql: &str, at: usize) -> Error {

@@ -180,6 +180,19 @@ fn statement_kind(stmt: &Statement) -> String {
         .to_string()
 }
 
+/// The checks every statement text of `engine` (`postgres`, `redshift`, `mysql`,
+/// `sqlite`) passes before it runs, on a connector or in its transactions: in read-only
+/// mode that it is one read (which refuses an empty text too), and that it holds a
+/// statement at all.
+pub fn check_statement_text(sql: &str, engine: &str, read_only: bool) -> Result<()> {
+    if read_only {
+        check_read_only(sql, SqlDialect::for_engine(engine))?;
+    }
+    let lexicon =
+        crate::params::Lexicon::for_engine(engine).unwrap_or(crate::params::Lexicon::Postgres);
+    crate::params::check_has_statement(sql, lexicon)
+}
+
 /// Check that `sql` is one read statement; `Err(ReadOnly)` names why it is not.
 pub fn check_read_only(sql: &str, dialect: SqlDialect) -> Result<()> {
     if sql.contains('\0') {

@@ -13,8 +13,7 @@ use tokio::sync::Mutex;
 use crate::cancel::CancelSlot;
 use crate::connector::QueryOutput;
 use crate::error::{Error, ErrorKind, Result};
-use crate::params::Lexicon;
-use crate::readonly::{check_read_only, SqlDialect};
+use crate::readonly::check_statement_text;
 use crate::stream::Sink;
 use crate::value::Params;
 use crate::write::{TableRef, WriteOptions, WriteResult};
@@ -100,11 +99,7 @@ impl Transaction {
     }
 
     fn check_read(&self, sql: &str) -> Result<()> {
-        if self.read_only_connector {
-            check_read_only(sql, SqlDialect::for_engine(self.engine))?;
-        }
-        let lexicon = Lexicon::for_engine(self.engine).unwrap_or(Lexicon::Postgres);
-        crate::params::check_has_statement(sql, lexicon)
+        check_statement_text(sql, self.engine, self.read_only_connector)
     }
 
     /// Whether the transaction is still open.

@@ -434,8 +434,12 @@ fn write_in_savepoint(
         tx.execute_batch(&format!("DELETE FROM {}", table.quoted()))
             .map_err(map_err)?;
     }
-    // Which input columns land in columns of numeric affinity (decimals bind as REAL).
-    let decls = table_columns(&tx, &table)?.unwrap_or_default();
+    // Which input columns land in columns of numeric affinity (decimals bind as REAL);
+    // a table created above is read back once for its declared types.
+    let decls = match existing {
+        Some(cols) => cols,
+        None => table_columns(&tx, &table)?.unwrap_or_default(),
+    };
     let numeric_target: Vec<bool> = names
         .iter()
         .map(|n| {
