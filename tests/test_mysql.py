@@ -512,8 +512,10 @@ def test_ed25519_login(
             assert scalar(good, "SELECT 40 + 2 AS v") == 42
         finally:
             good.close()
-        # The fast reader finished the login instead of abandoning it half-way.
-        assert mysql_global_status(my_admin, "Aborted_connects") == aborted
+        # The fast reader finished the login instead of abandoning it half-way. (Through
+        # mysql_async, one login in 256 is refused and tried again: see Settings::open_inner.)
+        after = mysql_global_status(my_admin, "Aborted_connects")
+        assert after == aborted if fast_reader else after - aborted <= 1
         bad = _connector(None, user=user, password="ed-wrong-pw")
         try:
             with pytest.raises(sqlarrow.AuthenticationError) as info:

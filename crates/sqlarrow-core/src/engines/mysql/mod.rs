@@ -340,7 +340,25 @@ impl Settings {
         })
     }
 
+    /// One login through mysql_async, tried a second time after "Access denied" when a
+    /// password was given.
+    ///
+    /// mysql_async (through mysql_common's `AuthSwitchRequest::plugin_data`) drops the last
+    /// byte of an auth switch's data when it is 0, as if it ended a 20-byte scramble.
+    /// MariaDB's ed25519 nonce is 32 random bytes with no terminator, so one ed25519 login in
+    /// 256 signs the wrong nonce and is refused. The server draws a new nonce for each
+    /// login, so a second try makes that one in 65,536; a wrong password costs one more
+    /// round trip. The fast reader ([`wire`]) reads the nonce whole and needs no retry.
     async fn open_inner(&self) -> Result<Conn> {
+        match self.open_once().await {
+            Err(e) if self.wire.password.is_some() && e.detail("errno") == Some("1045") => {
+                self.open_once().await
+            }
+            r => r,
+        }
+    }
+
+    async fn open_once(&self) -> Result<Conn> {
         if let Some(v) = &self.verify_ca {
             return self.open_verify_ca(v).await;
         }

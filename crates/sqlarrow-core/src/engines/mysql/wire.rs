@@ -29,8 +29,8 @@ use mysql_async::{Column, Value as MyValue};
 use mysql_common::constants::MariadbCapabilities;
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{
-    AuthPlugin, AuthSwitchRequest, ComStmtClose, ComStmtExecuteRequestBuilder, ErrPacket,
-    HandshakePacket, HandshakeResponse, SslRequest, StmtPacket,
+    AuthPlugin, ComStmtClose, ComStmtExecuteRequestBuilder, ErrPacket, HandshakePacket,
+    HandshakeResponse, SslRequest, StmtPacket,
 };
 use mysql_common::proto::MySerialize;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -428,11 +428,9 @@ impl WireConn {
                 Some(0xFF) => return Err(self.err_packet(p)),
                 Some(0xFE) => {
                     // Auth switch: answer for the plugin the server names.
-                    let sw: AuthSwitchRequest<'_> = ParseBuf(data)
-                        .parse(())
-                        .map_err(|e| protocol(&format!("auth switch: {e}")))?;
-                    plugin = sw.auth_plugin().into_owned();
-                    let nonce = sw.plugin_data().to_vec();
+                    let (named, nonce) = auth_switch(data)?;
+                    plugin = named.into_owned();
+                    let nonce = nonce.to_vec();
                     let reply = auth_response(&plugin, pass, &nonce)?;
                     self.write_packet(&reply).await?;
                 }
@@ -1075,6 +1073,31 @@ fn auth_response(plugin: &AuthPlugin<'_>, pass: Option<&str>, nonce: &[u8]) -> R
     }
 }
 
+/// The plugin name and the nonce of an auth switch request (`0xFE`, the name up to a
+/// NUL, then the plugin's data).
+///
+/// The nonce is the data as sent, but for the NUL that ends the 20-byte scrambles of
+/// `mysql_native_password` and `caching_sha2_password`. MariaDB's ed25519 sends 32 random
+/// bytes with no terminator, so a last byte that happens to be 0 is part of the nonce:
+/// mysql_common's `AuthSwitchRequest::plugin_data` drops it whatever the plugin, and one
+/// ed25519 login in 256 then failed with "Access denied".
+fn auth_switch(data: &[u8]) -> Result<(AuthPlugin<'_>, &[u8])> {
+    let body = data
+        .strip_prefix(&[0xFE])
+        .ok_or_else(|| protocol("auth switch"))?;
+    let end = body
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| protocol("auth switch: the plugin name has no end"))?;
+    let (plugin, rest) = (AuthPlugin::from_bytes(&body[..end]), &body[end + 1..]);
+    let nonce = match (&plugin, rest) {
+        (AuthPlugin::Ed25519, _) => rest,
+        (_, [head @ .., 0]) => head,
+        _ => rest,
+    };
+    Ok((plugin, nonce))
+}
+
 /// The server's greeting (from [`WireConn::greeting`]) as a handshake packet.
 fn parse_greeting(data: &[u8]) -> Result<HandshakePacket<'_>> {
     ParseBuf(data)
@@ -1298,6 +1321,30 @@ mod tests {
         assert!(is_unsupported(
             &auth_response(&AuthPlugin::MysqlClearPassword, Some("pw"), &nonce).unwrap_err()
         ));
+    }
+
+    #[test]
+    fn an_auth_switch_keeps_an_ed25519_nonce_whole() {
+        let switch = |name: &[u8], data: &[u8]| [&[0xFE][..], name, &[0], data].concat();
+        // ed25519: 32 random bytes, no terminator; a last byte of 0 is part of them.
+        let mut nonce = [9u8; 32];
+        nonce[31] = 0;
+        let p = switch(b"client_ed25519", &nonce);
+        let (plugin, got) = auth_switch(&p).unwrap();
+        assert!(matches!(plugin, AuthPlugin::Ed25519));
+        assert_eq!(got, &nonce[..]);
+        // mysql_native_password: a 20-byte scramble and its NUL.
+        let p = switch(
+            b"mysql_native_password",
+            &[[5u8; 20].as_slice(), &[0]].concat(),
+        );
+        let (plugin, got) = auth_switch(&p).unwrap();
+        assert!(matches!(plugin, AuthPlugin::MysqlNativePassword));
+        assert_eq!(got, &[5u8; 20][..]);
+        // Malformed packets are protocol errors, not panics.
+        assert!(auth_switch(&[0xFE, b'x']).is_err());
+        assert!(auth_switch(&[0x01]).is_err());
+        assert!(auth_switch(&[]).is_err());
     }
 
     #[test]
