@@ -100,6 +100,60 @@ pub fn map_err(e: rusqlite::Error) -> Error {
     }
 }
 
+/// How long a statement on a pooled connection waits for another connection's lock
+/// before SQLite reports "database is locked", in milliseconds.
+pub(crate) const BUSY_MS: u64 = 5_000;
+
+/// Make `conn` wait up to `MS` milliseconds for other connections' locks, in steps of at
+/// most 10 ms, and stop waiting as soon as the connection is interrupted.
+///
+/// SQLite's own busy timeout sleeps through `sqlite3_interrupt`: a write waiting for a
+/// lock went on waiting for the whole 5 s whatever its timeout or a Ctrl-C said, and only
+/// then failed. This handler asks `sqlite3_is_interrupted` before each step, so the
+/// interruption that timeouts and cancellation send ends the wait within 10 ms.
+pub(crate) fn wait_for_locks<const MS: u64>(conn: &rusqlite::Connection) -> Result<()> {
+    /// Milliseconds slept before the `count`-th call: steps of 1, 2, 5, then 10 ms.
+    fn slept_before(count: u64) -> u64 {
+        match count {
+            0 => 0,
+            1 => 1,
+            2 => 3,
+            3 => 8,
+            n => 18 + 10 * (n - 4),
+        }
+    }
+    unsafe extern "C" fn on_busy<const MS: u64>(
+        db: *mut std::os::raw::c_void,
+        count: std::os::raw::c_int,
+    ) -> std::os::raw::c_int {
+        // SAFETY: `db` is the connection this handler was installed on; SQLite calls the
+        // handler only from a statement running on that (open) connection.
+        if unsafe { ffi::sqlite3_is_interrupted(db.cast()) } != 0 {
+            return 0;
+        }
+        let count = count.max(0) as u64;
+        let done = slept_before(count);
+        if done >= MS {
+            return 0;
+        }
+        let step = (slept_before(count + 1) - done).min(MS - done);
+        std::thread::sleep(Duration::from_millis(step));
+        1
+    }
+    // SAFETY: the handle is live for as long as `conn`, and so is the handler, which
+    // SQLite drops with the connection.
+    let rc = unsafe {
+        let db = conn.handle();
+        ffi::sqlite3_busy_handler(db, Some(on_busy::<MS>), db.cast())
+    };
+    if rc != ffi::SQLITE_OK {
+        return Err(Error::connection(format!(
+            "SQLite refused the busy handler (code {rc})"
+        )));
+    }
+    Ok(())
+}
+
 impl Manager for SqliteManager {
     type Conn = rusqlite::Connection;
 
@@ -122,7 +176,7 @@ impl Manager for SqliteManager {
             .map_err(|e| {
                 map_err(e).context(format!("cannot open SQLite database {}", path.display()))
             })?;
-            conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
+            wait_for_locks::<BUSY_MS>(&conn)?;
             Ok(conn)
         })
         .await

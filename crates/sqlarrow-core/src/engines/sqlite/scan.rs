@@ -16,12 +16,13 @@
 //! Whenever a step cannot be done at once (a lock is busy, the pool has no free
 //! connection), the query runs on one connection as usual.
 
-use std::time::Duration;
-
 use futures_util::future::join_all;
 use rusqlite::Connection;
 
-use super::{forward, kind_from_decl, map_err, read_rows, Kind, Msg, SqliteConnector};
+use super::{
+    forward, kind_from_decl, map_err, read_rows, wait_for_locks, Kind, Msg, SqliteConnector,
+    BUSY_MS,
+};
 use crate::cancel::CancelSlot;
 use crate::connector::partition::ranges;
 use crate::error::{Error, Result};
@@ -32,16 +33,14 @@ use crate::value::Params;
 
 /// Tables whose rowids span fewer values than this are read on one connection.
 pub const SCAN_MIN_ROWS: i64 = 1_000_000;
-/// How long a scan waits for a lock before giving up on splitting.
-const LOCK_WAIT: Duration = Duration::from_millis(100);
+/// How long a scan waits for a lock before giving up on splitting, in milliseconds.
+const LOCK_WAIT_MS: u64 = 100;
 /// The rowid bounds of `table`. Two subqueries: SQLite reads MIN or MAX of the rowid
 /// from the end of the b-tree only when it is the query's single aggregate; together in
 /// one SELECT they scan the whole table.
 fn rowid_bounds_sql(table: &str) -> String {
     format!("SELECT (SELECT min(rowid) FROM {table}), (SELECT max(rowid) FROM {table})")
 }
-/// The connection's usual busy timeout (see `SqliteManager::connect`).
-const BUSY: Duration = Duration::from_secs(5);
 
 /// Run `f` on a blocking thread with the connection of `guard` (taken out and put back).
 async fn on<T: Send + 'static>(
@@ -68,7 +67,7 @@ async fn on<T: Send + 'static>(
 
 /// Start a read transaction and take its snapshot, waiting at most [`LOCK_WAIT`].
 fn begin_read(conn: &mut Connection, table: &str) -> Result<()> {
-    conn.busy_timeout(LOCK_WAIT).map_err(map_err)?;
+    wait_for_locks::<LOCK_WAIT_MS>(conn)?;
     let r = conn
         .execute_batch("BEGIN")
         .and_then(|_| {
@@ -79,7 +78,7 @@ fn begin_read(conn: &mut Connection, table: &str) -> Result<()> {
                 })
         })
         .map_err(map_err);
-    conn.busy_timeout(BUSY).map_err(map_err)?;
+    wait_for_locks::<BUSY_MS>(conn)?;
     if r.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
@@ -209,9 +208,9 @@ impl SqliteConnector {
             };
             let l = locker.insert(c);
             let locked = on(l, |c| {
-                c.busy_timeout(LOCK_WAIT).map_err(map_err)?;
+                wait_for_locks::<LOCK_WAIT_MS>(c)?;
                 let r = c.execute_batch("BEGIN IMMEDIATE").map_err(map_err);
-                c.busy_timeout(BUSY).map_err(map_err)?;
+                wait_for_locks::<BUSY_MS>(c)?;
                 r
             })
             .await;
