@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import sqlarrow
@@ -235,3 +236,97 @@ def test_streams_are_not_retried() -> None:
     batch = pa.record_batch({"n": [1]})
     assert rereadable(pa.table({"n": [1]})) and rereadable(batch)
     assert not rereadable(pa.RecordBatchReader.from_batches(batch.schema, [batch]))
+
+
+def test_pg_writes_lists_into_array_columns(pgw: tuple[sqlarrow.Connector, str]) -> None:
+    """Lists write into existing array columns (before, every array column was refused)
+    and into new ones, and read back as the same lists."""
+    conn, schema = pgw
+    conn.execute(
+        f"CREATE DOMAIN {schema}.pos AS int4 CHECK (VALUE > 0);"
+        f"CREATE TYPE {schema}.mood AS ENUM ('sad', 'ok');"
+        f"CREATE TABLE {schema}.arr (id int4, ints int4[], words text[], nums numeric(10,2)[],"
+        f" days date[], ids uuid[], moods {schema}.mood[], ps {schema}.pos[], grid int8[][])"
+    )
+    u = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    data = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int32()),
+            "ints": pa.array([[1, None, 3], [], None], pa.list_(pa.int64())),
+            "words": pa.array([["a", "it's", 'q"t', "{x,}", None], ["ñ"], None]),
+            "nums": pa.array(
+                [[decimal.Decimal("1.50"), None], [decimal.Decimal("-0.01")], None],
+                pa.list_(pa.decimal128(10, 2)),
+            ),
+            "days": pa.array([[dt.date(2024, 2, 29)], None, []], pa.list_(pa.date32())),
+            "ids": pa.array([[str(u)], None, None], pa.large_list(pa.string())),
+            "moods": pa.array([["ok", "sad"], None, None]),
+            "ps": pa.array([[1, 2], None, None], pa.list_(pa.int16(), 2)),
+            "grid": pa.array([[[1, 2], [3, 4]], [[None, 5]], [[]]], pa.list_(pa.list_(pa.int64()))),
+        }
+    )
+    res = conn.write(f"{schema}.arr", data)
+    assert res.rows_written == 3
+    rows = conn.query(
+        f"SELECT ints, words, nums, days, ids, moods::text[] AS moods, ps::int4[] AS ps,"
+        f" grid::text AS grid FROM {schema}.arr ORDER BY id"
+    ).to_pylist()
+    assert [r["ints"] for r in rows] == [[1, None, 3], [], None]
+    assert rows[0]["words"] == ["a", "it's", 'q"t', "{x,}", None]
+    assert rows[0]["nums"] == [decimal.Decimal("1.50"), None]
+    assert rows[1]["nums"] == [decimal.Decimal("-0.01")]
+    assert [r["days"] for r in rows] == [[dt.date(2024, 2, 29)], None, []]
+    assert rows[0]["ids"] == [u]
+    assert rows[0]["moods"] == ["ok", "sad"]
+    assert rows[0]["ps"] == [1, 2]
+    assert [r["grid"] for r in rows] == ["{{1,2},{3,4}}", "{{NULL,5}}", "{}"]
+    # The domain's CHECK holds inside arrays too.
+    with pytest.raises(sqlarrow.exceptions.CheckViolation, match="pos"):
+        conn.write(f"{schema}.arr", pa.table({"ps": pa.array([[0]], pa.list_(pa.int32()))}))
+    # A new table from list columns gets array columns, and reads back the same lists.
+    conn.write(f"{schema}.fresh", data.select(["id", "ints", "words", "nums", "days"]))
+    types = conn.query(
+        "SELECT column_name AS c, udt_name AS t FROM information_schema.columns"
+        f" WHERE table_schema = '{schema}' AND table_name = 'fresh' ORDER BY ordinal_position"
+    ).to_pylist()
+    assert [r["t"] for r in types] == ["int4", "_int8", "_text", "_numeric", "_date"]
+    back = conn.query(f"SELECT id, ints, words, nums, days FROM {schema}.fresh ORDER BY id")
+    assert (
+        back.to_pylist()
+        == conn.query(
+            f"SELECT id, ints::int8[] AS ints, words, nums, days FROM {schema}.arr ORDER BY id"
+        ).to_pylist()
+    )
+
+
+def test_pg_array_writes_refuse_what_postgres_cannot_hold(
+    pgw: tuple[sqlarrow.Connector, str],
+) -> None:
+    """Ragged or NULL sub-arrays, a scalar into an array column, a list of the wrong
+    element type, lost precision in elements: typed errors, and nothing lands."""
+    conn, schema = pgw
+    conn.execute(f"CREATE TABLE {schema}.a (v int4[], t timestamp[], s int4)")
+    t = f"{schema}.a"
+    nested = pa.list_(pa.list_(pa.int32()))
+    with pytest.raises(DataError, match="rectangular"):
+        conn.write(t, pa.table({"v": pa.array([[[1], [2]], [[1, 2], [3]]], nested)}))
+    with pytest.raises(DataError, match="NULL sub-array"):
+        conn.write(t, pa.table({"v": pa.array([[[1], None]], nested)}))
+    with pytest.raises(sqlarrow.UnsupportedTypeError, match=r"int4\[\]"):
+        conn.write(t, pa.table({"v": pa.array([1], pa.int32())}))
+    with pytest.raises(DataError, match="cannot convert"):
+        conn.write(t, pa.table({"v": pa.array([[b"x"]], pa.list_(pa.binary()))}))
+    with pytest.raises(sqlarrow.UnsupportedTypeError, match="int4"):
+        conn.write(t, pa.table({"s": pa.array([[1]], pa.list_(pa.int32()))}))
+    with pytest.raises(DataError, match="v"):
+        conn.write(t, pa.table({"v": pa.array([[2**40]], pa.list_(pa.int64()))}))
+    ns = pa.array([[dt.datetime(2024, 1, 1)]], pa.list_(pa.timestamp("ns")))
+    ns = pc.add(ns.flatten(), pa.scalar(1, pa.duration("ns")))
+    with pytest.raises(DataError, match="finer than the database stores"):
+        conn.write(t, pa.table({"t": pa.ListArray.from_arrays([0, 1], ns)}))
+    deep = pa.array([1], pa.int32())
+    for _ in range(7):
+        deep = pa.ListArray.from_arrays([0, 1], deep)
+    with pytest.raises(sqlarrow.UnsupportedTypeError, match="at most 6 dimensions"):
+        conn.write(t, pa.table({"v": deep}))
+    assert conn.query(f"SELECT count(*) AS n FROM {t}").to_pylist() == [{"n": 0}]

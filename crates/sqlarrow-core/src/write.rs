@@ -294,6 +294,19 @@ fn check_no_sub_unit_loss(array: &ArrayRef, to: &DataType, column: &str) -> Resu
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
     use DataType::{Duration, Time32, Time64, Timestamp};
+    // Lists (written as arrays): the same check on their elements.
+    if let (
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..),
+        DataType::List(f),
+    ) = (array.data_type(), to)
+    {
+        let values = match array.data_type() {
+            DataType::List(_) => array.as_list::<i32>().values().clone(),
+            DataType::LargeList(_) => array.as_list::<i64>().values().clone(),
+            _ => array.as_fixed_size_list().values().clone(),
+        };
+        return check_no_sub_unit_loss(&values, f.data_type(), column);
+    }
     let ratio = match (array.data_type(), to) {
         (Timestamp(a, _), Timestamp(b, _))
         | (Duration(a), Duration(b))

@@ -27,8 +27,11 @@ const FLUSH_BYTES: usize = 1 << 20;
 #[derive(Debug, Clone)]
 struct TargetColumn {
     name: String,
-    /// The base type's name (domains resolved), e.g. `int4`, `numeric`, or `enum`.
+    /// The base type's name (domains resolved), e.g. `int4`, `numeric`, `enum` or `array`.
     base: String,
+    /// For an array: its element's base type name and the element type's OID (which
+    /// the binary array format names, and the server checks).
+    elem: Option<(String, u32)>,
     not_null: bool,
     has_default: bool,
 }
@@ -52,7 +55,12 @@ enum Enc {
     TimestampTz,
     Uuid,
     Interval,
+    /// A PostgreSQL array: the element's encoder is in [`Plan::elem`].
+    Array,
 }
+
+/// PostgreSQL's limit on an array's dimensions (`MAXDIM`).
+const MAX_ARRAY_DIMS: usize = 6;
 
 fn encoder_for(base: &str) -> Option<Enc> {
     Some(match base {
@@ -108,7 +116,55 @@ fn arrow_for(enc: Enc, input: &DataType) -> Option<DataType> {
             _ => DataType::Utf8,
         },
         Enc::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
+        // Lists are planned by array_target.
+        Enc::Array => return None,
     })
+}
+
+/// The Arrow type an input list column is cast to for an array column whose elements
+/// are encoded by `elem`: a `List` (of lists, for a multidimensional array) of the
+/// element's Arrow type. `None` when the input is not a list of something `elem` reads.
+fn array_target(input: &DataType, elem: Enc) -> Option<DataType> {
+    match input {
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f)
+        | DataType::FixedSizeList(f, _) => {
+            let child = match f.data_type() {
+                DataType::Dictionary(_, v) => v.as_ref(),
+                dt => dt,
+            };
+            let item = if is_list(child) {
+                array_target(child, elem)?
+            } else {
+                arrow_for(elem, child)?
+            };
+            Some(DataType::List(Arc::new(arrow_schema::Field::new(
+                "item", item, true,
+            ))))
+        }
+        _ => None,
+    }
+}
+
+fn is_list(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::ListView(_)
+            | DataType::LargeListView(_)
+            | DataType::FixedSizeList(..)
+    )
+}
+
+/// The number of list levels in `dt`.
+fn list_depth(dt: &DataType) -> usize {
+    match dt {
+        DataType::List(f) => 1 + list_depth(f.data_type()),
+        _ => 0,
+    }
 }
 
 /// The PostgreSQL type for a new column of Arrow type `dt` (`CREATE TABLE` from data).
@@ -136,6 +192,32 @@ pub fn pg_type_for(dt: &DataType, is_uuid: bool, is_json: bool) -> Option<String
         DataType::Interval(_) | DataType::Duration(_) => "interval".into(),
         DataType::Null => "text".into(),
         DataType::Dictionary(_, v) => return pg_type_for(v, false, false),
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f)
+        | DataType::FixedSizeList(f, _) => {
+            // One `[]` whatever the depth: PostgreSQL's array types do not fix it.
+            let mut leaf = f;
+            while let DataType::List(g)
+            | DataType::LargeList(g)
+            | DataType::ListView(g)
+            | DataType::LargeListView(g)
+            | DataType::FixedSizeList(g, _) = leaf.data_type()
+            {
+                leaf = g;
+            }
+            let ext = leaf
+                .metadata()
+                .get(crate::types::EXTENSION_NAME_KEY)
+                .map(|s| s.as_str());
+            let elem = pg_type_for(
+                leaf.data_type(),
+                ext == Some(crate::types::UUID_EXTENSION),
+                ext == Some(crate::types::JSON_EXTENSION),
+            )?;
+            format!("{elem}[]")
+        }
         _ => return None,
     })
 }
@@ -151,13 +233,18 @@ async fn target_columns(client: &Client, table: &TableRef) -> Result<Option<Vec<
     let rows = client
         .query(
             "select a.attname::text, \
-                    case when t.typtype = 'e' then 'enum' \
-                         when t.typtype = 'd' then (select bt.typname::text from pg_type bt where bt.oid = t.typbasetype) \
-                         when t.typcategory = 'A' then 'array' \
-                         else t.typname::text end, \
+                    case when b.typtype = 'e' then 'enum' \
+                         when b.typcategory = 'A' and b.typelem <> 0 then 'array' \
+                         else b.typname::text end, \
                     a.attnotnull, \
-                    (a.atthasdef or a.attidentity <> '' or a.attgenerated <> '') \
+                    (a.atthasdef or a.attidentity <> '' or a.attgenerated <> ''), \
+                    case when e.typtype = 'e' then 'enum' \
+                         when e.typtype = 'd' then (select eb.typname::text from pg_type eb where eb.oid = e.typbasetype) \
+                         else e.typname::text end, \
+                    e.oid::int8 \
              from pg_attribute a join pg_type t on t.oid = a.atttypid \
+                  join pg_type b on b.oid = case when t.typtype = 'd' then t.typbasetype else t.oid end \
+                  left join pg_type e on e.oid = b.typelem and b.typcategory = 'A' \
              where a.attrelid = $1::int8::oid and a.attnum > 0 and not a.attisdropped \
              order by a.attnum",
             &[&oid],
@@ -171,6 +258,10 @@ async fn target_columns(client: &Client, table: &TableRef) -> Result<Option<Vec<
                 base: r.get(1),
                 not_null: r.get(2),
                 has_default: r.get(3),
+                elem: r
+                    .get::<_, Option<String>>(4)
+                    .zip(r.get::<_, Option<i64>>(5))
+                    .map(|(name, oid)| (name, oid as u32)),
             })
             .collect(),
     ))
@@ -221,6 +312,8 @@ fn create_sql(
 struct Plan {
     input_index: usize,
     enc: Enc,
+    /// For [`Enc::Array`]: the element's encoder and type OID.
+    elem: Option<(Enc, u32)>,
     target: DataType,
     name: String,
 }
@@ -821,28 +914,56 @@ fn plan(
             ))
             .with_detail("column", n.clone())
         })?;
-        let enc = encoder_for(&t.base).ok_or_else(|| {
+        let cannot = |type_name: String| {
             Error::new(
                 ErrorKind::UnsupportedType,
                 format!(
-                    "table column \"{n}\" has type {}, which sqlarrow cannot write to yet",
-                    t.base
+                    "table column \"{n}\" has type {type_name}, which sqlarrow cannot write to yet"
                 ),
             )
             .with_detail("column", n.clone())
-            .with_detail("type_name", t.base.clone())
+            .with_detail("type_name", type_name)
+        };
+        let (enc, elem, shown) = match (t.base.as_str(), &t.elem) {
+            ("array", Some((elem_base, oid))) => {
+                let shown = format!("{elem_base}[]");
+                let elem = encoder_for(elem_base).ok_or_else(|| cannot(shown.clone()))?;
+                (Enc::Array, Some((elem, *oid)), shown)
+            }
+            _ => (
+                encoder_for(&t.base).ok_or_else(|| cannot(t.base.clone()))?,
+                None,
+                t.base.clone(),
+            ),
+        };
+        let input = f.data_type();
+        let target_dt = match elem {
+            Some((e, _)) => array_target(input, e),
+            None if is_list(input) => None,
+            None => arrow_for(enc, input),
+        }
+        .ok_or_else(|| {
+            let hint = if elem.is_some() {
+                format!("not into a column of type {shown}; pass a list column of its element type")
+            } else if is_list(input) {
+                format!("not into a column of type {shown}, which is not an array")
+            } else {
+                format!("not into a column of type {shown}; cast it first")
+            };
+            Error::unsupported_write_type(n, &f.data_type().to_string(), "PostgreSQL", &hint)
         })?;
-        let target_dt = arrow_for(enc, f.data_type()).ok_or_else(|| {
-            Error::unsupported_write_type(
+        if list_depth(&target_dt) > MAX_ARRAY_DIMS {
+            return Err(Error::unsupported_write_type(
                 n,
                 &f.data_type().to_string(),
                 "PostgreSQL",
-                &format!("not into a column of type {}; cast it first", t.base),
-            )
-        })?;
+                &format!("PostgreSQL arrays have at most {MAX_ARRAY_DIMS} dimensions"),
+            ));
+        }
         plans.push(Plan {
             input_index: i,
             enc,
+            elem,
             target: target_dt,
             name: n.clone(),
         });
@@ -896,7 +1017,7 @@ where
     let cols: Vec<Col<'_>> = arrays
         .iter()
         .zip(plans)
-        .map(|(a, p)| Col::new(a.as_ref(), p.enc))
+        .map(|(a, p)| Col::for_plan(a.as_ref(), p))
         .collect::<Result<_>>()?;
     let mut scratch = Vec::with_capacity(64);
     for row in 0..n {
@@ -935,9 +1056,36 @@ enum Col<'a> {
     UuidBin(&'a arrow_array::FixedSizeBinaryArray),
     UuidText(&'a arrow_array::StringArray),
     Iv(&'a arrow_array::IntervalMonthDayNanoArray),
+    Array(Box<ArrayCol<'a>>),
+}
+
+/// A list column written as PostgreSQL arrays: one list level per dimension, the
+/// elements in `leaf`.
+struct ArrayCol<'a> {
+    levels: Vec<&'a arrow_array::ListArray>,
+    leaf: Col<'a>,
+    elem_oid: u32,
 }
 
 impl<'a> Col<'a> {
+    fn for_plan(a: &'a dyn Array, p: &Plan) -> Result<Self> {
+        let Some((elem, elem_oid)) = p.elem else {
+            return Self::new(a, p.enc);
+        };
+        let mut levels = Vec::new();
+        let mut cur = a;
+        while let DataType::List(_) = cur.data_type() {
+            let l = cur.as_list::<i32>();
+            levels.push(l);
+            cur = l.values().as_ref();
+        }
+        Ok(Col::Array(Box::new(ArrayCol {
+            levels,
+            leaf: Self::new(cur, elem)?,
+            elem_oid,
+        })))
+    }
+
     fn new(a: &'a dyn Array, enc: Enc) -> Result<Self> {
         Ok(match (enc, a.data_type()) {
             (Enc::Bool, _) => Col::Bool(a.as_boolean()),
@@ -964,6 +1112,7 @@ impl<'a> Col<'a> {
             (Enc::Uuid, DataType::FixedSizeBinary(16)) => Col::UuidBin(a.as_fixed_size_binary()),
             (Enc::Uuid, _) => Col::UuidText(a.as_string::<i32>()),
             (Enc::Interval, _) => Col::Iv(a.as_primitive::<IntervalMonthDayNanoType>()),
+            (Enc::Array, _) => return Err(Error::interface("an array column without its element")),
         })
     }
 
@@ -984,6 +1133,7 @@ impl<'a> Col<'a> {
             Col::Ts(a) => a.is_null(i),
             Col::UuidBin(a) => a.is_null(i),
             Col::Iv(a) => a.is_null(i),
+            Col::Array(a) => a.levels.first().is_none_or(|l| l.is_null(i)),
         }
     }
 
@@ -1052,7 +1202,76 @@ impl<'a> Col<'a> {
                 buf.put_i32(v.days);
                 buf.put_i32(v.months);
             }
+            Col::Array(a) => a.put(i, buf, scratch)?,
         }
+        Ok(())
+    }
+}
+
+impl ArrayCol<'_> {
+    /// Row `i` in the binary array format: dimensions, a has-nulls flag, the element
+    /// type, each dimension's length and lower bound (1), then the elements, each as a
+    /// field of its own. Nested lists must be rectangular: PostgreSQL has no ragged
+    /// arrays, nor NULL sub-arrays.
+    fn put(&self, i: usize, buf: &mut BytesMut, scratch: &mut Vec<u8>) -> Result<()> {
+        let offs = self.levels[0].value_offsets();
+        let (mut lo, mut hi) = (offs[i] as usize, offs[i + 1] as usize);
+        let mut dims = vec![hi - lo];
+        for level in &self.levels[1..] {
+            if lo == hi {
+                break;
+            }
+            let offs = level.value_offsets();
+            let len = |k: usize| (offs[k + 1] - offs[k]) as usize;
+            let want = len(lo);
+            for k in lo..hi {
+                if level.is_null(k) {
+                    return Err(Error::data(
+                        "a PostgreSQL array cannot hold a NULL sub-array (only NULL elements)",
+                    ));
+                }
+                if len(k) != want {
+                    return Err(Error::data(format!(
+                        "PostgreSQL arrays are rectangular: sub-arrays of lengths {want} and {} \
+                         in one value",
+                        len(k)
+                    )));
+                }
+            }
+            dims.push(want);
+            (lo, hi) = (offs[lo] as usize, offs[hi] as usize);
+        }
+        let start = buf.len();
+        buf.put_i32(0); // the field's length, filled in below
+        if dims.contains(&0) {
+            // PostgreSQL has one empty array, of no dimensions.
+            buf.put_i32(0);
+            buf.put_i32(0);
+            buf.put_u32(self.elem_oid);
+        } else {
+            buf.put_i32(dims.len() as i32);
+            buf.put_i32((lo..hi).any(|k| self.leaf.is_null(k)) as i32);
+            buf.put_u32(self.elem_oid);
+            for d in &dims {
+                buf.put_i32(*d as i32);
+                buf.put_i32(1);
+            }
+            for k in lo..hi {
+                self.leaf
+                    .put(k, buf, scratch)
+                    .map_err(|e| e.context(format!("array element {}", k - lo + 1)))?;
+            }
+        }
+        let len = buf.len() - start - 4;
+        let len = i32::try_from(len)
+            .ok()
+            .filter(|&n| n < (1 << 30))
+            .ok_or_else(|| {
+                Error::data(format!(
+                    "an array value of {len} bytes is over PostgreSQL's 1 GB limit for one field"
+                ))
+            })?;
+        buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
         Ok(())
     }
 }
