@@ -264,31 +264,52 @@ fn numpy_or_pandas_value(
 }
 
 /// Convert `params` (None, a sequence, or a mapping for `:name` markers) into values,
-/// rewriting the SQL when names are used.
+/// rewriting the SQL when names are used. A list or tuple given for a marker that is
+/// the whole of an `IN (...)` list fills it, one marker per item
+/// ([`sqlarrow_core::params::rewrite_named_lists`]).
 pub fn to_params(
     py: Python<'_>,
     sql: &str,
     params: Option<&Bound<'_, PyAny>>,
-    rewrite: impl Fn(&str) -> sqlarrow_core::Result<sqlarrow_core::params::Rewritten>,
+    lexicon: sqlarrow_core::params::Lexicon,
 ) -> PyResult<(String, Params)> {
+    use sqlarrow_core::params::{rewrite_named_lists, split_list_item};
     let Some(p) = params.filter(|p| !p.is_none()) else {
         return Ok((sql.to_string(), Params::default()));
     };
     if let Ok(map) = p.cast::<PyMapping>() {
         if !p.is_instance_of::<PyList>() && !p.is_instance_of::<PyTuple>() {
-            let rw = rewrite(sql).map_err(crate::errors::to_pyerr)?;
+            let list_len = |name: &str| -> Option<usize> {
+                let v = map.get_item(name).ok()?;
+                if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+                    v.len().ok()
+                } else {
+                    None
+                }
+            };
+            let rw =
+                rewrite_named_lists(sql, lexicon, &list_len).map_err(crate::errors::to_pyerr)?;
             let mut vals = Vec::with_capacity(rw.names.len());
             for name in &rw.names {
-                let v = map.get_item(name).map_err(|_| {
+                let (base, item) = split_list_item(name);
+                let v = map.get_item(base).map_err(|_| {
                     err(
                         ErrorKind::Parameter,
-                        format!("no value given for named parameter :{name}"),
+                        format!("no value given for named parameter :{base}"),
                     )
                 })?;
+                let v = match item {
+                    Some(k) => v.get_item(k)?,
+                    None => v,
+                };
                 vals.push(to_value(py, &v, &format!(":{name}"))?);
             }
-            let used: std::collections::HashSet<&str> =
-                rw.names.iter().map(|s| s.as_str()).collect();
+            let used: std::collections::HashSet<&str> = rw
+                .names
+                .iter()
+                .map(|s| split_list_item(s).0)
+                .chain(rw.empty_lists.iter().map(|s| s.as_str()))
+                .collect();
             for k in map.keys()?.iter() {
                 let k: String = k
                     .extract()

@@ -87,7 +87,7 @@ impl RawConnector {
         sql: &str,
         params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(String, Params)> {
-        convert::to_params(py, sql, params, |s| self.inner.rewrite_named(s))
+        convert::to_params(py, sql, params, self.inner.lexicon())
     }
 }
 
@@ -555,14 +555,24 @@ impl RawConnector {
     }
 
     #[pyo3(signature = (table, schema=None))]
-    fn table_exists(&self, py: Python<'_>, table: &str, schema: Option<&str>) -> PyResult<bool> {
-        schema::table_exists(self, py, table, schema)
+    fn table_exists(
+        &self,
+        py: Python<'_>,
+        table: &Bound<'_, PyAny>,
+        schema: Option<&str>,
+    ) -> PyResult<bool> {
+        schema::table_exists(self, py, &schema::table_arg(table)?, schema)
     }
 
     /// The canonical schema of a table, as JSON.
     #[pyo3(signature = (table, schema=None))]
-    fn get_schema(&self, py: Python<'_>, table: &str, schema: Option<&str>) -> PyResult<String> {
-        schema::get_schema(self, py, table, schema)
+    fn get_schema(
+        &self,
+        py: Python<'_>,
+        table: &Bound<'_, PyAny>,
+        schema: Option<&str>,
+    ) -> PyResult<String> {
+        schema::get_schema(self, py, &schema::table_arg(table)?, schema)
     }
 
     #[pyo3(signature = (table, schema_json, if_not_exists=false, widen_unsigned=false, text_fallback=false))]

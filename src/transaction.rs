@@ -53,8 +53,7 @@ impl RawTransaction {
         if batch_size == 0 {
             return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
         }
-        let (sql, params) =
-            crate::convert::to_params(py, sql, params, |s| self.conn.rewrite_named(s))?;
+        let (sql, params) = crate::convert::to_params(py, sql, params, self.conn.lexicon())?;
         let cancel = CancelSlot::new();
         let out = wait_for(
             py,
@@ -75,8 +74,7 @@ impl RawTransaction {
         sql: &str,
         params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
-        let (sql, params) =
-            crate::convert::to_params(py, sql, params, |s| self.conn.rewrite_named(s))?;
+        let (sql, params) = crate::convert::to_params(py, sql, params, self.conn.lexicon())?;
         let cancel = CancelSlot::new();
         wait_for(
             py,
@@ -165,10 +163,22 @@ pub(crate) fn write_args(
     use sqlarrow_core::write::{WriteMode, WriteOptions};
     let mode = WriteMode::parse(mode).map_err(crate::errors::to_pyerr)?;
     let input: pyo3_arrow::input::AnyRecordBatch = data.extract().map_err(|e| {
-        err(
-            ErrorKind::Config,
-            format!("data must be an Arrow table, record batch or stream (an object with __arrow_c_stream__ or __arrow_c_array__): {e}"),
-        )
+        // An Arrow-capable object whose export failed (a pandas object column of mixed
+        // types, say) has bad data, not the wrong type.
+        let exports = ["__arrow_c_stream__", "__arrow_c_array__"]
+            .iter()
+            .any(|a| data.hasattr(*a).unwrap_or(false));
+        if exports {
+            err(
+                ErrorKind::Data,
+                format!("the data could not be exported to Arrow: {e}"),
+            )
+        } else {
+            err(
+                ErrorKind::Config,
+                format!("data must be an Arrow table, record batch or stream (an object with __arrow_c_stream__ or __arrow_c_array__): {e}"),
+            )
+        }
     })?;
     let reader = input.into_reader()?;
     let skip_errors = match on_error {

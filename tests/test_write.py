@@ -330,3 +330,14 @@ def test_pg_array_writes_refuse_what_postgres_cannot_hold(
     with pytest.raises(sqlarrow.UnsupportedTypeError, match="at most 6 dimensions"):
         conn.write(t, pa.table({"v": deep}))
     assert conn.query(f"SELECT count(*) AS n FROM {t}").to_pylist() == [{"n": 0}]
+
+
+def test_data_that_fails_its_own_arrow_export_is_a_data_error(litew: sqlarrow.Connector) -> None:
+    # A pandas object column of mixed types cannot become Arrow. Before, that was a
+    # ConfigError saying the data "must be an Arrow table" (which a DataFrame is).
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(DataError, match="could not be exported to Arrow") as info:
+        litew.write("mixed", pd.DataFrame({"o": [1, "x"]}))
+    assert "column o" in str(info.value)
+    with pytest.raises(ConfigError, match="must be an Arrow table"):
+        litew.write("mixed", object())

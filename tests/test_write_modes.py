@@ -486,6 +486,15 @@ def test_a_write_waiting_on_a_lock_times_out(target: tuple[sqlarrow.Connector, s
         conn.write(f"{p}lk", data, timeout=0)
 
 
+def test_an_input_without_columns_is_refused(target: tuple[sqlarrow.Connector, str, str]) -> None:
+    # Before: PostgreSQL raised a syntax error from "COPY t () FROM STDIN".
+    conn, p, _ = target
+    conn.execute(f"create table {p}nc (id int)")
+    for table in (f"{p}nc", f"{p}missing"):
+        with pytest.raises(sqlarrow.ConfigError, match="no columns"):
+            conn.write(table, pa.table({}))
+
+
 def test_concurrent_writes_to_one_sqlite_file_queue_up(tmp_path: Path) -> None:
     # Each write read the table's columns in a deferred transaction before writing; a
     # second writer then got "database is locked" at once (SQLite will not wait there,
@@ -511,3 +520,38 @@ def test_concurrent_writes_to_one_sqlite_file_queue_up(tmp_path: Path) -> None:
             t.join()
         assert errors == []
         assert conn.query("select count(*) as n from t").to_pylist() == [{"n": 40_000}]
+
+
+def test_a_list_fills_an_in_list(target: tuple[sqlarrow.Connector, str, str]) -> None:
+    # `id IN (:ids)` with a list: MySQL and SQLite bound the list as one JSON string and
+    # silently matched no row; PostgreSQL refused it (integer = integer[]).
+    conn, p, engine = target
+    conn.execute(f"create table {p}il (id int, name varchar(10))")
+    conn.write(f"{p}il", pa.table({"id": pa.array([1, 2, 3, 4], pa.int32()), "name": list("abcd")}))
+
+    def ids(sql: str, params: dict[str, object]) -> list[object]:
+        return [
+            r["id"] for r in rows_p(conn, f"select id from {p}il where {sql} order by id", params)
+        ]
+
+    assert ids("id in (:ids)", {"ids": [2, 4, 9]}) == [2, 4]
+    assert ids("id IN ( :ids ) or name = :n", {"ids": (1,), "n": "c"}) == [1, 3]
+    assert ids("id not in (:ids)", {"ids": [1, 2]}) == [3, 4]
+    assert ids("name in (:ns) and id in (:ids)", {"ns": ["a", "d"], "ids": [4]}) == [4]
+    # An empty list matches nothing; after NOT IN it is refused rather than matching
+    # nothing (NOT IN (NULL) is never true).
+    assert ids("id in (:ids)", {"ids": []}) == []
+    with pytest.raises(sqlarrow.ParameterError, match="empty list after NOT IN"):
+        ids("id not in (:ids)", {"ids": []})
+    # A list that is not the whole IN list stays one value (JSON on MySQL and SQLite).
+    if engine == "postgres":
+        with pytest.raises(sqlarrow.SqlArrowError):
+            ids("id in (:ids, 5)", {"ids": [1]})
+    many = list(range(1, 2001))
+    assert ids("id in (:ids)", {"ids": many}) == [1, 2, 3, 4]
+
+
+def rows_p(
+    conn: sqlarrow.Connector, sql: str, params: dict[str, object]
+) -> list[dict[str, object]]:
+    return conn.query(sql, params).to_pylist()  # type: ignore[no-any-return]

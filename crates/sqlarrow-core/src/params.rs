@@ -78,6 +78,9 @@ pub struct Rewritten {
     /// The highest native `$N` marker already in the text (Dollar style), or the
     /// number of `?` markers (Question style), counted only in code.
     pub positional: usize,
+    /// Names given as empty lists that filled an `IN (...)` list (with `NULL`): used,
+    /// though bound nowhere.
+    pub empty_lists: Vec<String>,
 }
 
 fn is_ident_start(c: char) -> bool {
@@ -94,6 +97,42 @@ fn is_ident_char(c: char) -> bool {
 /// identifier or comment (the caller's SQL would be rejected by the server anyway, and
 /// guessing where it ends could rewrite the wrong thing).
 pub fn rewrite_named(sql: &str, lexicon: Lexicon) -> Result<Rewritten> {
+    rewrite_named_lists(sql, lexicon, &|_| None)
+}
+
+/// The name bound at the `index`-th place of an expanded `IN (:name)` list, as it
+/// appears in [`Rewritten::names`]: `name[index]` (a name is an identifier, so it
+/// never holds `[` itself).
+pub fn list_item_name(name: &str, index: usize) -> String {
+    format!("{name}[{index}]")
+}
+
+/// Split a name from [`Rewritten::names`] into the parameter's name and, for an item
+/// of an expanded `IN (:name)` list, its index.
+pub fn split_list_item(name: &str) -> (&str, Option<usize>) {
+    match name.strip_suffix(']').and_then(|n| n.split_once('[')) {
+        Some((base, idx)) => match idx.parse() {
+            Ok(i) => (base, Some(i)),
+            Err(_) => (name, None),
+        },
+        None => (name, None),
+    }
+}
+
+/// [`rewrite_named`], expanding list parameters written as the whole of an `IN` list.
+///
+/// `list_len(name)` is the length of the value given for `:name` when that value is a
+/// list, else `None`. A marker that is alone between the parentheses of `IN (...)` or
+/// `NOT IN (...)` and names a list becomes one marker per item (bound to the names of
+/// [`list_item_name`]): `id IN (:ids)` with three ids runs as `id IN ($1, $2, $3)`.
+/// An empty list matches nothing: `IN (:ids)` becomes `IN (NULL)`. An empty list after
+/// `NOT IN` is a `ParameterError`, because no SQL list is empty and `NOT IN (NULL)` is
+/// never true. Elsewhere a list is one value (a PostgreSQL array, or JSON).
+pub fn rewrite_named_lists(
+    sql: &str,
+    lexicon: Lexicon,
+    list_len: &dyn Fn(&str) -> Option<usize>,
+) -> Result<Rewritten> {
     let style = lexicon.markers();
     let mysql = lexicon == Lexicon::MySql;
     let chars: Vec<(usize, char)> = sql.char_indices().collect();
@@ -101,6 +140,7 @@ pub fn rewrite_named(sql: &str, lexicon: Lexicon) -> Result<Rewritten> {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut names: Vec<String> = Vec::new();
     let mut positional = 0usize;
+    let mut empty_lists = Vec::new();
     let mut i = 0;
     let at = |k: usize| chars.get(k).map(|&(_, c)| c);
     let byte_at = |k: usize| chars.get(k).map(|&(b, _)| b).unwrap_or(sql.len());
@@ -213,25 +253,38 @@ pub fn rewrite_named(sql: &str, lexicon: Lexicon) -> Result<Rewritten> {
                     j += 1;
                 }
                 let name = sql[byte_at(i + 1)..byte_at(j)].to_string();
-                match style {
-                    MarkerStyle::Question => {
-                        out.push('?');
-                        names.push(name);
+                let closes = {
+                    let mut k = j;
+                    while at(k).is_some_and(char::is_whitespace) {
+                        k += 1;
                     }
-                    MarkerStyle::Dollar | MarkerStyle::AtP => {
-                        let pos = match names.iter().position(|n| *n == name) {
-                            Some(p) => p,
-                            None => {
-                                names.push(name);
-                                names.len() - 1
+                    at(k) == Some(')')
+                };
+                let list = if closes {
+                    in_list_context(&out).and_then(|not| list_len(&name).map(|n| (n, not)))
+                } else {
+                    None
+                };
+                match list {
+                    None => push_marker(&mut out, &mut names, style, name),
+                    Some((0, false)) => {
+                        out.push_str("NULL");
+                        empty_lists.push(name);
+                    }
+                    Some((0, true)) => {
+                        return Err(Error::parameter(format!(
+                            "named parameter :{name} is an empty list after NOT IN; SQL has \
+                             no empty list, and NOT IN (NULL) matches no row: leave the \
+                             condition out when the list is empty"
+                        )))
+                    }
+                    Some((n, _)) => {
+                        for k in 0..n {
+                            if k > 0 {
+                                out.push_str(", ");
                             }
-                        };
-                        out.push_str(if style == MarkerStyle::Dollar {
-                            "$"
-                        } else {
-                            "@P"
-                        });
-                        out.push_str(&(pos + 1).to_string());
+                            push_marker(&mut out, &mut names, style, list_item_name(&name, k));
+                        }
                     }
                 }
                 i = j;
@@ -262,6 +315,7 @@ pub fn rewrite_named(sql: &str, lexicon: Lexicon) -> Result<Rewritten> {
         sql: out,
         names,
         positional,
+        empty_lists,
     })
 }
 
@@ -329,6 +383,45 @@ fn comment_end(sql: &[u8], at: usize, lexicon: Lexicon) -> Option<std::result::R
     }
 }
 
+/// Append the native marker for `name`.
+fn push_marker(out: &mut String, names: &mut Vec<String>, style: MarkerStyle, name: String) {
+    match style {
+        MarkerStyle::Question => {
+            out.push('?');
+            names.push(name);
+        }
+        MarkerStyle::Dollar | MarkerStyle::AtP => {
+            let pos = match names.iter().position(|n| *n == name) {
+                Some(p) => p,
+                None => {
+                    names.push(name);
+                    names.len() - 1
+                }
+            };
+            out.push_str(if style == MarkerStyle::Dollar {
+                "$"
+            } else {
+                "@P"
+            });
+            out.push_str(&(pos + 1).to_string());
+        }
+    }
+}
+
+/// Whether the rewritten text so far ends with `IN (` (then `Some(false)`) or
+/// `NOT IN (` (`Some(true)`), keywords in any case, whitespace anywhere between.
+fn in_list_context(out: &str) -> Option<bool> {
+    let before = out.trim_end().strip_suffix('(')?.trim_end();
+    let word_end = |s: &str, w: &str| -> Option<usize> {
+        let cut = s.len().checked_sub(w.len())?;
+        let tail = s.get(cut..)?;
+        let boundary = !s[..cut].chars().next_back().is_some_and(is_ident_char);
+        (tail.eq_ignore_ascii_case(w) && boundary).then_some(cut)
+    };
+    let cut = word_end(before, "in")?;
+    Some(word_end(before[..cut].trim_end(), "not").is_some())
+}
+
 fn unterminated(what: &str, sql: &str, at: usize) -> Error {
     let snippet: String = sql[at..].chars().take(30).collect();
     Error::parameter(format!(
@@ -343,6 +436,43 @@ mod tests {
     fn rw(sql: &str, lexicon: Lexicon) -> (String, Vec<String>) {
         let r = rewrite_named(sql, lexicon).unwrap();
         (r.sql, r.names)
+    }
+
+    #[test]
+    fn lists_fill_in_lists() {
+        let lens = |name: &str| match name {
+            "ids" => Some(3),
+            "none" => Some(0),
+            _ => None,
+        };
+        let go = |sql: &str, lex| {
+            let r = rewrite_named_lists(sql, lex, &lens).unwrap();
+            (r.sql, r.names)
+        };
+        let (s, n) = go(
+            "select * from t where id in (:ids) and k = :k",
+            Lexicon::Postgres,
+        );
+        assert_eq!(s, "select * from t where id in ($1, $2, $3) and k = $4");
+        assert_eq!(n, ["ids[0]", "ids[1]", "ids[2]", "k"]);
+        // A repeated list reuses its numbers on PostgreSQL and binds again with `?`.
+        let (s, _) = go("a IN(:ids) or b NOT  IN ( :ids )", Lexicon::Postgres);
+        assert_eq!(s, "a IN($1, $2, $3) or b NOT  IN ( $1, $2, $3 )");
+        let (s, n) = go("a in (:ids) or b in (:ids)", Lexicon::MySql);
+        assert_eq!(s, "a in (?, ?, ?) or b in (?, ?, ?)");
+        assert_eq!(n.len(), 6);
+        // An empty list matches nothing; after NOT IN it is an error.
+        assert_eq!(go("a in (:none)", Lexicon::Sqlite).0, "a in (NULL)");
+        let e = rewrite_named_lists("a not in (:none)", Lexicon::Sqlite, &lens).unwrap_err();
+        assert!(e.message.contains("NOT IN"), "{}", e.message);
+        // Only a marker that is the whole IN list expands; a list elsewhere is one value.
+        assert_eq!(go("a = any(:ids)", Lexicon::Postgres).0, "a = any($1)");
+        assert_eq!(go("a in (:ids, 4)", Lexicon::Sqlite).0, "a in (?, 4)");
+        assert_eq!(go("join_in (:ids)", Lexicon::Sqlite).0, "join_in (?)");
+        assert_eq!(go("a in (:k)", Lexicon::Sqlite).0, "a in (?)");
+        assert_eq!(go("a in ((:ids))", Lexicon::Sqlite).0, "a in ((?))");
+        assert_eq!(split_list_item("ids[2]"), ("ids", Some(2)));
+        assert_eq!(split_list_item("ids"), ("ids", None));
     }
 
     #[test]

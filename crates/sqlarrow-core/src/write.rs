@@ -370,6 +370,11 @@ pub fn next_batch(reader: &mut dyn RecordBatchReader) -> Result<Option<RecordBat
 
 /// Input column names after `column_map`, in input order.
 pub fn mapped_names(schema: &SchemaRef, map: &HashMap<String, String>) -> Result<Vec<String>> {
+    if schema.fields().is_empty() {
+        return Err(Error::config(
+            "the input has no columns: there is nothing to write",
+        ));
+    }
     for k in map.keys() {
         if schema.field_with_name(k).is_err() {
             return Err(Error::config(format!(
