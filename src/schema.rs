@@ -45,6 +45,22 @@ pub fn table_name(obj: &Bound<'_, PyAny>) -> PyResult<TableName> {
     TableName::new(parts).map_err(to_pyerr)
 }
 
+/// The table argument of introspection as the core takes it: a str as given (the core
+/// splits `schema.table`), a sequence of parts (`["a.b"]`, `["s", "t"]`) quoted so that
+/// each part is taken literally.
+pub fn table_arg(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    if obj.is_instance_of::<PyString>() {
+        return obj.extract();
+    }
+    let name = table_name(obj)?;
+    Ok(name
+        .parts
+        .iter()
+        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join("."))
+}
+
 /// Diff JSON for Python: the core form plus, per change, `destructive` and `description`.
 fn diff_json(d: &SchemaDiff) -> PyResult<String> {
     let mut v = serde_json::to_value(d).map_err(|e| err(ErrorKind::Interface, e.to_string()))?;

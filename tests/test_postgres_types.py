@@ -126,6 +126,34 @@ def test_numeric_50_10_decimal256_or_clear_error(pg: sqlarrow.Connector) -> None
     assert vals == [value] == pavals
 
 
+def test_numeric_negative_scale_and_scale_above_precision(
+    pg: sqlarrow.Connector, pg_schema: str
+) -> None:
+    """PostgreSQL 15's numeric(5,-2) and numeric(3,5) were refused as unsupported; they
+    read as decimal128(7,0) (the integers they hold: DuckDB and polars fail on a
+    negative scale) and decimal128(5,5), exactly; a negative-scale Arrow decimal writes."""
+    pg.execute(
+        f'create table "{pg_schema}".ns (a numeric(5,-2), b numeric(3,5));'
+        f'insert into "{pg_schema}".ns values (123400, 0.00123), (-100, -0.00001), (null, 0)'
+    )
+    f, vals, pavals = column(pg, f'select a as v from "{pg_schema}".ns')
+    assert f.type == pa.decimal128(7, 0)
+    assert vals == [Decimal(123400), Decimal(-100), None] == pavals
+    f, vals, pavals = column(pg, f'select b as v from "{pg_schema}".ns')
+    assert f.type == pa.decimal128(5, 5)
+    assert vals == [Decimal("0.00123"), Decimal("-0.00001"), Decimal("0")] == pavals
+    t = f'"{pg_schema}".neg'
+    pg.write(t, pa.table({"v": pa.array([Decimal("1.234E+5")], pa.decimal128(5, -2))}))
+    assert pg.query(f"select v::text as v from {t}").to_pylist() == [{"v": "123400"}]
+    assert pg.query(f"select v from {t}").to_arrow().schema.field("v").type == pa.decimal128(7, 0)
+    pytest.importorskip("polars")
+    assert pg.query(f"select v from {t}").to_polars()["v"].to_list() == [Decimal(123400)]
+    assert [c.type for c in pg.get_schema(f"{pg_schema}.ns").columns] == [
+        "DECIMAL(7,0)",
+        "DECIMAL(5,5)",
+    ]
+
+
 def test_numeric_unconstrained_is_exact(pg: sqlarrow.Connector) -> None:
     """numeric without typmod: values must come back exactly (design choice: Decimal)."""
     result = pg.query(

@@ -83,7 +83,7 @@ def lite(tmp_path: Any) -> Iterator[Any]:
     conn.close()
 
 
-def get_schema(conn: Any, table: str, schema: str | None = None) -> CanonicalSchema:
+def get_schema(conn: Any, table: Any, schema: str | None = None) -> CanonicalSchema:
     return CanonicalSchema.from_json(conn.get_schema(table, schema))
 
 
@@ -731,9 +731,14 @@ def test_sqlite_diff_apply_round_trip(lite: Any, renamed: bool) -> None:
 def test_sqlite_identifiers_needing_quotes(lite: Any) -> None:
     s = CanonicalSchema([Column(n, "STRING") for n in WEIRD], primary_key=[WEIRD[2]])
     for table in WEIRD:
-        lite.create_table(table if "." not in table else [table], s.to_json())
-        assert get_schema(lite, table).columns == s.columns
-        assert lite.table_exists(table)
+        name = table if "." not in table else [table]
+        lite.create_table(name, s.to_json())
+        assert get_schema(lite, name).columns == s.columns
+        assert lite.table_exists(name)
+    # A str with a dot names schema.table, as write() takes it; quoted, one name.
+    assert get_schema(lite, "main.select").columns == s.columns
+    assert get_schema(lite, '"a.b"').columns == s.columns
+    assert not lite.table_exists("a.b")
 
 
 def test_connector_methods_reject_unsupported_engines() -> None:

@@ -463,15 +463,19 @@ class Connector(abc.ABC):
         return self._raw.list_tables(schema)
 
     def table_exists(
-        self, table: str, schema: str | None = None, database: str | None = None
+        self, table: str | Sequence[str], schema: str | None = None, database: str | None = None
     ) -> bool:
-        """Whether ``table`` exists (in ``schema``; ``database`` is an alias for it)."""
+        """Whether ``table`` exists (in ``schema``; ``database`` is an alias for it).
+
+        Without ``schema``, ``"sales.orders"`` names table ``orders`` in schema ``sales``,
+        as in :meth:`write` (``'"a.b"'`` or ``["a.b"]`` for a name with a dot in it)."""
         self._check_open()
         return self._raw.table_exists(table, schema if schema is not None else database)
 
-    def get_schema(self, table: str, schema: str | None = None) -> CanonicalSchema:
+    def get_schema(self, table: str | Sequence[str], schema: str | None = None) -> CanonicalSchema:
         """The table's :class:`~sqlarrow.schema.CanonicalSchema` (columns, keys, indexes,
-        estimated rows from catalog statistics)."""
+        estimated rows from catalog statistics). ``table`` is split as in
+        :meth:`table_exists`: ``"sales.orders"`` or ``["sales", "orders"]``."""
         from .schema import CanonicalSchema
 
         self._check_open()

@@ -199,9 +199,13 @@ class RawConnector:
         """``[{"schema", "name", "kind"}]`` for tables and views; kind is ``table``, ``view``,
         ``materialized_view``, ``foreign_table`` or ``partitioned_table``."""
 
-    def table_exists(self, table: str, schema: str | None = None) -> bool: ...
-    def get_schema(self, table: str, schema: str | None = None) -> str:
-        """The table's canonical schema as JSON (keys, indexes, estimated rows from statistics)."""
+    def table_exists(self, table: str | Sequence[str], schema: str | None = None) -> bool:
+        """Whether the table or view exists. A str ``schema.table`` is split on dots outside
+        double quotes; a sequence of parts is taken literally (``["a.b"]``)."""
+
+    def get_schema(self, table: str | Sequence[str], schema: str | None = None) -> str:
+        """The table's canonical schema as JSON (keys, indexes, estimated rows from
+        statistics); ``table`` as for :meth:`table_exists`."""
 
     def create_table(
         self,

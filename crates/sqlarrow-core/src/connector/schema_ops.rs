@@ -15,6 +15,28 @@ fn not_supported(engine: &str, what: &str) -> Error {
     ))
 }
 
+/// `(table, schema)` for introspection: without `schema`, a `schema.table` name is
+/// split as `write()` splits it (dots outside double quotes; `"a.b"` is one name), so
+/// `get_schema("public.orders")` finds what `write("public.orders", ...)` wrote. With
+/// `schema`, `table` is taken as it is.
+fn qualified(table: &str, schema: Option<&str>) -> Result<(String, Option<String>)> {
+    if let Some(s) = schema {
+        return Ok((table.to_string(), Some(s.to_string())));
+    }
+    let mut name = TableName::parse(table)?;
+    match name.parts.len() {
+        1 => Ok((name.parts.remove(0), None)),
+        2 => {
+            let t = name.parts.remove(1);
+            Ok((t, Some(name.parts.remove(0))))
+        }
+        _ => Err(Error::config(format!(
+            "table {table:?} has a database part; connect to that database and name the \
+             table as schema.table"
+        ))),
+    }
+}
+
 impl Connector {
     /// The SQL dialect DDL is rendered in for this connector.
     pub fn dialect(&self) -> Result<Dialect> {
@@ -53,6 +75,8 @@ impl Connector {
     /// Whether a table or view exists (without a schema: as an unqualified name resolves).
     pub async fn table_exists(&self, table: &str, schema: Option<&str>) -> Result<bool> {
         self.check_open()?;
+        let (table, schema) = qualified(table, schema)?;
+        let (table, schema) = (table.as_str(), schema.as_deref());
         #[allow(unreachable_patterns)]
         match &self.engine {
             #[cfg(feature = "postgres")]
@@ -69,6 +93,8 @@ impl Connector {
     /// from catalog statistics.
     pub async fn get_schema(&self, table: &str, schema: Option<&str>) -> Result<CanonicalSchema> {
         self.check_open()?;
+        let (table, schema) = qualified(table, schema)?;
+        let (table, schema) = (table.as_str(), schema.as_deref());
         #[allow(unreachable_patterns)]
         match &self.engine {
             #[cfg(feature = "postgres")]
@@ -144,5 +170,29 @@ impl Connector {
         let stmts = diff.to_sql(self.dialect()?, table, opts)?;
         self.run_ddl(&stmts).await?;
         Ok(stmts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qualified;
+
+    #[test]
+    fn introspection_splits_qualified_names_like_writes() {
+        let q = |t, s| qualified(t, s).unwrap();
+        assert_eq!(q("orders", None), ("orders".into(), None));
+        assert_eq!(
+            q("public.orders", None),
+            ("orders".into(), Some("public".into()))
+        );
+        assert_eq!(q("\"a.b\"", None), ("a.b".into(), None));
+        assert_eq!(
+            q("\"My Schema\".\"T\"", None),
+            ("T".into(), Some("My Schema".into()))
+        );
+        // With a schema given, the table name is taken as it is.
+        assert_eq!(q("a.b", Some("s")), ("a.b".into(), Some("s".into())));
+        assert!(qualified("db.s.t", None).is_err());
+        assert!(qualified("s.", None).is_err());
     }
 }

@@ -378,6 +378,28 @@ pub struct PgTypeInfo<'a> {
     pub array: bool,
 }
 
+/// The Arrow decimal precision and scale of a PostgreSQL `numeric(p,s)` typmod (at least
+/// 4), or `None` when no Arrow decimal holds it.
+///
+/// PostgreSQL 15 takes a negative scale (`numeric(5,-2)`: up to 7 digits, rounded to
+/// hundreds) and one above the precision (`numeric(3,5)`: |x| < 0.001 to five places).
+/// Arrow allows a negative scale, but DuckDB fails on one with an internal error and
+/// polars refuses it, so such a column reads as the integers it holds (`decimal(7,0)`);
+/// `numeric(3,5)` reads as `decimal(5,5)`.
+pub fn pg_numeric_typmod(typmod: i32) -> Option<(u8, i8)> {
+    let t = typmod.checked_sub(4).filter(|t| *t >= 0)?;
+    let precision = (t >> 16) & 0xffff;
+    let scale = ((t & 0x7ff) ^ 1024) - 1024;
+    let (precision, scale) = if scale < 0 {
+        (precision - scale, 0)
+    } else {
+        (precision.max(scale), scale)
+    };
+    let max = super::MAX_DECIMAL_PRECISION as i32;
+    ((1..=max).contains(&precision) && (0..=max).contains(&scale))
+        .then_some((precision as u8, scale as i8))
+}
+
 /// PostgreSQL: canonical type of a column type. `None` when there is no mapping.
 pub fn pg_canonical(info: &PgTypeInfo<'_>) -> Option<LogicalType> {
     use LogicalType as L;
@@ -395,17 +417,8 @@ pub fn pg_canonical(info: &PgTypeInfo<'_>) -> Option<LogicalType> {
             "float8" => L::Float64,
             "numeric" => {
                 if info.typmod >= 4 {
-                    let t = info.typmod - 4;
-                    let precision = ((t >> 16) & 0xffff) as u8;
-                    let scale = (((t & 0x7ff) ^ 1024) - 1024) as i8;
-                    if (1..=super::MAX_DECIMAL_PRECISION).contains(&precision)
-                        && scale >= 0
-                        && scale as u8 <= precision
-                    {
-                        L::Decimal { precision, scale }
-                    } else {
-                        return None;
-                    }
+                    let (precision, scale) = pg_numeric_typmod(info.typmod)?;
+                    L::Decimal { precision, scale }
                 } else {
                     L::Decimal {
                         precision: 38,

@@ -81,17 +81,13 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
         Type::FLOAT8 => Float8,
         Type::NUMERIC => {
             if typmod >= 4 {
-                let t = typmod - 4;
-                let precision = ((t >> 16) & 0xffff) as u8;
-                let scale = (((t & 0x7ff) ^ 1024) - 1024) as i8;
-                if (1..=76).contains(&precision) && scale >= 0 && (scale as u8) <= precision {
-                    Numeric {
+                match crate::schema::mapping::pg_numeric_typmod(typmod) {
+                    Some((precision, scale)) => Numeric {
                         precision,
                         scale,
                         declared: true,
-                    }
-                } else {
-                    return None;
+                    },
+                    None => return None,
                 }
             } else {
                 Numeric {
@@ -1120,8 +1116,10 @@ fn numeric_i128_general(
             .checked_pow(shift as u32)
             .ok_or(NumericError::Overflow)?;
         acc = acc.checked_mul(p).ok_or(NumericError::Overflow)?;
-    } else if shift < 0 {
-        let p = 10i128.pow((-shift) as u32);
+    } else if shift < 0 && acc != 0 {
+        let p = 10i128
+            .checked_pow((-shift) as u32)
+            .ok_or(NumericError::TooManyFractionDigits(h.dscale))?;
         if acc % p != 0 {
             return Err(NumericError::TooManyFractionDigits(h.dscale));
         }
@@ -1259,6 +1257,37 @@ mod tests {
             Ok(99_999_999_999_999_999_999_999_999_999_999_999_999)
         );
         assert_eq!(decode_numeric_i128(&encode("1.00000"), 2, 10), Ok(100));
+        // Negative scales (numeric(5,-2)): the unscaled value counts hundreds.
+        assert_eq!(decode_numeric_i128(&encode("123400"), -2, 5), Ok(1234));
+        assert_eq!(decode_numeric_i128(&encode("-100"), -2, 5), Ok(-1));
+        assert_eq!(decode_numeric_i128(&encode("0"), -2, 5), Ok(0));
+        assert!(decode_numeric_i128(&encode("150"), -2, 5).is_err());
+        assert!(decode_numeric_i128(&encode("100.5"), -2, 5).is_err());
+        assert_eq!(
+            decode_numeric_i256(&encode("123400"), -2, 50).map(|v| v.as_i128()),
+            Ok(1234)
+        );
+        // A scale above the precision (numeric(3,5), read as decimal(5,5)).
+        assert_eq!(decode_numeric_i128(&encode("0.00123"), 5, 5), Ok(123));
+    }
+
+    #[test]
+    fn numeric_typmods_of_postgres_15() {
+        let typmod = |p: i32, s: i32| ((p << 16) | (s & 0x7ff)) + 4;
+        let kind = |p, s| match kind_of(&Type::NUMERIC, typmod(p, s)) {
+            Some(PgKind::Numeric {
+                precision, scale, ..
+            }) => Some((precision, scale)),
+            _ => None,
+        };
+        assert_eq!(kind(18, 4), Some((18, 4)));
+        assert_eq!(kind(5, -2), Some((7, 0)));
+        assert_eq!(kind(3, 5), Some((5, 5)));
+        // Beyond what Arrow's decimals hold: refused, not wrapped into another scale.
+        assert_eq!(kind(10, 200), None);
+        assert_eq!(kind(10, -100), None);
+        assert_eq!(kind(70, -10), None);
+        assert_eq!(kind(1000, 0), None);
     }
 
     #[test]
