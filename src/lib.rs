@@ -436,9 +436,21 @@ impl RawConnector {
     ) -> PyResult<u64> {
         let mut rewritten: Option<String> = None;
         let mut sets = Vec::new();
-        for item in seq_of_params.try_iter()? {
+        for (i, item) in seq_of_params.try_iter()?.enumerate() {
             let item = item?;
             let (s, p) = self.prepare_call(py, sql, Some(&item))?;
+            // One statement runs for every set: a set whose lists fill `IN (:name)` with
+            // other lengths than the first set's would be bound to the wrong markers.
+            if rewritten.as_ref().is_some_and(|first| *first != s) {
+                return Err(err(
+                    ErrorKind::Parameter,
+                    format!(
+                        "parameter set {i} fills the statement's IN lists with other lengths \
+                         than the first set; executemany runs one statement for every set: \
+                         group the sets by list lengths, or call execute() for each"
+                    ),
+                ));
+            }
             rewritten.get_or_insert(s);
             sets.push(p);
         }

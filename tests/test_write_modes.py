@@ -549,6 +549,13 @@ def test_a_list_fills_an_in_list(target: tuple[sqlarrow.Connector, str, str]) ->
             ids("id in (:ids, 5)", {"ids": [1]})
     many = list(range(1, 2001))
     assert ids("id in (:ids)", {"ids": many}) == [1, 2, 3, 4]
+    # executemany runs one statement: lists of one length per position work; other
+    # lengths would bind values to the wrong markers, and are refused.
+    delete = f"delete from {p}il where id in (:ids) and name in (:ns)"
+    assert conn.executemany(delete, [{"ids": [1], "ns": ["a"]}, {"ids": [2], "ns": ["x"]}]) == 1
+    with pytest.raises(sqlarrow.ParameterError, match=r"parameter set 1 .* other lengths"):
+        conn.executemany(delete, [{"ids": [2, 3], "ns": ["b"]}, {"ids": [3], "ns": ["b", "c"]}])
+    assert ids("id > 0", {}) == [2, 3, 4]
 
 
 def rows_p(
