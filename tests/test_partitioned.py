@@ -188,6 +188,12 @@ def test_bad_arguments_are_refused_by_name(target: tuple[Any, str]) -> None:
         conn.query(sql, partition_on='id" OR 1=1 --', partitions=2)
     # The connector is still fine.
     assert conn.query(sql, partition_on="id", partitions=2).to_arrow().num_rows == ROWS
+    # An ORDER BY of the query would hold within each range only: the rows came back
+    # ascending by range, descending inside each, with no error.
+    with pytest.raises(sqlarrow.ConfigError, match="cannot keep the query's ORDER BY"):
+        conn.query(f"{sql} ORDER BY id DESC", partition_on="id", partitions=2)
+    inner = f"SELECT * FROM (SELECT id FROM {table} ORDER BY id DESC LIMIT 10) AS top"
+    assert conn.query(inner, partition_on="id", partitions=2).to_arrow().num_rows == 10
 
 
 def test_read_only_connector_still_refuses_writes(pg_url: str, pg_schema: str) -> None:

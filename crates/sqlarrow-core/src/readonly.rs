@@ -34,7 +34,7 @@ pub enum SqlDialect {
 }
 
 impl SqlDialect {
-    fn parser_dialect(self) -> Box<dyn Dialect> {
+    pub(crate) fn parser_dialect(self) -> Box<dyn Dialect> {
         match self {
             SqlDialect::Postgres => Box::new(PostgreSqlDialect {}),
             SqlDialect::MySql => Box::new(MySqlDialect {}),

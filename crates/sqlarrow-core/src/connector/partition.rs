@@ -70,6 +70,17 @@ fn int_value(col: &ArrayRef, what: &str, column: &str) -> Result<Option<i128>> {
     }))
 }
 
+/// Whether `sql` is one query with an `ORDER BY` of its own (not one inside a subquery
+/// or a window). `false` when the text does not parse: the server is the judge then.
+fn has_top_level_order_by(sql: &str, dialect: crate::readonly::SqlDialect) -> bool {
+    use sqlparser::ast::Statement;
+    let d = dialect.parser_dialect();
+    match sqlparser::parser::Parser::parse_sql(d.as_ref(), sql).as_deref() {
+        Ok([Statement::Query(q)]) => q.order_by.is_some(),
+        _ => false,
+    }
+}
+
 impl Connector {
     /// Run `sql` split on `column` into up to `partitions` ranges, read concurrently.
     pub async fn query_partitioned(
@@ -91,6 +102,15 @@ impl Connector {
         let start = Instant::now();
         let q = self.dialect()?.quote_ident(column)?;
         let inner = sql.trim_end().trim_end_matches(';').trim_end();
+        // The parts are joined in range order, each sorted on its own: the query's order
+        // would hold within a range and be lost across them, NULLs included.
+        if has_top_level_order_by(inner, self.sql_dialect()) {
+            return Err(Error::config(format!(
+                "a partitioned read cannot keep the query's ORDER BY: its ranges of \
+                 {column:?} are read apart and joined in range order; drop partition_on, \
+                 or sort the result afterwards (pyarrow: table.sort_by(...))"
+            )));
+        }
         // Newlines keep a trailing `-- comment` in the query from swallowing the wrapper.
         let bounds_sql =
             format!("SELECT MIN(_p.{q}) AS lo, MAX(_p.{q}) AS hi FROM (\n{inner}\n) AS _p");
@@ -160,6 +180,31 @@ impl Connector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_by_of_the_query_itself_is_found() {
+        use crate::readonly::SqlDialect::{MySql, Postgres, Sqlite};
+        for d in [Postgres, MySql, Sqlite] {
+            assert!(has_top_level_order_by("select * from t order by id", d));
+            assert!(has_top_level_order_by(
+                "select * from t order by id desc limit 5",
+                d
+            ));
+            assert!(has_top_level_order_by(
+                "select a from t union select a from u order by a",
+                d
+            ));
+            assert!(!has_top_level_order_by("select * from t", d));
+            assert!(!has_top_level_order_by(
+                "select * from (select * from t order by id) x",
+                d
+            ));
+            assert!(!has_top_level_order_by(
+                "select row_number() over (order by id) as n from t",
+                d
+            ));
+        }
+    }
 
     #[test]
     fn ranges_cover_without_gaps_or_empties() {
