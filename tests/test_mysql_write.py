@@ -504,3 +504,36 @@ def test_wide_decimals(my: MySQLConnector) -> None:
     got = [r["v"] for r in rows(my, "select v from wide")]
     assert sorted(v for v in got if v is not None) == sorted(v for v in vals if v is not None)
     assert got.count(None) == 1
+
+
+def test_durations_write_as_time(my: MySQLConnector) -> None:
+    # A duration column was refused ("cannot write to MySQL") although a timedelta
+    # parameter binds as TIME; it writes as TIME now, a new column is TIME(6), and
+    # what TIME cannot hold is a DataError naming the value.
+    values = [
+        dt.timedelta(hours=26, microseconds=5),
+        -dt.timedelta(minutes=90),
+        dt.timedelta(0),
+        None,
+        dt.timedelta(hours=838, minutes=59, seconds=59),
+    ]
+    expected = ["26:00:00.000005", "-01:30:00.000000", "00:00:00.000000", None]
+    expected.append("838:59:59.000000")
+    for unit in ("us", "ns"):
+        my.write(f"dur_{unit}", pa.table({"d": pa.array(values, pa.duration(unit))}))
+        got = rows(my, f"SELECT CAST(d AS CHAR) AS d FROM dur_{unit}")
+        assert [r["d"] for r in got] == expected
+    seconds = pa.array([3600 * 30, -1, None], pa.duration("s"))
+    my.write("dur_s", pa.table({"d": seconds}))
+    got = rows(my, "SELECT CAST(d AS CHAR) AS d FROM dur_s")
+    assert [r["d"] for r in got] == ["30:00:00.000000", "-00:00:01.000000", None]
+    assert rows(
+        my,
+        "SELECT DATA_TYPE AS t, DATETIME_PRECISION AS p FROM information_schema.COLUMNS"
+        " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'dur_us'",
+    ) == [{"t": "time", "p": 6}]
+    with pytest.raises(sqlarrow.DataError, match="outside MySQL's TIME range"):
+        my.write("dur_us", pa.table({"d": pa.array([dt.timedelta(hours=839)], pa.duration("us"))}))
+    with pytest.raises(sqlarrow.DataError, match="finer than the database stores"):
+        my.write("dur_us", pa.table({"d": pa.array([1], pa.duration("ns"))}))
+    assert rows(my, "SELECT COUNT(*) AS n FROM dur_us") == [{"n": 5}]

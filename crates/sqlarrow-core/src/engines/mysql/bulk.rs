@@ -50,7 +50,7 @@ fn param_type(kind: Kind) -> (u8, u8) {
         Kind::Text | Kind::Uuid => (0xFD, 0),       // VAR_STRING: in the connection's utf8mb4
         Kind::Bin => (0xFC, 0),                     // BLOB: binary, no character set conversion
         Kind::Date => (0x0A, 0),                    // DATE
-        Kind::Time => (0x0B, 0),                    // TIME
+        Kind::Time | Kind::Dur => (0x0B, 0),        // TIME
         Kind::Ts => (0x0C, 0),                      // DATETIME (UTC: the session's time zone)
     }
 }
@@ -84,6 +84,7 @@ enum Col<'a> {
     Uuid(&'a arrow_array::FixedSizeBinaryArray),
     Date(&'a PrimitiveArray<Date32Type>),
     Time(&'a PrimitiveArray<Time64MicrosecondType>),
+    Dur(&'a PrimitiveArray<DurationMicrosecondType>),
     Ts(&'a PrimitiveArray<TimestampMicrosecondType>),
 }
 
@@ -102,6 +103,7 @@ fn resolve(a: &ArrayRef, kind: Kind) -> Col<'_> {
         Kind::Uuid => Col::Uuid(a.as_fixed_size_binary()),
         Kind::Date => Col::Date(a.as_primitive()),
         Kind::Time => Col::Time(a.as_primitive()),
+        Kind::Dur => Col::Dur(a.as_primitive()),
         Kind::Ts => Col::Ts(a.as_primitive()),
     }
 }
@@ -271,6 +273,7 @@ fn put_value(out: &mut Vec<u8>, col: &Col<'_>, nulls: Option<&NullBuffer>, i: us
         Col::Uuid(a) => put_uuid(out, a.value(i)),
         Col::Date(a) => put_datetime(out, a.value(i) as i64, None)?,
         Col::Time(a) => put_time(out, a.value(i)),
+        Col::Dur(a) => put_time(out, super::write::check_time_range(a.value(i))?),
         Col::Ts(a) => {
             let us = a.value(i);
             put_datetime(

@@ -127,6 +127,19 @@ async fn has_unique_index(conn: &mut Conn, t: &TableRef, key: &[String]) -> Resu
 /// The MySQL type of a column made for Arrow field `f` (the canonical schema's DDL).
 /// Key columns get an indexable type (`VARCHAR(255)`/`VARBINARY(255)` for text/bytes).
 fn column_ddl(f: &Field, name: &str, nullable: bool, is_key: bool) -> Result<String> {
+    // A duration column is created as TIME(6), the type it is written as.
+    let as_time;
+    let f = match f.data_type() {
+        DataType::Duration(_) => {
+            as_time = Field::new(
+                f.name(),
+                DataType::Time64(TimeUnit::Microsecond),
+                f.is_nullable(),
+            );
+            &as_time
+        }
+        _ => f,
+    };
     let mut c = Column::from_field(f)?;
     c.name = name.to_string();
     c.nullable = nullable;
@@ -159,6 +172,8 @@ pub(super) enum Kind {
     Uuid,
     Date,
     Time,
+    /// A duration, written as a TIME (which spans ±838:59:59).
+    Dur,
     Ts,
 }
 
@@ -193,6 +208,7 @@ fn normalize_type(f: &Field) -> Result<(DataType, Kind)> {
         DataType::Time32(_) | DataType::Time64(_) => {
             (DataType::Time64(TimeUnit::Microsecond), Kind::Time)
         }
+        DataType::Duration(_) => (DataType::Duration(TimeUnit::Microsecond), Kind::Dur),
         DataType::Timestamp(_, tz) => (
             DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
             Kind::Ts,
@@ -224,6 +240,33 @@ pub(super) fn decimal_text(v: String, scale: i8) -> String {
     };
     let (a, b) = padded.split_at(padded.len() - s);
     format!("{}{a}.{b}", if neg { "-" } else { "" })
+}
+
+/// The largest magnitude of a MySQL TIME, 838:59:59, in microseconds.
+const MAX_TIME_US: i64 = (838 * 3600 + 59 * 60 + 59) * 1_000_000;
+
+/// `us` when a MySQL TIME holds it, else a `DataError`.
+pub(super) fn check_time_range(us: i64) -> Result<i64> {
+    if us.unsigned_abs() > MAX_TIME_US as u64 {
+        return Err(Error::data(format!(
+            "the duration {} is outside MySQL's TIME range (-838:59:59 to 838:59:59)",
+            signed_time_text(us)
+        )));
+    }
+    Ok(us)
+}
+
+/// A duration as MySQL TIME text: `-26:00:00.000000`.
+fn signed_time_text(us: i64) -> String {
+    let sign = if us < 0 { "-" } else { "" };
+    let a = us.unsigned_abs();
+    let (s, f) = (a / 1_000_000, a % 1_000_000);
+    format!(
+        "{sign}{:02}:{:02}:{:02}.{f:06}",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
 }
 
 fn time_text(us: i64) -> String {
@@ -306,6 +349,9 @@ fn cell<'a>(a: &'a ArrayRef, kind: Kind, i: usize) -> Result<Cell<'a>> {
         Kind::Time => Cell::Text(Cow::Owned(time_text(
             a.as_primitive::<Time64MicrosecondType>().value(i),
         ))),
+        Kind::Dur => Cell::Text(Cow::Owned(signed_time_text(check_time_range(
+            a.as_primitive::<DurationMicrosecondType>().value(i),
+        )?))),
         Kind::Ts => Cell::Text(Cow::Owned(ts_text(
             a.as_primitive::<TimestampMicrosecondType>().value(i),
         ))),
