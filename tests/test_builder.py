@@ -46,7 +46,9 @@ def test_render_mysql_and_sqlite() -> None:
         "UPDATE `t` SET `a``b` = ? WHERE `k` IN (?)",
         [EVIL, 1],
     )
-    assert render_delete("sqlite", "t", {"k": None}) == ('DELETE FROM "t" WHERE "k" IS NULL', [])
+    # SQLite names are in backticks: a double-quoted name matching no column would be a
+    # string literal there, not an error.
+    assert render_delete("sqlite", "t", {"k": None}) == ("DELETE FROM `t` WHERE `k` IS NULL", [])
     # values never reach the SQL text
     sql, _ = render_select("sqlite", "t", where={"v": EVIL})
     assert EVIL not in sql
@@ -134,3 +136,23 @@ def test_crud_round_trip(db: tuple[sqlarrow.Connector, str]) -> None:
     assert conn.delete(table, where={"id": [1, 2]}) == 2
     assert conn.delete(table, where={}) == 1
     assert conn.select(table).to_pylist() == []
+
+
+def test_a_misspelled_column_is_an_error_on_every_engine(
+    db: tuple[sqlarrow.Connector, str],
+) -> None:
+    # On SQLite, select(columns=["nmae"]) returned the text 'nmae' in every row and
+    # where={"nmae": ...} compared that text (SQLite takes a double-quoted name that is
+    # no column for a string literal).
+    conn, schema = db
+    t = f"{schema}.people" if schema else "people"
+    conn.execute(f"create table {t} (id int primary key, name varchar(10))")
+    conn.insert(t, {"id": 1, "name": "a"})
+    with pytest.raises(sqlarrow.UndefinedObjectError):
+        conn.select(t, columns=["nmae"]).to_pylist()
+    with pytest.raises(sqlarrow.UndefinedObjectError):
+        conn.select(t, where={"nmae": "a"}).to_pylist()
+    with pytest.raises(sqlarrow.UndefinedObjectError):
+        conn.select(t, order_by=["nmae"]).to_pylist()
+    with pytest.raises(sqlarrow.UndefinedObjectError):
+        conn.update(t, set={"name": "b"}, where={"nmae": "a"})

@@ -36,7 +36,10 @@ class _Renderer:
             raise ConfigError(f"identifiers must be non-empty strings, not {name!r}")
         if "\x00" in name:
             raise ConfigError(f"identifier {name!r} contains a NUL character")
-        if self.kind == "my":
+        if self.kind in ("my", "lite"):
+            # SQLite too: a double-quoted name that matches no column silently becomes a
+            # string literal there (select("t", columns=["nmae"]) returned the text
+            # 'nmae' in every row); a name in backticks is always an identifier.
             return "`" + name.replace("`", "``") + "`"
         return '"' + name.replace('"', '""') + '"'
 
