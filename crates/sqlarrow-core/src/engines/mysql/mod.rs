@@ -242,6 +242,9 @@ pub struct Settings {
     /// `preferred` mode found the server without TLS: skip the TLS attempt.
     no_server_tls: AtomicBool,
     timeout: Duration,
+    /// Whether the server is MariaDB, read from its greeting after a refused login (see
+    /// [`Settings::open_inner`]).
+    mariadb: OnceLock<bool>,
 }
 
 impl Settings {
@@ -336,25 +339,44 @@ impl Settings {
             verify_ca,
             mode,
             no_server_tls: AtomicBool::new(false),
+            mariadb: OnceLock::new(),
             timeout: cfg.connect_timeout,
         })
     }
 
-    /// One login through mysql_async, tried a second time after "Access denied" when a
-    /// password was given.
+    /// One login through mysql_async, tried a second time after "Access denied" from a
+    /// MariaDB server when a password was given.
     ///
     /// mysql_async (through mysql_common's `AuthSwitchRequest::plugin_data`) drops the last
     /// byte of an auth switch's data when it is 0, as if it ended a 20-byte scramble.
     /// MariaDB's ed25519 nonce is 32 random bytes with no terminator, so one ed25519 login in
     /// 256 signs the wrong nonce and is refused. The server draws a new nonce for each
     /// login, so a second try makes that one in 65,536; a wrong password costs one more
-    /// round trip. The fast reader ([`wire`]) reads the nonce whole and needs no retry.
+    /// round trip. MySQL has no ed25519 and may lock an account after failed logins
+    /// (`FAILED_LOGIN_ATTEMPTS`), so it gets no second try. The fast reader ([`wire`])
+    /// reads the nonce whole and needs no retry.
     async fn open_inner(&self) -> Result<Conn> {
         match self.open_once().await {
-            Err(e) if self.wire.password.is_some() && e.detail("errno") == Some("1045") => {
+            Err(e)
+                if self.wire.password.is_some()
+                    && e.detail("errno") == Some("1045")
+                    && self.is_mariadb().await =>
+            {
                 self.open_once().await
             }
             r => r,
+        }
+    }
+
+    /// Whether the server is MariaDB, from its greeting (read once; `false` when the
+    /// server cannot be reached).
+    async fn is_mariadb(&self) -> bool {
+        if let Some(v) = self.mariadb.get() {
+            return *v;
+        }
+        match wire::WireConn::server_is_mariadb(&self.wire.host, self.wire.port).await {
+            Ok(v) => *self.mariadb.get_or_init(|| v),
+            Err(_) => false,
         }
     }
 

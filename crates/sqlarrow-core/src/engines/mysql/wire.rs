@@ -275,6 +275,16 @@ impl WireConn {
         Ok(self.data(p).to_vec())
     }
 
+    /// Whether the server at `host:port` is MariaDB, from its greeting (the connection
+    /// is dropped before any login).
+    pub async fn server_is_mariadb(host: &str, port: u16) -> Result<bool> {
+        let mut c = WireConn::open(host, port).await?;
+        let data = c.greeting().await?;
+        let hs = parse_greeting(&data)?;
+        Ok(hs.maria_db_server_version_parsed().is_some()
+            || hs.server_version_str().contains("MariaDB"))
+    }
+
     /// The server's certificate, checked as `config` checks it, from a connection that
     /// goes as far as the TLS upgrade and is then dropped (verify_ca's probe, see
     /// [`super::tls`]).
