@@ -341,3 +341,84 @@ def test_data_that_fails_its_own_arrow_export_is_a_data_error(litew: sqlarrow.Co
     assert "column o" in str(info.value)
     with pytest.raises(ConfigError, match="must be an Arrow table"):
         litew.write("mixed", object())
+
+
+@pytest.mark.parametrize("engine", ["postgres", "sqlite"])
+def test_writes_never_change_a_value_silently(
+    engine: str, pgw: tuple[sqlarrow.Connector, str], litew: sqlarrow.Connector
+) -> None:
+    """Arrow's casts truncate and round without an error; before, 1.5 into an integer
+    column was stored as 1, 1e300 into a float4 as infinity, 5 into a date as 1970-01-06
+    and 1.234 into numeric(10,2) as 1.23 (PostgreSQL); SQLite stored 'abc' in an INTEGER
+    column, which sqlarrow then refused to read."""
+    if engine == "postgres":
+        conn, schema = pgw
+        t = f'"{schema}".strict'
+        conn.execute(
+            f"create table {t} (i int4, n numeric(10,2), b boolean, d date, r real, ts timestamp)"
+        )
+    else:
+        conn, t = litew, "strict"
+        conn.execute(
+            f"create table {t} (i integer, n decimal(10,2), b boolean, d date, r real,"
+            " ts timestamp)"
+        )
+
+    def refused(column: str, values: pa.Array, match: str) -> None:
+        with pytest.raises(DataError, match=match):
+            conn.write(t, pa.table({column: values}))
+
+    refused("i", pa.array([2.0, 1.5]), "1.5 .input row 1. is not a whole number")
+    refused("i", pa.array([decimal.Decimal("2.50")], pa.decimal128(5, 2)), "not a whole number")
+    refused("n", pa.array([1.234]), "1.234 .* has more digits")
+    refused("n", pa.array([decimal.Decimal("1.234")], pa.decimal128(10, 3)), "more digits")
+    refused("b", pa.array([0, 2]), "neither 0 nor 1")
+    refused("d", pa.array([5]), "a number .* is not a")
+    refused("d", pa.array([dt.datetime(2024, 1, 1, 12)]), "has a time of day")
+    refused("i", pa.array([dt.date(2024, 1, 1)]), "is not a number")
+    if engine == "postgres":
+        refused("r", pa.array([1e300]), "beyond the range")
+    else:
+        refused("i", pa.array(["abc"]), "abc")
+        refused("b", pa.array(["maybe"]), "maybe")
+        refused("d", pa.array(["not a date"]), "not a date")
+    assert conn.query(f"select count(*) as n from {t}").to_pylist() == [{"n": 0}]
+    # What converts exactly still writes: whole floats, float noise at the scale,
+    # text that parses, 0/1 as booleans, midnight timestamps as dates.
+    conn.write(
+        t,
+        pa.table(
+            {
+                "i": pa.array([3.0, None]),
+                "n": pa.array([0.1 + 0.2, 12.5]),
+                "b": pa.array([1, 0]),
+                "d": pa.array([dt.datetime(2024, 2, 29), None]),
+                "ts": pa.array(["2024-02-29 10:00:00", None]),
+            }
+        ),
+    )
+    got = conn.query(f"select i, n, b, d, ts from {t}").to_pylist()
+    assert got == [
+        {
+            "i": 3,
+            "n": decimal.Decimal("0.30"),
+            "b": True,
+            "d": dt.date(2024, 2, 29),
+            "ts": dt.datetime(2024, 2, 29, 10),
+        },
+        {"i": None, "n": decimal.Decimal("12.50"), "b": False, "d": None, "ts": None},
+    ]
+
+
+def test_sqlite_uuid_and_text_columns_get_what_reads_back(litew: sqlarrow.Connector) -> None:
+    # A UUID into a UUID column was stored as a 16-byte blob, and bytes into a TEXT
+    # column as a blob: both then failed to read ("declared Text holds a BLOB").
+    litew.execute("create table u (id uuid, t text)")
+    u = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    litew.write("u", pa.table({"id": pa.array([u.bytes, None], pa.binary(16)), "t": [b"ok", None]}))
+    assert litew.query("select id, t from u").to_pylist() == [
+        {"id": str(u), "t": "ok"},
+        {"id": None, "t": None},
+    ]
+    with pytest.raises(DataError, match="t"):
+        litew.write("u", pa.table({"t": [b"\xff\xfe"]}))

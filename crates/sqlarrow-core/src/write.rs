@@ -260,17 +260,235 @@ pub fn cast_strict(array: &ArrayRef, to: &DataType, column: &str) -> Result<Arra
         return Ok(array.clone());
     }
     check_no_sub_unit_loss(array, to, column)?;
+    if is_temporal(array.data_type()) && to.is_numeric() {
+        return Err(Error::data(format!(
+            "column \"{column}\": a {} is not a number; convert it first",
+            array.data_type()
+        ))
+        .with_detail("column", column.to_string()));
+    }
+    if array.data_type().is_numeric() && is_temporal(to) {
+        // Arrow reads the number as days or units since the epoch: 5 into a date
+        // column became 1970-01-06.
+        return Err(Error::data(format!(
+            "column \"{column}\": a number ({}) is not a {to}; convert it to a date or time \
+             first",
+            array.data_type()
+        ))
+        .with_detail("column", column.to_string()));
+    }
     let opts = CastOptions {
         safe: false,
         ..Default::default()
     };
-    cast_with_options(array, to, &opts).map_err(|e| {
+    let out = cast_with_options(array, to, &opts).map_err(|e| {
         Error::data(format!(
             "column \"{column}\": cannot convert {} to {to}: {e}",
             array.data_type()
         ))
         .with_detail("column", column.to_string())
-    })
+    })?;
+    check_lossless(array, &out, column)?;
+    Ok(out)
+}
+
+fn is_temporal(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Date32
+            | DataType::Date64
+            | DataType::Time32(_)
+            | DataType::Time64(_)
+            | DataType::Timestamp(..)
+            | DataType::Duration(_)
+            | DataType::Interval(_)
+    )
+}
+
+/// Refuse what Arrow's cast changes without an error: a float with a fraction into an
+/// integer (1.5 became 1), a float into a decimal of too few places (1.234 became 1.23;
+/// float noise such as 0.30000000000000004 into two places is not a change), a float
+/// beyond `float32` (1e300 became infinity), an integer other than 0 or 1 into a
+/// boolean, a decimal with a fraction into an integer.
+fn check_lossless(input: &ArrayRef, out: &ArrayRef, column: &str) -> Result<()> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Decimal128Type, Float64Type, Int64Type};
+    use arrow_array::Array;
+    let (from, to) = (input.data_type(), out.data_type());
+    let as_f64 = |a: &ArrayRef| arrow_cast::cast(a, &DataType::Float64).ok();
+    let refuse = |row: usize, what: &str| -> Result<()> {
+        let shown =
+            arrow_cast::display::ArrayFormatter::try_new(input.as_ref(), &Default::default())
+                .map(|f| f.value(row).to_string())
+                .unwrap_or_default();
+        Err(Error::data(format!(
+            "column \"{column}\": the value {shown} (input row {row}) {what}; sqlarrow does not \
+             change values silently: convert the column first"
+        ))
+        .with_detail("column", column.to_string()))
+    };
+    let float_in = from.is_floating();
+    if float_in && to.is_integer() {
+        let Some(f) = as_f64(input) else {
+            return Ok(());
+        };
+        if let Some(row) = f
+            .as_primitive::<Float64Type>()
+            .iter()
+            .position(|v| v.is_some_and(|v| v.fract() != 0.0))
+        {
+            return refuse(
+                row,
+                &format!("is not a whole number, and the column holds {to}"),
+            );
+        }
+    }
+    if float_in && matches!(to, DataType::Float32 | DataType::Float16) {
+        let (Some(a), Some(b)) = (as_f64(input), as_f64(out)) else {
+            return Ok(());
+        };
+        let (a, b) = (
+            a.as_primitive::<Float64Type>(),
+            b.as_primitive::<Float64Type>(),
+        );
+        if let Some(row) = (0..a.len())
+            .find(|&i| a.is_valid(i) && a.value(i).is_finite() && !b.value(i).is_finite())
+        {
+            return refuse(row, &format!("is beyond the range of {to}"));
+        }
+    }
+    if float_in && matches!(to, DataType::Decimal128(..) | DataType::Decimal256(..)) {
+        let (Some(a), Some(b)) = (as_f64(input), as_f64(out)) else {
+            return Ok(());
+        };
+        let (a, b) = (
+            a.as_primitive::<Float64Type>(),
+            b.as_primitive::<Float64Type>(),
+        );
+        // The decimal read back as a float: the same float, or one a few ulps away (the
+        // float's own noise), else digits were dropped.
+        if let Some(row) = (0..a.len()).find(|&i| {
+            a.is_valid(i) && (a.value(i) - b.value(i)).abs() > a.value(i).abs() * 8.0 * f64::EPSILON
+        }) {
+            return refuse(row, &format!("has more digits than {to} holds"));
+        }
+    }
+    if (from.is_integer()) && to == &DataType::Boolean {
+        let Ok(ints) = arrow_cast::cast(input, &DataType::Int64) else {
+            return Ok(());
+        };
+        if let Some(row) = ints
+            .as_primitive::<Int64Type>()
+            .iter()
+            .position(|v| v.is_some_and(|v| v != 0 && v != 1))
+        {
+            return refuse(row, "is neither 0 nor 1, and the column is a boolean");
+        }
+    }
+    if from.is_integer() && to.is_floating() {
+        // Integers beyond 2^53 (2^24 for float32) round to the nearest float.
+        if let Ok(ints) = arrow_cast::cast(input, &DataType::Int64) {
+            let ints = ints.as_primitive::<Int64Type>();
+            let exact = |v: i64| match to {
+                DataType::Float32 => v as f32 as i64 == v,
+                DataType::Float16 => v.unsigned_abs() <= 2048,
+                _ => v as f64 as i64 == v,
+            };
+            if let Some(row) = ints.iter().position(|v| v.is_some_and(|v| !exact(v))) {
+                return refuse(row, &format!("has more digits than {to} holds"));
+            }
+        }
+    }
+    if matches!(from, DataType::Timestamp(..)) && matches!(to, DataType::Date32 | DataType::Date64)
+    {
+        let us = arrow_cast::cast(input, &DataType::Timestamp(TimeUnit::Microsecond, None))
+            .and_then(|a| arrow_cast::cast(&a, &DataType::Int64));
+        if let Ok(us) = us {
+            if let Some(row) = us
+                .as_primitive::<Int64Type>()
+                .iter()
+                .position(|v| v.is_some_and(|v| v.rem_euclid(86_400_000_000) != 0))
+            {
+                return refuse(row, "has a time of day, and the column holds dates");
+            }
+        }
+    }
+    if matches!(
+        from,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) && matches!(to, DataType::Decimal128(..) | DataType::Decimal256(..))
+    {
+        if let (Some(a), Some(b)) = (as_f64(input), as_f64(out)) {
+            let (a, b) = (
+                a.as_primitive::<Float64Type>(),
+                b.as_primitive::<Float64Type>(),
+            );
+            if let Some(row) = (0..a.len()).find(|&i| {
+                a.is_valid(i)
+                    && (a.value(i) - b.value(i)).abs() > a.value(i).abs() * 8.0 * f64::EPSILON
+            }) {
+                return refuse(row, &format!("has more digits than {to} holds"));
+            }
+        }
+    }
+    if let (
+        DataType::Decimal128(_, s1) | DataType::Decimal256(_, s1),
+        DataType::Decimal128(_, s2) | DataType::Decimal256(_, s2),
+    ) = (from, to)
+    {
+        if s1 > s2 {
+            // The digits the smaller scale drops must all be zero.
+            let drop = u32::from((s1 - s2).unsigned_abs());
+            let row = match from {
+                DataType::Decimal128(..) => {
+                    let a = input.as_primitive::<Decimal128Type>();
+                    10i128
+                        .checked_pow(drop)
+                        .and_then(|p| (0..a.len()).find(|&i| a.is_valid(i) && a.value(i) % p != 0))
+                }
+                _ => {
+                    use arrow_buffer::i256;
+                    let a = input.as_primitive::<arrow_array::types::Decimal256Type>();
+                    i256::from_i128(10).checked_pow(drop).and_then(|p| {
+                        (0..a.len()).find(|&i| {
+                            a.is_valid(i)
+                                && a.value(i).checked_rem(p).is_some_and(|r| r != i256::ZERO)
+                        })
+                    })
+                }
+            };
+            if let Some(row) = row {
+                return refuse(row, &format!("has more digits than {to} holds"));
+            }
+        }
+    }
+    if to.is_integer() {
+        let fraction = match from {
+            DataType::Decimal128(_, s) if *s > 0 => {
+                let p = 10i128.checked_pow(u32::from(s.unsigned_abs()));
+                let a = input.as_primitive::<Decimal128Type>();
+                p.and_then(|p| (0..a.len()).find(|&i| a.is_valid(i) && a.value(i) % p != 0))
+            }
+            DataType::Decimal256(_, s) if *s > 0 => {
+                use arrow_buffer::i256;
+                let p = i256::from_i128(10).checked_pow(u32::from(s.unsigned_abs()));
+                let a = input.as_primitive::<arrow_array::types::Decimal256Type>();
+                p.and_then(|p| {
+                    (0..a.len()).find(|&i| {
+                        a.is_valid(i) && a.value(i).checked_rem(p).is_some_and(|r| r != i256::ZERO)
+                    })
+                })
+            }
+            _ => None,
+        };
+        if let Some(row) = fraction {
+            return refuse(
+                row,
+                &format!("is not a whole number, and the column holds {to}"),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The number of `from` units in one `to` unit, when `to` is the coarser of the two.
@@ -437,6 +655,53 @@ mod tests {
             TableRef::parse("\"we\"\"ird\"").unwrap().quoted(),
             "\"we\"\"ird\""
         );
+    }
+
+    #[test]
+    fn casts_refuse_what_arrow_would_change_silently() {
+        use arrow_array::{Decimal128Array, Float64Array, Int32Array, Int64Array, StringArray};
+        use std::sync::Arc;
+        let f: ArrayRef = Arc::new(Float64Array::from(vec![Some(2.0), None, Some(-3.0)]));
+        assert!(cast_strict(&f, &DataType::Int32, "c").is_ok());
+        let f: ArrayRef = Arc::new(Float64Array::from(vec![Some(2.0), Some(1.5)]));
+        let e = cast_strict(&f, &DataType::Int32, "c")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1.5 (input row 1) is not a whole number"), "{e}");
+        let f: ArrayRef = Arc::new(Float64Array::from(vec![0.5, 1e300]));
+        let e = cast_strict(&f, &DataType::Float32, "c")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("beyond the range"), "{e}");
+        let f: ArrayRef = Arc::new(Float64Array::from(vec![f64::INFINITY, f64::NAN]));
+        assert!(cast_strict(&f, &DataType::Float32, "c").is_ok());
+        // Float noise is not a change; dropped digits are.
+        let f: ArrayRef = Arc::new(Float64Array::from(vec![0.1 + 0.2, 0.1, -12.5]));
+        assert!(cast_strict(&f, &DataType::Decimal128(10, 2), "c").is_ok());
+        let f: ArrayRef = Arc::new(Float64Array::from(vec![1.234]));
+        assert!(cast_strict(&f, &DataType::Decimal128(10, 2), "c").is_err());
+        let i: ArrayRef = Arc::new(Int64Array::from(vec![Some(0), None, Some(1)]));
+        assert!(cast_strict(&i, &DataType::Boolean, "c").is_ok());
+        let i: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
+        assert!(cast_strict(&i, &DataType::Boolean, "c").is_err());
+        let d: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![300, 250])
+                .with_precision_and_scale(10, 2)
+                .unwrap(),
+        );
+        let e = cast_strict(&d, &DataType::Int64, "c")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2.50 (input row 1)"), "{e}");
+        // A number is not a date or a time.
+        let i: ArrayRef = Arc::new(Int32Array::from(vec![5]));
+        assert!(cast_strict(&i, &DataType::Date32, "c").is_err());
+        assert!(cast_strict(&i, &DataType::Timestamp(TimeUnit::Microsecond, None), "c").is_err());
+        // Text is parsed, and refused when it does not parse.
+        let t: ArrayRef = Arc::new(StringArray::from(vec!["2024-02-29"]));
+        assert!(cast_strict(&t, &DataType::Date32, "c").is_ok());
+        let t: ArrayRef = Arc::new(StringArray::from(vec!["12", "x"]));
+        assert!(cast_strict(&t, &DataType::Int64, "c").is_err());
     }
 
     #[test]

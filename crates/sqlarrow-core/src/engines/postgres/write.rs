@@ -34,6 +34,19 @@ struct TargetColumn {
     elem: Option<(String, u32)>,
     not_null: bool,
     has_default: bool,
+    /// The declared type modifier (`numeric(p,s)`'s precision and scale), or -1.
+    typmod: i32,
+}
+
+impl TargetColumn {
+    /// The declared scale of a `numeric(p,s)` column with `s >= 0`.
+    fn numeric_scale(&self) -> Option<i8> {
+        if self.base != "numeric" || self.typmod < 4 {
+            return None;
+        }
+        let s = (((self.typmod - 4) & 0x7ff) ^ 1024) - 1024;
+        i8::try_from(s).ok().filter(|s| *s >= 0)
+    }
 }
 
 /// How one column is encoded.
@@ -241,7 +254,8 @@ async fn target_columns(client: &Client, table: &TableRef) -> Result<Option<Vec<
                     case when e.typtype = 'e' then 'enum' \
                          when e.typtype = 'd' then (select eb.typname::text from pg_type eb where eb.oid = e.typbasetype) \
                          else e.typname::text end, \
-                    e.oid::int8 \
+                    e.oid::int8, \
+                    case when t.typtype = 'd' then t.typtypmod else a.atttypmod end \
              from pg_attribute a join pg_type t on t.oid = a.atttypid \
                   join pg_type b on b.oid = case when t.typtype = 'd' then t.typbasetype else t.oid end \
                   left join pg_type e on e.oid = b.typelem and b.typcategory = 'A' \
@@ -262,6 +276,7 @@ async fn target_columns(client: &Client, table: &TableRef) -> Result<Option<Vec<
                     .get::<_, Option<String>>(4)
                     .zip(r.get::<_, Option<i64>>(5))
                     .map(|(name, oid)| (name, oid as u32)),
+                typmod: r.get(6),
             })
             .collect(),
     ))
@@ -937,10 +952,21 @@ fn plan(
             ),
         };
         let input = f.data_type();
-        let target_dt = match elem {
-            Some((e, _)) => array_target(input, e),
-            None if is_list(input) => None,
-            None => arrow_for(enc, input),
+        let target_dt = match (elem, t.numeric_scale()) {
+            (Some((e, _)), _) => array_target(input, e),
+            (None, _) if is_list(input) => None,
+            // Floats and decimals into numeric(p,s): at the column's scale here, so that
+            // digits it would drop are refused rather than rounded by the server
+            // (1.234 into numeric(10,2) was stored as 1.23).
+            (None, Some(s)) if enc == Enc::Numeric && input.is_floating() => {
+                Some(DataType::Decimal128(38, s))
+            }
+            (None, Some(s)) if enc == Enc::Numeric => match input {
+                DataType::Decimal128(_, is) if *is > s => Some(DataType::Decimal128(38, s)),
+                DataType::Decimal256(_, is) if *is > s => Some(DataType::Decimal256(76, s)),
+                _ => arrow_for(enc, input),
+            },
+            (None, _) => arrow_for(enc, input),
         }
         .ok_or_else(|| {
             let hint = if elem.is_some() {

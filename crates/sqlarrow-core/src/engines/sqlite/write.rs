@@ -77,6 +77,64 @@ fn bind_type(dt: &DataType) -> DataType {
     }
 }
 
+/// The Arrow type an input column is cast to (strictly) before binding, from its
+/// target column's declared type: the type the reader returns for that column. SQLite
+/// itself stores whatever it is given, so without this a write could store what
+/// sqlarrow then refuses to read ('abc' in an INTEGER column, 1.5 in an INTEGER, a
+/// date in a BOOLEAN). `None`: bind the input as its own type (no declared type, or a
+/// column that reads anything back).
+fn target_type(decl: &str, input: &DataType) -> Option<DataType> {
+    use super::Kind;
+    let kind = super::kind_from_decl((!decl.trim().is_empty()).then_some(decl));
+    Some(match kind {
+        Kind::Int => DataType::Int64,
+        Kind::Bool => DataType::Boolean,
+        Kind::Real => DataType::Float64,
+        Kind::Text | Kind::Json => match input {
+            // Bytes that are not UTF-8 would read back as an error.
+            DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_) => DataType::Utf8,
+            _ => return None,
+        },
+        Kind::Date => DataType::Date32,
+        Kind::Time => DataType::Time64(TimeUnit::Microsecond),
+        Kind::Timestamp => match input {
+            DataType::Timestamp(_, Some(_)) => {
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            }
+            _ => DataType::Timestamp(TimeUnit::Microsecond, None),
+        },
+        Kind::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        Kind::Decimal(p, s) if p <= 38 => DataType::Decimal128(p, s),
+        Kind::Decimal(p, s) => DataType::Decimal256(p, s),
+        Kind::Blob | Kind::Undeclared | Kind::Null => return None,
+    })
+}
+
+/// An input column converted for a column of declared type `decl`.
+fn to_target(a: &ArrayRef, decl: &str, column: &str) -> Result<ArrayRef> {
+    if decl.trim().eq_ignore_ascii_case("UUID") && a.data_type() == &DataType::FixedSizeBinary(16) {
+        // A UUID into a UUID column (text to SQLite): its standard text.
+        let b = a.as_fixed_size_binary();
+        let text: arrow_array::StringArray = (0..b.len())
+            .map(|i| {
+                b.is_valid(i).then(|| {
+                    let mut u = [0u8; 16];
+                    u.copy_from_slice(b.value(i));
+                    civil::format_uuid(&u)
+                })
+            })
+            .collect();
+        return Ok(std::sync::Arc::new(text));
+    }
+    match target_type(decl, a.data_type()) {
+        Some(t) => cast_strict(a, &t, column),
+        None => cast_strict(a, &bind_type(a.data_type()), column),
+    }
+}
+
 fn decimal_text(v: String, scale: i8) -> String {
     if scale <= 0 {
         return format!("{v}{}", "0".repeat((-scale) as usize));
@@ -449,6 +507,16 @@ fn write_in_savepoint(
                 .is_some_and(|c| numeric_affinity(&c.3))
         })
         .collect();
+    let declared: Vec<String> = names
+        .iter()
+        .map(|n| {
+            decls
+                .iter()
+                .find(|c| &c.0 == n)
+                .map(|c| c.3.clone())
+                .unwrap_or_default()
+        })
+        .collect();
     let stmt_sql = statement(&table, &names, opts)?;
     let count_sql = format!("SELECT count(*) FROM {}", table.quoted());
     let before: i64 = if opts.mode == WriteMode::Upsert {
@@ -474,7 +542,7 @@ fn write_in_savepoint(
                         }
                     })?;
         while let Some(batch) = next_batch(reader.as_mut())? {
-            let arrays = normalize(&batch, &names)?;
+            let arrays = normalize(&batch, &names, &declared)?;
             let cols = arrays
                 .iter()
                 .zip(&names)
@@ -610,11 +678,12 @@ fn statement(table: &TableRef, names: &[String], opts: &WriteOptions) -> Result<
     })
 }
 
-fn normalize(batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
+fn normalize(batch: &RecordBatch, names: &[String], declared: &[String]) -> Result<Vec<ArrayRef>> {
     batch
         .columns()
         .iter()
         .zip(names)
-        .map(|(a, n)| cast_strict(a, &bind_type(a.data_type()), n))
+        .zip(declared)
+        .map(|((a, n), d)| to_target(a, d, n))
         .collect()
 }
