@@ -537,3 +537,27 @@ def test_durations_write_as_time(my: MySQLConnector) -> None:
     with pytest.raises(sqlarrow.DataError, match="finer than the database stores"):
         my.write("dur_us", pa.table({"d": pa.array([1], pa.duration("ns"))}))
     assert rows(my, "SELECT COUNT(*) AS n FROM dur_us") == [{"n": 5}]
+
+
+def test_fractions_into_integer_columns_are_refused(my: MySQLConnector) -> None:
+    # MySQL rounds 1.5 into an INT to 2 without a warning: the write stored 2.
+    my.execute("CREATE TABLE fi (i INT, u BIGINT UNSIGNED, n DECIMAL(10,2))")
+    with pytest.raises(sqlarrow.DataError, match=r"1\.5 \(input row 1\) is not a whole number"):
+        my.write("fi", pa.table({"i": pa.array([2.0, 1.5])}))
+    with pytest.raises(sqlarrow.DataError, match="not a whole number"):
+        my.write("fi", pa.table({"u": pa.array([D("2.50")], pa.decimal128(5, 2))}))
+    assert rows(my, "SELECT COUNT(*) AS n FROM fi") == [{"n": 0}]
+    my.write(
+        "fi",
+        pa.table(
+            {
+                "i": pa.array([2.0, None]),
+                "u": pa.array([D("7.00"), D("18446744073709551615.00")], pa.decimal128(22, 2)),
+                "n": pa.array([1.25, None]),
+            }
+        ),
+    )
+    assert rows(my, "SELECT i, u, n FROM fi ORDER BY u") == [
+        {"i": 2, "u": 7, "n": D("1.25")},
+        {"i": None, "u": 18446744073709551615, "n": None},
+    ]

@@ -67,13 +67,17 @@ struct TargetColumn {
     name: String,
     not_null: bool,
     has_default: bool,
+    /// For an integer column: whether it is unsigned.
+    integer: Option<bool>,
 }
 
 async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<TargetColumn>>> {
-    let rows: Vec<(String, String, Option<String>, String)> = conn
+    type Row = (String, String, Option<String>, String, String);
+    let rows: Vec<Row> = conn
         .exec(
             "SELECT CAST(COLUMN_NAME AS CHAR), CAST(IS_NULLABLE AS CHAR), \
-                    CAST(COLUMN_DEFAULT AS CHAR), CAST(EXTRA AS CHAR) \
+                    CAST(COLUMN_DEFAULT AS CHAR), CAST(EXTRA AS CHAR), \
+                    CAST(COLUMN_TYPE AS CHAR) \
              FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
              ORDER BY ORDINAL_POSITION",
@@ -86,14 +90,22 @@ async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<Targ
     }
     Ok(Some(
         rows.into_iter()
-            .map(|(name, nullable, default, extra)| {
+            .map(|(name, nullable, default, extra, column_type)| {
                 let extra = extra.to_ascii_lowercase();
+                let ty = column_type.to_ascii_lowercase();
+                let base = ty.split(['(', ' ']).next().unwrap_or("");
+                let integer = matches!(
+                    base,
+                    "tinyint" | "smallint" | "mediumint" | "int" | "bigint"
+                )
+                .then(|| ty.contains("unsigned"));
                 TargetColumn {
                     name,
                     not_null: nullable == "NO",
                     has_default: default.is_some()
                         || extra.contains("auto_increment")
                         || extra.contains("generated"),
+                    integer,
                 }
             })
             .collect(),
@@ -366,6 +378,37 @@ pub(super) struct Plan {
 }
 
 impl Plan {
+    /// This plan with floats and fractional decimals bound for integer columns as
+    /// integers, so that a fraction is refused here: MySQL rounds 1.5 into an INT to
+    /// 2 without a warning. `None`: no column changes.
+    fn for_target(&self, target: &[TargetColumn]) -> Option<Plan> {
+        let mut out: Option<Plan> = None;
+        for (i, n) in self.names.iter().enumerate() {
+            let Some(unsigned) = target.iter().find(|c| &c.name == n).and_then(|c| c.integer)
+            else {
+                continue;
+            };
+            let fractional = match self.kinds[i] {
+                Kind::F32 | Kind::F64 => true,
+                Kind::D128(s) | Kind::D256(s) => s > 0,
+                _ => false,
+            };
+            if fractional {
+                let p = out.get_or_insert_with(|| Plan {
+                    names: self.names.clone(),
+                    types: self.types.clone(),
+                    kinds: self.kinds.clone(),
+                });
+                (p.types[i], p.kinds[i]) = if unsigned {
+                    (DataType::UInt64, Kind::U64)
+                } else {
+                    (DataType::Int64, Kind::I64)
+                };
+            }
+        }
+        out
+    }
+
     pub(super) fn prepare(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
         batch
             .columns()
@@ -920,6 +963,8 @@ impl MySqlConnector {
                 )));
             }
         }
+        let adjusted = plan.for_target(&target).map(Arc::new);
+        let plan = adjusted.as_ref().unwrap_or(plan);
         let mut reader = reader;
         let plain = !opts.skip_errors
             && matches!(
