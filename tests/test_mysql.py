@@ -874,3 +874,25 @@ def test_fast_reader_multi_packet_rows_and_abandoned_streams(
         time.sleep(0.1)
     assert _processlist_sleeps(my_admin, marker) == 0
     assert scalar(my, "SELECT COUNT(*) AS n FROM many") == 100_000
+
+
+def test_connections_the_server_closed_are_replaced(
+    my: MySQLConnector, my_admin: MySQLConnector, my_db: str
+) -> None:
+    # After the server closed the pool's idle connections (a restart, KILL,
+    # wait_timeout), the next execute() got one of them and failed with "connection
+    # closed": mysql_async only learns of it when it uses the connection.
+    my.execute("CREATE TABLE k (id int)")
+    with my.transaction() as tx:
+        tx.execute("INSERT INTO k VALUES (1)")
+    ids = my_admin.query(
+        "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = :db", {"db": my_db}
+    ).to_pylist()
+    assert ids
+    for row in ids:
+        my_admin.execute(f"KILL {row['id']}")
+    time.sleep(1.2)  # idle past the ping threshold (1 s)
+    assert my.execute("INSERT INTO k VALUES (2)") == 1
+    with my.transaction() as tx:
+        tx.execute("INSERT INTO k VALUES (3)")
+    assert my.query("SELECT COUNT(*) AS n FROM k").to_pylist() == [{"n": 3}]

@@ -449,6 +449,9 @@ impl Settings {
     }
 }
 
+/// How long a mysql_async connection may sit idle before it is pinged on checkout.
+const MYSQL_ASYNC_PING_AFTER: Duration = Duration::from_secs(1);
+
 pub struct MySqlManager {
     settings: Arc<Settings>,
 }
@@ -597,7 +600,17 @@ impl MySqlConnector {
             scan_workers: cfg.scan_workers.clamp(1, cfg.pool.max_size.max(1)),
             scan_min_rows: cfg.scan_min_rows,
             scan_skip: Default::default(),
-            pool: Pool::new(MySqlManager { settings }, cfg.pool),
+            pool: Pool::new(
+                MySqlManager { settings },
+                PoolConfig {
+                    // mysql_async learns that the server closed a connection (a restart, a
+                    // KILL, wait_timeout) only when it next uses it, and the statement
+                    // given to it then fails: a connection idle for a second is pinged
+                    // first.
+                    ping_after: cfg.pool.ping_after.min(MYSQL_ASYNC_PING_AFTER),
+                    ..cfg.pool
+                },
+            ),
             decode: cfg.decode,
             mariadb: OnceLock::new(),
         })
