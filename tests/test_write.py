@@ -376,6 +376,7 @@ def test_writes_never_change_a_value_silently(
     refused("d", pa.array([5]), "a number .* is not a")
     refused("d", pa.array([dt.datetime(2024, 1, 1, 12)]), "has a time of day")
     refused("i", pa.array([dt.date(2024, 1, 1)]), "is not a number")
+    refused("n", pa.array(["1.234"]), "more digits")
     if engine == "postgres":
         refused("r", pa.array([1e300]), "beyond the range")
     else:

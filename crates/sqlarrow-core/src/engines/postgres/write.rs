@@ -39,13 +39,23 @@ struct TargetColumn {
 }
 
 impl TargetColumn {
-    /// The declared scale of a `numeric(p,s)` column with `s >= 0`.
-    fn numeric_scale(&self) -> Option<i8> {
+    /// The declared scale of a `numeric(p,s)` column with `0 <= s <= 76`, and the Arrow
+    /// decimal type that holds any of its values at that scale.
+    fn numeric_scale(&self) -> Option<(i8, DataType)> {
         if self.base != "numeric" || self.typmod < 4 {
             return None;
         }
-        let s = (((self.typmod - 4) & 0x7ff) ^ 1024) - 1024;
-        i8::try_from(s).ok().filter(|s| *s >= 0)
+        let t = self.typmod - 4;
+        let (p, s) = ((t >> 16) & 0xffff, ((t & 0x7ff) ^ 1024) - 1024);
+        let s = i8::try_from(s).ok().filter(|s| (0..=76).contains(s))?;
+        Some((
+            s,
+            if p <= 38 && s <= 38 {
+                DataType::Decimal128(38, s)
+            } else {
+                DataType::Decimal256(76, s)
+            },
+        ))
     }
 }
 
@@ -958,12 +968,10 @@ fn plan(
             // Floats and decimals into numeric(p,s): at the column's scale here, so that
             // digits it would drop are refused rather than rounded by the server
             // (1.234 into numeric(10,2) was stored as 1.23).
-            (None, Some(s)) if enc == Enc::Numeric && input.is_floating() => {
-                Some(DataType::Decimal128(38, s))
-            }
-            (None, Some(s)) if enc == Enc::Numeric => match input {
-                DataType::Decimal128(_, is) if *is > s => Some(DataType::Decimal128(38, s)),
-                DataType::Decimal256(_, is) if *is > s => Some(DataType::Decimal256(76, s)),
+            (None, Some((s, wide))) if enc == Enc::Numeric => match input {
+                DataType::Float16 | DataType::Float32 | DataType::Float64 => Some(wide),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(wide),
+                DataType::Decimal128(_, is) | DataType::Decimal256(_, is) if *is > s => Some(wide),
                 _ => arrow_for(enc, input),
             },
             (None, _) => arrow_for(enc, input),
