@@ -339,6 +339,9 @@ struct Plan {
     enc: Enc,
     /// For [`Enc::Array`]: the element's encoder and type OID.
     elem: Option<(Enc, u32)>,
+    /// For text into `numeric(p,s)`: the scale its values must fit (checked as each
+    /// value is encoded; text keeps PostgreSQL's own forms, `1e2` included).
+    text_scale: Option<i8>,
     target: DataType,
     name: String,
 }
@@ -970,7 +973,6 @@ fn plan(
             // (1.234 into numeric(10,2) was stored as 1.23).
             (None, Some((s, wide))) if enc == Enc::Numeric => match input {
                 DataType::Float16 | DataType::Float32 | DataType::Float64 => Some(wide),
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(wide),
                 DataType::Decimal128(_, is) | DataType::Decimal256(_, is) if *is > s => Some(wide),
                 _ => arrow_for(enc, input),
             },
@@ -998,6 +1000,14 @@ fn plan(
             input_index: i,
             enc,
             elem,
+            text_scale: match (enc, t.numeric_scale(), input) {
+                (
+                    Enc::Numeric,
+                    Some((s, _)),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View,
+                ) => Some(s),
+                _ => None,
+            },
             target: target_dt,
             name: n.clone(),
         });
@@ -1081,7 +1091,7 @@ enum Col<'a> {
     F64(&'a arrow_array::Float64Array),
     D128(&'a arrow_array::Decimal128Array, i8),
     D256(&'a arrow_array::Decimal256Array, i8),
-    NumText(&'a arrow_array::StringArray),
+    NumText(&'a arrow_array::StringArray, Option<i8>),
     Text(&'a arrow_array::StringArray, bool),
     Bin(&'a arrow_array::BinaryArray),
     Date(&'a arrow_array::Date32Array),
@@ -1104,7 +1114,10 @@ struct ArrayCol<'a> {
 impl<'a> Col<'a> {
     fn for_plan(a: &'a dyn Array, p: &Plan) -> Result<Self> {
         let Some((elem, elem_oid)) = p.elem else {
-            return Self::new(a, p.enc);
+            return Ok(match Self::new(a, p.enc)? {
+                Col::NumText(t, _) => Col::NumText(t, p.text_scale),
+                c => c,
+            });
         };
         let mut levels = Vec::new();
         let mut cur = a;
@@ -1134,7 +1147,7 @@ impl<'a> Col<'a> {
             (Enc::Numeric, DataType::Decimal256(_, s)) => {
                 Col::D256(a.as_primitive::<Decimal256Type>(), *s)
             }
-            (Enc::Numeric, _) => Col::NumText(a.as_string::<i32>()),
+            (Enc::Numeric, _) => Col::NumText(a.as_string::<i32>(), None),
             (Enc::Text, _) => Col::Text(a.as_string::<i32>(), false),
             (Enc::Jsonb, _) => Col::Text(a.as_string::<i32>(), true),
             (Enc::Bytea, _) => Col::Bin(a.as_binary::<i32>()),
@@ -1160,7 +1173,7 @@ impl<'a> Col<'a> {
             Col::F64(a) => a.is_null(i),
             Col::D128(a, _) => a.is_null(i),
             Col::D256(a, _) => a.is_null(i),
-            Col::NumText(a) | Col::Text(a, _) | Col::UuidText(a) => a.is_null(i),
+            Col::NumText(a, _) | Col::Text(a, _) | Col::UuidText(a) => a.is_null(i),
             Col::Bin(a) => a.is_null(i),
             Col::Date(a) => a.is_null(i),
             Col::Time(a) => a.is_null(i),
@@ -1194,9 +1207,18 @@ impl<'a> Col<'a> {
                 encode_numeric_text(&scaled_text(&a.value(i).to_string(), *s), scratch)?;
                 put_field(buf, scratch);
             }
-            Col::NumText(a) => {
+            Col::NumText(a, scale) => {
+                let v = a.value(i);
+                if let Some(s) = scale {
+                    if !numeric_text_fits(v, *s) {
+                        return Err(Error::data(format!(
+                            "the value {v:?} has more digits than the column's scale ({s}) \
+                             keeps; sqlarrow does not round it silently: round the column first"
+                        )));
+                    }
+                }
                 scratch.clear();
-                encode_numeric_text(a.value(i), scratch)?;
+                encode_numeric_text(v, scratch)?;
                 put_field(buf, scratch);
             }
             Col::Text(a, jsonb) => {
@@ -1405,6 +1427,30 @@ pub fn encode_numeric_i128(v: i128, scale: i8, out: &mut Vec<u8>) {
 }
 
 /// Encode decimal text (`-12.340`, `1e5`, `NaN`) as PostgreSQL binary numeric.
+/// Whether decimal text (`12.50`, `-1e2`, `5.`) has no non-zero digit beyond `scale`
+/// fraction digits. Text that is not a plain decimal number answers `true`: the encoder
+/// (or the server, for `NaN`) judges it.
+fn numeric_text_fits(s: &str, scale: i8) -> bool {
+    let t = s.trim().trim_start_matches(['+', '-']);
+    let (mant, exp) = match t.find(['e', 'E']) {
+        Some(k) => match t[k + 1..].parse::<i64>() {
+            Ok(e) => (&t[..k], e),
+            Err(_) => return true,
+        },
+        None => (t, 0),
+    };
+    let (ip, fp) = mant.split_once('.').unwrap_or((mant, ""));
+    if !ip.bytes().chain(fp.bytes()).all(|c| c.is_ascii_digit()) {
+        return true;
+    }
+    // Digit k of `ip ++ fp` stands at 10^(len(ip) - 1 - k + exp); past the scale is an
+    // exponent below -scale.
+    ip.bytes()
+        .chain(fp.bytes())
+        .enumerate()
+        .all(|(k, d)| d == b'0' || ip.len() as i64 - 1 - k as i64 + exp >= -i64::from(scale))
+}
+
 pub fn encode_numeric_text(s: &str, out: &mut Vec<u8>) -> Result<()> {
     let t = s.trim();
     if t.eq_ignore_ascii_case("nan") {
@@ -1471,6 +1517,21 @@ pub type Shared = Arc<PgConnector>;
 mod tests {
     use super::super::decode::decode_numeric_i128;
     use super::*;
+
+    #[test]
+    fn numeric_text_against_a_scale() {
+        for ok in [
+            "12.50", "12.5", "-0.01", "5.", ".5", "1e2", "1.5e1", "150E-2", " 3 ", "NaN",
+        ] {
+            assert!(numeric_text_fits(ok, 2), "{ok}");
+        }
+        for bad in ["1.234", "0.005", "1e-3", "-12.501", "1.2345e1"] {
+            assert!(!numeric_text_fits(bad, 2), "{bad}");
+        }
+        assert!(numeric_text_fits("1.230000", 2));
+        assert!(numeric_text_fits("7", 0));
+        assert!(!numeric_text_fits("7.5", 0));
+    }
 
     #[test]
     fn numeric_round_trips_through_the_decoder() {
