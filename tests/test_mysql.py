@@ -195,6 +195,16 @@ def test_bool_year_bit_float(my: MySQLConnector) -> None:
         t2 = table(as_int, "SELECT b FROM misc ORDER BY id")
         assert t2.schema.field("b").type == pa.int8()
         assert t2.column("b").to_pylist() == [1, 0, None]
+        # A TINYINT(1) holding 2 is no boolean: 2 was read as true, and lost.
+        my.execute("INSERT INTO misc (id, b) VALUES (4, 2)")
+        with pytest.raises(sqlarrow.DataError, match="tinyint1_as_bool=False"):
+            table(my, "SELECT b FROM misc ORDER BY id")
+        assert table(as_int, "SELECT b FROM misc ORDER BY id").column("b").to_pylist() == [
+            1,
+            0,
+            None,
+            2,
+        ]
     finally:
         as_int.close()
 

@@ -219,6 +219,11 @@ def test_booleans_and_timestamps_formats(lite: sqlarrow.Connector) -> None:
         {"b": True, "ts": dt.datetime(2024, 1, 2, 3, 4, 5, 500000), "d": dt.date(1969, 7, 20)},
         {"b": None, "ts": None, "d": None},
     ]
+    # 2 in a BOOLEAN column was read as true, and lost.
+    lite.execute("insert into f (b) values (2)")
+    with pytest.raises(sqlarrow.DataError, match="CAST"):
+        lite.query("select b from f").to_pylist()
+    assert lite.query("select cast(b as int) as b from f where b = 2").to_pylist() == [{"b": 2}]
 
 
 def test_positional_and_named_params(lite: sqlarrow.Connector) -> None:

@@ -186,7 +186,11 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
 /// MySQL/MariaDB types (`information_schema.COLUMNS.COLUMN_TYPE`) → canonical; the
 /// Arrow type read is the canonical type's (column 3), with the notes given here.
 pub static MYSQL_TYPES: &[EngineTypeRow] = &[
-    r("tinyint(1)", "BOOL", "`tinyint1_as_bool=False` reads int8"),
+    r(
+        "tinyint(1)",
+        "BOOL",
+        "a value other than 0/1 is a DataError; `tinyint1_as_bool=False` reads int8",
+    ),
     r("tinyint", "INT8", ""),
     r("smallint", "INT16", ""),
     r("mediumint", "INT32", ""),
@@ -247,7 +251,11 @@ pub static SQLITE_TYPES: &[EngineTypeRow] = &[
     r("UINT8", "UINT8", "read as int64"),
     r("UINT16", "UINT16", "read as int64"),
     r("UINT32", "UINT32", "read as int64"),
-    r("BOOLEAN", "BOOL", ""),
+    r(
+        "BOOLEAN",
+        "BOOL",
+        "0/1 and true/false/yes/no text; any other value is a DataError",
+    ),
     r("REAL", "FLOAT64", ""),
     r("DOUBLE", "FLOAT64", ""),
     r("FLOAT", "FLOAT32", "read as float64"),

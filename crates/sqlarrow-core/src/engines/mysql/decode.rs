@@ -798,7 +798,17 @@ impl ColumnDecoder {
         }
         let kind = self.kind;
         match &mut self.buf {
-            Buf::Bool(b) => b.push(int_of(v)? != 0),
+            Buf::Bool(b) => b.push(match int_of(v)? {
+                0 => false,
+                1 => true,
+                // A TINYINT(1) is an integer to MySQL: 2 or -1 read as true would lose it.
+                other => {
+                    return Err(Error::data(format!(
+                        "TINYINT(1) value {other} is neither 0 nor 1, so it is no boolean; \
+                         read the column as integers with tinyint1_as_bool=False"
+                    )))
+                }
+            }),
             Buf::I8(b) => b.push(narrow(int_of(v)?)?),
             Buf::I16(b) if kind == Kind::Year => {
                 let y = int_of(v)?;

@@ -505,8 +505,10 @@ impl Column {
                     None => return Err(bad(self)),
                 }
             }
-            (Col::Bool(b), _, ValueRef::Integer(i)) => b.push(i != 0),
-            (Col::Bool(b), _, ValueRef::Real(f)) => b.push(f != 0.0),
+            // Only 0 and 1 (2 read as true would be lost): anything else is the
+            // mismatch error, which says to CAST it.
+            (Col::Bool(b), _, ValueRef::Integer(i @ (0 | 1))) => b.push(i == 1),
+            (Col::Bool(b), _, ValueRef::Real(f)) if f == 0.0 || f == 1.0 => b.push(f == 1.0),
             (Col::Bool(b), _, ValueRef::Text(t)) => match t.to_ascii_lowercase().as_slice() {
                 b"true" | b"t" | b"1" | b"yes" => b.push(true),
                 b"false" | b"f" | b"0" | b"no" => b.push(false),
