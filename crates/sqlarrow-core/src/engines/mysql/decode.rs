@@ -696,7 +696,8 @@ fn time_of(v: Cell<'_>) -> Result<i64> {
     Ok(us)
 }
 
-fn format_time_us(us: i64) -> String {
+/// `us` as MySQL TIME text, sign and hours past 24 included: `-26:00:00.000000`.
+pub(super) fn format_time_us(us: i64) -> String {
     let sign = if us < 0 { "-" } else { "" };
     let a = us.unsigned_abs();
     let (s, frac) = (a / 1_000_000, a % 1_000_000);

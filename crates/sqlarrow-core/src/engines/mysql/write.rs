@@ -262,35 +262,20 @@ pub(super) fn check_time_range(us: i64) -> Result<i64> {
     if us.unsigned_abs() > MAX_TIME_US as u64 {
         return Err(Error::data(format!(
             "the duration {} is outside MySQL's TIME range (-838:59:59 to 838:59:59)",
-            signed_time_text(us)
+            super::decode::format_time_us(us)
         )));
     }
     Ok(us)
 }
 
-/// A duration as MySQL TIME text: `-26:00:00.000000`.
-fn signed_time_text(us: i64) -> String {
-    let sign = if us < 0 { "-" } else { "" };
-    let a = us.unsigned_abs();
-    let (s, f) = (a / 1_000_000, a % 1_000_000);
-    format!(
-        "{sign}{:02}:{:02}:{:02}.{f:06}",
-        s / 3600,
-        (s / 60) % 60,
-        s % 60
-    )
-}
-
-fn time_text(us: i64) -> String {
-    let s = us.div_euclid(1_000_000);
-    let f = us.rem_euclid(1_000_000);
-    format!("{:02}:{:02}:{:02}.{f:06}", s / 3600, (s / 60) % 60, s % 60)
-}
-
 fn ts_text(us: i64) -> String {
     let days = us.div_euclid(86_400_000_000);
     let rem = us.rem_euclid(86_400_000_000);
-    format!("{} {}", civil::format_date(days), time_text(rem))
+    format!(
+        "{} {}",
+        civil::format_date(days),
+        super::decode::format_time_us(rem)
+    )
 }
 
 fn uuid_text(b: &[u8]) -> String {
@@ -358,10 +343,10 @@ fn cell<'a>(a: &'a ArrayRef, kind: Kind, i: usize) -> Result<Cell<'a>> {
         Kind::Date => Cell::Text(Cow::Owned(civil::format_date(
             a.as_primitive::<Date32Type>().value(i) as i64,
         ))),
-        Kind::Time => Cell::Text(Cow::Owned(time_text(
+        Kind::Time => Cell::Text(Cow::Owned(super::decode::format_time_us(
             a.as_primitive::<Time64MicrosecondType>().value(i),
         ))),
-        Kind::Dur => Cell::Text(Cow::Owned(signed_time_text(check_time_range(
+        Kind::Dur => Cell::Text(Cow::Owned(super::decode::format_time_us(check_time_range(
             a.as_primitive::<DurationMicrosecondType>().value(i),
         )?))),
         Kind::Ts => Cell::Text(Cow::Owned(ts_text(

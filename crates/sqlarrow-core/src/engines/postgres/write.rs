@@ -190,6 +190,19 @@ fn list_depth(dt: &DataType) -> usize {
     }
 }
 
+/// The PostgreSQL type for a new column for field `f`, its extension type included.
+fn pg_type_for_field(f: &arrow_schema::Field) -> Option<String> {
+    let ext = f
+        .metadata()
+        .get(crate::types::EXTENSION_NAME_KEY)
+        .map(|s| s.as_str());
+    pg_type_for(
+        f.data_type(),
+        ext == Some(crate::types::UUID_EXTENSION),
+        ext == Some(crate::types::JSON_EXTENSION),
+    )
+}
+
 /// The PostgreSQL type for a new column of Arrow type `dt` (`CREATE TABLE` from data).
 pub fn pg_type_for(dt: &DataType, is_uuid: bool, is_json: bool) -> Option<String> {
     Some(match dt {
@@ -230,16 +243,7 @@ pub fn pg_type_for(dt: &DataType, is_uuid: bool, is_json: bool) -> Option<String
             {
                 leaf = g;
             }
-            let ext = leaf
-                .metadata()
-                .get(crate::types::EXTENSION_NAME_KEY)
-                .map(|s| s.as_str());
-            let elem = pg_type_for(
-                leaf.data_type(),
-                ext == Some(crate::types::UUID_EXTENSION),
-                ext == Some(crate::types::JSON_EXTENSION),
-            )?;
-            format!("{elem}[]")
+            format!("{}[]", pg_type_for_field(leaf)?)
         }
         _ => return None,
     })
@@ -300,16 +304,7 @@ fn create_sql(
 ) -> Result<String> {
     let mut cols = Vec::new();
     for (f, n) in schema.fields().iter().zip(names) {
-        let ext = f
-            .metadata()
-            .get(crate::types::EXTENSION_NAME_KEY)
-            .map(|s| s.as_str());
-        let ty = pg_type_for(
-            f.data_type(),
-            ext == Some(crate::types::UUID_EXTENSION),
-            ext == Some(crate::types::JSON_EXTENSION),
-        )
-        .ok_or_else(|| {
+        let ty = pg_type_for_field(f).ok_or_else(|| {
             Error::unsupported_write_type(
                 n,
                 &f.data_type().to_string(),

@@ -498,15 +498,7 @@ fn write_in_savepoint(
         Some(cols) => cols,
         None => table_columns(&tx, &table)?.unwrap_or_default(),
     };
-    let numeric_target: Vec<bool> = names
-        .iter()
-        .map(|n| {
-            decls
-                .iter()
-                .find(|c| &c.0 == n)
-                .is_some_and(|c| numeric_affinity(&c.3))
-        })
-        .collect();
+    // Each input column's declared type ("" for none).
     let declared: Vec<String> = names
         .iter()
         .map(|n| {
@@ -517,6 +509,7 @@ fn write_in_savepoint(
                 .unwrap_or_default()
         })
         .collect();
+    let numeric_target: Vec<bool> = declared.iter().map(|d| numeric_affinity(d)).collect();
     let stmt_sql = statement(&table, &names, opts)?;
     let count_sql = format!("SELECT count(*) FROM {}", table.quoted());
     let before: i64 = if opts.mode == WriteMode::Upsert {
