@@ -332,6 +332,14 @@ pub fn to_params(
             "params must be a sequence or a mapping, not a string (wrap a single value: [value])",
         ));
     }
+    if p.is_instance_of::<pyo3::types::PySet>() || p.is_instance_of::<pyo3::types::PyFrozenSet>() {
+        // A set's order is not the markers' order: values would bind to the wrong ones.
+        return Err(err(
+            ErrorKind::Parameter,
+            "params must be a sequence or a mapping, not a set: a set has no order, so its \
+             values could bind to the wrong markers (use a list or tuple)",
+        ));
+    }
     let mut vals = Vec::new();
     for (i, item) in p
         .try_iter()

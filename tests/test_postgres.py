@@ -341,6 +341,9 @@ def test_param_overflow(pg: sqlarrow.Connector) -> None:
 def test_string_params_are_rejected_as_sequences(pg: sqlarrow.Connector) -> None:
     with pytest.raises(sqlarrow.ParameterError):
         pg.query("select $1::text as a", "x")  # type: ignore[arg-type]
+    # A set has no order: its values bound to markers in whatever order it iterates.
+    with pytest.raises(sqlarrow.ParameterError, match="not a set"):
+        pg.query("select $1::int as a, $2::int as b", {1, 2})  # type: ignore[arg-type]
 
 
 def test_unsupported_param_value(pg: sqlarrow.Connector) -> None:

@@ -94,6 +94,12 @@ def _check_params(params: Any) -> Params:
         )
     if isinstance(params, Sequence):
         return params
+    if isinstance(params, (set, frozenset)):
+        # No order: its values would bind to markers in whatever order it iterates.
+        raise ParameterError(
+            "params must be a sequence or a mapping, not a set: a set has no order, so its "
+            "values could bind to the wrong markers (use a list or tuple)"
+        )
     if isinstance(params, Iterable):
         return list(params)
     raise ParameterError(f"params must be a sequence or a mapping, not {type(params).__name__}")
