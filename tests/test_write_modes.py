@@ -549,6 +549,19 @@ def test_a_list_fills_an_in_list(target: tuple[sqlarrow.Connector, str, str]) ->
             ids("id in (:ids, 5)", {"ids": [1]})
     many = list(range(1, 2001))
     assert ids("id in (:ids)", {"ids": many}) == [1, 2, 3, 4]
+    # Past 32,767 values: PostgreSQL refused them with "internal: bad statement for a
+    # bound read" (a signed 16-bit count where the protocol's is unsigned). Past each
+    # engine's limit, a ParameterError that names the way around it.
+    big = list(range(1, 40_001))
+    if engine == "sqlite":
+        with pytest.raises(sqlarrow.ParameterError, match="json_each"):
+            ids("id in (:ids)", {"ids": big})
+        within = "id in (select value from json_each(:ids))"
+        assert ids(within, {"ids": big}) == [1, 2, 3, 4]
+    else:
+        assert ids("id in (:ids)", {"ids": big}) == [1, 2, 3, 4]
+        with pytest.raises(sqlarrow.ParameterError):
+            ids("id in (:ids)", {"ids": list(range(70_000))})
     # executemany runs one statement: lists of one length per position work; other
     # lengths would bind values to the wrong markers, and are refused.
     delete = f"delete from {p}il where id in (:ids) and name in (:ns)"

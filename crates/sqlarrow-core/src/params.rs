@@ -141,6 +141,7 @@ pub fn rewrite_named_lists(
     let mut names: Vec<String> = Vec::new();
     let mut positional = 0usize;
     let mut empty_lists = Vec::new();
+    let mut numbered = Numbered::new();
     let mut i = 0;
     let at = |k: usize| chars.get(k).map(|&(_, c)| c);
     let byte_at = |k: usize| chars.get(k).map(|&(b, _)| b).unwrap_or(sql.len());
@@ -266,7 +267,7 @@ pub fn rewrite_named_lists(
                     None
                 };
                 match list {
-                    None => push_marker(&mut out, &mut names, style, name),
+                    None => push_marker(&mut out, &mut names, &mut numbered, style, name),
                     Some((0, false)) => {
                         out.push_str("NULL");
                         empty_lists.push(name);
@@ -283,7 +284,13 @@ pub fn rewrite_named_lists(
                             if k > 0 {
                                 out.push_str(", ");
                             }
-                            push_marker(&mut out, &mut names, style, list_item_name(&name, k));
+                            push_marker(
+                                &mut out,
+                                &mut names,
+                                &mut numbered,
+                                style,
+                                list_item_name(&name, k),
+                            );
                         }
                     }
                 }
@@ -384,16 +391,27 @@ fn comment_end(sql: &[u8], at: usize, lexicon: Lexicon) -> Option<std::result::R
 }
 
 /// Append the native marker for `name`.
-fn push_marker(out: &mut String, names: &mut Vec<String>, style: MarkerStyle, name: String) {
+/// Names already given a number (`Dollar`/`AtP`), for a lookup that stays constant
+/// time with tens of thousands of markers (an expanded `IN` list).
+type Numbered = std::collections::HashMap<String, usize>;
+
+fn push_marker(
+    out: &mut String,
+    names: &mut Vec<String>,
+    numbered: &mut Numbered,
+    style: MarkerStyle,
+    name: String,
+) {
     match style {
         MarkerStyle::Question => {
             out.push('?');
             names.push(name);
         }
         MarkerStyle::Dollar | MarkerStyle::AtP => {
-            let pos = match names.iter().position(|n| *n == name) {
-                Some(p) => p,
+            let pos = match numbered.get(&name) {
+                Some(p) => *p,
                 None => {
+                    numbered.insert(name.clone(), names.len());
                     names.push(name);
                     names.len() - 1
                 }

@@ -150,7 +150,8 @@ pub fn kind_for_code(code: u16) -> ErrorKind {
         1045 | 1044 | 1698 | 1251 => ErrorKind::Authentication,
         1064 | 1149 => ErrorKind::Syntax,
         1146 | 1054 | 1049 | 1051 | 1305 | 1109 | 1356 => ErrorKind::UndefinedObject,
-        1210 | 1582 | 1583 => ErrorKind::Parameter,
+        // 1390: more than 65,535 placeholders in one prepared statement.
+        1210 | 1390 | 1582 | 1583 => ErrorKind::Parameter,
         1317 => ErrorKind::Cancelled,
         3024 | 1969 => ErrorKind::Timeout,
         1290 | 1792 | 1836 => ErrorKind::ReadOnly,

@@ -124,7 +124,8 @@ pub fn bind_execute(
     params: &[super::params::PgParam<'_>],
 ) -> Result<Vec<u8>> {
     use tokio_postgres::types::{Format, IsNull, ToSql};
-    if name.as_bytes().contains(&0) || types.len() != params.len() || params.len() > 32767 {
+    // The protocol counts parameters in an unsigned 16-bit field: up to 65,535.
+    if name.as_bytes().contains(&0) || types.len() != params.len() || params.len() > 65_535 {
         return Err(Error::interface("internal: bad statement for a bound read"));
     }
     let mut m = Vec::with_capacity(64);
@@ -134,7 +135,7 @@ pub fn bind_execute(
     m.push(0);
     m.extend_from_slice(name.as_bytes());
     m.push(0);
-    m.extend_from_slice(&(params.len() as i16).to_be_bytes());
+    m.extend_from_slice(&(params.len() as u16).to_be_bytes());
     for (p, t) in params.iter().zip(types) {
         let f: i16 = match p.encode_format(t) {
             Format::Text => 0,
@@ -142,7 +143,7 @@ pub fn bind_execute(
         };
         m.extend_from_slice(&f.to_be_bytes());
     }
-    m.extend_from_slice(&(params.len() as i16).to_be_bytes());
+    m.extend_from_slice(&(params.len() as u16).to_be_bytes());
     let mut value = bytes::BytesMut::new();
     for (i, (p, t)) in params.iter().zip(types).enumerate() {
         value.clear();

@@ -44,11 +44,29 @@ pub struct SqliteManager {
 }
 
 /// Map a rusqlite error to a sqlarrow error.
+/// The bundled SQLite's `SQLITE_MAX_VARIABLE_NUMBER` (its default since 3.32).
+const SQLITE_MAX_VARIABLES: usize = 32_766;
+
+/// SQLite's "too many SQL variables" (more markers than a statement may have) as a
+/// `ParameterError` that says what to do instead.
+fn too_many_variables(text: &str) -> Option<Error> {
+    text.starts_with("too many SQL variables").then(|| {
+        Error::parameter(format!(
+            "{text}: SQLite takes at most {SQLITE_MAX_VARIABLES} parameters per statement; \
+             pass a long list as one parameter instead: `id IN (SELECT value FROM \
+             json_each(:ids))` (a list binds as JSON there)"
+        ))
+    })
+}
+
 pub fn map_err(e: rusqlite::Error) -> Error {
     use rusqlite::Error as E;
     match &e {
         E::SqliteFailure(f, msg) => {
             let text = msg.clone().unwrap_or_else(|| f.to_string());
+            if let Some(e) = too_many_variables(&text) {
+                return e;
+            }
             let kind = match f.code {
                 rusqlite::ErrorCode::ConstraintViolation => match f.extended_code {
                     ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
@@ -89,6 +107,9 @@ pub fn map_err(e: rusqlite::Error) -> Error {
             "several statements were given; run them one at a time",
         ),
         E::SqlInputError { msg, .. } => {
+            if let Some(e) = too_many_variables(msg) {
+                return e;
+            }
             let kind = if msg.starts_with("no such") {
                 ErrorKind::UndefinedObject
             } else {
