@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::cancel::CancelSlot;
 use crate::error::{Error, Result};
-use crate::params::{rewrite_named, Lexicon, Rewritten};
+use crate::params::Lexicon;
 use crate::pool::PoolStats;
 use crate::readonly::{check_statement_text, SqlDialect};
 use crate::stream::{BatchStream, Sink};
@@ -237,11 +237,6 @@ impl Connector {
             #[cfg(feature = "mysql")]
             Engine::Mysql(_) => crate::engines::mysql::LEXICON,
         }
-    }
-
-    /// Rewrite `:name` markers for this engine.
-    pub fn rewrite_named(&self, sql: &str) -> Result<Rewritten> {
-        rewrite_named(sql, self.lexicon())
     }
 
     fn check_open(&self) -> Result<()> {

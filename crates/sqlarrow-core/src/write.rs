@@ -306,16 +306,19 @@ fn is_temporal(t: &DataType) -> bool {
 }
 
 /// Refuse what Arrow's cast changes without an error: a float with a fraction into an
-/// integer (1.5 became 1), a float into a decimal of too few places (1.234 became 1.23;
-/// float noise such as 0.30000000000000004 into two places is not a change), a float
-/// beyond `float32` (1e300 became infinity), an integer other than 0 or 1 into a
-/// boolean, a decimal with a fraction into an integer.
+/// integer (1.5 became 1), a float or text into a decimal of too few places (1.234
+/// became 1.23; float noise such as 0.30000000000000004 into two places is not a
+/// change), a float beyond `float32` (1e300 became infinity), an integer beyond a
+/// float's exact range, an integer other than 0 or 1 into a boolean, a timestamp with a
+/// time of day into a date, and a decimal whose dropped digits (into a smaller scale, or
+/// into an integer) are not all zero.
 fn check_lossless(input: &ArrayRef, out: &ArrayRef, column: &str) -> Result<()> {
     use arrow_array::cast::AsArray;
-    use arrow_array::types::{Decimal128Type, Float64Type, Int64Type};
+    use arrow_array::types::{Float64Type, Int64Type};
     use arrow_array::Array;
     let (from, to) = (input.data_type(), out.data_type());
     let as_f64 = |a: &ArrayRef| arrow_cast::cast(a, &DataType::Float64).ok();
+    let as_i64 = |a: &ArrayRef| arrow_cast::cast(a, &DataType::Int64).ok();
     let refuse = |row: usize, what: &str| -> Result<()> {
         let shown =
             arrow_cast::display::ArrayFormatter::try_new(input.as_ref(), &Default::default())
@@ -327,168 +330,122 @@ fn check_lossless(input: &ArrayRef, out: &ArrayRef, column: &str) -> Result<()> 
         ))
         .with_detail("column", column.to_string()))
     };
-    let float_in = from.is_floating();
-    if float_in && to.is_integer() {
-        let Some(f) = as_f64(input) else {
-            return Ok(());
-        };
-        if let Some(row) = f
-            .as_primitive::<Float64Type>()
-            .iter()
-            .position(|v| v.is_some_and(|v| v.fract() != 0.0))
-        {
-            return refuse(
-                row,
-                &format!("is not a whole number, and the column holds {to}"),
-            );
-        }
-    }
-    if float_in && matches!(to, DataType::Float32 | DataType::Float16) {
-        let (Some(a), Some(b)) = (as_f64(input), as_f64(out)) else {
-            return Ok(());
-        };
+    let not_whole = format!("is not a whole number, and the column holds {to}");
+    let too_many_digits = format!("has more digits than {to} holds");
+    let is_decimal =
+        |t: &DataType| matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
+    let is_text = matches!(
+        from,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    // The first valid row where `bad(input as f64, output as f64)` holds.
+    let first_f64 = |bad: &dyn Fn(f64, f64) -> bool| -> Option<usize> {
+        let (a, b) = (as_f64(input)?, as_f64(out)?);
         let (a, b) = (
             a.as_primitive::<Float64Type>(),
             b.as_primitive::<Float64Type>(),
         );
-        if let Some(row) = (0..a.len())
-            .find(|&i| a.is_valid(i) && a.value(i).is_finite() && !b.value(i).is_finite())
-        {
+        (0..a.len()).find(|&i| a.is_valid(i) && bad(a.value(i), b.value(i)))
+    };
+    // The first valid row where `bad(input as i64)` holds.
+    let first_i64 = |bad: &dyn Fn(i64) -> bool| -> Option<usize> {
+        let a = as_i64(input)?;
+        let a = a.as_primitive::<Int64Type>();
+        a.iter().position(|v| v.is_some_and(bad))
+    };
+
+    if from.is_floating() && to.is_integer() {
+        if let Some(row) = first_f64(&|a, _| a.fract() != 0.0) {
+            return refuse(row, &not_whole);
+        }
+    }
+    if from.is_floating() && matches!(to, DataType::Float32 | DataType::Float16) {
+        if let Some(row) = first_f64(&|a, b| a.is_finite() && !b.is_finite()) {
             return refuse(row, &format!("is beyond the range of {to}"));
         }
     }
-    if float_in && matches!(to, DataType::Decimal128(..) | DataType::Decimal256(..)) {
-        let (Some(a), Some(b)) = (as_f64(input), as_f64(out)) else {
-            return Ok(());
-        };
-        let (a, b) = (
-            a.as_primitive::<Float64Type>(),
-            b.as_primitive::<Float64Type>(),
-        );
+    if (from.is_floating() || is_text) && is_decimal(to) {
         // The decimal read back as a float: the same float, or one a few ulps away (the
         // float's own noise), else digits were dropped.
-        if let Some(row) = (0..a.len()).find(|&i| {
-            a.is_valid(i) && (a.value(i) - b.value(i)).abs() > a.value(i).abs() * 8.0 * f64::EPSILON
-        }) {
-            return refuse(row, &format!("has more digits than {to} holds"));
+        if let Some(row) = first_f64(&|a, b| (a - b).abs() > a.abs() * 8.0 * f64::EPSILON) {
+            return refuse(row, &too_many_digits);
         }
     }
-    if (from.is_integer()) && to == &DataType::Boolean {
-        let Ok(ints) = arrow_cast::cast(input, &DataType::Int64) else {
-            return Ok(());
-        };
-        if let Some(row) = ints
-            .as_primitive::<Int64Type>()
-            .iter()
-            .position(|v| v.is_some_and(|v| v != 0 && v != 1))
-        {
+    if from.is_integer() && to == &DataType::Boolean {
+        if let Some(row) = first_i64(&|v| v != 0 && v != 1) {
             return refuse(row, "is neither 0 nor 1, and the column is a boolean");
         }
     }
     if from.is_integer() && to.is_floating() {
         // Integers beyond 2^53 (2^24 for float32) round to the nearest float.
-        if let Ok(ints) = arrow_cast::cast(input, &DataType::Int64) {
-            let ints = ints.as_primitive::<Int64Type>();
-            let exact = |v: i64| match to {
-                DataType::Float32 => v as f32 as i64 == v,
-                DataType::Float16 => v.unsigned_abs() <= 2048,
-                _ => v as f64 as i64 == v,
-            };
-            if let Some(row) = ints.iter().position(|v| v.is_some_and(|v| !exact(v))) {
-                return refuse(row, &format!("has more digits than {to} holds"));
-            }
+        let exact = |v: i64| match to {
+            DataType::Float32 => v as f32 as i64 == v,
+            DataType::Float16 => v.unsigned_abs() <= 2048,
+            _ => v as f64 as i64 == v,
+        };
+        if let Some(row) = first_i64(&|v| !exact(v)) {
+            return refuse(row, &too_many_digits);
         }
     }
     if matches!(from, DataType::Timestamp(..)) && matches!(to, DataType::Date32 | DataType::Date64)
     {
         let us = arrow_cast::cast(input, &DataType::Timestamp(TimeUnit::Microsecond, None))
-            .and_then(|a| arrow_cast::cast(&a, &DataType::Int64));
-        if let Ok(us) = us {
-            if let Some(row) = us
-                .as_primitive::<Int64Type>()
+            .ok()
+            .and_then(|a| as_i64(&a));
+        if let Some(row) = us.and_then(|us| {
+            us.as_primitive::<Int64Type>()
                 .iter()
                 .position(|v| v.is_some_and(|v| v.rem_euclid(86_400_000_000) != 0))
-            {
-                return refuse(row, "has a time of day, and the column holds dates");
-            }
+        }) {
+            return refuse(row, "has a time of day, and the column holds dates");
         }
     }
-    if matches!(
-        from,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    ) && matches!(to, DataType::Decimal128(..) | DataType::Decimal256(..))
-    {
-        if let (Some(a), Some(b)) = (as_f64(input), as_f64(out)) {
-            let (a, b) = (
-                a.as_primitive::<Float64Type>(),
-                b.as_primitive::<Float64Type>(),
-            );
-            if let Some(row) = (0..a.len()).find(|&i| {
-                a.is_valid(i)
-                    && (a.value(i) - b.value(i)).abs() > a.value(i).abs() * 8.0 * f64::EPSILON
-            }) {
-                return refuse(row, &format!("has more digits than {to} holds"));
+    // A decimal's digits that the cast drops (into a smaller scale, or into an integer)
+    // must all be zero.
+    if let DataType::Decimal128(_, s1) | DataType::Decimal256(_, s1) = from {
+        let dropped = match to {
+            DataType::Decimal128(_, s2) | DataType::Decimal256(_, s2) => {
+                i16::from(*s1) - i16::from(*s2)
             }
-        }
-    }
-    if let (
-        DataType::Decimal128(_, s1) | DataType::Decimal256(_, s1),
-        DataType::Decimal128(_, s2) | DataType::Decimal256(_, s2),
-    ) = (from, to)
-    {
-        if s1 > s2 {
-            // The digits the smaller scale drops must all be zero.
-            let drop = u32::from((s1 - s2).unsigned_abs());
-            let row = match from {
-                DataType::Decimal128(..) => {
-                    let a = input.as_primitive::<Decimal128Type>();
-                    10i128
-                        .checked_pow(drop)
-                        .and_then(|p| (0..a.len()).find(|&i| a.is_valid(i) && a.value(i) % p != 0))
-                }
-                _ => {
-                    use arrow_buffer::i256;
-                    let a = input.as_primitive::<arrow_array::types::Decimal256Type>();
-                    i256::from_i128(10).checked_pow(drop).and_then(|p| {
-                        (0..a.len()).find(|&i| {
-                            a.is_valid(i)
-                                && a.value(i).checked_rem(p).is_some_and(|r| r != i256::ZERO)
-                        })
-                    })
-                }
-            };
-            if let Some(row) = row {
-                return refuse(row, &format!("has more digits than {to} holds"));
-            }
-        }
-    }
-    if to.is_integer() {
-        let fraction = match from {
-            DataType::Decimal128(_, s) if *s > 0 => {
-                let p = 10i128.checked_pow(u32::from(s.unsigned_abs()));
-                let a = input.as_primitive::<Decimal128Type>();
-                p.and_then(|p| (0..a.len()).find(|&i| a.is_valid(i) && a.value(i) % p != 0))
-            }
-            DataType::Decimal256(_, s) if *s > 0 => {
-                use arrow_buffer::i256;
-                let p = i256::from_i128(10).checked_pow(u32::from(s.unsigned_abs()));
-                let a = input.as_primitive::<arrow_array::types::Decimal256Type>();
-                p.and_then(|p| {
-                    (0..a.len()).find(|&i| {
-                        a.is_valid(i) && a.value(i).checked_rem(p).is_some_and(|r| r != i256::ZERO)
-                    })
-                })
-            }
-            _ => None,
+            t if t.is_integer() => i16::from(*s1),
+            _ => 0,
         };
-        if let Some(row) = fraction {
-            return refuse(
-                row,
-                &format!("is not a whole number, and the column holds {to}"),
-            );
+        if dropped > 0 {
+            if let Some(row) = first_decimal_with_nonzero_below(input, dropped as u32) {
+                let what = if to.is_integer() {
+                    &not_whole
+                } else {
+                    &too_many_digits
+                };
+                return refuse(row, what);
+            }
         }
     }
     Ok(())
+}
+
+/// The first valid row of a decimal array whose lowest `digits` unscaled digits are not
+/// all zero.
+fn first_decimal_with_nonzero_below(a: &ArrayRef, digits: u32) -> Option<usize> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Decimal128Type, Decimal256Type};
+    use arrow_array::Array;
+    use arrow_buffer::i256;
+    match a.data_type() {
+        DataType::Decimal128(..) => {
+            let a = a.as_primitive::<Decimal128Type>();
+            let p = 10i128.checked_pow(digits)?;
+            (0..a.len()).find(|&i| a.is_valid(i) && a.value(i) % p != 0)
+        }
+        DataType::Decimal256(..) => {
+            let a = a.as_primitive::<Decimal256Type>();
+            let p = i256::from_i128(10).checked_pow(digits)?;
+            (0..a.len()).find(|&i| {
+                a.is_valid(i) && a.value(i).checked_rem(p).is_some_and(|r| r != i256::ZERO)
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The number of `from` units in one `to` unit, when `to` is the coarser of the two.

@@ -386,6 +386,13 @@ pub struct PgTypeInfo<'a> {
     pub array: bool,
 }
 
+/// The declared precision and scale of a PostgreSQL `numeric(p,s)` typmod as the server
+/// holds them (a scale may be negative, or above the precision), or `None` for no typmod.
+pub fn pg_numeric_typmod_raw(typmod: i32) -> Option<(i32, i32)> {
+    let t = typmod.checked_sub(4).filter(|t| *t >= 0)?;
+    Some(((t >> 16) & 0xffff, ((t & 0x7ff) ^ 1024) - 1024))
+}
+
 /// The Arrow decimal precision and scale of a PostgreSQL `numeric(p,s)` typmod (at least
 /// 4), or `None` when no Arrow decimal holds it.
 ///
@@ -395,9 +402,7 @@ pub struct PgTypeInfo<'a> {
 /// polars refuses it, so such a column reads as the integers it holds (`decimal(7,0)`);
 /// `numeric(3,5)` reads as `decimal(5,5)`.
 pub fn pg_numeric_typmod(typmod: i32) -> Option<(u8, i8)> {
-    let t = typmod.checked_sub(4).filter(|t| *t >= 0)?;
-    let precision = (t >> 16) & 0xffff;
-    let scale = ((t & 0x7ff) ^ 1024) - 1024;
+    let (precision, scale) = pg_numeric_typmod_raw(typmod)?;
     let (precision, scale) = if scale < 0 {
         (precision - scale, 0)
     } else {

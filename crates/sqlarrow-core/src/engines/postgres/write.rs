@@ -42,11 +42,10 @@ impl TargetColumn {
     /// The declared scale of a `numeric(p,s)` column with `0 <= s <= 76`, and the Arrow
     /// decimal type that holds any of its values at that scale.
     fn numeric_scale(&self) -> Option<(i8, DataType)> {
-        if self.base != "numeric" || self.typmod < 4 {
+        if self.base != "numeric" {
             return None;
         }
-        let t = self.typmod - 4;
-        let (p, s) = ((t >> 16) & 0xffff, ((t & 0x7ff) ^ 1024) - 1024);
+        let (p, s) = crate::schema::mapping::pg_numeric_typmod_raw(self.typmod)?;
         let s = i8::try_from(s).ok().filter(|s| (0..=76).contains(s))?;
         Some((
             s,
@@ -148,38 +147,35 @@ fn arrow_for(enc: Enc, input: &DataType) -> Option<DataType> {
 /// are encoded by `elem`: a `List` (of lists, for a multidimensional array) of the
 /// element's Arrow type. `None` when the input is not a list of something `elem` reads.
 fn array_target(input: &DataType, elem: Enc) -> Option<DataType> {
-    match input {
+    let f = list_item(input)?;
+    let child = match f.data_type() {
+        DataType::Dictionary(_, v) => v.as_ref(),
+        dt => dt,
+    };
+    let item = if is_list(child) {
+        array_target(child, elem)?
+    } else {
+        arrow_for(elem, child)?
+    };
+    Some(DataType::List(Arc::new(arrow_schema::Field::new(
+        "item", item, true,
+    ))))
+}
+
+/// The item field of any Arrow list type (list, large list, list views, fixed size).
+fn list_item(dt: &DataType) -> Option<&arrow_schema::FieldRef> {
+    match dt {
         DataType::List(f)
         | DataType::LargeList(f)
         | DataType::ListView(f)
         | DataType::LargeListView(f)
-        | DataType::FixedSizeList(f, _) => {
-            let child = match f.data_type() {
-                DataType::Dictionary(_, v) => v.as_ref(),
-                dt => dt,
-            };
-            let item = if is_list(child) {
-                array_target(child, elem)?
-            } else {
-                arrow_for(elem, child)?
-            };
-            Some(DataType::List(Arc::new(arrow_schema::Field::new(
-                "item", item, true,
-            ))))
-        }
+        | DataType::FixedSizeList(f, _) => Some(f),
         _ => None,
     }
 }
 
 fn is_list(dt: &DataType) -> bool {
-    matches!(
-        dt,
-        DataType::List(_)
-            | DataType::LargeList(_)
-            | DataType::ListView(_)
-            | DataType::LargeListView(_)
-            | DataType::FixedSizeList(..)
-    )
+    list_item(dt).is_some()
 }
 
 /// The number of list levels in `dt`.
@@ -235,12 +231,7 @@ pub fn pg_type_for(dt: &DataType, is_uuid: bool, is_json: bool) -> Option<String
         | DataType::FixedSizeList(f, _) => {
             // One `[]` whatever the depth: PostgreSQL's array types do not fix it.
             let mut leaf = f;
-            while let DataType::List(g)
-            | DataType::LargeList(g)
-            | DataType::ListView(g)
-            | DataType::LargeListView(g)
-            | DataType::FixedSizeList(g, _) = leaf.data_type()
-            {
+            while let Some(g) = list_item(leaf.data_type()) {
                 leaf = g;
             }
             format!("{}[]", pg_type_for_field(leaf)?)

@@ -85,8 +85,7 @@ fn bind_type(dt: &DataType) -> DataType {
 /// column that reads anything back).
 fn target_type(decl: &str, input: &DataType) -> Option<DataType> {
     use super::Kind;
-    let kind = super::kind_from_decl((!decl.trim().is_empty()).then_some(decl));
-    Some(match kind {
+    Some(match super::kind_from_decl(Some(decl)) {
         Kind::Int => DataType::Int64,
         Kind::Bool => DataType::Boolean,
         Kind::Real => DataType::Float64,
@@ -113,26 +112,44 @@ fn target_type(decl: &str, input: &DataType) -> Option<DataType> {
     })
 }
 
-/// An input column converted for a column of declared type `decl`.
-fn to_target(a: &ArrayRef, decl: &str, column: &str) -> Result<ArrayRef> {
-    if decl.trim().eq_ignore_ascii_case("UUID") && a.data_type() == &DataType::FixedSizeBinary(16) {
-        // A UUID into a UUID column (text to SQLite): its standard text.
-        let b = a.as_fixed_size_binary();
-        let text: arrow_array::StringArray = (0..b.len())
-            .map(|i| {
-                b.is_valid(i).then(|| {
-                    let mut u = [0u8; 16];
-                    u.copy_from_slice(b.value(i));
-                    civil::format_uuid(&u)
-                })
+/// How an input column is converted before binding (decided once per write, from the
+/// input's type and its target column's declared type).
+enum Conversion {
+    /// A UUID into a UUID column (text to SQLite): its standard text.
+    UuidText,
+    /// A strict cast to this type.
+    Cast(DataType),
+}
+
+impl Conversion {
+    fn new(input: &DataType, decl: &str) -> Conversion {
+        if decl.trim().eq_ignore_ascii_case("UUID") && input == &DataType::FixedSizeBinary(16) {
+            return Conversion::UuidText;
+        }
+        Conversion::Cast(target_type(decl, input).unwrap_or_else(|| bind_type(input)))
+    }
+
+    fn apply(&self, a: &ArrayRef, column: &str) -> Result<ArrayRef> {
+        match self {
+            Conversion::Cast(t) => cast_strict(a, t, column),
+            Conversion::UuidText => Ok(uuid_text(a)),
+        }
+    }
+}
+
+/// 16-byte UUIDs as their standard text.
+fn uuid_text(a: &ArrayRef) -> ArrayRef {
+    let b = a.as_fixed_size_binary();
+    let text: arrow_array::StringArray = (0..b.len())
+        .map(|i| {
+            b.is_valid(i).then(|| {
+                let mut u = [0u8; 16];
+                u.copy_from_slice(b.value(i));
+                civil::format_uuid(&u)
             })
-            .collect();
-        return Ok(std::sync::Arc::new(text));
-    }
-    match target_type(decl, a.data_type()) {
-        Some(t) => cast_strict(a, &t, column),
-        None => cast_strict(a, &bind_type(a.data_type()), column),
-    }
+        })
+        .collect();
+    std::sync::Arc::new(text)
 }
 
 fn decimal_text(v: String, scale: i8) -> String {
@@ -510,6 +527,12 @@ fn write_in_savepoint(
         })
         .collect();
     let numeric_target: Vec<bool> = declared.iter().map(|d| numeric_affinity(d)).collect();
+    let conversions: Vec<Conversion> = schema
+        .fields()
+        .iter()
+        .zip(&declared)
+        .map(|(f, d)| Conversion::new(f.data_type(), d))
+        .collect();
     let stmt_sql = statement(&table, &names, opts)?;
     let count_sql = format!("SELECT count(*) FROM {}", table.quoted());
     let before: i64 = if opts.mode == WriteMode::Upsert {
@@ -535,7 +558,7 @@ fn write_in_savepoint(
                         }
                     })?;
         while let Some(batch) = next_batch(reader.as_mut())? {
-            let arrays = normalize(&batch, &names, &declared)?;
+            let arrays = normalize(&batch, &names, &conversions)?;
             let cols = arrays
                 .iter()
                 .zip(&names)
@@ -671,12 +694,16 @@ fn statement(table: &TableRef, names: &[String], opts: &WriteOptions) -> Result<
     })
 }
 
-fn normalize(batch: &RecordBatch, names: &[String], declared: &[String]) -> Result<Vec<ArrayRef>> {
+fn normalize(
+    batch: &RecordBatch,
+    names: &[String],
+    conversions: &[Conversion],
+) -> Result<Vec<ArrayRef>> {
     batch
         .columns()
         .iter()
         .zip(names)
-        .zip(declared)
-        .map(|((a, n), d)| to_target(a, d, n))
+        .zip(conversions)
+        .map(|((a, n), c)| c.apply(a, n))
         .collect()
 }
