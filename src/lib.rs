@@ -825,10 +825,17 @@ impl RawStream {
             .collect()
     }
 
-    fn close(&self) {
-        if let Some(mut s) = self.inner.blocking_lock().take() {
-            s.close();
+    /// Stop the stream; returns once its connection is back in the pool (or after a
+    /// few seconds if the server is slow to stop the statement).
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let taken = py.detach(|| self.inner.blocking_lock().take());
+        if let Some(mut s) = taken {
+            wait_for(py, None, async move {
+                s.close_and_wait(Duration::from_secs(5)).await;
+                Ok(())
+            })?;
         }
+        Ok(())
     }
 }
 

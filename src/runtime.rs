@@ -48,7 +48,7 @@ where
 {
     let rt = runtime()?;
     let outcome: Result<sqlarrow_core::Result<T>, PyErr> = py.detach(|| {
-        rt.block_on(async {
+        rt.block_on(sqlarrow_core::pool::as_caller(async {
             tokio::pin!(fut);
             loop {
                 tokio::select! {
@@ -66,7 +66,7 @@ where
                     }
                 }
             }
-        })
+        }))
     });
     match outcome {
         Ok(Ok(v)) => Ok(v),
@@ -100,7 +100,7 @@ fn run_direct<T: Send>(
             }
         })
     });
-    match py.detach(|| work(interrupted, rt)) {
+    match py.detach(|| sqlarrow_core::pool::as_caller_sync(|| work(interrupted, rt))) {
         None => Ok(None),
         Some(Ok(out)) => Ok(Some(out)),
         Some(Err(e)) => match signal.lock().unwrap_or_else(|p| p.into_inner()).take() {

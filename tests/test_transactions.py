@@ -198,3 +198,91 @@ def test_a_text_without_a_statement_is_named_the_same_everywhere(
         with pytest.raises(sqlarrow.QueryError, match="holds no statement"):
             conn.query("# a MySQL comment")
     assert conn.query("select 1 as one").to_pylist() == [{"one": 1}]
+
+
+@pytest.fixture(params=["postgres", "sqlite-memory", "sqlite-file", "mysql"])
+def one_conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sqlarrow.Connector]:
+    """A connector whose pool holds one connection (a long pool_timeout: a call that
+    waited for itself would hang for minutes instead of failing)."""
+    if request.param == "postgres":
+        conn = sqlarrow.PostgreSQLConnector(
+            "127.0.0.1",
+            user="postgres",
+            database="postgres",
+            sslmode="disable",
+            pool_size=1,
+            pool_timeout=60,
+        )
+    elif request.param == "sqlite-memory":
+        conn = sqlarrow.SQLiteConnector(":memory:", pool_timeout=60)
+    elif request.param == "sqlite-file":
+        conn = sqlarrow.SQLiteConnector(str(tmp_path / "one.db"), pool_size=1, pool_timeout=60)
+    else:
+        conn = sqlarrow.MySQLConnector(
+            MY_HOST,
+            port=MY_PORT,
+            user="root",
+            ssl_mode="disabled",
+            pool_size=1,
+            pool_timeout=60,
+        )
+    with conn:
+        yield conn
+
+
+def test_a_call_that_would_wait_for_its_own_thread_fails_at_once(
+    one_conn: sqlarrow.Connector,
+) -> None:
+    conn = one_conn
+    assert conn.pool_stats().max_size == 1
+    with conn.transaction() as tx:
+        calls = [lambda: conn.execute("select 1"), lambda: conn.transaction()]
+        # (MySQL reads results on connections of their own: reads still run)
+        if conn.engine != "mysql":
+            calls += [lambda: conn.query("select 1 as x"), lambda: conn.stream("select 1")]
+        for call in calls:
+            with pytest.raises(sqlarrow.exceptions.PoolTimeoutError, match="this thread") as e:
+                call()
+            assert "tx.query" in str(e.value)
+            assert not e.value.transient
+        assert tx.query("select 1 as x").to_pylist() == [{"x": 1}]
+    # the transaction's end gives the connection back
+    assert conn.query("select 1 as x").to_pylist() == [{"x": 1}]
+    if conn.engine == "mysql":
+        return
+    # an unfinished stream holds its connection too, until it ends or is closed
+    long = (
+        "select generate_series(1, 1000000) as x"
+        if conn.engine == "postgres"
+        else "with recursive c(x) as (select 1 union all select x + 1 from c limit 1000000) "
+        "select x from c"
+    )
+    s = conn.stream(long, batch_size=10)
+    next(iter(s))
+    with pytest.raises(sqlarrow.exceptions.PoolTimeoutError, match="this thread"):
+        conn.execute("select 1")
+    s.close()
+    assert conn.execute("select 1") >= 0
+    # a stream left unfinished and dropped gives its connection back on its own
+    for i, _ in enumerate(conn.stream(long, batch_size=10)):
+        if i == 2:
+            break
+    assert conn.query("select 1 as x").to_pylist() == [{"x": 1}]
+
+
+def test_a_connection_held_by_another_thread_is_waited_for(
+    one_conn: sqlarrow.Connector,
+) -> None:
+    import threading
+
+    conn = one_conn
+    tx = conn.transaction()
+    tx.query("select 1 as x")
+    out: list[object] = []
+    t = threading.Thread(target=lambda: out.append(conn.execute("select 1")))
+    t.start()
+    t.join(0.5)
+    assert t.is_alive(), "waits for the transaction of another thread"
+    tx.commit()
+    t.join(60)
+    assert not t.is_alive() and len(out) == 1

@@ -306,7 +306,8 @@ class RawStream:
     @property
     def column_names(self) -> list[str]: ...
     def close(self) -> None:
-        """Stop reading: cancels the query on the server and returns the connection to the pool."""
+        """Stop reading: cancels the query on the server; returns once the connection is back
+        in the pool (at most a few seconds)."""
 
 def check_read_only(sql: str, engine: str) -> None:
     """Raise ``ReadOnlyViolation`` unless ``sql`` is one read statement (engine's dialect)."""

@@ -95,7 +95,9 @@ class AuthenticationError(DatabaseConnectionError):
 
 
 class PoolTimeoutError(DatabaseConnectionError):
-    """No pooled connection became free within ``pool_timeout``."""
+    """No pooled connection became free within ``pool_timeout``, or every connection is
+    held by the calling thread's own open transactions or unfinished streams (then the
+    call fails after a short grace with ``transient=False``: retrying cannot help)."""
 
     transient = True
 

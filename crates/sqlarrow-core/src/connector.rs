@@ -363,12 +363,12 @@ impl Connector {
         // outside the runtime for every network message costs more than the decoding.
         let this = self.clone();
         let (sql, params, task_cancel) = (sql.to_string(), params.clone(), cancel.clone());
-        let task = tokio::spawn(async move {
+        let task = tokio::spawn(crate::pool::carry_caller(async move {
             let mut sink = Sink::collect();
             this.run_query(&sql, &params, opts, &mut sink, &task_cancel)
                 .await
                 .map(|_| sink)
-        });
+        }));
         let sink = self
             .timed(opts.timeout, cancel, async {
                 task.await
@@ -403,7 +403,7 @@ impl Connector {
         let sql = sql.to_string();
         let params = params.clone();
         let task_cancel = cancel.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(crate::pool::carry_caller(async move {
             let mut sink = Sink::Channel {
                 schema_tx: Some(schema_tx),
                 tx,
@@ -423,12 +423,12 @@ impl Connector {
                     let _ = sink.fail(e).await;
                 }
             }
-        });
+        }));
         let schema = match schema_rx.await {
             Ok(r) => r?,
             Err(_) => return Err(Error::interface("the query task ended without a schema")),
         };
-        Ok(BatchStream::new(schema, rx, cancel.clone()))
+        Ok(BatchStream::new(schema, rx, cancel.clone()).with_task(task))
     }
 
     pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {

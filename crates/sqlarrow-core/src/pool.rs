@@ -4,14 +4,56 @@
 //! check on every checkout and a round-trip health check when a connection has been
 //! idle longer than `ping_after`, broken connections discarded instead of returned.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, ErrorKind, Result};
+
+/// How long a caller whose own thread holds every connection waits before it is told
+/// so (see [`as_caller`]): long enough for a stream it just dropped to wind down.
+const SELF_WAIT_GRACE: Duration = Duration::from_secs(2);
+
+tokio::task_local! {
+    /// The thread of the caller on whose behalf a future runs (see [`as_caller`]).
+    static CALLER: ThreadId;
+}
+
+/// Run `fut` on behalf of the calling thread: connections it checks out are counted as
+/// that thread's, so that a checkout which could only be served by a connection the
+/// same thread holds (an open transaction or stream, with the pool at its limit) fails
+/// after a short grace instead of waiting out `acquire_timeout`. Tasks spawned by `fut` are not
+/// covered (task-locals are not inherited): their checkouts wait as usual.
+pub async fn as_caller<F: Future>(fut: F) -> F::Output {
+    CALLER.scope(std::thread::current().id(), fut).await
+}
+
+/// [`as_caller`] for synchronous work on the calling thread.
+pub fn as_caller_sync<R>(f: impl FnOnce() -> R) -> R {
+    CALLER.sync_scope(std::thread::current().id(), f)
+}
+
+/// `fut`, run on behalf of the caller of the current task, if any: for a task spawned
+/// to do a caller's work (its connection is the caller's as much as if checked out
+/// inline). See [`as_caller`].
+pub fn carry_caller<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    let who = caller();
+    async move {
+        match who {
+            Some(id) => CALLER.scope(id, fut).await,
+            None => fut.await,
+        }
+    }
+}
+
+fn caller() -> Option<ThreadId> {
+    CALLER.try_with(|c| *c).ok()
+}
 
 /// What a pool needs from an engine.
 pub trait Manager: Send + Sync + 'static {
@@ -74,6 +116,8 @@ struct Inner<M: Manager> {
     created: AtomicU64,
     closed_count: AtomicU64,
     closed: AtomicBool,
+    /// Connections checked out per calling thread (see [`as_caller`]).
+    held: Mutex<HashMap<ThreadId, usize>>,
 }
 
 /// A pool of connections of one engine.
@@ -103,6 +147,7 @@ impl<M: Manager> Pool<M> {
                 created: AtomicU64::new(0),
                 closed_count: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
+                held: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -125,6 +170,43 @@ impl<M: Manager> Pool<M> {
             return Err(Self::closed_error());
         }
         let inner = &self.inner;
+        if let Ok(permit) = inner.semaphore.clone().try_acquire_owned() {
+            return self.with_permit(permit).await;
+        }
+        if let Some(me) = caller() {
+            let mine = inner
+                .held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&me)
+                .copied()
+                .unwrap_or(0);
+            if mine >= inner.config.max_size.max(1) {
+                // Nothing but this thread's own work can free a connection. A stream it
+                // dropped a moment ago may still be giving its connection back, so
+                // wait briefly for that; anything longer is waiting for itself.
+                inner.waiting.fetch_add(1, Ordering::Relaxed);
+                let grace = SELF_WAIT_GRACE.min(inner.config.acquire_timeout);
+                let permit =
+                    tokio::time::timeout(grace, inner.semaphore.clone().acquire_owned()).await;
+                inner.waiting.fetch_sub(1, Ordering::Relaxed);
+                return match permit {
+                    Ok(Ok(p)) => self.with_permit(p).await,
+                    Ok(Err(_)) => Err(Self::closed_error()),
+                    Err(_) => Err(Error::new(
+                        ErrorKind::PoolTimeout,
+                        format!(
+                            "every connection of the pool (pool_size={}) is held by this \
+                             thread's open transactions or unfinished streams, so this call \
+                             would wait for itself; run it on the transaction (tx.query / \
+                             tx.execute), finish or close the stream first, or raise pool_size",
+                            inner.config.max_size
+                        ),
+                    )
+                    .transient(false)),
+                };
+            }
+        }
         inner.waiting.fetch_add(1, Ordering::Relaxed);
         let permit = tokio::time::timeout(
             inner.config.acquire_timeout,
@@ -214,11 +296,22 @@ impl<M: Manager> Pool<M> {
 
     fn wrap(&self, conn: M::Conn, permit: OwnedSemaphorePermit) -> Pooled<M> {
         self.inner.in_use.fetch_add(1, Ordering::Relaxed);
+        let owner = caller();
+        if let Some(me) = owner {
+            *self
+                .inner
+                .held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(me)
+                .or_insert(0) += 1;
+        }
         Pooled {
             conn: Some(conn),
             pool: self.inner.clone(),
             _permit: permit,
             broken: false,
+            owner,
         }
     }
 
@@ -259,6 +352,8 @@ pub struct Pooled<M: Manager> {
     pool: Arc<Inner<M>>,
     _permit: OwnedSemaphorePermit,
     broken: bool,
+    /// The calling thread it was checked out for, if any (see [`as_caller`]).
+    owner: Option<ThreadId>,
 }
 
 impl<M: Manager> Pooled<M> {
@@ -305,6 +400,15 @@ impl<M: Manager> Drop for Pooled<M> {
     fn drop(&mut self) {
         let pool = &self.pool;
         pool.in_use.fetch_sub(1, Ordering::Relaxed);
+        if let Some(me) = self.owner {
+            let mut held = pool.held.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = held.get_mut(&me) {
+                *n -= 1;
+                if *n == 0 {
+                    held.remove(&me);
+                }
+            }
+        }
         match self.conn.take() {
             Some(conn)
                 if !self.broken
@@ -370,6 +474,57 @@ mod tests {
         assert_eq!((s.created, s.closed, s.idle, s.in_use), (2, 1, 1, 0));
         pool.close();
         assert_eq!(pool.get().await.err().unwrap().kind, ErrorKind::Interface);
+    }
+
+    #[tokio::test]
+    async fn a_caller_waiting_for_itself_fails_at_once() {
+        let pool = Pool::new(
+            Counter(AtomicU64::new(0)),
+            PoolConfig {
+                max_size: 2,
+                acquire_timeout: Duration::from_secs(30),
+                ping_after: Duration::from_secs(60),
+            },
+        );
+        as_caller(async {
+            let a = pool.get().await.unwrap();
+            let b = pool.get().await.unwrap();
+            let started = Instant::now();
+            let err = pool.get().await.err().unwrap();
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "waited out the grace only"
+            );
+            assert_eq!(err.kind, ErrorKind::PoolTimeout);
+            assert!(!err.transient, "retrying cannot help: {err}");
+            assert!(err.message.contains("this thread"), "{err}");
+            // a connection given back during the grace is taken
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                drop(a);
+            });
+            let c = pool.get().await.unwrap();
+            drop((b, c));
+        })
+        .await;
+        assert!(
+            pool.inner.held.lock().unwrap().is_empty(),
+            "counts returned"
+        );
+        // A connection held by another caller (here: no caller) is waited for as usual.
+        let held = pool.get().await.unwrap();
+        let other = pool.get().await.unwrap();
+        let pool2 = pool.clone();
+        let waiter = tokio::spawn(async move { as_caller(pool2.get()).await.map(|_| ()) });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(held);
+        waiter.await.unwrap().unwrap();
+        drop(other);
+        // Synchronous checkouts are counted too.
+        let a = as_caller_sync(|| pool.try_idle()).unwrap();
+        assert_eq!(pool.inner.held.lock().unwrap().len(), 1);
+        drop(a);
+        assert!(pool.inner.held.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -89,6 +89,8 @@ pub struct BatchStream {
     rx: mpsc::Receiver<Result<RecordBatch>>,
     cancel: CancelSlot,
     done: bool,
+    /// The producer, awaited by [`BatchStream::close_and_wait`].
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl BatchStream {
@@ -102,7 +104,14 @@ impl BatchStream {
             rx,
             cancel,
             done: false,
+            task: None,
         }
+    }
+
+    /// Attach the producing task, so that [`BatchStream::close_and_wait`] can wait for it.
+    pub fn with_task(mut self, task: tokio::task::JoinHandle<()>) -> Self {
+        self.task = Some(task);
+        self
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -142,6 +151,15 @@ impl BatchStream {
     pub fn close(&mut self) {
         self.done = true;
         self.rx.close();
+    }
+
+    /// [`BatchStream::close`], then wait (up to `limit`) for the producer to stop, so its
+    /// connection is back in the pool when this returns.
+    pub async fn close_and_wait(&mut self, limit: std::time::Duration) {
+        self.close();
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(limit, task).await;
+        }
     }
 
     pub fn is_done(&self) -> bool {
