@@ -226,6 +226,31 @@ def test_booleans_and_timestamps_formats(lite: sqlarrow.Connector) -> None:
     assert lite.query("select cast(b as int) as b from f where b = 2").to_pylist() == [{"b": 2}]
 
 
+def test_dates_in_the_three_sqlite_conventions_and_never_a_dropped_time(
+    lite: sqlarrow.Connector,
+) -> None:
+    """SQLite's date conventions: ISO text, Unix seconds (INTEGER), Julian day numbers
+    (REAL). A DATE column holding a moment with a time of day is an error, not a date."""
+    lite.execute("create table d (d DATE)")
+    lite.execute(
+        "insert into d values ('2024-01-01'), ('2024-01-02 00:00:00'), (86400), (2460310.5)"
+    )
+    assert lite.query("select d from d").to_pylist() == [
+        {"d": dt.date(2024, 1, 1)},
+        {"d": dt.date(2024, 1, 2)},
+        {"d": dt.date(1970, 1, 2)},
+        {"d": dt.date(2024, 1, 1)},
+    ]
+    for moment in ("'2024-01-01 10:00:00'", "1700000000", "2460310.75"):
+        lite.execute("delete from d")
+        lite.execute(f"insert into d values ({moment})")
+        with pytest.raises(sqlarrow.DataError, match="time of day") as info:
+            lite.query("select d from d")
+        assert info.value.details.get("column") == "d"
+    # the hint works: the date part, on purpose
+    assert lite.query("select date(d) as d from d").to_pylist() == [{"d": "2024-01-01"}]
+
+
 def test_positional_and_named_params(lite: sqlarrow.Connector) -> None:
     lite.execute("create table p (id INTEGER, s TEXT, f REAL, b BLOB)")
     assert lite.execute("insert into p values (?, ?, ?, ?)", [1, "one", 1.5, b"\x01"]) == 1

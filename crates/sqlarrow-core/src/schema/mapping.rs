@@ -276,10 +276,18 @@ pub static SQLITE_TYPES: &[EngineTypeRow] = &[
     r("CHAR(3)", "STRING(3)", ""),
     r("BLOB", "BINARY", ""),
     r("VARBINARY(16)", "BINARY(16)", ""),
-    r("DATE", "DATE", ""),
+    r(
+        "DATE",
+        "DATE",
+        "ISO text, Unix seconds (INTEGER) or Julian day numbers (REAL); a value with a time of day other than midnight is a DataError",
+    ),
     r("TIME", "TIME", ""),
-    r("TIMESTAMP", "TIMESTAMP", ""),
-    r("DATETIME", "TIMESTAMP", ""),
+    r(
+        "TIMESTAMP",
+        "TIMESTAMP",
+        "ISO text, Unix seconds (INTEGER) or Julian day numbers (REAL)",
+    ),
+    r("DATETIME", "TIMESTAMP", "as TIMESTAMP"),
     r(
         "TIMESTAMPTZ",
         "TIMESTAMP_TZ",

@@ -395,6 +395,9 @@ fn storage_name(v: &ValueRef<'_>) -> &'static str {
     }
 }
 
+/// Microseconds in a day.
+const US_PER_DAY: i64 = 86_400_000_000;
+
 impl Column {
     fn new(name: String, kind: Kind, cap: usize) -> Self {
         let col = match kind {
@@ -445,6 +448,22 @@ impl Column {
         Error::data(message).with_detail("column", self.name.clone())
     }
 
+    /// A value of a DATE column that is a moment with a time of day.
+    fn time_of_day(&self, v: &ValueRef<'_>, row: usize) -> Error {
+        let shown = match v {
+            ValueRef::Integer(i) => format!("{i} (Unix seconds)"),
+            ValueRef::Real(f) => format!("{f} (a Julian day number)"),
+            ValueRef::Text(t) => String::from_utf8_lossy(t).chars().take(40).collect(),
+            _ => String::new(),
+        };
+        Error::data(format!(
+            "column \"{}\" (declared DATE) holds a time of day at row {row}, {shown}, which a \
+             date would drop; CAST it in SQL (date(col) for the date, datetime(col) for both)",
+            self.name
+        ))
+        .with_detail("column", self.name.clone())
+    }
+
     #[inline]
     fn push(&mut self, v: ValueRef<'_>, row: usize) -> Result<()> {
         if let ValueRef::Null = v {
@@ -476,23 +495,39 @@ impl Column {
                 }
             }
             (Col::I32(b), Kind::Date, ValueRef::Text(t)) => {
-                let d = civil::parse_date_bytes(t).or_else(|| {
-                    civil::parse_timestamp_bytes(t)
-                        .map(|(us, _)| us.div_euclid(86_400_000_000) as i32)
-                });
-                match d {
-                    Some(d) => b.push(d),
-                    None => return Err(bad(self)),
+                if let Some(d) = civil::parse_date_bytes(t) {
+                    b.push(d)
+                } else {
+                    // A timestamp in a DATE column reads as its date only at midnight:
+                    // anything else would drop the time of day without a word.
+                    match civil::parse_timestamp_bytes(t) {
+                        Some((us, _)) if us.rem_euclid(US_PER_DAY) == 0 => {
+                            b.push(us.div_euclid(US_PER_DAY) as i32)
+                        }
+                        Some(_) => return Err(self.time_of_day(&v, row)),
+                        None => return Err(bad(self)),
+                    }
                 }
             }
             (Col::I32(b), Kind::Date, ValueRef::Integer(secs)) => {
+                if secs.rem_euclid(86_400) != 0 {
+                    return Err(self.time_of_day(&v, row));
+                }
                 match i32::try_from(secs.div_euclid(86_400)) {
                     Ok(d) => b.push(d),
                     Err(_) => return Err(bad(self)),
                 }
             }
             (Col::I32(b), Kind::Date, ValueRef::Real(jd)) => {
-                b.push((jd - 2_440_587.5).floor() as i32)
+                // Julian day numbers: midnight is at .5.
+                let days = jd - 2_440_587.5;
+                if !days.is_finite() || days.abs() > i32::MAX as f64 {
+                    return Err(bad(self));
+                }
+                if days.fract() != 0.0 {
+                    return Err(self.time_of_day(&v, row));
+                }
+                b.push(days as i32)
             }
             (Col::I64(b), Kind::Timestamp | Kind::TimestampTz, ValueRef::Text(t)) => {
                 match civil::parse_timestamp_bytes(t) {
