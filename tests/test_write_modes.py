@@ -575,3 +575,31 @@ def rows_p(
     conn: sqlarrow.Connector, sql: str, params: dict[str, object]
 ) -> list[dict[str, object]]:
     return conn.query(sql, params).to_pylist()  # type: ignore[no-any-return]
+
+
+def test_column_names_follow_the_engines_case_rules(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    """MySQL and SQLite resolve column names ignoring case, so writes do too; PostgreSQL
+    names are case-sensitive and the error says when only the case differs."""
+    conn, p, engine = target
+    q = (lambda n: f"`{n}`") if engine == "mysql" else (lambda n: f'"{n}"')
+    conn.execute(f"create table {p}c ({q('ID')} integer primary key, {q('Name')} varchar(20))")
+    data = pa.table({"id": [1, 2], "name": ["a", "b"]})
+    if engine == "postgres":
+        with pytest.raises(sqlarrow.ConfigError, match='case-sensitive: the table has "ID"'):
+            conn.write(f"{p}c", data)
+        return
+    assert conn.write(f"{p}c", data).rows_written == 2
+    res = conn.write(
+        f"{p}c", pa.table({"id": [2, 3], "NAME": ["B", "c"]}), mode="upsert", key=["id"]
+    )
+    assert (res.rows_written, res.rows_updated) == (1, 1)
+    assert rows(conn, f"select * from {p}c order by 1") == [
+        {"ID": 1, "Name": "a"},
+        {"ID": 2, "Name": "B"},
+        {"ID": 3, "Name": "c"},
+    ]
+    # two input columns that are one column to the database
+    with pytest.raises(sqlarrow.ConfigError, match='two input columns map to table column "ID"'):
+        conn.write(f"{p}c", pa.table({"id": [4], "ID": [5]}))

@@ -544,6 +544,36 @@ pub fn next_batch(reader: &mut dyn RecordBatchReader) -> Result<Option<RecordBat
 }
 
 /// Input column names after `column_map`, in input order.
+/// For engines whose column names are case-insensitive (MySQL, SQLite): an input column
+/// that matches no table column exactly, but exactly one ignoring case, is written to
+/// that column, as the database itself resolves the name in SQL. Returns the options
+/// with those renames added to `column_map` (and to `key`), or `None` when nothing
+/// changes. Names matching no column, or several, are left for the caller's checks.
+pub fn fold_name_case(
+    schema: &SchemaRef,
+    opts: &WriteOptions,
+    table_columns: &[&str],
+) -> Result<Option<WriteOptions>> {
+    let names = mapped_names(schema, &opts.column_map)?;
+    let mut out: Option<WriteOptions> = None;
+    for (f, n) in schema.fields().iter().zip(&names) {
+        if table_columns.contains(&n.as_str()) {
+            continue;
+        }
+        let lower = n.to_lowercase();
+        let mut hits = table_columns.iter().filter(|c| c.to_lowercase() == lower);
+        let (Some(hit), None) = (hits.next(), hits.next()) else {
+            continue;
+        };
+        let o = out.get_or_insert_with(|| opts.clone());
+        o.column_map.insert(f.name().clone(), hit.to_string());
+        for k in o.key.iter_mut().filter(|k| *k == n) {
+            *k = hit.to_string();
+        }
+    }
+    Ok(out)
+}
+
 pub fn mapped_names(schema: &SchemaRef, map: &HashMap<String, String>) -> Result<Vec<String>> {
     if schema.fields().is_empty() {
         return Err(Error::config(

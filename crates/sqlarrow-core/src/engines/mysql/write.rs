@@ -859,9 +859,23 @@ impl MySqlConnector {
         // `own_tx`: the write is its own transaction (not inside the caller's), and may
         // then run on a connection of its own (the bulk path), cancelled through this.
         let in_tx = own_tx.is_none();
-        let names = &plan.names;
         let qt = quoted_table(table);
         let existing = target_columns(conn, table).await?;
+        // MySQL column names are case-insensitive: `id` writes to a column `ID`.
+        let folded = match &existing {
+            Some(t) => {
+                let cols: Vec<&str> = t.iter().map(|c| c.name.as_str()).collect();
+                crate::write::fold_name_case(&Arc::new(schema.clone()), opts, &cols)?
+            }
+            None => None,
+        };
+        let folded_plan = match &folded {
+            Some(o) => Some(plan_for(&Arc::new(schema.clone()), o)?),
+            None => None,
+        };
+        let opts = folded.as_ref().unwrap_or(opts);
+        let plan = folded_plan.as_ref().unwrap_or(plan);
+        let names = &plan.names;
         let target = match (existing, opts.mode) {
             (Some(_), WriteMode::Create) => {
                 return Err(Error::new(

@@ -922,8 +922,18 @@ fn plan(
     let mut plans = Vec::new();
     for (i, (f, n)) in schema.fields().iter().zip(names).enumerate() {
         let t = target.iter().find(|c| &c.name == n).ok_or_else(|| {
+            // PostgreSQL names are case-sensitive (sqlarrow quotes them): say so when
+            // only the case differs.
+            let lower = n.to_lowercase();
+            let hint = match target.iter().find(|c| c.name.to_lowercase() == lower) {
+                Some(c) => format!(
+                    " (PostgreSQL column names are case-sensitive: the table has {:?})",
+                    c.name
+                ),
+                None => String::new(),
+            };
             Error::config(format!(
-                "input column {n:?} has no matching column in the table (columns: {}); use column_map to rename",
+                "input column {n:?} has no matching column in the table (columns: {}){hint}; use column_map to rename",
                 target.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
             ))
             .with_detail("column", n.clone())

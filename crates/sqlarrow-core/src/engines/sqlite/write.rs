@@ -430,9 +430,18 @@ fn write_in_savepoint(
     let mut reader = reader;
     let table = table.clone();
     let schema = reader.schema();
-    let names = mapped_names(&schema, &opts.column_map)?;
     let tx = conn.savepoint().map_err(map_err)?;
     let existing = table_columns(&tx, &table)?;
+    // SQLite column names are case-insensitive: `id` writes to a column `ID`.
+    let folded = match &existing {
+        Some(cols) => {
+            let cols: Vec<&str> = cols.iter().map(|c| c.0.as_str()).collect();
+            crate::write::fold_name_case(&schema, opts, &cols)?
+        }
+        None => None,
+    };
+    let opts = folded.as_ref().unwrap_or(opts);
+    let names = mapped_names(&schema, &opts.column_map)?;
     match (&existing, opts.mode) {
         (Some(_), WriteMode::Create) => {
             return Err(Error::new(
