@@ -334,6 +334,11 @@ def test_errors(lite: sqlarrow.Connector) -> None:
         lite.execute("insert into c values (3, 'c', 0)")
     with pytest.raises(sqlarrow.UndefinedObjectError):
         lite.query("select nope from c")
+    # an unattached schema, as PostgreSQL's and MySQL's missing schema/database
+    with pytest.raises(sqlarrow.UndefinedObjectError, match="nosuchdb"):
+        lite.query("select * from nosuchdb.c")
+    with pytest.raises(sqlarrow.UndefinedObjectError, match="nosuchdb"):
+        lite.write("nosuchdb.c", pa.table({"id": [9]}))
     assert lite.query("select count(*) as n from c").to_pylist() == [{"n": 1}]
 
 

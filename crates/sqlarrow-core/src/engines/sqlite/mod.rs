@@ -90,7 +90,8 @@ pub fn map_err(e: rusqlite::Error) -> Error {
                 }
                 _ if text.starts_with("no such table")
                     || text.starts_with("no such column")
-                    || text.starts_with("no such function") =>
+                    || text.starts_with("no such function")
+                    || text.starts_with("unknown database") =>
                 {
                     ErrorKind::UndefinedObject
                 }
@@ -110,7 +111,7 @@ pub fn map_err(e: rusqlite::Error) -> Error {
             if let Some(e) = too_many_variables(msg) {
                 return e;
             }
-            let kind = if msg.starts_with("no such") {
+            let kind = if msg.starts_with("no such") || msg.starts_with("unknown database") {
                 ErrorKind::UndefinedObject
             } else {
                 ErrorKind::Syntax
