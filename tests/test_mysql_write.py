@@ -561,3 +561,54 @@ def test_fractions_into_integer_columns_are_refused(my: MySQLConnector) -> None:
         {"i": 2, "u": 7, "n": D("1.25")},
         {"i": None, "u": 18446744073709551615, "n": None},
     ]
+
+
+def test_digits_a_decimal_column_would_drop_are_refused_with_the_input_row(
+    my: MySQLConnector,
+) -> None:
+    # The server rounds 1.255 into DECIMAL(10,2) with only a warning; float noise is not
+    # a dropped digit (0.1 + 0.2 is 0.30), as on PostgreSQL and SQLite.
+    my.execute("CREATE TABLE fd (n DECIMAL(10,2), w DECIMAL(50,10))")
+    with pytest.raises(sqlarrow.DataError, match=r"1\.255 \(input row 1\) has more digits"):
+        my.write("fd", pa.table({"n": [1.25, 1.255]}))
+    with pytest.raises(sqlarrow.DataError, match=r"input row 0\) has more digits"):
+        my.write("fd", pa.table({"n": pa.array([D("1.001")], pa.decimal128(10, 3))}))
+    with pytest.raises(sqlarrow.DataError, match="too large"):
+        my.write("fd", pa.table({"n": [1e12]}))
+    assert rows(my, "SELECT COUNT(*) AS n FROM fd") == [{"n": 0}]
+    my.write(
+        "fd",
+        pa.table(
+            {
+                "n": [0.1 + 0.2, 2.5],
+                "w": pa.array([D("1.5000000000000"), None], pa.decimal128(30, 13)),
+            }
+        ),
+    )
+    assert rows(my, "SELECT n, w FROM fd ORDER BY n") == [
+        {"n": D("0.30"), "w": D("1.5000000000")},
+        {"n": D("2.50"), "w": None},
+    ]
+
+
+def test_a_bad_value_in_a_later_batch_leaves_the_transaction_as_it_was(
+    my: MySQLConnector,
+) -> None:
+    """A value refused while the rows stream in (after earlier batches were sent) fails
+    the write alone: the transaction and its connection carry on."""
+    my.execute("CREATE TABLE tb (i INT)")
+    good = pa.record_batch({"i": pa.array(list(range(50_000)), pa.float64())})
+    bad = pa.record_batch({"i": pa.array([1.0, 2.5])})
+    with my.transaction() as tx:
+        tx.execute("INSERT INTO tb VALUES (-1)")
+        reader = pa.RecordBatchReader.from_batches(good.schema, [good, good, bad])
+        with pytest.raises(sqlarrow.DataError, match=r"2\.5 \(input row 1\)"):
+            tx.write("tb", reader)
+        assert rows(tx, "SELECT COUNT(*) AS n FROM tb") == [{"n": 1}]
+        tx.execute("INSERT INTO tb VALUES (-2)")
+    assert rows(my, "SELECT COUNT(*) AS n, SUM(i) AS s FROM tb") == [{"n": 2, "s": D("-3")}]
+    # outside a transaction: nothing lands, and the pool's connections stay usable
+    reader = pa.RecordBatchReader.from_batches(good.schema, [good, bad])
+    with pytest.raises(sqlarrow.DataError):
+        my.write("tb", reader)
+    assert rows(my, "SELECT COUNT(*) AS n FROM tb") == [{"n": 2}]

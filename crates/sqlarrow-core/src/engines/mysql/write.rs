@@ -69,6 +69,18 @@ struct TargetColumn {
     has_default: bool,
     /// For an integer column: whether it is unsigned.
     integer: Option<bool>,
+    /// For a `DECIMAL(p,s)` column: its precision and scale.
+    decimal: Option<(u8, i8)>,
+}
+
+/// `(p, s)` of a MySQL `COLUMN_TYPE` such as `decimal(10,2)` or `decimal(65,30) unsigned`.
+fn decimal_type(column_type: &str) -> Option<(u8, i8)> {
+    let rest = column_type.strip_prefix("decimal(")?;
+    let inner = rest.split_once(')')?.0;
+    let (p, s) = inner.split_once(',').unwrap_or((inner, "0"));
+    let (p, s) = (p.trim().parse::<u8>().ok()?, s.trim().parse::<i8>().ok()?);
+    ((1..=65).contains(&p) && (0..=30).contains(&s) && i16::from(s) <= i16::from(p))
+        .then_some((p, s))
 }
 
 async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<TargetColumn>>> {
@@ -99,6 +111,7 @@ async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<Targ
                     "tinyint" | "smallint" | "mediumint" | "int" | "bigint"
                 )
                 .then(|| ty.contains("unsigned"));
+                let decimal = decimal_type(&ty);
                 TargetColumn {
                     name,
                     not_null: nullable == "NO",
@@ -106,6 +119,7 @@ async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<Targ
                         || extra.contains("auto_increment")
                         || extra.contains("generated"),
                     integer,
+                    decimal,
                 }
             })
             .collect(),
@@ -355,6 +369,15 @@ fn cell<'a>(a: &'a ArrayRef, kind: Kind, i: usize) -> Result<Cell<'a>> {
     })
 }
 
+/// The Arrow type and encoding of a `DECIMAL(p,s)` column's values.
+fn decimal_at(p: u8, s: i8) -> (DataType, Kind) {
+    if p <= 38 {
+        (DataType::Decimal128(p, s), Kind::D128(s))
+    } else {
+        (DataType::Decimal256(p, s), Kind::D256(s))
+    }
+}
+
 /// The input's columns prepared for encoding.
 pub(super) struct Plan {
     pub(super) names: Vec<String>,
@@ -365,31 +388,36 @@ pub(super) struct Plan {
 impl Plan {
     /// This plan with floats and fractional decimals bound for integer columns as
     /// integers, so that a fraction is refused here: MySQL rounds 1.5 into an INT to
-    /// 2 without a warning. `None`: no column changes.
+    /// 2 without a warning. Likewise floats and decimals of a larger scale bound for
+    /// `DECIMAL(p,s)` columns are cast at the column's scale here, so that digits it
+    /// would drop are refused with the input row (float noise such as
+    /// 0.30000000000000004 for two places is not a dropped digit), where the server
+    /// would round them with a warning. `None`: no column changes.
     fn for_target(&self, target: &[TargetColumn]) -> Option<Plan> {
         let mut out: Option<Plan> = None;
         for (i, n) in self.names.iter().enumerate() {
-            let Some(unsigned) = target.iter().find(|c| &c.name == n).and_then(|c| c.integer)
-            else {
+            let Some(t) = target.iter().find(|c| &c.name == n) else {
                 continue;
             };
-            let fractional = match self.kinds[i] {
-                Kind::F32 | Kind::F64 => true,
-                Kind::D128(s) | Kind::D256(s) => s > 0,
-                _ => false,
+            let to = match (t.integer, t.decimal, self.kinds[i]) {
+                (Some(unsigned), _, Kind::F32 | Kind::F64)
+                | (Some(unsigned), _, Kind::D128(1..) | Kind::D256(1..)) => {
+                    if unsigned {
+                        (DataType::UInt64, Kind::U64)
+                    } else {
+                        (DataType::Int64, Kind::I64)
+                    }
+                }
+                (None, Some((p, s)), Kind::F32 | Kind::F64) => decimal_at(p, s),
+                (None, Some((p, s)), Kind::D128(is) | Kind::D256(is)) if is > s => decimal_at(p, s),
+                _ => continue,
             };
-            if fractional {
-                let p = out.get_or_insert_with(|| Plan {
-                    names: self.names.clone(),
-                    types: self.types.clone(),
-                    kinds: self.kinds.clone(),
-                });
-                (p.types[i], p.kinds[i]) = if unsigned {
-                    (DataType::UInt64, Kind::U64)
-                } else {
-                    (DataType::Int64, Kind::I64)
-                };
-            }
+            let p = out.get_or_insert_with(|| Plan {
+                names: self.names.clone(),
+                types: self.types.clone(),
+                kinds: self.kinds.clone(),
+            });
+            (p.types[i], p.kinds[i]) = to;
         }
         out
     }
@@ -544,11 +572,14 @@ async fn load_infile(
                     Ok(())
                 })();
                 if let Err(e) = res {
-                    let msg = e.message.clone();
+                    // End the data where it stands (whole rows only: a chunk is sent
+                    // after complete slices) instead of failing the stream, which
+                    // makes mysql_async drop the connection, and with it the caller's
+                    // transaction. The caller returns this error and rolls the rows
+                    // loaded so far back.
                     if let Ok(mut s) = state2.lock() {
                         s.error = Some(e);
                     }
-                    let _ = tx.blocking_send(Err(std::io::Error::other(msg)));
                 }
             });
         }
@@ -1528,6 +1559,16 @@ static STAGE_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::n
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_column_types() {
+        assert_eq!(decimal_type("decimal(10,2)"), Some((10, 2)));
+        assert_eq!(decimal_type("decimal(65,30) unsigned"), Some((65, 30)));
+        assert_eq!(decimal_type("decimal(7)"), Some((7, 0)));
+        assert_eq!(decimal_type("decimal(66,2)"), None);
+        assert_eq!(decimal_type("double"), None);
+        assert_eq!(decimal_type("decimal(x,2)"), None);
+    }
 
     #[test]
     fn escapes_load_data_text() {
