@@ -745,3 +745,74 @@ def test_connector_methods_reject_unsupported_engines() -> None:
     # Every engine compiled here (PostgreSQL, SQLite, MySQL) supports introspection; the
     # error path is for engines that do not yet: it must be an InterfaceError, never a crash.
     assert "sqlite" in _core.ENGINES
+
+
+def test_pg_defaults_copy_to_mysql_sqlite_and_the_same_schema(pg: Any, pg_schema: str) -> None:
+    """A PostgreSQL table's schema creates working tables elsewhere: defaults are
+    translated (now() → CURRENT_TIMESTAMP(6) on MySQL, casts on literals dropped, a
+    serial → AUTO_INCREMENT), the same default reads back equal on every engine, and
+    generated constraint names do not collide with the source's."""
+    import sqlarrow
+
+    pg.execute(
+        f'CREATE TABLE "{pg_schema}".src (id bigserial PRIMARY KEY, '
+        "code varchar(12) NOT NULL UNIQUE, price numeric(12,3) DEFAULT 0, "
+        "label text DEFAULT 'n/a', n integer DEFAULT -1, "
+        "created timestamptz DEFAULT now(), day date DEFAULT CURRENT_DATE)"
+    )
+    src = get_schema(pg, "src", pg_schema)
+    defaults = {c.name: c.default for c in src.columns}
+    assert defaults["price"] == "0" and defaults["label"] == "'n/a'" and defaults["n"] == "-1"
+    assert defaults["created"] == "CURRENT_TIMESTAMP" and defaults["day"] == "CURRENT_DATE"
+    assert defaults["id"].startswith("nextval(")
+
+    # the same schema: a second table beside the first (its own constraint names)
+    pg.create_table((pg_schema, "copy"), src.to_json())
+    pg.execute(f"INSERT INTO \"{pg_schema}\".copy (code) VALUES ('a')")
+
+    # MySQL: the serial becomes AUTO_INCREMENT, now() CURRENT_TIMESTAMP(6)
+    name = f"sqlarrow_t_{uuid.uuid4().hex}"
+    admin = sqlarrow.MySQLConnector(
+        os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1"),
+        port=int(os.environ.get("SQLARROW_MYSQL_PORT", "3306")),
+        user="root",
+        ssl_mode="disabled",
+    )
+    admin.execute(f"CREATE DATABASE `{name}`")
+    try:
+        my = sqlarrow.MySQLConnector(
+            os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1"),
+            port=int(os.environ.get("SQLARROW_MYSQL_PORT", "3306")),
+            user="root",
+            ssl_mode="disabled",
+            database=name,
+        )
+        ddl = my.create_table("dst", src)
+        assert "AUTO_INCREMENT" in ddl[0] and "CURRENT_TIMESTAMP(6)" in ddl[0]
+        my.execute("INSERT INTO dst (code) VALUES ('a'), ('b')")
+        got = my.query("SELECT id, price, label, n, created, day FROM dst ORDER BY id").to_pylist()
+        assert [r["id"] for r in got] == [1, 2]
+        assert got[0]["label"] == "n/a" and got[0]["n"] == -1
+        assert got[0]["created"] is not None and got[0]["day"] is not None
+        back = {c.name: c.default for c in my.get_schema("dst").columns}
+        for col in ("price", "label", "n", "created", "day"):
+            assert back[col] == defaults[col], col
+        my.close()
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+    # SQLite: no sequences; the error names the column, and without that default the
+    # rest of the defaults work
+    with sqlarrow.SQLiteConnector(":memory:") as lite:
+        with pytest.raises(ConfigError, match=r'column "id".*PostgreSQL sequence'):
+            lite.create_table("dst", src)
+        src.columns[0].default = None
+        lite.create_table("dst", src)
+        lite.execute("INSERT INTO dst (id, code) VALUES (1, 'a')")
+        row = lite.query("SELECT price, label, n, created, day FROM dst").to_pylist()[0]
+        assert row["label"] == "n/a" and row["n"] == -1
+        assert row["created"] is not None and row["day"] is not None
+        back = {c.name: c.default for c in lite.get_schema("dst").columns}
+        for col in ("price", "label", "n", "created", "day"):
+            assert back[col] == defaults[col], col

@@ -371,9 +371,9 @@ pub fn column_def(d: Dialect, c: &Column, opts: DdlOptions) -> Result<String> {
     if !c.nullable {
         s.push_str(" NOT NULL");
     }
-    if let Some(def) = &c.default {
-        s.push_str(" DEFAULT ");
-        s.push_str(def);
+    if let Some(clause) = super::defaults::render_default(d, c)? {
+        s.push(' ');
+        s.push_str(&clause);
     }
     if let Some(comment) = &c.comment {
         match d {
@@ -446,6 +446,15 @@ pub fn index_statement(
     }))
 }
 
+/// Whether `name` is the one PostgreSQL generates for a constraint of `columns` on
+/// some table (`orders_code_key`): it names the source table, so a table created from
+/// the schema lets its own engine name the constraint instead of reusing one that
+/// would collide in the same schema.
+fn is_generated_name(name: &str, columns: &[String], suffix: &str) -> bool {
+    let tail = format!("_{}_{suffix}", columns.join("_"));
+    name.len() > tail.len() && name.ends_with(&tail)
+}
+
 impl CanonicalSchema {
     /// The statements creating this table (CREATE TABLE, then indexes and comments).
     pub fn to_ddl_statements(
@@ -476,8 +485,10 @@ impl CanonicalSchema {
             for u in &self.unique {
                 let cols = quote_list(d, &u.columns)?;
                 items.push(match &u.name {
-                    Some(n) => format!("CONSTRAINT {} UNIQUE ({cols})", d.quote_ident(n)?),
-                    None => format!("UNIQUE ({cols})"),
+                    Some(n) if !is_generated_name(n, &u.columns, "key") => {
+                        format!("CONSTRAINT {} UNIQUE ({cols})", d.quote_ident(n)?)
+                    }
+                    _ => format!("UNIQUE ({cols})"),
                 });
             }
         }

@@ -424,7 +424,19 @@ impl SchemaDiff {
                         ))),
                     }
                 }
-                Change::SetDefault { column, default } => match (d, default) {
+                Change::SetDefault { column, default } => match (
+                    d,
+                    default
+                        .as_ref()
+                        .map(|expr| {
+                            let mut c = self.new.column(column).cloned().unwrap_or_else(|| {
+                                Column::new(column, LogicalType::String(None), true)
+                            });
+                            c.default = Some(expr.clone());
+                            super::defaults::default_expr(d, &c)
+                        })
+                        .transpose()?,
+                ) {
                     (Dialect::Mssql, Some(expr)) => {
                         out.push(alter(format!("ADD DEFAULT {expr} FOR {}", q(column)?)))
                     }

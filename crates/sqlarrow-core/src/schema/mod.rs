@@ -16,6 +16,7 @@
 
 pub mod convert;
 pub mod ddl;
+pub mod defaults;
 pub mod diff;
 pub mod mapping;
 

@@ -250,7 +250,9 @@ async fn read_schema(
             data_type = LogicalType::Json;
         }
         let extra = text(r, 4).unwrap_or_default();
-        let default = text(r, 3).and_then(|d| mysql_default(&d, &data_type, &extra, mariadb));
+        let default = text(r, 3)
+            .and_then(|d| mysql_default(&d, &data_type, &extra, mariadb))
+            .map(|d| crate::schema::defaults::canonical_default(&d));
         columns.push(Column {
             name,
             data_type,

@@ -159,7 +159,9 @@ impl PgConnector {
                 name,
                 data_type,
                 nullable: !not_null,
-                default: r.get(2),
+                default: r
+                    .get::<_, Option<String>>(2)
+                    .map(|d| crate::schema::defaults::canonical_default(&d)),
                 comment: r.get(3),
             });
         }

@@ -104,7 +104,10 @@ fn read_schema(conn: &rusqlite::Connection, table: &str, schema: &str) -> Result
                 .map_err(map_err)?
                 .unwrap_or_default();
             let notnull: i64 = r.get(2).map_err(map_err)?;
-            let default: Option<String> = r.get(3).map_err(map_err)?;
+            let default: Option<String> = r
+                .get::<_, Option<String>>(3)
+                .map_err(map_err)?
+                .map(|d| crate::schema::defaults::canonical_default(&d));
             let pk_pos: i64 = r.get(4).map_err(map_err)?;
             let hidden: i64 = r.get(5).map_err(map_err)?;
             if hidden == 1 {
