@@ -185,6 +185,11 @@ pub fn to_value(py: Python<'_>, v: &Bound<'_, PyAny>, position: &str) -> PyResul
     if let Some(value) = numpy_or_pandas_value(py, v, position)? {
         return Ok(value);
     }
+    if !v.is_instance_of::<PyTuple>() {
+        if let Some(list) = item_list(v)? {
+            return to_value(py, &list, position);
+        }
+    }
     if let Ok(mv) = v.call_method0("__bytes__") {
         if let Ok(b) = mv.cast::<PyBytes>() {
             return Ok(Value::Bytes(b.as_bytes().to_vec()));
@@ -204,6 +209,33 @@ fn type_name(v: &Bound<'_, PyAny>) -> String {
         .name()
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "?".into())
+}
+
+/// `v` as a Python list when it is a list of items: a list or tuple (itself), a
+/// one-dimensional numpy array, a pandas Series or Index, or a range. `None` otherwise.
+fn item_list<'py>(v: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+        return Ok(Some(v.clone()));
+    }
+    if v.is_instance_of::<pyo3::types::PyRange>() {
+        return Ok(Some(
+            pyo3::types::PyList::new(v.py(), v.try_iter()?.collect::<PyResult<Vec<_>>>()?)?
+                .into_any(),
+        ));
+    }
+    let module: String = v
+        .get_type()
+        .module()
+        .and_then(|m| m.extract())
+        .unwrap_or_default();
+    let tname = type_name(v);
+    let listish =
+        (module == "numpy" && tname == "ndarray" && v.getattr("ndim")?.extract::<i64>()? == 1)
+            || (module.starts_with("pandas") && (tname == "Series" || tname.ends_with("Index")));
+    if listish {
+        return Ok(Some(v.call_method0("tolist")?));
+    }
+    Ok(None)
 }
 
 /// Values from DataFrames: numpy scalars (`np.int64`, `np.bool_`, `np.datetime64`, ...)
@@ -279,14 +311,19 @@ pub fn to_params(
     };
     if let Ok(map) = p.cast::<PyMapping>() {
         if !p.is_instance_of::<PyList>() && !p.is_instance_of::<PyTuple>() {
-            let list_len = |name: &str| -> Option<usize> {
-                let v = map.get_item(name).ok()?;
-                if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
-                    v.len().ok()
-                } else {
-                    None
+            // Values that are lists of items (a list, a tuple, a numpy array, a pandas
+            // Series or Index, a range), each turned into a Python list once.
+            let mut lists: std::collections::HashMap<String, Bound<'_, PyAny>> =
+                std::collections::HashMap::new();
+            for k in map.keys()?.iter() {
+                let Ok(k) = k.extract::<String>() else {
+                    continue;
+                };
+                if let Some(l) = item_list(&map.get_item(&k)?)? {
+                    lists.insert(k, l);
                 }
-            };
+            }
+            let list_len = |name: &str| -> Option<usize> { lists.get(name)?.len().ok() };
             let rw =
                 rewrite_named_lists(sql, lexicon, &list_len).map_err(crate::errors::to_pyerr)?;
             let mut vals = Vec::with_capacity(rw.names.len());
@@ -299,7 +336,7 @@ pub fn to_params(
                     )
                 })?;
                 let v = match item {
-                    Some(k) => v.get_item(k)?,
+                    Some(k) => lists.get(base).unwrap_or(&v).get_item(k)?,
                     None => v,
                 };
                 vals.push(to_value(py, &v, &format!(":{name}"))?);

@@ -541,6 +541,16 @@ def test_a_list_fills_an_in_list(target: tuple[sqlarrow.Connector, str, str]) ->
     # An empty list matches nothing; after NOT IN it is refused rather than matching
     # nothing (NOT IN (NULL) is never true).
     assert ids("id in (:ids)", {"ids": []}) == []
+    # Lists from DataFrames: numpy arrays (bound as one JSON string on MySQL and SQLite
+    # before, matching nothing), pandas Series (by position, whatever their index) and
+    # Index, ranges.
+    np = pytest.importorskip("numpy")
+    pd = pytest.importorskip("pandas")
+    assert ids("id in (:ids)", {"ids": np.array([2, 4, 9])}) == [2, 4]
+    assert ids("id in (:ids)", {"ids": pd.Series([3, 1], index=[7, 8])}) == [1, 3]
+    assert ids("id in (:ids)", {"ids": pd.Index([4])}) == [4]
+    assert ids("id in (:ids)", {"ids": range(2, 4)}) == [2, 3]
+    assert ids("id in (:ids)", {"ids": np.array([], dtype=np.int64)}) == []
     with pytest.raises(sqlarrow.ParameterError, match="empty list after NOT IN"):
         ids("id not in (:ids)", {"ids": []})
     # A list that is not the whole IN list stays one value (JSON on MySQL and SQLite).
