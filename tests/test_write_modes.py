@@ -613,3 +613,35 @@ def test_column_names_follow_the_engines_case_rules(
     # two input columns that are one column to the database
     with pytest.raises(sqlarrow.ConfigError, match='two input columns map to table column "ID"'):
         conn.write(f"{p}c", pa.table({"id": [4], "ID": [5]}))
+
+
+def test_skip_sets_aside_text_too_long_for_its_column(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    """Text longer than a VARCHAR(n)/CHAR(n) column is set aside with the other bad rows
+    instead of failing the whole write (PostgreSQL and MySQL; SQLite does not limit
+    lengths). Trailing spaces beyond n are cut by the server, as for any insert."""
+    conn, p, engine = target
+    conn.execute(f"create table {p}tl (id integer primary key, v varchar(3), c char(2))")
+    data = pa.table(
+        {
+            "id": [1, 2, 3, 4, 5],
+            "v": ["abc", "abcd", "ab    ", None, "ñññ"],
+            "c": ["x", "y", "z", "long", "w"],
+        }
+    )
+    for mode, kw in (("append", {}), ("upsert", {"key": ["id"]})):
+        res = conn.write(f"{p}tl", data, mode=mode, on_error="skip", **kw)  # type: ignore[arg-type]
+        if engine == "sqlite":
+            assert res.rows_failed == 0
+            continue
+        assert res.rows_failed == 2, mode
+        failed = res.failed.to_pylist()
+        assert [r["id"] for r in failed] == [2, 4]
+        assert "too long" in failed[0]["_sqlarrow_error"] and "v" in failed[0]["_sqlarrow_error"]
+        assert "too long" in failed[1]["_sqlarrow_error"] and "c" in failed[1]["_sqlarrow_error"]
+    if engine != "sqlite":
+        got = rows(conn, f"select id, v from {p}tl order by id")
+        assert [r["id"] for r in got] == [1, 3, 5]
+        assert got[1]["v"] in ("ab ", "ab")  # the spaces past 3 cut by the server
+        assert got[2]["v"] == "ñññ"  # characters, not bytes

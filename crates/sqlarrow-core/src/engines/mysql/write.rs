@@ -71,6 +71,16 @@ struct TargetColumn {
     integer: Option<bool>,
     /// For a `DECIMAL(p,s)` column: its precision and scale.
     decimal: Option<(u8, i8)>,
+    /// For a `VARCHAR(n)` or `CHAR(n)` column: `n` (characters).
+    char_len: Option<u32>,
+}
+
+/// `n` of a MySQL `COLUMN_TYPE` such as `varchar(20)` or `char(3)`.
+fn char_type_len(column_type: &str) -> Option<u32> {
+    let rest = column_type
+        .strip_prefix("varchar(")
+        .or_else(|| column_type.strip_prefix("char("))?;
+    rest.split_once(')')?.0.trim().parse().ok()
 }
 
 /// `(p, s)` of a MySQL `COLUMN_TYPE` such as `decimal(10,2)` or `decimal(65,30) unsigned`.
@@ -112,6 +122,7 @@ async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<Targ
                 )
                 .then(|| ty.contains("unsigned"));
                 let decimal = decimal_type(&ty);
+                let char_len = char_type_len(&ty);
                 TargetColumn {
                     name,
                     not_null: nullable == "NO",
@@ -120,6 +131,7 @@ async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<Targ
                         || extra.contains("generated"),
                     integer,
                     decimal,
+                    char_len,
                 }
             })
             .collect(),
@@ -1337,6 +1349,23 @@ impl MySqlConnector {
                 ));
             }
         }
+        // Text longer than a VARCHAR(n)/CHAR(n) column (trailing spaces beyond n are
+        // cut by the server, as for any insert)
+        for c in ctx.target {
+            if let (Some(n), true) = (c.char_len, ctx.names.contains(&c.name)) {
+                checks.push((
+                    format!(
+                        "FROM {st} s WHERE CHAR_LENGTH(RTRIM(s.{})) > {n}",
+                        mq(&c.name)
+                    ),
+                    format!(
+                        "Data too long for column '{}' (at most {n} characters)",
+                        c.name
+                    ),
+                    false,
+                ));
+            }
+        }
         let ck: Vec<(String, String)> = conn
             .exec(
                 "SELECT CAST(CONSTRAINT_NAME AS CHAR), CAST(CHECK_CLAUSE AS CHAR) \
@@ -1559,6 +1588,14 @@ static STAGE_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::n
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn char_column_lengths() {
+        assert_eq!(char_type_len("varchar(20)"), Some(20));
+        assert_eq!(char_type_len("char(3)"), Some(3));
+        assert_eq!(char_type_len("text"), None);
+        assert_eq!(char_type_len("varbinary(8)"), None);
+    }
 
     #[test]
     fn decimal_column_types() {

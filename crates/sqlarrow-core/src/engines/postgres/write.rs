@@ -39,6 +39,17 @@ struct TargetColumn {
 }
 
 impl TargetColumn {
+    /// For a `varchar(n)` or `char(n)` column: `n`, and the type's name as PostgreSQL
+    /// writes it in its "value too long" message.
+    fn char_limit(&self) -> Option<(i32, &'static str)> {
+        let name = match self.base.as_str() {
+            "varchar" => "character varying",
+            "bpchar" => "character",
+            _ => return None,
+        };
+        (self.typmod >= 5).then_some((self.typmod - 4, name))
+    }
+
     /// The declared scale of a `numeric(p,s)` column with `0 <= s <= 76`, and the Arrow
     /// decimal type that holds any of its values at that scale.
     fn numeric_scale(&self) -> Option<(i8, DataType)> {
@@ -581,10 +592,26 @@ async fn merge(
     let stage = quote_ident(&stage_name());
     let cols: Vec<String> = plans.iter().map(|p| quote_ident(&p.name)).collect();
     let col_list = cols.join(", ");
+    // With on_error="skip", text longer than a varchar(n)/char(n) column is set aside
+    // like a constraint violation (see `set_aside`): the stage takes it as text.
+    let widen: String = if opts.skip_errors {
+        ctx.target
+            .iter()
+            .filter(|c| c.char_limit().is_some() && plans.iter().any(|p| p.name == c.name))
+            .map(|c| {
+                format!(
+                    "; ALTER TABLE {stage} ALTER COLUMN {} TYPE text",
+                    quote_ident(&c.name)
+                )
+            })
+            .collect()
+    } else {
+        String::new()
+    };
     client
         .batch_execute(&format!(
             "CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {col_list} FROM {} WITH NO DATA; \
-             ALTER TABLE {stage} ADD COLUMN _sqlarrow_ord int8",
+             ALTER TABLE {stage} ADD COLUMN _sqlarrow_ord int8{widen}",
             table.quoted()
         ))
         .await
@@ -751,6 +778,24 @@ async fn set_aside(ctx: &MergeCtx<'_>, stage: &str, opts: &WriteOptions) -> Resu
                     c.name, ctx.table.name
                 ),
             ));
+        }
+    }
+    // Text too long for varchar(n)/char(n) (trailing spaces beyond n are cut by the
+    // server, as it does for any insert)
+    for c in ctx.target {
+        if let Some((n, type_name)) = c.char_limit() {
+            if names.contains(&c.name.as_str()) {
+                sql.push(reject(
+                    format!(
+                        "FROM {stage} s WHERE char_length(rtrim(s.{}, ' ')) > {n}",
+                        quote_ident(&c.name)
+                    ),
+                    format!(
+                        "value too long for type {type_name}({n}) in column \"{}\"",
+                        c.name
+                    ),
+                ));
+            }
         }
     }
     // CHECK
