@@ -334,6 +334,8 @@ def test_errors(lite: sqlarrow.Connector) -> None:
         lite.execute("insert into c values (3, 'c', 0)")
     with pytest.raises(sqlarrow.UndefinedObjectError):
         lite.query("select nope from c")
+    with pytest.raises(sqlarrow.DataError, match="integer overflow"):
+        lite.query("select abs(-9223372036854775807 - 1) as x")
     # an unattached schema, as PostgreSQL's and MySQL's missing schema/database
     with pytest.raises(sqlarrow.UndefinedObjectError, match="nosuchdb"):
         lite.query("select * from nosuchdb.c")

@@ -88,6 +88,9 @@ pub fn map_err(e: rusqlite::Error) -> Error {
                 _ if text.contains("syntax error") || text.contains("incomplete input") => {
                     ErrorKind::Syntax
                 }
+                // Arithmetic on the values (sum(), abs(), +): a data error, as
+                // PostgreSQL's and MySQL's out-of-range errors are.
+                _ if text == "integer overflow" => ErrorKind::Data,
                 _ if text.starts_with("no such table")
                     || text.starts_with("no such column")
                     || text.starts_with("no such function")
