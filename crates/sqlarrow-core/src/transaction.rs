@@ -157,6 +157,10 @@ impl Transaction {
             .with_detail("reason", "read_only"));
         }
         let table = TableRef::parse(table)?;
+        let reader = crate::write::nested_as_json(
+            reader,
+            self.engine_name() != "mysql" && self.engine_name() != "sqlite",
+        );
         let mut guard = self.inner.lock().await;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         dispatch!(inner, tx => tx.write(&table, reader, opts, cancel).await)

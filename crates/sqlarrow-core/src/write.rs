@@ -539,11 +539,292 @@ pub fn next_batch(reader: &mut dyn RecordBatchReader) -> Result<Option<RecordBat
     match reader.next() {
         None => Ok(None),
         Some(Ok(b)) => Ok(Some(b)),
+        Some(Err(arrow_schema::ArrowError::ExternalError(e))) if e.is::<Error>() => {
+            Err(*e.downcast::<Error>().expect("checked"))
+        }
         Some(Err(e)) => Err(Error::data(format!("reading the input data failed: {e}"))),
     }
 }
 
-/// Input column names after `column_map`, in input order.
+/// Whether a column of type `t` is written as JSON text on an engine with arrays
+/// (`arrays_native`: PostgreSQL keeps lists as arrays) or without them.
+pub fn is_json_nested(t: &DataType, arrays_native: bool) -> bool {
+    match t {
+        DataType::Struct(_) | DataType::Map(..) => true,
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => !arrays_native,
+        _ => false,
+    }
+}
+
+/// `reader` with its nested columns (see [`is_json_nested`]) turned into JSON text
+/// columns (the `arrow.json` extension, so new columns are created as JSON), one
+/// document per row; other columns pass through untouched. `reader` itself when it has
+/// no such column.
+pub fn nested_as_json(
+    reader: Box<dyn RecordBatchReader + Send>,
+    arrays_native: bool,
+) -> Box<dyn RecordBatchReader + Send> {
+    let schema = reader.schema();
+    let nested: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|f| is_json_nested(f.data_type(), arrays_native))
+        .collect();
+    if !nested.contains(&true) {
+        return reader;
+    }
+    let fields: Vec<arrow_schema::FieldRef> = schema
+        .fields()
+        .iter()
+        .zip(&nested)
+        .map(|(f, &n)| {
+            if n {
+                std::sync::Arc::new(
+                    arrow_schema::Field::new(f.name(), DataType::Utf8, f.is_nullable())
+                        .with_metadata(HashMap::from([(
+                            crate::types::EXTENSION_NAME_KEY.to_string(),
+                            crate::types::JSON_EXTENSION.to_string(),
+                        )])),
+                )
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    let out_schema = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ));
+    Box::new(JsonNestedReader {
+        inner: reader,
+        schema: out_schema,
+        nested,
+    })
+}
+
+struct JsonNestedReader {
+    inner: Box<dyn RecordBatchReader + Send>,
+    schema: SchemaRef,
+    nested: Vec<bool>,
+}
+
+impl Iterator for JsonNestedReader {
+    type Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = match self.inner.next()? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut cols = Vec::with_capacity(batch.num_columns());
+        for ((a, &n), f) in batch
+            .columns()
+            .iter()
+            .zip(&self.nested)
+            .zip(self.schema.fields())
+        {
+            if n {
+                match json_column(a, f.name()) {
+                    Ok(j) => cols.push(j),
+                    Err(e) => {
+                        return Some(Err(arrow_schema::ArrowError::ExternalError(Box::new(e))))
+                    }
+                }
+            } else {
+                cols.push(a.clone());
+            }
+        }
+        Some(RecordBatch::try_new(self.schema.clone(), cols))
+    }
+}
+
+impl RecordBatchReader for JsonNestedReader {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+/// One JSON document per row of a nested column (NULL rows stay NULL).
+fn json_column(a: &ArrayRef, column: &str) -> Result<ArrayRef> {
+    use arrow_array::Array;
+    let mut b = arrow_array::builder::StringBuilder::with_capacity(a.len(), a.len() * 16);
+    let mut doc = String::new();
+    for i in 0..a.len() {
+        if a.is_null(i) {
+            b.append_null();
+            continue;
+        }
+        doc.clear();
+        json_value(a.as_ref(), i, column, i, &mut doc)?;
+        b.append_value(&doc);
+    }
+    Ok(std::sync::Arc::new(b.finish()))
+}
+
+fn json_string(s: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Append value `i` of `a` as JSON to `out`. `row`: the input row, for errors.
+fn json_value(
+    a: &dyn arrow_array::Array,
+    i: usize,
+    column: &str,
+    row: usize,
+    out: &mut String,
+) -> Result<()> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    use arrow_array::Array;
+    use std::fmt::Write;
+    if a.is_null(i) {
+        out.push_str("null");
+        return Ok(());
+    }
+    let refuse = |what: &str| {
+        Err(Error::data(format!(
+            "column \"{column}\" (input row {row}): {what} has no JSON form; convert the column \
+             first"
+        ))
+        .with_detail("column", column.to_string()))
+    };
+    macro_rules! num {
+        ($t:ty) => {{
+            let _ = write!(out, "{}", a.as_primitive::<$t>().value(i));
+        }};
+    }
+    macro_rules! float {
+        ($t:ty) => {{
+            let v = a.as_primitive::<$t>().value(i);
+            if !v.is_finite() {
+                return refuse(&format!("the float {v}"));
+            }
+            let _ = write!(out, "{v}");
+        }};
+    }
+    match a.data_type() {
+        DataType::Null => out.push_str("null"),
+        DataType::Boolean => out.push_str(if a.as_boolean().value(i) {
+            "true"
+        } else {
+            "false"
+        }),
+        DataType::Int8 => num!(Int8Type),
+        DataType::Int16 => num!(Int16Type),
+        DataType::Int32 => num!(Int32Type),
+        DataType::Int64 => num!(Int64Type),
+        DataType::UInt8 => num!(UInt8Type),
+        DataType::UInt16 => num!(UInt16Type),
+        DataType::UInt32 => num!(UInt32Type),
+        DataType::UInt64 => num!(UInt64Type),
+        DataType::Float16 => {
+            let v = a.as_primitive::<Float16Type>().value(i).to_f64();
+            if !v.is_finite() {
+                return refuse(&format!("the float {v}"));
+            }
+            let _ = write!(out, "{v}");
+        }
+        DataType::Float32 => float!(Float32Type),
+        DataType::Float64 => float!(Float64Type),
+        DataType::Utf8 => json_string(a.as_string::<i32>().value(i), out),
+        DataType::LargeUtf8 => json_string(a.as_string::<i64>().value(i), out),
+        DataType::Utf8View => json_string(a.as_string_view().value(i), out),
+        DataType::Decimal128(..)
+        | DataType::Decimal256(..)
+        | DataType::Date32
+        | DataType::Date64
+        | DataType::Time32(_)
+        | DataType::Time64(_)
+        | DataType::Timestamp(..) => {
+            let opts = arrow_cast::display::FormatOptions::default();
+            let f = arrow_cast::display::ArrayFormatter::try_new(a, &opts)
+                .map_err(|e| Error::data(format!("column \"{column}\": {e}")))?;
+            let text = f.value(i).to_string();
+            if matches!(
+                a.data_type(),
+                DataType::Decimal128(..) | DataType::Decimal256(..)
+            ) {
+                out.push_str(&text);
+            } else {
+                json_string(&text, out);
+            }
+        }
+        DataType::Dictionary(..) => {
+            let d = a.as_any_dictionary();
+            let k = d.normalized_keys()[i];
+            json_value(d.values().as_ref(), k, column, row, out)?;
+        }
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
+            let items = match a.data_type() {
+                DataType::List(_) => a.as_list::<i32>().value(i),
+                DataType::LargeList(_) => a.as_list::<i64>().value(i),
+                _ => a.as_fixed_size_list().value(i),
+            };
+            out.push('[');
+            for k in 0..items.len() {
+                if k > 0 {
+                    out.push(',');
+                }
+                json_value(items.as_ref(), k, column, row, out)?;
+            }
+            out.push(']');
+        }
+        DataType::Struct(fields) => {
+            let s = a.as_struct();
+            out.push('{');
+            for (k, f) in fields.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                json_string(f.name(), out);
+                out.push(':');
+                json_value(s.column(k).as_ref(), i, column, row, out)?;
+            }
+            out.push('}');
+        }
+        DataType::Map(..) => {
+            let m = a.as_map();
+            let entries = m.value(i);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            out.push('{');
+            for k in 0..entries.len() {
+                if k > 0 {
+                    out.push(',');
+                }
+                match keys.data_type() {
+                    DataType::Utf8 => json_string(keys.as_string::<i32>().value(k), out),
+                    DataType::LargeUtf8 => json_string(keys.as_string::<i64>().value(k), out),
+                    _ => {
+                        // A JSON object's keys are strings: other keys as their text.
+                        let mut key = String::new();
+                        json_value(keys.as_ref(), k, column, row, &mut key)?;
+                        json_string(key.trim_matches('"'), out);
+                    }
+                }
+                out.push(':');
+                json_value(values.as_ref(), k, column, row, out)?;
+            }
+            out.push('}');
+        }
+        other => return refuse(&format!("a value of type {other}")),
+    }
+    Ok(())
+}
+
 /// For engines whose column names are case-insensitive (MySQL, SQLite): an input column
 /// that matches no table column exactly, but exactly one ignoring case, is written to
 /// that column, as the database itself resolves the name in SQL. Returns the options
@@ -574,6 +855,7 @@ pub fn fold_name_case(
     Ok(out)
 }
 
+/// Input column names after `column_map`, in input order.
 pub fn mapped_names(schema: &SchemaRef, map: &HashMap<String, String>) -> Result<Vec<String>> {
     if schema.fields().is_empty() {
         return Err(Error::config(
@@ -610,6 +892,25 @@ pub fn mapped_names(schema: &SchemaRef, map: &HashMap<String, String>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_values_as_json() {
+        use arrow_array::builder::{ListBuilder, StringBuilder};
+        let mut b = ListBuilder::new(StringBuilder::new());
+        b.values().append_value("a\"b\\c\n\u{1}");
+        b.values().append_null();
+        b.append(true);
+        b.append(false);
+        let a: ArrayRef = std::sync::Arc::new(b.finish());
+        let j = json_column(&a, "c").unwrap();
+        let j = arrow_array::cast::AsArray::as_string::<i32>(&j);
+        assert_eq!(j.value(0), r#"["a\"b\\c\n\u0001",null]"#);
+        assert!(arrow_array::Array::is_null(j, 1));
+        let f: ArrayRef = std::sync::Arc::new(arrow_array::Float64Array::from(vec![f64::INFINITY]));
+        let mut out = String::new();
+        let e = json_value(f.as_ref(), 0, "c", 7, &mut out).unwrap_err();
+        assert!(e.message.contains("input row 7"), "{e}");
+    }
 
     #[test]
     fn parses_table_refs() {
