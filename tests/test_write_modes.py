@@ -690,6 +690,14 @@ def test_structs_maps_and_lists_without_arrays_are_written_as_json(
         assert json.loads(got[0]["tags"]) == ["a", 'q"uote'] and json.loads(got[1]["tags"]) == []
     assert got[2]["tags"] is None
     assert got[3]["id"] == 4 and json.loads(got[3]["point"])["x"] == 1.5
+    if engine == "postgres":
+        # a list into an existing json/jsonb column is a JSON array there
+        conn.execute(f"create table {p}jb (id int, doc jsonb, raw json)")
+        lists = pa.array([[1, 2], None], pa.list_(pa.int64()))
+        conn.write(f"{p}jb", pa.table({"id": [1, 2], "doc": lists, "raw": lists}))
+        got_jb = rows(conn, f"select doc, raw from {p}jb order by id")
+        assert json.loads(got_jb[0]["doc"]) == [1, 2] and json.loads(got_jb[0]["raw"]) == [1, 2]
+        assert got_jb[1] == {"doc": None, "raw": None}
     # a value JSON cannot hold is refused, naming the column and the input row
     bad = pa.table({"id": [9, 10], "point": pa.array([{"x": 1.0}, {"x": float("nan")}])})
     with pytest.raises(sqlarrow.DataError, match=r'column "point" \(input row 1\): the float NaN'):

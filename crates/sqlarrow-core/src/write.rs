@@ -644,7 +644,7 @@ impl RecordBatchReader for JsonNestedReader {
 }
 
 /// One JSON document per row of a nested column (NULL rows stay NULL).
-fn json_column(a: &ArrayRef, column: &str) -> Result<ArrayRef> {
+pub(crate) fn json_column(a: &ArrayRef, column: &str) -> Result<ArrayRef> {
     use arrow_array::Array;
     let mut b = arrow_array::builder::StringBuilder::with_capacity(a.len(), a.len() * 16);
     let mut doc = String::new();

@@ -341,6 +341,8 @@ struct Plan {
     text_scale: Option<i8>,
     target: DataType,
     name: String,
+    /// A list column into a `json`/`jsonb` column: each row as a JSON document.
+    to_json: bool,
 }
 
 impl PgConnector {
@@ -1008,6 +1010,10 @@ fn plan(
         let input = f.data_type();
         let target_dt = match (elem, t.numeric_scale()) {
             (Some((e, _)), _) => array_target(input, e),
+            // A list into a json/jsonb column: one JSON array per row (see `to_json`).
+            (None, _) if is_list(input) && matches!(t.base.as_str(), "json" | "jsonb") => {
+                Some(DataType::Utf8)
+            }
             (None, _) if is_list(input) => None,
             // Floats and decimals into numeric(p,s): at the column's scale here, so that
             // digits it would drop are refused rather than rounded by the server
@@ -1049,6 +1055,7 @@ fn plan(
                 ) => Some(s),
                 _ => None,
             },
+            to_json: is_list(input) && elem.is_none(),
             target: target_dt,
             name: n.clone(),
         });
@@ -1071,6 +1078,9 @@ fn prepare_batch(batch: &RecordBatch, plans: &[Plan]) -> Result<Vec<ArrayRef>> {
         .iter()
         .map(|p| {
             let a = batch.column(p.input_index);
+            if p.to_json {
+                return crate::write::json_column(a, &p.name);
+            }
             let a = match (a.data_type(), &p.target) {
                 (DataType::Dictionary(_, _), _) => arrow_cast::cast(a, &DataType::Utf8)
                     .map_err(|e| Error::data(format!("column \"{}\": {e}", p.name)))?,
