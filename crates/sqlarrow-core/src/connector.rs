@@ -566,7 +566,10 @@ impl Connector {
         self.refuse_if_read_only("write")?;
         let table = crate::write::TableRef::parse(table)?;
         // Structs and maps (and lists, where the engine has no arrays) go in as JSON.
-        let reader = crate::write::nested_as_json(reader, self.has_arrays());
+        let reader = crate::write::nested_as_json(
+            reader,
+            crate::write::engine_has_arrays(self.engine_name()),
+        );
         // The connector's statement timeout bounds the whole write (a lock wait, the
         // load, the merge), as it bounds a query: on expiry the server is asked to
         // cancel, and the write's transaction rolls back.
@@ -586,16 +589,6 @@ impl Connector {
             }
         })
         .await
-    }
-
-    /// Whether the engine has array columns (lists are written as arrays, not JSON).
-    pub fn has_arrays(&self) -> bool {
-        match &self.engine {
-            #[cfg(feature = "postgres")]
-            Engine::Postgres(_) => true,
-            #[allow(unreachable_patterns)]
-            _ => false,
-        }
     }
 
     pub fn pool_stats(&self) -> PoolStats {

@@ -159,7 +159,7 @@ impl Transaction {
         let table = TableRef::parse(table)?;
         let reader = crate::write::nested_as_json(
             reader,
-            self.engine_name() != "mysql" && self.engine_name() != "sqlite",
+            crate::write::engine_has_arrays(self.engine_name()),
         );
         let mut guard = self.inner.lock().await;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;

@@ -546,6 +546,12 @@ pub fn next_batch(reader: &mut dyn RecordBatchReader) -> Result<Option<RecordBat
     }
 }
 
+/// Whether engine `engine` (a connector's `engine_name`) has array columns, so that
+/// lists are written as arrays rather than JSON: the PostgreSQL protocol's engines.
+pub fn engine_has_arrays(engine: &str) -> bool {
+    matches!(engine, "postgres" | "redshift")
+}
+
 /// Whether a column of type `t` is written as JSON text on an engine with arrays
 /// (`arrays_native`: PostgreSQL keeps lists as arrays) or without them.
 pub fn is_json_nested(t: &DataType, arrays_native: bool) -> bool {

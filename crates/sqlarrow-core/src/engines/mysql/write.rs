@@ -905,16 +905,19 @@ impl MySqlConnector {
         let qt = quoted_table(table);
         let existing = target_columns(conn, table).await?;
         // MySQL column names are case-insensitive: `id` writes to a column `ID`.
-        let folded = match &existing {
+        let (folded, folded_plan) = match &existing {
             Some(t) => {
                 let cols: Vec<&str> = t.iter().map(|c| c.name.as_str()).collect();
-                crate::write::fold_name_case(&Arc::new(schema.clone()), opts, &cols)?
+                let schema_ref = Arc::new(schema.clone());
+                match crate::write::fold_name_case(&schema_ref, opts, &cols)? {
+                    Some(o) => {
+                        let p = plan_for(&schema_ref, &o)?;
+                        (Some(o), Some(p))
+                    }
+                    None => (None, None),
+                }
             }
-            None => None,
-        };
-        let folded_plan = match &folded {
-            Some(o) => Some(plan_for(&Arc::new(schema.clone()), o)?),
-            None => None,
+            None => (None, None),
         };
         let opts = folded.as_ref().unwrap_or(opts);
         let plan = folded_plan.as_ref().unwrap_or(plan);
