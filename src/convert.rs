@@ -582,6 +582,18 @@ fn column_values<'py>(py: Python<'py>, a: &dyn Array) -> PyResult<Vec<Bound<'py,
                 });
             }
         }
+        DataType::Duration(TimeUnit::Microsecond) => {
+            let arr = a.as_primitive::<arrow_array::types::DurationMicrosecondType>();
+            let td = c.timedelta.bind(py);
+            for i in 0..n {
+                out.push(if arr.is_null(i) {
+                    py.None().into_bound(py)
+                } else {
+                    let kw = [("microseconds", arr.value(i))].into_py_dict(py)?;
+                    td.call((), Some(&kw))?
+                });
+            }
+        }
         DataType::Interval(arrow_schema::IntervalUnit::MonthDayNano) => {
             let arr = a.as_primitive::<IntervalMonthDayNanoType>();
             let td = c.timedelta.bind(py);

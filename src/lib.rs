@@ -197,7 +197,7 @@ impl RawConnector {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, ssl_mode, connect_timeout, ssl_ca=None, tinyint1_as_bool=true, zero_date_as_null=true, read_only=false, statement_timeout=None, ssl_cert=None, ssl_key=None, scan_workers=1, scan_min_rows=1000000))]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, ssl_mode, connect_timeout, ssl_ca=None, tinyint1_as_bool=true, zero_date_as_null=true, read_only=false, statement_timeout=None, ssl_cert=None, ssl_key=None, scan_workers=1, scan_min_rows=1000000, time_as_duration=false))]
     #[allow(clippy::too_many_arguments)]
     fn mysql(
         host: String,
@@ -218,6 +218,7 @@ impl RawConnector {
         ssl_key: Option<String>,
         scan_workers: usize,
         scan_min_rows: u64,
+        time_as_duration: bool,
     ) -> PyResult<Self> {
         #[cfg(feature = "mysql")]
         {
@@ -242,6 +243,7 @@ impl RawConnector {
                 decode: DecodeOptions {
                     tinyint1_as_bool,
                     zero_date_as_null,
+                    time_as_duration,
                 },
                 read_only,
                 scan_workers: scan_workers.clamp(1, 64),

@@ -537,6 +537,22 @@ def test_durations_write_as_time(my: MySQLConnector) -> None:
     with pytest.raises(sqlarrow.DataError, match="finer than the database stores"):
         my.write("dur_us", pa.table({"d": pa.array([1], pa.duration("ns"))}))
     assert rows(my, "SELECT COUNT(*) AS n FROM dur_us") == [{"n": 5}]
+    # Read back: as times of day by default (26 hours is none, and says how to read
+    # it), as the durations they are with time_as_duration=True.
+    with pytest.raises(sqlarrow.DataError, match="time_as_duration=True"):
+        my.query("SELECT d FROM dur_us")
+    with _connector(my.database, time_as_duration=True) as as_dur:
+        assert as_dur.time_as_duration
+        back = as_dur.query("SELECT d FROM dur_us").to_arrow()
+        assert back.schema.field("d").type == pa.duration("us")
+        assert back.column("d").to_pylist() == values
+        # the text protocol's TIME too (a statement the server does not prepare)
+        assert as_dur.query("SELECT CAST('-12:00:00' AS TIME) AS t").to_pylist() == [
+            {"t": -dt.timedelta(hours=12)}
+        ]
+    url = f"mysql://root@{HOST}:{PORT}/{my.database}?ssl_mode=disabled&time_as_duration=true"
+    with sqlarrow.connect(url) as by_url:
+        assert by_url.time_as_duration
 
 
 def test_fractions_into_integer_columns_are_refused(my: MySQLConnector) -> None:

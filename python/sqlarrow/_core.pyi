@@ -76,6 +76,7 @@ class RawConnector:
         ssl_key: str | None = None,
         scan_workers: int = 1,
         scan_min_rows: int = 1000000,
+        time_as_duration: bool = False,
     ) -> RawConnector:
         """Create a MySQL / MariaDB connector. No connection is opened until first use.
 
@@ -90,8 +91,9 @@ class RawConnector:
         come back as ``timestamp[us, UTC]`` and DATETIME as ``timestamp[us]``.
         ``tinyint1_as_bool``: ``TINYINT(1)``/``BOOL`` columns as Arrow bool (else int8).
         ``zero_date_as_null``: ``0000-00-00`` dates (and partial zero dates, YEAR 0000)
-        read as NULL; when False they raise ``DataError``. TIME values outside
-        00:00:00-23:59:59.999999 raise ``DataError`` (Arrow time64 cannot hold them).
+        read as NULL; when False they raise ``DataError``. TIME columns read as
+        ``time64[us]``, where values outside 00:00:00-23:59:59.999999 raise ``DataError``;
+        ``time_as_duration=True`` reads them as ``duration[us]`` (their whole range).
         Parameters use ``?`` markers (or ``:name`` with a mapping) and are always bound
         through prepared statements. Ctrl-C runs ``KILL QUERY`` on a side connection.
         ``scan_workers`` > 1 lets ``query`` read an unfiltered one-table ``SELECT`` over an

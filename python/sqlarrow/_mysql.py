@@ -48,6 +48,7 @@ MYSQL_OPTIONS = frozenset(
         "connect_timeout",
         "tinyint1_as_bool",
         "zero_date_as_null",
+        "time_as_duration",
         "read_only",
         "statement_timeout",
         "retry",
@@ -88,6 +89,10 @@ class MySQLConnector(_ServerConnector):
         zero_date_as_null: read zero dates (``0000-00-00``, partial zero dates such as
             ``2020-00-10``, and YEAR ``0000``) as NULL (default); when False they raise
             :class:`~sqlarrow.DataError`.
+        time_as_duration: read ``TIME`` columns as Arrow ``duration[us]``, which holds
+            MySQL's whole range (-838:59:59 to 838:59:59, the durations sqlarrow writes
+            as ``TIME(6)``), instead of ``time64[us]`` (the default), which holds only
+            times of day and raises :class:`~sqlarrow.DataError` for other values.
         scan_workers: connections a large single-table read may be split across
             (default: the number of CPUs, at most 4, at most ``pool_size``; ``1`` turns
             it off). See "Parallel scans" below.
@@ -133,6 +138,7 @@ class MySQLConnector(_ServerConnector):
         connect_timeout: float = 10.0,
         tinyint1_as_bool: bool = True,
         zero_date_as_null: bool = True,
+        time_as_duration: bool = False,
         read_only: bool = False,
         statement_timeout: float | None = None,
         retry: Any = None,
@@ -159,6 +165,7 @@ class MySQLConnector(_ServerConnector):
         self._connect_timeout = _check_positive_number("connect_timeout", connect_timeout)
         self._tinyint1_as_bool = _check_bool("tinyint1_as_bool", tinyint1_as_bool)
         self._zero_date_as_null = _check_bool("zero_date_as_null", zero_date_as_null)
+        self._time_as_duration = _check_bool("time_as_duration", time_as_duration)
         self._raw = _core.RawConnector.mysql(
             host=self._host,
             port=self._port,
@@ -178,6 +185,7 @@ class MySQLConnector(_ServerConnector):
             ssl_key=self._ssl_key,
             scan_workers=self._scan_workers,
             scan_min_rows=self._scan_min_rows,
+            time_as_duration=self._time_as_duration,
         )
 
     @property
@@ -209,3 +217,8 @@ class MySQLConnector(_ServerConnector):
     def zero_date_as_null(self) -> bool:
         """Whether zero dates are read as NULL (else DataError)."""
         return self._zero_date_as_null
+
+    @property
+    def time_as_duration(self) -> bool:
+        """Whether TIME columns are read as durations (else as times of day)."""
+        return self._time_as_duration

@@ -81,6 +81,7 @@ _MYSQL_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "pool_size": _to_int,
     "pool_timeout": _to_float,
     "tinyint1_as_bool": _to_bool,
+    "time_as_duration": _to_bool,
     "zero_date_as_null": _to_bool,
     "read_only": _to_bool,
     "statement_timeout": _to_float,

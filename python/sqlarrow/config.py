@@ -82,7 +82,9 @@ def is_secret_key(key: str) -> bool:
 
 _INT_OPTIONS = frozenset({"port", "pool_size", "scan_workers", "scan_min_bytes", "scan_min_rows"})
 _FLOAT_OPTIONS = frozenset({"pool_timeout", "connect_timeout", "statement_timeout"})
-_BOOL_OPTIONS = frozenset({"read_only", "tinyint1_as_bool", "zero_date_as_null"})
+_BOOL_OPTIONS = frozenset(
+    {"read_only", "tinyint1_as_bool", "zero_date_as_null", "time_as_duration"}
+)
 _MAPPING_OPTIONS = frozenset({"retry"})
 _RETRY_KEYS: dict[str, type] = {
     "max_attempts": int,

@@ -219,7 +219,7 @@ pub static MYSQL_TYPES: &[EngineTypeRow] = &[
     r(
         "time",
         "TIME",
-        "values outside 00:00:00-23:59:59.999999 are a DataError",
+        "values outside 00:00:00-23:59:59.999999 are a DataError; `time_as_duration=True` reads TIME as duration[us] (its whole ±838:59:59 range)",
     ),
     r("datetime(6)", "TIMESTAMP", ""),
     r(

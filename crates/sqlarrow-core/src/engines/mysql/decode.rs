@@ -55,6 +55,9 @@ pub struct DecodeOptions {
     pub tinyint1_as_bool: bool,
     /// Zero dates → NULL (true) or a `DataError` (false).
     pub zero_date_as_null: bool,
+    /// `TIME` columns → Arrow `duration[us]` (the whole ±838:59:59 range, negative
+    /// values included) instead of `time64[us]` (times of day only).
+    pub time_as_duration: bool,
 }
 
 impl Default for DecodeOptions {
@@ -62,6 +65,7 @@ impl Default for DecodeOptions {
         DecodeOptions {
             tinyint1_as_bool: true,
             zero_date_as_null: true,
+            time_as_duration: false,
         }
     }
 }
@@ -90,6 +94,8 @@ pub enum Kind {
     },
     Date,
     Time,
+    /// `TIME` read as a duration (`time_as_duration`).
+    Duration,
     /// `DATETIME` (no time zone).
     Datetime,
     /// `TIMESTAMP` (UTC).
@@ -189,6 +195,7 @@ pub fn kind_of(
             }
         }
         MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => Kind::Date,
+        MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 if opts.time_as_duration => Kind::Duration,
         MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => Kind::Time,
         MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2 => Kind::Datetime,
         MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => Kind::Timestamp,
@@ -257,6 +264,7 @@ impl Kind {
             Kind::Decimal256 { precision, scale } => DataType::Decimal256(precision, scale),
             Kind::Date => DataType::Date32,
             Kind::Time => DataType::Time64(TimeUnit::Microsecond),
+            Kind::Duration => DataType::Duration(TimeUnit::Microsecond),
             Kind::Datetime => timestamp_us(false),
             Kind::Timestamp => timestamp_us(true),
             Kind::Utf8 | Kind::Json => DataType::Utf8,
@@ -680,16 +688,22 @@ fn datetime_of(v: Cell<'_>) -> Result<DateVal> {
     }
 }
 
-fn time_of(v: Cell<'_>) -> Result<i64> {
-    let us = match v {
+/// A TIME value as signed microseconds (its whole ±838:59:59 range).
+fn duration_of(v: Cell<'_>) -> Result<i64> {
+    Ok(match v {
         Cell::Time(neg, days, h, mi, s, us) => time_parts_us(neg, days, h, mi, s, us),
         Cell::Bytes(b) => parse_time_text(b)?,
         other => return Err(unexpected(other, "a time")),
-    };
+    })
+}
+
+fn time_of(v: Cell<'_>) -> Result<i64> {
+    let us = duration_of(v)?;
     if !(0..US_PER_DAY).contains(&us) {
         return Err(Error::data(format!(
             "TIME value {} is outside 00:00:00–23:59:59.999999 and cannot be an Arrow time64; \
-             read it as TIME_TO_SEC(col) or CAST(col AS CHAR)",
+             connect with time_as_duration=True to read TIME columns as durations, or read it \
+             as TIME_TO_SEC(col)",
             format_time_us(us)
         )));
     }
@@ -727,7 +741,9 @@ impl ColumnDecoder {
             Kind::Decimal128 { .. } => Buf::D128(PrimBuf::with_capacity(n)),
             Kind::Decimal256 { .. } => Buf::D256(PrimBuf::with_capacity(n)),
             Kind::Date => Buf::Days(PrimBuf::with_capacity(n)),
-            Kind::Time | Kind::Datetime | Kind::Timestamp => Buf::Micros(PrimBuf::with_capacity(n)),
+            Kind::Time | Kind::Duration | Kind::Datetime | Kind::Timestamp => {
+                Buf::Micros(PrimBuf::with_capacity(n))
+            }
             Kind::Utf8 | Kind::Json | Kind::Binary => Buf::Var(VarBuf::with_capacity(n, n * 8)),
             Kind::Enum => Buf::Dict {
                 keys: PrimBuf::with_capacity(n),
@@ -851,6 +867,7 @@ impl ColumnDecoder {
                 DateVal::Micros(us) => b.push(narrow(us.div_euclid(US_PER_DAY))?),
             },
             Buf::Micros(b) if kind == Kind::Time => b.push(time_of(v)?),
+            Buf::Micros(b) if kind == Kind::Duration => b.push(duration_of(v)?),
             Buf::Micros(b) => match datetime_of(v)? {
                 DateVal::Zero => return self.zero_date(),
                 DateVal::Micros(us) => b.push(us),
@@ -916,6 +933,9 @@ impl ColumnDecoder {
             Buf::D256(b) => b.finish::<Decimal256Type>(dt),
             Buf::Days(b) => b.finish::<Date32Type>(dt),
             Buf::Micros(b) if self.kind == Kind::Time => b.finish::<Time64MicrosecondType>(dt),
+            Buf::Micros(b) if self.kind == Kind::Duration => {
+                b.finish::<arrow_array::types::DurationMicrosecondType>(dt)
+            }
             Buf::Micros(b) => b.finish::<TimestampMicrosecondType>(dt),
             Buf::Var(b) => {
                 if matches!(self.kind, Kind::Binary) {
@@ -1203,6 +1223,21 @@ mod tests {
             .unwrap_err();
         assert!(err.message.contains("24:00:00.000000"), "{}", err.message);
         assert!(t.push(Some(&MyValue::Time(true, 0, 0, 0, 1, 0))).is_err());
+
+        // time_as_duration: the whole range, negative values included
+        let mut du = ColumnDecoder::new(Kind::Duration, "du", 3, &o);
+        du.push(Some(&MyValue::Time(false, 1, 2, 0, 0, 5))).unwrap();
+        du.push(Some(&MyValue::Time(true, 0, 0, 0, 1, 0))).unwrap();
+        du.push(Some(&MyValue::Bytes(b"-838:59:59".to_vec())))
+            .unwrap();
+        let a = du.finish().unwrap();
+        assert_eq!(a.data_type(), &DataType::Duration(TimeUnit::Microsecond));
+        let a = arrow_array::cast::AsArray::as_primitive::<
+            arrow_array::types::DurationMicrosecondType,
+        >(&a);
+        assert_eq!(a.value(0), (26 * 3600) * 1_000_000 + 5);
+        assert_eq!(a.value(1), -1_000_000);
+        assert_eq!(a.value(2), -((838 * 3600 + 59 * 60 + 59) * 1_000_000));
 
         let mut u = ColumnDecoder::new(Kind::U64, "u", 2, &o);
         u.push(Some(&MyValue::UInt(u64::MAX))).unwrap();
