@@ -286,3 +286,35 @@ def test_a_connection_held_by_another_thread_is_waited_for(
     tx.commit()
     t.join(60)
     assert not t.is_alive() and len(out) == 1
+
+
+def test_pg_a_refused_copy_keeps_the_transaction(pg: sqlarrow.Connector, pg_schema: str) -> None:
+    """A write whose COPY the server refuses before it starts (a read-only transaction,
+    no INSERT privilege) made tokio-postgres drop the connection, losing the caller's
+    transaction: the next statement raised DatabaseConnectionError."""
+    t = f'"{pg_schema}".rc'
+    pg.execute(f"create table {t} (id int primary key, v text)")
+    data = pa.table({"id": [5], "v": ["z"]})
+    with pg.transaction(read_only=True) as tx:
+        for kw in ({}, {"mode": "upsert", "key": ["id"]}):
+            with pytest.raises(sqlarrow.ReadOnlyViolation, match="read-only transaction"):
+                tx.write(t, data, **kw)  # type: ignore[arg-type]
+        assert tx.query("select count(*) as n from " + t).to_pylist() == [{"n": 0}]
+    role = f"sqlarrow_r_{uuid.uuid4().hex[:12]}"
+    pg.execute(f"create role {role}")
+    try:
+        pg.execute(f'grant usage on schema "{pg_schema}" to {role}')
+        pg.execute(f"grant select on {t} to {role}")
+        with pg.transaction() as tx:
+            tx.execute(f"insert into {t} values (1, 'a')")
+            tx.execute(f"set local role {role}")
+            with pytest.raises(sqlarrow.QueryError, match="permission denied") as e:
+                tx.write(t, data)
+            assert e.value.sqlstate == "42501"
+            tx.execute("reset role")
+            assert tx.query(f"select id from {t}").to_pylist() == [{"id": 1}]
+        assert pg.query(f"select id from {t}").to_pylist() == [{"id": 1}]
+    finally:
+        pg.execute(f'revoke all on schema "{pg_schema}" from {role}')
+        pg.execute(f"revoke all on {t} from {role}")
+        pg.execute(f"drop role {role}")

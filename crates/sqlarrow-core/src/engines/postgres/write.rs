@@ -396,6 +396,38 @@ pub(crate) async fn write_in_tx(
     crate::write::check_key(opts)?;
     let start = std::time::Instant::now();
     let client = &conn.client;
+    // A COPY the server refuses before it starts (a read-only transaction, no INSERT
+    // privilege) makes tokio-postgres drop the connection (its copy_in sends a second
+    // Sync, whose extra ReadyForQuery it cannot place): the caller's whole transaction
+    // would be lost. Those two refusals are checked here first, and are plain errors.
+    let row = client
+        .query_one(
+            "select current_setting('transaction_read_only') = 'on', \
+                    coalesce(has_any_column_privilege(to_regclass($1), 'INSERT'), true)",
+            &[&table.quoted()],
+        )
+        .await
+        .map_err(map_err)?;
+    let (read_only, may_insert): (bool, bool) = (row.get(0), row.get(1));
+    if read_only {
+        return Err(Error::new(
+            ErrorKind::ReadOnly,
+            format!(
+                "cannot write to {} in a read-only transaction",
+                table.quoted()
+            ),
+        )
+        .with_sqlstate("25006")
+        .transient(false));
+    }
+    if !may_insert {
+        return Err(Error::new(
+            ErrorKind::Query,
+            format!("permission denied for table {}", table.quoted()),
+        )
+        .with_sqlstate("42501")
+        .transient(false));
+    }
     client
         .batch_execute("SAVEPOINT _sqlarrow_write")
         .await
