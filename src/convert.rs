@@ -211,6 +211,14 @@ fn type_name(v: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// The module of `v`'s type (`numpy`, `pandas.core.series`, ...), or "".
+fn type_module(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .module()
+        .and_then(|m| m.extract())
+        .unwrap_or_default()
+}
+
 /// `v` as a Python list when it is a list of items: a list or tuple (itself), a
 /// one-dimensional numpy array, a pandas Series or Index, or a range. `None` otherwise.
 fn item_list<'py>(v: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -223,11 +231,7 @@ fn item_list<'py>(v: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> 
                 .into_any(),
         ));
     }
-    let module: String = v
-        .get_type()
-        .module()
-        .and_then(|m| m.extract())
-        .unwrap_or_default();
+    let module = type_module(v);
     let tname = type_name(v);
     let listish =
         (module == "numpy" && tname == "ndarray" && v.getattr("ndim")?.extract::<i64>()? == 1)
@@ -250,11 +254,7 @@ fn numpy_or_pandas_value(
     if tname == "NAType" || tname == "NaTType" {
         return Ok(Some(Value::Null));
     }
-    let module: String = v
-        .get_type()
-        .module()
-        .and_then(|m| m.extract())
-        .unwrap_or_default();
+    let module = type_module(v);
     if module != "numpy" {
         return Ok(None);
     }
@@ -335,8 +335,10 @@ pub fn to_params(
                         format!("no value given for named parameter :{base}"),
                     )
                 })?;
+                // A list-like value as the list it was turned into above.
+                let v = lists.get(base).cloned().unwrap_or(v);
                 let v = match item {
-                    Some(k) => lists.get(base).unwrap_or(&v).get_item(k)?,
+                    Some(k) => v.get_item(k)?,
                     None => v,
                 };
                 vals.push(to_value(py, &v, &format!(":{name}"))?);

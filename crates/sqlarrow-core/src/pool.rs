@@ -477,7 +477,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_caller_waiting_for_itself_fails_at_once() {
+    async fn a_caller_waiting_for_itself_fails_after_the_grace() {
         let pool = Pool::new(
             Counter(AtomicU64::new(0)),
             PoolConfig {
