@@ -628,3 +628,13 @@ def test_a_bad_value_in_a_later_batch_leaves_the_transaction_as_it_was(
     with pytest.raises(sqlarrow.DataError):
         my.write("tb", reader)
     assert rows(my, "SELECT COUNT(*) AS n FROM tb") == [{"n": 2}]
+
+
+def test_long_table_name_is_a_config_error(my: MySQLConnector) -> None:
+    """Over 64 characters: refused by sqlarrow, naming the limit (was the server's
+    QueryError 1103), inside a transaction too."""
+    with pytest.raises(ConfigError, match="64 characters"):
+        my.write("t" * 65, pa.table({"a": [1]}))
+    with my.transaction() as tx, pytest.raises(ConfigError, match="64 characters"):
+        tx.write("t" * 65, pa.table({"a": [1]}))
+    assert my.write("t" * 64, pa.table({"a": [1]})).rows_written == 1

@@ -423,3 +423,25 @@ def test_sqlite_uuid_and_text_columns_get_what_reads_back(litew: sqlarrow.Connec
     ]
     with pytest.raises(DataError, match="t"):
         litew.write("u", pa.table({"t": [b"\xff\xfe"]}))
+
+
+def test_names_the_engine_would_truncate_are_refused(
+    pg: sqlarrow.Connector, pg_schema: str
+) -> None:
+    """PostgreSQL cuts identifiers beyond 63 bytes with only a NOTICE: a long column
+    was created cut and then matched no input column; a long table name wrote into a
+    table of another name. Both are a ConfigError before anything is created."""
+    long_col = "c" * 64
+    with pytest.raises(sqlarrow.ConfigError, match="63 bytes"):
+        pg.write(f'"{pg_schema}".t', pa.table({long_col: [1]}))
+    with pytest.raises(sqlarrow.ConfigError, match="63 bytes"):
+        pg.write(f'"{pg_schema}".{"t" * 64}', pa.table({"a": [1]}))
+    # A long input name mapped to a short column is fine; 63 bytes of UTF-8 too.
+    res = pg.write(f'"{pg_schema}".t', pa.table({long_col: [1]}), column_map={long_col: "a"})
+    assert res.rows_written == 1
+    ok = "é" * 31  # 62 bytes
+    assert pg.write(f'"{pg_schema}".t2', pa.table({ok: [1]})).rows_written == 1
+    assert pg.query(f'select * from "{pg_schema}".t2').column_names == [ok]
+    assert pg.query(
+        "select count(*) as n from pg_tables where schemaname = $1", [pg_schema]
+    ).to_pylist() == [{"n": 2}]

@@ -703,3 +703,91 @@ def test_structs_maps_and_lists_without_arrays_are_written_as_json(
     with pytest.raises(sqlarrow.DataError, match=r'column "point" \(input row 1\): the float NaN'):
         conn.write(f"{p}js", bad)
     assert len(rows(conn, f"select id from {p}js")) == 4
+
+
+@pytest.mark.parametrize("mode", ["upsert", "update"])
+def test_null_key_is_refused_with_its_row(
+    target: tuple[sqlarrow.Connector, str, str], mode: str
+) -> None:
+    """A NULL key matches no row. PostgreSQL and MySQL merged the NULL-key rows of one
+    input into one (dropping the rest); SQLite gave a NULL INTEGER PRIMARY KEY a new
+    rowid that a later input row overwrote. Now: a DataError naming column and row."""
+    conn, p, _ = target
+    conn.execute(f"create table {p}nk (id integer, v text, unique (id))")
+    conn.write(f"{p}nk", pa.table({"id": [1], "v": ["a"]}))
+    data = pa.table({"id": pa.array([1, None, None, 2], pa.int64()), "v": ["A", "x", "y", "b"]})
+    with pytest.raises(sqlarrow.DataError) as info:
+        conn.write(f"{p}nk", data, mode, key=["id"])
+    assert info.value.row_index == 1  # type: ignore[attr-defined]
+    assert info.value.column == "id"  # type: ignore[attr-defined]
+    assert "NULL" in str(info.value)
+    assert rows(conn, f"select id, v from {p}nk") == [{"id": 1, "v": "a"}]
+
+
+@pytest.mark.parametrize("mode", ["upsert", "update"])
+def test_null_key_rows_are_set_aside_with_skip(
+    target: tuple[sqlarrow.Connector, str, str], mode: str
+) -> None:
+    conn, p, _ = target
+    conn.execute(f"create table {p}nk (id integer, v text, unique (id))")
+    conn.write(f"{p}nk", pa.table({"id": [1], "v": ["a"]}))
+    data = pa.table({"id": pa.array([1, None, None, 2], pa.int64()), "v": ["A", "x", "y", "b"]})
+    res = conn.write(f"{p}nk", data, mode, key=["id"], on_error="skip")
+    assert res.rows_failed == 2
+    assert res.failed is not None
+    failed = res.failed.to_pylist()
+    assert [r["v"] for r in failed] == ["x", "y"]
+    assert all("NULL key" in r["_sqlarrow_error"] for r in failed)
+    expected = [{"id": 1, "v": "A"}] + ([{"id": 2, "v": "b"}] if mode == "upsert" else [])
+    assert rows(conn, f"select id, v from {p}nk order by id") == expected
+
+
+def test_sqlite_null_integer_primary_key_upsert_loses_no_row(tmp_path: Path) -> None:
+    """The rowid case: a NULL key got rowid 3, which the next input row (id 3) then
+    updated: one input row vanished and was counted as an update."""
+    with sqlarrow.connect(f"sqlite:///{tmp_path / 'k.db'}") as conn:
+        conn.write("t", pa.table({"id": [1, 2], "v": ["a", "b"]}), "upsert", key=["id"])
+        data = pa.table({"id": pa.array([None, 3], pa.int64()), "v": ["x", "c"]})
+        with pytest.raises(sqlarrow.DataError):
+            conn.write("t", data, "upsert", key=["id"])
+        res = conn.write("t", data, "upsert", key=["id"], on_error="skip")
+        assert (res.rows_written, res.rows_updated, res.rows_failed) == (1, 0, 1)
+        assert rows(conn, "select id, v from t order by id") == [
+            {"id": 1, "v": "a"},
+            {"id": 2, "v": "b"},
+            {"id": 3, "v": "c"},
+        ]
+
+
+def test_upsert_of_key_columns_only(target: tuple[sqlarrow.Connector, str, str]) -> None:
+    """Only the key: new keys are inserted, existing ones left alone (MySQL's no-op
+    update was an ambiguous-column error)."""
+    conn, p, _ = target
+    conn.execute(f"create table {p}ko (id integer primary key, v text)")
+    conn.write(f"{p}ko", pa.table({"id": [1], "v": ["a"]}))
+    res = conn.write(f"{p}ko", pa.table({"id": [1, 5]}), "upsert", key=["id"])
+    assert res.rows_written == 1
+    assert rows(conn, f"select id, v from {p}ko order by id") == [
+        {"id": 1, "v": "a"},
+        {"id": 5, "v": None},
+    ]
+
+
+def test_key_names_ignore_case_where_the_engine_does(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    """MySQL and SQLite resolve column names ignoring case, so key=["ID"] names the
+    column `id`, of an existing table and of one the write creates. PostgreSQL does
+    not: there it is a clear error."""
+    conn, p, engine = target
+    conn.execute(f"create table {p}kc (id integer primary key, v text)")
+    data = pa.table({"id": [1, 2], "v": ["a", "b"]})
+    if engine == "postgres":
+        with pytest.raises(ConfigError, match="ID"):
+            conn.write(f"{p}kc", data, "upsert", key=["ID"])
+        return
+    assert conn.write(f"{p}kc", data, "upsert", key=["ID"]).rows_written == 2
+    assert conn.write(f"{p}kc", data, "update", key=["Id"]).rows_failed == 0
+    res = conn.write(f"{p}kc_new", data, "upsert", key=["ID"])
+    assert res.rows_written == 2
+    assert conn.get_schema(f"{p}kc_new").primary_key == ["id"]

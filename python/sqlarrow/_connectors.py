@@ -324,7 +324,8 @@ class Connector(abc.ABC):
         ``upsert`` inserts new rows and updates existing ones matched by ``key`` (one or
         more column names, required); ``update`` only updates matching rows (input rows
         without a match are ignored; columns left out keep their values). Duplicate keys
-        within the input: the last row wins. PostgreSQL stages the input with binary
+        within the input: the last row wins; a NULL key is a ``DataError`` naming the
+        input row (``on_error="skip"``: set aside). PostgreSQL stages the input with binary
         COPY and merges with one ``INSERT ... ON CONFLICT`` / ``UPDATE ... FROM``
         statement; its upsert needs a primary key or unique index on exactly ``key``
         (as does SQLite's ``ON CONFLICT``). A missing table is created with ``key`` as its

@@ -570,6 +570,7 @@ impl Connector {
             reader,
             crate::write::engine_has_arrays(self.engine_name()),
         );
+        let reader = crate::write::refuse_null_keys(reader, opts);
         // The connector's statement timeout bounds the whole write (a lock wait, the
         // load, the merge), as it bounds a query: on expiry the server is asked to
         // cancel, and the write's transaction rolls back.

@@ -161,6 +161,7 @@ impl Transaction {
             reader,
             crate::write::engine_has_arrays(self.engine_name()),
         );
+        let reader = crate::write::refuse_null_keys(reader, opts);
         let mut guard = self.inner.lock().await;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         dispatch!(inner, tx => tx.write(&table, reader, opts, cancel).await)

@@ -649,6 +649,107 @@ impl RecordBatchReader for JsonNestedReader {
     }
 }
 
+/// Keyed writes (upsert, update) match input rows to table rows by key, and a NULL
+/// key matches no row: engines then differ (PostgreSQL and MySQL merged every
+/// NULL-key row into one, dropping the others; SQLite gave a NULL `INTEGER PRIMARY
+/// KEY` a new rowid that a later input row could overwrite). With `on_error="raise"`
+/// such a row is a `DataError` naming the column and input row, before anything is
+/// written; with `"skip"` the engines set it aside. `reader` itself otherwise.
+pub fn refuse_null_keys(
+    reader: Box<dyn RecordBatchReader + Send>,
+    opts: &WriteOptions,
+) -> Box<dyn RecordBatchReader + Send> {
+    if !opts.mode.is_keyed() || opts.skip_errors || opts.key.is_empty() {
+        return reader;
+    }
+    let schema = reader.schema();
+    let Ok(names) = mapped_names(&schema, &opts.column_map) else {
+        return reader;
+    };
+    // A key names a table column: the input column mapped to it exactly, else the one
+    // equal ignoring case (MySQL and SQLite resolve names so). A key the input lacks is
+    // left to the engine's own check.
+    let keys: Vec<(usize, String)> = opts
+        .key
+        .iter()
+        .filter_map(|k| {
+            let i = names.iter().position(|n| n == k).or_else(|| {
+                let lower = k.to_lowercase();
+                let mut hits = names
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| n.to_lowercase() == lower);
+                match (hits.next(), hits.next()) {
+                    (Some((i, _)), None) => Some(i),
+                    _ => None,
+                }
+            })?;
+            Some((i, k.clone()))
+        })
+        .collect();
+    if keys.is_empty() {
+        return reader;
+    }
+    Box::new(NullKeyReader {
+        inner: reader,
+        keys,
+        mode: opts.mode,
+        rows: 0,
+    })
+}
+
+struct NullKeyReader {
+    inner: Box<dyn RecordBatchReader + Send>,
+    keys: Vec<(usize, String)>,
+    mode: WriteMode,
+    rows: u64,
+}
+
+impl Iterator for NullKeyReader {
+    type Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        use arrow_array::Array;
+        let batch = match self.inner.next()? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(e)),
+        };
+        let first_null = self
+            .keys
+            .iter()
+            .filter_map(|(i, k)| {
+                let a = batch.column(*i);
+                if a.null_count() == 0 {
+                    return None;
+                }
+                (0..a.len()).find(|&r| a.is_null(r)).map(|r| (r, k))
+            })
+            .min_by_key(|(r, _)| *r);
+        if let Some((r, k)) = first_null {
+            let row = self.rows + r as u64;
+            let mode = match self.mode {
+                WriteMode::Update => "update",
+                _ => "upsert",
+            };
+            let e = Error::data(format!(
+                "key column \"{k}\" is NULL in input row {row}: mode=\"{mode}\" matches rows \
+                 by key, and NULL matches no row (fill the key in, write such rows with \
+                 mode=\"append\", or pass on_error=\"skip\" to set them aside)"
+            ))
+            .with_detail("column", k.clone())
+            .with_detail("row_index", row.to_string());
+            return Some(Err(arrow_schema::ArrowError::ExternalError(Box::new(e))));
+        }
+        self.rows += batch.num_rows() as u64;
+        Some(Ok(batch))
+    }
+}
+
+impl RecordBatchReader for NullKeyReader {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+}
+
 /// One JSON document per row of a nested column (NULL rows stay NULL).
 pub(crate) fn json_column(a: &ArrayRef, column: &str) -> Result<ArrayRef> {
     use arrow_array::Array;
@@ -858,7 +959,38 @@ pub fn fold_name_case(
             *k = hit.to_string();
         }
     }
+    // Key names too: `key=["ID"]` names the column `id`.
+    let keys = out.as_ref().map_or(&opts.key, |o| &o.key).clone();
+    for (i, k) in keys.iter().enumerate() {
+        if table_columns.contains(&k.as_str()) {
+            continue;
+        }
+        let lower = k.to_lowercase();
+        let mut hits = table_columns.iter().filter(|c| c.to_lowercase() == lower);
+        if let (Some(hit), None) = (hits.next(), hits.next()) {
+            out.get_or_insert_with(|| opts.clone()).key[i] = hit.to_string();
+        }
+    }
     Ok(out)
+}
+
+/// Refuse a table, schema or column name the engine would cut short: PostgreSQL
+/// truncates identifiers beyond 63 bytes with nothing but a NOTICE, so a long column
+/// name was created cut and then matched no input column, and a long table name wrote
+/// to a table of another name.
+pub fn check_name_lengths(
+    dialect: crate::schema::Dialect,
+    table: &TableRef,
+    names: &[String],
+) -> Result<()> {
+    if let Some(s) = &table.schema {
+        dialect.quote_ident(s)?;
+    }
+    dialect.quote_ident(&table.name)?;
+    for n in names {
+        dialect.quote_ident(n)?;
+    }
+    Ok(())
 }
 
 /// Input column names after `column_map`, in input order.
@@ -898,6 +1030,85 @@ pub fn mapped_names(schema: &SchemaRef, map: &HashMap<String, String>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn null_keys_are_refused_with_the_input_row_across_batches() {
+        use arrow_array::{Int64Array, RecordBatchIterator, StringArray};
+        use std::sync::Arc;
+        let schema = Arc::new(arrow_schema::Schema::new(vec![
+            arrow_schema::Field::new("v", DataType::Utf8, true),
+            arrow_schema::Field::new("ID", DataType::Int64, true),
+        ]));
+        let batch = |ids: Vec<Option<i64>>| {
+            let n = ids.len();
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from(vec![Some("x"); n])) as ArrayRef,
+                    Arc::new(Int64Array::from(ids)) as ArrayRef,
+                ],
+            )
+            .unwrap()
+        };
+        let reader = |batches: Vec<RecordBatch>| -> Box<dyn RecordBatchReader + Send> {
+            Box::new(RecordBatchIterator::new(
+                batches.into_iter().map(Ok),
+                schema.clone(),
+            ))
+        };
+        let opts = WriteOptions {
+            mode: WriteMode::Upsert,
+            key: vec!["id".into()],
+            ..Default::default()
+        };
+        let mut r = refuse_null_keys(
+            reader(vec![
+                batch(vec![Some(1), Some(2)]),
+                batch(vec![Some(3), None]),
+            ]),
+            &opts,
+        );
+        assert_eq!(next_batch(r.as_mut()).unwrap().unwrap().num_rows(), 2);
+        let e = next_batch(r.as_mut()).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Data);
+        assert!(e.message.contains("input row 3"), "{}", e.message);
+        // Appends and on_error="skip" pass NULL keys through.
+        for o in [
+            WriteOptions {
+                mode: WriteMode::Append,
+                ..opts.clone()
+            },
+            WriteOptions {
+                skip_errors: true,
+                ..opts.clone()
+            },
+        ] {
+            let mut r = refuse_null_keys(reader(vec![batch(vec![None])]), &o);
+            assert_eq!(next_batch(r.as_mut()).unwrap().unwrap().num_rows(), 1);
+        }
+    }
+
+    #[test]
+    fn key_names_fold_to_the_column_ignoring_case() {
+        let schema =
+            std::sync::Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+                "Id",
+                DataType::Int64,
+                true,
+            )]));
+        let opts = WriteOptions {
+            mode: WriteMode::Upsert,
+            key: vec!["ID".into()],
+            ..Default::default()
+        };
+        let o = fold_name_case(&schema, &opts, &["id"]).unwrap().unwrap();
+        assert_eq!(o.key, vec!["id".to_string()]);
+        assert_eq!(o.column_map.get("Id").map(String::as_str), Some("id"));
+        // Two columns equal ignoring case: nothing is guessed.
+        assert!(fold_name_case(&schema, &opts, &["Id", "id", "iD"])
+            .unwrap()
+            .is_none());
+    }
 
     #[test]
     fn nested_values_as_json() {

@@ -811,6 +811,7 @@ impl MySqlConnector {
         let start = std::time::Instant::now();
         let schema = reader.schema();
         let plan = plan_for(&schema, opts)?;
+        crate::write::check_name_lengths(crate::schema::Dialect::Mysql, table, &plan.names)?;
         let mut conn = self.checkout(cancel).await?;
         let stage = stage_name();
         let mut created = false;
@@ -859,6 +860,7 @@ impl MySqlConnector {
         let start = std::time::Instant::now();
         let schema = reader.schema();
         let plan = plan_for(&schema, opts)?;
+        crate::write::check_name_lengths(crate::schema::Dialect::Mysql, table, &plan.names)?;
         let stage = stage_name();
         let mut created = false;
         let res = self
@@ -917,7 +919,15 @@ impl MySqlConnector {
                     None => (None, None),
                 }
             }
-            None => (None, None),
+            // A table to create: `key` names input columns, ignoring case too.
+            None => {
+                let cols: Vec<&str> = plan.names.iter().map(|n| n.as_str()).collect();
+                let schema_ref = Arc::new(schema.clone());
+                (
+                    crate::write::fold_name_case(&schema_ref, opts, &cols)?,
+                    None,
+                )
+            }
         };
         let opts = folded.as_ref().unwrap_or(opts);
         let plan = folded_plan.as_ref().unwrap_or(plan);
@@ -1157,9 +1167,10 @@ impl MySqlConnector {
                     .filter(|n| !opts.key.contains(n))
                     .map(|n| mq(n))
                     .collect();
-                // With no non-key column, "update" the key to itself (a no-op).
+                // With no non-key column, "update" the key to itself (a no-op; named
+                // with the table, since the stage's SELECT has the same column).
                 let set = if non_key.is_empty() {
-                    let k = mq(&opts.key[0]);
+                    let k = format!("{qt}.{}", mq(&opts.key[0]));
                     format!("{k} = {k}")
                 } else {
                     non_key
@@ -1323,7 +1334,30 @@ impl MySqlConnector {
         ))
         .await
         .map_err(map_err)?;
+        let move_rows = |from_where: &str, reason: &str| {
+            [
+                format!(
+                    "INSERT INTO {fail} ({col_list}, {ord}, `_sqlarrow_reason`) \
+                     SELECT {}, s.{ord}, {} {from_where}",
+                    ctx.names
+                        .iter()
+                        .map(|n| format!("s.{}", mq(n)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    lit(reason)
+                ),
+                format!("DELETE s FROM {st} s JOIN {fail} f ON f.{ord} = s.{ord}"),
+            ]
+        };
         if opts.mode.is_keyed() {
+            // A NULL key matches no row (see `write::refuse_null_keys`), and GROUP BY
+            // below would merge such rows into one: set them aside first.
+            for k in &opts.key {
+                let reason = format!("key column '{k}' is null: a NULL key matches no row");
+                for sql in move_rows(&format!("FROM {st} s WHERE s.{} IS NULL", mq(k)), &reason) {
+                    conn.query_drop(&sql).await.map_err(map_err)?;
+                }
+            }
             let last = mq(&format!("{}_last", ctx.stage));
             let keys = opts
                 .key
@@ -1492,21 +1526,6 @@ impl MySqlConnector {
             }
             dupes.push((cols, format!("{reason} (repeated within the input)")));
         }
-        let move_rows = |from_where: &str, reason: &str| {
-            [
-                format!(
-                    "INSERT INTO {fail} ({col_list}, {ord}, `_sqlarrow_reason`) \
-                     SELECT {}, s.{ord}, {} {from_where}",
-                    ctx.names
-                        .iter()
-                        .map(|n| format!("s.{}", mq(n)))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    lit(reason)
-                ),
-                format!("DELETE s FROM {st} s JOIN {fail} f ON f.{ord} = s.{ord}"),
-            ]
-        };
         for (from_where, reason, optional) in checks {
             for sql in move_rows(&from_where, &reason) {
                 match conn.query_drop(&sql).await {

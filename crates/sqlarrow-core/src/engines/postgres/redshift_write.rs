@@ -89,6 +89,7 @@ impl PgConnector {
             let client = &conn.client;
             let schema = reader.schema();
             let names = mapped_names(&schema, &opts.column_map)?;
+            crate::write::check_name_lengths(crate::schema::Dialect::Redshift, table, &names)?;
             client.batch_execute("BEGIN").await.map_err(map_err)?;
             let existing = existing_columns(client, table).await?;
             match (&existing, opts.mode) {

@@ -466,6 +466,7 @@ async fn write_body(
     let mut reader = reader;
     let schema = reader.schema();
     let names = mapped_names(&schema, &opts.column_map)?;
+    crate::write::check_name_lengths(crate::schema::Dialect::Postgres, table, &names)?;
     let mut existing = target_columns(client, table).await?;
     match (&existing, opts.mode) {
         (Some(_), WriteMode::Create) => {
@@ -786,6 +787,17 @@ async fn set_aside(ctx: &MergeCtx<'_>, stage: &str, opts: &WriteOptions) -> Resu
         "CREATE TEMP TABLE {rej} (_sqlarrow_ord int8 PRIMARY KEY, reason text NOT NULL) ON COMMIT DROP"
     )];
     if keyed {
+        // A NULL key matches no row (see `write::refuse_null_keys`): set aside first.
+        for k in &opts.key {
+            sql.push(format!(
+                "INSERT INTO {rej} SELECT s._sqlarrow_ord, {} FROM {stage} s WHERE s.{} IS NULL \
+                 ON CONFLICT DO NOTHING",
+                lit(&format!(
+                    "key column \"{k}\" is null: a NULL key matches no row"
+                )),
+                quote_ident(k)
+            ));
+        }
         let same = opts
             .key
             .iter()

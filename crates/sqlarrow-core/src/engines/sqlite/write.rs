@@ -438,7 +438,12 @@ fn write_in_savepoint(
             let cols: Vec<&str> = cols.iter().map(|c| c.0.as_str()).collect();
             crate::write::fold_name_case(&schema, opts, &cols)?
         }
-        None => None,
+        // A table to create: `key` names input columns, ignoring case too.
+        None => {
+            let names = mapped_names(&schema, &opts.column_map)?;
+            let cols: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+            crate::write::fold_name_case(&schema, opts, &cols)?
+        }
     };
     let opts = folded.as_ref().unwrap_or(opts);
     let names = mapped_names(&schema, &opts.column_map)?;
@@ -554,6 +559,17 @@ fn write_in_savepoint(
     let mut changed = 0u64;
     let mut failed = opts.skip_errors.then(|| FailedRows::empty(&schema));
     let mut scratch = String::with_capacity(64);
+    // `on_error="skip"` in keyed modes: a row with a NULL key is set aside (a NULL
+    // matches no row, and a NULL `INTEGER PRIMARY KEY` would take a new rowid that a
+    // later input row could overwrite). Without skip, `write::refuse_null_keys` raised.
+    let null_key_cols: Vec<usize> = if opts.mode.is_keyed() && failed.is_some() {
+        opts.key
+            .iter()
+            .filter_map(|k| names.iter().position(|n| n == k))
+            .collect()
+    } else {
+        Vec::new()
+    };
     {
         let mut stmt = tx.prepare(&stmt_sql.sql).map_err(|e| {
                         let e = map_err(e);
@@ -575,6 +591,22 @@ fn write_in_savepoint(
                 .map(|((a, n), numeric)| Col::of(a, n, *numeric))
                 .collect::<Result<Vec<_>>>()?;
             for row in 0..batch.num_rows() {
+                if let (Some(f), Some(&ki)) = (
+                    failed.as_mut(),
+                    null_key_cols
+                        .iter()
+                        .find(|&&ki| arrow_array::Array::is_null(batch.column(ki), row)),
+                ) {
+                    let cols = batch.columns().iter().map(|c| c.slice(row, 1)).collect();
+                    f.push(
+                        cols,
+                        vec![format!(
+                            "key column \"{}\" is null: a NULL key matches no row",
+                            names[ki]
+                        )],
+                    )?;
+                    continue;
+                }
                 for (k, c) in cols.iter().enumerate() {
                     c.bind(&mut stmt, stmt_sql.slot[k], row, &mut scratch)
                         .map_err(map_err)?;
