@@ -137,6 +137,66 @@ def test_query_json_is_strict_json_for_nan_and_infinity() -> None:
     ]
 
 
+NESTED_SQL = (
+    "select array[1, null, 3] as arr, array['a\"b'] as sa, "
+    '\'{"k": [1, {"z": null}]}\'::jsonb as j, '
+    "interval '1 year 2 mon 3 days 04:05:06.5' as iv, interval '-1 mon 2 days -3 hours' as iv2, "
+    "interval '3 days' as iv3, interval '0' as iv4"
+)
+
+
+def test_query_json_embeds_documents_and_writes_iso_intervals() -> None:
+    """JSON columns are documents in the output, not quoted strings; intervals are
+    ISO 8601 (they were [months, days, ns] lists or a number of seconds, by value)."""
+    for extra in ([], ["--limit", "5"]):
+        proc = cli("query", PG_URL, NESTED_SQL, "--format", "json", *extra)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == [
+            {
+                "arr": [1, None, 3],
+                "sa": ['a"b'],
+                "j": {"k": [1, {"z": None}]},
+                "iv": "P1Y2M3DT4H5M6.5S",
+                "iv2": "P-1M2DT-3H",
+                "iv3": "P3D",
+                "iv4": "PT0S",
+            }
+        ]
+
+
+def test_query_table_and_csv_show_lists_as_json() -> None:
+    """Lists were Python reprs (``[1, None, 3]``), intervals tuples (``(1, 2, 0)``)."""
+    proc = cli("query", PG_URL, NESTED_SQL, "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.reader(io.StringIO(proc.stdout)))
+    assert rows[1] == [
+        "[1, null, 3]",
+        '["a\\"b"]',
+        '{"k": [1, {"z": null}]}',
+        "P1Y2M3DT4H5M6.5S",
+        "P-1M2DT-3H",
+        "P3D",
+        "PT0S",
+    ]
+    proc = cli("query", PG_URL, NESTED_SQL)
+    assert proc.returncode == 0, proc.stderr
+    assert "[1, null, 3]" in proc.stdout and "None" not in proc.stdout
+    assert "P1Y2M3DT4H5M6.5S" in proc.stdout
+
+
+def test_iso_intervals() -> None:
+    import datetime as dt
+
+    from sqlarrow.cli import _iso_interval, _timedelta_parts
+
+    assert _iso_interval((0, 0, 0)) == "PT0S"
+    assert _iso_interval((14, 0, 0)) == "P1Y2M"
+    assert _iso_interval((-14, -1, -1_500_000_000)) == "P-1Y-2M-1DT-1.5S"
+    assert _iso_interval((0, 0, 3_600_000_000_001)) == "PT1H0.000000001S"
+    assert _iso_interval(_timedelta_parts(-dt.timedelta(hours=25))) == "P-1DT-1H"
+    assert _iso_interval(_timedelta_parts(dt.timedelta(microseconds=1))) == "PT0.000001S"
+
+
 def test_query_postgres(pg_admin: sqlarrow.Connector) -> None:
     proc = cli(
         "query",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import csv
 import datetime as _dt
 import decimal
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from . import __version__, connect
@@ -45,7 +46,66 @@ def _text(value: Any) -> str:
         return "\\x" + bytes(value).hex()
     if isinstance(value, float):
         return repr(value)
+    return _plain(value)
+
+
+def _plain(value: Any) -> str:
+    """Lists and structs as JSON text (``[1, null, 3]``, not Python's ``[1, None, 3]``),
+    intervals in ISO 8601, anything else as ``str``."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(_json_value(value), default=_json_default, ensure_ascii=False)
+    if _is_interval(value):
+        return _iso_interval(value)
+    if isinstance(value, _dt.timedelta):
+        return _iso_interval(_timedelta_parts(value))
     return str(value)
+
+
+def _timedelta_parts(value: _dt.timedelta) -> tuple[int, int, int]:
+    """A timedelta as (months, days, nanoseconds), days and time carrying the same
+    sign (``-timedelta(hours=1)`` is ``PT-1H``, not Python's ``-1 day, 23:00:00``)."""
+    sign = -1 if value < _dt.timedelta(0) else 1
+    a = abs(value)
+    return (0, sign * a.days, sign * (a.seconds * 1_000_000 + a.microseconds) * 1000)
+
+
+def _is_interval(value: Any) -> bool:
+    # A month-day-nanosecond interval reads as a (months, days, nanoseconds) tuple
+    # (pyarrow's MonthDayNano is a named one); no other type reads as a tuple.
+    return (
+        isinstance(value, tuple)
+        and len(value) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    )
+
+
+def _iso_interval(value: tuple[int, int, int]) -> str:
+    """An interval as ISO 8601, each part with its own sign as PostgreSQL's
+    ``intervalstyle = iso_8601`` writes it: ``P1Y2M3DT4H5M6.5S``, ``P-1M2D``, ``PT0S``."""
+    months, days, nanos = value
+    out = "P"
+    years, rest = divmod(abs(months), 12)
+    sign = "-" if months < 0 else ""
+    if years:
+        out += f"{sign}{years}Y"
+    if rest:
+        out += f"{sign}{rest}M"
+    if days:
+        out += f"{days}D"
+    if nanos:
+        sign = "-" if nanos < 0 else ""
+        hours, rem = divmod(abs(nanos), 3_600_000_000_000)
+        minutes, rem = divmod(rem, 60_000_000_000)
+        secs, frac = divmod(rem, 1_000_000_000)
+        out += "T"
+        if hours:
+            out += f"{sign}{hours}H"
+        if minutes:
+            out += f"{sign}{minutes}M"
+        if secs or frac:
+            tail = f".{frac:09d}".rstrip("0") if frac else ""
+            out += f"{sign}{secs}{tail}S"
+    return out if out != "P" else "PT0S"
 
 
 def _is_numeric(value: Any) -> bool:
@@ -87,7 +147,7 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
         return value.isoformat()
     if isinstance(value, _dt.timedelta):
-        return value.total_seconds()
+        return _iso_interval(_timedelta_parts(value))
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -98,9 +158,12 @@ def _json_default(value: Any) -> Any:
 def _json_value(value: Any) -> Any:
     """``value`` with floats JSON has no number for (NaN, infinities) as the strings
     PostgreSQL's ``to_json`` uses: Python's ``json`` would write a bare ``NaN``, which
-    is not JSON and which strict parsers (jq, JavaScript) refuse."""
+    is not JSON and which strict parsers (jq, JavaScript) refuse. Intervals become
+    ISO 8601 strings."""
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if _is_interval(value):
+        return _iso_interval(value)
     if isinstance(value, list):
         return [_json_value(v) for v in value]
     if isinstance(value, dict):
@@ -108,10 +171,43 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _json_columns(schema: Any) -> set[str]:
+    """Names of the columns holding JSON documents (the ``arrow.json`` extension): the
+    JSON output embeds their documents rather than quoting them as strings. Needs a
+    pyarrow schema; without pyarrow they stay strings."""
+    names: set[str] = set()
+    fields = list(schema) if isinstance(schema, Iterable) else []
+    for field in fields:
+        if not hasattr(field, "type"):
+            continue
+        ext = getattr(field.type, "extension_name", None)
+        meta = field.metadata or {}
+        if ext == "arrow.json" or meta.get(b"ARROW:extension:name") == b"arrow.json":
+            names.add(field.name)
+    return names
+
+
+def _embed_json(row: dict[str, Any], json_columns: set[str]) -> dict[str, Any]:
+    out = dict(row)
+    for name in json_columns:
+        text = out.get(name)
+        if isinstance(text, str):
+            # Not a document after all: keep the text.
+            with contextlib.suppress(ValueError):
+                out[name] = json.loads(text)
+    return out
+
+
 def _write_rows(
-    out: TextIO, rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str
+    out: TextIO,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    fmt: str,
+    json_columns: set[str] | None = None,
 ) -> None:
     if fmt == "json":
+        if json_columns:
+            rows = [_embed_json(r, json_columns) for r in rows]
         json.dump(
             [_json_value(r) for r in rows],
             out,
@@ -133,7 +229,7 @@ def _write_rows(
 def _csv_cell(value: Any) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "\\x" + bytes(value).hex()
-    return str(value)
+    return _plain(value)
 
 
 def _ms(seconds: float) -> str:
@@ -314,21 +410,26 @@ def _handoffs(result: Any) -> None:
 # -- query / test ---------------------------------------------------------------------
 def run_query(url: str, sql: str, limit: int | None, fmt: str) -> int:
     with connect(url) as conn:
+        json_columns: set[str] = set()
         if limit is None:
             result = conn.query(sql)
             rows = result.to_pylist()
             columns = result.column_names
+            if fmt == "json":
+                json_columns = _json_columns(result.schema)
         else:
             rows = []
             with conn.stream(sql, batch_size=max(1, min(limit, 65_536))) as stream:
                 columns = stream.column_names
+                if fmt == "json":
+                    json_columns = _json_columns(getattr(stream, "schema", None))
                 if limit > 0:
                     for batch in stream:
                         rows.extend(_batch_rows(batch))
                         if len(rows) >= limit:
                             break
             rows = rows[:limit]
-        _write_rows(sys.stdout, rows, columns, fmt)
+        _write_rows(sys.stdout, rows, columns, fmt, json_columns)
     return 0
 
 
