@@ -372,6 +372,7 @@ impl RawConnector {
             schema: out.schema,
             batches: out.batches,
             elapsed_ms: out.elapsed_ms,
+            warnings: out.warnings,
         })
     }
 
@@ -400,6 +401,7 @@ impl RawConnector {
         })?;
         Ok(RawStream {
             schema: stream.schema(),
+            warnings: stream.warnings_handle(),
             inner: Arc::new(Mutex::new(Some(stream))),
         })
     }
@@ -645,6 +647,8 @@ struct RawResult {
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
     elapsed_ms: f64,
+    /// The server's warnings about the statement (MySQL's `SHOW WARNINGS`).
+    warnings: Vec<String>,
 }
 
 fn export_batches<'py>(
@@ -686,6 +690,7 @@ impl RawResult {
             schema,
             batches,
             elapsed_ms: self.elapsed_ms,
+            warnings: self.warnings.clone(),
         })
     }
 
@@ -718,6 +723,11 @@ impl RawResult {
         self.elapsed_ms
     }
 
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+
     fn to_pylist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         convert::to_pylist(py, &self.batches, &self.column_names())
     }
@@ -740,6 +750,8 @@ impl RawResult {
 struct RawStream {
     schema: SchemaRef,
     inner: Arc<Mutex<Option<BatchStream>>>,
+    /// The server's warnings, complete once the stream is exhausted.
+    warnings: sqlarrow_core::stream::Warnings,
 }
 
 /// Blocking iterator over a stream for the C stream interface (pulled by the consumer).
@@ -815,6 +827,7 @@ impl RawStream {
             schema,
             batches: vec![b],
             elapsed_ms: 0.0,
+            warnings: Vec::new(),
         }))
     }
 
@@ -825,6 +838,12 @@ impl RawStream {
             .iter()
             .map(|f| f.name().clone())
             .collect()
+    }
+
+    /// The server's warnings about the statement, complete once every batch was read.
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
     }
 
     /// Stop the stream; returns once its connection is back in the pool (or after a

@@ -34,6 +34,7 @@ pub(crate) fn write_dict<'py>(
             schema: f.schema,
             batches: f.batches,
             elapsed_ms: 0.0,
+            warnings: Vec::new(),
         };
         d.set_item("failed", Bound::new(py, failed)?)?;
     }
@@ -64,6 +65,7 @@ impl RawTransaction {
             schema: out.schema,
             batches: out.batches,
             elapsed_ms: out.elapsed_ms,
+            warnings: out.warnings,
         })
     }
 

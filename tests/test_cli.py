@@ -253,3 +253,15 @@ def test_usage_errors() -> None:
     assert cli().returncode == 2
     assert cli("demo", "--rows", "-5").returncode == 2
     assert cli("query", "sqlite://", "select 1", "--format", "xml").returncode == 2
+
+
+def test_query_prints_server_warnings_to_stderr() -> None:
+    host = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
+    port = os.environ.get("SQLARROW_MYSQL_PORT", "3306")
+    url = f"mysql://root@{host}:{port}/?ssl_mode=disabled"
+    for extra in ([], ["--limit", "5"]):
+        proc = cli("query", url, "select cast('abc' as signed) as v", "--format", "csv", *extra)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.splitlines() == ["v", "0"]
+        assert "warning: Warning 1292: Truncated incorrect INTEGER value: 'abc'" in proc.stderr
+        assert "DatabaseWarning" not in proc.stderr

@@ -906,3 +906,70 @@ def test_connections_the_server_closed_are_replaced(
     with my.transaction() as tx:
         tx.execute("INSERT INTO k VALUES (3)")
     assert my.query("SELECT COUNT(*) AS n FROM k").to_pylist() == [{"n": 3}]
+
+
+@pytest.fixture(params=["reader", "mysql_async"])
+def my_any_path(
+    request: pytest.FixtureRequest, my_db: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MySQLConnector]:
+    """A connector on the fast reader, or (SQLARROW_MYSQL_FAST_READER=0) mysql_async."""
+    if request.param == "mysql_async":
+        monkeypatch.setenv("SQLARROW_MYSQL_FAST_READER", "0")
+    conn = _connector(my_db, pool_size=2)
+    yield conn
+    conn.close()
+
+
+CAST_WARNS = "select cast('abc' as signed) as v, cast('12x' as signed) as w"
+
+
+def test_server_warnings_reach_the_caller(my_any_path: MySQLConnector) -> None:
+    """Values the server truncated were dropped without a word: now they are on
+    QueryResult.warnings and emitted as DatabaseWarning, on both read paths."""
+    with pytest.warns(sqlarrow.DatabaseWarning, match="1292") as record:
+        result = my_any_path.query(CAST_WARNS)
+    assert result.to_pylist() == [{"v": 0, "w": 12}]
+    assert result.warnings == (
+        "Warning 1292: Truncated incorrect INTEGER value: 'abc'",
+        "Warning 1292: Truncated incorrect INTEGER value: '12x'",
+    )
+    assert len(record) == 2
+    assert record[0].filename == __file__  # points at the caller's line
+    # Parameters (prepared statements) too; and a clean query has none.
+    with pytest.warns(sqlarrow.DatabaseWarning, match="DOUBLE"):
+        assert my_any_path.query("select ? + 0 as v", ["abc"]).warnings
+    assert my_any_path.query("select 1 as v").warnings == ()
+
+
+def test_server_warnings_of_streams_and_transactions(my_any_path: MySQLConnector) -> None:
+    with pytest.warns(sqlarrow.DatabaseWarning), my_any_path.stream(CAST_WARNS) as s:
+        assert sum(b.num_rows for b in s) == 1
+    assert len(s.warnings) == 2
+    with pytest.warns(sqlarrow.DatabaseWarning), my_any_path.stream(CAST_WARNS) as s:
+        assert s.read_all().warnings == s.warnings
+    with pytest.warns(sqlarrow.DatabaseWarning), my_any_path.transaction() as tx:
+        assert len(tx.query(CAST_WARNS).warnings) == 2
+
+
+def test_result_cut_short_by_the_server_warns(
+    my_any_path: MySQLConnector, my_admin: MySQLConnector
+) -> None:
+    """MariaDB stops a recursive CTE at max_recursive_iterations (1000) and returns
+    what it has: the warning says the result may be incomplete."""
+    if "MariaDB" not in str(scalar(my_admin, "select version()")):
+        pytest.skip("MySQL raises an error at cte_max_recursion_depth instead")
+    sql = (
+        "with recursive r(x) as (select 1 union all select x + 1 from r where x < 5000) "
+        "select x from r"
+    )
+    with pytest.warns(sqlarrow.DatabaseWarning, match="1931.*incomplete"):
+        result = my_any_path.query(sql)
+    assert result.num_rows == 1001
+
+
+def test_server_warnings_can_be_silenced(my: MySQLConnector) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=sqlarrow.DatabaseWarning)
+        assert len(my.query(CAST_WARNS).warnings) == 2

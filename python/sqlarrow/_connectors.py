@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from . import _builder, _core
-from ._result import ConnectionStatus, PoolStats, QueryResult, RecordBatchStream
+from ._result import ConnectionStatus, PoolStats, QueryResult, RecordBatchStream, warn_server
 from ._url import mask_url, parse_url
 
 if TYPE_CHECKING:
@@ -221,6 +221,10 @@ class Connector(abc.ABC):
         range order (rows whose value is NULL come first). An ``ORDER BY`` then holds
         within each range only. Each range is its own statement: under concurrent
         writes the ranges may see different moments.
+
+        Warnings the server reports about the statement (MySQL/MariaDB: values it
+        truncated in a cast, a result it cut short) are on ``QueryResult.warnings`` and
+        emitted as :class:`~sqlarrow.DatabaseWarning`.
         """
         sql = _check_sql(sql)
         params = _check_params(params)
@@ -230,6 +234,7 @@ class Connector(abc.ABC):
             if partitions is not None:
                 raise ConfigError("partitions needs partition_on (the integer column to split on)")
             raw = self._retrying("query", lambda: self._raw.query(sql, params, timeout=timeout))
+            warn_server(raw.warnings)
             return QueryResult(raw)
         if not isinstance(partition_on, str) or not partition_on:
             raise ConfigError("partition_on must be a non-empty column name")

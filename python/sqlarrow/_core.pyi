@@ -289,6 +289,9 @@ class RawResult:
     @property
     def execution_time_ms(self) -> float:
         """Wall time from sending the query to the last decoded batch."""
+    @property
+    def warnings(self) -> list[str]:
+        """The server's warnings about the statement (MySQL ``SHOW WARNINGS``)."""
 
     def to_pylist(self) -> list[dict[str, Any]]:
         """Convert to a list of row dicts without pyarrow (Decimal, datetime, UUID, bytes)."""
@@ -307,6 +310,10 @@ class RawStream:
 
     @property
     def column_names(self) -> list[str]: ...
+    @property
+    def warnings(self) -> list[str]:
+        """The server's warnings about the statement, complete once every batch was read."""
+
     def close(self) -> None:
         """Stop reading: cancels the query on the server; returns once the connection is back
         in the pool (at most a few seconds)."""

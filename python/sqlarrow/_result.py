@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import html
 import time
-from collections.abc import Iterator
+import warnings as _warnings
+from collections.abc import Iterator, Sequence
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .exceptions import ConfigError, InterfaceError, MissingDependencyError
+from .exceptions import ConfigError, DatabaseWarning, InterfaceError, MissingDependencyError
 
 if TYPE_CHECKING:
     from ._core import RawResult, RawStream
@@ -73,8 +74,16 @@ class _ResultSource(Protocol):
     def column_names(self) -> list[str]: ...
     @property
     def execution_time_ms(self) -> float: ...
+    @property
+    def warnings(self) -> list[str]: ...
     def to_pylist(self) -> list[dict[str, Any]]: ...
     def for_polars(self) -> _ResultSource: ...
+
+
+def warn_server(lines: Sequence[str], stacklevel: int = 3) -> None:
+    """Report the server's warnings about a statement as :class:`DatabaseWarning`."""
+    for line in lines:
+        _warnings.warn(f"the server warned: {line}", DatabaseWarning, stacklevel=stacklevel)
 
 
 class _SchemaInfo:
@@ -151,6 +160,13 @@ class QueryResult:
     def execution_time_ms(self) -> float:
         """Wall time from sending the query to the last decoded batch, in milliseconds."""
         return self._raw.execution_time_ms
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The server's warnings about the statement (MySQL/MariaDB ``SHOW WARNINGS``,
+        as ``"Warning 1292: ..."``); empty when there were none. They are also
+        emitted as :class:`~sqlarrow.DatabaseWarning`."""
+        return tuple(self._raw.warnings)
 
     # -- conversions --------------------------------------------------------------
     def to_arrow(self) -> Any:
@@ -338,6 +354,10 @@ class _CollectedResult:
             [c.for_polars() for c in self._chunks], self._stream, self._elapsed_ms
         )
 
+    @property
+    def warnings(self) -> list[str]:
+        return list(self._stream.warnings)
+
 
 class RecordBatchStream:
     """Record batches decoded in the background while you consume them (bounded memory).
@@ -382,6 +402,13 @@ class RecordBatchStream:
         if self._closed:
             raise InterfaceError("the stream is closed")
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The server's warnings about the statement (MySQL/MariaDB ``SHOW
+        WARNINGS``), complete once every batch was read; also emitted then as
+        :class:`~sqlarrow.DatabaseWarning` (when iterating or by :meth:`read_all`)."""
+        return tuple(self._raw.warnings)
+
     def __iter__(self) -> Iterator[Any]:
         self._check_open()
         pa = _pyarrow_or_none()
@@ -390,6 +417,7 @@ class RecordBatchStream:
                 yield QueryResult(chunk)
             else:
                 yield from _arrow_table(pa, chunk).to_batches()
+        warn_server(self._raw.warnings)
 
     def read_all(self) -> QueryResult:
         """Collect every remaining batch into one :class:`QueryResult`."""
@@ -397,6 +425,7 @@ class RecordBatchStream:
         start = time.perf_counter()
         chunks = list(self._raw)
         elapsed = (time.perf_counter() - start) * 1000.0
+        warn_server(self._raw.warnings)
         return QueryResult(_CollectedResult(chunks, self._raw, elapsed))
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any, Union
 
 from . import _builder
-from ._result import QueryResult
+from ._result import QueryResult, warn_server
 from ._write import WRITE_MODES, WriteResult, arrow_input, check_on_error, to_result
 from .exceptions import ConfigError, InterfaceError
 
@@ -55,7 +55,9 @@ class Transaction:
         """Run a query inside the transaction and return its materialized result."""
         if not isinstance(sql, str):
             raise ConfigError("sql must be a str")
-        return QueryResult(self._raw.query(sql, params))
+        raw = self._raw.query(sql, params)
+        warn_server(raw.warnings)
+        return QueryResult(raw)
 
     def execute(self, sql: str, params: Params = None) -> int:
         """Run one statement inside the transaction; returns the rows affected."""

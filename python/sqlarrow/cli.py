@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
@@ -33,7 +34,7 @@ from . import __version__, connect
 from ._connectors import Connector, SQLiteConnector
 from ._url import mask_url
 from .config import default_env_file, load_config
-from .exceptions import ConfigError, SqlArrowError
+from .exceptions import ConfigError, DatabaseWarning, SqlArrowError
 
 _MAX_CELL = 40
 
@@ -411,25 +412,33 @@ def _handoffs(result: Any) -> None:
 def run_query(url: str, sql: str, limit: int | None, fmt: str) -> int:
     with connect(url) as conn:
         json_columns: set[str] = set()
-        if limit is None:
-            result = conn.query(sql)
-            rows = result.to_pylist()
-            columns = result.column_names
-            if fmt == "json":
-                json_columns = _json_columns(result.schema)
-        else:
-            rows = []
-            with conn.stream(sql, batch_size=max(1, min(limit, 65_536))) as stream:
-                columns = stream.column_names
+        # The server's warnings go to stderr as plain lines (not Python's warning
+        # format pointing into this module), after the rows.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DatabaseWarning)
+            if limit is None:
+                result = conn.query(sql)
+                rows = result.to_pylist()
+                columns = result.column_names
+                server_warnings = result.warnings
                 if fmt == "json":
-                    json_columns = _json_columns(getattr(stream, "schema", None))
-                if limit > 0:
-                    for batch in stream:
-                        rows.extend(_batch_rows(batch))
-                        if len(rows) >= limit:
-                            break
-            rows = rows[:limit]
+                    json_columns = _json_columns(result.schema)
+            else:
+                rows = []
+                with conn.stream(sql, batch_size=max(1, min(limit, 65_536))) as stream:
+                    columns = stream.column_names
+                    if fmt == "json":
+                        json_columns = _json_columns(getattr(stream, "schema", None))
+                    if limit > 0:
+                        for batch in stream:
+                            rows.extend(_batch_rows(batch))
+                            if len(rows) >= limit:
+                                break
+                server_warnings = stream.warnings
+                rows = rows[:limit]
         _write_rows(sys.stdout, rows, columns, fmt, json_columns)
+        for line in server_warnings:
+            print(f"warning: {line}", file=sys.stderr)
     return 0
 
 

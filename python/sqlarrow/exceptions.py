@@ -20,6 +20,7 @@ __all__ = [
     "ConstraintViolation",
     "DataError",
     "DatabaseConnectionError",
+    "DatabaseWarning",
     "ForeignKeyViolation",
     "InterfaceError",
     "MissingDependencyError",
@@ -161,3 +162,11 @@ class UnsupportedTypeError(SqlArrowError):
 
 class ReadOnlyViolation(SqlArrowError):
     """A write was attempted through a read-only connector."""
+
+
+class DatabaseWarning(UserWarning):
+    """The server reported warnings about a statement whose result you got (MySQL and
+    MariaDB ``SHOW WARNINGS``): e.g. a result it cut short (MariaDB's
+    ``max_recursive_iterations``) or values it truncated in a cast. The lines are also
+    on ``QueryResult.warnings`` / ``RecordBatchStream.warnings``. Silence them with
+    ``warnings.filterwarnings("ignore", category=sqlarrow.DatabaseWarning)``."""

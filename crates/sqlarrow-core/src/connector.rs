@@ -50,6 +50,9 @@ pub struct QueryOutput {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
     pub elapsed_ms: f64,
+    /// The server's warnings about the statement (MySQL's `SHOW WARNINGS`), e.g. a
+    /// result cut short or values truncated in a cast.
+    pub warnings: Vec<String>,
 }
 
 /// The outcome of `test_connection`: never an error.
@@ -83,12 +86,17 @@ pub struct Connector {
 
 /// The schema and batches of a collecting sink.
 #[cfg(all(unix, any(feature = "mysql", feature = "postgres")))]
-fn collected(sink: Sink) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let Sink::Collect { schema, batches } = sink else {
+fn collected(sink: Sink) -> Result<(SchemaRef, Vec<RecordBatch>, Vec<String>)> {
+    let Sink::Collect {
+        schema,
+        batches,
+        warnings,
+    } = sink
+    else {
         return Err(Error::interface("not a collecting sink"));
     };
     let schema = schema.ok_or_else(|| Error::interface("the statement produced no schema"))?;
-    Ok((schema, batches))
+    Ok((schema, batches, warnings))
 }
 
 /// The error of a statement stopped by its time limit; `how` says how it was stopped.
@@ -294,11 +302,11 @@ impl Connector {
         let start = Instant::now();
         let limit = opts.timeout.or(self.statement_timeout);
         let deadline = limit.map(|t| start + t);
-        let out: Result<(SchemaRef, Vec<RecordBatch>)> = match &self.engine {
+        let out: Result<(SchemaRef, Vec<RecordBatch>, Vec<String>)> = match &self.engine {
             #[cfg(feature = "sqlite")]
-            Engine::Sqlite(c) => {
-                c.query_direct(sql, params, opts.batch_size, deadline, interrupted)?
-            }
+            Engine::Sqlite(c) => c
+                .query_direct(sql, params, opts.batch_size, deadline, interrupted)?
+                .map(|(schema, batches)| (schema, batches, Vec::new())),
             #[cfg(all(feature = "mysql", unix))]
             Engine::Mysql(c) => c
                 .query_direct(sql, params, opts.batch_size, deadline, &*interrupted, rt)?
@@ -313,14 +321,14 @@ impl Connector {
                 return None;
             }
         };
-        Some(
-            out.map_err(|e| name_limit(e, limit, "interrupted"))
-                .map(|(schema, batches)| QueryOutput {
-                    schema,
-                    batches,
-                    elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
-                }),
-        )
+        Some(out.map_err(|e| name_limit(e, limit, "interrupted")).map(
+            |(schema, batches, warnings)| QueryOutput {
+                schema,
+                batches,
+                elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+                warnings,
+            },
+        ))
     }
 
     /// Run one statement on the calling thread, where the engine can (PostgreSQL,
@@ -375,14 +383,20 @@ impl Connector {
                     .map_err(|e| Error::interface(format!("the query task failed: {e}")))?
             })
             .await?;
-        let Sink::Collect { schema, batches } = sink else {
-            unreachable!("collect sink")
+        let (schema, batches, warnings) = match sink {
+            Sink::Collect {
+                schema,
+                batches,
+                warnings,
+            } => (schema, batches, warnings),
+            Sink::Channel { .. } => unreachable!("collect sink"),
         };
         let schema = schema.ok_or_else(|| Error::interface("the statement produced no schema"))?;
         Ok(QueryOutput {
             schema,
             batches,
             elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+            warnings,
         })
     }
 
@@ -403,10 +417,13 @@ impl Connector {
         let sql = sql.to_string();
         let params = params.clone();
         let task_cancel = cancel.clone();
+        let warnings = crate::stream::Warnings::default();
+        let task_warnings = warnings.clone();
         let task = tokio::spawn(crate::pool::carry_caller(async move {
             let mut sink = Sink::Channel {
                 schema_tx: Some(schema_tx),
                 tx,
+                warnings: task_warnings,
             };
             // The timeout covers the whole statement, like a server-side one.
             let limit = opts.timeout.or(this.statement_timeout);
@@ -428,7 +445,9 @@ impl Connector {
             Ok(r) => r?,
             Err(_) => return Err(Error::interface("the query task ended without a schema")),
         };
-        Ok(BatchStream::new(schema, rx, cancel.clone()).with_task(task))
+        Ok(BatchStream::new(schema, rx, cancel.clone())
+            .with_task(task)
+            .with_warnings(warnings))
     }
 
     pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {

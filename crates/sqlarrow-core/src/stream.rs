@@ -13,12 +13,19 @@ pub enum Sink {
     Collect {
         schema: Option<SchemaRef>,
         batches: Vec<RecordBatch>,
+        /// The server's warnings about the statement (see [`Sink::warn`]).
+        warnings: Vec<String>,
     },
     Channel {
         schema_tx: Option<oneshot::Sender<Result<SchemaRef>>>,
         tx: mpsc::Sender<Result<RecordBatch>>,
+        /// Shared with the [`BatchStream`], which reports them once it has every row.
+        warnings: Warnings,
     },
 }
+
+/// Warnings a stream's producer leaves for its reader.
+pub type Warnings = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 impl Sink {
     /// Whether any batch (or, for a channel, the schema) already reached the reader,
@@ -41,6 +48,31 @@ impl Sink {
         Sink::Collect {
             schema: None,
             batches: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Record the server's warnings about the statement (a result it may have cut
+    /// short, values it truncated): they reach the caller with the result.
+    pub fn warn(&mut self, lines: Vec<String>) {
+        if lines.is_empty() {
+            return;
+        }
+        match self {
+            Sink::Collect { warnings, .. } => warnings.extend(lines),
+            Sink::Channel { warnings, .. } => {
+                if let Ok(mut w) = warnings.lock() {
+                    w.extend(lines);
+                }
+            }
+        }
+    }
+
+    /// The warnings recorded so far (a collecting sink's; a channel's go to its reader).
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        match self {
+            Sink::Collect { warnings, .. } => std::mem::take(warnings),
+            Sink::Channel { .. } => Vec::new(),
         }
     }
 
@@ -71,7 +103,7 @@ impl Sink {
     pub async fn fail(&mut self, err: Error) -> Option<Error> {
         match self {
             Sink::Collect { .. } => Some(err),
-            Sink::Channel { schema_tx, tx } => {
+            Sink::Channel { schema_tx, tx, .. } => {
                 if let Some(stx) = schema_tx.take() {
                     let _ = stx.send(Err(err));
                 } else {
@@ -91,6 +123,8 @@ pub struct BatchStream {
     done: bool,
     /// The producer, awaited by [`BatchStream::close_and_wait`].
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The server's warnings, left by the producer before its last batch.
+    warnings: Warnings,
 }
 
 impl BatchStream {
@@ -105,7 +139,24 @@ impl BatchStream {
             cancel,
             done: false,
             task: None,
+            warnings: Warnings::default(),
         }
+    }
+
+    /// Share `warnings` with the producer's [`Sink::Channel`].
+    pub fn with_warnings(mut self, warnings: Warnings) -> Self {
+        self.warnings = warnings;
+        self
+    }
+
+    /// The server's warnings about the statement, complete once every batch was read.
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    /// The shared list behind [`BatchStream::warnings`], to read after the stream is gone.
+    pub fn warnings_handle(&self) -> Warnings {
+        self.warnings.clone()
     }
 
     /// Attach the producing task, so that [`BatchStream::close_and_wait`] can wait for it.
@@ -215,6 +266,7 @@ pub fn join_collected(
         let Sink::Collect {
             schema: Some(s),
             batches: b,
+            ..
         } = part
         else {
             return Err(Error::interface(
@@ -269,6 +321,7 @@ mod join_tests {
         Sink::Collect {
             schema: Some(schema),
             batches: vec![batch],
+            warnings: Vec::new(),
         }
     }
 

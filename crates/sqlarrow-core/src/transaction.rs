@@ -121,7 +121,12 @@ impl Transaction {
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let mut sink = Sink::collect();
         dispatch!(inner, tx => tx.query(sql, params, batch_size, &mut sink, cancel).await)?;
-        let Sink::Collect { schema, batches } = sink else {
+        let Sink::Collect {
+            schema,
+            batches,
+            warnings,
+        } = sink
+        else {
             unreachable!("collect sink")
         };
         let schema = schema.ok_or_else(|| Error::interface("the statement produced no schema"))?;
@@ -129,6 +134,7 @@ impl Transaction {
             schema,
             batches,
             elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+            warnings,
         })
     }
 

@@ -173,6 +173,7 @@ impl Connector {
             schema,
             batches,
             elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+            warnings: Vec::new(),
         })
     }
 }

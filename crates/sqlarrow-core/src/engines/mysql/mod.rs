@@ -863,23 +863,34 @@ impl MySqlConnector {
     ) -> Result<()> {
         let sql = trim_statement(sql);
         let args = to_params(params)?;
-        match conn.exec_iter(sql, args).await {
-            Ok(result) => self.read_result(result, batch_size, sink, pending).await,
+        let warnings = match conn.exec_iter(sql, args).await {
+            Ok(result) => self.read_result(result, batch_size, sink, pending).await?,
             Err(e) if is_unsupported_ps(&e) && params.is_empty() => {
                 let result = conn.query_iter(sql).await.map_err(map_err)?;
-                self.read_result(result, batch_size, sink, pending).await
+                self.read_result(result, batch_size, sink, pending).await?
             }
-            Err(e) => Err(map_err(e)),
+            Err(e) => return Err(map_err(e)),
+        };
+        if warnings > 0 {
+            let rows: Vec<(Option<String>, Option<String>, Option<String>)> = conn
+                .query(format!("SHOW WARNINGS LIMIT {}", wire::MAX_WARNINGS))
+                .await
+                .map_err(map_err)?;
+            sink.warn(wire::warning_lines(
+                rows.into_iter().map(|(a, b, c)| vec![a, b, c]).collect(),
+            ));
         }
+        Ok(())
     }
 
+    /// Read a result into `sink`; returns the server's warning count for it.
     async fn read_result<P: Protocol>(
         &self,
         mut result: QueryResult<'_, 'static, P>,
         batch_size: usize,
         sink: &mut Sink,
         pending: &mut bool,
-    ) -> Result<()> {
+    ) -> Result<u16> {
         let columns = result.columns().unwrap_or_else(|| Vec::new().into());
         *pending = !columns.is_empty();
         let (schema, kinds) = schema_for(&columns, &self.decode)?;
@@ -887,7 +898,8 @@ impl MySqlConnector {
         if columns.is_empty() {
             // Not a query (DDL/DML): it ran; no columns, no batches.
             *pending = false;
-            return result.drop_result().await.map_err(map_err);
+            result.drop_result().await.map_err(map_err)?;
+            return Ok(0);
         }
         let mut rows = RowDecoder::new(schema, &kinds, batch_size, &self.decode);
         loop {
@@ -909,13 +921,14 @@ impl MySqlConnector {
             }
         }
         *pending = false;
+        let warnings = result.warnings();
         // Later result sets (e.g. the status of a CALL) are read and ignored.
         result.drop_result().await.map_err(map_err)?;
         if rows.rows > 0 {
             let b = rows.finish()?;
             sink.batch(b).await;
         }
-        Ok(())
+        Ok(warnings)
     }
 
     /// Run one statement; returns rows affected. Without parameters the text protocol

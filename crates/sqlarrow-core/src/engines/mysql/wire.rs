@@ -898,8 +898,14 @@ impl WireConn {
                     }
                     Some(0xFE) if data.len() < MAX_PAYLOAD => {
                         let status = ok_status(data)?;
+                        let warnings = ok_counts(data)?.1;
                         self.skip_more(status).await?;
                         self.dirty = false;
+                        if warnings > 0 {
+                            // Before the last batch: a stream's reader sees the
+                            // warnings once it has every row.
+                            sink.warn(self.show_warnings().await?);
+                        }
                         if rows.rows > 0 {
                             let b = rows.finish()?;
                             sink.batch(b).await;
@@ -917,6 +923,14 @@ impl WireConn {
             pacer.pace();
             pacer.record(self.fill().await?);
         }
+    }
+
+    /// The server's warnings about the last statement (`SHOW WARNINGS`), as
+    /// `"Warning 1931: ..."` lines: a result the server cut short (MariaDB's
+    /// `max_recursive_iterations`), values it truncated in a cast.
+    pub(super) async fn show_warnings(&mut self) -> Result<Vec<String>> {
+        let rows = self.text_rows("SHOW WARNINGS", MAX_WARNINGS).await?;
+        Ok(warning_lines(rows))
     }
 
     /// Read and drop the result sets that follow (e.g. the status of a CALL).
@@ -970,17 +984,27 @@ impl WireConn {
     /// `SELECT @@max_allowed_packet`): the first row, its NULLs as `None`; `Ok(None)`
     /// when there is no row (or no result set).
     pub(super) async fn text_row(&mut self, sql: &str) -> Result<Option<Vec<Option<String>>>> {
+        Ok(self.text_rows(sql, 1).await?.into_iter().next())
+    }
+
+    /// `COM_QUERY` for a statement with a small text result: its first `max` rows (the
+    /// rest are read and dropped), NULLs as `None`.
+    pub(super) async fn text_rows(
+        &mut self,
+        sql: &str,
+        max: usize,
+    ) -> Result<Vec<Vec<Option<String>>>> {
         self.command_text(0x03, sql).await?;
         let p = self.packet().await?;
         let n = match self.data(p).first() {
-            Some(0x00) => return Ok(None),
+            Some(0x00) => return Ok(Vec::new()),
             Some(0xFF) => return Err(self.err_packet(p)),
             _ => lenenc(&mut self.data(p)).ok_or_else(|| protocol("column count"))?,
         };
         for _ in 0..n {
             self.packet().await?;
         }
-        let mut first = None;
+        let mut rows = Vec::new();
         loop {
             let p = self.packet().await?;
             let data = self.data(p);
@@ -990,10 +1014,10 @@ impl WireConn {
                         self.dirty = true;
                         return Err(protocol("more than one result set"));
                     }
-                    return Ok(first);
+                    return Ok(rows);
                 }
                 Some(0xFF) => return Err(self.err_packet(p)),
-                _ if first.is_none() => {
+                _ if rows.len() < max => {
                     let mut b = data;
                     let mut row = Vec::with_capacity(n as usize);
                     for _ in 0..n {
@@ -1006,7 +1030,7 @@ impl WireConn {
                         let v = take(&mut b, len)?;
                         row.push(Some(String::from_utf8_lossy(v).into_owned()));
                     }
-                    first = Some(row);
+                    rows.push(row);
                 }
                 _ => {}
             }
@@ -1133,6 +1157,24 @@ fn lenenc(b: &mut &[u8]) -> Option<u64> {
     };
     *b = &rest[used..];
     Some(v)
+}
+
+/// At most this many server warnings are kept per statement.
+pub(super) const MAX_WARNINGS: usize = 64;
+
+/// `SHOW WARNINGS` rows (level, code, message) as `"Warning 1292: message"` lines.
+pub(super) fn warning_lines(rows: Vec<Vec<Option<String>>>) -> Vec<String> {
+    rows.into_iter()
+        .map(|r| {
+            let mut it = r.into_iter().map(Option::unwrap_or_default);
+            let (level, code, msg) = (
+                it.next().unwrap_or_default(),
+                it.next().unwrap_or_default(),
+                it.next().unwrap_or_default(),
+            );
+            format!("{level} {code}: {msg}")
+        })
+        .collect()
 }
 
 /// Rows affected and warnings of an OK packet.
@@ -1503,6 +1545,25 @@ mod tests {
         let mut v = 1i64.to_le_bytes().to_vec();
         v.extend_from_slice(&[0xFC, 0xFF, 0xFF, b'x']);
         assert!(decode_row(&row(&[2, 3, 4], &v), 1, &wires, &mut rows).is_err());
+    }
+
+    #[test]
+    fn warning_lines_name_level_and_code() {
+        let rows = vec![
+            vec![
+                Some("Warning".to_string()),
+                Some("1292".to_string()),
+                Some("Truncated incorrect INTEGER value: 'x'".to_string()),
+            ],
+            vec![Some("Note".to_string()), None, None],
+        ];
+        assert_eq!(
+            warning_lines(rows),
+            vec![
+                "Warning 1292: Truncated incorrect INTEGER value: 'x'".to_string(),
+                "Note : ".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -1141,7 +1141,10 @@ mod tests {
         )
         .await
         .unwrap();
-        let Sink::Collect { schema, batches } = sink else {
+        let Sink::Collect {
+            schema, batches, ..
+        } = sink
+        else {
             unreachable!()
         };
         let schema = schema.unwrap();
