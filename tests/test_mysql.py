@@ -973,3 +973,16 @@ def test_server_warnings_can_be_silenced(my: MySQLConnector) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=sqlarrow.DatabaseWarning)
         assert len(my.query(CAST_WARNS).warnings) == 2
+
+
+def test_server_warnings_of_partitioned_reads(my: MySQLConnector) -> None:
+    my.execute("create table pw (id int primary key, s text)")
+    my.execute("insert into pw values (1, '1'), (2, '2x'), (3, '3'), (4, '4y')")
+    with pytest.warns(sqlarrow.DatabaseWarning, match="1292"):
+        result = my.query(
+            "select id, cast(s as signed) as v from pw", partition_on="id", partitions=2
+        )
+    assert sorted(result.warnings) == [
+        "Warning 1292: Truncated incorrect INTEGER value: '2x'",
+        "Warning 1292: Truncated incorrect INTEGER value: '4y'",
+    ]

@@ -250,6 +250,7 @@ class Connector(abc.ABC):
                 sql, params, timeout=timeout, partition_on=partition_on, partitions=n
             ),
         )
+        warn_server(raw.warnings)
         return QueryResult(raw)
 
     def stream(

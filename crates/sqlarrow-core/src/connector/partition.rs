@@ -167,13 +167,15 @@ impl Connector {
         let run = gather_parts(tasks, || cancel_all(&slots));
         let sinks = self.timed(opts.timeout, cancel, run).await;
         cancel.clear();
+        let mut sinks = sinks?;
+        let warnings: Vec<String> = sinks.iter_mut().flat_map(Sink::take_warnings).collect();
         let (schema, batches) =
-            join_collected(sinks?)?.ok_or_else(|| Error::interface("no partitions ran"))?;
+            join_collected(sinks)?.ok_or_else(|| Error::interface("no partitions ran"))?;
         Ok(QueryOutput {
             schema,
             batches,
             elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
-            warnings: Vec::new(),
+            warnings,
         })
     }
 }

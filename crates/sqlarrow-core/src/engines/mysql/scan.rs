@@ -198,9 +198,12 @@ impl MySqlConnector {
             .collect();
         let parts = gather_parts(tasks, || cancel_all(&slots)).await;
         cancel.clear();
+        let mut parts = parts?;
+        let warnings: Vec<String> = parts.iter_mut().flat_map(Sink::take_warnings).collect();
         let (schema, batches) =
-            join_collected(parts?)?.ok_or_else(|| Error::interface("no scan ranges ran"))?;
+            join_collected(parts)?.ok_or_else(|| Error::interface("no scan ranges ran"))?;
         sink.schema(schema);
+        sink.warn(warnings);
         for b in batches {
             if !sink.batch(b).await {
                 return Err(Error::cancelled("the reader was closed"));
