@@ -638,3 +638,34 @@ def test_long_table_name_is_a_config_error(my: MySQLConnector) -> None:
     with my.transaction() as tx, pytest.raises(ConfigError, match="64 characters"):
         tx.write("t" * 65, pa.table({"a": [1]}))
     assert my.write("t" * 64, pa.table({"a": [1]})).rows_written == 1
+
+
+def test_values_larger_than_max_allowed_packet(
+    my: MySQLConnector,
+    write_path: str,
+    is_mariadb: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A value over max_allowed_packet: LOAD DATA sent the row as one piece, which the
+    client refused as a broken connection (a transient DatabaseConnectionError,
+    retried in vain); reading one back through mysql_async failed the same way. Now
+    the row is sent in 1 MiB pieces and read back on both read paths. MariaDB's
+    parameter arrays cannot carry it: a DataError naming the row and the limit."""
+    limit = int(rows(my, "select @@max_allowed_packet as m")[0]["m"])
+    size = limit + (1 << 20)
+    data = pa.table({"id": [1], "t": ["x" * size], "b": [b"\x00\xff" * (size // 2)]})
+    my.execute("create table big (id int, t longtext, b longblob)")
+    writer = my
+    if write_path == "bulk" and is_mariadb:
+        with pytest.raises(DataError, match="max_allowed_packet"):
+            my.write("big", data)
+        monkeypatch.setenv("SQLARROW_MYSQL_FAST_READER", "0")
+        writer = _connector(my.database)
+    assert writer.write("big", data).rows_written == 1
+    assert rows(my, "select length(t) as t, length(b) as b from big") == [
+        {"t": size, "b": size // 2 * 2}
+    ]
+    back = my.query("select t, b from big").to_pylist()[0]
+    assert len(back["t"]) == size and back["b"] == b"\x00\xff" * (size // 2)
+    with my.stream("select t from big where id = ?", [1]) as s:
+        assert sum(b.num_rows for b in s) == 1

@@ -222,6 +222,14 @@ pub fn map_err(e: mysql_async::Error) -> Error {
         mysql_async::Error::Io(IoError::Tls(t)) => {
             Error::connection(format!("TLS error: {t}")).transient(false)
         }
+        // The client's packet limit, not a network failure: retrying cannot help.
+        mysql_async::Error::Io(IoError::Io(io)) if io.to_string().contains("max_allowed_packet") => {
+            Error::data(format!(
+                "{io}: a value or row is larger than the connection allows (raise the server's \
+                 max_allowed_packet)"
+            ))
+            .transient(false)
+        }
         mysql_async::Error::Io(IoError::Io(io)) => Error::connection(format!(
             "cannot reach the MySQL server: {io}"
         )),
@@ -284,6 +292,11 @@ impl Settings {
             // reports in @@socket: another server's socket when the port is forwarded
             // (Docker, SSH) to a server whose socket path also exists here.
             .prefer_socket(false)
+            // The client's own packet limit (by default the server's max_allowed_packet)
+            // refused result rows the server itself sends (a 40 MB LONGTEXT value when
+            // max_allowed_packet is 16 MB), as a broken connection: accept up to the
+            // protocol's 1 GiB, as the fast reader does.
+            .max_allowed_packet(Some(1 << 30))
             .stmt_cache_size(64);
         let mut ssl = SslOpts::default();
         for (what, path) in [
@@ -1063,6 +1076,18 @@ impl MySqlConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_packet_limit_is_a_data_error_not_a_lost_connection() {
+        let io = std::io::Error::other("Packet is larger than max_allowed_packet");
+        let e = map_err(mysql_async::Error::Io(IoError::Io(io)));
+        assert_eq!(e.kind, ErrorKind::Data);
+        assert!(!e.transient);
+        assert!(e.message.contains("max_allowed_packet"), "{}", e.message);
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let e = map_err(mysql_async::Error::Io(IoError::Io(io)));
+        assert_eq!(e.kind, ErrorKind::Connection);
+    }
 
     #[test]
     fn error_codes_map_to_kinds() {

@@ -531,6 +531,19 @@ fn is_local_infile_refused(e: &mysql_async::Error) -> bool {
 /// at all (`None`: a direct load, where the server would parse it only to discard it;
 /// on a narrow table it is a quarter of the bytes). Returns the reader back
 /// (untouched) when the server refuses local infile before reading.
+/// Send `data` to the infile stream in pieces of at most [`CHUNK_BYTES`] (one huge
+/// row made one piece larger than the client's packet limit, which mysql_async refused
+/// as a broken connection). False when the server stopped reading.
+fn send_chunks(tx: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>, mut data: Bytes) -> bool {
+    while !data.is_empty() {
+        let piece = data.split_to(CHUNK_BYTES.min(data.len()));
+        if tx.blocking_send(Ok(piece)).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 async fn load_infile(
     conn: &mut Conn,
     into: &str,
@@ -566,9 +579,7 @@ async fn load_infile(
                             encode_batch(&plan2, &sliced, len, ord, with_ord, &mut buf)?;
                             ord += len as u64;
                             off += len;
-                            if buf.len() >= CHUNK_BYTES
-                                && tx.blocking_send(Ok(buf.split().freeze())).is_err()
-                            {
+                            if buf.len() >= CHUNK_BYTES && !send_chunks(&tx, buf.split().freeze()) {
                                 return Err(Error::interface(
                                     "the server stopped reading the data",
                                 ));
@@ -576,7 +587,7 @@ async fn load_infile(
                         }
                     }
                     if !buf.is_empty() {
-                        let _ = tx.blocking_send(Ok(buf.split().freeze()));
+                        let _ = send_chunks(&tx, buf.split().freeze());
                     }
                     if let Ok(mut s) = state2.lock() {
                         s.rows = ord;
