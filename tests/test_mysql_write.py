@@ -618,7 +618,7 @@ def test_a_bad_value_in_a_later_batch_leaves_the_transaction_as_it_was(
     with my.transaction() as tx:
         tx.execute("INSERT INTO tb VALUES (-1)")
         reader = pa.RecordBatchReader.from_batches(good.schema, [good, good, bad])
-        with pytest.raises(sqlarrow.DataError, match=r"2\.5 \(input row 1\)"):
+        with pytest.raises(sqlarrow.DataError, match=r"2\.5 \(input row 100001\)"):
             tx.write("tb", reader)
         assert rows(tx, "SELECT COUNT(*) AS n FROM tb") == [{"n": 1}]
         tx.execute("INSERT INTO tb VALUES (-2)")

@@ -445,3 +445,18 @@ def test_names_the_engine_would_truncate_are_refused(
     assert pg.query(
         "select count(*) as n from pg_tables where schemaname = $1", [pg_schema]
     ).to_pylist() == [{"n": 2}]
+
+
+def test_value_errors_name_the_input_row_across_batches(
+    pg: sqlarrow.Connector, pg_schema: str
+) -> None:
+    """The row number was the row's place in its batch: a bad value in the second
+    batch of a stream was reported at the wrong row, and not as ``row_index``."""
+    good = pa.record_batch({"s": ["a", "b", "c"]})
+    bad = pa.record_batch({"s": ["d", "e\x00f"]})
+    for mode in ("append", "upsert"):
+        reader = pa.RecordBatchReader.from_batches(good.schema, [good, bad])
+        with pytest.raises(sqlarrow.DataError, match="input row 4") as info:
+            pg.write(f'"{pg_schema}".nul', reader, mode, key=["s"] if mode == "upsert" else None)
+        assert info.value.row_index == 4  # type: ignore[attr-defined]
+        assert info.value.column == "s"  # type: ignore[attr-defined]

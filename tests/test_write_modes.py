@@ -791,3 +791,35 @@ def test_key_names_ignore_case_where_the_engine_does(
     res = conn.write(f"{p}kc_new", data, "upsert", key=["ID"])
     assert res.rows_written == 2
     assert conn.get_schema(f"{p}kc_new").primary_key == ["id"]
+
+
+@pytest.mark.parametrize("mode", ["append", "upsert"])
+def test_refused_values_name_their_input_row_across_batches(
+    target: tuple[sqlarrow.Connector, str, str], mode: str
+) -> None:
+    """A refused value (digits a DECIMAL would drop, a NaN inside a JSON document) was
+    reported at its place in its batch: in a stream's second batch, the wrong row."""
+    import decimal
+
+    conn, p, _ = target
+    conn.execute(f"create table {p}rr (id integer primary key, x decimal(10,2), j text)")
+    dec = pa.decimal128(10, 3)
+    first = pa.record_batch(
+        {
+            "id": [1, 2, 3],
+            "x": pa.array([decimal.Decimal("1.5")] * 3, dec),
+            "j": pa.array([{"a": 1.0}] * 3),
+        }
+    )
+    digits = first.slice(0, 2).to_pydict()
+    digits.update(id=[4, 5], x=[decimal.Decimal("1.5"), decimal.Decimal("1.234")])
+    nan = first.slice(0, 2).to_pydict()
+    nan.update(id=[4, 5], j=[{"a": 1.0}, {"a": float("nan")}])
+    for second, column in ((digits, "x"), (nan, "j")):
+        batch = pa.record_batch(second, schema=first.schema)
+        reader = pa.RecordBatchReader.from_batches(first.schema, [first, batch])
+        with pytest.raises(sqlarrow.DataError, match=r"input row 4\b") as info:
+            conn.write(f"{p}rr", reader, mode, key=["id"] if mode == "upsert" else None)
+        assert info.value.row_index == 4  # type: ignore[attr-defined]
+        assert info.value.column == column  # type: ignore[attr-defined]
+    assert rows(conn, f"select count(*) as n from {p}rr") == [{"n": 0}]

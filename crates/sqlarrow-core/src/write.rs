@@ -328,7 +328,8 @@ fn check_lossless(input: &ArrayRef, out: &ArrayRef, column: &str) -> Result<()> 
             "column \"{column}\": the value {shown} (input row {row}) {what}; sqlarrow does not \
              change values silently: convert the column first"
         ))
-        .with_detail("column", column.to_string()))
+        .with_detail("column", column.to_string())
+        .with_detail(BATCH_ROW, row.to_string()))
     };
     let not_whole = format!("is not a whole number, and the column holds {to}");
     let too_many_digits = format!("has more digits than {to} holds");
@@ -534,6 +535,27 @@ fn pyarrow_type_hint(t: &DataType) -> String {
     }
 }
 
+/// The detail naming a row by its place in its batch (see [`at_input_row`]).
+const BATCH_ROW: &str = "batch_row";
+
+/// An error about a row of one batch, made about the input row: `first` is the input
+/// row number of the batch's first row. The message's `(input row N)` and the
+/// `row_index` detail then count from the start of the input, not of the batch.
+pub fn at_input_row(mut e: Error, first: u64) -> Error {
+    let Some(r) = e.detail(BATCH_ROW).and_then(|v| v.parse::<u64>().ok()) else {
+        return e;
+    };
+    let at = first + r;
+    e.message = e
+        .message
+        .replacen(&format!("(input row {r})"), &format!("(input row {at})"), 1);
+    e.details.retain(|(k, _)| *k != BATCH_ROW);
+    if e.detail("row_index").is_none() {
+        e = e.with_detail("row_index", at.to_string());
+    }
+    e
+}
+
 /// Pull batches from a reader, mapping Arrow errors.
 pub fn next_batch(reader: &mut dyn RecordBatchReader) -> Result<Option<RecordBatch>> {
     match reader.next() {
@@ -605,6 +627,7 @@ pub fn nested_as_json(
         inner: reader,
         schema: out_schema,
         nested,
+        rows: 0,
     })
 }
 
@@ -612,6 +635,8 @@ struct JsonNestedReader {
     inner: Box<dyn RecordBatchReader + Send>,
     schema: SchemaRef,
     nested: Vec<bool>,
+    /// Input rows before the current batch.
+    rows: u64,
 }
 
 impl Iterator for JsonNestedReader {
@@ -632,13 +657,15 @@ impl Iterator for JsonNestedReader {
                 match json_column(a, f.name()) {
                     Ok(j) => cols.push(j),
                     Err(e) => {
-                        return Some(Err(arrow_schema::ArrowError::ExternalError(Box::new(e))))
+                        let e = at_input_row(e, self.rows);
+                        return Some(Err(arrow_schema::ArrowError::ExternalError(Box::new(e))));
                     }
                 }
             } else {
                 cols.push(a.clone());
             }
         }
+        self.rows += batch.num_rows() as u64;
         Some(RecordBatch::try_new(self.schema.clone(), cols))
     }
 }
@@ -807,7 +834,8 @@ fn json_value(
             "column \"{column}\" (input row {row}): {what} has no JSON form; convert the column \
              first"
         ))
-        .with_detail("column", column.to_string()))
+        .with_detail("column", column.to_string())
+        .with_detail(BATCH_ROW, row.to_string()))
     };
     macro_rules! num {
         ($t:ty) => {{
@@ -1086,6 +1114,21 @@ mod tests {
             let mut r = refuse_null_keys(reader(vec![batch(vec![None])]), &o);
             assert_eq!(next_batch(r.as_mut()).unwrap().unwrap().num_rows(), 1);
         }
+    }
+
+    #[test]
+    fn batch_rows_become_input_rows() {
+        let f: ArrayRef = std::sync::Arc::new(arrow_array::Float64Array::from(vec![1.0, 2.5]));
+        let e = cast_strict(&f, &DataType::Int64, "c").unwrap_err();
+        assert!(e.message.contains("(input row 1)"), "{}", e.message);
+        let e = at_input_row(e, 1000);
+        assert!(e.message.contains("(input row 1001)"), "{}", e.message);
+        assert_eq!(e.detail("row_index"), Some("1001"));
+        assert_eq!(e.detail("batch_row"), None);
+        // An error about no particular row is left alone.
+        let plain = at_input_row(Error::data("no row"), 5);
+        assert_eq!(plain.message, "no row");
+        assert_eq!(plain.detail("row_index"), None);
     }
 
     #[test]

@@ -307,7 +307,9 @@ pub(super) fn encode_all(
     let mut buf = fresh();
     let mut row_no = 0u64;
     while let Some(batch) = next_batch(reader.as_mut())? {
-        let arrays = plan.prepare(&batch)?;
+        let arrays = plan
+            .prepare(&batch)
+            .map_err(|e| crate::write::at_input_row(e, row_no))?;
         let cols: Vec<(Col<'_>, Option<&NullBuffer>)> = arrays
             .iter()
             .zip(&plan.kinds)

@@ -567,7 +567,9 @@ async fn load_infile(
                     let mut ord = 0u64;
                     let mut buf = BytesMut::with_capacity(CHUNK_BYTES + (64 << 10));
                     while let Some(batch) = next_batch(reader.as_mut())? {
-                        let arrays = plan2.prepare(&batch)?;
+                        let arrays = plan2
+                            .prepare(&batch)
+                            .map_err(|e| crate::write::at_input_row(e, ord))?;
                         // Encode in slices so chunks stay near CHUNK_BYTES.
                         let n = batch.num_rows();
                         let step = 4096;
@@ -718,7 +720,9 @@ async fn load_inserts(
     let mut pending: Vec<MyValue> = Vec::with_capacity(per * width);
     let mut pending_rows = 0usize;
     while let Some(batch) = next_batch(reader.as_mut())? {
-        let arrays = plan.prepare(&batch)?;
+        let arrays = plan
+            .prepare(&batch)
+            .map_err(|e| crate::write::at_input_row(e, ord))?;
         for row in 0..batch.num_rows() {
             for (k, a) in arrays.iter().enumerate() {
                 let v = match cell(a, plan.kinds[k], row).map_err(|e| {

@@ -538,8 +538,17 @@ async fn write_body(
     buf.put_i32(0);
     let mut rows = 0u64;
     while let Some(batch) = next_batch(reader.as_mut())? {
-        let arrays = prepare_batch(&batch, &plans)?;
-        encode_rows(&arrays, &plans, batch.num_rows(), None, &mut buf, &mut sink).await?;
+        let arrays =
+            prepare_batch(&batch, &plans).map_err(|e| crate::write::at_input_row(e, rows))?;
+        encode_rows(
+            &arrays,
+            &plans,
+            batch.num_rows(),
+            (rows, false),
+            &mut buf,
+            &mut sink,
+        )
+        .await?;
         rows += batch.num_rows() as u64;
     }
     buf.put_i16(-1);
@@ -663,12 +672,13 @@ async fn merge(
     buf.put_i32(0);
     let mut rows = 0u64;
     while let Some(batch) = next_batch(reader)? {
-        let arrays = prepare_batch(&batch, plans)?;
+        let arrays =
+            prepare_batch(&batch, plans).map_err(|e| crate::write::at_input_row(e, rows))?;
         encode_rows(
             &arrays,
             plans,
             batch.num_rows(),
-            Some(rows),
+            (rows, true),
             &mut buf,
             &mut sink,
         )
@@ -1141,18 +1151,20 @@ fn put_field(buf: &mut BytesMut, bytes: &[u8]) {
     buf.put_slice(bytes);
 }
 
+/// Encode `n` rows of one batch. `first` is the input row number of the batch's first
+/// row; with `ordinal` each row also carries it (a stage's `_sqlarrow_ord` column).
 async fn encode_rows<S>(
     arrays: &[ArrayRef],
     plans: &[Plan],
     n: usize,
-    ordinal: Option<u64>,
+    (first, ordinal): (u64, bool),
     buf: &mut BytesMut,
     sink: &mut std::pin::Pin<&mut S>,
 ) -> Result<()>
 where
     S: futures_util::Sink<Bytes, Error = tokio_postgres::Error>,
 {
-    let ncols = plans.len() as i16 + ordinal.is_some() as i16;
+    let ncols = plans.len() as i16 + ordinal as i16;
     let cols: Vec<Col<'_>> = arrays
         .iter()
         .zip(plans)
@@ -1162,12 +1174,22 @@ where
     for row in 0..n {
         buf.put_i16(ncols);
         for (c, p) in cols.iter().zip(plans) {
-            c.put(row, buf, &mut scratch)
-                .map_err(|e| e.context(format!("column \"{}\", input row {row}", p.name)))?;
+            c.put(row, buf, &mut scratch).map_err(|e| {
+                let at = first + row as u64;
+                let mut e = crate::write::at_input_row(e, first)
+                    .context(format!("column \"{}\", input row {at}", p.name));
+                if e.detail("column").is_none() {
+                    e = e.with_detail("column", p.name.clone());
+                }
+                if e.detail("row_index").is_none() {
+                    e = e.with_detail("row_index", at.to_string());
+                }
+                e
+            })?;
         }
-        if let Some(base) = ordinal {
+        if ordinal {
             buf.put_i32(8);
-            buf.put_i64((base + row as u64) as i64);
+            buf.put_i64((first + row as u64) as i64);
         }
         if buf.len() >= FLUSH_BYTES {
             sink.send(buf.split().freeze()).await.map_err(map_err)?;

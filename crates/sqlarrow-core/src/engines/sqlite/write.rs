@@ -583,7 +583,8 @@ fn write_in_savepoint(
                         }
                     })?;
         while let Some(batch) = next_batch(reader.as_mut())? {
-            let arrays = normalize(&batch, &names, &conversions)?;
+            let arrays = normalize(&batch, &names, &conversions)
+                .map_err(|e| crate::write::at_input_row(e, total))?;
             let cols = arrays
                 .iter()
                 .zip(&names)
