@@ -531,12 +531,18 @@ fn is_local_infile_refused(e: &mysql_async::Error) -> bool {
 /// at all (`None`: a direct load, where the server would parse it only to discard it;
 /// on a narrow table it is a quarter of the bytes). Returns the reader back
 /// (untouched) when the server refuses local infile before reading.
-/// Send `data` to the infile stream in pieces of at most [`CHUNK_BYTES`] (one huge
-/// row made one piece larger than the client's packet limit, which mysql_async refused
-/// as a broken connection). False when the server stopped reading.
+/// Send `data` to the infile stream; a buffer grown past twice [`CHUNK_BYTES`] (by one
+/// huge row) goes in pieces of [`CHUNK_BYTES`]: as one piece it was larger than the
+/// packet limit, and mysql_async refused it as a broken connection. False when the
+/// server stopped reading.
 fn send_chunks(tx: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>, mut data: Bytes) -> bool {
     while !data.is_empty() {
-        let piece = data.split_to(CHUNK_BYTES.min(data.len()));
+        let take = if data.len() <= 2 * CHUNK_BYTES {
+            data.len()
+        } else {
+            CHUNK_BYTES
+        };
+        let piece = data.split_to(take);
         if tx.blocking_send(Ok(piece)).is_err() {
             return false;
         }
