@@ -460,3 +460,33 @@ def test_value_errors_name_the_input_row_across_batches(
             pg.write(f'"{pg_schema}".nul', reader, mode, key=["s"] if mode == "upsert" else None)
         assert info.value.row_index == 4  # type: ignore[attr-defined]
         assert info.value.column == "s"  # type: ignore[attr-defined]
+
+
+def test_unknown_extension_types_are_refused(
+    any_conn: tuple[sqlarrow.Connector, str],
+) -> None:
+    """pandas' period column arrives as extension type pandas.period over int64: its
+    storage was written (2024-01 became 648). Extension types sqlarrow does not know
+    are refused, naming the column and the type; known ones (JSON, UUID) still write."""
+    pd = pytest.importorskip("pandas")
+    conn, p = any_conn
+    periods = pd.DataFrame({"p": pd.period_range("2024-01", periods=2, freq="M")})
+    with pytest.raises(sqlarrow.UnsupportedTypeError, match=r"pandas\.period") as info:
+        conn.write(f"{p}ext_t", periods)
+    assert info.value.column == "p"  # type: ignore[attr-defined]
+    assert info.value.type_name == "pandas.period"  # type: ignore[attr-defined]
+    intervals = pd.DataFrame({"i": pd.arrays.IntervalArray.from_breaks([0, 1, 2])})
+    with pytest.raises(sqlarrow.UnsupportedTypeError, match=r"pandas\.interval"):
+        conn.write(f"{p}ext_t", intervals)
+    # Inside a list too.
+    item = pa.field("item", pa.int64(), metadata={"ARROW:extension:name": "my.ext"})
+    nested = pa.table({"l": pa.array([[1]], pa.list_(pa.int64()))})
+    with pytest.raises(sqlarrow.UnsupportedTypeError, match=r"my\.ext"):
+        conn.write(f"{p}ext_t", nested.cast(pa.schema([pa.field("l", pa.list_(item))])))
+    with conn.transaction() as tx, pytest.raises(sqlarrow.UnsupportedTypeError):
+        tx.write(f"{p}ext_t", periods)
+    # Converted first, it writes; the extension types sqlarrow reads back still write.
+    periods["p"] = periods["p"].dt.to_timestamp()
+    assert conn.write(f"{p}ext_t", periods).rows_written == 2
+    back = conn.query("select cast('{\"a\": 1}' as json) as j").to_arrow()
+    assert conn.write(f"{p}ext_j", back).rows_written == 1

@@ -584,6 +584,7 @@ impl Connector {
         self.check_open()?;
         self.refuse_if_read_only("write")?;
         let table = crate::write::TableRef::parse(table)?;
+        crate::write::check_extension_types(&reader.schema())?;
         // Structs and maps (and lists, where the engine has no arrays) go in as JSON.
         let reader = crate::write::nested_as_json(
             reader,

@@ -163,6 +163,7 @@ impl Transaction {
             .with_detail("reason", "read_only"));
         }
         let table = TableRef::parse(table)?;
+        crate::write::check_extension_types(&reader.schema())?;
         let reader = crate::write::nested_as_json(
             reader,
             crate::write::engine_has_arrays(self.engine_name()),

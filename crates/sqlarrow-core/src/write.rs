@@ -535,6 +535,50 @@ fn pyarrow_type_hint(t: &DataType) -> String {
     }
 }
 
+/// Extension types a write understands: their storage values mean what they say.
+const KNOWN_EXTENSIONS: [&str; 4] = [
+    crate::types::JSON_EXTENSION,
+    crate::types::UUID_EXTENSION,
+    "geoarrow.wkb",
+    "geoarrow.wkt",
+];
+
+/// Refuse input columns of an Arrow extension type sqlarrow does not know (pandas'
+/// `pandas.period`, `pandas.interval`, ...): their storage alone was written, e.g. a
+/// monthly period as the integer 648 instead of 2024-01.
+pub fn check_extension_types(schema: &arrow_schema::Schema) -> Result<()> {
+    fn walk(field: &arrow_schema::Field, column: &str) -> Result<()> {
+        if let Some(ext) = field.metadata().get(crate::types::EXTENSION_NAME_KEY) {
+            if !KNOWN_EXTENSIONS.contains(&ext.as_str()) {
+                return Err(Error::new(
+                    crate::error::ErrorKind::UnsupportedType,
+                    format!(
+                        "column \"{column}\" has the Arrow extension type {ext} (stored as {}), \
+                         which sqlarrow does not know how to write: writing its storage \
+                         values would change their meaning; convert the column first (e.g. \
+                         a pandas period column with .dt.to_timestamp(), an interval column \
+                         with .astype(str))",
+                        field.data_type()
+                    ),
+                )
+                .with_detail("column", column.to_string())
+                .with_detail("type_name", ext.clone()));
+            }
+        }
+        match field.data_type() {
+            DataType::List(f)
+            | DataType::LargeList(f)
+            | DataType::ListView(f)
+            | DataType::LargeListView(f)
+            | DataType::FixedSizeList(f, _)
+            | DataType::Map(f, _) => walk(f, column),
+            DataType::Struct(fs) => fs.iter().try_for_each(|f| walk(f, column)),
+            _ => Ok(()),
+        }
+    }
+    schema.fields().iter().try_for_each(|f| walk(f, f.name()))
+}
+
 /// The detail naming a row by its place in its batch (see [`at_input_row`]).
 const BATCH_ROW: &str = "batch_row";
 
