@@ -265,3 +265,15 @@ def test_polars_intervals_from_a_collected_stream(pg: sqlarrow.Connector) -> Non
     with pg.stream(sql, batch_size=2) as s:
         df = s.read_all().to_polars()
     assert df["iv"].to_list() == [dt.timedelta(days=d) for d in range(1, 6)]
+
+
+def test_polars_null_columns_write(pg: sqlarrow.Connector, pg_schema: str) -> None:
+    """polars exports a Null-typed column with a buffer the C data interface does not
+    have; the core refused the whole frame with a C Data interface error."""
+    df = pl.DataFrame({"a": [1, 2], "n": pl.Series([None, None], dtype=pl.Null)})
+    pg.execute(f'create table "{pg_schema}".pn (a int, n date)')
+    assert pg.write(f'"{pg_schema}".pn', df).rows_written == 2
+    assert pg.query(f'select * from "{pg_schema}".pn order by a').to_pylist() == [
+        {"a": 1, "n": None},
+        {"a": 2, "n": None},
+    ]

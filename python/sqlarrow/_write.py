@@ -41,9 +41,11 @@ def arrow_input(data: Any) -> Any:
     """Return an object the core can read as Arrow: anything exposing
     ``__arrow_c_stream__`` / ``__arrow_c_array__`` as is; a pandas DataFrame without
     them (pandas < 2.2) through pyarrow; a list of dicts through pyarrow."""
+    type_name = f"{type(data).__module__}.{type(data).__qualname__}"
+    if type_name == "polars.dataframe.frame.DataFrame" and _has_polars_null(data):
+        return _polars_with_nulls(data)
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
         return data
-    type_name = f"{type(data).__module__}.{type(data).__qualname__}"
     if type_name.startswith("pandas.") or isinstance(data, list):
         try:
             import pyarrow as pa
@@ -60,6 +62,26 @@ def arrow_input(data: Any) -> Any:
         f"data must be an Arrow table, record batch or stream (anything with "
         f"__arrow_c_stream__: pyarrow, polars, pandas >= 2.2, DuckDB), not {type_name}"
     )
+
+
+def _has_polars_null(df: Any) -> bool:
+    """Whether a polars DataFrame has a column of dtype ``Null`` (at any depth)."""
+    return any("Null" in str(dtype) for dtype in df.dtypes)
+
+
+def _polars_with_nulls(df: Any) -> Any:
+    """polars exports a ``Null`` column with a buffer the Arrow C data interface does
+    not have, which the core's reader refuses ("doesn't expect buffer at index 0");
+    pyarrow's export of the same data is to the letter."""
+    try:
+        return df.to_arrow()
+    except ImportError as exc:
+        from .exceptions import MissingDependencyError
+
+        raise MissingDependencyError(
+            "writing a polars DataFrame with a Null-typed column needs pyarrow "
+            "(pip install 'sqlarrow[pyarrow]'), or cast the column to its type first"
+        ) from exc
 
 
 _log = logging.getLogger("sqlarrow")
