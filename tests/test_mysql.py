@@ -361,11 +361,11 @@ def test_zero_dates_are_null_or_error(my: MySQLConnector) -> None:
         strict.close()
 
 
-def test_unsupported_geometry(my: MySQLConnector) -> None:
-    with pytest.raises(sqlarrow.UnsupportedTypeError, match="ST_AsBinary") as info:
-        my.query("SELECT POINT(1, 2) AS g")
-    assert info.value.column == "g"
-    assert scalar(my, "SELECT ST_AsText(POINT(1, 2)) AS g") == "POINT(1 2)"
+def test_geometry_expression_reads_as_wkb(my: MySQLConnector) -> None:
+    """(GEOMETRY was an UnsupportedTypeError; see test_geometry_reads_as_geoarrow_wkb.)"""
+    assert scalar(my, "SELECT POINT(1, 2) AS g") == scalar(
+        my, "SELECT ST_AsBinary(POINT(1, 2)) AS g"
+    )
 
 
 def test_empty_result_keeps_schema(my: MySQLConnector) -> None:
@@ -986,3 +986,24 @@ def test_server_warnings_of_partitioned_reads(my: MySQLConnector) -> None:
         "Warning 1292: Truncated incorrect INTEGER value: '2x'",
         "Warning 1292: Truncated incorrect INTEGER value: '4y'",
     ]
+
+
+def test_geometry_reads_as_geoarrow_wkb(my_any_path: MySQLConnector) -> None:
+    """GEOMETRY was an UnsupportedTypeError. It reads as WKB tagged geoarrow.wkb (what
+    ST_AsBinary returns), as EWKB carrying the SRID when that is not 0."""
+    my_any_path.execute("create table geo (id int, g geometry)")
+    my_any_path.execute(
+        "insert into geo values (1, ST_GeomFromText('POINT(1 2)')), "
+        "(2, ST_GeomFromText('LINESTRING(0 0, 1 1)', 4326)), (3, null)"
+    )
+    result = my_any_path.query("select id, g, ST_AsBinary(g) as w from geo order by id")
+    field = result.to_arrow().schema.field("g")
+    assert field.type == pa.binary()
+    assert field.metadata[b"ARROW:extension:name"] == b"geoarrow.wkb"
+    rows = result.to_pylist()
+    assert rows[0]["g"] == rows[0]["w"]
+    ewkb, wkb = rows[1]["g"], rows[1]["w"]
+    assert ewkb[:5] == bytes([1, 2, 0, 0, 0x20])  # LINESTRING, SRID flag
+    assert ewkb[5:9] == (4326).to_bytes(4, "little")
+    assert ewkb[9:] == wkb[5:]
+    assert rows[2]["g"] is None

@@ -34,6 +34,11 @@ pub fn uuid_field(name: &str, nullable: bool) -> Field {
     )
 }
 
+/// A WKB column tagged with the GeoArrow `geoarrow.wkb` extension.
+pub fn wkb_field(name: &str, nullable: bool) -> Field {
+    with_extension(Field::new(name, DataType::Binary, nullable), "geoarrow.wkb")
+}
+
 /// A JSON text column tagged with the canonical `arrow.json` extension.
 pub fn json_field(name: &str, nullable: bool) -> Field {
     with_extension(Field::new(name, DataType::Utf8, nullable), JSON_EXTENSION)

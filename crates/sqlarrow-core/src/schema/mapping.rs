@@ -239,6 +239,11 @@ pub static MYSQL_TYPES: &[EngineTypeRow] = &[
         "read as dictionary<int32, utf8>; `set(...)` reads as utf8",
     ),
     r("bit(8)", "UINT64", ""),
+    r(
+        "geometry",
+        "GEOMETRY",
+        "WKB; EWKB carrying the SRID when it is not 0",
+    ),
 ];
 
 pub static SQLITE_TYPES: &[EngineTypeRow] = &[

@@ -24,7 +24,9 @@
 //!   the session sends utf8mb4) → utf8; binary charset strings and blobs → binary;
 //!   MySQL's `JSON` → utf8 tagged `arrow.json`. MariaDB's JSON is an alias of LONGTEXT
 //!   and is not marked in the protocol, so it arrives as plain utf8.
-//! - `GEOMETRY` and `VECTOR` are unsupported (`UnsupportedTypeError` with a hint).
+//! - `GEOMETRY` reads as `geoarrow.wkb` binary: the server's value is a 4-byte SRID and
+//!   WKB; SRID 0 gives the WKB, any other SRID EWKB carrying it (as PostGIS sends).
+//! - `VECTOR` is unsupported (`UnsupportedTypeError` with a hint).
 
 use std::sync::Arc;
 
@@ -105,6 +107,8 @@ pub enum Kind {
     /// `ENUM`: dictionary-encoded labels (`SET` stays utf8: its values are lists).
     Enum,
     Binary,
+    /// `GEOMETRY`: WKB (EWKB with the SRID when it is not 0), tagged `geoarrow.wkb`.
+    Geometry,
     Json,
     Bit,
     Null,
@@ -221,13 +225,7 @@ pub fn kind_of(
                 Kind::Utf8
             }
         }
-        MYSQL_TYPE_GEOMETRY => {
-            return Err(Error::unsupported_type(
-                name,
-                "GEOMETRY",
-                "select ST_AsBinary(col) (WKB) or ST_AsText(col) instead",
-            ))
-        }
+        MYSQL_TYPE_GEOMETRY => Kind::Geometry,
         MYSQL_TYPE_VECTOR => {
             return Err(Error::unsupported_type(
                 name,
@@ -269,7 +267,7 @@ impl Kind {
             Kind::Timestamp => timestamp_us(true),
             Kind::Utf8 | Kind::Json => DataType::Utf8,
             Kind::Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-            Kind::Binary => DataType::Binary,
+            Kind::Binary | Kind::Geometry => DataType::Binary,
             Kind::Null => DataType::Null,
         }
     }
@@ -277,10 +275,48 @@ impl Kind {
     pub fn field(self, name: &str) -> Field {
         match self {
             Kind::Json => json_field(name, true),
+            Kind::Geometry => crate::types::wkb_field(name, true),
             Kind::Null => Field::new(name, DataType::Null, true),
             k => Field::new(name, k.data_type(), true),
         }
     }
+}
+
+/// Append a MySQL geometry value (a little-endian SRID, then WKB) as WKB, or as EWKB
+/// with the SRID (PostGIS's form: the type's 0x20000000 flag, then the SRID) when it is
+/// not 0, so that no SRID is lost.
+fn push_wkb(b: &mut VarBuf, v: &[u8]) -> Result<()> {
+    let bad = || Error::data("a GEOMETRY value shorter than an SRID and a WKB header");
+    if v.len() < 9 {
+        return Err(bad());
+    }
+    let srid = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+    let wkb = &v[4..];
+    if srid == 0 {
+        return b.push(wkb);
+    }
+    let little = match wkb[0] {
+        1 => true,
+        0 => false,
+        _ => {
+            return Err(Error::data(
+                "a GEOMETRY value with an unknown WKB byte order",
+            ))
+        }
+    };
+    let (ty, srid_bytes) = if little {
+        let t = u32::from_le_bytes([wkb[1], wkb[2], wkb[3], wkb[4]]) | 0x2000_0000;
+        (t.to_le_bytes(), srid.to_le_bytes())
+    } else {
+        let t = u32::from_be_bytes([wkb[1], wkb[2], wkb[3], wkb[4]]) | 0x2000_0000;
+        (t.to_be_bytes(), srid.to_be_bytes())
+    };
+    let mut out = Vec::with_capacity(wkb.len() + 4);
+    out.push(wkb[0]);
+    out.extend_from_slice(&ty);
+    out.extend_from_slice(&srid_bytes);
+    out.extend_from_slice(&wkb[5..]);
+    b.push(&out)
 }
 
 /// The Arrow schema and decode kinds of a result's columns.
@@ -744,7 +780,9 @@ impl ColumnDecoder {
             Kind::Time | Kind::Duration | Kind::Datetime | Kind::Timestamp => {
                 Buf::Micros(PrimBuf::with_capacity(n))
             }
-            Kind::Utf8 | Kind::Json | Kind::Binary => Buf::Var(VarBuf::with_capacity(n, n * 8)),
+            Kind::Utf8 | Kind::Json | Kind::Binary | Kind::Geometry => {
+                Buf::Var(VarBuf::with_capacity(n, n * 8))
+            }
             Kind::Enum => Buf::Dict {
                 keys: PrimBuf::with_capacity(n),
                 values: VarBuf::with_capacity(16, 256),
@@ -872,6 +910,14 @@ impl ColumnDecoder {
                 DateVal::Zero => return self.zero_date(),
                 DateVal::Micros(us) => b.push(us),
             },
+            Buf::Var(b) if kind == Kind::Geometry => match v {
+                Cell::Bytes(bytes) => push_wkb(b, bytes)?,
+                _ => {
+                    return Err(Error::data(
+                        "a GEOMETRY value came as something else than bytes",
+                    ))
+                }
+            },
             Buf::Var(b) => match v {
                 Cell::Bytes(bytes) => b.push(bytes)?,
                 other => {
@@ -938,7 +984,7 @@ impl ColumnDecoder {
             }
             Buf::Micros(b) => b.finish::<TimestampMicrosecondType>(dt),
             Buf::Var(b) => {
-                if matches!(self.kind, Kind::Binary) {
+                if matches!(self.kind, Kind::Binary | Kind::Geometry) {
                     b.finish_binary()
                 } else {
                     b.finish_utf8(&DataType::Utf8)
@@ -1049,6 +1095,29 @@ mod tests {
     }
 
     #[test]
+    fn geometry_values_become_wkb_or_ewkb_with_their_srid() {
+        // POINT(1 2), little-endian WKB.
+        let mut wkb = vec![1u8, 1, 0, 0, 0];
+        wkb.extend_from_slice(&1f64.to_le_bytes());
+        wkb.extend_from_slice(&2f64.to_le_bytes());
+        let stored = |srid: u32| [srid.to_le_bytes().to_vec(), wkb.clone()].concat();
+        let mut b = VarBuf::with_capacity(2, 64);
+        push_wkb(&mut b, &stored(0)).unwrap();
+        push_wkb(&mut b, &stored(4326)).unwrap();
+        let a = b.finish_binary().unwrap();
+        let a = a
+            .as_any()
+            .downcast_ref::<arrow_array::BinaryArray>()
+            .unwrap();
+        assert_eq!(a.value(0), &wkb[..]);
+        let ewkb = a.value(1);
+        assert_eq!(&ewkb[..5], &[1, 1, 0, 0, 0x20]);
+        assert_eq!(&ewkb[5..9], &4326u32.to_le_bytes());
+        assert_eq!(&ewkb[9..], &wkb[5..]);
+        assert!(push_wkb(&mut VarBuf::with_capacity(1, 8), &[0, 0, 0, 0, 1]).is_err());
+    }
+
+    #[test]
     fn kinds_from_metadata() {
         let o = opts();
         let k = |ct, flags, len, dec, cs| kind_of("c", ct, flags, len, dec, cs, &o).unwrap();
@@ -1103,9 +1172,11 @@ mod tests {
         );
         assert_eq!(k(MYSQL_TYPE_JSON, none, 0, 0, 63), Kind::Json);
         assert_eq!(k(MYSQL_TYPE_BIT, u, 10, 0, 63), Kind::Bit);
-        let err = kind_of("g", MYSQL_TYPE_GEOMETRY, none, 0, 0, 63, &o).unwrap_err();
-        assert_eq!(err.kind, crate::error::ErrorKind::UnsupportedType);
-        assert!(err.message.contains("ST_AsBinary"), "{}", err.message);
+        assert_eq!(k(MYSQL_TYPE_GEOMETRY, none, 0, 0, 63), Kind::Geometry);
+        assert_eq!(
+            Kind::Geometry.field("g").metadata()["ARROW:extension:name"],
+            "geoarrow.wkb"
+        );
         let no_bool = DecodeOptions {
             tinyint1_as_bool: false,
             ..o
