@@ -318,3 +318,23 @@ def test_pg_a_refused_copy_keeps_the_transaction(pg: sqlarrow.Connector, pg_sche
         pg.execute(f'revoke all on schema "{pg_schema}" from {role}')
         pg.execute(f"revoke all on {t} from {role}")
         pg.execute(f"drop role {role}")
+
+
+def test_execute_counts_the_rows_a_select_returns_on_every_engine(
+    db: tuple[sqlarrow.Connector, str],
+) -> None:
+    """execute() of a statement that returns rows gives the rows it returned, as
+    PostgreSQL's command tag does: MySQL gave a stale 1, SQLite 0. In and out of a
+    transaction, with and without parameters; DML still counts rows changed."""
+    c, p = db
+    m = "$1" if c.engine == "postgres" else "?"
+    t = f"{p}ex"
+    c.execute(f"create table {t} (a int)")
+    assert c.execute(f"insert into {t} values (1), (2), (3)") == 3
+    assert c.execute(f"select a from {t}") == 3
+    assert c.execute(f"select a from {t} where a > {m}", [1]) == 2
+    assert c.execute(f"select a from {t} where a > 5") == 0
+    with c.transaction() as tx:
+        assert tx.execute(f"select a from {t}") == 3
+        assert tx.execute(f"select a from {t} where a > {m}", [2]) == 1
+        assert tx.execute(f"update {t} set a = a + 1 where a > {m}", [1]) == 2

@@ -275,7 +275,8 @@ class Connector(abc.ABC):
         return RecordBatchStream(raw)
 
     def execute(self, sql: str, params: Params = None, *, timeout: float | None = None) -> int:
-        """Run one statement; return the number of rows affected.
+        """Run one statement; return the number of rows affected (for a statement that
+        returns rows, the rows it returned, on every engine).
 
         Only read statements are retried under a :class:`~sqlarrow.RetryPolicy`."""
         sql = _check_sql(sql)

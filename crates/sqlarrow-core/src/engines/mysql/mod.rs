@@ -238,6 +238,45 @@ pub fn map_err(e: mysql_async::Error) -> Error {
     }
 }
 
+/// Run `sql` on `conn`; returns the rows it affected, or for a statement that returns
+/// rows the rows it returned (as PostgreSQL's command tag counts them). Without
+/// parameters the text protocol is used (several statements separated by `;` allowed:
+/// the counts are summed).
+pub(crate) async fn execute_on(conn: &mut Conn, sql: &str, params: &Params) -> Result<u64> {
+    async fn count<P: Protocol>(mut result: QueryResult<'_, 'static, P>) -> Result<u64> {
+        let mut total = 0u64;
+        for _ in 0..100_000 {
+            let has_rows = result.columns().is_some_and(|c| !c.is_empty());
+            if !has_rows {
+                total += result.affected_rows();
+            }
+            if result.is_empty() {
+                break;
+            }
+            let mut rows = 0u64;
+            while result.next().await.map_err(map_err)?.is_some() {
+                rows += 1;
+            }
+            if has_rows {
+                total += rows;
+            }
+        }
+        result.drop_result().await.map_err(map_err)?;
+        Ok(total)
+    }
+    if params.is_empty() {
+        count(conn.query_iter(sql).await.map_err(map_err)?).await
+    } else {
+        let args = to_params(params)?;
+        count(
+            conn.exec_iter(trim_statement(sql), args)
+                .await
+                .map_err(map_err)?,
+        )
+        .await
+    }
+}
+
 /// Connection settings shared by the pool and the cancel side connections.
 pub struct Settings {
     /// The same settings for the fast result reader ([`wire`]).
@@ -948,29 +987,7 @@ impl MySqlConnector {
     /// is used (any statement, several separated by `;` allowed: the counts are summed).
     pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {
         let mut conn = self.checkout(cancel).await?;
-        let res = async {
-            if params.is_empty() {
-                let mut result = conn.query_iter(sql).await.map_err(map_err)?;
-                // One result per statement: add each OK's count, skip any rows.
-                let mut total = 0u64;
-                for _ in 0..100_000 {
-                    total += result.affected_rows();
-                    if result.is_empty() {
-                        break;
-                    }
-                    while result.next().await.map_err(map_err)?.is_some() {}
-                }
-                result.drop_result().await.map_err(map_err)?;
-                Ok(total)
-            } else {
-                let args = to_params(params)?;
-                conn.exec_drop(trim_statement(sql), args)
-                    .await
-                    .map_err(map_err)?;
-                Ok(conn.affected_rows())
-            }
-        }
-        .await;
+        let res = execute_on(&mut conn, sql, params).await;
         self.finish(conn, &res, false, cancel).await;
         res
     }

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatchReader;
 use mysql_async::prelude::Queryable;
 
-use super::params::to_params;
-use super::{map_err, trim_statement, MySqlConnector, MySqlManager};
+use super::{map_err, MySqlConnector, MySqlManager};
 use crate::cancel::CancelSlot;
 use crate::error::{Error, Result};
 use crate::pool::Pooled;
@@ -90,28 +89,7 @@ impl MySqlTx {
         cancel: &CancelSlot,
     ) -> Result<u64> {
         let conn = self.conn(cancel)?;
-        let res = async {
-            if params.is_empty() {
-                let mut result = conn.query_iter(sql).await.map_err(map_err)?;
-                let mut total = 0u64;
-                for _ in 0..100_000 {
-                    total += result.affected_rows();
-                    if result.is_empty() {
-                        break;
-                    }
-                    while result.next().await.map_err(map_err)?.is_some() {}
-                }
-                result.drop_result().await.map_err(map_err)?;
-                Ok(total)
-            } else {
-                let args = to_params(params)?;
-                conn.exec_drop(trim_statement(sql), args)
-                    .await
-                    .map_err(map_err)?;
-                Ok(conn.affected_rows())
-            }
-        }
-        .await;
+        let res = super::execute_on(conn, sql, params).await;
         conn.observe(&res);
         cancel.clear();
         res

@@ -863,18 +863,8 @@ impl SqliteConnector {
     pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {
         let sql = sql.to_string();
         let params = params.clone();
-        self.with_conn(cancel, move |conn| {
-            if params.is_empty() {
-                // Allow scripts of several statements when nothing is bound.
-                let before = conn.total_changes();
-                conn.execute_batch(&sql).map_err(map_err)?;
-                return Ok(conn.total_changes().saturating_sub(before));
-            }
-            let mut stmt = conn.prepare(&sql).map_err(map_err)?;
-            bind(&mut stmt, &params)?;
-            Ok(stmt.raw_execute().map_err(map_err)? as u64)
-        })
-        .await
+        self.with_conn(cancel, move |conn| execute_on(conn, &sql, &params))
+            .await
     }
 
     pub async fn executemany(
@@ -915,6 +905,36 @@ impl SqliteConnector {
         })
         .await
     }
+}
+
+/// Run `sql` on `conn` (blocking); returns the rows it changed, or for a statement that
+/// returns rows the rows it returned, as on PostgreSQL and MySQL (`sqlite3_changes`
+/// would give 0). Without parameters a script of several statements is allowed.
+pub(super) fn execute_on(conn: &rusqlite::Connection, sql: &str, params: &Params) -> Result<u64> {
+    fn count_rows(stmt: &mut rusqlite::Statement<'_>) -> Result<u64> {
+        let mut rows = stmt.raw_query();
+        let mut n = 0u64;
+        while rows.next().map_err(map_err)?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+    if params.is_empty() {
+        if let Ok(mut stmt) = conn.prepare(sql) {
+            if stmt.column_count() > 0 {
+                return count_rows(&mut stmt);
+            }
+        }
+        let before = conn.total_changes();
+        conn.execute_batch(sql).map_err(map_err)?;
+        return Ok(conn.total_changes().saturating_sub(before));
+    }
+    let mut stmt = conn.prepare(sql).map_err(map_err)?;
+    bind(&mut stmt, params)?;
+    if stmt.column_count() > 0 {
+        return count_rows(&mut stmt);
+    }
+    Ok(stmt.raw_execute().map_err(map_err)? as u64)
 }
 
 /// Deliver what a blocking reader thread sends to `sink`. Owns the receiver: when

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatchReader;
 
-use super::{bind, map_err, read_rows, Msg, SqliteConnector, SqliteManager};
+use super::{map_err, read_rows, Msg, SqliteConnector, SqliteManager};
 use crate::cancel::CancelSlot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::Pooled;
@@ -116,17 +116,8 @@ impl SqliteTx {
     ) -> Result<u64> {
         let sql = sql.to_string();
         let params = params.clone();
-        self.run(cancel, move |conn| {
-            if params.is_empty() {
-                let before = conn.total_changes();
-                conn.execute_batch(&sql).map_err(map_err)?;
-                return Ok(conn.total_changes().saturating_sub(before));
-            }
-            let mut stmt = conn.prepare(&sql).map_err(map_err)?;
-            bind(&mut stmt, &params)?;
-            Ok(stmt.raw_execute().map_err(map_err)? as u64)
-        })
-        .await
+        self.run(cancel, move |conn| super::execute_on(conn, &sql, &params))
+            .await
     }
 
     pub async fn write(
