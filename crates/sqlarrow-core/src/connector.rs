@@ -84,21 +84,6 @@ pub struct Connector {
     statement_timeout: Option<Duration>,
 }
 
-/// The schema and batches of a collecting sink.
-#[cfg(all(unix, any(feature = "mysql", feature = "postgres")))]
-fn collected(sink: Sink) -> Result<(SchemaRef, Vec<RecordBatch>, Vec<String>)> {
-    let Sink::Collect {
-        schema,
-        batches,
-        warnings,
-    } = sink
-    else {
-        return Err(Error::interface("not a collecting sink"));
-    };
-    let schema = schema.ok_or_else(|| Error::interface("the statement produced no schema"))?;
-    Ok((schema, batches, warnings))
-}
-
 /// The error of a statement stopped by its time limit; `how` says how it was stopped.
 fn timeout_error(limit: Duration, how: &str) -> Error {
     Error::new(
@@ -310,11 +295,11 @@ impl Connector {
             #[cfg(all(feature = "mysql", unix))]
             Engine::Mysql(c) => c
                 .query_direct(sql, params, opts.batch_size, deadline, &*interrupted, rt)?
-                .and_then(collected),
+                .and_then(Sink::into_collected),
             #[cfg(all(feature = "postgres", unix))]
             Engine::Postgres(c) => c
                 .query_direct(sql, params, opts.batch_size, deadline, &*interrupted, rt)?
-                .and_then(collected),
+                .and_then(Sink::into_collected),
             #[allow(unreachable_patterns)]
             _ => {
                 let _ = (params, interrupted, deadline, rt);
@@ -383,15 +368,7 @@ impl Connector {
                     .map_err(|e| Error::interface(format!("the query task failed: {e}")))?
             })
             .await?;
-        let (schema, batches, warnings) = match sink {
-            Sink::Collect {
-                schema,
-                batches,
-                warnings,
-            } => (schema, batches, warnings),
-            Sink::Channel { .. } => unreachable!("collect sink"),
-        };
-        let schema = schema.ok_or_else(|| Error::interface("the statement produced no schema"))?;
+        let (schema, batches, warnings) = sink.into_collected()?;
         Ok(QueryOutput {
             schema,
             batches,

@@ -68,6 +68,21 @@ impl Sink {
         }
     }
 
+    /// A collecting sink's schema, batches and warnings; an error for a channel, or when
+    /// the statement produced no schema.
+    pub fn into_collected(self) -> Result<(SchemaRef, Vec<RecordBatch>, Vec<String>)> {
+        let Sink::Collect {
+            schema,
+            batches,
+            warnings,
+        } = self
+        else {
+            return Err(Error::interface("not a collecting sink"));
+        };
+        let schema = schema.ok_or_else(|| Error::interface("the statement produced no schema"))?;
+        Ok((schema, batches, warnings))
+    }
+
     /// The warnings recorded so far (a collecting sink's; a channel's go to its reader).
     pub fn take_warnings(&mut self) -> Vec<String> {
         match self {

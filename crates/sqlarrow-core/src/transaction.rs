@@ -121,15 +121,7 @@ impl Transaction {
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let mut sink = Sink::collect();
         dispatch!(inner, tx => tx.query(sql, params, batch_size, &mut sink, cancel).await)?;
-        let Sink::Collect {
-            schema,
-            batches,
-            warnings,
-        } = sink
-        else {
-            unreachable!("collect sink")
-        };
-        let schema = schema.ok_or_else(|| Error::interface("the statement produced no schema"))?;
+        let (schema, batches, warnings) = sink.into_collected()?;
         Ok(QueryOutput {
             schema,
             batches,
