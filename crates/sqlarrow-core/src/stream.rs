@@ -164,12 +164,8 @@ impl BatchStream {
         self
     }
 
-    /// The server's warnings about the statement, complete once every batch was read.
-    pub fn warnings(&self) -> Vec<String> {
-        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
-    }
-
-    /// The shared list behind [`BatchStream::warnings`], to read after the stream is gone.
+    /// The server's warnings about the statement, complete once every batch was read;
+    /// the shared list, to read after the stream is gone.
     pub fn warnings_handle(&self) -> Warnings {
         self.warnings.clone()
     }

@@ -9,6 +9,8 @@ pub const EXTENSION_NAME_KEY: &str = "ARROW:extension:name";
 pub const EXTENSION_METADATA_KEY: &str = "ARROW:extension:metadata";
 pub const UUID_EXTENSION: &str = "arrow.uuid";
 pub const JSON_EXTENSION: &str = "arrow.json";
+/// GeoArrow's well-known-binary geometry extension.
+pub const WKB_EXTENSION: &str = "geoarrow.wkb";
 
 /// The UTC time zone used for every time-zone-aware timestamp sqlarrow returns.
 pub fn utc() -> Option<Arc<str>> {
@@ -36,7 +38,7 @@ pub fn uuid_field(name: &str, nullable: bool) -> Field {
 
 /// A WKB column tagged with the GeoArrow `geoarrow.wkb` extension.
 pub fn wkb_field(name: &str, nullable: bool) -> Field {
-    with_extension(Field::new(name, DataType::Binary, nullable), "geoarrow.wkb")
+    with_extension(Field::new(name, DataType::Binary, nullable), WKB_EXTENSION)
 }
 
 /// A JSON text column tagged with the canonical `arrow.json` extension.

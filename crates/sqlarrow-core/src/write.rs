@@ -539,7 +539,7 @@ fn pyarrow_type_hint(t: &DataType) -> String {
 const KNOWN_EXTENSIONS: [&str; 4] = [
     crate::types::JSON_EXTENSION,
     crate::types::UUID_EXTENSION,
-    "geoarrow.wkb",
+    crate::types::WKB_EXTENSION,
     "geoarrow.wkt",
 ];
 
@@ -743,20 +743,7 @@ pub fn refuse_null_keys(
     let keys: Vec<(usize, String)> = opts
         .key
         .iter()
-        .filter_map(|k| {
-            let i = names.iter().position(|n| n == k).or_else(|| {
-                let lower = k.to_lowercase();
-                let mut hits = names
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| n.to_lowercase() == lower);
-                match (hits.next(), hits.next()) {
-                    (Some((i, _)), None) => Some(i),
-                    _ => None,
-                }
-            })?;
-            Some((i, k.clone()))
-        })
+        .filter_map(|k| Some((match_name(k, names.iter().map(String::as_str))?, k.clone())))
         .collect();
     if keys.is_empty() {
         return reader;
@@ -1017,14 +1004,13 @@ pub fn fold_name_case(
     let names = mapped_names(schema, &opts.column_map)?;
     let mut out: Option<WriteOptions> = None;
     for (f, n) in schema.fields().iter().zip(&names) {
-        if table_columns.contains(&n.as_str()) {
-            continue;
-        }
-        let lower = n.to_lowercase();
-        let mut hits = table_columns.iter().filter(|c| c.to_lowercase() == lower);
-        let (Some(hit), None) = (hits.next(), hits.next()) else {
+        let Some(hit) = match_name(n, table_columns.iter().copied()).map(|i| table_columns[i])
+        else {
             continue;
         };
+        if hit == n {
+            continue;
+        }
         let o = out.get_or_insert_with(|| opts.clone());
         o.column_map.insert(f.name().clone(), hit.to_string());
         for k in o.key.iter_mut().filter(|k| *k == n) {
@@ -1034,16 +1020,30 @@ pub fn fold_name_case(
     // Key names too: `key=["ID"]` names the column `id`.
     let keys = out.as_ref().map_or(&opts.key, |o| &o.key).clone();
     for (i, k) in keys.iter().enumerate() {
-        if table_columns.contains(&k.as_str()) {
-            continue;
-        }
-        let lower = k.to_lowercase();
-        let mut hits = table_columns.iter().filter(|c| c.to_lowercase() == lower);
-        if let (Some(hit), None) = (hits.next(), hits.next()) {
-            out.get_or_insert_with(|| opts.clone()).key[i] = hit.to_string();
+        match match_name(k, table_columns.iter().copied()).map(|j| table_columns[j]) {
+            Some(hit) if hit != k => {
+                out.get_or_insert_with(|| opts.clone()).key[i] = hit.to_string();
+            }
+            _ => {}
         }
     }
     Ok(out)
+}
+
+/// The index of the one name in `names` equal to `name` exactly, else the one equal to
+/// it ignoring case (as MySQL and SQLite resolve column names); `None` when there is
+/// none, or several differing only in case.
+fn match_name<'a>(name: &str, names: impl IntoIterator<Item = &'a str>) -> Option<usize> {
+    let names: Vec<&str> = names.into_iter().collect();
+    if let Some(i) = names.iter().position(|n| *n == name) {
+        return Some(i);
+    }
+    let lower = name.to_lowercase();
+    let mut hits = (0..names.len()).filter(|&i| names[i].to_lowercase() == lower);
+    match (hits.next(), hits.next()) {
+        (Some(i), None) => Some(i),
+        _ => None,
+    }
 }
 
 /// Refuse a table, schema or column name the engine would cut short: PostgreSQL

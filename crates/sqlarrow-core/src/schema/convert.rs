@@ -29,7 +29,7 @@ pub const DEFAULT_KEY: &str = "sqlarrow.default";
 pub const COMMENT_KEY: &str = "sqlarrow.comment";
 /// Schema metadata: the primary key as a JSON array of column names.
 pub const PRIMARY_KEY_KEY: &str = "sqlarrow.primary_key";
-pub const WKB_EXTENSION: &str = "geoarrow.wkb";
+pub use crate::types::WKB_EXTENSION;
 
 impl LogicalType {
     /// The Arrow data type (extension tags live on the field, see [`LogicalType::to_field`]).

@@ -796,16 +796,18 @@ async fn set_aside(ctx: &MergeCtx<'_>, stage: &str, opts: &WriteOptions) -> Resu
     let mut sql = vec![format!(
         "CREATE TEMP TABLE {rej} (_sqlarrow_ord int8 PRIMARY KEY, reason text NOT NULL) ON COMMIT DROP"
     )];
+    let reject = |cond_from: String, reason: String| {
+        format!(
+            "INSERT INTO {rej} SELECT s._sqlarrow_ord, {} {cond_from} ON CONFLICT DO NOTHING",
+            lit(&reason)
+        )
+    };
     if keyed {
         // A NULL key matches no row (see `write::refuse_null_keys`): set aside first.
         for k in &opts.key {
-            sql.push(format!(
-                "INSERT INTO {rej} SELECT s._sqlarrow_ord, {} FROM {stage} s WHERE s.{} IS NULL \
-                 ON CONFLICT DO NOTHING",
-                lit(&format!(
-                    "key column \"{k}\" is null: a NULL key matches no row"
-                )),
-                quote_ident(k)
+            sql.push(reject(
+                format!("FROM {stage} s WHERE s.{} IS NULL", quote_ident(k)),
+                format!("key column \"{k}\" is null: a NULL key matches no row"),
             ));
         }
         let same = opts
@@ -818,12 +820,6 @@ async fn set_aside(ctx: &MergeCtx<'_>, stage: &str, opts: &WriteOptions) -> Resu
             "DELETE FROM {stage} s USING {stage} s2 WHERE {same} AND s._sqlarrow_ord < s2._sqlarrow_ord"
         ));
     }
-    let reject = |cond_from: String, reason: String| {
-        format!(
-            "INSERT INTO {rej} SELECT s._sqlarrow_ord, {} {cond_from} ON CONFLICT DO NOTHING",
-            lit(&reason)
-        )
-    };
     // NOT NULL
     for c in ctx.target {
         if c.not_null && names.contains(&c.name.as_str()) {
