@@ -375,7 +375,9 @@ def test_killed_connection_leaves_no_partial_table(
     except Exception as e:
         raised = e
     done.wait(90)
-    assert killed == [1], f"the killer did not find the writing connection: {lookup_errors}"
+    assert killed == [1], (
+        f"the killer did not find the writing connection: {lookup_errors}; the write raised {raised!r}"
+    )
     assert isinstance(raised, sqlarrow.DatabaseConnectionError), raised
     assert my.query("select id from big order by id").to_pylist() == [{"id": -2}, {"id": -1}]
     for _ in range(3):

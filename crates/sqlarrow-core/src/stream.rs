@@ -27,6 +27,22 @@ pub enum Sink {
 /// Warnings a stream's producer leaves for its reader.
 pub type Warnings = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
+/// The most warning lines one statement keeps (MySQL's `SHOW WARNINGS LIMIT`, too).
+pub const MAX_WARNINGS: usize = 64;
+
+/// Append `lines` to `kept` up to [`MAX_WARNINGS`], then one line saying more came.
+fn keep_warnings(kept: &mut Vec<String>, lines: Vec<String>) {
+    for line in lines {
+        match kept.len() {
+            n if n < MAX_WARNINGS => kept.push(line),
+            n if n == MAX_WARNINGS => {
+                kept.push(format!("(more than {MAX_WARNINGS} warnings; the rest were not kept)"))
+            }
+            _ => break,
+        }
+    }
+}
+
 impl Sink {
     /// Whether any batch (or, for a channel, the schema) already reached the reader,
     /// after which a failed statement must not be retried.
@@ -54,15 +70,17 @@ impl Sink {
 
     /// Record the server's warnings about the statement (a result it may have cut
     /// short, values it truncated): they reach the caller with the result.
+    /// At most [`MAX_WARNINGS`] lines are kept (a function that raises a notice per
+    /// row must not grow the result without bound); one more line says so.
     pub fn warn(&mut self, lines: Vec<String>) {
         if lines.is_empty() {
             return;
         }
         match self {
-            Sink::Collect { warnings, .. } => warnings.extend(lines),
+            Sink::Collect { warnings, .. } => keep_warnings(warnings, lines),
             Sink::Channel { warnings, .. } => {
                 if let Ok(mut w) = warnings.lock() {
-                    w.extend(lines);
+                    keep_warnings(&mut w, lines);
                 }
             }
         }

@@ -41,6 +41,7 @@ use super::decode::{schema_for, Cell, DecodeOptions, RowDecoder};
 use super::{server_error, SslMode, SESSION_INIT};
 use crate::direct::{DirectFlags, HybridStream, ReadPacer};
 use crate::error::{Error, Result};
+pub(super) use crate::stream::MAX_WARNINGS;
 use crate::stream::Sink;
 
 /// The collation the handshake asks for (utf8mb4_general_ci).
@@ -1158,9 +1159,6 @@ fn lenenc(b: &mut &[u8]) -> Option<u64> {
     *b = &rest[used..];
     Some(v)
 }
-
-/// At most this many server warnings are kept per statement.
-pub(super) const MAX_WARNINGS: usize = 64;
 
 /// `SHOW WARNINGS` rows (level, code, message) as `"Warning 1292: message"` lines.
 pub(super) fn warning_lines(rows: Vec<Vec<Option<String>>>) -> Vec<String> {

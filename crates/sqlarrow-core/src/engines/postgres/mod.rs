@@ -95,6 +95,15 @@ pub struct PgConn {
     /// Hashes of parameterless query texts run once, unprepared, on this connection: a
     /// text seen again is prepared and cached (see [`PgConnector::query_on`]).
     seen: std::sync::Mutex<std::collections::HashSet<u64>>,
+    /// What the server said while tokio-postgres read for this connection.
+    notices: Notices,
+}
+
+impl PgConn {
+    /// The notices kept since the last call.
+    fn take_notices(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notices.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 /// The future that owns a connection's socket: it sends the client's requests and
@@ -102,6 +111,66 @@ pub struct PgConn {
 type ConnectionFuture = std::pin::Pin<
     Box<dyn std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>> + Send>,
 >;
+
+/// Notices (NOTICE, WARNING, INFO messages) the server sent on a connection while
+/// tokio-postgres read its answers, for the statement that caused them (see
+/// [`PgConnector::query_on`]). Reads spoken on the connection's own stream
+/// ([`wire`]) hand theirs to the sink directly.
+type Notices = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A notice as one warning line, in the shape of MySQL's (`"WARNING 01000: ..."`),
+/// with the server's detail and hint.
+pub(crate) fn notice_line(
+    severity: &str,
+    code: &str,
+    message: &str,
+    detail: Option<&str>,
+    hint: Option<&str>,
+) -> String {
+    let mut line = format!("{severity} {code}: {message}");
+    for (label, text) in [("DETAIL", detail), ("HINT", hint)] {
+        if let Some(text) = text {
+            line.push_str(&format!(" {label}: {text}"));
+        }
+    }
+    line
+}
+
+/// The connection future of `connection`, keeping the notices it reads in `notices`
+/// (tokio-postgres's own future logs them and drops them). At most
+/// [`crate::stream::MAX_WARNINGS`] wait there: a server that sends many while nobody
+/// collects them (an `execute` in a loop) must not grow it without bound.
+fn keeping_notices<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    notices: Notices,
+) -> ConnectionFuture
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use std::task::Poll;
+    Box::pin(futures_util::future::poll_fn(move |cx| loop {
+        match connection.poll_message(cx) {
+            Poll::Ready(Some(Ok(tokio_postgres::AsyncMessage::Notice(n)))) => {
+                let line = notice_line(
+                    n.severity(),
+                    n.code().code(),
+                    n.message(),
+                    n.detail(),
+                    n.hint(),
+                );
+                let mut kept = notices.lock().unwrap_or_else(|p| p.into_inner());
+                if kept.len() <= crate::stream::MAX_WARNINGS {
+                    kept.push(line);
+                }
+            }
+            Poll::Ready(Some(Ok(_))) => {}
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+            Poll::Ready(None) => return Poll::Ready(Ok(())),
+            Poll::Pending => return Poll::Pending,
+        }
+    }))
+}
 
 /// The connection future, shared between its task on the runtime and a caller that
 /// drives it directly (see [`crate::direct`]). The task polls it only when the lock
@@ -375,6 +444,7 @@ pub(crate) fn server_error(db: &wire::ServerError<'_>) -> Error {
 pub fn map_err(e: tokio_postgres::Error) -> Error {
     if let Some(db) = e.as_db_error() {
         return server_error(&wire::ServerError {
+            severity: db.severity(),
             code: db.code().code(),
             message: db.message(),
             detail: db.detail(),
@@ -417,6 +487,7 @@ impl PgManager {
     /// through tokio-postgres's own connect.
     async fn open(
         &self,
+        notices: &Notices,
     ) -> Result<(
         Client,
         tokio::task::JoinHandle<()>,
@@ -439,6 +510,7 @@ impl PgManager {
                     .connect(self.tls.clone())
                     .await
                     .map_err(map_err)?;
+                let connection = keeping_notices(connection, notices.clone());
                 let task = tokio::spawn(async move {
                     let _ = connection.await;
                 });
@@ -480,7 +552,7 @@ impl PgManager {
         if let Some(t) = &tap {
             t.arm();
         }
-        let (driver, task) = Driver::spawn(Box::pin(connection));
+        let (driver, task) = Driver::spawn(keeping_notices(connection, notices.clone()));
         let parts = DirectParts {
             #[cfg(unix)]
             fd,
@@ -501,8 +573,9 @@ impl Manager for PgManager {
     type Conn = PgConn;
 
     async fn connect(&self) -> Result<PgConn> {
+        let notices = Notices::default();
         let (client, task, direct, target, tap) =
-            match tokio::time::timeout(self.timeout, self.open()).await {
+            match tokio::time::timeout(self.timeout, self.open(&notices)).await {
                 Ok(r) => r?,
                 Err(_) => {
                     return Err(Error::connection(format!(
@@ -528,6 +601,7 @@ impl Manager for PgManager {
             tap,
             stmts: Default::default(),
             seen: Default::default(),
+            notices,
         })
     }
 
@@ -1229,7 +1303,24 @@ impl PgConnector {
         res
     }
 
+    /// Run a read on `conn`; the notices the server sent about it (a `RAISE NOTICE` in
+    /// a function, a deprecation WARNING) go to `sink` as the statement's warnings.
     async fn query_on(
+        &self,
+        conn: &PgConn,
+        sql: &str,
+        params: &Params,
+        batch_size: usize,
+        sink: &mut Sink,
+    ) -> Result<()> {
+        // Notices of earlier statements (an `execute`, a write) are not this read's.
+        conn.take_notices();
+        let res = self.read_on(conn, sql, params, batch_size, sink).await;
+        sink.warn(conn.take_notices());
+        res
+    }
+
+    async fn read_on(
         &self,
         conn: &PgConn,
         sql: &str,

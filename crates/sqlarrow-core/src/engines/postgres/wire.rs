@@ -21,6 +21,8 @@ const MAX_READ: usize = 256 * 1024;
 /// The fields of an ErrorResponse that reach the user.
 #[derive(Default, Debug)]
 pub struct ServerError<'a> {
+    /// ERROR, WARNING, NOTICE, ... (not localized when the server says it both ways).
+    pub severity: &'a str,
     pub code: &'a str,
     pub message: &'a str,
     pub detail: Option<&'a str>,
@@ -45,6 +47,8 @@ pub fn parse_error_fields(mut body: &[u8]) -> Result<ServerError<'_>> {
         let value = std::str::from_utf8(&rest[..end]).map_err(|_| malformed())?;
         body = &rest[end + 1..];
         match ty {
+            b'V' => e.severity = value,
+            b'S' if e.severity.is_empty() => e.severity = value,
             b'C' => e.code = value,
             b'M' => e.message = value,
             b'D' => e.detail = Some(value),
@@ -55,6 +59,15 @@ pub fn parse_error_fields(mut body: &[u8]) -> Result<ServerError<'_>> {
             b'c' => e.column = Some(value),
             _ => {}
         }
+    }
+}
+
+/// A NoticeResponse as one line for the statement's warnings (see
+/// [`super::notice_line`]); a malformed one as what could be read of it.
+pub fn notice(body: &[u8]) -> String {
+    match parse_error_fields(body) {
+        Ok(n) => super::notice_line(n.severity, n.code, n.message, n.detail, n.hint),
+        Err(e) => e.message,
     }
 }
 
@@ -438,9 +451,9 @@ pub async fn described_out(
                         )),
                     })
                 }
-                // ParseComplete, BindComplete, NoticeResponse, ParameterStatus,
-                // NotificationResponse.
-                b'1' | b'2' | b'N' | b'S' | b'A' => {}
+                b'N' => sink.warn(vec![notice(body)]),
+                // ParseComplete, BindComplete, ParameterStatus, NotificationResponse.
+                b'1' | b'2' | b'S' | b'A' => {}
                 other => {
                     return Err(lost(Error::interface(format!(
                         "unexpected message type {:?} from the server before a RowDescription",
@@ -533,10 +546,10 @@ async fn read_answer(
                     ready = true;
                     break;
                 }
-                // CopyDone, CommandComplete, NoticeResponse, ParameterStatus,
-                // NotificationResponse, EmptyQueryResponse, BindComplete,
-                // PortalSuspended.
-                b'c' | b'C' | b'N' | b'S' | b'A' | b'I' | b'2' | b's' => {}
+                b'N' => sink.warn(vec![notice(body)]),
+                // CopyDone, CommandComplete, ParameterStatus, NotificationResponse,
+                // EmptyQueryResponse, BindComplete, PortalSuspended.
+                b'c' | b'C' | b'S' | b'A' | b'I' | b'2' | b's' => {}
                 other => {
                     return Err(lost(Error::interface(format!(
                         "unexpected message type {:?} from the server during a bulk read",
