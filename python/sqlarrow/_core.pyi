@@ -291,7 +291,8 @@ class RawResult:
         """Wall time from sending the query to the last decoded batch."""
     @property
     def warnings(self) -> list[str]:
-        """The server's warnings about the statement (MySQL ``SHOW WARNINGS``)."""
+        """The server's warnings about the statement (MySQL ``SHOW WARNINGS``,
+        PostgreSQL notices), at most 64 lines."""
 
     def to_pylist(self) -> list[dict[str, Any]]:
         """Convert to a list of row dicts without pyarrow (Decimal, datetime, UUID, bytes)."""

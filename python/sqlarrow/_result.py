@@ -164,8 +164,9 @@ class QueryResult:
     @property
     def warnings(self) -> tuple[str, ...]:
         """The server's warnings about the statement (MySQL/MariaDB ``SHOW WARNINGS``,
-        as ``"Warning 1292: ..."``); empty when there were none. They are also
-        emitted as :class:`~sqlarrow.DatabaseWarning`."""
+        as ``"Warning 1292: ..."``; PostgreSQL notices, as ``"NOTICE 00000: ..."``),
+        at most 64 lines; empty when there were none. They are also emitted as
+        :class:`~sqlarrow.DatabaseWarning`."""
         return tuple(self._raw.warnings)
 
     # -- conversions --------------------------------------------------------------

@@ -166,7 +166,8 @@ class ReadOnlyViolation(SqlArrowError):
 
 class DatabaseWarning(UserWarning):
     """The server reported warnings about a statement whose result you got (MySQL and
-    MariaDB ``SHOW WARNINGS``): e.g. a result it cut short (MariaDB's
-    ``max_recursive_iterations``) or values it truncated in a cast. The lines are also
+    MariaDB ``SHOW WARNINGS``; PostgreSQL NOTICE, WARNING and INFO messages): e.g. a
+    result it cut short (MariaDB's ``max_recursive_iterations``), values it truncated
+    in a cast, or a function's ``RAISE NOTICE``. The lines are also
     on ``QueryResult.warnings`` / ``RecordBatchStream.warnings``. Silence them with
     ``warnings.filterwarnings("ignore", category=sqlarrow.DatabaseWarning)``."""

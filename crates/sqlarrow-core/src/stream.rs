@@ -35,9 +35,9 @@ fn keep_warnings(kept: &mut Vec<String>, lines: Vec<String>) {
     for line in lines {
         match kept.len() {
             n if n < MAX_WARNINGS => kept.push(line),
-            n if n == MAX_WARNINGS => {
-                kept.push(format!("(more than {MAX_WARNINGS} warnings; the rest were not kept)"))
-            }
+            n if n == MAX_WARNINGS => kept.push(format!(
+                "(more than {MAX_WARNINGS} warnings; the rest were not kept)"
+            )),
             _ => break,
         }
     }
@@ -352,6 +352,21 @@ mod join_tests {
             batches: vec![batch],
             warnings: Vec::new(),
         }
+    }
+
+    #[test]
+    fn warnings_are_capped_with_one_line_saying_so() {
+        let mut sink = Sink::collect();
+        sink.warn((0..40).map(|i| format!("w{i}")).collect());
+        sink.warn((40..100).map(|i| format!("w{i}")).collect());
+        let kept = sink.take_warnings();
+        assert_eq!(kept.len(), MAX_WARNINGS + 1);
+        assert_eq!(kept[MAX_WARNINGS - 1], format!("w{}", MAX_WARNINGS - 1));
+        assert!(
+            kept[MAX_WARNINGS].contains("not kept"),
+            "{}",
+            kept[MAX_WARNINGS]
+        );
     }
 
     #[test]

@@ -41,8 +41,8 @@ use super::decode::{schema_for, Cell, DecodeOptions, RowDecoder};
 use super::{server_error, SslMode, SESSION_INIT};
 use crate::direct::{DirectFlags, HybridStream, ReadPacer};
 use crate::error::{Error, Result};
-pub(super) use crate::stream::MAX_WARNINGS;
 use crate::stream::Sink;
+pub(super) use crate::stream::MAX_WARNINGS;
 
 /// The collation the handshake asks for (utf8mb4_general_ci).
 const UTF8MB4_GENERAL_CI: u8 = 45;

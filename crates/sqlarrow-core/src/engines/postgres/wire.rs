@@ -673,6 +673,19 @@ mod tests {
         assert!(err.message.contains("NUL"), "{}", err.message);
     }
 
+    #[test]
+    fn notices_become_one_line_each() {
+        // Localized severity (S) first, the untranslated one (V) wins; detail and hint
+        // follow the message; unknown fields are skipped.
+        let body = b"SAVISO\0VWARNING\0C01000\0Mvalue 3 is odd\0Dold\0Huse 4\0Fx.c\0\0";
+        assert_eq!(
+            notice(body),
+            "WARNING 01000: value 3 is odd DETAIL: old HINT: use 4"
+        );
+        assert_eq!(notice(b"SNOTICE\0C00000\0Mhi\0\0"), "NOTICE 00000: hi");
+        assert!(notice(b"SNOTICE\0Mcut").contains("malformed"));
+    }
+
     fn row_description(cols: &[(&str, u32, i32)]) -> Vec<u8> {
         let mut b = (cols.len() as i16).to_be_bytes().to_vec();
         for (name, oid, modifier) in cols {
