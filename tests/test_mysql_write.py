@@ -671,3 +671,95 @@ def test_values_larger_than_max_allowed_packet(
     assert len(back["t"]) == size and back["b"] == b"\x00\xff" * (size // 2)
     with my.stream("select t from big where id = ?", [1]) as s:
         assert sum(b.num_rows for b in s) == 1
+
+
+def _wkb_point(x: float, y: float, srid: int | None = None) -> bytes:
+    """POINT(x y) as little-endian WKB, or EWKB carrying `srid`."""
+    import struct
+
+    if srid is None:
+        return struct.pack("<BI2d", 1, 1, x, y)
+    return struct.pack("<BII2d", 1, 0x2000_0001, srid, x, y)
+
+
+def test_geometry_writes_from_wkb(my: MySQLConnector) -> None:
+    """The server refused WKB for GEOMETRY columns (error 1416) on every write path:
+    it stores an SRID before the WKB. geoarrow.wkb (and plain binary) WKB and EWKB
+    now write, keeping EWKB's SRID; a read gives the same values back."""
+    my.execute("create table geo (id int primary key, g geometry, p point)")
+    data = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int32()),
+            "g": pa.array([_wkb_point(1, 2), _wkb_point(3, 4, srid=4326), None], pa.binary()),
+            "p": pa.array([_wkb_point(5, 6), None, _wkb_point(7, 8, srid=3857)], pa.binary()),
+        }
+    )
+    tagged = data.schema.set(
+        1, data.schema.field("g").with_metadata({"ARROW:extension:name": "geoarrow.wkb"})
+    )
+    my.write("geo", data.cast(tagged))
+    got = rows(
+        my, "select id, ST_AsText(g) g, ST_SRID(g) gs, ST_AsText(p) p, ST_SRID(p) ps from geo"
+    )
+    assert got == [
+        {"id": 1, "g": "POINT(1 2)", "gs": 0, "p": "POINT(5 6)", "ps": 0},
+        {"id": 2, "g": "POINT(3 4)", "gs": 4326, "p": None, "ps": None},
+        {"id": 3, "g": None, "gs": None, "p": "POINT(7 8)", "ps": 3857},
+    ]
+    # What a read gives writes back unchanged (EWKB where the SRID is not 0).
+    back = my.query("select id, g, p from geo order by id").to_arrow()
+    assert back.column("g").to_pylist() == data.column("g").to_pylist()
+    my.execute("create table geo2 like geo")
+    my.write("geo2", back)
+    assert my.query("select id, g, p from geo2 order by id").to_arrow().equals(back)
+    # Upserts and row-by-row writes take the same values.
+    new = pa.table(
+        {"id": pa.array([2, 4], pa.int32()), "g": [_wkb_point(9, 9), _wkb_point(0, 1, 4326)]}
+    )
+    my.write("geo", new, mode="upsert", key=["id"])
+    assert rows(my, "select id, ST_AsText(g) g, ST_SRID(g) s from geo where id in (2, 4)") == [
+        {"id": 2, "g": "POINT(9 9)", "s": 0},
+        {"id": 4, "g": "POINT(0 1)", "s": 4326},
+    ]
+    res = my.write(
+        "geo", pa.table({"id": pa.array([5], pa.int32()), "g": [_wkb_point(1, 1)]}), on_error="skip"
+    )
+    assert (res.rows_written, res.rows_failed) == (1, 0)
+
+
+def test_geometry_write_creates_a_geometry_column(my: MySQLConnector) -> None:
+    field = pa.field("g", pa.binary(), metadata={"ARROW:extension:name": "geoarrow.wkb"})
+    data = pa.table([pa.array([_wkb_point(1, 2, 4326)], pa.binary())], schema=pa.schema([field]))
+    my.write("newgeo", data)
+    assert rows(my, "select ST_AsText(g) g, ST_SRID(g) s from newgeo") == [
+        {"g": "POINT(1 2)", "s": 4326}
+    ]
+
+
+def test_wkb_into_a_blob_column_is_written_as_is(my: MySQLConnector) -> None:
+    """Only spatial columns get the SRID prefix: a BLOB keeps the exact bytes."""
+    my.execute("create table blobs (b blob)")
+    field = pa.field("b", pa.binary(), metadata={"ARROW:extension:name": "geoarrow.wkb"})
+    value = _wkb_point(1, 2, 4326)
+    my.write("blobs", pa.table([pa.array([value], pa.binary())], schema=pa.schema([field])))
+    assert rows(my, "select b from blobs") == [{"b": value}]
+
+
+def test_bad_wkb_for_a_geometry_column_names_the_row(my: MySQLConnector) -> None:
+    my.execute("create table geo (id int, g geometry)")
+    import struct
+
+    point_z = struct.pack("<BI3d", 1, 1001, 1, 2, 3)
+    for bad, what in [
+        (b"\x07abc", "header"),
+        (b"\x09" + point_z[1:], "byte order"),
+        (point_z, "1001"),
+    ]:
+        data = pa.table(
+            {"id": [1, 2, 3], "g": pa.array([_wkb_point(0, 0), None, bad], pa.binary())}
+        )
+        with pytest.raises(DataError, match=what) as info:
+            my.write("geo", data)
+        assert 'column "g" (input row 2)' in str(info.value), info.value
+        assert info.value.row_index == 2  # type: ignore[attr-defined]
+    assert rows(my, "select count(*) n from geo") == [{"n": 0}]

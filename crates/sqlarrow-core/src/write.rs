@@ -580,7 +580,7 @@ pub fn check_extension_types(schema: &arrow_schema::Schema) -> Result<()> {
 }
 
 /// The detail naming a row by its place in its batch (see [`at_input_row`]).
-const BATCH_ROW: &str = "batch_row";
+pub const BATCH_ROW: &str = "batch_row";
 
 /// An error about a row of one batch, made about the input row: `first` is the input
 /// row number of the batch's first row. The message's `(input row N)` and the

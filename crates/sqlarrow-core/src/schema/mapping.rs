@@ -242,7 +242,7 @@ pub static MYSQL_TYPES: &[EngineTypeRow] = &[
     r(
         "geometry",
         "GEOMETRY",
-        "WKB; EWKB carrying the SRID when it is not 0",
+        "WKB; EWKB carrying the SRID when it is not 0. Writes take WKB or EWKB (its SRID kept)",
     ),
 ];
 

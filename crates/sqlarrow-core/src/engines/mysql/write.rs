@@ -73,6 +73,8 @@ struct TargetColumn {
     decimal: Option<(u8, i8)>,
     /// For a `VARCHAR(n)` or `CHAR(n)` column: `n` (characters).
     char_len: Option<u32>,
+    /// A spatial column (`GEOMETRY`, `POINT`, ...).
+    geometry: bool,
 }
 
 /// `n` of a MySQL `COLUMN_TYPE` such as `varchar(20)` or `char(3)`.
@@ -123,6 +125,18 @@ async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<Targ
                 .then(|| ty.contains("unsigned"));
                 let decimal = decimal_type(&ty);
                 let char_len = char_type_len(&ty);
+                let geometry = matches!(
+                    base,
+                    "geometry"
+                        | "point"
+                        | "linestring"
+                        | "polygon"
+                        | "multipoint"
+                        | "multilinestring"
+                        | "multipolygon"
+                        | "geometrycollection"
+                        | "geomcollection"
+                );
                 TargetColumn {
                     name,
                     not_null: nullable == "NO",
@@ -132,6 +146,7 @@ async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<Targ
                     integer,
                     decimal,
                     char_len,
+                    geometry,
                 }
             })
             .collect(),
@@ -395,6 +410,10 @@ pub(super) struct Plan {
     pub(super) names: Vec<String>,
     types: Vec<DataType>,
     pub(super) kinds: Vec<Kind>,
+    /// Binary columns bound for spatial columns: WKB (or EWKB) values are sent in
+    /// MySQL's own geometry format (see [`mysql_geometry`]), which every write path
+    /// can carry as plain bytes; the server refuses bare WKB there.
+    geometry: Vec<bool>,
 }
 
 impl Plan {
@@ -404,13 +423,19 @@ impl Plan {
     /// `DECIMAL(p,s)` columns are cast at the column's scale here, so that digits it
     /// would drop are refused with the input row (float noise such as
     /// 0.30000000000000004 for two places is not a dropped digit), where the server
-    /// would round them with a warning. `None`: no column changes.
+    /// would round them with a warning. Binary values bound for spatial columns are
+    /// sent in MySQL's geometry format. `None`: no column changes.
     fn for_target(&self, target: &[TargetColumn]) -> Option<Plan> {
         let mut out: Option<Plan> = None;
         for (i, n) in self.names.iter().enumerate() {
             let Some(t) = target.iter().find(|c| &c.name == n) else {
                 continue;
             };
+            if t.geometry && self.kinds[i] == Kind::Bin {
+                let p = out.get_or_insert_with(|| self.copy());
+                p.geometry[i] = true;
+                continue;
+            }
             let to = match (t.integer, t.decimal, self.kinds[i]) {
                 (Some(unsigned), _, Kind::F32 | Kind::F64)
                 | (Some(unsigned), _, Kind::D128(1..) | Kind::D256(1..)) => {
@@ -424,14 +449,19 @@ impl Plan {
                 (None, Some((p, s)), Kind::D128(is) | Kind::D256(is)) if is > s => decimal_at(p, s),
                 _ => continue,
             };
-            let p = out.get_or_insert_with(|| Plan {
-                names: self.names.clone(),
-                types: self.types.clone(),
-                kinds: self.kinds.clone(),
-            });
+            let p = out.get_or_insert_with(|| self.copy());
             (p.types[i], p.kinds[i]) = to;
         }
         out
+    }
+
+    fn copy(&self) -> Plan {
+        Plan {
+            names: self.names.clone(),
+            types: self.types.clone(),
+            kinds: self.kinds.clone(),
+            geometry: self.geometry.clone(),
+        }
     }
 
     pub(super) fn prepare(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
@@ -440,13 +470,33 @@ impl Plan {
             .iter()
             .zip(&self.types)
             .zip(&self.names)
-            .map(|((a, t), n)| {
+            .zip(&self.geometry)
+            .map(|(((a, t), n), &geometry)| {
                 let a = match a.data_type() {
                     DataType::Dictionary(..) => arrow_cast::cast(a, &DataType::Utf8)
                         .map_err(|e| Error::data(format!("column \"{n}\": {e}")))?,
                     _ => a.clone(),
                 };
-                cast_strict(&a, t, n)
+                let a = cast_strict(&a, t, n)?;
+                if !geometry {
+                    return Ok(a);
+                }
+                let wkb = a.as_binary::<i32>();
+                let mut out = arrow_array::builder::BinaryBuilder::with_capacity(
+                    wkb.len(),
+                    wkb.values().len() + 4 * wkb.len(),
+                );
+                for (i, v) in wkb.iter().enumerate() {
+                    match v {
+                        None => out.append_null(),
+                        Some(v) => out.append_value(mysql_geometry(v).map_err(|e| {
+                            Error::data(format!("column \"{n}\" (input row {i}): {}", e.message))
+                                .with_detail("column", n.clone())
+                                .with_detail(crate::write::BATCH_ROW, i.to_string())
+                        })?),
+                    }
+                }
+                Ok(Arc::new(out.finish()) as ArrayRef)
             })
             .collect()
     }
@@ -778,10 +828,66 @@ pub(super) fn plan_for(schema: &arrow_schema::SchemaRef, opts: &WriteOptions) ->
         kinds.push(k);
     }
     Ok(Arc::new(Plan {
+        geometry: vec![false; names.len()],
         names,
         types,
         kinds,
     }))
+}
+
+/// A WKB value (or EWKB, as PostGIS and sqlarrow's own MySQL reads give when the SRID
+/// is not 0) in the format MySQL stores geometries in: the SRID as a little-endian
+/// u32, then the WKB without an SRID. Only 2D types 1–7 exist in MySQL.
+fn mysql_geometry(v: &[u8]) -> Result<Vec<u8>> {
+    const SRID_FLAG: u32 = 0x2000_0000;
+    let &[order, a, b, c, d, ..] = v else {
+        return Err(Error::data("a WKB value shorter than its 5-byte header"));
+    };
+    let little = match order {
+        1 => true,
+        0 => false,
+        _ => {
+            return Err(Error::data(format!(
+                "a WKB value with the unknown byte order {order} (not WKB?)"
+            )))
+        }
+    };
+    let ty = if little {
+        u32::from_le_bytes([a, b, c, d])
+    } else {
+        u32::from_be_bytes([a, b, c, d])
+    };
+    let (srid, body) = if ty & SRID_FLAG != 0 {
+        let Some(s) = v.get(5..9) else {
+            return Err(Error::data("an EWKB value cut short in its SRID"));
+        };
+        let s = [s[0], s[1], s[2], s[3]];
+        let srid = if little {
+            u32::from_le_bytes(s)
+        } else {
+            u32::from_be_bytes(s)
+        };
+        (srid, &v[9..])
+    } else {
+        (0, &v[5..])
+    };
+    let base = ty & !SRID_FLAG;
+    if !(1..=7).contains(&base) {
+        return Err(Error::data(format!(
+            "WKB geometry type {base} cannot be stored: MySQL has 2D points, lines, \
+             polygons, their multi forms and collections only (no Z or M coordinates)"
+        )));
+    }
+    let mut out = Vec::with_capacity(body.len() + 9);
+    out.extend_from_slice(&srid.to_le_bytes());
+    out.push(order);
+    out.extend_from_slice(&if little {
+        base.to_le_bytes()
+    } else {
+        base.to_be_bytes()
+    });
+    out.extend_from_slice(body);
+    Ok(out)
 }
 
 /// A session-unique name for a write's temporary stage table.
@@ -1631,6 +1737,33 @@ static STAGE_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::n
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wkb_and_ewkb_become_mysql_geometry() {
+        let xy: Vec<u8> = [1f64.to_be_bytes(), 2f64.to_be_bytes()].concat();
+        // Big-endian WKB POINT: SRID 0 in front, the WKB unchanged.
+        let wkb = [&[0u8, 0, 0, 0, 1][..], &xy].concat();
+        assert_eq!(
+            mysql_geometry(&wkb).unwrap(),
+            [&0u32.to_le_bytes()[..], &wkb].concat()
+        );
+        // Big-endian EWKB with SRID 4326: the SRID moves in front (little-endian), the
+        // flag and the SRID leave the WKB.
+        let ewkb = [&[0u8, 0x20, 0, 0, 1][..], &4326u32.to_be_bytes(), &xy].concat();
+        assert_eq!(
+            mysql_geometry(&ewkb).unwrap(),
+            [&4326u32.to_le_bytes()[..], &wkb].concat()
+        );
+        for (bad, says) in [
+            (&[1u8, 1, 0][..], "header"),
+            (&[2u8, 1, 0, 0, 0][..], "byte order"),
+            (&[1u8, 1, 0, 0, 0x20, 1][..], "SRID"),
+            (&[1u8, 0xE9, 3, 0, 0][..], "1001"),
+        ] {
+            let e = mysql_geometry(bad).unwrap_err();
+            assert!(e.message.contains(says), "{}", e.message);
+        }
+    }
 
     #[test]
     fn char_column_lengths() {
