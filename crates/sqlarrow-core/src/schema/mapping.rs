@@ -171,7 +171,7 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
     r(
         "int4[]",
         "ARRAY<INT32>",
-        "one-dimensional on read (more dimensions are an error); written from lists, nested lists for more dimensions",
+        "one-dimensional on read (more dimensions are an error; a lower bound other than 1, as in `[0:2]={…}`, is not kept); written from lists, nested lists for more dimensions",
     ),
     r("text[]", "ARRAY<STRING>", "as int4[]"),
     r("enum type", "ENUM(...)", "currently read as utf8"),
