@@ -338,3 +338,33 @@ def test_execute_counts_the_rows_a_select_returns_on_every_engine(
         assert tx.execute(f"select a from {t}") == 3
         assert tx.execute(f"select a from {t} where a > {m}", [2]) == 1
         assert tx.execute(f"update {t} set a = a + 1 where a > {m}", [1]) == 2
+
+
+def test_transaction_control_that_would_outlive_a_call_is_refused(
+    db: tuple[sqlarrow.Connector, str],
+) -> None:
+    """`execute("BEGIN")` left one pooled connection inside a transaction: later calls
+    ran in it or not depending on which connection they got, its rows were invisible
+    to others and lost at close, and a later `COMMIT` could land elsewhere. Such texts
+    are refused before they run, on the connector and (for COMMIT/ROLLBACK/BEGIN) in a
+    transaction object; a text that opens and ends its own transaction still runs."""
+    conn, p = db
+    conn.execute(f"create table {p}t (id int)")
+    begin = "start transaction" if conn.engine == "mysql" else "begin"
+    for sql in [begin, f"insert into {p}t values (1); {begin}", "commit", "rollback"]:
+        with pytest.raises(InterfaceError, match=r"conn\.transaction\(\)"):
+            conn.execute(sql)
+        with pytest.raises(InterfaceError, match=r"conn\.transaction\(\)"):
+            conn.query(sql)
+    assert count(conn, f"{p}t") == 0  # the refused texts ran nothing
+    conn.execute(f"{begin}; insert into {p}t values (1); insert into {p}t values (2); commit")
+    assert count(conn, f"{p}t") == 2
+    with conn.transaction() as tx:
+        for sql in ["commit", "rollback", begin, f"insert into {p}t values (3); commit"]:
+            with pytest.raises(InterfaceError, match=r"tx\.commit\(\) or tx\.rollback\(\)"):
+                tx.execute(sql)
+        tx.execute("savepoint s1")
+        tx.execute(f"insert into {p}t values (4)")
+        tx.execute("rollback to savepoint s1")
+        tx.execute(f"insert into {p}t values (5)")
+    assert sorted(r["id"] for r in conn.query(f"select id from {p}t").to_pylist()) == [1, 2, 5]

@@ -161,7 +161,7 @@ impl Connector {
 
     /// See [`check_statement_text`].
     fn check_read(&self, sql: &str) -> Result<()> {
-        check_statement_text(sql, self.engine_name(), self.read_only)
+        check_statement_text(sql, self.engine_name(), self.read_only, false)
     }
 
     /// In read-only mode, refuse an API-level write (`write`, DDL from a schema diff).

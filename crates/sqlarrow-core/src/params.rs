@@ -350,6 +350,94 @@ pub fn check_has_statement(sql: &str, lexicon: Lexicon) -> Result<()> {
     ))
 }
 
+/// The first words (up to four, upper-cased) of each statement in `sql`, the text cut
+/// at semicolons outside strings, quoted names, comments (by `lexicon`'s rules) and
+/// PostgreSQL's dollar quotes; statements without a word are left out. An unterminated
+/// string or comment ends the scan there (the server names that error). A compound
+/// body (a MySQL procedure's `BEGIN ... END`, a SQLite trigger's) is cut at its inner
+/// semicolons too: callers read the heads knowing that.
+pub fn statement_heads(sql: &str, lexicon: Lexicon) -> Vec<Vec<String>> {
+    let b = sql.as_bytes();
+    let pg = lexicon == Lexicon::Postgres;
+    let mysql = lexicon == Lexicon::MySql;
+    let word_byte =
+        |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 || (pg && c == b'$');
+    // The end (the byte after the closing quote) of the quoted text opened at `at`.
+    let quoted = |at: usize, escapes: bool| -> Option<usize> {
+        let q = b[at];
+        let mut j = at + 1;
+        loop {
+            match b.get(j) {
+                None => return None,
+                Some(b'\\') if escapes => j += 2,
+                Some(&c) if c == q && b.get(j + 1) == Some(&q) => j += 2,
+                Some(&c) if c == q => return Some(j + 1),
+                Some(_) => j += 1,
+            }
+        }
+    };
+    let mut heads: Vec<Vec<String>> = vec![Vec::new()];
+    let mut i = 0;
+    while i < b.len() {
+        match comment_end(b, i, lexicon) {
+            Some(Ok(end)) => {
+                i = end;
+                continue;
+            }
+            Some(Err(())) => break,
+            None => {}
+        }
+        let c = b[i];
+        let next = match c {
+            b';' => {
+                heads.push(Vec::new());
+                Some(i + 1)
+            }
+            b'\'' => quoted(i, mysql),
+            b'"' => quoted(i, mysql),
+            b'`' if mysql || lexicon == Lexicon::Sqlite => quoted(i, false),
+            b'[' if lexicon.brackets() => b[i..].iter().position(|&x| x == b']').map(|k| i + k + 1),
+            b'$' if pg && !b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                // $tag$ ... $tag$ (or $$ ... $$); a lone `$` is an operator character.
+                let mut j = i + 1;
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] >= 0x80)
+                {
+                    j += 1;
+                }
+                if b.get(j) == Some(&b'$') {
+                    let tag = &sql[i..=j];
+                    sql[j + 1..].find(tag).map(|k| j + 1 + k + tag.len())
+                } else {
+                    Some(i + 1)
+                }
+            }
+            c if word_byte(c) => {
+                let mut j = i;
+                while j < b.len() && word_byte(b[j]) {
+                    j += 1;
+                }
+                if pg && j == i + 1 && matches!(c, b'e' | b'E') && b.get(j) == Some(&b'\'') {
+                    // E'...': a string with backslash escapes.
+                    quoted(j, true)
+                } else {
+                    let head = heads.last_mut().expect("never empty");
+                    if head.len() < 4 && !c.is_ascii_digit() {
+                        head.push(sql[i..j].to_ascii_uppercase());
+                    }
+                    Some(j)
+                }
+            }
+            _ => Some(i + 1),
+        };
+        match next {
+            Some(n) => i = n,
+            None => break,
+        }
+    }
+    heads.retain(|h| !h.is_empty());
+    heads
+}
+
 /// Where the comment starting at byte `at` of `sql` ends (the byte after it; a line
 /// comment stops before its newline), by `lexicon`'s rules: `--` and MySQL's `#` run to
 /// the end of the line, `/* */` nest where the engine nests them. `None`: no comment

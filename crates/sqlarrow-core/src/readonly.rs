@@ -184,13 +184,125 @@ fn statement_kind(stmt: &Statement) -> String {
 /// `sqlite`) passes before it runs, on a connector or in its transactions: in read-only
 /// mode that it is one read (which refuses an empty text too), and that it holds a
 /// statement at all.
-pub fn check_statement_text(sql: &str, engine: &str, read_only: bool) -> Result<()> {
+pub fn check_statement_text(
+    sql: &str,
+    engine: &str,
+    read_only: bool,
+    in_transaction: bool,
+) -> Result<()> {
     if read_only {
         check_read_only(sql, SqlDialect::for_engine(engine))?;
     }
     let lexicon =
         crate::params::Lexicon::for_engine(engine).unwrap_or(crate::params::Lexicon::Postgres);
-    crate::params::check_has_statement(sql, lexicon)
+    crate::params::check_has_statement(sql, lexicon)?;
+    check_transaction_control(sql, lexicon, in_transaction)
+}
+
+/// Refuse transaction control that would outlive the call or undercut a transaction
+/// object. A connector runs each call on whichever pooled connection is free: a `BEGIN`
+/// through `execute` left its connection inside a transaction that later calls might
+/// or might not run in (their rows invisible to others, and lost at close), and a
+/// later `COMMIT` went to another connection. Inside a [`crate::Transaction`], a
+/// `COMMIT` or `BEGIN` ended the transaction behind its back. A text that opens and
+/// then ends its own transaction (`BEGIN; ...; COMMIT`) is fine, as are savepoints
+/// inside a transaction object.
+pub fn check_transaction_control(
+    sql: &str,
+    lexicon: crate::params::Lexicon,
+    in_transaction: bool,
+) -> Result<()> {
+    use crate::params::Lexicon;
+    let heads = crate::params::statement_heads(sql, lexicon);
+    fn word(h: &[String], k: usize) -> &str {
+        h.get(k).map_or("", String::as_str)
+    }
+    // MariaDB's `BEGIN NOT ATOMIC ... END` is a compound statement, not a transaction.
+    let opens = |h: &[String]| match word(h, 0) {
+        "BEGIN" => word(h, 1) != "NOT",
+        "START" => word(h, 1) == "TRANSACTION",
+        _ => false,
+    };
+    let to_savepoint = |h: &[String]| h[1..].iter().take(2).any(|w| w == "TO");
+    // PostgreSQL's COMMIT/ROLLBACK PREPARED finish a prepared transaction on their own.
+    let ends = |h: &[String]| match word(h, 0) {
+        "COMMIT" | "ABORT" => word(h, 1) != "PREPARED",
+        "ROLLBACK" => word(h, 1) != "PREPARED" && !to_savepoint(h),
+        "END" => true,
+        "PREPARE" => word(h, 1) == "TRANSACTION",
+        _ => false,
+    };
+    let savepoint = |h: &[String]| {
+        matches!(word(h, 0), "SAVEPOINT" | "RELEASE")
+            || (word(h, 0) == "ROLLBACK" && to_savepoint(h))
+    };
+    let autocommit = |h: &[String]| {
+        lexicon == Lexicon::MySql && word(h, 0) == "SET" && h.iter().any(|w| w == "AUTOCOMMIT")
+    };
+    let named = |h: &[String]| {
+        let n = if opens(h) || word(h, 0) == "PREPARE" || word(h, 0) == "SET" {
+            2
+        } else {
+            1
+        };
+        h.iter().take(n).cloned().collect::<Vec<_>>().join(" ")
+    };
+    let refuse = |msg: String| Err(Error::interface(msg).transient(false));
+    let use_tx = "use `with conn.transaction() as tx:` (tx.query, tx.execute and tx.write run \
+                  on the transaction's one connection, and it commits when the block ends)";
+    if in_transaction {
+        for (k, h) in heads.iter().enumerate() {
+            // A trigger's or procedure's body can end in an `END` statement head.
+            let ending = ends(h) && (word(h, 0) != "END" || k == 0);
+            if opens(h) || ending || autocommit(h) {
+                return refuse(format!(
+                    "`{}` inside a sqlarrow transaction would end or restart it behind its \
+                     back: use tx.commit() or tx.rollback() (or leave the `with` block); \
+                     savepoints (SAVEPOINT, RELEASE, ROLLBACK TO) are fine",
+                    named(h)
+                ));
+            }
+        }
+        return Ok(());
+    }
+    let mut open = false;
+    for (k, h) in heads.iter().enumerate() {
+        if autocommit(h) {
+            return refuse(format!(
+                "`{}` would change the session of one pooled connection for later calls, \
+                 which run on whichever connection is free; for a transaction, {use_tx}",
+                named(h)
+            ));
+        }
+        if opens(h) {
+            open = true;
+        } else if ends(h) || savepoint(h) {
+            if k == 0 && !open && word(h, 0) != "END" {
+                return refuse(format!(
+                    "`{}` has no transaction of this call to act on: each call runs on \
+                     whichever pooled connection is free, so a transaction cannot span \
+                     calls; {use_tx}",
+                    named(h)
+                ));
+            }
+            if ends(h) {
+                open = false;
+            }
+        }
+    }
+    if open {
+        return refuse(format!(
+            "`{}` would leave a transaction open on one pooled connection, and later \
+             calls run on whichever connection is free; {use_tx}",
+            heads
+                .iter()
+                .rev()
+                .find(|h| opens(h))
+                .map(|h| named(h))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(())
 }
 
 /// Check that `sql` is one read statement; `Err(ReadOnly)` names why it is not.
@@ -395,6 +507,122 @@ pub fn is_read_statement(sql: &str, dialect: SqlDialect) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transaction_control_that_outlives_a_call_is_refused() {
+        use crate::params::Lexicon::{MySql, Postgres, Sqlite};
+        let passes = |sql: &str, lex, in_tx| {
+            if let Err(e) = check_transaction_control(sql, lex, in_tx) {
+                panic!("{sql:?} (in a transaction: {in_tx}) was refused: {e}");
+            }
+        };
+        let refused =
+            |sql: &str, lex, in_tx, says: &str| match check_transaction_control(sql, lex, in_tx) {
+                Ok(()) => panic!("{sql:?} (in a transaction: {in_tx}) passed"),
+                Err(e) => {
+                    assert_eq!(e.kind, ErrorKind::Interface, "{sql}");
+                    assert!(e.message.contains(says), "{sql}: {}", e.message);
+                }
+            };
+        for (sql, lex) in [
+            ("select 1", Postgres),
+            ("begin; insert into t values (1); commit", Postgres),
+            ("BEGIN TRANSACTION; insert into t values (1); END TRANSACTION;", Sqlite),
+            ("start transaction; insert into t values (1); rollback", MySql),
+            ("create trigger tr after insert on t begin insert into u values (1); end", Sqlite),
+            ("do $$ begin commit; end $$", Postgres),
+            ("do $x$ begin perform 1; end $x$; select 'a'", Postgres),
+            ("create function f() returns int language sql begin atomic select 1; end", Postgres),
+            (
+                "create procedure p() begin start transaction; insert into t values (1); commit; end",
+                MySql,
+            ),
+            ("begin not atomic select 1; end", MySql),
+            ("commit prepared 'x'", Postgres),
+            ("rollback prepared 'x'", Postgres),
+            ("select 'begin'; select \"commit\"", Postgres),
+            ("select 'it''s; begin'", Sqlite),
+            ("select E'it\\'s; begin'", Postgres),
+            ("select 'it\\'s; begin', \"a\\\"; commit\"", MySql),
+            ("select 1 -- ; begin", Postgres),
+            ("select 1 # ; begin", MySql),
+            ("select [begin; x] from t", Sqlite),
+            ("select 1 /* ; begin */", Postgres),
+            ("end", Postgres),
+            ("set search_path = x", Postgres),
+        ] {
+            passes(sql, lex, false);
+        }
+        for (sql, lex, says) in [
+            ("begin", Postgres, "`BEGIN` would leave a transaction open"),
+            ("  /* hi */ BEGIN WORK", MySql, "`BEGIN WORK`"),
+            ("start transaction read only", MySql, "`START TRANSACTION`"),
+            ("begin immediate", Sqlite, "`BEGIN IMMEDIATE`"),
+            (
+                "insert into t values (1); begin",
+                Postgres,
+                "leave a transaction open",
+            ),
+            ("begin; commit; begin", Postgres, "leave a transaction open"),
+            (
+                "commit",
+                Postgres,
+                "`COMMIT` has no transaction of this call",
+            ),
+            ("ROLLBACK", Sqlite, "`ROLLBACK` has no transaction"),
+            ("savepoint a", Postgres, "`SAVEPOINT` has no transaction"),
+            (
+                "rollback to savepoint a",
+                MySql,
+                "no transaction of this call",
+            ),
+            (
+                "prepare transaction 'x'",
+                Postgres,
+                "`PREPARE TRANSACTION` has no",
+            ),
+            (
+                "set autocommit = 0",
+                MySql,
+                "`SET AUTOCOMMIT` would change the session",
+            ),
+            ("SET @@session.autocommit=OFF", MySql, "change the session"),
+        ] {
+            refused(sql, lex, false, says);
+            assert!(
+                check_transaction_control(sql, lex, false)
+                    .unwrap_err()
+                    .message
+                    .contains("conn.transaction()"),
+                "{sql}"
+            );
+        }
+        for (sql, lex) in [
+            ("savepoint a", Postgres),
+            ("rollback to savepoint a", Postgres),
+            ("ROLLBACK WORK TO SAVEPOINT a", MySql),
+            ("release savepoint a", Sqlite),
+            (
+                "create trigger tr after insert on t begin insert into u values (1); end",
+                Sqlite,
+            ),
+            ("insert into t values (1)", MySql),
+        ] {
+            passes(sql, lex, true);
+        }
+        for (sql, lex) in [
+            ("commit", Postgres),
+            ("begin", Sqlite),
+            ("rollback", MySql),
+            ("end", Postgres),
+            ("start transaction", MySql),
+            ("select 1; commit", Postgres),
+            ("abort", Postgres),
+            ("set autocommit = 1", MySql),
+        ] {
+            refused(sql, lex, true, "tx.commit() or tx.rollback()");
+        }
+    }
 
     fn ok(sql: &str, d: SqlDialect) {
         if let Err(e) = check_read_only(sql, d) {

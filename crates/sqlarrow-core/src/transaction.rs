@@ -99,7 +99,7 @@ impl Transaction {
     }
 
     fn check_read(&self, sql: &str) -> Result<()> {
-        check_statement_text(sql, self.engine, self.read_only_connector)
+        check_statement_text(sql, self.engine, self.read_only_connector, true)
     }
 
     /// Whether the transaction is still open.
