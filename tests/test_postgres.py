@@ -856,3 +856,30 @@ def test_stream_with_params(pg: sqlarrow.Connector) -> None:
     ) as s:
         values = [v for b in s for v in b.column(0).to_pylist()]
     assert values == list(range(10, 101, 10))
+
+
+def test_copy_through_stdin_or_stdout_is_refused_and_keeps_the_connection(
+    pg_url: str, pg_schema: str
+) -> None:
+    """COPY ... TO STDOUT / FROM STDIN as statement text lost the connection with a
+    transient "unexpected message from server" (which retries repeated). It is a clear
+    InterfaceError before anything is sent; COPY to a server file still runs."""
+    conn = sqlarrow.connect(pg_url, pool_size=1)
+    try:
+        conn.execute(f'create table "{pg_schema}".c (id int)')
+        for sql, says in [
+            (f'copy "{pg_schema}".c to stdout', r"TO STDOUT.*query\(\"SELECT"),
+            ("COPY (select 1) TO STDOUT WITH (FORMAT csv)", "TO STDOUT"),
+            (f'copy "{pg_schema}".c from stdin', r"FROM STDIN.*write\(table"),
+        ]:
+            for call in (conn.query, conn.execute, conn.stream):
+                with pytest.raises(sqlarrow.InterfaceError, match=says) as info:
+                    call(sql)
+                assert not info.value.transient
+            with conn.transaction() as tx, pytest.raises(sqlarrow.InterfaceError):
+                tx.execute(sql)
+        stats = conn.pool_stats()
+        assert (stats.created, stats.closed) == (1, 0), stats
+        assert pg_scalar(conn, "select 1 as v") == 1
+    finally:
+        conn.close()

@@ -357,6 +357,11 @@ pub fn check_has_statement(sql: &str, lexicon: Lexicon) -> Result<()> {
 /// body (a MySQL procedure's `BEGIN ... END`, a SQLite trigger's) is cut at its inner
 /// semicolons too: callers read the heads knowing that.
 pub fn statement_heads(sql: &str, lexicon: Lexicon) -> Vec<Vec<String>> {
+    statement_words(sql, lexicon, 4)
+}
+
+/// The first `limit` words of each statement, as [`statement_heads`] reads them.
+pub fn statement_words(sql: &str, lexicon: Lexicon, limit: usize) -> Vec<Vec<String>> {
     let b = sql.as_bytes();
     let pg = lexicon == Lexicon::Postgres;
     let mysql = lexicon == Lexicon::MySql;
@@ -421,7 +426,7 @@ pub fn statement_heads(sql: &str, lexicon: Lexicon) -> Vec<Vec<String>> {
                     quoted(j, true)
                 } else {
                     let head = heads.last_mut().expect("never empty");
-                    if head.len() < 4 && !c.is_ascii_digit() {
+                    if head.len() < limit && !c.is_ascii_digit() {
                         head.push(sql[i..j].to_ascii_uppercase());
                     }
                     Some(j)

@@ -196,7 +196,39 @@ pub fn check_statement_text(
     let lexicon =
         crate::params::Lexicon::for_engine(engine).unwrap_or(crate::params::Lexicon::Postgres);
     crate::params::check_has_statement(sql, lexicon)?;
-    check_transaction_control(sql, lexicon, in_transaction)
+    check_transaction_control(sql, lexicon, in_transaction)?;
+    if lexicon == crate::params::Lexicon::Postgres {
+        check_copy_stdio(sql)?;
+    }
+    Ok(())
+}
+
+/// Refuse PostgreSQL's `COPY ... TO STDOUT` and `COPY ... FROM STDIN` as statement
+/// text: their data flows in a sub-protocol of its own, which the server starts
+/// unasked; the connection was then lost, with a transient "unexpected message"
+/// error that retries repeated. sqlarrow runs COPY itself where it helps.
+pub fn check_copy_stdio(sql: &str) -> Result<()> {
+    if !sql.to_ascii_lowercase().contains("copy") {
+        return Ok(());
+    }
+    let statements =
+        crate::params::statement_words(sql, crate::params::Lexicon::Postgres, usize::MAX);
+    for words in statements.iter().filter(|w| w[0] == "COPY") {
+        let (dir, data) = if words.iter().any(|w| w == "STDOUT") {
+            ("TO STDOUT", "read rows with query(\"SELECT ...\") (sqlarrow reads them through binary COPY already)")
+        } else if words.iter().any(|w| w == "STDIN") {
+            ("FROM STDIN", "load rows with write(table, arrow_data) (sqlarrow loads them through binary COPY already)")
+        } else {
+            continue;
+        };
+        return Err(Error::interface(format!(
+            "`COPY ... {dir}` cannot run as statement text: its data travels in COPY's own \
+             exchange, not as rows or parameters; {data}, or COPY to or from a file on the \
+             server"
+        ))
+        .transient(false));
+    }
+    Ok(())
 }
 
 /// Refuse transaction control that would outlive the call or undercut a transaction
@@ -507,6 +539,32 @@ pub fn is_read_statement(sql: &str, dialect: SqlDialect) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_through_stdio_is_refused() {
+        for sql in [
+            "copy t to stdout",
+            "COPY (select a, b, c, d from t where x > 1) TO STDOUT WITH (FORMAT csv)",
+            "select 1; copy t from stdin",
+        ] {
+            let e = check_copy_stdio(sql).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Interface, "{sql}");
+            assert!(
+                e.message.contains("cannot run as statement text"),
+                "{}",
+                e.message
+            );
+        }
+        for sql in [
+            "copy t to '/tmp/x'",
+            "copy t from program 'cat'",
+            "select 'copy t to stdout'",
+            "select stdout from copy",
+            "select 1",
+        ] {
+            assert!(check_copy_stdio(sql).is_ok(), "{sql}");
+        }
+    }
 
     #[test]
     fn transaction_control_that_outlives_a_call_is_refused() {
