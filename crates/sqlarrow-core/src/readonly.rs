@@ -208,7 +208,7 @@ pub fn check_statement_text(
 /// unasked; the connection was then lost, with a transient "unexpected message"
 /// error that retries repeated. sqlarrow runs COPY itself where it helps.
 pub fn check_copy_stdio(sql: &str) -> Result<()> {
-    if !sql.to_ascii_lowercase().contains("copy") {
+    if !sql.as_bytes().windows(4).any(|w| w.eq_ignore_ascii_case(b"copy")) {
         return Ok(());
     }
     let statements =
