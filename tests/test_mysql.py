@@ -1007,3 +1007,19 @@ def test_geometry_reads_as_geoarrow_wkb(my_any_path: MySQLConnector) -> None:
     assert ewkb[5:9] == (4326).to_bytes(4, "little")
     assert ewkb[9:] == wkb[5:]
     assert rows[2]["g"] is None
+
+
+def test_load_data_local_as_statement_text_is_refused(my: MySQLConnector) -> None:
+    """sqlarrow sends no client file for a statement: LOAD DATA LOCAL failed mid-way
+    with "handler is not specified" and dropped the connection, and with it an open
+    transaction. It is refused before it is sent; the transaction goes on."""
+    my.execute("create table ll (line text)")
+    sql = "load data local infile '/etc/hostname' into table ll"
+    for call in (my.execute, my.query):
+        with pytest.raises(sqlarrow.InterfaceError, match=r"write\(table, data\)"):
+            call(sql)
+    with my.transaction() as tx:
+        tx.execute("insert into ll values ('kept')")
+        with pytest.raises(sqlarrow.InterfaceError, match="LOAD DATA LOCAL"):
+            tx.execute(sql)
+    assert my.query("select line from ll").to_pylist() == [{"line": "kept"}]

@@ -197,8 +197,32 @@ pub fn check_statement_text(
         crate::params::Lexicon::for_engine(engine).unwrap_or(crate::params::Lexicon::Postgres);
     crate::params::check_has_statement(sql, lexicon)?;
     check_transaction_control(sql, lexicon, in_transaction)?;
-    if lexicon == crate::params::Lexicon::Postgres {
-        check_copy_stdio(sql)?;
+    match lexicon {
+        crate::params::Lexicon::Postgres => check_copy_stdio(sql)?,
+        crate::params::Lexicon::MySql => check_load_local(sql)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Refuse MySQL's `LOAD DATA LOCAL INFILE` / `LOAD XML LOCAL INFILE` as statement text:
+/// sqlarrow sends no client file for a statement (the server names the file, and a
+/// hostile server could ask for any), so it failed mid-statement with a
+/// "handler is not specified" error that also dropped the connection and with it an
+/// open transaction.
+pub fn check_load_local(sql: &str) -> Result<()> {
+    let heads = crate::params::statement_heads(sql, crate::params::Lexicon::MySql);
+    if heads
+        .iter()
+        .any(|h| h[0] == "LOAD" && h[1..].iter().any(|w| w == "LOCAL"))
+    {
+        return Err(Error::interface(
+            "`LOAD DATA LOCAL INFILE` cannot run as statement text: sqlarrow sends no \
+             client file for a statement; load Arrow data with write(table, data) (which \
+             streams it through LOAD DATA LOCAL from memory), or LOAD DATA INFILE a file \
+             on the server",
+        )
+        .transient(false));
     }
     Ok(())
 }
@@ -208,7 +232,11 @@ pub fn check_statement_text(
 /// unasked; the connection was then lost, with a transient "unexpected message"
 /// error that retries repeated. sqlarrow runs COPY itself where it helps.
 pub fn check_copy_stdio(sql: &str) -> Result<()> {
-    if !sql.as_bytes().windows(4).any(|w| w.eq_ignore_ascii_case(b"copy")) {
+    if !sql
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"copy"))
+    {
         return Ok(());
     }
     let statements =
@@ -539,6 +567,24 @@ pub fn is_read_statement(sql: &str, dialect: SqlDialect) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_data_local_is_refused() {
+        for sql in [
+            "load data local infile '/etc/passwd' into table t",
+            "LOAD DATA LOW_PRIORITY LOCAL INFILE 'x' INTO TABLE t",
+            "select 1; load xml local infile 'x' into table t",
+        ] {
+            let e = check_load_local(sql).unwrap_err();
+            assert!(e.message.contains("write(table, data)"), "{}", e.message);
+        }
+        for sql in [
+            "load data infile '/srv/x' into table t",
+            "select 'load data local'",
+        ] {
+            assert!(check_load_local(sql).is_ok(), "{sql}");
+        }
+    }
 
     #[test]
     fn copy_through_stdio_is_refused() {
