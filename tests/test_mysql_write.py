@@ -376,7 +376,8 @@ def test_killed_connection_leaves_no_partial_table(
         raised = e
     done.wait(90)
     assert killed == [1], (
-        f"the killer did not find the writing connection: {lookup_errors}; the write raised {raised!r}"
+        f"the killer did not find the writing connection: {lookup_errors}; "
+        f"the write raised {raised!r}"
     )
     assert isinstance(raised, sqlarrow.DatabaseConnectionError), raised
     assert my.query("select id from big order by id").to_pylist() == [{"id": -2}, {"id": -1}]
