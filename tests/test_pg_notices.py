@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 
 import sqlarrow
-
 from conftest import pg_scalar
 
 
