@@ -764,3 +764,20 @@ def test_bad_wkb_for_a_geometry_column_names_the_row(my: MySQLConnector) -> None
         assert 'column "g" (input row 2)' in str(info.value), info.value
         assert info.value.row_index == 2  # type: ignore[attr-defined]
     assert rows(my, "select count(*) n from geo") == [{"n": 0}]
+
+
+def test_text_for_a_geometry_column_is_refused_before_writing(my: MySQLConnector) -> None:
+    """WKT (or any text) bound for a spatial column failed in the server with error
+    1416 after the write had started; it is refused up front, naming WKB."""
+    my.execute("create table geo (id int, g geometry)")
+    field = pa.field("g", pa.string(), metadata={"ARROW:extension:name": "geoarrow.wkt"})
+    data = pa.table(
+        [pa.array([1], pa.int64()), pa.array(["POINT(1 2)"])],
+        schema=pa.schema([pa.field("id", pa.int64()), field]),
+    )
+    with pytest.raises(sqlarrow.UnsupportedTypeError, match="takes WKB") as info:
+        my.write("geo", data)
+    assert info.value.column == "g"  # type: ignore[attr-defined]
+    # NULL-only columns still write.
+    my.write("geo", pa.table({"id": [2], "g": pa.nulls(1)}))
+    assert rows(my, "select id, g from geo") == [{"id": 2, "g": None}]

@@ -424,8 +424,9 @@ impl Plan {
     /// would drop are refused with the input row (float noise such as
     /// 0.30000000000000004 for two places is not a dropped digit), where the server
     /// would round them with a warning. Binary values bound for spatial columns are
-    /// sent in MySQL's geometry format. `None`: no column changes.
-    fn for_target(&self, target: &[TargetColumn]) -> Option<Plan> {
+    /// sent in MySQL's geometry format; text for them is refused (the server takes no
+    /// WKT there). `None`: no column changes.
+    fn for_target(&self, target: &[TargetColumn]) -> Result<Option<Plan>> {
         let mut out: Option<Plan> = None;
         for (i, n) in self.names.iter().enumerate() {
             let Some(t) = target.iter().find(|c| &c.name == n) else {
@@ -435,6 +436,19 @@ impl Plan {
                 let p = out.get_or_insert_with(|| self.copy());
                 p.geometry[i] = true;
                 continue;
+            }
+            if t.geometry && self.kinds[i] != Kind::Null {
+                return Err(Error::new(
+                    ErrorKind::UnsupportedType,
+                    format!(
+                        "column \"{n}\" is a spatial column, which takes WKB: write it as \
+                         binary WKB or EWKB (geoarrow.wkb; shapely.to_wkb, or \
+                         GeoDataFrame.to_arrow() gives it), not {}",
+                        self.types[i]
+                    ),
+                )
+                .with_detail("column", n.clone())
+                .with_detail("type_name", self.types[i].to_string()));
             }
             let to = match (t.integer, t.decimal, self.kinds[i]) {
                 (Some(unsigned), _, Kind::F32 | Kind::F64)
@@ -452,7 +466,7 @@ impl Plan {
             let p = out.get_or_insert_with(|| self.copy());
             (p.types[i], p.kinds[i]) = to;
         }
-        out
+        Ok(out)
     }
 
     fn copy(&self) -> Plan {
@@ -1145,7 +1159,7 @@ impl MySqlConnector {
                 )));
             }
         }
-        let adjusted = plan.for_target(&target).map(Arc::new);
+        let adjusted = plan.for_target(&target)?.map(Arc::new);
         let plan = adjusted.as_ref().unwrap_or(plan);
         let mut reader = reader;
         let plain = !opts.skip_errors
