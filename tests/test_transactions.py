@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -368,3 +369,40 @@ def test_transaction_control_that_would_outlive_a_call_is_refused(
         tx.execute("rollback to savepoint s1")
         tx.execute(f"insert into {p}t values (5)")
     assert sorted(r["id"] for r in conn.query(f"select id from {p}t").to_pylist()) == [1, 2, 5]
+
+
+def test_pg_a_refused_copy_outside_a_transaction_leaves_a_usable_pool(
+    pg_url: str, pg_admin: sqlarrow.Connector, pg_schema: str
+) -> None:
+    """Outside a transaction the same refusals discarded the connection, and the next
+    call could get it while it was still closing: `execute` then raised "connection
+    closed". No privilege is now a plain error that keeps the connection; a COPY the
+    server refuses later (into a view) discards it before anyone else can get it."""
+    t = f'"{pg_schema}".rc'
+    pg_admin.execute(f"create table {t} (id int)")
+    pg_admin.execute(f'create view "{pg_schema}".rv as select id from {t}')
+    role = f"sqlarrow_r_{uuid.uuid4().hex[:12]}"
+    pg_admin.execute(f"create role {role} login")
+    try:
+        pg_admin.execute(f'grant usage on schema "{pg_schema}" to {role}')
+        pg_admin.execute(f"grant select on {t} to {role}")
+        u = urllib.parse.urlsplit(pg_url)
+        url = urllib.parse.urlunsplit(u._replace(netloc=f"{role}@{u.hostname}:{u.port or 5432}"))
+        with sqlarrow.connect(url, pool_size=1) as conn:
+            for _ in range(3):
+                with pytest.raises(sqlarrow.QueryError, match="permission denied") as e:
+                    conn.write(t, pa.table({"id": [1]}))
+                assert e.value.sqlstate == "42501"
+                assert conn.query(f"select count(*) as n from {t}").to_pylist() == [{"n": 0}]
+            stats = conn.pool_stats()
+            assert (stats.created, stats.closed) == (1, 0), stats
+        with sqlarrow.connect(pg_url, pool_size=1) as conn:
+            for _ in range(3):
+                with pytest.raises(sqlarrow.SqlArrowError, match="view"):
+                    conn.write(f'"{pg_schema}".rv', pa.table({"id": [1]}))
+                assert conn.execute(f"insert into {t} values (7)") == 1
+            assert conn.query(f"select count(*) as n from {t}").to_pylist() == [{"n": 3}]
+    finally:
+        pg_admin.execute(f'revoke all on schema "{pg_schema}" from {role}')
+        pg_admin.execute(f"revoke all on {t} from {role}")
+        pg_admin.execute(f"drop role {role}")

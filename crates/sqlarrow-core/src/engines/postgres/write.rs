@@ -362,6 +362,7 @@ impl PgConnector {
         let mut conn = self.checkout(cancel).await?;
         let client = &conn.client;
         let res = async {
+            check_may_copy(client, table).await?;
             client.batch_execute("BEGIN").await.map_err(map_err)?;
             let r = write_body(self, &conn, table, reader, opts, start).await?;
             client
@@ -371,8 +372,13 @@ impl PgConnector {
             Ok(r)
         }
         .await;
-        if res.is_err() && !conn.client.is_closed() {
-            let _ = conn.client.batch_execute("ROLLBACK").await;
+        // A connection that cannot roll back (tokio-postgres drops it after a COPY
+        // the server refused at the start, e.g. into a view) must not be handed out
+        // again: it may not look closed yet.
+        if res.is_err()
+            && (conn.client.is_closed() || conn.client.batch_execute("ROLLBACK").await.is_err())
+        {
+            conn.mark_broken();
         }
         conn.observe(&res);
         cancel.clear();
@@ -380,26 +386,12 @@ impl PgConnector {
     }
 }
 
-/// A write inside the caller's open transaction, atomic through a savepoint.
-pub(crate) async fn write_in_tx(
-    owner: &PgConnector,
-    conn: &super::PgConn,
-    table: &TableRef,
-    reader: Box<dyn RecordBatchReader + Send>,
-    opts: &WriteOptions,
-) -> Result<WriteResult> {
-    if owner.is_redshift() {
-        return Err(Error::interface(
-            "writes to Redshift are not supported yet (Redshift has no COPY FROM STDIN; use COPY from S3)",
-        ));
-    }
-    crate::write::check_key(opts)?;
-    let start = std::time::Instant::now();
-    let client = &conn.client;
-    // A COPY the server refuses before it starts (a read-only transaction, no INSERT
-    // privilege) makes tokio-postgres drop the connection (its copy_in sends a second
-    // Sync, whose extra ReadyForQuery it cannot place): the caller's whole transaction
-    // would be lost. Those two refusals are checked here first, and are plain errors.
+/// A COPY the server refuses before it starts (a read-only transaction, no INSERT
+/// privilege) makes tokio-postgres drop the connection (its copy_in sends a second
+/// Sync, whose extra ReadyForQuery it cannot place): a caller's whole transaction would
+/// be lost, and outside one the next call could get the dying connection. Those two
+/// refusals are checked first, and are plain errors.
+async fn check_may_copy(client: &tokio_postgres::Client, table: &TableRef) -> Result<()> {
     let row = client
         .query_one(
             "select current_setting('transaction_read_only') = 'on', \
@@ -428,6 +420,26 @@ pub(crate) async fn write_in_tx(
         .with_sqlstate("42501")
         .transient(false));
     }
+    Ok(())
+}
+
+/// A write inside the caller's open transaction, atomic through a savepoint.
+pub(crate) async fn write_in_tx(
+    owner: &PgConnector,
+    conn: &super::PgConn,
+    table: &TableRef,
+    reader: Box<dyn RecordBatchReader + Send>,
+    opts: &WriteOptions,
+) -> Result<WriteResult> {
+    if owner.is_redshift() {
+        return Err(Error::interface(
+            "writes to Redshift are not supported yet (Redshift has no COPY FROM STDIN; use COPY from S3)",
+        ));
+    }
+    crate::write::check_key(opts)?;
+    let start = std::time::Instant::now();
+    let client = &conn.client;
+    check_may_copy(client, table).await?;
     client
         .batch_execute("SAVEPOINT _sqlarrow_write")
         .await
