@@ -376,8 +376,8 @@ def test_pg_a_refused_copy_outside_a_transaction_leaves_a_usable_pool(
 ) -> None:
     """Outside a transaction the same refusals discarded the connection, and the next
     call could get it while it was still closing: `execute` then raised "connection
-    closed". No privilege is now a plain error that keeps the connection; a COPY the
-    server refuses later (into a view) discards it before anyone else can get it."""
+    closed". No privilege and a view without an INSTEAD OF trigger are now plain
+    errors that keep the connection (and a transaction)."""
     t = f'"{pg_schema}".rc'
     pg_admin.execute(f"create table {t} (id int)")
     pg_admin.execute(f'create view "{pg_schema}".rv as select id from {t}')
@@ -398,10 +398,27 @@ def test_pg_a_refused_copy_outside_a_transaction_leaves_a_usable_pool(
             assert (stats.created, stats.closed) == (1, 0), stats
         with sqlarrow.connect(pg_url, pool_size=1) as conn:
             for _ in range(3):
-                with pytest.raises(sqlarrow.SqlArrowError, match="view"):
+                with pytest.raises(sqlarrow.QueryError, match="it is a view"):
                     conn.write(f'"{pg_schema}".rv', pa.table({"id": [1]}))
                 assert conn.execute(f"insert into {t} values (7)") == 1
-            assert conn.query(f"select count(*) as n from {t}").to_pylist() == [{"n": 3}]
+            with conn.transaction() as tx:
+                tx.execute(f"insert into {t} values (8)")
+                with pytest.raises(sqlarrow.QueryError, match="it is a view"):
+                    tx.write(f'"{pg_schema}".rv', pa.table({"id": [1]}))
+            assert conn.query(f"select count(*) as n from {t}").to_pylist() == [{"n": 4}]
+            stats = conn.pool_stats()
+            assert (stats.created, stats.closed) == (1, 0), stats
+            # A view with an INSTEAD OF INSERT trigger takes COPY.
+            conn.execute(
+                f'create function "{pg_schema}".rv_ins() returns trigger language plpgsql as '
+                f"$$ begin insert into {t} values (new.id * 10); return new; end $$"
+            )
+            conn.execute(
+                f'create trigger rv_ins instead of insert on "{pg_schema}".rv '
+                f'for each row execute function "{pg_schema}".rv_ins()'
+            )
+            assert conn.write(f'"{pg_schema}".rv', pa.table({"id": [5]})).rows_written == 1
+            assert conn.query(f"select max(id) as m from {t}").to_pylist() == [{"m": 50}]
     finally:
         pg_admin.execute(f'revoke all on schema "{pg_schema}" from {role}')
         pg_admin.execute(f"revoke all on {t} from {role}")

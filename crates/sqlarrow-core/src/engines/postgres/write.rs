@@ -387,20 +387,45 @@ impl PgConnector {
 }
 
 /// A COPY the server refuses before it starts (a read-only transaction, no INSERT
-/// privilege) makes tokio-postgres drop the connection (its copy_in sends a second
-/// Sync, whose extra ReadyForQuery it cannot place): a caller's whole transaction would
-/// be lost, and outside one the next call could get the dying connection. Those two
-/// refusals are checked first, and are plain errors.
+/// privilege, a view) makes tokio-postgres drop the connection (its copy_in sends a
+/// second Sync, whose extra ReadyForQuery it cannot place): a caller's whole
+/// transaction would be lost, and outside one the next call could get the dying
+/// connection. Those refusals are checked first, and are plain errors.
 async fn check_may_copy(client: &tokio_postgres::Client, table: &TableRef) -> Result<()> {
+    // relkind: r table, p partitioned, f foreign table, v view (COPY loads a view
+    // only through an INSTEAD OF INSERT trigger: tgtype bits 64 and 4), m, S, ...
     let row = client
         .query_one(
             "select current_setting('transaction_read_only') = 'on', \
-                    coalesce(has_any_column_privilege(to_regclass($1), 'INSERT'), true)",
+                    coalesce(has_any_column_privilege(to_regclass($1), 'INSERT'), true), \
+                    (select c.relkind::text from pg_class c where c.oid = to_regclass($1)), \
+                    exists (select 1 from pg_trigger t where t.tgrelid = to_regclass($1) \
+                            and t.tgtype & 68 = 68)",
             &[&table.quoted()],
         )
         .await
         .map_err(map_err)?;
     let (read_only, may_insert): (bool, bool) = (row.get(0), row.get(1));
+    let (kind, instead): (Option<String>, bool) = (row.get(2), row.get(3));
+    let what = match kind.as_deref() {
+        None | Some("r" | "p" | "f") => None,
+        Some("v") if instead => None,
+        Some("v") => Some("a view (COPY loads a view only through an INSTEAD OF INSERT trigger)"),
+        Some("m") => Some("a materialized view"),
+        Some("S") => Some("a sequence"),
+        Some(_) => Some("not a table"),
+    };
+    if let Some(what) = what {
+        return Err(Error::new(
+            ErrorKind::Query,
+            format!(
+                "cannot write to {}: it is {what}; write into its table",
+                table.quoted()
+            ),
+        )
+        .with_sqlstate("42809")
+        .transient(false));
+    }
     if read_only {
         return Err(Error::new(
             ErrorKind::ReadOnly,
