@@ -371,6 +371,78 @@ def test_skip_foreign_key_postgres(pg: sqlarrow.Connector, pg_schema: str) -> No
     assert f[0]["id"] == 2 and "foreign key" in f[0]["_sqlarrow_error"]
 
 
+def test_skip_rows_the_checks_do_not_foresee_postgres(
+    pg: sqlarrow.Connector, pg_schema: str
+) -> None:
+    """Rows the server refuses for reasons on_error="skip" does not check in SQL first
+    (no partition for the row, a trigger's exception) failed the whole write. The
+    rows behind such an error are now found by halving the input (each try in a
+    savepoint) and set aside with the server's message; the others are written."""
+    p = f'"{pg_schema}".'
+    pg.execute(f"create table {p}pt (id int primary key, v int) partition by range (id)")
+    pg.execute(f"create table {p}pt_1 partition of {p}pt for values from (0) to (1000)")
+    pg.execute(
+        f"create function {p}no_13() returns trigger language plpgsql as "
+        "$$ begin if new.v = 13 then raise exception 'no 13s here (id %)', new.id; end if; "
+        "return new; end $$"
+    )
+    pg.execute(
+        f"create trigger no_13 before insert or update on {p}pt_1 "
+        f"for each row execute function {p}no_13()"
+    )
+    ids = list(range(1200))
+    values = [13 if i in (5, 777) else i % 10 for i in ids]
+    data = pa.table({"id": ids, "v": values})
+    for mode, key in [("append", None), ("upsert", ["id"])]:
+        pg.execute(f"truncate {p}pt")
+        with pg.transaction() as tx:  # inside a caller's transaction too
+            res = tx.write(f"{p}pt", data, mode=mode, key=key, on_error="skip")  # type: ignore[arg-type]
+        assert (res.rows_written, res.rows_updated, res.rows_failed) == (998, 0, 202), mode
+        failed = pa.table(res.failed).to_pylist()
+        assert [r["id"] for r in failed] == [5, 777, *range(1000, 1200)]  # input order
+        assert "no 13s here (id 5)" in failed[0]["_sqlarrow_error"]
+        assert "no partition" in failed[2]["_sqlarrow_error"]
+        assert pg.query(f"select count(*) as n, sum(v) as s from {p}pt").to_pylist() == [
+            {"n": 998, "s": sum(values[:1000]) - 26}
+        ]
+    # An upsert of existing rows: updates count, a refused update is set aside.
+    res = pg.write(
+        f"{p}pt",
+        pa.table({"id": [1, 2, 3000], "v": [4, 13, 1]}),
+        mode="upsert",
+        key=["id"],
+        on_error="skip",
+    )
+    assert (res.rows_written, res.rows_updated, res.rows_failed) == (0, 1, 2)
+
+
+def test_upsert_into_a_partitioned_table_postgres(pg: sqlarrow.Connector, pg_schema: str) -> None:
+    """An upsert into a partitioned table failed: "cannot retrieve a system column in
+    this context" (the xmax that tells inserts from updates)."""
+    t = f'"{pg_schema}".pu'
+    pg.execute(f"create table {t} (id int primary key, v text) partition by hash (id)")
+    for r in range(2):
+        pg.execute(
+            f'create table "{pg_schema}".pu_{r} partition of {t} '
+            f"for values with (modulus 2, remainder {r})"
+        )
+    data = pa.table({"id": [1, 2, 3], "v": ["a", "b", "c"]})
+    res = pg.write(t, data, mode="upsert", key=["id"])
+    assert (res.rows_written, res.rows_updated) == (3, 0)
+    res = pg.write(t, pa.table({"id": [3, 4, 4], "v": ["C", "x", "D"]}), mode="upsert", key=["id"])
+    assert (res.rows_written, res.rows_updated) == (1, 1)
+    res = pg.write(t, pa.table({"id": [1, 9]}), mode="upsert", key=["id"])  # keys only
+    assert (res.rows_written, res.rows_updated) == (1, 0)
+    got = pg.query(f"select id, v from {t} order by id").to_pylist()
+    assert got == [
+        {"id": 1, "v": "a"},
+        {"id": 2, "v": "b"},
+        {"id": 3, "v": "C"},
+        {"id": 4, "v": "D"},
+        {"id": 9, "v": None},
+    ]
+
+
 def test_skip_upsert(target: tuple[sqlarrow.Connector, str, str]) -> None:
     conn, p, engine = target
     conn.execute(

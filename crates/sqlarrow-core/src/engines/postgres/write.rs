@@ -728,93 +728,228 @@ async fn merge(
 
     let keys: Vec<String> = opts.key.iter().map(|k| quote_ident(k)).collect();
     let key_list = keys.join(", ");
-    let failed = if opts.skip_errors {
+    let failed_table = if opts.skip_errors {
         Some(set_aside(ctx, &stage, opts).await?)
     } else {
         None
     };
-    let nfailed = failed.as_ref().map(|f| f.num_rows()).unwrap_or(0);
-    if !opts.mode.is_keyed() {
-        if opts.mode == WriteMode::Replace {
-            client
-                .batch_execute(&format!("TRUNCATE {}", table.quoted()))
-                .await
-                .map_err(map_err)?;
-        }
-        let n = client
-            .execute(
-                &format!(
-                    "INSERT INTO {} ({col_list}) SELECT {col_list} FROM {stage} ORDER BY _sqlarrow_ord",
-                    table.quoted()
-                ),
-                &[],
-            )
+    if opts.mode == WriteMode::Replace {
+        client
+            .batch_execute(&format!("TRUNCATE {}", table.quoted()))
             .await
             .map_err(map_err)?;
-        return Ok(WriteResult {
-            rows_written: n,
-            rows_failed: nfailed,
-            failed,
-            elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
-            ..Default::default()
-        });
     }
-    let dedup = format!(
-        "SELECT DISTINCT ON ({key_list}) {col_list} FROM {stage} ORDER BY {key_list}, _sqlarrow_ord DESC"
-    );
     let non_key: Vec<&String> = cols.iter().filter(|c| !keys.contains(c)).collect();
-    let (written, updated) = if opts.mode == WriteMode::Upsert {
-        let action = if non_key.is_empty() {
-            "DO NOTHING".to_string()
-        } else {
-            format!(
-                "DO UPDATE SET {}",
-                non_key
-                    .iter()
-                    .map(|c| format!("{c} = EXCLUDED.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+    // A partitioned table cannot return xmax (the insert-or-update tell): its upsert
+    // counts the keys it finds in the table beforehand, in the same snapshot.
+    let partitioned = opts.mode == WriteMode::Upsert
+        && client
+            .query_one(
+                "select coalesce((select relkind = 'p' from pg_class where oid = to_regclass($1)), false)",
+                &[&table.quoted()],
             )
-        };
-        let sql = format!(
-            "WITH m AS (INSERT INTO {t} ({col_list}) {dedup} ON CONFLICT ({key_list}) {action} \
-             RETURNING (xmax = 0) AS inserted) \
-             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM m",
-            t = table.quoted()
+            .await
+            .map_err(map_err)?
+            .get::<_, bool>(0);
+    if opts.mode == WriteMode::Update && non_key.is_empty() {
+        return Err(Error::config(
+            "mode=\"update\" needs at least one input column besides the key",
+        ));
+    }
+    // The statement that moves the staged rows (those `range` selects, e.g.
+    // `WHERE _sqlarrow_ord >= 5 AND _sqlarrow_ord < 9`, or all) into the table.
+    let statement = |range: &str| -> String {
+        let t = table.quoted();
+        let dedup = format!(
+            "SELECT DISTINCT ON ({key_list}) {col_list} FROM {stage}{range} \
+             ORDER BY {key_list}, _sqlarrow_ord DESC"
         );
-        let r = client.query_one(&sql, &[]).await.map_err(map_err)?;
-        (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)
-    } else {
-        if non_key.is_empty() {
-            return Err(Error::config(
-                "mode=\"update\" needs at least one input column besides the key",
-            ));
+        match opts.mode {
+            WriteMode::Upsert => {
+                let action = if non_key.is_empty() {
+                    "DO NOTHING".to_string()
+                } else {
+                    format!(
+                        "DO UPDATE SET {}",
+                        non_key
+                            .iter()
+                            .map(|c| format!("{c} = EXCLUDED.{c}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                if partitioned {
+                    let found = if non_key.is_empty() {
+                        // DO NOTHING returns the inserted rows only.
+                        "0::int8".to_string()
+                    } else {
+                        format!("(SELECT count(*) FROM s JOIN {t} USING ({key_list}))")
+                    };
+                    format!(
+                        "WITH s AS ({dedup}), m AS (INSERT INTO {t} ({col_list}) \
+                         SELECT {col_list} FROM s ON CONFLICT ({key_list}) {action} RETURNING 1), \
+                         f AS (SELECT {found} AS n) \
+                         SELECT (SELECT count(*) FROM m) - f.n, f.n FROM f"
+                    )
+                } else {
+                    format!(
+                        "WITH m AS (INSERT INTO {t} ({col_list}) {dedup} ON CONFLICT ({key_list}) \
+                         {action} RETURNING (xmax = 0) AS inserted) \
+                         SELECT count(*) FILTER (WHERE inserted), \
+                                count(*) FILTER (WHERE NOT inserted) FROM m"
+                    )
+                }
+            }
+            WriteMode::Update => {
+                let set = non_key
+                    .iter()
+                    .map(|c| format!("{c} = s.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let on = keys
+                    .iter()
+                    .map(|k| format!("t.{k} = s.{k}"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                format!(
+                    "WITH m AS (UPDATE {t} AS t SET {set} FROM ({dedup}) AS s WHERE {on} \
+                     RETURNING 1) SELECT 0::int8, count(*) FROM m"
+                )
+            }
+            _ => format!(
+                "WITH m AS (INSERT INTO {t} ({col_list}) SELECT {col_list} FROM {stage}{range} \
+                 ORDER BY _sqlarrow_ord RETURNING 1) SELECT count(*), 0::int8 FROM m"
+            ),
         }
-        let set = non_key
-            .iter()
-            .map(|c| format!("{c} = s.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let on = keys
-            .iter()
-            .map(|k| format!("t.{k} = s.{k}"))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let sql = format!(
-            "UPDATE {} AS t SET {set} FROM ({dedup}) AS s WHERE {on}",
-            table.quoted()
-        );
-        let n = client.execute(&sql, &[]).await.map_err(map_err)?;
-        (0, n)
+    };
+    let run = |sql: String| async move {
+        let r = client.query_one(&sql, &[]).await.map_err(map_err)?;
+        Ok::<_, Error>((r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64))
+    };
+    let (written, updated) = match &failed_table {
+        None => run(statement("")).await?,
+        Some(failed) => apply_skipping(client, &stage, failed, &statement, &run).await?,
+    };
+    let failed = match &failed_table {
+        Some(t) => Some(collect_failed(ctx, t).await?),
+        None => None,
     };
     Ok(WriteResult {
         rows_written: written,
         rows_updated: updated,
-        rows_failed: nfailed,
+        rows_failed: failed.as_ref().map(|f| f.num_rows()).unwrap_or(0),
         failed,
         elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
         ..Default::default()
     })
+}
+
+/// Whether a failed statement's error is about a row (a constraint, a value, a
+/// trigger's exception), so that `on_error="skip"` can look for the rows behind it.
+fn row_level(e: &Error) -> bool {
+    let class = e
+        .sqlstate
+        .as_deref()
+        .map_or("", |s| s.get(..2).unwrap_or(""));
+    matches!(class, "22" | "23" | "44" | "P0")
+}
+
+/// `on_error="skip"`: run `statement` over the whole stage; if the server refuses a
+/// row that [`set_aside`]'s checks do not foresee (no partition for it, an exclusion
+/// constraint, a trigger's exception), find such rows by halving the stage's
+/// ordinal ranges, each try in a savepoint: the ranges that go through stay written,
+/// a single row that fails joins `failed` with the server's message. k such rows cost
+/// about 2·k·log2(n) statements. Returns the summed (inserted, updated) counts.
+async fn apply_skipping<S, F, Fut>(
+    client: &Client,
+    stage: &str,
+    failed: &str,
+    statement: &S,
+    run: &F,
+) -> Result<(u64, u64)>
+where
+    S: Fn(&str) -> String + Sync,
+    F: Fn(String) -> Fut + Sync,
+    Fut: std::future::Future<Output = Result<(u64, u64)>>,
+{
+    let savepoint = "_sqlarrow_rows";
+    let attempt = |sql: String| async move {
+        client
+            .batch_execute(&format!("SAVEPOINT {savepoint}"))
+            .await
+            .map_err(map_err)?;
+        match run(sql).await {
+            Ok(counts) => {
+                client
+                    .batch_execute(&format!("RELEASE SAVEPOINT {savepoint}"))
+                    .await
+                    .map_err(map_err)?;
+                Ok(Ok(counts))
+            }
+            Err(e) if row_level(&e) => {
+                client
+                    .batch_execute(&format!(
+                        "ROLLBACK TO SAVEPOINT {savepoint}; RELEASE SAVEPOINT {savepoint}"
+                    ))
+                    .await
+                    .map_err(map_err)?;
+                Ok(Err(e))
+            }
+            Err(e) => Err(e),
+        }
+    };
+    if let Ok(counts) = attempt(statement("")).await? {
+        return Ok(counts);
+    }
+    client
+        .batch_execute(&format!(
+            "CREATE INDEX ON {stage} (_sqlarrow_ord); ANALYZE {stage}"
+        ))
+        .await
+        .map_err(map_err)?;
+    let bounds = client
+        .query_one(
+            &format!("SELECT min(_sqlarrow_ord), max(_sqlarrow_ord) FROM {stage}"),
+            &[],
+        )
+        .await
+        .map_err(map_err)?;
+    let (Some(lo), Some(hi)) = (
+        bounds.get::<_, Option<i64>>(0),
+        bounds.get::<_, Option<i64>>(1),
+    ) else {
+        return Ok((0, 0));
+    };
+    let (mut inserted, mut updated) = (0u64, 0u64);
+    let mut ranges = vec![(lo, hi + 1)];
+    while let Some((a, b)) = ranges.pop() {
+        let range = format!(" WHERE _sqlarrow_ord >= {a} AND _sqlarrow_ord < {b}");
+        match attempt(statement(&range)).await? {
+            Ok((i, u)) => {
+                inserted += i;
+                updated += u;
+            }
+            Err(e) if b - a == 1 => {
+                client
+                    .execute(
+                        &format!(
+                            "INSERT INTO {failed} SELECT s.*, $1::text FROM {stage} s \
+                             WHERE s._sqlarrow_ord = {a}"
+                        ),
+                        &[&e.message],
+                    )
+                    .await
+                    .map_err(map_err)?;
+            }
+            Err(_) => {
+                let mid = a + (b - a) / 2;
+                // The upper half first off the stack: rows go in in input order.
+                ranges.push((mid, b));
+                ranges.push((a, mid));
+            }
+        }
+    }
+    Ok((inserted, updated))
 }
 
 /// `on_error="skip"`: find the staged rows that would violate the target's NOT NULL,
@@ -822,7 +957,7 @@ async fn merge(
 /// stage), return them with a reason each, and delete them from the stage. In keyed
 /// modes the stage is first reduced to the last row per key (superseded rows are not
 /// failures).
-async fn set_aside(ctx: &MergeCtx<'_>, stage: &str, opts: &WriteOptions) -> Result<FailedRows> {
+async fn set_aside(ctx: &MergeCtx<'_>, stage: &str, opts: &WriteOptions) -> Result<String> {
     let client = &ctx.conn.client;
     let t = ctx.table.quoted();
     let names: Vec<&str> = ctx.plans.iter().map(|p| p.name.as_str()).collect();
@@ -1003,29 +1138,42 @@ async fn set_aside(ctx: &MergeCtx<'_>, stage: &str, opts: &WriteOptions) -> Resu
             part.join(", ")
         ));
     }
+    // The rejected rows leave the stage for a table of their own, with their reason.
+    let failed = quote_ident(&stage_name());
+    sql.push(format!(
+        "CREATE TEMP TABLE {failed} ON COMMIT DROP AS \
+         SELECT s.*, r.reason AS _sqlarrow_reason FROM {stage} s JOIN {rej} r USING (_sqlarrow_ord)"
+    ));
+    sql.push(format!(
+        "DELETE FROM {stage} s USING {rej} r WHERE s._sqlarrow_ord = r._sqlarrow_ord"
+    ));
     client
         .batch_execute(&sql.join(";\n"))
         .await
         .map_err(map_err)?;
-    // The rejected rows, in input order, typed like the input where possible.
-    let cols = names
+    Ok(failed)
+}
+
+/// The rows set aside in `failed` (see [`set_aside`], [`apply_skipping`]), in input
+/// order, typed like the input where possible, each with its reason.
+async fn collect_failed(ctx: &MergeCtx<'_>, failed: &str) -> Result<FailedRows> {
+    let cols = ctx
+        .plans
         .iter()
-        .map(|n| format!("s.{}", quote_ident(n)))
+        .map(|p| format!("s.{}", quote_ident(&p.name)))
         .collect::<Vec<_>>()
         .join(", ");
     let mut sink = crate::stream::Sink::collect();
     ctx.owner
         .query_on(
             ctx.conn,
-            &format!(
-                "SELECT {cols}, r.reason FROM {stage} s JOIN {rej} r USING (_sqlarrow_ord)                  ORDER BY s._sqlarrow_ord"
-            ),
+            &format!("SELECT {cols}, s._sqlarrow_reason FROM {failed} s ORDER BY s._sqlarrow_ord"),
             &crate::value::Params::default(),
             65_536,
             &mut sink,
         )
         .await?;
-    let mut failed = FailedRows::empty(ctx.input);
+    let mut rows = FailedRows::empty(ctx.input);
     if let crate::stream::Sink::Collect { batches, .. } = sink {
         for b in batches {
             let n = b.num_columns();
@@ -1035,16 +1183,10 @@ async fn set_aside(ctx: &MergeCtx<'_>, stage: &str, opts: &WriteOptions) -> Resu
                 .iter()
                 .map(|s| s.unwrap_or_default().to_string())
                 .collect();
-            failed.push(b.columns()[..n - 1].to_vec(), reasons)?;
+            rows.push(b.columns()[..n - 1].to_vec(), reasons)?;
         }
     }
-    client
-        .batch_execute(&format!(
-            "DELETE FROM {stage} s USING {rej} r WHERE s._sqlarrow_ord = r._sqlarrow_ord"
-        ))
-        .await
-        .map_err(map_err)?;
-    Ok(failed)
+    Ok(rows)
 }
 
 fn plan(
