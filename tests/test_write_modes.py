@@ -895,3 +895,41 @@ def test_refused_values_name_their_input_row_across_batches(
         assert info.value.row_index == 4  # type: ignore[attr-defined]
         assert info.value.column == column  # type: ignore[attr-defined]
     assert rows(conn, f"select count(*) as n from {p}rr") == [{"n": 0}]
+
+
+def test_generated_and_identity_columns_postgres(pg_url: str, pg_schema: str) -> None:
+    """A generated column in the input: COPY refused it after the write began, which
+    lost the connection (and a caller's transaction); it is a ConfigError up front. An
+    input value for a GENERATED ALWAYS identity column was taken by append (COPY) but
+    refused by upsert and on_error="skip" (INSERT): every mode takes it now."""
+    t = f'"{pg_schema}"'
+    with sqlarrow.connect(pg_url, pool_size=1) as pg:
+        pg.execute(
+            f"create table {t}.g (id int primary key, a int, b int generated always as (a * 2) stored)"
+        )
+        pg.execute(f"create table {t}.i (id int generated always as identity primary key, v text)")
+        with pg.transaction() as tx:
+            tx.execute(f"insert into {t}.g (id, a) values (1, 1)")
+            for kw in ({}, {"mode": "upsert", "key": ["id"]}, {"on_error": "skip"}):
+                with pytest.raises(ConfigError, match='"b" is a generated column'):
+                    tx.write(f"{t}.g", pa.table({"id": [2], "a": [3], "b": [7]}), **kw)  # type: ignore[arg-type]
+        assert pg.query(f"select id, b from {t}.g").to_pylist() == [{"id": 1, "b": 2}]
+        pg.write(f"{t}.g", pa.table({"id": [2], "a": [3]}), mode="upsert", key=["id"])
+        assert pg.query(f"select b from {t}.g where id = 2").to_pylist() == [{"b": 6}]
+        pg.write(f"{t}.i", pa.table({"v": ["auto"]}))
+        pg.write(f"{t}.i", pa.table({"id": [10], "v": ["ten"]}))
+        res = pg.write(
+            f"{t}.i", pa.table({"id": [10, 11], "v": ["TEN", "eleven"]}), mode="upsert", key=["id"]
+        )
+        assert (res.rows_written, res.rows_updated) == (1, 1)
+        res = pg.write(f"{t}.i", pa.table({"id": [12, 12], "v": ["a", "b"]}), on_error="skip")
+        assert (res.rows_written, res.rows_failed) == (1, 1)
+        got = pg.query(f"select id, v from {t}.i order by id").to_pylist()
+        assert got == [
+            {"id": 1, "v": "auto"},
+            {"id": 10, "v": "TEN"},
+            {"id": 11, "v": "eleven"},
+            {"id": 12, "v": "a"},
+        ]
+        stats = pg.pool_stats()
+        assert (stats.created, stats.closed) == (1, 0), stats

@@ -36,6 +36,11 @@ struct TargetColumn {
     has_default: bool,
     /// The declared type modifier (`numeric(p,s)`'s precision and scale), or -1.
     typmod: i32,
+    /// `GENERATED ALWAYS AS (...) STORED`: computed, never written.
+    generated: bool,
+    /// `GENERATED ALWAYS AS IDENTITY`: an INSERT needs `OVERRIDING SYSTEM VALUE` to
+    /// take a given value (COPY takes it as is).
+    identity_always: bool,
 }
 
 impl TargetColumn {
@@ -271,7 +276,8 @@ async fn target_columns(client: &Client, table: &TableRef) -> Result<Option<Vec<
                          when e.typtype = 'd' then (select eb.typname::text from pg_type eb where eb.oid = e.typbasetype) \
                          else e.typname::text end, \
                     e.oid::int8, \
-                    case when t.typtype = 'd' then t.typtypmod else a.atttypmod end \
+                    case when t.typtype = 'd' then t.typtypmod else a.atttypmod end, \
+                    a.attgenerated <> '', a.attidentity = 'a' \
              from pg_attribute a join pg_type t on t.oid = a.atttypid \
                   join pg_type b on b.oid = case when t.typtype = 'd' then t.typbasetype else t.oid end \
                   left join pg_type e on e.oid = b.typelem and b.typcategory = 'A' \
@@ -293,6 +299,8 @@ async fn target_columns(client: &Client, table: &TableRef) -> Result<Option<Vec<
                     .zip(r.get::<_, Option<i64>>(5))
                     .map(|(name, oid)| (name, oid as u32)),
                 typmod: r.get(6),
+                generated: r.get(7),
+                identity_always: r.get(8),
             })
             .collect(),
     ))
@@ -740,6 +748,16 @@ async fn merge(
             .map_err(map_err)?;
     }
     let non_key: Vec<&String> = cols.iter().filter(|c| !keys.contains(c)).collect();
+    // An input value for a GENERATED ALWAYS identity column is taken, as COPY takes it.
+    let overriding = if ctx
+        .target
+        .iter()
+        .any(|c| c.identity_always && plans.iter().any(|p| p.name == c.name))
+    {
+        " OVERRIDING SYSTEM VALUE"
+    } else {
+        ""
+    };
     // A partitioned table cannot return xmax (the insert-or-update tell): its upsert
     // counts the keys it finds in the table beforehand, in the same snapshot.
     let partitioned = opts.mode == WriteMode::Upsert
@@ -786,14 +804,15 @@ async fn merge(
                         format!("(SELECT count(*) FROM s JOIN {t} USING ({key_list}))")
                     };
                     format!(
-                        "WITH s AS ({dedup}), m AS (INSERT INTO {t} ({col_list}) \
+                        "WITH s AS ({dedup}), m AS (INSERT INTO {t} ({col_list}){overriding} \
                          SELECT {col_list} FROM s ON CONFLICT ({key_list}) {action} RETURNING 1), \
                          f AS (SELECT {found} AS n) \
                          SELECT (SELECT count(*) FROM m) - f.n, f.n FROM f"
                     )
                 } else {
                     format!(
-                        "WITH m AS (INSERT INTO {t} ({col_list}) {dedup} ON CONFLICT ({key_list}) \
+                        "WITH m AS (INSERT INTO {t} ({col_list}){overriding} {dedup} \
+                         ON CONFLICT ({key_list}) \
                          {action} RETURNING (xmax = 0) AS inserted) \
                          SELECT count(*) FILTER (WHERE inserted), \
                                 count(*) FILTER (WHERE NOT inserted) FROM m"
@@ -817,7 +836,8 @@ async fn merge(
                 )
             }
             _ => format!(
-                "WITH m AS (INSERT INTO {t} ({col_list}) SELECT {col_list} FROM {stage}{range} \
+                "WITH m AS (INSERT INTO {t} ({col_list}){overriding} \
+                 SELECT {col_list} FROM {stage}{range} \
                  ORDER BY _sqlarrow_ord RETURNING 1) SELECT count(*), 0::int8 FROM m"
             ),
         }
@@ -1214,6 +1234,14 @@ fn plan(
             ))
             .with_detail("column", n.clone())
         })?;
+        if t.generated {
+            // COPY refuses it after the write started, which loses the connection.
+            return Err(Error::config(format!(
+                "column \"{n}\" is a generated column (the server computes it): leave it out \
+                 of the input"
+            ))
+            .with_detail("column", n.clone()));
+        }
         let cannot = |type_name: String| {
             Error::new(
                 ErrorKind::UnsupportedType,
