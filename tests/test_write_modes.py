@@ -905,7 +905,8 @@ def test_generated_and_identity_columns_postgres(pg_url: str, pg_schema: str) ->
     t = f'"{pg_schema}"'
     with sqlarrow.connect(pg_url, pool_size=1) as pg:
         pg.execute(
-            f"create table {t}.g (id int primary key, a int, b int generated always as (a * 2) stored)"
+            f"create table {t}.g (id int primary key, a int, "
+            "b int generated always as (a * 2) stored)"
         )
         pg.execute(f"create table {t}.i (id int generated always as identity primary key, v text)")
         with pg.transaction() as tx:
