@@ -781,3 +781,23 @@ def test_text_for_a_geometry_column_is_refused_before_writing(my: MySQLConnector
     # NULL-only columns still write.
     my.write("geo", pa.table({"id": [2], "g": pa.nulls(1)}))
     assert rows(my, "select id, g from geo") == [{"id": 2, "g": None}]
+
+
+def test_generated_columns_in_the_input_are_refused(my: MySQLConnector) -> None:
+    """A value for a generated column: LOAD DATA dropped it without a word (the
+    server's value was stored), the other paths failed mid-write with error 1906. It
+    is a ConfigError up front on every path; leaving the column out writes."""
+    my.execute(
+        "create table gen (id int primary key, a int, b int as (a * 2) stored, "
+        "c int as (a + 1) virtual)"
+    )
+    for col, kw in [
+        ("b", {}),
+        ("c", {"mode": "upsert", "key": ["id"]}),
+        ("b", {"on_error": "skip"}),
+    ]:
+        data = pa.table({"id": [1], "a": [3], col: [7]})
+        with pytest.raises(ConfigError, match=f'"{col}" is a generated column'):
+            my.write("gen", data, **kw)  # type: ignore[arg-type]
+    my.write("gen", pa.table({"id": [1], "a": [3]}))
+    assert rows(my, "select * from gen") == [{"id": 1, "a": 3, "b": 6, "c": 4}]

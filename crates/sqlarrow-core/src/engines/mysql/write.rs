@@ -75,6 +75,8 @@ struct TargetColumn {
     char_len: Option<u32>,
     /// A spatial column (`GEOMETRY`, `POINT`, ...).
     geometry: bool,
+    /// A generated column (`AS (...) VIRTUAL/STORED`): computed, never written.
+    generated: bool,
 }
 
 /// `n` of a MySQL `COLUMN_TYPE` such as `varchar(20)` or `char(3)`.
@@ -147,6 +149,14 @@ async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<Targ
                     decimal,
                     char_len,
                     geometry,
+                    // MySQL 8 marks expression defaults DEFAULT_GENERATED: not these.
+                    generated: [
+                        "virtual generated",
+                        "stored generated",
+                        "persistent generated",
+                    ]
+                    .iter()
+                    .any(|g| extra.contains(g)),
                 }
             })
             .collect(),
@@ -1120,6 +1130,14 @@ impl MySqlConnector {
             (Some(t), _) => t,
         };
         for n in names {
+            if target.iter().any(|c| &c.name == n && c.generated) {
+                // LOAD DATA dropped the value without a word; INSERTs failed mid-write.
+                return Err(Error::config(format!(
+                    "column \"{n}\" is a generated column (the server computes it): leave it \
+                     out of the input"
+                ))
+                .with_detail("column", n.clone()));
+            }
             if !target.iter().any(|c| &c.name == n) {
                 return Err(Error::config(format!(
                     "input column {n:?} has no matching column in the table (columns: {}); use column_map to rename",
