@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 import sqlarrow
+from conftest import pg_scalar
 from sqlarrow.exceptions import ConfigError, InterfaceError, UniqueViolation
 
 MY_HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
@@ -376,11 +377,13 @@ def test_pg_a_refused_copy_outside_a_transaction_leaves_a_usable_pool(
 ) -> None:
     """Outside a transaction the same refusals discarded the connection, and the next
     call could get it while it was still closing: `execute` then raised "connection
-    closed". No privilege and a view without an INSTEAD OF trigger are now plain
-    errors that keep the connection (and a transaction)."""
+    closed". No privilege is now a plain error that keeps the connection. Views and
+    tables under row-level security, which COPY refuses (losing the connection), are
+    written through INSERT from a staged copy, as a user's INSERT would be."""
     t = f'"{pg_schema}".rc'
     pg_admin.execute(f"create table {t} (id int)")
     pg_admin.execute(f'create view "{pg_schema}".rv as select id from {t}')
+    pg_admin.execute(f'create view "{pg_schema}".agg as select count(*) as id from {t}')
     role = f"sqlarrow_r_{uuid.uuid4().hex[:12]}"
     pg_admin.execute(f"create role {role} login")
     try:
@@ -397,18 +400,17 @@ def test_pg_a_refused_copy_outside_a_transaction_leaves_a_usable_pool(
             stats = conn.pool_stats()
             assert (stats.created, stats.closed) == (1, 0), stats
         with sqlarrow.connect(pg_url, pool_size=1) as conn:
-            for _ in range(3):
-                with pytest.raises(sqlarrow.QueryError, match="it is a view"):
-                    conn.write(f'"{pg_schema}".rv', pa.table({"id": [1]}))
-                assert conn.execute(f"insert into {t} values (7)") == 1
+            # An automatically updatable view takes the rows; one that is not says so.
+            assert conn.write(f'"{pg_schema}".rv', pa.table({"id": [1, 2]})).rows_written == 2
             with conn.transaction() as tx:
                 tx.execute(f"insert into {t} values (8)")
-                with pytest.raises(sqlarrow.QueryError, match="it is a view"):
-                    tx.write(f'"{pg_schema}".rv', pa.table({"id": [1]}))
+                with pytest.raises(sqlarrow.SqlArrowError, match="agg"):
+                    tx.write(f'"{pg_schema}".agg', pa.table({"id": [1]}))
+                assert tx.write(f'"{pg_schema}".rv', pa.table({"id": [3]})).rows_written == 1
             assert conn.query(f"select count(*) as n from {t}").to_pylist() == [{"n": 4}]
             stats = conn.pool_stats()
             assert (stats.created, stats.closed) == (1, 0), stats
-            # A view with an INSTEAD OF INSERT trigger takes COPY.
+            # A view with an INSTEAD OF INSERT trigger.
             conn.execute(
                 f'create function "{pg_schema}".rv_ins() returns trigger language plpgsql as '
                 f"$$ begin insert into {t} values (new.id * 10); return new; end $$"
@@ -419,7 +421,21 @@ def test_pg_a_refused_copy_outside_a_transaction_leaves_a_usable_pool(
             )
             assert conn.write(f'"{pg_schema}".rv', pa.table({"id": [5]})).rows_written == 1
             assert conn.query(f"select max(id) as m from {t}").to_pylist() == [{"m": 50}]
+        # Row-level security: COPY FROM is refused for a role the policy applies to.
+        pg_admin.execute(f"grant insert on {t} to {role}")
+        pg_admin.execute(f"alter table {t} enable row level security")
+        pg_admin.execute(f"create policy small on {t} for all using (true) with check (id < 100)")
+        with sqlarrow.connect(url, pool_size=1) as conn:
+            assert conn.write(t, pa.table({"id": [60, 61]})).rows_written == 2
+            with pytest.raises(sqlarrow.SqlArrowError, match="row-level security"):
+                conn.write(t, pa.table({"id": [62, 600]}))
+            n = conn.query(f"select count(*) as n from {t} where id between 60 and 69")
+            assert n.to_pylist() == [{"n": 2}]  # the refused write left nothing
+            stats = conn.pool_stats()
+            assert (stats.created, stats.closed) == (1, 0), stats
+        assert pg_scalar(pg_admin, f"select count(*) from {t} where id between 60 and 69") == 2
     finally:
         pg_admin.execute(f'revoke all on schema "{pg_schema}" from {role}')
+        pg_admin.execute(f"drop policy if exists small on {t}")
         pg_admin.execute(f"revoke all on {t} from {role}")
         pg_admin.execute(f"drop role {role}")

@@ -370,9 +370,9 @@ impl PgConnector {
         let mut conn = self.checkout(cancel).await?;
         let client = &conn.client;
         let res = async {
-            check_may_copy(client, table).await?;
+            let via_insert = check_may_copy(client, table).await?;
             client.batch_execute("BEGIN").await.map_err(map_err)?;
-            let r = write_body(self, &conn, table, reader, opts, start).await?;
+            let r = write_body(self, &conn, table, reader, opts, start, via_insert).await?;
             client
                 .batch_execute("COMMIT")
                 .await
@@ -395,30 +395,28 @@ impl PgConnector {
 }
 
 /// A COPY the server refuses before it starts (a read-only transaction, no INSERT
-/// privilege, a view) makes tokio-postgres drop the connection (its copy_in sends a
-/// second Sync, whose extra ReadyForQuery it cannot place): a caller's whole
-/// transaction would be lost, and outside one the next call could get the dying
-/// connection. Those refusals are checked first, and are plain errors.
-async fn check_may_copy(client: &tokio_postgres::Client, table: &TableRef) -> Result<()> {
-    // relkind: r table, p partitioned, f foreign table, v view (COPY loads a view
-    // only through an INSTEAD OF INSERT trigger: tgtype bits 64 and 4), m, S, ...
+/// privilege, a view, row-level security) makes tokio-postgres drop the connection
+/// (its copy_in sends a second Sync, whose extra ReadyForQuery it cannot place): a
+/// caller's whole transaction would be lost, and outside one the next call could get
+/// the dying connection. Those cases are checked first: refusals are plain errors,
+/// and `Ok(true)` says the rows must go in through INSERT (from a staged copy), which
+/// views and row-level security policies take where COPY is refused.
+async fn check_may_copy(client: &tokio_postgres::Client, table: &TableRef) -> Result<bool> {
+    // relkind: r table, p partitioned, f foreign table, v view, m, S, ...
     let row = client
         .query_one(
             "select current_setting('transaction_read_only') = 'on', \
                     coalesce(has_any_column_privilege(to_regclass($1), 'INSERT'), true), \
                     (select c.relkind::text from pg_class c where c.oid = to_regclass($1)), \
-                    exists (select 1 from pg_trigger t where t.tgrelid = to_regclass($1) \
-                            and t.tgtype & 68 = 68)",
+                    coalesce(row_security_active(to_regclass($1)), false)",
             &[&table.quoted()],
         )
         .await
         .map_err(map_err)?;
     let (read_only, may_insert): (bool, bool) = (row.get(0), row.get(1));
-    let (kind, instead): (Option<String>, bool) = (row.get(2), row.get(3));
+    let (kind, rls): (Option<String>, bool) = (row.get(2), row.get(3));
     let what = match kind.as_deref() {
-        None | Some("r" | "p" | "f") => None,
-        Some("v") if instead => None,
-        Some("v") => Some("a view (COPY loads a view only through an INSTEAD OF INSERT trigger)"),
+        None | Some("r" | "p" | "f" | "v") => None,
         Some("m") => Some("a materialized view"),
         Some("S") => Some("a sequence"),
         Some(_) => Some("not a table"),
@@ -453,7 +451,7 @@ async fn check_may_copy(client: &tokio_postgres::Client, table: &TableRef) -> Re
         .with_sqlstate("42501")
         .transient(false));
     }
-    Ok(())
+    Ok(rls || kind.as_deref() == Some("v"))
 }
 
 /// A write inside the caller's open transaction, atomic through a savepoint.
@@ -472,12 +470,12 @@ pub(crate) async fn write_in_tx(
     crate::write::check_key(opts)?;
     let start = std::time::Instant::now();
     let client = &conn.client;
-    check_may_copy(client, table).await?;
+    let via_insert = check_may_copy(client, table).await?;
     client
         .batch_execute("SAVEPOINT _sqlarrow_write")
         .await
         .map_err(map_err)?;
-    match write_body(owner, conn, table, reader, opts, start).await {
+    match write_body(owner, conn, table, reader, opts, start, via_insert).await {
         Ok(r) => {
             client
                 .batch_execute("RELEASE SAVEPOINT _sqlarrow_write")
@@ -498,7 +496,9 @@ pub(crate) async fn write_in_tx(
     }
 }
 
-/// The write itself, inside an open transaction (no BEGIN/COMMIT here).
+/// The write itself, inside an open transaction (no BEGIN/COMMIT here). `via_insert`:
+/// the target takes no COPY (see [`check_may_copy`]), so the rows are staged and
+/// inserted.
 async fn write_body(
     owner: &PgConnector,
     conn: &super::PgConn,
@@ -506,6 +506,7 @@ async fn write_body(
     reader: Box<dyn RecordBatchReader + Send>,
     opts: &WriteOptions,
     start: std::time::Instant,
+    via_insert: bool,
 ) -> Result<WriteResult> {
     let client = &conn.client;
     let mut reader = reader;
@@ -549,7 +550,7 @@ async fn write_body(
     }
     let target = existing.ok_or_else(|| Error::interface("table vanished while writing"))?;
     let plans = plan(&schema, &names, &target, opts.mode)?;
-    if opts.mode.is_keyed() || opts.skip_errors {
+    if opts.mode.is_keyed() || opts.skip_errors || via_insert {
         let ctx = MergeCtx {
             owner,
             conn,
@@ -830,21 +831,26 @@ async fn merge(
                     .map(|k| format!("t.{k} = s.{k}"))
                     .collect::<Vec<_>>()
                     .join(" AND ");
-                format!(
-                    "WITH m AS (UPDATE {t} AS t SET {set} FROM ({dedup}) AS s WHERE {on} \
-                     RETURNING 1) SELECT 0::int8, count(*) FROM m"
-                )
+                format!("UPDATE {t} AS t SET {set} FROM ({dedup}) AS s WHERE {on}")
             }
             _ => format!(
-                "WITH m AS (INSERT INTO {t} ({col_list}){overriding} \
-                 SELECT {col_list} FROM {stage}{range} \
-                 ORDER BY _sqlarrow_ord RETURNING 1) SELECT count(*), 0::int8 FROM m"
+                "INSERT INTO {t} ({col_list}){overriding} SELECT {col_list} FROM {stage}{range} \
+                 ORDER BY _sqlarrow_ord"
             ),
         }
     };
+    // (inserted, updated). No RETURNING outside upserts: under row-level security it
+    // would need SELECT rights on the new rows too.
+    let mode = opts.mode;
     let run = |sql: String| async move {
-        let r = client.query_one(&sql, &[]).await.map_err(map_err)?;
-        Ok::<_, Error>((r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64))
+        Ok::<_, Error>(match mode {
+            WriteMode::Upsert => {
+                let r = client.query_one(&sql, &[]).await.map_err(map_err)?;
+                (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)
+            }
+            WriteMode::Update => (0, client.execute(&sql, &[]).await.map_err(map_err)?),
+            _ => (client.execute(&sql, &[]).await.map_err(map_err)?, 0),
+        })
     };
     let (written, updated) = match &failed_table {
         None => run(statement("")).await?,
