@@ -399,6 +399,22 @@ def test_pg_a_refused_copy_outside_a_transaction_leaves_a_usable_pool(
                 assert conn.query(f"select count(*) as n from {t}").to_pylist() == [{"n": 0}]
             stats = conn.pool_stats()
             assert (stats.created, stats.closed) == (1, 0), stats
+        # Column-level grants: an input column the role may not insert into.
+        pg_admin.execute(f"alter table {t} add column secret text")
+        pg_admin.execute(f"grant insert (id) on {t} to {role}")
+        with sqlarrow.connect(url, pool_size=1) as conn:
+            with pytest.raises(sqlarrow.QueryError, match="column.s. secret") as e:
+                conn.write(t, pa.table({"id": [1], "secret": ["x"]}))
+            assert e.value.sqlstate == "42501"
+            with conn.transaction() as tx:
+                with pytest.raises(sqlarrow.QueryError, match="secret"):
+                    tx.write(t, pa.table({"id": [1], "secret": ["x"]}))
+                assert tx.write(t, pa.table({"id": [9]})).rows_written == 1
+            stats = conn.pool_stats()
+            assert (stats.created, stats.closed) == (1, 0), stats
+        pg_admin.execute(f"delete from {t}")
+        pg_admin.execute(f"revoke insert (id) on {t} from {role}")
+        pg_admin.execute(f"alter table {t} drop column secret")
         with sqlarrow.connect(pg_url, pool_size=1) as conn:
             # An automatically updatable view takes the rows; one that is not says so.
             assert conn.write(f'"{pg_schema}".rv', pa.table({"id": [1, 2]})).rows_written == 2

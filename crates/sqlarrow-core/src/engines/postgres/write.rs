@@ -370,7 +370,8 @@ impl PgConnector {
         let mut conn = self.checkout(cancel).await?;
         let client = &conn.client;
         let res = async {
-            let via_insert = check_may_copy(client, table).await?;
+            let names = mapped_names(&reader.schema(), &opts.column_map)?;
+            let via_insert = check_may_copy(client, table, &names).await?;
             client.batch_execute("BEGIN").await.map_err(map_err)?;
             let r = write_body(self, &conn, table, reader, opts, start, via_insert).await?;
             client
@@ -401,20 +402,32 @@ impl PgConnector {
 /// the dying connection. Those cases are checked first: refusals are plain errors,
 /// and `Ok(true)` says the rows must go in through INSERT (from a staged copy), which
 /// views and row-level security policies take where COPY is refused.
-async fn check_may_copy(client: &tokio_postgres::Client, table: &TableRef) -> Result<bool> {
-    // relkind: r table, p partitioned, f foreign table, v view, m, S, ...
+async fn check_may_copy(
+    client: &tokio_postgres::Client,
+    table: &TableRef,
+    columns: &[String],
+) -> Result<bool> {
+    // relkind: r table, p partitioned, f foreign table, v view, m, S, ...; then the
+    // input's columns the role may not insert into (column-level grants).
     let row = client
         .query_one(
             "select current_setting('transaction_read_only') = 'on', \
-                    coalesce(has_any_column_privilege(to_regclass($1), 'INSERT'), true), \
-                    (select c.relkind::text from pg_class c where c.oid = to_regclass($1)), \
-                    coalesce(row_security_active(to_regclass($1)), false)",
-            &[&table.quoted()],
+                    coalesce(has_any_column_privilege(r, 'INSERT'), true), \
+                    (select c.relkind::text from pg_class c where c.oid = r), \
+                    coalesce(row_security_active(r), false), \
+                    array(select a.attname::text from pg_attribute a \
+                          where a.attrelid = r and a.attnum > 0 and not a.attisdropped \
+                            and a.attname = any($2::text[]) \
+                            and not has_column_privilege(r, a.attnum, 'INSERT') \
+                          order by a.attnum) \
+             from (select to_regclass($1) as r) x",
+            &[&table.quoted(), &columns],
         )
         .await
         .map_err(map_err)?;
     let (read_only, may_insert): (bool, bool) = (row.get(0), row.get(1));
     let (kind, rls): (Option<String>, bool) = (row.get(2), row.get(3));
+    let denied: Vec<String> = row.get(4);
     let what = match kind.as_deref() {
         None | Some("r" | "p" | "f" | "v") => None,
         Some("m") => Some("a materialized view"),
@@ -451,6 +464,20 @@ async fn check_may_copy(client: &tokio_postgres::Client, table: &TableRef) -> Re
         .with_sqlstate("42501")
         .transient(false));
     }
+    if !denied.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Query,
+            format!(
+                "permission denied for column(s) {} of table {}: the role may insert only \
+                 into other columns",
+                denied.join(", "),
+                table.quoted()
+            ),
+        )
+        .with_sqlstate("42501")
+        .with_detail("column", denied[0].clone())
+        .transient(false));
+    }
     Ok(rls || kind.as_deref() == Some("v"))
 }
 
@@ -470,7 +497,8 @@ pub(crate) async fn write_in_tx(
     crate::write::check_key(opts)?;
     let start = std::time::Instant::now();
     let client = &conn.client;
-    let via_insert = check_may_copy(client, table).await?;
+    let names = mapped_names(&reader.schema(), &opts.column_map)?;
+    let via_insert = check_may_copy(client, table, &names).await?;
     client
         .batch_execute("SAVEPOINT _sqlarrow_write")
         .await
