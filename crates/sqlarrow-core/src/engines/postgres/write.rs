@@ -807,10 +807,13 @@ async fn merge(
     // `WHERE _sqlarrow_ord >= 5 AND _sqlarrow_ord < 9`, or all) into the table.
     let statement = |range: &str| -> String {
         let t = table.quoted();
-        let dedup = format!(
-            "SELECT DISTINCT ON ({key_list}) {col_list} FROM {stage}{range} \
-             ORDER BY {key_list}, _sqlarrow_ord DESC"
-        );
+        // The last staged row per key (keyed modes).
+        let dedup = || {
+            format!(
+                "SELECT DISTINCT ON ({key_list}) {col_list} FROM {stage}{range} \
+                 ORDER BY {key_list}, _sqlarrow_ord DESC"
+            )
+        };
         match opts.mode {
             WriteMode::Upsert => {
                 let action = if non_key.is_empty() {
@@ -833,18 +836,20 @@ async fn merge(
                         format!("(SELECT count(*) FROM s JOIN {t} USING ({key_list}))")
                     };
                     format!(
-                        "WITH s AS ({dedup}), m AS (INSERT INTO {t} ({col_list}){overriding} \
+                        "WITH s AS ({}), m AS (INSERT INTO {t} ({col_list}){overriding} \
                          SELECT {col_list} FROM s ON CONFLICT ({key_list}) {action} RETURNING 1), \
                          f AS (SELECT {found} AS n) \
-                         SELECT (SELECT count(*) FROM m) - f.n, f.n FROM f"
+                         SELECT (SELECT count(*) FROM m) - f.n, f.n FROM f",
+                        dedup()
                     )
                 } else {
                     format!(
-                        "WITH m AS (INSERT INTO {t} ({col_list}){overriding} {dedup} \
+                        "WITH m AS (INSERT INTO {t} ({col_list}){overriding} {} \
                          ON CONFLICT ({key_list}) \
                          {action} RETURNING (xmax = 0) AS inserted) \
                          SELECT count(*) FILTER (WHERE inserted), \
-                                count(*) FILTER (WHERE NOT inserted) FROM m"
+                                count(*) FILTER (WHERE NOT inserted) FROM m",
+                        dedup()
                     )
                 }
             }
@@ -859,7 +864,10 @@ async fn merge(
                     .map(|k| format!("t.{k} = s.{k}"))
                     .collect::<Vec<_>>()
                     .join(" AND ");
-                format!("UPDATE {t} AS t SET {set} FROM ({dedup}) AS s WHERE {on}")
+                format!(
+                    "UPDATE {t} AS t SET {set} FROM ({}) AS s WHERE {on}",
+                    dedup()
+                )
             }
             _ => format!(
                 "INSERT INTO {t} ({col_list}){overriding} SELECT {col_list} FROM {stage}{range} \
