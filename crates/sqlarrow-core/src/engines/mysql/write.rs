@@ -416,6 +416,7 @@ fn decimal_at(p: u8, s: i8) -> (DataType, Kind) {
 }
 
 /// The input's columns prepared for encoding.
+#[derive(Clone)]
 pub(super) struct Plan {
     pub(super) names: Vec<String>,
     types: Vec<DataType>,
@@ -443,7 +444,7 @@ impl Plan {
                 continue;
             };
             if t.geometry && self.kinds[i] == Kind::Bin {
-                let p = out.get_or_insert_with(|| self.copy());
+                let p = out.get_or_insert_with(|| self.clone());
                 p.geometry[i] = true;
                 continue;
             }
@@ -473,19 +474,10 @@ impl Plan {
                 (None, Some((p, s)), Kind::D128(is) | Kind::D256(is)) if is > s => decimal_at(p, s),
                 _ => continue,
             };
-            let p = out.get_or_insert_with(|| self.copy());
+            let p = out.get_or_insert_with(|| self.clone());
             (p.types[i], p.kinds[i]) = to;
         }
         Ok(out)
-    }
-
-    fn copy(&self) -> Plan {
-        Plan {
-            names: self.names.clone(),
-            types: self.types.clone(),
-            kinds: self.kinds.clone(),
-            geometry: self.geometry.clone(),
-        }
     }
 
     pub(super) fn prepare(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
