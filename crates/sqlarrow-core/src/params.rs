@@ -550,6 +550,64 @@ mod tests {
     }
 
     #[test]
+    fn statement_heads_read_first_words_and_never_split_a_character() {
+        assert_eq!(
+            statement_heads(
+                "/* x */ begin; insert into t values ('a;b'); COMMIT",
+                Lexicon::Postgres
+            ),
+            vec![
+                vec!["BEGIN".to_string()],
+                vec!["INSERT".into(), "INTO".into(), "T".into(), "VALUES".into()],
+                vec!["COMMIT".into()],
+            ]
+        );
+        // Quoting of every kind hides its semicolons and words.
+        for (sql, lex) in [
+            (
+                "select $q$; begin$q$, E'\\'; begin', \"a;b\"",
+                Lexicon::Postgres,
+            ),
+            (
+                "select 'x\\'; begin', `a;b`, \"c\\\"; d\" # ; begin",
+                Lexicon::MySql,
+            ),
+            ("select [a;b], 'it''s; begin'", Lexicon::Sqlite),
+        ] {
+            assert_eq!(
+                statement_heads(sql, lex),
+                vec![vec!["SELECT".to_string()]],
+                "{sql}"
+            );
+        }
+        // Multi-byte text anywhere (after a backslash, in names, unterminated) is read
+        // without slicing inside a character.
+        for sql in [
+            "select 'é\\é; x' ; ÉTÉ",
+            "select E'\\é'; begin",
+            "select `é\\é` ; ünïcode wörds",
+            "select $é$ x $é$; begin",
+            "select 'unterminated é",
+            "select \"é",
+            "/* é",
+            "é;é;;é",
+        ] {
+            for lex in [
+                Lexicon::Postgres,
+                Lexicon::MySql,
+                Lexicon::Sqlite,
+                Lexicon::MsSql,
+            ] {
+                let _ = statement_words(sql, lex, usize::MAX);
+            }
+        }
+        assert_eq!(
+            statement_heads("select $é$ x $é$; begin", Lexicon::Postgres)[1],
+            vec!["BEGIN".to_string()]
+        );
+    }
+
+    #[test]
     fn lists_fill_in_lists() {
         let lens = |name: &str| match name {
             "ids" => Some(3),
