@@ -416,6 +416,31 @@ def test_skip_rows_the_checks_do_not_foresee_postgres(
     assert (res.rows_written, res.rows_updated, res.rows_failed) == (0, 1, 2)
 
 
+def test_skip_gives_up_on_a_cause_that_refuses_every_row_postgres(
+    pg: sqlarrow.Connector, pg_schema: str
+) -> None:
+    """Finding the rows behind an error costs statements per row refused: a trigger
+    that refuses every row sets a small input aside whole, but a large one would take
+    hours, so the search stops after 10,000 statements and the write is undone."""
+    p = f'"{pg_schema}".'
+    pg.execute(f"create table {p}nope (id int)")
+    pg.execute(
+        f"create function {p}nope() returns trigger language plpgsql as "
+        "$$ begin raise exception 'closed for writes'; end $$"
+    )
+    pg.execute(
+        f"create trigger nope before insert on {p}nope for each row execute function {p}nope()"
+    )
+    res = pg.write(f"{p}nope", pa.table({"id": list(range(100))}), on_error="skip")
+    assert (res.rows_written, res.rows_failed) == (0, 100)
+    assert {r["_sqlarrow_error"] for r in pa.table(res.failed).to_pylist()} == {"closed for writes"}
+    with pytest.raises(
+        sqlarrow.QueryError, match="gave up after 10000 statements.*closed for writes"
+    ):
+        pg.write(f"{p}nope", pa.table({"id": list(range(12_000))}), on_error="skip")
+    assert pg.query(f"select count(*) as n from {p}nope").to_pylist() == [{"n": 0}]
+
+
 def test_upsert_into_a_partitioned_table_postgres(pg: sqlarrow.Connector, pg_schema: str) -> None:
     """An upsert into a partitioned table failed: "cannot retrieve a system column in
     this context" (the xmax that tells inserts from updates)."""

@@ -921,7 +921,12 @@ fn row_level(e: &Error) -> bool {
 /// constraint, a trigger's exception), find such rows by halving the stage's
 /// ordinal ranges, each try in a savepoint: the ranges that go through stay written,
 /// a single row that fails joins `failed` with the server's message. k such rows cost
-/// about 2·k·log2(n) statements. Returns the summed (inserted, updated) counts.
+/// about 2·k·log2(n) statements; past [`MAX_SKIP_TRIES`] statements (a cause that
+/// refuses most rows, such as a trigger that always raises) the search gives up with
+/// an error, and the write is undone. Returns the summed (inserted, updated) counts.
+/// See [`apply_skipping`].
+const MAX_SKIP_TRIES: usize = 10_000;
+
 async fn apply_skipping<S, F, Fut>(
     client: &Client,
     stage: &str,
@@ -960,9 +965,10 @@ where
             Err(e) => Err(e),
         }
     };
-    if let Ok(counts) = attempt(statement("")).await? {
-        return Ok(counts);
-    }
+    let first = match attempt(statement("")).await? {
+        Ok(counts) => return Ok(counts),
+        Err(e) => e,
+    };
     client
         .batch_execute(&format!(
             "CREATE INDEX ON {stage} (_sqlarrow_ord); ANALYZE {stage}"
@@ -984,7 +990,23 @@ where
     };
     let (mut inserted, mut updated) = (0u64, 0u64);
     let mut ranges = vec![(lo, hi + 1)];
+    let (mut tries, mut set_aside) = (0usize, 0usize);
     while let Some((a, b)) = ranges.pop() {
+        tries += 1;
+        if tries > MAX_SKIP_TRIES {
+            let mut e = Error::new(
+                first.kind,
+                format!(
+                    "on_error=\"skip\" gave up after {MAX_SKIP_TRIES} statements looking for the \
+                     rows behind this error, which too many rows raise ({set_aside} set aside so \
+                     far); nothing was written: {}",
+                    first.message
+                ),
+            )
+            .transient(false);
+            e.sqlstate = first.sqlstate.clone();
+            return Err(e);
+        }
         let range = format!(" WHERE _sqlarrow_ord >= {a} AND _sqlarrow_ord < {b}");
         match attempt(statement(&range)).await? {
             Ok((i, u)) => {
@@ -1002,6 +1024,7 @@ where
                     )
                     .await
                     .map_err(map_err)?;
+                set_aside += 1;
             }
             Err(_) => {
                 let mid = a + (b - a) / 2;
