@@ -435,7 +435,7 @@ def test_skip_gives_up_on_a_cause_that_refuses_every_row_postgres(
     assert (res.rows_written, res.rows_failed) == (0, 100)
     assert {r["_sqlarrow_error"] for r in pa.table(res.failed).to_pylist()} == {"closed for writes"}
     with pytest.raises(
-        sqlarrow.QueryError, match="gave up after 10000 statements.*closed for writes"
+        sqlarrow.QueryError, match=r"gave up after 10000 statements.*closed for writes"
     ):
         pg.write(f"{p}nope", pa.table({"id": list(range(12_000))}), on_error="skip")
     assert pg.query(f"select count(*) as n from {p}nope").to_pylist() == [{"n": 0}]
