@@ -447,9 +447,15 @@ def test_pg_a_refused_copy_outside_a_transaction_leaves_a_usable_pool(
                 conn.write(t, pa.table({"id": [62, 600]}))
             n = conn.query(f"select count(*) as n from {t} where id between 60 and 69")
             assert n.to_pylist() == [{"n": 2}]  # the refused write left nothing
+            # on_error="skip" sets aside the rows the policy refuses.
+            res = conn.write(t, pa.table({"id": [63, 700, 64]}), on_error="skip")
+            assert (res.rows_written, res.rows_failed) == (2, 1)
+            failed = pa.table(res.failed).to_pylist()
+            assert failed[0]["id"] == 700
+            assert "row-level security" in failed[0]["_sqlarrow_error"]
             stats = conn.pool_stats()
             assert (stats.created, stats.closed) == (1, 0), stats
-        assert pg_scalar(pg_admin, f"select count(*) from {t} where id between 60 and 69") == 2
+        assert pg_scalar(pg_admin, f"select count(*) from {t} where id between 60 and 69") == 4
     finally:
         pg_admin.execute(f'revoke all on schema "{pg_schema}" from {role}')
         pg_admin.execute(f"drop policy if exists small on {t}")

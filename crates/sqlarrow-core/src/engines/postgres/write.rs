@@ -907,13 +907,12 @@ async fn merge(
 }
 
 /// Whether a failed statement's error is about a row (a constraint, a value, a
-/// trigger's exception), so that `on_error="skip"` can look for the rows behind it.
+/// trigger's exception, a row-level security policy's check), so that
+/// `on_error="skip"` can look for the rows behind it.
 fn row_level(e: &Error) -> bool {
-    let class = e
-        .sqlstate
-        .as_deref()
-        .map_or("", |s| s.get(..2).unwrap_or(""));
-    matches!(class, "22" | "23" | "44" | "P0")
+    let state = e.sqlstate.as_deref().unwrap_or("");
+    matches!(state.get(..2), Some("22" | "23" | "44" | "P0"))
+        || (state == "42501" && e.message.contains("row-level security"))
 }
 
 /// `on_error="skip"`: run `statement` over the whole stage; if the server refuses a
