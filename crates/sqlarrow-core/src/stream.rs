@@ -31,7 +31,7 @@ pub type Warnings = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 pub const MAX_WARNINGS: usize = 64;
 
 /// Append `lines` to `kept` up to [`MAX_WARNINGS`], then one line saying more came.
-fn keep_warnings(kept: &mut Vec<String>, lines: Vec<String>) {
+pub(crate) fn keep_warnings(kept: &mut Vec<String>, lines: Vec<String>) {
     for line in lines {
         match kept.len() {
             n if n < MAX_WARNINGS => kept.push(line),

@@ -137,9 +137,9 @@ pub(crate) fn notice_line(
 }
 
 /// The connection future of `connection`, keeping the notices it reads in `notices`
-/// (tokio-postgres's own future logs them and drops them). At most
-/// [`crate::stream::MAX_WARNINGS`] wait there: a server that sends many while nobody
-/// collects them (an `execute` in a loop) must not grow it without bound.
+/// (tokio-postgres's own future logs them and drops them), capped as a statement's
+/// warnings are ([`crate::stream::keep_warnings`]): a server that sends many while
+/// nobody collects them (an `execute` in a loop) must not grow it without bound.
 fn keeping_notices<S, T>(
     mut connection: tokio_postgres::Connection<S, T>,
     notices: Notices,
@@ -160,9 +160,7 @@ where
                     n.hint(),
                 );
                 let mut kept = notices.lock().unwrap_or_else(|p| p.into_inner());
-                if kept.len() <= crate::stream::MAX_WARNINGS {
-                    kept.push(line);
-                }
+                crate::stream::keep_warnings(&mut kept, vec![line]);
             }
             Poll::Ready(Some(Ok(_))) => {}
             Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
