@@ -10,6 +10,7 @@ import sys
 import traceback
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,6 +91,43 @@ def test_bad_url_and_options_do_not_echo_secret() -> None:
         with pytest.raises(sqlarrow.ConfigError) as info:
             sqlarrow.connect(url).close()
         _assert_clean(str(info.value), _formatted(info.value))
+
+
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (lambda v: sqlarrow.PostgreSQLConnector(v), "host"),
+        (lambda v: sqlarrow.RedshiftConnector(host=v), "host"),
+        (lambda v: sqlarrow.MySQLConnector(v, 3306), "host"),
+        (lambda v: sqlarrow.SQLiteConnector(v), "path"),
+    ],
+    ids=["postgres", "redshift", "mysql", "sqlite"],
+)
+def test_a_url_where_a_host_or_path_belongs_is_refused_without_echoing_it(
+    make: Any, what: str
+) -> None:
+    # A URL passed as the host was looked up as a host name: the connection error and
+    # the connector's repr both quoted it, password included. For SQLite it named a
+    # file that could not be opened, quoted the same way.
+    for value in (
+        f"postgresql://u:{SECRET}@127.0.0.1/db",
+        f"mysql://u:{SECRET}@127.0.0.1:3306/db",
+        "sqlite:///tmp/x.db",
+    ):
+        with pytest.raises(sqlarrow.ConfigError, match=rf"takes a {what}, not a URL") as info:
+            make(value)
+        _assert_clean(str(info.value), _formatted(info.value))
+        assert "sqlarrow.connect(url" in str(info.value)
+    if what == "host":
+        # user:password@host without a scheme: refused, and never echoed.
+        with pytest.raises(sqlarrow.ConfigError, match="host holds '@'") as info:
+            make(f"u:{SECRET}@127.0.0.1")
+        _assert_clean(str(info.value), _formatted(info.value))
+    else:
+        # SQLite's own URI filenames still open.
+        conn = sqlarrow.SQLiteConnector("file::memory:?cache=shared")
+        assert conn.query("select 1 as one").to_pylist() == [{"one": 1}]
+        conn.close()
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, Union
@@ -600,6 +601,13 @@ class _ServerConnector(Connector):
     ) -> str | None:
         """Validate and keep the common arguments; returns the (never stored) password."""
         self._host = _check_str("host", host, optional=False)
+        _refuse_url(type(self).__name__, "host", self._host)
+        if "@" in self._host:
+            # "user:password@host": never echoed, it may hold the password.
+            raise ConfigError(
+                "host holds '@': give the user name and password as user= and password=, "
+                "or connect with a URL through sqlarrow.connect(url)"
+            )
         self._port = _check_int("port", port, minimum=1, maximum=65535)
         self._database = _check_str("database", database, optional=True)
         self._user = _check_str("user", user, optional=True)
@@ -799,6 +807,8 @@ class SQLiteConnector(Connector):
         if isinstance(path, os.PathLike):
             path = os.fspath(path)
         self._path: str = _check_str("path", path, optional=False)
+        if not self._path.lower().startswith("file:"):  # SQLite's own URI form is fine
+            _refuse_url(type(self).__name__, "path", self._path)
         self._pool_size = _check_int("pool_size", pool_size, minimum=1)
         self._pool_timeout = _check_positive_number("pool_timeout", pool_timeout)
         if not isinstance(read_only, bool):
@@ -872,6 +882,19 @@ _ENGINE_OPTIONS: dict[str, frozenset[str]] = {
     ),
 }
 _ENGINE_OPTIONS["redshift"] = _ENGINE_OPTIONS["postgres"]
+
+
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def _refuse_url(cls: str, param: str, value: str) -> None:
+    """A URL given where a host name (or SQLite path) belongs would be looked up as a
+    name, and fail with the URL, password included, in the error and the repr."""
+    if _URL_LIKE.match(value) or value.lower().startswith("sqlite:"):
+        raise ConfigError(
+            f"{cls}() takes a {param}, not a URL: {mask_url(value)!r}; "
+            "use sqlarrow.connect(url, **options) to connect with a URL"
+        )
 
 
 def connect(
