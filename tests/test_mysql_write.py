@@ -801,3 +801,20 @@ def test_generated_columns_in_the_input_are_refused(my: MySQLConnector) -> None:
             my.write("gen", data, **kw)  # type: ignore[arg-type]
     my.write("gen", pa.table({"id": [1], "a": [3]}))
     assert rows(my, "select * from gen") == [{"id": 1, "a": 3, "b": 6, "c": 4}]
+
+
+def test_a_column_of_nulls_creates_a_text_column(my: MySQLConnector) -> None:
+    # Arrow's Null type (polars' Null, pa.nulls) has no type to create: MySQL refused the
+    # whole write with UnsupportedTypeError, where PostgreSQL and SQLite create text.
+    data = pa.table({"a": [1, 2], "n": pa.nulls(2)})
+    assert my.write("nulls", data, mode="create").rows_written == 2
+    cols = my.query(
+        "SELECT DATA_TYPE AS t FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'nulls' AND COLUMN_NAME = 'n'"
+    ).to_pylist()
+    assert cols == [{"t": "longtext"}]
+    assert rows(my, "select * from nulls order by a") == [{"a": 1, "n": None}, {"a": 2, "n": None}]
+    # Into an existing column of another type, the NULLs go in as they are.
+    my.execute("create table nulls2 (a int, n date)")
+    assert my.write("nulls2", data).rows_written == 2
+    assert rows(my, "select n from nulls2") == [{"n": None}, {"n": None}]

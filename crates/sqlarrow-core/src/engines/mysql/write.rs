@@ -190,16 +190,22 @@ async fn has_unique_index(conn: &mut Conn, t: &TableRef, key: &[String]) -> Resu
 /// The MySQL type of a column made for Arrow field `f` (the canonical schema's DDL).
 /// Key columns get an indexable type (`VARCHAR(255)`/`VARBINARY(255)` for text/bytes).
 fn column_ddl(f: &Field, name: &str, nullable: bool, is_key: bool) -> Result<String> {
-    // A duration column is created as TIME(6), the type it is written as.
-    let as_time;
+    // A duration column is created as TIME(6), the type it is written as; a column of
+    // Arrow's Null type (every value NULL, e.g. polars' `Null`) as text, as on
+    // PostgreSQL and SQLite.
+    let remapped;
     let f = match f.data_type() {
         DataType::Duration(_) => {
-            as_time = Field::new(
+            remapped = Field::new(
                 f.name(),
                 DataType::Time64(TimeUnit::Microsecond),
                 f.is_nullable(),
             );
-            &as_time
+            &remapped
+        }
+        DataType::Null => {
+            remapped = Field::new(f.name(), DataType::Utf8, true);
+            &remapped
         }
         _ => f,
     };
