@@ -7,7 +7,8 @@ use arrow_schema::{DataType, TimeUnit};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyMemoryView,
+    PyString, PyTuple,
 };
 use sqlarrow_core::value::civil;
 use sqlarrow_core::{ErrorKind, Params, Value};
@@ -94,6 +95,10 @@ pub fn to_value(py: Python<'_>, v: &Bound<'_, PyAny>, position: &str) -> PyResul
     }
     if let Ok(b) = v.cast::<PyByteArray>() {
         return Ok(Value::Bytes(b.to_vec()));
+    }
+    if let Ok(m) = v.cast::<PyMemoryView>() {
+        let b = m.call_method0("tobytes")?;
+        return Ok(Value::Bytes(b.cast::<PyBytes>()?.as_bytes().to_vec()));
     }
     let c = classes(py)?;
     // datetime is a subclass of date: test it first.
@@ -260,6 +265,33 @@ fn numpy_or_pandas_value(
     }
     if tname == "ndarray" {
         return to_value(py, &v.call_method0("tolist")?, position).map(Some);
+    }
+    if tname == "datetime64" {
+        // A day (or coarser) unit is a calendar date, as pyarrow reads it (date32), not
+        // midnight of a timestamp.
+        let dtype: String = v.getattr("dtype")?.getattr("str")?.extract()?;
+        if ["[D]", "[W]", "[M]", "[Y]"]
+            .iter()
+            .any(|u| dtype.ends_with(u))
+        {
+            let item = v
+                .call_method1("astype", ("datetime64[D]",))?
+                .call_method0("item")?;
+            if item.is_none() {
+                return Ok(Some(Value::Null)); // NaT
+            }
+            if !item.is_instance(classes(py)?.date.bind(py))? {
+                return Err(err(
+                    ErrorKind::Parameter,
+                    format!(
+                        "parameter {position}: numpy datetime64 {} is outside the years \
+                         1–9999",
+                        v.str()?
+                    ),
+                ));
+            }
+            return to_value(py, &item, position).map(Some);
+        }
     }
     if tname == "datetime64" || tname == "timedelta64" {
         // In microseconds (what every engine stores): `.item()` of a nanosecond value

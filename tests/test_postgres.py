@@ -311,6 +311,30 @@ def test_values_from_dataframes_bind(pg: sqlarrow.Connector) -> None:
             pg.query("select :v as v", {"v": fine})
 
 
+def test_day_unit_datetime64_and_memoryview_bind(pg: sqlarrow.Connector) -> None:
+    # numpy datetime64 with a day (or coarser) unit bound as a midnight timestamp, where
+    # numpy's .item() and pyarrow both take it as a date; a memoryview was refused.
+    np = pytest.importorskip("numpy")
+    row = pg.query(
+        "select :d as d, :m as m, :nat as nat, :mv as mv, pg_typeof(:d)::text as t",
+        {
+            "d": np.datetime64("2024-02-29"),
+            "m": np.datetime64("2024-03", "M"),
+            "nat": np.datetime64("NaT", "D"),
+            "mv": memoryview(b"\x00\xffab")[1:3],
+        },
+    ).to_pylist()[0]
+    assert row == {
+        "d": dt.date(2024, 2, 29),
+        "m": dt.date(2024, 3, 1),
+        "nat": None,
+        "mv": b"\xffa",
+        "t": "date",
+    }
+    with pytest.raises(sqlarrow.ParameterError, match="outside the years 1–9999"):
+        pg.query("select :d as d", {"d": np.datetime64("10000-01-01")})
+
+
 def test_more_parameters_than_the_protocol_carries(pg: sqlarrow.Connector) -> None:
     # 70,000 markers raised DatabaseConnectionError "value too large to transmit".
     n = 70_000
