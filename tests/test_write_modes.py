@@ -959,3 +959,47 @@ def test_generated_and_identity_columns_postgres(pg_url: str, pg_schema: str) ->
         ]
         stats = pg.pool_stats()
         assert (stats.created, stats.closed) == (1, 0), stats
+
+
+def test_replace_of_a_table_a_foreign_key_references(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    # PostgreSQL emptied the table with TRUNCATE, which the server refuses for any table
+    # a foreign key references, even when no row refers to it (a QueryError). MySQL and
+    # SQLite delete, and fail only for rows still referred to.
+    conn, p, _ = target
+    conn.execute(f"create table {p}par (id int primary key, v varchar(10))")
+    conn.execute(
+        f"create table {p}child (id int, pid int, foreign key (pid) references {p}par (id))"
+    )
+    conn.write(f"{p}par", pa.table({"id": [1, 2], "v": ["a", "b"]}))
+    res = conn.write(f"{p}par", pa.table({"id": [1, 3], "v": ["A", "C"]}), mode="replace")
+    assert res.rows_written == 2
+    want = [{"id": 1, "v": "A"}, {"id": 3, "v": "C"}]
+    assert rows(conn, f"select id, v from {p}par order by id") == want
+    conn.execute(f"insert into {p}child values (1, 1)")
+    with pytest.raises(sqlarrow.ForeignKeyViolation):
+        conn.write(f"{p}par", pa.table({"id": [5], "v": ["E"]}), mode="replace")
+    assert rows(conn, f"select id, v from {p}par order by id") == want
+
+
+def test_replace_under_a_deferred_foreign_key_postgres(
+    pg: sqlarrow.Connector, pg_schema: str
+) -> None:
+    s = f'"{pg_schema}"'
+    pg.execute(f"create table {s}.par (id int primary key, v text)")
+    pg.execute(
+        f"create table {s}.child (pid int references {s}.par (id) deferrable initially deferred)"
+    )
+    pg.write(f"{s}.par", pa.table({"id": [1, 2], "v": ["a", "b"]}))
+    pg.execute(f"insert into {s}.child values (1)")
+    # The referenced key comes back in the new rows: checked at COMMIT, and fine.
+    pg.write(f"{s}.par", pa.table({"id": [1, 4], "v": ["A", "D"]}), mode="replace")
+    assert rows(pg, f"select id from {s}.par order by id") == [{"id": 1}, {"id": 4}]
+    # It does not: the server refuses the COMMIT, which rolled everything back. That is
+    # no connection failure, so nothing is "in doubt".
+    with pytest.raises(sqlarrow.ForeignKeyViolation) as info:
+        pg.write(f"{s}.par", pa.table({"id": [5], "v": ["E"]}), mode="replace")
+    assert "may or may not" not in str(info.value)
+    assert not getattr(info.value, "commit_in_doubt", False)
+    assert rows(pg, f"select id from {s}.par order by id") == [{"id": 1}, {"id": 4}]

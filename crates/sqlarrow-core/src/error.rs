@@ -212,6 +212,14 @@ impl Error {
     /// Mark a failure of COMMIT itself: the transaction may or may not have committed,
     /// so the work must not be retried blindly (`commit_in_doubt`, never transient).
     pub fn commit_in_doubt(mut self) -> Self {
+        // The server's own answer to COMMIT (a deferred constraint, a serialization
+        // failure) means it rolled the transaction back: nothing is in doubt. Only a
+        // connection that failed leaves the outcome unknown.
+        let answered = (self.sqlstate.is_some() || self.detail("errno").is_some())
+            && self.kind != ErrorKind::Connection;
+        if answered {
+            return self;
+        }
         self.transient = false;
         self.details.push(("commit_in_doubt", "true".into()));
         self.message.push_str(
@@ -234,3 +242,35 @@ impl From<arrow_schema::ArrowError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_in_doubt_only_when_the_connection_failed() {
+        let lost = Error::connection("connection closed").commit_in_doubt();
+        assert_eq!(lost.detail("commit_in_doubt"), Some("true"));
+        assert!(!lost.transient);
+        // A deferred foreign key refused at COMMIT: rolled back, and said so plainly.
+        let fk = Error::new(ErrorKind::ForeignKeyViolation, "violates foreign key")
+            .with_sqlstate("23503")
+            .commit_in_doubt();
+        assert_eq!(fk.detail("commit_in_doubt"), None);
+        assert!(!fk.message.contains("may or may not"));
+        // A serialization failure at COMMIT stays transient: nothing was committed.
+        let ser = Error::new(ErrorKind::Query, "could not serialize")
+            .with_sqlstate("40001")
+            .commit_in_doubt();
+        assert!(ser.transient && ser.detail("commit_in_doubt").is_none());
+        // MySQL's server errors carry an errno; a killed connection stays in doubt.
+        let my = Error::new(ErrorKind::Query, "error during COMMIT")
+            .with_detail("errno", "1180")
+            .commit_in_doubt();
+        assert_eq!(my.detail("commit_in_doubt"), None);
+        let killed = Error::new(ErrorKind::Connection, "Connection was killed")
+            .with_detail("errno", "1927")
+            .commit_in_doubt();
+        assert_eq!(killed.detail("commit_in_doubt"), Some("true"));
+    }
+}

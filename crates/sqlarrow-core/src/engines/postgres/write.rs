@@ -402,6 +402,37 @@ impl PgConnector {
 /// the dying connection. Those cases are checked first: refusals are plain errors,
 /// and `Ok(true)` says the rows must go in through INSERT (from a staged copy), which
 /// views and row-level security policies take where COPY is refused.
+/// Remove every row of `table` for a replace, inside the write's transaction.
+/// `TRUNCATE` where the server allows it (it is the fast way, and leaves no dead rows);
+/// `DELETE` where it does not: a table a foreign key references (TRUNCATE is refused
+/// then, even when no row refers to it), a role with DELETE but not TRUNCATE privilege,
+/// and views and foreign tables. A DELETE that would orphan a referencing row is then a
+/// `ForeignKeyViolation`, as on MySQL and SQLite.
+async fn empty_table(client: &tokio_postgres::Client, table: &TableRef) -> Result<()> {
+    let row = client
+        .query_one(
+            "select coalesce((select c.relkind::text from pg_class c where c.oid = r) \
+                               in ('r', 'p'), false) \
+                    and coalesce(has_table_privilege(r, 'TRUNCATE'), false) \
+                    and not exists (select 1 from pg_constraint k where k.contype = 'f' \
+                        and (k.confrelid = r or k.confrelid in \
+                             (select i.inhrelid from pg_inherits i where i.inhparent = r))) \
+             from (select to_regclass($1) as r) x",
+            &[&table.quoted()],
+        )
+        .await
+        .map_err(map_err)?;
+    let verb = if row.get::<_, bool>(0) {
+        "TRUNCATE"
+    } else {
+        "DELETE FROM"
+    };
+    client
+        .batch_execute(&format!("{verb} {}", table.quoted()))
+        .await
+        .map_err(map_err)
+}
+
 async fn check_may_copy(
     client: &tokio_postgres::Client,
     table: &TableRef,
@@ -590,10 +621,7 @@ async fn write_body(
         return merge(&ctx, reader.as_mut(), opts, start).await;
     }
     if opts.mode == WriteMode::Replace {
-        client
-            .batch_execute(&format!("TRUNCATE {}", table.quoted()))
-            .await
-            .map_err(map_err)?;
+        empty_table(client, table).await?;
     }
     let cols: Vec<String> = plans.iter().map(|p| quote_ident(&p.name)).collect();
     let copy = format!(
@@ -771,10 +799,7 @@ async fn merge(
         None
     };
     if opts.mode == WriteMode::Replace {
-        client
-            .batch_execute(&format!("TRUNCATE {}", table.quoted()))
-            .await
-            .map_err(map_err)?;
+        empty_table(client, table).await?;
     }
     let non_key: Vec<&String> = cols.iter().filter(|c| !keys.contains(c)).collect();
     // An input value for a GENERATED ALWAYS identity column is taken, as COPY takes it.
