@@ -285,7 +285,7 @@ fn numpy_or_pandas_value(
                     ErrorKind::Parameter,
                     format!(
                         "parameter {position}: numpy datetime64 {} is outside the years \
-                         1–9999",
+                         1 to 9999",
                         v.str()?
                     ),
                 ));

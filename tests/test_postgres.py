@@ -331,7 +331,7 @@ def test_day_unit_datetime64_and_memoryview_bind(pg: sqlarrow.Connector) -> None
         "mv": b"\xffa",
         "t": "date",
     }
-    with pytest.raises(sqlarrow.ParameterError, match="outside the years 1–9999"):
+    with pytest.raises(sqlarrow.ParameterError, match="outside the years 1 to 9999"):
         pg.query("select :d as d", {"d": np.datetime64("10000-01-01")})
 
 
