@@ -602,8 +602,9 @@ class _ServerConnector(Connector):
         """Validate and keep the common arguments; returns the (never stored) password."""
         self._host = _check_str("host", host, optional=False)
         _refuse_url(type(self).__name__, "host", self._host)
-        if "@" in self._host:
-            # "user:password@host": never echoed, it may hold the password.
+        if "@" in self._host[1:]:
+            # "user:password@host": never echoed, it may hold the password. (A leading
+            # '@' is libpq's spelling of an abstract Unix socket, not this.)
             raise ConfigError(
                 "host holds '@': give the user name and password as user= and password=, "
                 "or connect with a URL through sqlarrow.connect(url)"
