@@ -658,6 +658,8 @@ class _ServerConnector(Connector):
 class PostgreSQLConnector(_ServerConnector):
     """A pooled connector to a PostgreSQL server.
 
+    ``host`` is a host name, an address or a Unix socket directory; a URL goes to
+    :func:`sqlarrow.connect` instead (given here, it is a ``ConfigError``).
     ``sslmode`` follows libpq (``disable``, ``allow``, ``prefer``, ``require``,
     ``verify-ca``, ``verify-full``); ``sslrootcert`` is a CA bundle for the
     ``verify-*`` modes, ``sslcert``/``sslkey`` a client certificate and its key.
@@ -791,7 +793,11 @@ class RedshiftConnector(PostgreSQLConnector):
 
 
 class SQLiteConnector(Connector):
-    """A pooled connector to a SQLite database file (or ``":memory:"``)."""
+    """A pooled connector to a SQLite database file (or ``":memory:"``).
+
+    ``path`` is a file path or one of SQLite's own ``file:`` URIs; a ``sqlite://`` URL
+    goes to :func:`sqlarrow.connect` instead (given here, it is a ``ConfigError``).
+    """
 
     def __init__(
         self,

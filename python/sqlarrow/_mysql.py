@@ -67,6 +67,9 @@ def _check_bool(name: str, value: Any) -> bool:
 class MySQLConnector(_ServerConnector):
     """A pooled connector to a MySQL or MariaDB server.
 
+    ``host`` is a host name or an address; a URL goes to :func:`sqlarrow.connect`
+    instead (given here, it is a ``ConfigError``).
+
     Results are decoded from the MySQL wire protocol straight into Arrow and streamed
     batch by batch. Parameters use ``?`` markers (a sequence) or ``:name`` markers (a
     mapping) and are always bound through prepared statements, never interpolated.
