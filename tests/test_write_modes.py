@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal as D
 from pathlib import Path
 
 import pyarrow as pa
@@ -1003,3 +1004,31 @@ def test_replace_under_a_deferred_foreign_key_postgres(
     assert "may or may not" not in str(info.value)
     assert not getattr(info.value, "commit_in_doubt", False)
     assert rows(pg, f"select id from {s}.par order by id") == [{"id": 1}, {"id": 4}]
+
+
+def test_executemany_with_values_of_different_kinds_in_one_position(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    # MariaDB's bulk execution sends each position's type once, from the first row: a
+    # text followed by an int inserted '\x00' and three extra empty rows, and mixed
+    # ints and floats were out of range or 'Incorrect double value'. PostgreSQL
+    # declared the parameter from its first value: 2.5 after 1 was refused by an int8
+    # parameter for a float8 column. SQLite took them all.
+    conn, p, engine = target
+    dbl = "double" if engine == "mysql" else "double precision"
+    conn.execute(f"create table {p}em (k int, v {dbl}, n numeric(10,2), t varchar(20))")
+    mark = (lambda i: f"${i}") if engine == "postgres" else (lambda i: "?")
+    sql = f"insert into {p}em (k, v, n, t) values ({', '.join(mark(i) for i in range(1, 5))})"
+    sets = [
+        [1, None, 1, "a"],
+        [2, 1, D("2.5"), 1],
+        [3, 2.5, 3, 2.25],
+        [4, D("1.5"), 4.75, None],
+    ]
+    assert conn.executemany(sql, sets) == 4
+    assert rows(conn, f"select k, v, n, t from {p}em order by k") == [
+        {"k": 1, "v": None, "n": D("1.00"), "t": "a"},
+        {"k": 2, "v": 1.0, "n": D("2.50"), "t": "1"},
+        {"k": 3, "v": 2.5, "n": D("3.00"), "t": "2.25"},
+        {"k": 4, "v": 1.5, "n": D("4.75"), "t": None},
+    ]

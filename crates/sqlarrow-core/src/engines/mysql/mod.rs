@@ -189,6 +189,45 @@ pub fn server_error(code: u16, message: &str, state: &str) -> Error {
     err
 }
 
+/// Whether every parameter position holds values of one wire type in all of `sets`
+/// (NULLs aside), as MariaDB's bulk execution needs: it sends each position's type
+/// once, for every row. A text in one set and a number in the next, or a negative and
+/// an unsigned integer, were sent under the first row's type and the server read the
+/// bytes as something else: garbage values, and more rows than were given.
+fn one_type_per_position(sets: &[mysql_async::Params]) -> bool {
+    use mysql_async::Value as MyValue;
+    fn kind(v: &MyValue) -> Option<u8> {
+        match v {
+            MyValue::NULL => None,
+            MyValue::Bytes(_) => Some(1),
+            MyValue::Int(_) => Some(2),
+            MyValue::UInt(_) => Some(3),
+            MyValue::Float(_) => Some(4),
+            MyValue::Double(_) => Some(5),
+            MyValue::Date(..) => Some(6),
+            MyValue::Time(..) => Some(7),
+        }
+    }
+    let mut seen: Vec<Option<u8>> = Vec::new();
+    for set in sets {
+        let mysql_async::Params::Positional(values) = set else {
+            return false;
+        };
+        if seen.is_empty() {
+            seen = vec![None; values.len()];
+        }
+        for (slot, v) in seen.iter_mut().zip(values) {
+            match (kind(v), *slot) {
+                (None, _) => {}
+                (Some(k), None) => *slot = Some(k),
+                (Some(k), Some(s)) if k == s => {}
+                _ => return false,
+            }
+        }
+    }
+    true
+}
+
 /// Map a `mysql_async` error (server fields kept, no secrets).
 pub fn map_err(e: mysql_async::Error) -> Error {
     match e {
@@ -1023,7 +1062,8 @@ impl MySqlConnector {
         let mut conn = self.checkout(cancel).await?;
         let res = async {
             let sql = trim_statement(sql);
-            let bulk = width > 0 && self.is_mariadb(&mut conn).await?;
+            let bulk =
+                width > 0 && one_type_per_position(&all) && self.is_mariadb(&mut conn).await?;
             let stmt = conn.prep(sql).await.map_err(map_err)?;
             if stmt.num_params() as usize != width {
                 return Err(Error::parameter(format!(
@@ -1093,6 +1133,29 @@ impl MySqlConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_needs_one_type_per_position() {
+        use mysql_async::{Params::Positional as P, Value as V};
+        let ints = [
+            P(vec![V::Int(1), V::NULL]),
+            P(vec![V::NULL, V::Bytes(b"a".to_vec())]),
+        ];
+        assert!(one_type_per_position(&ints));
+        let text_then_int = [P(vec![V::Bytes(b"a".to_vec())]), P(vec![V::Int(1)])];
+        assert!(!one_type_per_position(&text_then_int));
+        let int_then_double = [
+            P(vec![V::NULL]),
+            P(vec![V::Int(1)]),
+            P(vec![V::Double(2.5)]),
+        ];
+        assert!(!one_type_per_position(&int_then_double));
+        let signed_and_unsigned = [P(vec![V::Int(-1)]), P(vec![V::UInt(u64::MAX)])];
+        assert!(!one_type_per_position(&signed_and_unsigned));
+        assert!(!one_type_per_position(&[mysql_async::Params::Named(
+            Default::default()
+        )]));
+    }
 
     #[test]
     fn client_packet_limit_is_a_data_error_not_a_lost_connection() {

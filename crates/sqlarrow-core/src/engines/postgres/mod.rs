@@ -1548,7 +1548,10 @@ impl PgConnector {
         }
         let mut conn = self.checkout(cancel).await?;
         let res = async {
-            // Declare each parameter's type from the first non-NULL value at that position.
+            // Declare each parameter's type from its non-NULL values. Where they are of
+            // different kinds (1 in one set, 2.5 in the next), leave it undeclared for the
+            // server to take from the statement (the column of an INSERT): declared from
+            // the first value, 2.5 was refused by an int8 parameter for a float8 column.
             let width = sets[0].len();
             if let Some((i, bad)) = sets.iter().enumerate().find(|(_, p)| p.len() != width) {
                 return Err(Error::parameter(format!(
@@ -1559,11 +1562,19 @@ impl PgConnector {
             let probe = Params(
                 (0..width)
                     .map(|j| {
-                        sets.iter()
+                        let mut values = sets
+                            .iter()
                             .map(|p| &p.0[j])
-                            .find(|v| !matches!(v, Value::Null))
-                            .cloned()
-                            .unwrap_or(Value::Null)
+                            .filter(|v| !matches!(v, Value::Null));
+                        let Some(first) = values.next() else {
+                            return Value::Null;
+                        };
+                        let kind = std::mem::discriminant(first);
+                        if values.all(|v| std::mem::discriminant(v) == kind) {
+                            first.clone()
+                        } else {
+                            Value::Null
+                        }
                     })
                     .collect(),
             );
