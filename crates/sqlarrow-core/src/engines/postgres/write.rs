@@ -371,9 +371,10 @@ impl PgConnector {
         let client = &conn.client;
         let res = async {
             let names = mapped_names(&reader.schema(), &opts.column_map)?;
-            let via_insert = check_may_copy(client, table, &names).await?;
+            let replace = opts.mode == WriteMode::Replace;
+            let check = check_may_copy(client, table, &names, replace).await?;
             client.batch_execute("BEGIN").await.map_err(map_err)?;
-            let r = write_body(self, &conn, table, reader, opts, start, via_insert).await?;
+            let r = write_body(self, &conn, table, reader, opts, start, check).await?;
             client
                 .batch_execute("COMMIT")
                 .await
@@ -400,65 +401,48 @@ impl PgConnector {
 /// (its copy_in sends a second Sync, whose extra ReadyForQuery it cannot place): a
 /// caller's whole transaction would be lost, and outside one the next call could get
 /// the dying connection. Those cases are checked first: refusals are plain errors,
-/// and `Ok(true)` says the rows must go in through INSERT (from a staged copy), which
-/// views and row-level security policies take where COPY is refused.
-/// Remove every row of `table` for a replace, inside the write's transaction.
-/// `TRUNCATE` where the server allows it (it is the fast way, and leaves no dead rows);
-/// `DELETE` where it does not: a table a foreign key references (TRUNCATE is refused
-/// then, even when no row refers to it), a role with DELETE but not TRUNCATE privilege,
-/// and views and foreign tables. A DELETE that would orphan a referencing row is then a
-/// `ForeignKeyViolation`, as on MySQL and SQLite.
-async fn empty_table(client: &tokio_postgres::Client, table: &TableRef) -> Result<()> {
-    let row = client
-        .query_one(
-            "select coalesce((select c.relkind::text from pg_class c where c.oid = r) \
-                               in ('r', 'p'), false) \
-                    and coalesce(has_table_privilege(r, 'TRUNCATE'), false) \
-                    and not exists (select 1 from pg_constraint k where k.contype = 'f' \
-                        and (k.confrelid = r or k.confrelid in \
-                             (select i.inhrelid from pg_inherits i where i.inhparent = r))) \
-             from (select to_regclass($1) as r) x",
-            &[&table.quoted()],
-        )
-        .await
-        .map_err(map_err)?;
-    let verb = if row.get::<_, bool>(0) {
-        "TRUNCATE"
-    } else {
-        "DELETE FROM"
-    };
-    client
-        .batch_execute(&format!("{verb} {}", table.quoted()))
-        .await
-        .map_err(map_err)
-}
-
+/// and the answer says whether the rows must go in through INSERT (from a staged
+/// copy), which views and row-level security policies take where COPY is refused.
+/// For a replace it also says how to empty the table (see [`empty_table`]).
 async fn check_may_copy(
     client: &tokio_postgres::Client,
     table: &TableRef,
     columns: &[String],
-) -> Result<bool> {
+    replace: bool,
+) -> Result<CopyCheck> {
     // relkind: r table, p partitioned, f foreign table, v view, m, S, ...; then the
-    // input's columns the role may not insert into (column-level grants).
+    // input's columns the role may not insert into (column-level grants); then, for a
+    // replace only, whether the server allows TRUNCATE (a plain or partitioned table,
+    // the privilege, no foreign key referencing it or one of its partitions).
     let row = client
         .query_one(
             "select current_setting('transaction_read_only') = 'on', \
                     coalesce(has_any_column_privilege(r, 'INSERT'), true), \
-                    (select c.relkind::text from pg_class c where c.oid = r), \
+                    k.relkind, \
                     coalesce(row_security_active(r), false), \
                     array(select a.attname::text from pg_attribute a \
                           where a.attrelid = r and a.attnum > 0 and not a.attisdropped \
                             and a.attname = any($2::text[]) \
                             and not has_column_privilege(r, a.attnum, 'INSERT') \
-                          order by a.attnum) \
-             from (select to_regclass($1) as r) x",
-            &[&table.quoted(), &columns],
+                          order by a.attnum), \
+                    case when $3 and k.relkind in ('r', 'p') \
+                         then has_table_privilege(r, 'TRUNCATE') \
+                              and not exists (select 1 from pg_constraint f \
+                                  where f.contype = 'f' and (f.confrelid = r \
+                                     or f.confrelid in (select i.inhrelid from pg_inherits i \
+                                                        where i.inhparent = r))) \
+                         else false end \
+             from (select to_regclass($1) as r) x, \
+                  lateral (select (select c.relkind::text from pg_class c \
+                                   where c.oid = x.r) as relkind) k",
+            &[&table.quoted(), &columns, &replace],
         )
         .await
         .map_err(map_err)?;
     let (read_only, may_insert): (bool, bool) = (row.get(0), row.get(1));
     let (kind, rls): (Option<String>, bool) = (row.get(2), row.get(3));
     let denied: Vec<String> = row.get(4);
+    let may_truncate: bool = row.get(5);
     let what = match kind.as_deref() {
         None | Some("r" | "p" | "f" | "v") => None,
         Some("m") => Some("a materialized view"),
@@ -509,7 +493,42 @@ async fn check_may_copy(
         .with_detail("column", denied[0].clone())
         .transient(false));
     }
-    Ok(rls || kind.as_deref() == Some("v"))
+    Ok(CopyCheck {
+        via_insert: rls || kind.as_deref() == Some("v"),
+        may_truncate,
+    })
+}
+
+/// What [`check_may_copy`] found about a write's target.
+#[derive(Clone, Copy)]
+struct CopyCheck {
+    /// COPY is refused there (a view, row-level security): stage, then INSERT.
+    via_insert: bool,
+    /// A replace may empty it with TRUNCATE.
+    may_truncate: bool,
+}
+
+/// Remove every row of `table` for a replace, inside the write's transaction.
+/// `TRUNCATE` where the server allows it (it is the fast way, and leaves no dead rows);
+/// `DELETE` where it does not: a table a foreign key references (TRUNCATE is refused
+/// then, even when no row refers to it), a role with DELETE but not TRUNCATE privilege,
+/// and views and foreign tables. A DELETE that would orphan a referencing row is then a
+/// `ForeignKeyViolation`, as on MySQL and SQLite. A table the write itself created
+/// (not there at the check) is empty: DELETE has nothing to do.
+async fn empty_table(
+    client: &tokio_postgres::Client,
+    table: &TableRef,
+    check: CopyCheck,
+) -> Result<()> {
+    let verb = if check.may_truncate {
+        "TRUNCATE"
+    } else {
+        "DELETE FROM"
+    };
+    client
+        .batch_execute(&format!("{verb} {}", table.quoted()))
+        .await
+        .map_err(map_err)
 }
 
 /// A write inside the caller's open transaction, atomic through a savepoint.
@@ -529,12 +548,13 @@ pub(crate) async fn write_in_tx(
     let start = std::time::Instant::now();
     let client = &conn.client;
     let names = mapped_names(&reader.schema(), &opts.column_map)?;
-    let via_insert = check_may_copy(client, table, &names).await?;
+    let replace = opts.mode == WriteMode::Replace;
+    let check = check_may_copy(client, table, &names, replace).await?;
     client
         .batch_execute("SAVEPOINT _sqlarrow_write")
         .await
         .map_err(map_err)?;
-    match write_body(owner, conn, table, reader, opts, start, via_insert).await {
+    match write_body(owner, conn, table, reader, opts, start, check).await {
         Ok(r) => {
             client
                 .batch_execute("RELEASE SAVEPOINT _sqlarrow_write")
@@ -555,9 +575,9 @@ pub(crate) async fn write_in_tx(
     }
 }
 
-/// The write itself, inside an open transaction (no BEGIN/COMMIT here). `via_insert`:
-/// the target takes no COPY (see [`check_may_copy`]), so the rows are staged and
-/// inserted.
+/// The write itself, inside an open transaction (no BEGIN/COMMIT here). `check`: what
+/// [`check_may_copy`] found (a target that takes no COPY has its rows staged and
+/// inserted; how a replace empties it).
 async fn write_body(
     owner: &PgConnector,
     conn: &super::PgConn,
@@ -565,7 +585,7 @@ async fn write_body(
     reader: Box<dyn RecordBatchReader + Send>,
     opts: &WriteOptions,
     start: std::time::Instant,
-    via_insert: bool,
+    check: CopyCheck,
 ) -> Result<WriteResult> {
     let client = &conn.client;
     let mut reader = reader;
@@ -609,7 +629,7 @@ async fn write_body(
     }
     let target = existing.ok_or_else(|| Error::interface("table vanished while writing"))?;
     let plans = plan(&schema, &names, &target, opts.mode)?;
-    if opts.mode.is_keyed() || opts.skip_errors || via_insert {
+    if opts.mode.is_keyed() || opts.skip_errors || check.via_insert {
         let ctx = MergeCtx {
             owner,
             conn,
@@ -617,11 +637,12 @@ async fn write_body(
             plans: &plans,
             target: &target,
             input: &schema,
+            check,
         };
         return merge(&ctx, reader.as_mut(), opts, start).await;
     }
     if opts.mode == WriteMode::Replace {
-        empty_table(client, table).await?;
+        empty_table(client, table, check).await?;
     }
     let cols: Vec<String> = plans.iter().map(|p| quote_ident(&p.name)).collect();
     let copy = format!(
@@ -704,6 +725,7 @@ struct MergeCtx<'a> {
     plans: &'a [Plan],
     target: &'a [TargetColumn],
     input: &'a arrow_schema::Schema,
+    check: CopyCheck,
 }
 
 async fn merge(
@@ -799,7 +821,7 @@ async fn merge(
         None
     };
     if opts.mode == WriteMode::Replace {
-        empty_table(client, table).await?;
+        empty_table(client, table, ctx.check).await?;
     }
     let non_key: Vec<&String> = cols.iter().filter(|c| !keys.contains(c)).collect();
     // An input value for a GENERATED ALWAYS identity column is taken, as COPY takes it.
