@@ -195,20 +195,11 @@ pub fn server_error(code: u16, message: &str, state: &str) -> Error {
 /// an unsigned integer, were sent under the first row's type and the server read the
 /// bytes as something else: garbage values, and more rows than were given.
 fn one_type_per_position(sets: &[mysql_async::Params]) -> bool {
-    use mysql_async::Value as MyValue;
-    fn kind(v: &MyValue) -> Option<u8> {
-        match v {
-            MyValue::NULL => None,
-            MyValue::Bytes(_) => Some(1),
-            MyValue::Int(_) => Some(2),
-            MyValue::UInt(_) => Some(3),
-            MyValue::Float(_) => Some(4),
-            MyValue::Double(_) => Some(5),
-            MyValue::Date(..) => Some(6),
-            MyValue::Time(..) => Some(7),
-        }
-    }
-    let mut seen: Vec<Option<u8>> = Vec::new();
+    // Each variant is one wire type (Int and UInt differ in their unsigned flag).
+    let kind = |v: &mysql_async::Value| {
+        (!matches!(v, mysql_async::Value::NULL)).then(|| std::mem::discriminant(v))
+    };
+    let mut seen = Vec::new();
     for set in sets {
         let mysql_async::Params::Positional(values) = set else {
             return false;
