@@ -1023,3 +1023,82 @@ def test_load_data_local_as_statement_text_is_refused(my: MySQLConnector) -> Non
         with pytest.raises(sqlarrow.InterfaceError, match="LOAD DATA LOCAL"):
             tx.execute(sql)
     assert my.query("select line from ll").to_pylist() == [{"line": "kept"}]
+
+
+def _max_packet(conn: sqlarrow.Connector) -> int:
+    return int(conn.query("SELECT @@max_allowed_packet AS m").to_pylist()[0]["m"])
+
+
+def test_commands_over_max_allowed_packet_are_refused_by_name(
+    my_any_path: MySQLConnector,
+) -> None:
+    """A statement text or parameter set longer than max_allowed_packet made the server
+    drop the connection: the caller got a *transient* DatabaseConnectionError ("Connection
+    reset by peer", "packets out of order") that a retry policy would repeat. Now it is
+    refused before it is sent, naming the limit, on both paths and in transactions."""
+    conn = my_any_path
+    limit = _max_packet(conn)
+    conn.execute("CREATE TABLE t (a int, b longtext)")
+    big = "y" * (limit + 10)
+    calls = [
+        lambda: conn.query("SELECT length(?) AS n", [big]),
+        lambda: conn.execute("INSERT INTO t VALUES (?, ?)", [1, big]),
+        lambda: conn.query("SELECT length(:v) AS n", {"v": big}),
+    ]
+    for call in calls:
+        with pytest.raises(sqlarrow.ParameterError, match="max_allowed_packet") as info:
+            call()
+        assert f"max_allowed_packet of {limit} bytes" in str(info.value)
+        assert info.value.transient is False
+    with conn.transaction() as tx:
+        with pytest.raises(sqlarrow.ParameterError, match="max_allowed_packet"):
+            tx.execute("INSERT INTO t VALUES (?, ?)", [1, big])
+        tx.execute("INSERT INTO t VALUES (?, ?)", [2, "ok"])
+    text = f"SELECT length('{big}') AS n"
+    with pytest.raises(sqlarrow.QueryError, match=r"statement text .* max_allowed_packet"):
+        conn.query(text)
+    with pytest.raises(sqlarrow.QueryError, match=r"statement text .* max_allowed_packet"):
+        conn.execute(text)
+    # The connections are fine afterwards, and values just under the limit still go.
+    assert scalar(conn, "SELECT length(?) AS n", ["y" * (limit - 100)]) == limit - 100
+    assert scalar(conn, "SELECT COUNT(*) AS n FROM t") == 1
+
+
+def test_texts_of_one_full_protocol_packet(my: MySQLConnector) -> None:
+    """A statement text whose COM_STMT_PREPARE is exactly one full packet (16 MiB - 1
+    bytes) goes out as two packets: MariaDB's one-round-trip prepare-and-execute then
+    expected its answer under the wrong sequence number ("packets out of order")."""
+    if _max_packet(my) < 16 * 1024 * 1024:
+        pytest.skip("max_allowed_packet is below 16 MiB")
+    head, tail = "SELECT length('", "') AS n"
+    n = 0xFF_FFFF - 1 - len(head) - len(tail)
+    assert scalar(my, head + "y" * n + tail) == n
+    # A parameter set of exactly one full packet (14 bytes of header, 4 of length).
+    n = 0xFF_FFFF - 18
+    assert scalar(my, "SELECT length(?) AS n", ["y" * n]) == n
+
+
+def test_executemany_bulk_commands_fit_max_allowed_packet(
+    my_any_path: MySQLConnector,
+) -> None:
+    """MariaDB's bulk executemany sent 10,000 parameter sets per command whatever their
+    size: 2,000 sets of 10 kB (20 MB) exceeded max_allowed_packet and the server
+    dropped the connection. Commands are now cut to fit; a set too large on its own is
+    a ParameterError naming it, and nothing is written."""
+    conn = my_any_path
+    limit = _max_packet(conn)
+    conn.execute("CREATE TABLE t (a int, b longtext)")
+    n = limit // 10_000 + 500
+    assert (
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [[i, "x" * 10_000] for i in range(n)]) == n
+    )
+    assert conn.query("SELECT COUNT(*) AS n, SUM(length(b)) AS s FROM t").to_pylist() == [
+        {"n": n, "s": D(n * 10_000)}
+    ]
+    for sets in (
+        [[1, "x"], [2, "y" * (limit + 10)]],
+        [[1, "x"], ["2", "y" * (limit + 10)]],  # mixed kinds: one execute per set
+    ):
+        with pytest.raises(sqlarrow.ParameterError, match=r"parameter set 1 .*max_allowed_packet"):
+            conn.executemany("INSERT INTO t VALUES (?, ?)", sets)
+    assert scalar(conn, "SELECT COUNT(*) AS n FROM t") == n

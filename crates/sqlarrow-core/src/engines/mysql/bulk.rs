@@ -363,15 +363,7 @@ pub(super) async fn append(
 ) -> Result<u64> {
     w.set_busy(true);
     let res: Result<u64> = async {
-        let max_packet = match w.text_row("SELECT @@max_allowed_packet").await? {
-            Some(row) => row
-                .first()
-                .cloned()
-                .flatten()
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(1 << 20),
-            None => 1 << 20,
-        };
+        let max_packet = w.max_packet().await?;
         // The command must fit in max_allowed_packet, and one protocol packet.
         let max_payload = max_packet.saturating_sub(1024).clamp(4096, 0xFF_FFFF - 1);
         let limit = CHUNK_BYTES.min(max_payload);

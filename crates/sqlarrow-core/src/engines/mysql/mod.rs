@@ -17,6 +17,7 @@
 mod bulk;
 pub mod decode;
 pub mod introspect;
+mod packet;
 pub mod params;
 pub mod scan;
 mod tls;
@@ -272,7 +273,12 @@ pub fn map_err(e: mysql_async::Error) -> Error {
 /// rows the rows it returned (as PostgreSQL's command tag counts them). Without
 /// parameters the text protocol is used (several statements separated by `;` allowed:
 /// the counts are summed).
-pub(crate) async fn execute_on(conn: &mut Conn, sql: &str, params: &Params) -> Result<u64> {
+pub(crate) async fn execute_on(
+    conn: &mut Conn,
+    sql: &str,
+    params: &Params,
+    limit: &packet::PacketLimit,
+) -> Result<u64> {
     async fn count<P: Protocol>(mut result: QueryResult<'_, 'static, P>) -> Result<u64> {
         let mut total = 0u64;
         for _ in 0..100_000 {
@@ -295,16 +301,31 @@ pub(crate) async fn execute_on(conn: &mut Conn, sql: &str, params: &Params) -> R
         Ok(total)
     }
     if params.is_empty() {
+        limit.check(conn, packet::Part::Text, sql.len() + 1).await?;
         count(conn.query_iter(sql).await.map_err(map_err)?).await
     } else {
+        let sql = trim_statement(sql);
         let args = to_params(params)?;
-        count(
-            conn.exec_iter(trim_statement(sql), args)
-                .await
-                .map_err(map_err)?,
-        )
-        .await
+        check_command(conn, limit, sql, &args).await?;
+        count(conn.exec_iter(sql, args).await.map_err(map_err)?).await
     }
+}
+
+/// Refuse a statement text or parameter set longer than the server's
+/// max_allowed_packet (see [`packet`]) before mysql_async sends it.
+async fn check_command(
+    conn: &mut Conn,
+    limit: &packet::PacketLimit,
+    sql: &str,
+    args: &mysql_async::Params,
+) -> Result<()> {
+    limit.check(conn, packet::Part::Text, sql.len() + 1).await?;
+    if let mysql_async::Params::Positional(v) = args {
+        limit
+            .check(conn, packet::Part::Params(None), packet::execute_len(v))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Connection settings shared by the pool and the cancel side connections.
@@ -611,6 +632,8 @@ pub struct MySqlConnector {
     scan_skip: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// Whether the server is MariaDB (bulk executemany), learned on first use.
     mariadb: OnceLock<bool>,
+    /// The server's max_allowed_packet, for commands sent through mysql_async.
+    packet_limit: packet::PacketLimit,
 }
 
 /// Remove trailing semicolons and whitespace (a prepared statement is one statement).
@@ -696,6 +719,7 @@ impl MySqlConnector {
             ),
             decode: cfg.decode,
             mariadb: OnceLock::new(),
+            packet_limit: packet::PacketLimit::default(),
         })
     }
 
@@ -945,6 +969,7 @@ impl MySqlConnector {
     ) -> Result<()> {
         let sql = trim_statement(sql);
         let args = to_params(params)?;
+        check_command(conn, &self.packet_limit, sql, &args).await?;
         let warnings = match conn.exec_iter(sql, args).await {
             Ok(result) => self.read_result(result, batch_size, sink, pending).await?,
             Err(e) if is_unsupported_ps(&e) && params.is_empty() => {
@@ -1017,7 +1042,7 @@ impl MySqlConnector {
     /// is used (any statement, several separated by `;` allowed: the counts are summed).
     pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {
         let mut conn = self.checkout(cancel).await?;
-        let res = execute_on(&mut conn, sql, params).await;
+        let res = execute_on(&mut conn, sql, params, &self.packet_limit).await;
         self.finish(conn, &res, false, cancel).await;
         res
     }
@@ -1055,6 +1080,48 @@ impl MySqlConnector {
             let sql = trim_statement(sql);
             let bulk =
                 width > 0 && one_type_per_position(&all) && self.is_mariadb(&mut conn).await?;
+            let rows: Vec<&[mysql_async::Value]> = all
+                .iter()
+                .map(|p| match p {
+                    mysql_async::Params::Positional(v) => v.as_slice(),
+                    _ => &[],
+                })
+                .collect();
+            // Commands the server would refuse by dropping the connection (see [`packet`]);
+            // bulk commands are cut to fit.
+            let limit = &self.packet_limit;
+            limit
+                .check(&mut conn, packet::Part::Text, sql.len() + 1)
+                .await?;
+            let chunks = if bulk {
+                // A COM_STMT_BULK_EXECUTE holds 11 bytes of header, 2 type bytes per
+                // position and each set's values (mysql_common's count).
+                let head = 11 + 2 * width;
+                let lens: Vec<usize> = rows.iter().map(|r| packet::bulk_row_len(r)).collect();
+                let mut budget = usize::MAX;
+                if !packet::fits(head + lens.iter().sum::<usize>(), packet::SMALLEST_LIMIT) {
+                    budget = limit.value(&mut conn).await?;
+                    for (i, len) in lens.iter().enumerate() {
+                        if !packet::fits(head + len, budget) {
+                            limit
+                                .check(&mut conn, packet::Part::Params(Some(i)), head + len)
+                                .await?;
+                        }
+                    }
+                }
+                packet::chunks(&lens, head, budget, 10_000)
+            } else {
+                for (i, r) in rows.iter().enumerate() {
+                    limit
+                        .check(
+                            &mut conn,
+                            packet::Part::Params(Some(i)),
+                            packet::execute_len(r),
+                        )
+                        .await?;
+                }
+                Vec::new()
+            };
             let stmt = conn.prep(sql).await.map_err(map_err)?;
             if stmt.num_params() as usize != width {
                 return Err(Error::parameter(format!(
@@ -1069,8 +1136,8 @@ impl MySqlConnector {
                 let mut total = 0u64;
                 if bulk {
                     // MariaDB answers a bulk execution with one OK carrying the total.
-                    for chunk in all.chunks(10_000) {
-                        conn.exec_batch(&stmt, chunk.iter().cloned())
+                    for range in chunks {
+                        conn.exec_batch(&stmt, all[range].iter().cloned())
                             .await
                             .map_err(map_err)?;
                         total += conn.affected_rows();

@@ -88,8 +88,9 @@ impl MySqlTx {
         params: &Params,
         cancel: &CancelSlot,
     ) -> Result<u64> {
+        let owner = self.owner.clone();
         let conn = self.conn(cancel)?;
-        let res = super::execute_on(conn, sql, params).await;
+        let res = super::execute_on(conn, sql, params, &owner.packet_limit).await;
         conn.observe(&res);
         cancel.clear();
         res

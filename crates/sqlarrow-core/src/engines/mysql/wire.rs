@@ -38,7 +38,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::decode::{schema_for, Cell, DecodeOptions, RowDecoder};
-use super::{server_error, SslMode, SESSION_INIT};
+use super::{packet, server_error, SslMode, SESSION_INIT};
 use crate::direct::{DirectFlags, HybridStream, ReadPacer};
 use crate::error::{Error, Result};
 use crate::stream::Sink;
@@ -185,6 +185,8 @@ pub struct WireConn {
     busy: bool,
     /// The server takes MariaDB's `COM_STMT_BULK_EXECUTE` (parameter arrays).
     bulk: bool,
+    /// The session's `max_allowed_packet`, once asked (see [`super::packet`]).
+    max_packet: Option<usize>,
 }
 
 /// What a statement produced.
@@ -263,6 +265,7 @@ impl WireConn {
             dirty: false,
             busy: false,
             bulk: false,
+            max_packet: None,
         })
     }
 
@@ -678,11 +681,43 @@ impl WireConn {
 
     // -- statements ------------------------------------------------------------------------
 
+    /// The session's `max_allowed_packet` (asked once per connection).
+    pub(super) async fn max_packet(&mut self) -> Result<usize> {
+        if let Some(limit) = self.max_packet {
+            return Ok(limit);
+        }
+        let limit = match self.text_row("SELECT @@max_allowed_packet").await? {
+            Some(row) => row
+                .first()
+                .cloned()
+                .flatten()
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(usize::MAX),
+            None => usize::MAX,
+        };
+        self.max_packet = Some(limit);
+        Ok(limit)
+    }
+
+    /// Refuse a command of `len` bytes that is longer than the server's
+    /// `max_allowed_packet`: the server would drop the connection (see [`super::packet`]).
+    async fn check_len(&mut self, part: packet::Part, len: usize) -> Result<()> {
+        if packet::fits(len, packet::SMALLEST_LIMIT) {
+            return Ok(());
+        }
+        let limit = self.max_packet().await?;
+        if !packet::fits(len, limit) {
+            return Err(packet::too_large(part, len, limit));
+        }
+        Ok(())
+    }
+
     /// Prepare `sql` (or find it in the cache): its statement id and parameter count.
     async fn prepare(&mut self, sql: &str) -> Result<(u32, usize)> {
         if let Some(found) = self.stmts.get(sql) {
             return Ok(*found);
         }
+        self.check_len(packet::Part::Text, sql.len() + 1).await?;
         self.make_room().await?;
         self.command_text(0x16, sql).await?;
         self.prepared(sql).await
@@ -733,8 +768,10 @@ impl WireConn {
     /// MariaDB (10.2+) prepares and executes a parameterless statement in one round
     /// trip: `COM_STMT_PREPARE` and `COM_STMT_EXECUTE` of "the statement just prepared"
     /// (id `0xFFFFFFFF`) go out together. `sql` must not be cached and must have no
-    /// parameter markers. The statement is cached for the next run.
+    /// parameter markers, and its prepare must fit in one packet. The statement is cached
+    /// for the next run.
     async fn prepare_execute(&mut self, sql: &str) -> Result<()> {
+        self.check_len(packet::Part::Text, sql.len() + 1).await?;
         self.make_room().await?;
         self.check_in_step()?;
         let mut prepare = Vec::with_capacity(sql.len() + 1);
@@ -828,8 +865,14 @@ impl WireConn {
         batch_size: usize,
         sink: &mut Sink,
     ) -> Result<Outcome> {
-        if params.is_empty() && self.bulk && !self.stmts.contains_key(sql) && no_markers(sql) {
-            // MariaDB: prepare and execute in one round trip.
+        if params.is_empty()
+            && self.bulk
+            && sql.len() < MAX_PAYLOAD - 1
+            && !self.stmts.contains_key(sql)
+            && no_markers(sql)
+        {
+            // MariaDB: prepare and execute in one round trip (for a text that fits in
+            // one protocol packet: the answers are numbered after the prepare's packets).
             self.prepare_execute(sql).await?;
         } else {
             let (id, wanted) = self.prepare(sql).await?;
@@ -840,8 +883,11 @@ impl WireConn {
                     params.len()
                 )));
             }
+            self.check_len(packet::Part::Params(None), packet::execute_len(params))
+                .await?;
             let (req, long_data) = ComStmtExecuteRequestBuilder::new(id).build(params);
             if long_data {
+                // (mysql_async sends such values ahead, as COM_STMT_SEND_LONG_DATA.)
                 return Err(unsupported("parameters too long for one packet"));
             }
             let mut out = Vec::new();
