@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -534,6 +535,44 @@ def test_nanoseconds_are_refused_not_cut(
     assert res.rows_written == 2
     back = conn.query(f"select t from {p}ns_t order by id").to_arrow().column("t")
     assert back.to_pylist() == data.column("t").slice(0, 2).to_pylist()
+
+
+def test_nan_is_stored_or_refused_never_made_null(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    """SQLite stores a bound NaN as NULL: a write of [1.5, NaN] read back [1.5, None],
+    and `query("select ?", [nan])` returned None. SQLite now refuses NaN as MySQL
+    does (naming the input row, across batches); PostgreSQL stores it."""
+    conn, p, engine = target
+    first = pa.record_batch({"id": [1, 2], "x": pa.array([1.5, None], pa.float64())})
+    second = pa.record_batch({"id": [3, 4], "x": pa.array([2.5, float("nan")], pa.float32())})
+    second = pa.record_batch(
+        [second.column(0), second.column(1).cast(pa.float64())], schema=first.schema
+    )
+    data = pa.Table.from_batches([first, second])
+    if engine == "postgres":
+        conn.write(f"{p}nan", data)
+        back = conn.query(f"select x from {p}nan order by id").to_pylist()
+        assert back[:3] == [{"x": 1.5}, {"x": None}, {"x": 2.5}]
+        assert math.isnan(back[3]["x"])
+        return
+    expect = r'column "x" \(input row 3\): SQLite cannot store NaN' if engine == "sqlite" else "NaN"
+    with pytest.raises(sqlarrow.DataError, match=expect) as info:
+        conn.write(f"{p}nan", data)
+    if engine == "sqlite":
+        assert info.value.details.get("row_index") == 3
+        with pytest.raises(sqlarrow.ParameterError, match="parameter 1: SQLite cannot store NaN"):
+            conn.query("select ? as x", [float("nan")])
+    with pytest.raises(sqlarrow.UndefinedObjectError):  # the table it created is gone
+        conn.query(f"select * from {p}nan")
+    # Infinities are values on SQLite and PostgreSQL; nulls stay nulls.
+    ok = pa.table({"id": [1, 2], "x": [float("inf"), None]})
+    if engine == "sqlite":
+        conn.write(f"{p}nan", ok)
+        assert conn.query(f"select x from {p}nan order by id").to_pylist() == [
+            {"x": float("inf")},
+            {"x": None},
+        ]
 
 
 def test_an_arrow_type_the_engine_cannot_take_is_named(

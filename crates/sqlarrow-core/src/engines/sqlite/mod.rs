@@ -238,6 +238,12 @@ fn bind(stmt: &mut rusqlite::Statement<'_>, params: &Params) -> Result<()> {
             Value::Bool(b) => stmt.raw_bind_parameter(idx, *b as i64),
             Value::Int(x) => stmt.raw_bind_parameter(idx, *x),
             Value::BigInt(x) => stmt.raw_bind_parameter(idx, x.to_string()),
+            Value::Float(x) if x.is_nan() => {
+                return Err(Error::parameter(format!(
+                    "parameter {idx}: SQLite cannot store NaN (it would bind NULL instead); \
+                     pass None if a missing value is meant"
+                )))
+            }
             Value::Float(x) => stmt.raw_bind_parameter(idx, *x),
             Value::Decimal(s) | Value::Str(s) | Value::Json(s) => {
                 stmt.raw_bind_parameter(idx, s.as_str())

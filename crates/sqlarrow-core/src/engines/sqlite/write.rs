@@ -202,7 +202,11 @@ impl<'a> Col<'a> {
             }
             DataType::Boolean => Col::Bool(a.as_boolean()),
             DataType::Int64 => Col::I64(a.as_primitive::<Int64Type>()),
-            DataType::Float64 => Col::F64(a.as_primitive::<Float64Type>()),
+            DataType::Float64 => {
+                let f = a.as_primitive::<Float64Type>();
+                refuse_nan(f, column)?;
+                Col::F64(f)
+            }
             DataType::Utf8 => Col::Utf8(a.as_string::<i32>()),
             DataType::Binary => Col::Bin(a.as_binary::<i32>()),
             DataType::FixedSizeBinary(_) => Col::FixedBin(a.as_fixed_size_binary()),
@@ -286,6 +290,26 @@ impl<'a> Col<'a> {
             Col::Null => unreachable!("NULL handled above"),
         }
         stmt.raw_bind_parameter(slot, scratch.as_str())
+    }
+}
+
+/// SQLite stores a bound NaN as NULL: a value would change without a word, so a NaN
+/// (not a null) in a float column is refused, naming its row in the batch.
+fn refuse_nan(a: &arrow_array::Float64Array, column: &str) -> Result<()> {
+    let nan = a
+        .values()
+        .iter()
+        .enumerate()
+        .position(|(i, v)| v.is_nan() && a.is_valid(i));
+    match nan {
+        None => Ok(()),
+        Some(row) => Err(Error::data(format!(
+            "column \"{column}\" (input row {row}): SQLite cannot store NaN (it would store \
+             NULL instead); replace NaN with null first if a missing value is meant \
+             (pyarrow: `pc.if_else(pc.is_nan(col), None, col)`; polars: `fill_nan(None)`)"
+        ))
+        .with_detail("column", column.to_string())
+        .with_detail(crate::write::BATCH_ROW, row.to_string())),
     }
 }
 
@@ -590,7 +614,8 @@ fn write_in_savepoint(
                 .zip(&names)
                 .zip(&numeric_target)
                 .map(|((a, n), numeric)| Col::of(a, n, *numeric))
-                .collect::<Result<Vec<_>>>()?;
+                .collect::<Result<Vec<_>>>()
+                .map_err(|e| crate::write::at_input_row(e, total))?;
             for row in 0..batch.num_rows() {
                 if let (Some(f), Some(&ki)) = (
                     failed.as_mut(),
