@@ -205,3 +205,25 @@ def test_logging_subprocess_debug_everything(pg_admin: sqlarrow.Connector) -> No
     assert "[{'x': 1}]" in proc.stdout, proc.stderr
     assert "INFO:sqlarrow" in proc.stdout
     _assert_clean(proc.stdout, proc.stderr)
+
+
+def test_connectors_do_not_pickle_and_copy_as_themselves(tmp_path: Path) -> None:
+    """pickle failed on the compiled pool with "cannot pickle 'sqlarrow._core.RawConnector'
+    object"; a connector keeps no password to pickle, so the error now says what to do
+    instead. copy and deepcopy (done by frameworks that hold a connector) give the same
+    handle back."""
+    import copy
+    import pickle
+
+    conns = [
+        sqlarrow.PostgreSQLConnector("127.0.0.1", user="nobody", password=SECRET),
+        sqlarrow.MySQLConnector("127.0.0.1", user="nobody", password=SECRET),
+        sqlarrow.SQLiteConnector(str(tmp_path / "p.db")),
+    ]
+    for conn in conns:
+        with pytest.raises(TypeError, match=r"cannot be pickled.*sqlarrow\.connect") as info:
+            pickle.dumps(conn)
+        _assert_clean(str(info.value), _formatted(info.value))
+        assert copy.copy(conn) is conn
+        assert copy.deepcopy({"c": conn})["c"] is conn
+        conn.close()

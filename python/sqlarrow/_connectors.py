@@ -570,6 +570,25 @@ class Connector(abc.ABC):
     ) -> None:
         self.close()
 
+    def __copy__(self: _C) -> _C:
+        # A connector is a handle on one pool: a copy is the same handle (as before,
+        # when a shallow copy shared the pool), and so is a deep copy (frameworks deep
+        # copy the objects that hold one).
+        return self
+
+    def __deepcopy__(self: _C, memo: dict[int, Any]) -> _C:
+        return self
+
+    def __reduce__(self) -> Any:
+        # Without this, pickle failed on the compiled pool inside ("cannot pickle
+        # 'sqlarrow._core.RawConnector' object"), which said nothing of what to do.
+        raise TypeError(
+            f"a {type(self).__name__} cannot be pickled: it holds open connections and does "
+            "not keep its password. Send the settings to the worker (a URL from the "
+            "environment, a config file) and connect there, e.g. "
+            "sqlarrow.connect(os.environ['DATABASE_URL'])"
+        )
+
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
         try:
