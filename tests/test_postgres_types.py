@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import uuid
 from decimal import Decimal
@@ -397,3 +398,72 @@ def test_wide_mixed_table_roundtrip(pg: sqlarrow.Connector, pg_schema: str) -> N
     assert table.column("at")[0].as_py() == dt.datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC)
     assert table.column("raw")[255].as_py() == bytes.fromhex("00000100")
     assert result.nbytes > 100000 * 8
+
+
+def _reads(pg: sqlarrow.Connector, sql: str) -> list[pa.Table]:
+    """`sql` read on every path: a first (unprepared) read, prepared reads, a stream and
+    a transaction."""
+    out = [pg.query(sql).to_arrow() for _ in range(3)]
+    with pg.stream(sql, batch_size=2) as s:
+        out.append(pa.Table.from_batches(list(s), schema=out[0].schema))
+    with pg.transaction() as tx:
+        out.append(tx.query(sql).to_arrow())
+    return out
+
+
+def test_bit_timetz_and_lsn_read_as_their_text(pg: sqlarrow.Connector) -> None:
+    """These types were an UnsupportedTypeError: now their text, as the server prints it."""
+    sql = (
+        "select * from (values "
+        "(B'101'::varbit, '12:00+02'::timetz, '0/16B3748'::pg_lsn), "
+        "(B'101010101', '12:00:00.5-05:30', 'FFFFFFFF/FFFFFFFF'), "
+        "(B'', '1:2:3-0:0:7', '0/0'), "
+        "(null, null, null)) t(b, tz, lsn)"
+    )
+    text = pg.query(
+        f"select b::text as b, tz::text as tz, lsn::text as lsn from ({sql}) s"
+    ).to_pylist()
+    assert text[0] == {"b": "101", "tz": "12:00:00+02", "lsn": "0/16B3748"}
+    for table in _reads(pg, sql):
+        assert table.schema.types == [pa.string()] * 3
+        assert table.to_pylist() == text
+    arrays = pg.query("select array[B'1', B'0']::bit(1)[] as a").to_pylist()
+    assert arrays == [{"a": ["1", "0"]}]
+
+
+def _extension(pg: sqlarrow.Connector, schema: str, name: str) -> str:
+    """Use extension `name`: as installed, or created in the test's schema (dropped with
+    it). Returns its type `name`, schema-qualified."""
+    found = pg.query("select 1 from pg_extension where extname = $1", [name]).to_pylist()
+    if not found:
+        available = pg.query(
+            "select 1 from pg_available_extensions where name = $1", [name]
+        ).to_pylist()
+        if not available:
+            pytest.skip(f"the server has no {name} extension (postgresql-contrib)")
+        pg.execute(f'create extension {name} schema "{schema}"')
+    where = pg.query(
+        "select typnamespace::regnamespace::text as ns from pg_type where typname = $1", [name]
+    ).to_pylist()
+    return f"{where[0]['ns']}.{name}"
+
+
+def test_hstore_reads_as_json_and_ltree_as_text(pg: sqlarrow.Connector, pg_schema: str) -> None:
+    """Extension types are known by name (their OIDs differ per database): hstore reads
+    as a JSON object of text values and nulls, ltree as its text."""
+    hstore = _extension(pg, pg_schema, "hstore")
+    ltree = _extension(pg, pg_schema, "ltree")
+    sql = (
+        f"""select h, l from (values ($$a=>1, b=>NULL, "q\\"x"=>"\\\\"$$::{hstore}, """
+        f"'a.b.c'::{ltree}), (''::{hstore}, null), (null, 'top'::{ltree})) t(h, l)"
+    )
+    for table in _reads(pg, sql):
+        assert ext_name(table.schema.field("h")) == "arrow.json"
+        assert table.schema.field("l").type == pa.string()
+        rows = table.to_pylist()
+        assert [json.loads(r["h"]) if r["h"] is not None else None for r in rows] == [
+            {"a": "1", "b": None, 'q"x': "\\"},
+            {},
+            None,
+        ]
+        assert [r["l"] for r in rows] == ["a.b.c", None, "top"]

@@ -825,7 +825,8 @@ pub(crate) fn json_column(a: &ArrayRef, column: &str) -> Result<ArrayRef> {
     Ok(std::sync::Arc::new(b.finish()))
 }
 
-fn json_string(s: &str, out: &mut String) {
+/// Append `s` as a JSON string (quoted and escaped) to `out`.
+pub(crate) fn json_string(s: &str, out: &mut String) {
     use std::fmt::Write;
     out.push('"');
     for c in s.chars() {

@@ -159,6 +159,20 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
     r("cidr", "STRING", ""),
     r("macaddr", "STRING", ""),
     r("tsvector", "STRING", ""),
+    r("bit(8)", "STRING", "read as '0'/'1' text"),
+    r("varbit", "STRING", "as bit"),
+    r(
+        "timetz",
+        "STRING",
+        "read as its text (`12:00:00+02`): Arrow has no time of day with an offset",
+    ),
+    r("pg_lsn", "STRING", "read as its text (`16/B374D848`)"),
+    r("ltree (extension)", "STRING", "also lquery and ltxtquery"),
+    r(
+        "hstore (extension)",
+        "JSON",
+        "read as a JSON object of text values and nulls (arrow.json)",
+    ),
     r("bytea", "BINARY", ""),
     r("date", "DATE", ""),
     r("time", "TIME", ""),
@@ -459,7 +473,8 @@ pub fn pg_canonical(info: &PgTypeInfo<'_>) -> Option<LogicalType> {
             "varchar" | "bpchar" => L::String(len),
             "name" => L::String(Some(63)),
             "text" | "citext" | "xml" | "inet" | "cidr" | "macaddr" | "macaddr8" | "tsvector"
-            | "tsquery" | "char" => L::String(None),
+            | "tsquery" | "char" | "bit" | "varbit" | "timetz" | "pg_lsn" | "ltree" | "lquery"
+            | "ltxtquery" => L::String(None),
             "bytea" | "varbyte" => L::Binary(None),
             "date" => L::Date,
             "time" => L::Time,
@@ -467,7 +482,7 @@ pub fn pg_canonical(info: &PgTypeInfo<'_>) -> Option<LogicalType> {
             "timestamptz" => L::TimestampTz,
             "interval" => L::Interval,
             "uuid" => L::Uuid,
-            "json" | "jsonb" | "super" => L::Json,
+            "json" | "jsonb" | "super" | "hstore" => L::Json,
             "geometry" | "geography" => L::Geometry,
             _ => return None,
         }

@@ -65,6 +65,17 @@ pub enum PgKind {
     MacAddr8,
     Money,
     TsVector,
+    /// `bit(n)` / `varbit`: the bits as '0'/'1' text.
+    Bits,
+    /// `timetz`: its text (`12:00:00+02`); Arrow has no time with an offset.
+    TimeTz,
+    /// `pg_lsn`: its text (`16/B374D848`).
+    Lsn,
+    /// `ltree`, `lquery`, `ltxtquery` (extension types known by name): a version byte,
+    /// then the text.
+    VersionedText,
+    /// `hstore` (extension type known by name): a JSON object of text values or nulls.
+    Hstore,
 }
 
 /// Resolve the decoder for a column type; domains decode as their base type and
@@ -120,6 +131,9 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
         Type::MACADDR8 => MacAddr8,
         Type::MONEY => Money,
         Type::TS_VECTOR => TsVector,
+        Type::BIT | Type::VARBIT => Bits,
+        Type::TIMETZ => TimeTz,
+        Type::PG_LSN => Lsn,
         _ => match ty.kind() {
             Kind::Enum(_) => Enum,
             Kind::Domain(base) => return kind_of(base, typmod),
@@ -128,6 +142,9 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
                 "super" => Json,
                 "varbyte" | "geometry" | "geography" => Bytea,
                 "citext" => Text,
+                // Extension types (their OIDs differ per database).
+                "ltree" | "lquery" | "ltxtquery" => VersionedText,
+                "hstore" => Hstore,
                 _ => return None,
             },
         },
@@ -161,9 +178,10 @@ pub fn field_for(name: &str, kind: PgKind) -> Field {
         Interval => DataType::Interval(IntervalUnit::MonthDayNano),
         Void => DataType::Null,
         Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-        Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | UuidText => DataType::Utf8,
+        Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | UuidText | Bits | TimeTz | Lsn
+        | VersionedText => DataType::Utf8,
         Uuid => return uuid_field(name, true),
-        Json | Jsonb => return json_field(name, true),
+        Json | Jsonb | Hstore => return json_field(name, true),
     };
     Field::new(name, dt, true)
 }
@@ -263,9 +281,8 @@ impl ColumnDecoder {
                 values: VarBuf::with_capacity(16, 256),
                 index: Default::default(),
             })),
-            Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector => {
-                Buf::Var(VarBuf::with_capacity(capacity, capacity * 16))
-            }
+            Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | Bits | TimeTz | Lsn
+            | VersionedText | Hstore => Buf::Var(VarBuf::with_capacity(capacity, capacity * 16)),
             UuidText => Buf::Var(VarBuf::with_capacity(capacity, capacity * 36)),
         };
         let buf = match &data_type {
@@ -340,7 +357,12 @@ impl ColumnDecoder {
                 | PgKind::MacAddr
                 | PgKind::MacAddr8
                 | PgKind::Money
-                | PgKind::TsVector,
+                | PgKind::TsVector
+                | PgKind::Bits
+                | PgKind::TimeTz
+                | PgKind::Lsn
+                | PgKind::VersionedText
+                | PgKind::Hstore,
             ) => {
                 let text = format_special(kind, v).ok_or_else(bad)?;
                 b.push(text.as_bytes())?
@@ -769,8 +791,103 @@ fn format_special(kind: PgKind, v: &[u8]) -> Option<String> {
             }
             Some(parts.join(" "))
         }
+        PgKind::Bits => {
+            let n = usize::try_from(be_i32(v.get(0..4)?)).ok()?;
+            let bytes = v.get(4..4 + n.div_ceil(8))?;
+            Some(
+                (0..n)
+                    .map(|i| {
+                        if bytes[i / 8] & (0x80 >> (i % 8)) != 0 {
+                            '1'
+                        } else {
+                            '0'
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        PgKind::TimeTz => {
+            if v.len() != 12 {
+                return None;
+            }
+            let us = be_i64(&v[0..8]);
+            // Seconds west of UTC: the offset shown is its negation.
+            let west = be_i32(&v[8..12]);
+            let mut s = format_time_of_day(us)?;
+            let east = -i64::from(west);
+            let a = east.unsigned_abs();
+            s.push(if east < 0 { '-' } else { '+' });
+            s.push_str(&format!("{:02}", a / 3600));
+            if a % 3600 != 0 {
+                s.push_str(&format!(":{:02}", (a / 60) % 60));
+                if a % 60 != 0 {
+                    s.push_str(&format!(":{:02}", a % 60));
+                }
+            }
+            Some(s)
+        }
+        PgKind::Lsn => {
+            let x = u64::from_be_bytes(v.try_into().ok()?);
+            Some(format!("{:X}/{:X}", x >> 32, x & 0xFFFF_FFFF))
+        }
+        PgKind::VersionedText => match v.split_first() {
+            Some((1, text)) => Some(std::str::from_utf8(text).ok()?.to_string()),
+            _ => None,
+        },
+        PgKind::Hstore => {
+            let n = usize::try_from(be_i32(v.get(0..4)?)).ok()?;
+            let mut pos = 4;
+            let take = |pos: &mut usize| -> Option<Option<&str>> {
+                let len = be_i32(v.get(*pos..*pos + 4)?);
+                *pos += 4;
+                if len < 0 {
+                    return Some(None);
+                }
+                let bytes = v.get(*pos..*pos + len as usize)?;
+                *pos += len as usize;
+                Some(Some(std::str::from_utf8(bytes).ok()?))
+            };
+            let mut out = String::with_capacity(v.len() + 2 * n + 2);
+            out.push('{');
+            for i in 0..n {
+                let key = take(&mut pos)??;
+                let value = take(&mut pos)?;
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                crate::write::json_string(key, &mut out);
+                out.push_str(": ");
+                match value {
+                    Some(value) => crate::write::json_string(value, &mut out),
+                    None => out.push_str("null"),
+                }
+            }
+            out.push('}');
+            (pos == v.len()).then_some(out)
+        }
         _ => None,
     }
+}
+
+/// `HH:MM:SS[.ffffff]` (fraction without trailing zeros) of microseconds since
+/// midnight, as PostgreSQL prints a time; `None` outside 00:00 to 24:00.
+fn format_time_of_day(us: i64) -> Option<String> {
+    if !(0..=86_400_000_000).contains(&us) {
+        return None;
+    }
+    let secs = us / 1_000_000;
+    let frac = us % 1_000_000;
+    let mut s = format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    );
+    if frac != 0 {
+        let f = format!(".{frac:06}");
+        s.push_str(f.trim_end_matches('0'));
+    }
+    Some(s)
 }
 
 fn bad_len(name: &str, kind: PgKind, got: usize) -> Error {
