@@ -467,3 +467,59 @@ def test_hstore_reads_as_json_and_ltree_as_text(pg: sqlarrow.Connector, pg_schem
             None,
         ]
         assert [r["l"] for r in rows] == ["a.b.c", None, "top"]
+
+
+def test_text_read_types_write_back(pg: sqlarrow.Connector, pg_schema: str) -> None:
+    """What is read as text (bit, varbit, timetz, pg_lsn, ltree) or JSON (hstore) writes
+    back into such columns, arrays included, so a table copies between databases; a
+    malformed value is a DataError naming it, and nothing lands."""
+    hstore = _extension(pg, pg_schema, "hstore")
+    ltree = _extension(pg, pg_schema, "ltree")
+    s = f'"{pg_schema}"'
+    cols = (
+        f"b bit(3), vb varbit, tz timetz, lsn pg_lsn, l {ltree}, h {hstore}, "
+        f"ha {hstore}[], ba varbit[]"
+    )
+    pg.execute(f"create table {s}.src ({cols})")
+    pg.execute(f"create table {s}.dst ({cols})")
+    pg.execute(
+        f"insert into {s}.src values "
+        f"""(B'101', B'111111111', '12:00:00.5-05:30', '16/B374D848', 'a.b.c', """
+        f"""$$a=>1, b=>NULL, "q\\"x"=>"\\\\"$$, array['k=>v']::{hstore}[], array[B'1', B'']), """
+        f"(null, B'', '1:2:3-0:0:7', '0/0', 'top', '', '{{}}', '{{}}'), "
+        f"(null, null, null, null, null, null, null, null)"
+    )
+    data = pg.query(f"select * from {s}.src").to_arrow()
+    assert pg.write(f"{pg_schema}.dst", data).rows_written == 3
+    as_text = ", ".join(f"{c}::text as {c}" for c in data.column_names)
+    assert (
+        pg.query(f"select {as_text} from {s}.dst").to_pylist()
+        == pg.query(f"select {as_text} from {s}.src").to_pylist()
+    )
+    # Plain strings (not only sqlarrow's own results) in those forms write too.
+    more = pa.table(
+        {
+            "tz": ["07:30+00", "23:59:59.999999Z"],
+            "lsn": ["1/2", "ffffffff/0"],
+            "h": ['{"n": 2, "t": true}', "{}"],
+        }
+    )
+    pg.write(f"{pg_schema}.dst", more)
+    got = pg.query(
+        f"select tz::text as tz, lsn::text as lsn, h::text as h from {s}.dst "
+        "where b is null and tz is not null order by lsn offset 1"
+    ).to_pylist()
+    assert got == [
+        {"tz": "07:30:00+00", "lsn": "1/2", "h": '"n"=>"2", "t"=>"true"'},
+        {"tz": "23:59:59.999999+00", "lsn": "FFFFFFFF/0", "h": ""},
+    ]
+    for column, bad, what in [
+        ("b", "10x", "bit string"),
+        ("tz", "12:00", "timetz"),
+        ("lsn", "16-B3", "pg_lsn"),
+        ("h", '{"a": {"b": 1}}', "hstore values are text"),
+        ("h", "a=>1", "hstore"),
+    ]:
+        with pytest.raises(sqlarrow.DataError, match=what):
+            pg.write(f"{pg_schema}.dst", pa.table({column: [bad]}))
+    assert pg.query(f"select count(*) as n from {s}.dst").to_pylist() == [{"n": 5}]

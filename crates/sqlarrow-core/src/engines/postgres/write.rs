@@ -95,6 +95,24 @@ enum Enc {
     Interval,
     /// A PostgreSQL array: the element's encoder is in [`Plan::elem`].
     Array,
+    /// Types written from their text form (the form sqlarrow reads them as).
+    Special(Special),
+}
+
+/// Types sqlarrow reads as text (or hstore as JSON) and writes back from that text,
+/// encoded here into their binary format.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Special {
+    /// `bit(n)`, `varbit` from '0'/'1' text.
+    Bits,
+    /// `timetz` from `HH:MM[:SS[.ffffff]]±HH[:MM[:SS]]`.
+    TimeTz,
+    /// `pg_lsn` from `X/Y` (hexadecimal).
+    Lsn,
+    /// `ltree`, `lquery`, `ltxtquery`: a version byte, then the text.
+    VersionedText,
+    /// `hstore` from a JSON object of text (or scalar) values and nulls.
+    Hstore,
 }
 
 /// PostgreSQL's limit on an array's dimensions (`MAXDIM`).
@@ -118,6 +136,11 @@ fn encoder_for(base: &str) -> Option<Enc> {
         "timestamptz" => Enc::TimestampTz,
         "uuid" => Enc::Uuid,
         "interval" => Enc::Interval,
+        "bit" | "varbit" => Enc::Special(Special::Bits),
+        "timetz" => Enc::Special(Special::TimeTz),
+        "pg_lsn" => Enc::Special(Special::Lsn),
+        "ltree" | "lquery" | "ltxtquery" => Enc::Special(Special::VersionedText),
+        "hstore" => Enc::Special(Special::Hstore),
         _ => return None,
     })
 }
@@ -143,7 +166,7 @@ fn arrow_for(enc: Enc, input: &DataType) -> Option<DataType> {
             | DataType::UInt64 => DataType::Decimal128(38, 0),
             _ => DataType::Utf8,
         },
-        Enc::Text | Enc::Jsonb => DataType::Utf8,
+        Enc::Text | Enc::Jsonb | Enc::Special(_) => DataType::Utf8,
         Enc::Bytea => DataType::Binary,
         Enc::Date => DataType::Date32,
         Enc::Time => DataType::Time64(TimeUnit::Microsecond),
@@ -1531,6 +1554,7 @@ enum Col<'a> {
     UuidBin(&'a arrow_array::FixedSizeBinaryArray),
     UuidText(&'a arrow_array::StringArray),
     Iv(&'a arrow_array::IntervalMonthDayNanoArray),
+    Special(&'a arrow_array::StringArray, Special),
     Array(Box<ArrayCol<'a>>),
 }
 
@@ -1590,6 +1614,7 @@ impl<'a> Col<'a> {
             (Enc::Uuid, DataType::FixedSizeBinary(16)) => Col::UuidBin(a.as_fixed_size_binary()),
             (Enc::Uuid, _) => Col::UuidText(a.as_string::<i32>()),
             (Enc::Interval, _) => Col::Iv(a.as_primitive::<IntervalMonthDayNanoType>()),
+            (Enc::Special(k), _) => Col::Special(a.as_string::<i32>(), k),
             (Enc::Array, _) => return Err(Error::interface("an array column without its element")),
         })
     }
@@ -1604,7 +1629,9 @@ impl<'a> Col<'a> {
             Col::F64(a) => a.is_null(i),
             Col::D128(a, _) => a.is_null(i),
             Col::D256(a, _) => a.is_null(i),
-            Col::NumText(a, _) | Col::Text(a, _) | Col::UuidText(a) => a.is_null(i),
+            Col::NumText(a, _) | Col::Text(a, _) | Col::UuidText(a) | Col::Special(a, _) => {
+                a.is_null(i)
+            }
             Col::Bin(a) => a.is_null(i),
             Col::Date(a) => a.is_null(i),
             Col::Time(a) => a.is_null(i),
@@ -1689,10 +1716,145 @@ impl<'a> Col<'a> {
                 buf.put_i32(v.days);
                 buf.put_i32(v.months);
             }
+            Col::Special(a, k) => {
+                scratch.clear();
+                encode_special(*k, a.value(i), scratch)?;
+                put_field(buf, scratch);
+            }
             Col::Array(a) => a.put(i, buf, scratch)?,
         }
         Ok(())
     }
+}
+
+/// The binary form of `text` for a [`Special`] type (the inverse of the reader's text
+/// form), appended to `out`.
+fn encode_special(kind: Special, text: &str, out: &mut Vec<u8>) -> Result<()> {
+    let bad = |what: &str| Error::data(format!("invalid {what} text {text:?}"));
+    match kind {
+        Special::Bits => {
+            let n = i32::try_from(text.len()).map_err(|_| bad("bit string"))?;
+            out.extend_from_slice(&n.to_be_bytes());
+            let mut byte = 0u8;
+            for (i, c) in text.bytes().enumerate() {
+                match c {
+                    b'0' => {}
+                    b'1' => byte |= 0x80 >> (i % 8),
+                    _ => return Err(bad("bit string (only 0 and 1)")),
+                }
+                if i % 8 == 7 {
+                    out.push(byte);
+                    byte = 0;
+                }
+            }
+            if text.len() % 8 != 0 {
+                out.push(byte);
+            }
+        }
+        Special::Lsn => {
+            let hex = |s: &str| {
+                (!s.is_empty() && s.len() <= 8)
+                    .then(|| u32::from_str_radix(s, 16).ok())
+                    .flatten()
+            };
+            let (hi, lo) = text
+                .split_once('/')
+                .and_then(|(h, l)| Some((hex(h)?, hex(l)?)))
+                .ok_or_else(|| bad("pg_lsn (X/Y, hexadecimal)"))?;
+            out.extend_from_slice(&((u64::from(hi) << 32) | u64::from(lo)).to_be_bytes());
+        }
+        Special::VersionedText => {
+            if text.contains('\0') {
+                return Err(bad("ltree"));
+            }
+            out.push(1);
+            out.extend_from_slice(text.as_bytes());
+        }
+        Special::TimeTz => {
+            let (us, west) = parse_timetz(text)
+                .ok_or_else(|| bad("timetz (HH:MM:SS[.ffffff]+HH[:MM], with its offset)"))?;
+            out.extend_from_slice(&us.to_be_bytes());
+            out.extend_from_slice(&west.to_be_bytes());
+        }
+        Special::Hstore => {
+            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+                .map_err(|_| bad("hstore (a JSON object of text values and nulls)"))?;
+            let put = |out: &mut Vec<u8>, s: &str| {
+                out.extend_from_slice(&(s.len() as i32).to_be_bytes());
+                out.extend_from_slice(s.as_bytes());
+            };
+            out.extend_from_slice(&(map.len() as i32).to_be_bytes());
+            for (k, v) in &map {
+                if k.contains('\0') {
+                    return Err(bad("hstore"));
+                }
+                put(out, k);
+                match v {
+                    serde_json::Value::Null => out.extend_from_slice(&(-1i32).to_be_bytes()),
+                    serde_json::Value::String(s) if !s.contains('\0') => put(out, s),
+                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
+                        put(out, &v.to_string())
+                    }
+                    _ => {
+                        return Err(Error::data(format!(
+                            "hstore values are text: the value of key {k:?} in {text:?} is not"
+                        )))
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `HH:MM[:SS[.ffffff]]` then an offset `±HH[:MM[:SS]]` (or `Z`), one or two digits
+/// per field, as PostgreSQL takes them: microseconds since
+/// midnight and the offset in seconds west of UTC, as `timetz` stores them.
+fn parse_timetz(text: &str) -> Option<(i64, i32)> {
+    let at = text.find(['+', '-', 'Z', 'z'])?;
+    let (time, zone) = text.split_at(at);
+    let num = |s: &str, max: i64| -> Option<i64> {
+        ((1..=2).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<i64>().ok())
+            .flatten()
+            .filter(|v| *v <= max)
+    };
+    let mut parts = time.trim().splitn(3, ':');
+    let h = num(parts.next()?, 24)?;
+    let m = num(parts.next()?, 59)?;
+    let (sec, frac) = match parts.next() {
+        None => (0, 0),
+        Some(s) => {
+            let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+            if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let frac = if frac.is_empty() {
+                0
+            } else {
+                format!("{frac:0<6}").parse::<i64>().ok()?
+            };
+            (num(whole, 60)?, frac)
+        }
+    };
+    let us = ((h * 60 + m) * 60 + sec) * 1_000_000 + frac;
+    if us > 86_400_000_000 {
+        return None;
+    }
+    let east = if zone.eq_ignore_ascii_case("z") {
+        0
+    } else {
+        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let mut zp = zone[1..].split(':');
+        let zh = num(zp.next()?, 15)?;
+        let zm = zp.next().map_or(Some(0), |s| num(s, 59))?;
+        let zs = zp.next().map_or(Some(0), |s| num(s, 59))?;
+        if zp.next().is_some() {
+            return None;
+        }
+        sign * (zh * 3600 + zm * 60 + zs)
+    };
+    Some((us, -east as i32))
 }
 
 impl ArrayCol<'_> {
@@ -1996,5 +2158,71 @@ mod tests {
             0xab
         );
         assert!(parse_uuid("nope").is_none());
+    }
+
+    #[test]
+    fn special_types_encode_from_their_text() {
+        let enc = |k, t: &str| {
+            let mut out = Vec::new();
+            encode_special(k, t, &mut out).map(|_| out)
+        };
+        assert_eq!(
+            enc(Special::Bits, "101").unwrap(),
+            [0, 0, 0, 3, 0b1010_0000]
+        );
+        assert_eq!(
+            enc(Special::Bits, "111111111").unwrap(),
+            [0, 0, 0, 9, 0xff, 0x80]
+        );
+        assert_eq!(enc(Special::Bits, "").unwrap(), [0, 0, 0, 0]);
+        assert!(enc(Special::Bits, "102").is_err());
+        assert_eq!(
+            enc(Special::Lsn, "16/B374D848").unwrap(),
+            0x16_B374_D848u64.to_be_bytes()
+        );
+        for bad in ["16", "/1", "1/", "123456789/0", "g/0"] {
+            assert!(enc(Special::Lsn, bad).is_err(), "{bad}");
+        }
+        assert_eq!(enc(Special::VersionedText, "a.b").unwrap(), b"\x01a.b");
+        assert_eq!(
+            enc(Special::Hstore, r#"{"a": "1", "b": null, "n": 2}"#).unwrap(),
+            [
+                &[0, 0, 0, 3][..],
+                &[0, 0, 0, 1, b'a', 0, 0, 0, 1, b'1'],
+                &[0, 0, 0, 1, b'b', 0xff, 0xff, 0xff, 0xff],
+                &[0, 0, 0, 1, b'n', 0, 0, 0, 1, b'2'],
+            ]
+            .concat()
+        );
+        assert!(enc(Special::Hstore, r#"{"a": [1]}"#).is_err());
+        assert!(enc(Special::Hstore, "a=>1").is_err());
+    }
+
+    #[test]
+    fn timetz_text_parses_as_the_reader_prints_it() {
+        assert_eq!(parse_timetz("12:00:00+02"), Some((43_200_000_000, -7200)));
+        assert_eq!(
+            parse_timetz("12:00:00.5-05:30"),
+            Some((43_200_500_000, 5 * 3600 + 1800))
+        );
+        assert_eq!(parse_timetz("01:02:03-00:00:07"), Some((3_723_000_000, 7)));
+        assert_eq!(parse_timetz("00:00:00.000001Z"), Some((1, 0)));
+        assert_eq!(
+            parse_timetz("24:00:00+14"),
+            Some((86_400_000_000, -14 * 3600))
+        );
+        assert_eq!(parse_timetz("07:30+00"), Some((27_000_000_000, 0)));
+        assert_eq!(parse_timetz("1:2:3-0:0:7"), Some((3_723_000_000, 7)));
+        for bad in [
+            "12:00:00",
+            "25:00+00",
+            "12:60+00",
+            "123:00+00",
+            "12:00:00.1234567+00",
+            "12:00+16",
+            "12:00+01:00:00:00",
+        ] {
+            assert_eq!(parse_timetz(bad), None, "{bad}");
+        }
     }
 }
