@@ -875,19 +875,8 @@ fn format_time_of_day(us: i64) -> Option<String> {
     if !(0..=86_400_000_000).contains(&us) {
         return None;
     }
-    let secs = us / 1_000_000;
-    let frac = us % 1_000_000;
-    let mut s = format!(
-        "{:02}:{:02}:{:02}",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    );
-    if frac != 0 {
-        let f = format!(".{frac:06}");
-        s.push_str(f.trim_end_matches('0'));
-    }
-    Some(s)
+    let s = crate::value::civil::format_time(us);
+    Some(s.trim_end_matches('0').trim_end_matches('.').to_string())
 }
 
 fn bad_len(name: &str, kind: PgKind, got: usize) -> Error {
