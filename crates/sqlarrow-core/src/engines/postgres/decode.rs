@@ -767,7 +767,8 @@ fn format_special(kind: PgKind, v: &[u8]) -> Option<String> {
         PgKind::TsVector => {
             let n = usize::try_from(be_i32(v.get(0..4)?)).ok()?;
             let mut pos = 4;
-            let mut parts = Vec::with_capacity(n);
+            // (A count from the value itself: capacity within what its bytes can hold.)
+            let mut parts = Vec::with_capacity(n.min(v.len() / 3));
             for _ in 0..n {
                 let end = pos + v.get(pos..)?.iter().position(|b| *b == 0)?;
                 let lex = std::str::from_utf8(&v[pos..end]).ok()?;
@@ -847,7 +848,11 @@ fn format_special(kind: PgKind, v: &[u8]) -> Option<String> {
                 *pos += len as usize;
                 Some(Some(std::str::from_utf8(bytes).ok()?))
             };
-            let mut out = String::with_capacity(v.len() + 2 * n + 2);
+            // Each pair takes at least 8 bytes; a larger count is malformed.
+            if n > v.len() / 8 {
+                return None;
+            }
+            let mut out = String::with_capacity(v.len() + 4 * n + 2);
             out.push('{');
             for i in 0..n {
                 let key = take(&mut pos)??;
@@ -1339,6 +1344,57 @@ mod tests {
             out.extend(d.to_be_bytes());
         }
         out
+    }
+
+    #[test]
+    fn text_forms_of_special_types_and_malformed_counts() {
+        let huge = i32::MAX.to_be_bytes();
+        // A count the value's bytes cannot hold is malformed, not an allocation.
+        for kind in [PgKind::Hstore, PgKind::TsVector, PgKind::Bits] {
+            assert_eq!(
+                format_special(kind, &[&huge[..], b"abcdefgh"].concat()),
+                None
+            );
+        }
+        let hstore = [
+            &2i32.to_be_bytes()[..],
+            &1i32.to_be_bytes(),
+            b"k",
+            &1i32.to_be_bytes(),
+            b"v",
+            &2i32.to_be_bytes(),
+            b"q\"",
+            &(-1i32).to_be_bytes(),
+        ]
+        .concat();
+        assert_eq!(
+            format_special(PgKind::Hstore, &hstore).as_deref(),
+            Some(r#"{"k": "v", "q\"": null}"#)
+        );
+        let bits = [&9i32.to_be_bytes()[..], &[0b1010_0000, 0x80]].concat();
+        assert_eq!(
+            format_special(PgKind::Bits, &bits).as_deref(),
+            Some("101000001")
+        );
+        let timetz = [
+            &43_200_500_000i64.to_be_bytes()[..],
+            &19_800i32.to_be_bytes(),
+        ]
+        .concat();
+        assert_eq!(
+            format_special(PgKind::TimeTz, &timetz).as_deref(),
+            Some("12:00:00.5-05:30")
+        );
+        let lsn = 0x16_B374_D848u64.to_be_bytes();
+        assert_eq!(
+            format_special(PgKind::Lsn, &lsn).as_deref(),
+            Some("16/B374D848")
+        );
+        assert_eq!(
+            format_special(PgKind::VersionedText, b"\x01a.b").as_deref(),
+            Some("a.b")
+        );
+        assert_eq!(format_special(PgKind::VersionedText, b"\x02a.b"), None);
     }
 
     #[test]
