@@ -494,3 +494,30 @@ def test_closed(lite: sqlarrow.Connector) -> None:
     lite.close()
     with pytest.raises((sqlarrow.InterfaceError, sqlarrow.DatabaseConnectionError)):
         lite.query("select 1")
+
+
+def test_text_times_finer_than_a_microsecond_are_not_cut(lite: sqlarrow.Connector) -> None:
+    """'...00.123456789' in a TIMESTAMP or TIME column read as .123456 without a word.
+    Now it is a DataError naming the column, row and value; digits past the sixth that
+    are zeros still read."""
+    lite.execute("create table t (id integer, ts timestamp, tm time)")
+    lite.execute(
+        "insert into t values (1, '2024-01-01 00:00:00.123456000', '12:00:00.500000000'), "
+        "(2, '2024-01-01 00:00:00.123456789+02:00', '12:00:00.1234567')"
+    )
+    ok = lite.query("select ts, tm from t where id = 1").to_pylist()
+    assert ok == [
+        {
+            "ts": dt.datetime(2024, 1, 1, 0, 0, 0, 123456),
+            "tm": dt.time(12, 0, 0, 500000),
+        }
+    ]
+    for column, shown in [
+        ("ts", "2024-01-01 00:00:00.123456789+02:00"),
+        ("tm", "12:00:00.1234567"),
+    ]:
+        with pytest.raises(sqlarrow.DataError, match="finer than a microsecond") as info:
+            lite.query(f"select {column} from t order by id")
+        message = str(info.value)
+        assert f'column "{column}"' in message and "at row 1" in message and shown in message
+        assert "substr(col" in message

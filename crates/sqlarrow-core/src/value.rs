@@ -323,7 +323,9 @@ pub mod civil {
                 let frac = &b[9..];
                 let mut scale = 100_000i64;
                 for &c in frac {
-                    if !c.is_ascii_digit() {
+                    // Digits past the microsecond must be zeros: a finer time is not
+                    // cut without a word.
+                    if !c.is_ascii_digit() || (scale == 0 && c != b'0') {
                         return None;
                     }
                     us += (c - b'0') as i64 * scale;
@@ -467,6 +469,9 @@ pub mod civil {
             assert_eq!(parse_time("01:02:03.5"), Some(3_723_500_000));
             assert_eq!(parse_time("23:59"), Some(86_340_000_000));
             assert_eq!(parse_time("1:2"), None);
+            assert_eq!(parse_time("01:02:03.123456000"), Some(3_723_123_456));
+            assert_eq!(parse_time("01:02:03.1234567"), None);
+            assert_eq!(parse_timestamp("1970-01-01 00:00:00.000000001"), None);
             assert_eq!(
                 parse_timestamp("1970-01-01 00:00:01"),
                 Some((1_000_000, false))

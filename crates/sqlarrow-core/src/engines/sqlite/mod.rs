@@ -271,6 +271,23 @@ fn bind(stmt: &mut rusqlite::Statement<'_>, params: &Params) -> Result<()> {
     Ok(())
 }
 
+/// Whether `t`, which did not parse, parses once the digits of its fraction past the
+/// sixth are dropped: a time finer than a microsecond (see `sub_microsecond`).
+fn finer_than_us(t: &[u8], parses: impl Fn(&[u8]) -> bool) -> bool {
+    let Some(dot) = t.iter().position(|&c| c == b'.') else {
+        return false;
+    };
+    let digits = t[dot + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if digits <= 6 {
+        return false;
+    }
+    let cut = [&t[..dot + 7], &t[dot + 1 + digits..]].concat();
+    parses(&cut)
+}
+
 fn fmt_time(us: i64) -> String {
     let (s, f) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000));
     let base = format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
@@ -474,6 +491,17 @@ impl Column {
         .with_detail("column", self.name.clone())
     }
 
+    fn sub_microsecond(&self, t: &[u8], row: usize) -> Error {
+        let shown: String = String::from_utf8_lossy(t).chars().take(40).collect();
+        Error::data(format!(
+            "column \"{}\" holds a time finer than a microsecond at row {row}, {shown}: Arrow's \
+             times here are in microseconds, and sqlarrow does not cut it without a word; cut \
+             it in SQL (e.g. substr(col, 1, 26) for a timestamp, substr(col, 1, 15) for a time)",
+            self.name
+        ))
+        .with_detail("column", self.name.clone())
+    }
+
     #[inline]
     fn push(&mut self, v: ValueRef<'_>, row: usize) -> Result<()> {
         if let ValueRef::Null = v {
@@ -542,6 +570,9 @@ impl Column {
             (Col::I64(b), Kind::Timestamp | Kind::TimestampTz, ValueRef::Text(t)) => {
                 match civil::parse_timestamp_bytes(t) {
                     Some((us, _)) => b.push(us),
+                    None if finer_than_us(t, |c| civil::parse_timestamp_bytes(c).is_some()) => {
+                        return Err(self.sub_microsecond(t, row))
+                    }
                     None => return Err(bad(self)),
                 }
             }
@@ -555,8 +586,12 @@ impl Column {
                 b.push(((jd - 2_440_587.5) * 86_400_000_000.0).round() as i64)
             }
             (Col::I64(b), Kind::Time, ValueRef::Text(t)) => {
-                match std::str::from_utf8(t).ok().and_then(civil::parse_time) {
+                let time = |c: &[u8]| std::str::from_utf8(c).ok().and_then(civil::parse_time);
+                match time(t) {
                     Some(us) => b.push(us),
+                    None if finer_than_us(t, |c| time(c).is_some()) => {
+                        return Err(self.sub_microsecond(t, row))
+                    }
                     None => return Err(bad(self)),
                 }
             }
