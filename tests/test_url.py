@@ -345,3 +345,31 @@ def test_redshift_url() -> None:
         assert SECRET not in repr(conn)
     with sqlarrow.RedshiftConnector(host="h") as conn2:
         assert conn2.port == 5439
+
+
+def test_sqlite_url_missing_slash_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sqlite:///tmp/…/x.db` is relative (SQLAlchemy's rule). When that relative path
+    cannot be opened but the absolute one's directory exists, the error says where it
+    looked and that an absolute path takes four slashes; the path is named once."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    rel = str(tmp_path).lstrip("/") + "/x.db"
+    with sqlarrow.connect(f"sqlite:///{rel}") as c:
+        with pytest.raises(sqlarrow.DatabaseConnectionError) as e:
+            c.query("select 1")
+    msg = str(e.value)
+    assert f"working directory {work}" in msg, msg
+    assert f"four slashes: sqlite:////{rel}" in msg, msg
+    assert msg.count(rel) == 2, msg  # the path, and the four-slash URL
+    # A relative path whose directory exists opens, and no hint is needed.
+    with sqlarrow.connect("sqlite:///here.db") as c:
+        assert c.query("select 1 as one").to_pylist() == [{"one": 1}]
+    assert (work / "here.db").exists()
+    # An absolute path that cannot be opened gets no guess.
+    with sqlarrow.connect(f"sqlite:///{tmp_path}/no/such/dir/x.db") as c:
+        with pytest.raises(sqlarrow.DatabaseConnectionError) as e:
+            c.query("select 1")
+    assert "four slashes" not in str(e.value) and "working directory" not in str(e.value)

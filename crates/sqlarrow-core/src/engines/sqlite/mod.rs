@@ -179,6 +179,32 @@ pub(crate) fn wait_for_locks<const MS: u64>(conn: &rusqlite::Connection) -> Resu
     Ok(())
 }
 
+/// For a relative database path: where it was looked for, and, when the same path
+/// taken from the root names an existing directory (`sqlite:///tmp/x.db` meant as
+/// `/tmp/x.db`), that a URL takes four slashes for an absolute path.
+fn relative_path_hint(path: &std::path::Path) -> String {
+    if !path.is_relative() || path.as_os_str().is_empty() {
+        return String::new();
+    }
+    let cwd = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let mut hint = format!(" (a relative path, looked for under the working directory {cwd}");
+    let absolute = std::path::Path::new("/").join(path);
+    if !path
+        .parent()
+        .is_some_and(|p| p.as_os_str().is_empty() || p.is_dir())
+        && absolute.parent().is_some_and(|p| p.is_dir())
+    {
+        hint.push_str(&format!(
+            "; in a URL, an absolute path takes four slashes: sqlite:///{}",
+            absolute.display()
+        ));
+    }
+    hint.push(')');
+    hint
+}
+
 impl Manager for SqliteManager {
     type Conn = rusqlite::Connection;
 
@@ -199,7 +225,17 @@ impl Manager for SqliteManager {
                 rusqlite::Connection::open_with_flags(&path, flags)
             }
             .map_err(|e| {
-                map_err(e).context(format!("cannot open SQLite database {}", path.display()))
+                let mut err = map_err(e);
+                // rusqlite's message already names the path; say it once, with where a
+                // relative path was looked for.
+                let shown = path.display().to_string();
+                if let Some(rest) = err.message.strip_suffix(&format!(": {shown}")) {
+                    err.message = rest.to_string();
+                }
+                err.context(format!(
+                    "cannot open SQLite database {shown}{}",
+                    relative_path_hint(&path)
+                ))
             })?;
             wait_for_locks::<BUSY_MS>(&conn)?;
             Ok(conn)
@@ -1132,6 +1168,25 @@ fn read_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_say_where_they_were_looked_for() {
+        use std::path::Path;
+        assert_eq!(relative_path_hint(Path::new("/abs/x.db")), "");
+        assert_eq!(relative_path_hint(Path::new("")), "");
+        let cwd = std::env::current_dir().unwrap().display().to_string();
+        let h = relative_path_hint(Path::new("x.db"));
+        assert!(h.contains(&cwd) && !h.contains("four slashes"), "{h}");
+        // `tmp/…` does not exist here but `/tmp` does: the URL probably lost a slash.
+        let h = relative_path_hint(Path::new("tmp/x-sqlarrow.db"));
+        assert!(
+            h.contains("four slashes: sqlite:////tmp/x-sqlarrow.db"),
+            "{h}"
+        );
+        // Neither exists: no guess.
+        let h = relative_path_hint(Path::new("no-such-dir-sqlarrow/x.db"));
+        assert!(!h.contains("four slashes"), "{h}");
+    }
 
     #[test]
     fn decimals_from_reals_are_exact_or_refused() {
