@@ -173,6 +173,11 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
         "JSON",
         "read as a JSON object of text values and nulls (arrow.json); written from such an object",
     ),
+    r(
+        "tstzrange",
+        "STRING",
+        "also int4range, int8range, numrange, daterange, tsrange and their multiranges; read as text (`[1,5)`, `empty`, `{[1,3),[5,7)}`)",
+    ),
     r("bytea", "BINARY", ""),
     r("date", "DATE", ""),
     r("time", "TIME", ""),
@@ -474,7 +479,9 @@ pub fn pg_canonical(info: &PgTypeInfo<'_>) -> Option<LogicalType> {
             "name" => L::String(Some(63)),
             "text" | "citext" | "xml" | "inet" | "cidr" | "macaddr" | "macaddr8" | "tsvector"
             | "tsquery" | "char" | "bit" | "varbit" | "timetz" | "pg_lsn" | "ltree" | "lquery"
-            | "ltxtquery" => L::String(None),
+            | "ltxtquery" | "int4range" | "int8range" | "numrange" | "daterange" | "tsrange"
+            | "tstzrange" | "int4multirange" | "int8multirange" | "nummultirange"
+            | "datemultirange" | "tsmultirange" | "tstzmultirange" => L::String(None),
             "bytea" | "varbyte" => L::Binary(None),
             "date" => L::Date,
             "time" => L::Time,

@@ -76,6 +76,34 @@ pub enum PgKind {
     VersionedText,
     /// `hstore` (extension type known by name): a JSON object of text values or nulls.
     Hstore,
+    /// A range (`int4range`, `tstzrange`, ... or a user's range over one of those
+    /// element types): its text (`[1,5)`, `empty`).
+    Range(RangeSub),
+    /// A built-in multirange (`int4multirange`, ...): its text (`{[1,3),[5,7)}`).
+    Multirange(RangeSub),
+}
+
+/// The element type of a range that can be read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RangeSub {
+    Int4,
+    Int8,
+    Numeric,
+    Date,
+    Timestamp,
+    TimestampTz,
+}
+
+fn range_sub(ty: &Type) -> Option<RangeSub> {
+    Some(match *ty {
+        Type::INT4 => RangeSub::Int4,
+        Type::INT8 => RangeSub::Int8,
+        Type::NUMERIC => RangeSub::Numeric,
+        Type::DATE => RangeSub::Date,
+        Type::TIMESTAMP => RangeSub::Timestamp,
+        Type::TIMESTAMPTZ => RangeSub::TimestampTz,
+        _ => return None,
+    })
 }
 
 /// Resolve the decoder for a column type; domains decode as their base type and
@@ -137,6 +165,8 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
         _ => match ty.kind() {
             Kind::Enum(_) => Enum,
             Kind::Domain(base) => return kind_of(base, typmod),
+            Kind::Range(sub) => Range(range_sub(sub)?),
+            Kind::Multirange(sub) => Multirange(range_sub(sub)?),
             // Redshift-only types, known by name (their OIDs are not PostgreSQL's).
             _ => match ty.name() {
                 "super" => Json,
@@ -179,7 +209,7 @@ pub fn field_for(name: &str, kind: PgKind) -> Field {
         Void => DataType::Null,
         Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
         Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | UuidText | Bits | TimeTz | Lsn
-        | VersionedText => DataType::Utf8,
+        | VersionedText | Range(_) | Multirange(_) => DataType::Utf8,
         Uuid => return uuid_field(name, true),
         Json | Jsonb | Hstore => return json_field(name, true),
     };
@@ -282,7 +312,9 @@ impl ColumnDecoder {
                 index: Default::default(),
             })),
             Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | Bits | TimeTz | Lsn
-            | VersionedText | Hstore => Buf::Var(VarBuf::with_capacity(capacity, capacity * 16)),
+            | VersionedText | Hstore | Range(_) | Multirange(_) => {
+                Buf::Var(VarBuf::with_capacity(capacity, capacity * 16))
+            }
             UuidText => Buf::Var(VarBuf::with_capacity(capacity, capacity * 36)),
         };
         let buf = match &data_type {
@@ -362,7 +394,9 @@ impl ColumnDecoder {
                 | PgKind::TimeTz
                 | PgKind::Lsn
                 | PgKind::VersionedText
-                | PgKind::Hstore,
+                | PgKind::Hstore
+                | PgKind::Range(_)
+                | PgKind::Multirange(_),
             ) => {
                 let text = format_special(kind, v).ok_or_else(bad)?;
                 b.push(text.as_bytes())?
@@ -870,8 +904,212 @@ fn format_special(kind: PgKind, v: &[u8]) -> Option<String> {
             out.push('}');
             (pos == v.len()).then_some(out)
         }
+        PgKind::Range(sub) => {
+            let mut out = String::with_capacity(v.len() * 2 + 8);
+            format_range(sub, v, &mut out)?;
+            Some(out)
+        }
+        PgKind::Multirange(sub) => {
+            let n = usize::try_from(be_i32(v.get(0..4)?)).ok()?;
+            // Each range takes at least 5 bytes (its length and flags).
+            if n > v.len() / 5 {
+                return None;
+            }
+            let mut out = String::with_capacity(v.len() * 2 + 2);
+            out.push('{');
+            let mut pos = 4;
+            for i in 0..n {
+                let len = usize::try_from(be_i32(v.get(pos..pos + 4)?)).ok()?;
+                let range = v.get(pos + 4..pos + 4 + len)?;
+                pos += 4 + len;
+                if i > 0 {
+                    out.push(',');
+                }
+                format_range(sub, range, &mut out)?;
+            }
+            out.push('}');
+            (pos == v.len()).then_some(out)
+        }
         _ => None,
     }
+}
+
+/// Append PostgreSQL's text of one range in binary form (`range_send`): a flags byte,
+/// then the lower and upper bounds that are present, each with its length. The bounds
+/// are quoted and escaped as `range_out` does.
+fn format_range(sub: RangeSub, v: &[u8], out: &mut String) -> Option<()> {
+    const EMPTY: u8 = 0x01;
+    const LB_INC: u8 = 0x02;
+    const UB_INC: u8 = 0x04;
+    const LB_INF: u8 = 0x08;
+    const UB_INF: u8 = 0x10;
+    const LB_NULL: u8 = 0x20;
+    const UB_NULL: u8 = 0x40;
+    let (&flags, mut rest) = v.split_first()?;
+    if flags & EMPTY != 0 {
+        out.push_str("empty");
+        return rest.is_empty().then_some(());
+    }
+    let bound = |rest: &mut &[u8], out: &mut String| -> Option<()> {
+        let len = usize::try_from(be_i32(rest.get(0..4)?)).ok()?;
+        let bytes = rest.get(4..4 + len)?;
+        *rest = &rest[4 + len..];
+        push_range_bound(&range_bound_text(sub, bytes)?, out);
+        Some(())
+    };
+    out.push(if flags & LB_INC != 0 { '[' } else { '(' });
+    if flags & (LB_INF | LB_NULL) == 0 {
+        bound(&mut rest, out)?;
+    }
+    out.push(',');
+    if flags & (UB_INF | UB_NULL) == 0 {
+        bound(&mut rest, out)?;
+    }
+    out.push(if flags & UB_INC != 0 { ']' } else { ')' });
+    rest.is_empty().then_some(())
+}
+
+/// A bound as `range_out` writes it: in double quotes when empty or holding a quote,
+/// backslash, bracket, parenthesis, comma or white space; quotes and backslashes
+/// doubled.
+fn push_range_bound(text: &str, out: &mut String) {
+    let special = |c: char| {
+        matches!(
+            c,
+            '"' | '\\' | '(' | ')' | '[' | ']' | ',' | ' ' | '\t' | '\n' | '\r' | '\x0B' | '\x0C'
+        )
+    };
+    let quote = text.is_empty() || text.chars().any(special);
+    if quote {
+        out.push('"');
+    }
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    if quote {
+        out.push('"');
+    }
+}
+
+/// The text of a range bound (the element type's binary send format), as PostgreSQL
+/// prints it with `DateStyle=ISO` and `TimeZone=UTC` (the session's settings).
+fn range_bound_text(sub: RangeSub, v: &[u8]) -> Option<String> {
+    match sub {
+        RangeSub::Int4 => Some(i32::from_be_bytes(v.try_into().ok()?).to_string()),
+        RangeSub::Int8 => Some(i64::from_be_bytes(v.try_into().ok()?).to_string()),
+        RangeSub::Numeric => numeric_text(v),
+        RangeSub::Date => {
+            let d = i32::from_be_bytes(v.try_into().ok()?);
+            Some(match d {
+                i32::MAX => "infinity".into(),
+                i32::MIN => "-infinity".into(),
+                _ => {
+                    let (y, m, day) = crate::value::civil::civil_from_days(
+                        i64::from(d) + i64::from(PG_EPOCH_DAYS),
+                    );
+                    with_era(format!("{:04}-{m:02}-{day:02}", era_year(y)), y)
+                }
+            })
+        }
+        RangeSub::Timestamp | RangeSub::TimestampTz => {
+            let us = i64::from_be_bytes(v.try_into().ok()?);
+            Some(match us {
+                i64::MAX => "infinity".into(),
+                i64::MIN => "-infinity".into(),
+                _ => {
+                    let days = us.div_euclid(86_400_000_000);
+                    let (y, m, day) =
+                        crate::value::civil::civil_from_days(days + i64::from(PG_EPOCH_DAYS));
+                    let time = format_time_of_day(us.rem_euclid(86_400_000_000))?;
+                    let tz = if sub == RangeSub::TimestampTz {
+                        "+00"
+                    } else {
+                        ""
+                    };
+                    with_era(format!("{:04}-{m:02}-{day:02} {time}{tz}", era_year(y)), y)
+                }
+            })
+        }
+    }
+}
+
+/// The year as PostgreSQL shows it: astronomical year 0 is 1 BC.
+fn era_year(y: i64) -> i64 {
+    if y <= 0 {
+        1 - y
+    } else {
+        y
+    }
+}
+
+fn with_era(mut text: String, y: i64) -> String {
+    if y <= 0 {
+        text.push_str(" BC");
+    }
+    text
+}
+
+/// PostgreSQL's text of a `numeric` in binary form: every digit of its display scale,
+/// `NaN`, `Infinity` or `-Infinity`.
+pub(crate) fn numeric_text(v: &[u8]) -> Option<String> {
+    if v.len() < 8 {
+        return None;
+    }
+    let ndigits = usize::try_from(be_i16(&v[0..2])).ok()?;
+    let weight = i32::from(be_i16(&v[2..4]));
+    let sign = u16::from_be_bytes([v[4], v[5]]);
+    let dscale = usize::from(u16::from_be_bytes([v[6], v[7]]));
+    if v.len() != 8 + 2 * ndigits {
+        return None;
+    }
+    let neg = match sign {
+        0x0000 => false,
+        0x4000 => true,
+        0xC000 => return (ndigits == 0).then(|| "NaN".into()),
+        0xD000 => return (ndigits == 0).then(|| "Infinity".into()),
+        0xF000 => return (ndigits == 0).then(|| "-Infinity".into()),
+        _ => return None,
+    };
+    let digits: Vec<i16> = v[8..].chunks_exact(2).map(be_i16).collect();
+    if digits.iter().any(|d| !(0..10_000).contains(d)) {
+        return None;
+    }
+    let digit = |i: i32| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| digits.get(i))
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut out = String::with_capacity(4 * (weight.max(0) as usize + 1) + dscale + 2);
+    if neg {
+        out.push('-');
+    }
+    if weight < 0 {
+        out.push('0');
+    } else {
+        for i in 0..=weight {
+            if i == 0 {
+                out.push_str(&digit(0).to_string());
+            } else {
+                out.push_str(&format!("{:04}", digit(i)));
+            }
+        }
+    }
+    if dscale > 0 {
+        out.push('.');
+        let start = out.len();
+        let mut i = weight + 1;
+        while out.len() - start < dscale {
+            out.push_str(&format!("{:04}", digit(i)));
+            i += 1;
+        }
+        out.truncate(start + dscale);
+    }
+    Some(out)
 }
 
 /// `HH:MM:SS[.ffffff]` (fraction without trailing zeros) of microseconds since
@@ -1550,5 +1788,80 @@ mod tests {
             })
         ));
         assert_eq!(kind_of(&Type::POINT, -1), None);
+    }
+
+    #[test]
+    fn range_text_and_malformed_ranges() {
+        for n in [
+            "0",
+            "-0.001",
+            "12345678901234567890.123456789",
+            "1.50",
+            "10000",
+            "0.0000",
+        ] {
+            assert_eq!(numeric_text(&encode(n)).as_deref(), Some(n), "{n}");
+        }
+        let bound = |b: &[u8]| [&(b.len() as i32).to_be_bytes()[..], b].concat();
+        let i4 = |x: i32| bound(&x.to_be_bytes());
+        let range = |flags: u8, bounds: &[Vec<u8>]| [&[flags][..], &bounds.concat()].concat();
+        let text = |kind, v: &[u8]| format_special(kind, v);
+        let int4 = PgKind::Range(RangeSub::Int4);
+        assert_eq!(
+            text(int4, &range(0x02, &[i4(1), i4(5)])).as_deref(),
+            Some("[1,5)")
+        );
+        assert_eq!(text(int4, &range(0x01, &[])).as_deref(), Some("empty"));
+        assert_eq!(text(int4, &range(0x18, &[])).as_deref(), Some("(,)"));
+        let ts = PgKind::Range(RangeSub::TimestampTz);
+        let t = bound(&0i64.to_be_bytes());
+        assert_eq!(
+            text(ts, &range(0x16, &[t.clone()])).as_deref(),
+            Some("[\"2000-01-01 00:00:00+00\",]")
+        );
+        let dates = PgKind::Range(RangeSub::Date);
+        let bc = bound(&(-730_485i32).to_be_bytes());
+        assert_eq!(
+            text(dates, &range(0x12, &[bc])).as_deref(),
+            Some("[\"0001-01-01 BC\",)")
+        );
+        // Truncated bounds, bytes left over, a negative length, a bound of the wrong
+        // width, bad numeric digits: malformed, never a panic.
+        for bad in [
+            range(0x02, &[i4(1)]),
+            range(0x02, &[i4(1), i4(5), vec![0]]),
+            range(0x01, &[i4(1)]),
+            range(0x12, &[(-5i32).to_be_bytes().to_vec()]),
+            range(0x12, &[bound(&[1, 2])]),
+            vec![],
+        ] {
+            assert_eq!(text(int4, &bad), None, "{bad:?}");
+        }
+        let mut digits = encode("1.5");
+        digits[8] = 0x7f;
+        assert_eq!(numeric_text(&digits), None);
+        let multi = PgKind::Multirange(RangeSub::Int4);
+        let one = range(0x02, &[i4(1), i4(3)]);
+        let mr = [
+            &2i32.to_be_bytes()[..],
+            &bound(&one),
+            &bound(&range(0x01, &[])),
+        ]
+        .concat();
+        assert_eq!(text(multi, &mr).as_deref(), Some("{[1,3),empty}"));
+        let huge = [&i32::MAX.to_be_bytes()[..], &bound(&one)].concat();
+        assert_eq!(text(multi, &huge), None);
+        assert_eq!(text(multi, &[&1i32.to_be_bytes()[..], &one].concat()), None);
+        let mut quoted = String::new();
+        push_range_bound("a \"b\\", &mut quoted);
+        assert_eq!(quoted, "\"a \"\"b\\\\\"");
+        assert_eq!(
+            kind_of(&Type::TSTZ_RANGE, -1),
+            Some(PgKind::Range(RangeSub::TimestampTz))
+        );
+        assert_eq!(
+            kind_of(&Type::INT8MULTI_RANGE, -1),
+            Some(PgKind::Multirange(RangeSub::Int8))
+        );
     }
 }
