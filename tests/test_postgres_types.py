@@ -166,6 +166,28 @@ def test_numeric_unconstrained_is_exact(pg: sqlarrow.Connector) -> None:
     assert vals == [Decimal("1.5"), Decimal("-0.000001"), Decimal("123456789.123"), None]
 
 
+def test_numeric_text_past_postgres_limits_is_refused(
+    pg: sqlarrow.Connector, pg_schema: str
+) -> None:
+    """Text written into a numeric column, at and past PostgreSQL's limits (131072
+    digits before the point, 16383 after). Before, the exponent wrapped: '1e140000'
+    was stored as 0 and '1e-70000' as a zero of another scale, without a word."""
+    t = f'"{pg_schema}".n'
+    pg.execute(f"create table {t} (id int, n numeric)")
+    ok = ["1e131071", "-9.5e131070", "1e-16383", "0e200000", "00012.50", "-1.25E-2"]
+    pg.write(f"{pg_schema}.n", pa.table({"id": range(len(ok)), "n": ok}))
+    got = pg.query(f"select n::text as n from {t} order by id").to_pylist()
+    want = pg.query(
+        "select v::numeric::text as n from unnest($1::text[]) with ordinality u(v, i) order by i",
+        [ok],
+    ).to_pylist()
+    assert got == want
+    for bad in ["1e131072", "1e140000", "1e-16384", "1e-70000", "0e-20000", "1e2000000000"]:
+        with pytest.raises(sqlarrow.DataError, match=rf'input row 1: "{re.escape(bad)}" is out of'):
+            pg.write(f"{pg_schema}.n", pa.table({"id": [9, 9], "n": ["1", bad]}))
+    assert pg.query(f"select count(*) as c from {t}").to_pylist() == [{"c": len(ok)}]
+
+
 def test_numeric_nan_is_clear(pg: sqlarrow.Connector) -> None:
     """NaN cannot be a decimal: either NULL-free error (DataError) or a documented mapping."""
     try:

@@ -2058,8 +2058,24 @@ pub fn encode_numeric_text(s: &str, out: &mut Vec<u8>) -> Result<()> {
         Some(r) => (true, r),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
     };
+    // PostgreSQL's limits (checked before anything is sized from the exponent): at most
+    // 16383 digits after the point and 131072 before it.
+    let out_of_range = || {
+        Error::data(format!(
+            "{s:?} is out of PostgreSQL's numeric range (at most 131072 digits before the \
+             decimal point and 16383 after it)"
+        ))
+    };
     let (mant, exp) = match t.find(['e', 'E']) {
-        Some(k) => (&t[..k], t[k + 1..].parse::<i32>().map_err(|_| bad())?),
+        Some(k) => {
+            let e = &t[k + 1..];
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(bad());
+            }
+            // An exponent past i64 is out of range whichever way it points.
+            (&t[..k], e.parse::<i64>().map_err(|_| out_of_range())?)
+        }
         None => (t, 0),
     };
     let (ip, fp) = mant.split_once('.').unwrap_or((mant, ""));
@@ -2067,10 +2083,37 @@ pub fn encode_numeric_text(s: &str, out: &mut Vec<u8>) -> Result<()> {
     {
         return Err(bad());
     }
-    // All digits, and the position of the decimal point after applying the exponent.
-    let mut all: Vec<u8> = ip.bytes().chain(fp.bytes()).map(|c| c - b'0').collect();
-    let mut point = ip.len() as i32 + exp;
-    let scale = (fp.len() as i32 - exp).max(0) as u16;
+    if exp.unsigned_abs() >= (i32::MAX / 2) as u64
+        && ip.bytes().chain(fp.bytes()).any(|c| c != b'0')
+    {
+        return Err(out_of_range());
+    }
+    let scale = (fp.len() as i64 - exp).max(0);
+    if scale > NUMERIC_DSCALE_MAX {
+        return Err(out_of_range());
+    }
+    let scale = scale as u16;
+    let lead_zeros = ip
+        .bytes()
+        .chain(fp.bytes())
+        .take_while(|c| *c == b'0')
+        .count();
+    if lead_zeros == ip.len() + fp.len() {
+        put_numeric(out, &[], 0, false, scale);
+        return Ok(());
+    }
+    if ip.len() as i64 + exp - lead_zeros as i64 > NUMERIC_MAX_INT_DIGITS {
+        return Err(out_of_range());
+    }
+    // The significant digits, and the position of the decimal point after applying the
+    // exponent (bounded by the checks above).
+    let mut all: Vec<u8> = ip
+        .bytes()
+        .chain(fp.bytes())
+        .skip(lead_zeros)
+        .map(|c| c - b'0')
+        .collect();
+    let mut point = ip.len() as i64 + exp - lead_zeros as i64;
     // Normalize so that the point sits on a group boundary: pad left so (point) % 4 == 0.
     let pad_left = (4 - point.rem_euclid(4)) % 4;
     let mut v = vec![0u8; pad_left as usize];
@@ -2082,7 +2125,7 @@ pub fn encode_numeric_text(s: &str, out: &mut Vec<u8>) -> Result<()> {
         v = z;
         point = 0;
     }
-    while (v.len() as i32) < point {
+    while (v.len() as i64) < point {
         v.push(0);
     }
     while v.len() % 4 != 0 {
@@ -2092,17 +2135,17 @@ pub fn encode_numeric_text(s: &str, out: &mut Vec<u8>) -> Result<()> {
         .chunks(4)
         .map(|c| c.iter().fold(0i16, |a, d| a * 10 + *d as i16))
         .collect();
-    let mut weight = (point / 4) as i16 - 1;
     let lead = digits.iter().take_while(|d| **d == 0).count();
-    if lead == digits.len() {
-        put_numeric(out, &[], 0, false, scale);
-        return Ok(());
-    }
-    weight -= lead as i16;
+    let weight = i16::try_from(point / 4 - 1 - lead as i64).map_err(|_| out_of_range())?;
     let trail = digits.iter().rev().take_while(|d| **d == 0).count();
     put_numeric(out, &digits[lead..digits.len() - trail], weight, neg, scale);
     Ok(())
 }
+
+/// PostgreSQL's largest display scale of a `numeric` (`NUMERIC_DSCALE_MAX`).
+const NUMERIC_DSCALE_MAX: i64 = 0x3FFF;
+/// The most digits a `numeric` holds before its decimal point (weight 32767, base 10000).
+const NUMERIC_MAX_INT_DIGITS: i64 = 131_072;
 
 pub type Shared = Arc<PgConnector>;
 
@@ -2149,6 +2192,50 @@ mod tests {
         encode_numeric_text("1.5e3", &mut t).unwrap();
         assert_eq!(decode_numeric_i128(&t, 0, 38), Ok(1500));
         assert!(encode_numeric_text("abc", &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn numeric_text_within_postgres_limits_or_refused() {
+        // Before, an exponent past PostgreSQL's range wrapped the weight or the scale and
+        // wrote a wrong value (`1e140000` stored 0), or sized a buffer from it.
+        let text = |s: &str| {
+            let mut out = Vec::new();
+            encode_numeric_text(s, &mut out)
+                .map(|()| super::super::decode::numeric_text(&out).expect("the decoder reads it"))
+        };
+        for (input, want) in [
+            ("00012.50", "12.50"),
+            ("-0.001", "-0.001"),
+            ("0e200000", "0"),
+            ("1.5e3", "1500"),
+            ("1.25e-2", "0.0125"),
+            ("0.000", "0.000"),
+        ] {
+            assert_eq!(text(input).ok().as_deref(), Some(want), "{input}");
+        }
+        assert_eq!(text("1e131071").ok().map(|t| t.len()), Some(131_072));
+        assert_eq!(text("9.99999e131071").ok().map(|t| t.len()), Some(131_072));
+        assert_eq!(text("1e-16383").ok().map(|t| t.len()), Some(16_385));
+        for bad in [
+            "1e131072",
+            "1e140000",
+            "1e-16384",
+            "1e-70000",
+            "1.5e-16383",
+            "0e-20000",
+            "1e2000000000",
+            "1e-9999999999999",
+            "1e99999999999999999999",
+        ] {
+            let err = text(bad).unwrap_err();
+            assert_eq!(err.kind, crate::error::ErrorKind::Data, "{bad}");
+            assert!(err.message.contains(bad), "{bad}: {}", err.message);
+            assert!(err.message.contains("out of PostgreSQL's numeric range"), "{bad}");
+        }
+        assert_eq!(text("0e2000000000").ok().as_deref(), Some("0"));
+        for bad in ["1e", "1e+", "1e1.5", "e5", "1e 5"] {
+            assert!(text(bad).unwrap_err().message.contains("is not a decimal number"), "{bad}");
+        }
     }
 
     #[test]
