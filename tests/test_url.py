@@ -357,9 +357,11 @@ def test_sqlite_url_missing_slash_is_explained(
     work.mkdir()
     monkeypatch.chdir(work)
     rel = str(tmp_path).lstrip("/") + "/x.db"
-    with sqlarrow.connect(f"sqlite:///{rel}") as c:
-        with pytest.raises(sqlarrow.DatabaseConnectionError) as e:
-            c.query("select 1")
+    with (
+        sqlarrow.connect(f"sqlite:///{rel}") as c,
+        pytest.raises(sqlarrow.DatabaseConnectionError) as e,
+    ):
+        c.query("select 1")
     msg = str(e.value)
     assert f"working directory {work}" in msg, msg
     assert f"four slashes: sqlite:////{rel}" in msg, msg
@@ -369,7 +371,9 @@ def test_sqlite_url_missing_slash_is_explained(
         assert c.query("select 1 as one").to_pylist() == [{"one": 1}]
     assert (work / "here.db").exists()
     # An absolute path that cannot be opened gets no guess.
-    with sqlarrow.connect(f"sqlite:///{tmp_path}/no/such/dir/x.db") as c:
-        with pytest.raises(sqlarrow.DatabaseConnectionError) as e:
-            c.query("select 1")
+    with (
+        sqlarrow.connect(f"sqlite:///{tmp_path}/no/such/dir/x.db") as c,
+        pytest.raises(sqlarrow.DatabaseConnectionError) as e,
+    ):
+        c.query("select 1")
     assert "four slashes" not in str(e.value) and "working directory" not in str(e.value)
