@@ -507,6 +507,93 @@ def test_ranges_and_multiranges_read_as_their_text(pg: sqlarrow.Connector, pg_sc
     assert types == {"a": "STRING", "b": "STRING", "c": "ARRAY<STRING>"}, types
 
 
+def test_ranges_write_back_from_their_text(pg: sqlarrow.Connector, pg_schema: str) -> None:
+    """Range and multirange columns (arrays and a user's range type included) take the
+    text the reader gives, so a table copies; the server canonicalizes discrete ranges.
+    A malformed range is a DataError naming it, and nothing lands."""
+    s = f'"{pg_schema}"'
+    pg.execute(f"create type {s}.stamps as range (subtype = timestamptz)")
+    pg.execute(f"create type {s}.floats as range (subtype = float8)")
+    cols = (
+        f"i4 int4range, i8 int8range, num numrange, d daterange, ts tsrange, "
+        f"tstz tstzrange, mr int4multirange, dmr datemultirange, arr int4range[], "
+        f"own {s}.stamps"
+    )
+    pg.execute(f"create table {s}.src ({cols})")
+    pg.execute(f"create table {s}.dst ({cols})")
+    pg.execute(
+        f"insert into {s}.src values "
+        "('[1,5)', '(,9223372036854775807)', '[-0.001,12345678901234567890.123456789]', "
+        " '[-infinity,2024-02-29)', '[\"0044-03-15 12:00 BC\",2024-01-01 00:00:00.5)', "
+        " '(2024-01-01 01:00+02,infinity]', '{[1,3), [5,7), [10,)}', "
+        " '{[2024-01-01,2024-01-05)}', array['[1,2)'::int4range, 'empty', null], "
+        " '[2024-06-01,2024-06-02)'), "
+        "('empty', '(,)', '[-Infinity,NaN]', '[0001-01-01 BC,10000-01-01)', '(,)', "
+        " '[1999-12-31 23:59:59.999999+00,)', '{}', '{}', '{}', 'empty'), "
+        "(null, null, null, null, null, null, null, null, null, null)"
+    )
+    data = pg.query(f"select * from {s}.src").to_arrow()
+    assert pg.write(f"{pg_schema}.dst", data).rows_written == 3
+    as_text = ", ".join(f"{c}::text as {c}" for c in data.column_names)
+    assert (
+        pg.query(f"select {as_text} from {s}.dst").to_pylist()
+        == pg.query(f"select {as_text} from {s}.src").to_pylist()
+    )
+    # Plain strings in the forms PostgreSQL takes: the server canonicalizes them.
+    pg.execute(f"delete from {s}.dst")
+    more = pa.table(
+        {
+            "i4": [" [ 1 , 5 ] ", "[,3]"],
+            "d": ["[2024-01-01,2024-01-31]", "empty"],
+            "tstz": ['["2024-01-01 01:00:00+02",)', "[2024-01-01T00:00:00Z,2024-01-02)"],
+            "mr": ["{[1,3], [3,7)}", "{}"],
+        }
+    )
+    pg.write(f"{pg_schema}.dst", more)
+    got = pg.query(f"select i4::text, d::text, tstz::text, mr::text from {s}.dst").to_pylist()
+    assert sorted(got, key=str) == sorted(
+        [
+            {
+                "i4": "[1,6)",
+                "d": "[2024-01-01,2024-02-01)",
+                "tstz": '["2023-12-31 23:00:00+00",)',
+                "mr": "{[1,7)}",
+            },
+            {
+                "i4": "(,4)",
+                "d": "empty",
+                "tstz": '["2024-01-01 00:00:00+00","2024-01-02 00:00:00+00")',
+                "mr": "{}",
+            },
+        ],
+        key=str,
+    )
+    pg.execute(f"delete from {s}.dst")
+    for column, bad in [
+        ("i4", "[1,5"),
+        ("i4", "[x,5)"),
+        ("ts", "[2024-01-01 00:00+02,)"),
+        ("mr", "{[1,2),}"),
+        ("arr", None),
+    ]:
+        if bad is None:
+            table = pa.table({"arr": pa.array([["[1,2)", "[1"]], pa.list_(pa.string()))})
+            bad = "[1"
+        else:
+            good = {"ts": "empty", "mr": "{}"}.get(column, "[1,2)")
+            table = pa.table({column: [good, bad]})
+        with pytest.raises(sqlarrow.DataError, match=re.escape(repr(bad).replace("'", '"'))):
+            pg.write(f"{pg_schema}.dst", table)
+    # lower > upper: the server's refusal, typed.
+    with pytest.raises(sqlarrow.DataError, match="lower bound must be less than or equal"):
+        pg.write(f"{pg_schema}.dst", pa.table({"i4": ["[5,1)"]}))
+    assert pg.query(f"select count(*) as c from {s}.dst").to_pylist() == [{"c": 0}]
+    # A range over an element type sqlarrow cannot encode names the range's own type.
+    pg.execute(f"create table {s}.f (r {s}.floats)")
+    with pytest.raises(sqlarrow.UnsupportedTypeError, match="floats, which sqlarrow cannot"):
+        pg.write(f"{pg_schema}.f", pa.table({"r": ["[1.5,2)"]}))
+
+
 def _extension(pg: sqlarrow.Connector, schema: str, name: str) -> str:
     """Use extension `name`: as installed, or created in the test's schema (dropped with
     it). Returns its type `name`, schema-qualified."""

@@ -176,7 +176,7 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
     r(
         "tstzrange",
         "STRING",
-        "also int4range, int8range, numrange, daterange, tsrange and their multiranges; read as text (`[1,5)`, `empty`, `{[1,3),[5,7)}`)",
+        "also int4range, int8range, numrange, daterange, tsrange and their multiranges; read as text (`[1,5)`, `empty`, `{[1,3),[5,7)}`), and written from it",
     ),
     r("bytea", "BINARY", ""),
     r("date", "DATE", ""),

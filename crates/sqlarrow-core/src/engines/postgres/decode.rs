@@ -760,7 +760,7 @@ impl ListBuf {
 }
 
 /// Text for types sqlarrow returns as strings (the server's text form).
-fn format_special(kind: PgKind, v: &[u8]) -> Option<String> {
+pub(crate) fn format_special(kind: PgKind, v: &[u8]) -> Option<String> {
     match kind {
         PgKind::Inet | PgKind::Cidr => {
             if v.len() < 4 {
@@ -1816,7 +1816,7 @@ mod tests {
         let ts = PgKind::Range(RangeSub::TimestampTz);
         let t = bound(&0i64.to_be_bytes());
         assert_eq!(
-            text(ts, &range(0x16, &[t.clone()])).as_deref(),
+            text(ts, &range(0x16, std::slice::from_ref(&t))).as_deref(),
             Some("[\"2000-01-01 00:00:00+00\",]")
         );
         let dates = PgKind::Range(RangeSub::Date);

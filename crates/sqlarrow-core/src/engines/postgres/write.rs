@@ -11,6 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::SinkExt;
 use tokio_postgres::Client;
 
+use super::decode::RangeSub;
 use super::{map_err, PgConnector};
 use crate::cancel::CancelSlot;
 use crate::error::{Error, ErrorKind, Result};
@@ -113,6 +114,10 @@ enum Special {
     VersionedText,
     /// `hstore` from a JSON object of text (or scalar) values and nulls.
     Hstore,
+    /// A range from its text (`[1,5)`, `empty`), as the reader gives it.
+    Range(RangeSub),
+    /// A multirange from its text (`{[1,3),[5,7)}`).
+    Multirange(RangeSub),
 }
 
 /// PostgreSQL's limit on an array's dimensions (`MAXDIM`).
@@ -141,7 +146,24 @@ fn encoder_for(base: &str) -> Option<Enc> {
         "pg_lsn" => Enc::Special(Special::Lsn),
         "ltree" | "lquery" | "ltxtquery" => Enc::Special(Special::VersionedText),
         "hstore" => Enc::Special(Special::Hstore),
-        _ => return None,
+        _ => {
+            let (kind, rest) = base.split_once(':')?;
+            let (sub, _name) = rest.split_once(':')?;
+            let sub = match sub {
+                "int4" => RangeSub::Int4,
+                "int8" => RangeSub::Int8,
+                "numeric" => RangeSub::Numeric,
+                "date" => RangeSub::Date,
+                "timestamp" => RangeSub::Timestamp,
+                "timestamptz" => RangeSub::TimestampTz,
+                _ => return None,
+            };
+            match kind {
+                "range" => Enc::Special(Special::Range(sub)),
+                "multirange" => Enc::Special(Special::Multirange(sub)),
+                _ => return None,
+            }
+        }
     })
 }
 
@@ -292,11 +314,15 @@ async fn target_columns(client: &Client, table: &TableRef) -> Result<Option<Vec<
             "select a.attname::text, \
                     case when b.typtype = 'e' then 'enum' \
                          when b.typcategory = 'A' and b.typelem <> 0 then 'array' \
+                         when b.typtype in ('r', 'm') then \
+                              'rng:' || b.typtype::text || ':' || b.oid::text || ':' || b.typname::text \
                          else b.typname::text end, \
                     a.attnotnull, \
                     (a.atthasdef or a.attidentity <> '' or a.attgenerated <> ''), \
                     case when e.typtype = 'e' then 'enum' \
                          when e.typtype = 'd' then (select eb.typname::text from pg_type eb where eb.oid = e.typbasetype) \
+                         when e.typtype in ('r', 'm') then \
+                              'rng:' || e.typtype::text || ':' || e.oid::text || ':' || e.typname::text \
                          else e.typname::text end, \
                     e.oid::int8, \
                     case when t.typtype = 'd' then t.typtypmod else a.atttypmod end, \
@@ -310,23 +336,74 @@ async fn target_columns(client: &Client, table: &TableRef) -> Result<Option<Vec<
         )
         .await
         .map_err(map_err)?;
-    Ok(Some(
-        rows.iter()
-            .map(|r| TargetColumn {
-                name: r.get(0),
-                base: r.get(1),
-                not_null: r.get(2),
-                has_default: r.get(3),
-                elem: r
-                    .get::<_, Option<String>>(4)
-                    .zip(r.get::<_, Option<i64>>(5))
-                    .map(|(name, oid)| (name, oid as u32)),
-                typmod: r.get(6),
-                generated: r.get(7),
-                identity_always: r.get(8),
-            })
-            .collect(),
-    ))
+    let mut columns: Vec<TargetColumn> = rows
+        .iter()
+        .map(|r| TargetColumn {
+            name: r.get(0),
+            base: r.get(1),
+            not_null: r.get(2),
+            has_default: r.get(3),
+            elem: r
+                .get::<_, Option<String>>(4)
+                .zip(r.get::<_, Option<i64>>(5))
+                .map(|(name, oid)| (name, oid as u32)),
+            typmod: r.get(6),
+            generated: r.get(7),
+            identity_always: r.get(8),
+        })
+        .collect();
+    // Range and multirange columns (and arrays of them): their element type, looked up
+    // only when the table has one (pg_range's multirange column is PostgreSQL 14+, and
+    // Redshift has no pg_range).
+    for c in &mut columns {
+        if c.base.starts_with("rng:") {
+            c.base = range_base(client, &c.base).await?;
+        }
+        if let Some((elem, _)) = c.elem.as_mut().filter(|(e, _)| e.starts_with("rng:")) {
+            *elem = range_base(client, elem).await?;
+        }
+    }
+    Ok(Some(columns))
+}
+
+/// `rng:<typtype>:<oid>:<name>` (from [`target_columns`]) as `range:<element>:<name>` or
+/// `multirange:<element>:<name>`, which [`encoder_for`] takes.
+async fn range_base(client: &Client, marked: &str) -> Result<String> {
+    let mut parts = marked.splitn(4, ':').skip(1);
+    let (Some(kind), Some(oid), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(Error::interface(format!(
+            "unexpected range type entry {marked:?}"
+        )));
+    };
+    let oid: i64 = oid
+        .parse()
+        .map_err(|_| Error::interface(format!("unexpected range type entry {marked:?}")))?;
+    let (sql, prefix) = if kind == "m" {
+        (
+            "select s.typname::text from pg_range r join pg_type s on s.oid = r.rngsubtype \
+             where r.rngmultitypid = $1::int8::oid",
+            "multirange",
+        )
+    } else {
+        (
+            "select s.typname::text from pg_range r join pg_type s on s.oid = r.rngsubtype \
+             where r.rngtypid = $1::int8::oid",
+            "range",
+        )
+    };
+    let row = client.query_opt(sql, &[&oid]).await.map_err(map_err)?;
+    let sub: String = row.map(|r| r.get(0)).unwrap_or_default();
+    Ok(format!("{prefix}:{sub}:{name}"))
+}
+
+/// The type name to show for a column's base entry (a range's own name, not its
+/// `range:<element>:<name>` entry).
+fn shown_base(base: &str) -> &str {
+    if base.starts_with("range:") || base.starts_with("multirange:") {
+        base.rsplit(':').next().unwrap_or(base)
+    } else {
+        base
+    }
 }
 
 fn create_sql(
@@ -1388,14 +1465,14 @@ fn plan(
         };
         let (enc, elem, shown) = match (t.base.as_str(), &t.elem) {
             ("array", Some((elem_base, oid))) => {
-                let shown = format!("{elem_base}[]");
+                let shown = format!("{}[]", shown_base(elem_base));
                 let elem = encoder_for(elem_base).ok_or_else(|| cannot(shown.clone()))?;
                 (Enc::Array, Some((elem, *oid)), shown)
             }
             _ => (
-                encoder_for(&t.base).ok_or_else(|| cannot(t.base.clone()))?,
+                encoder_for(&t.base).ok_or_else(|| cannot(shown_base(&t.base).to_string()))?,
                 None,
-                t.base.clone(),
+                shown_base(&t.base).to_string(),
             ),
         };
         let input = f.data_type();
@@ -1803,8 +1880,256 @@ fn encode_special(kind: Special, text: &str, out: &mut Vec<u8>) -> Result<()> {
                 }
             }
         }
+        Special::Range(sub) => encode_range(sub, text, out)?,
+        Special::Multirange(sub) => {
+            let ranges = split_multirange(text).ok_or_else(|| {
+                Error::data(format!(
+                    "invalid multirange text {text:?} (expected ranges in braces, separated \
+                     by commas: `{{[1,3),[5,7)}}`)"
+                ))
+            })?;
+            out.extend_from_slice(&(ranges.len() as i32).to_be_bytes());
+            for r in ranges {
+                let at = out.len();
+                out.extend_from_slice(&[0; 4]);
+                encode_range(sub, r, out)?;
+                let len = (out.len() - at - 4) as i32;
+                out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+            }
+        }
     }
     Ok(())
+}
+
+/// C's `isspace`, which PostgreSQL's range parser skips.
+fn is_c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0B' | '\x0C')
+}
+
+/// The binary form (`range_recv`'s input) of a range's text, parsed as PostgreSQL's
+/// `range_in` does: `empty`, or `[` or `(`, the lower bound, a comma, the upper bound,
+/// `]` or `)`; an omitted bound is unbounded; a bound may be double-quoted, with `""`
+/// or a backslash for a quote. The server canonicalizes discrete ranges (`[1,5]` is
+/// stored as `[1,6)`) and checks that lower <= upper.
+fn encode_range(sub: RangeSub, text: &str, out: &mut Vec<u8>) -> Result<()> {
+    let bad = || {
+        Error::data(format!(
+            "invalid range text {text:?} (expected `empty` or e.g. `[1,5)`, `(,2024-01-01]`)"
+        ))
+    };
+    let t = text.trim_matches(is_c_space);
+    if t.eq_ignore_ascii_case("empty") {
+        out.push(0x01);
+        return Ok(());
+    }
+    let mut chars = t.chars().peekable();
+    let lower_inc = match chars.next() {
+        Some('[') => true,
+        Some('(') => false,
+        _ => return Err(bad()),
+    };
+    // One bound: None when omitted (unbounded), else its unescaped text.
+    let bound = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| -> Option<Option<String>> {
+        if matches!(chars.peek(), Some(',' | ')' | ']')) {
+            return Some(None);
+        }
+        let mut value = String::new();
+        let mut quoted = false;
+        loop {
+            let c = *chars.peek()?;
+            if !quoted && matches!(c, ',' | ')' | ']') {
+                return Some(Some(value));
+            }
+            chars.next();
+            match c {
+                '\\' => value.push(chars.next()?),
+                '"' if !quoted => quoted = true,
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    value.push('"');
+                }
+                '"' => quoted = false,
+                c => value.push(c),
+            }
+        }
+    };
+    let lower = bound(&mut chars).ok_or_else(bad)?;
+    if chars.next() != Some(',') {
+        return Err(bad());
+    }
+    let upper = bound(&mut chars).ok_or_else(bad)?;
+    let upper_inc = match chars.next() {
+        Some(']') => true,
+        Some(')') => false,
+        _ => return Err(bad()),
+    };
+    if chars.next().is_some() {
+        return Err(bad());
+    }
+    let mut flags = 0u8;
+    if lower_inc && lower.is_some() {
+        flags |= 0x02;
+    }
+    if upper_inc && upper.is_some() {
+        flags |= 0x04;
+    }
+    if lower.is_none() {
+        flags |= 0x08;
+    }
+    if upper.is_none() {
+        flags |= 0x10;
+    }
+    out.push(flags);
+    for b in [lower, upper].into_iter().flatten() {
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        encode_range_bound(sub, b.trim_matches(is_c_space), out)
+            .map_err(|e| Error::data(format!("invalid range text {text:?}: {}", e.message)))?;
+        let len = (out.len() - at - 4) as i32;
+        out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// One range bound's text in its element type's binary form.
+fn encode_range_bound(sub: RangeSub, v: &str, out: &mut Vec<u8>) -> Result<()> {
+    let what = match sub {
+        RangeSub::Int4 => "an int4",
+        RangeSub::Int8 => "an int8",
+        RangeSub::Numeric => "a numeric",
+        RangeSub::Date => "a date (YYYY-MM-DD)",
+        RangeSub::Timestamp => "a timestamp (YYYY-MM-DD HH:MM:SS, without an offset)",
+        RangeSub::TimestampTz => "a timestamp (YYYY-MM-DD HH:MM:SS[+HH:MM])",
+    };
+    let bad = || Error::data(format!("bound {v:?} is not {what}"));
+    let infinite = |v: &str| match v.to_ascii_lowercase().as_str() {
+        "infinity" | "+infinity" => Some(true),
+        "-infinity" => Some(false),
+        _ => None,
+    };
+    match sub {
+        RangeSub::Int4 => {
+            out.extend_from_slice(&v.parse::<i32>().map_err(|_| bad())?.to_be_bytes())
+        }
+        RangeSub::Int8 => {
+            out.extend_from_slice(&v.parse::<i64>().map_err(|_| bad())?.to_be_bytes())
+        }
+        RangeSub::Numeric => match v.to_ascii_lowercase().as_str() {
+            "infinity" | "+infinity" | "inf" | "+inf" => {
+                out.extend_from_slice(&[0, 0, 0, 0, 0xD0, 0, 0, 0]);
+            }
+            "-infinity" | "-inf" => out.extend_from_slice(&[0, 0, 0, 0, 0xF0, 0, 0, 0]),
+            _ => encode_numeric_text(v, out)?,
+        },
+        RangeSub::Date => {
+            let days = match infinite(v) {
+                Some(true) => i32::MAX,
+                Some(false) => i32::MIN,
+                None => {
+                    let d = crate::value::civil::parse_date(&astronomical_year(v).ok_or_else(bad)?)
+                        .ok_or_else(bad)?;
+                    d.checked_sub(PG_EPOCH_DAYS).ok_or_else(bad)?
+                }
+            };
+            out.extend_from_slice(&days.to_be_bytes());
+        }
+        RangeSub::Timestamp | RangeSub::TimestampTz => {
+            let us = match infinite(v) {
+                Some(true) => i64::MAX,
+                Some(false) => i64::MIN,
+                None => {
+                    let (us, had_offset) = crate::value::civil::parse_timestamp(
+                        &astronomical_year(v).ok_or_else(bad)?,
+                    )
+                    .ok_or_else(bad)?;
+                    // PostgreSQL would drop an offset given to a timestamp without time
+                    // zone; refused here rather than lost.
+                    if had_offset && sub == RangeSub::Timestamp {
+                        return Err(bad());
+                    }
+                    us.checked_sub(PG_EPOCH_US).ok_or_else(bad)?
+                }
+            };
+            out.extend_from_slice(&us.to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// A date or timestamp text with PostgreSQL's era suffix (`0044-03-15 BC`,
+/// `0001-01-01 00:00:00+00 BC`) rewritten with an astronomical year (`-0043-03-15`),
+/// which the date parsers take; other texts unchanged. None for a malformed year.
+fn astronomical_year(v: &str) -> Option<String> {
+    let Some(body) = v
+        .strip_suffix(" BC")
+        .or_else(|| v.strip_suffix(" bc"))
+        .map(|b| b.trim_end_matches(is_c_space))
+    else {
+        return Some(v.to_string());
+    };
+    let dash = body.find('-')?;
+    let year: i64 = body[..dash].parse().ok().filter(|y| *y >= 1)?;
+    let astro = 1 - year;
+    Some(if astro < 0 {
+        format!("-{:04}{}", -astro, &body[dash..])
+    } else {
+        format!("0000{}", &body[dash..])
+    })
+}
+
+/// The ranges of a multirange's text (`{[1,3), [5,7)}`, `{}`), each as its own text;
+/// None when the braces, commas or quotes do not match.
+fn split_multirange(text: &str) -> Option<Vec<&str>> {
+    let inner = text
+        .trim_matches(is_c_space)
+        .strip_prefix('{')?
+        .strip_suffix('}')?;
+    let mut ranges = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut quoted = false;
+    let mut need_comma = false;
+    let mut it = inner.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if let Some(s) = start {
+            match c {
+                '\\' => {
+                    it.next()?;
+                }
+                '"' if !quoted => quoted = true,
+                '"' if matches!(it.peek(), Some((_, '"'))) => {
+                    it.next();
+                }
+                '"' => quoted = false,
+                ']' | ')' if !quoted => {
+                    ranges.push(&inner[s..=i]);
+                    start = None;
+                    need_comma = true;
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            c if is_c_space(c) => {}
+            ',' if need_comma => need_comma = false,
+            '[' | '(' if !need_comma => start = Some(i),
+            'e' | 'E'
+                if !need_comma
+                    && inner
+                        .get(i..i + 5)
+                        .is_some_and(|w| w.eq_ignore_ascii_case("empty")) =>
+            {
+                ranges.push(&inner[i..i + 5]);
+                for _ in 0..4 {
+                    it.next();
+                }
+                need_comma = true;
+            }
+            _ => return None,
+        }
+    }
+    // Unfinished range, or a comma with no range after it.
+    (start.is_none() && (need_comma || ranges.is_empty())).then_some(ranges)
 }
 
 /// `HH:MM[:SS[.ffffff]]` then an offset `±HH[:MM[:SS]]` (or `Z`), one or two digits
@@ -2230,11 +2555,20 @@ mod tests {
             let err = text(bad).unwrap_err();
             assert_eq!(err.kind, crate::error::ErrorKind::Data, "{bad}");
             assert!(err.message.contains(bad), "{bad}: {}", err.message);
-            assert!(err.message.contains("out of PostgreSQL's numeric range"), "{bad}");
+            assert!(
+                err.message.contains("out of PostgreSQL's numeric range"),
+                "{bad}"
+            );
         }
         assert_eq!(text("0e2000000000").ok().as_deref(), Some("0"));
         for bad in ["1e", "1e+", "1e1.5", "e5", "1e 5"] {
-            assert!(text(bad).unwrap_err().message.contains("is not a decimal number"), "{bad}");
+            assert!(
+                text(bad)
+                    .unwrap_err()
+                    .message
+                    .contains("is not a decimal number"),
+                "{bad}"
+            );
         }
     }
 
@@ -2245,6 +2579,101 @@ mod tests {
             0xab
         );
         assert!(parse_uuid("nope").is_none());
+    }
+
+    #[test]
+    fn ranges_encode_from_the_text_the_reader_gives() {
+        use super::super::decode::{format_special, PgKind};
+        let round = |sub: RangeSub, multi: bool, t: &str| {
+            let (special, kind) = if multi {
+                (Special::Multirange(sub), PgKind::Multirange(sub))
+            } else {
+                (Special::Range(sub), PgKind::Range(sub))
+            };
+            let mut out = Vec::new();
+            encode_special(special, t, &mut out).map(|()| format_special(kind, &out))
+        };
+        for (sub, text) in [
+            (RangeSub::Int4, "[1,5)"),
+            (RangeSub::Int4, "empty"),
+            (RangeSub::Int4, "(,)"),
+            (RangeSub::Int8, "[-9223372036854775808,9223372036854775807]"),
+            (RangeSub::Numeric, "[-0.001,12345678901234567890.123456789]"),
+            (RangeSub::Numeric, "[NaN,Infinity]"),
+            (RangeSub::Date, "[-infinity,2024-02-29)"),
+            (RangeSub::Date, "[\"0001-01-01 BC\",10000-01-01)"),
+            (
+                RangeSub::Timestamp,
+                "[\"0044-03-15 12:00:00 BC\",\"2024-01-01 00:00:00.5\")",
+            ),
+            (
+                RangeSub::TimestampTz,
+                "(\"2023-12-31 23:00:00+00\",infinity]",
+            ),
+        ] {
+            assert_eq!(
+                round(sub, false, text).unwrap().as_deref(),
+                Some(text),
+                "{text}"
+            );
+        }
+        // Other spellings PostgreSQL takes: spaces, an inclusive unbounded end, offsets,
+        // quotes around plain bounds, "" for a quote.
+        for (sub, text, read) in [
+            (RangeSub::Int4, "  [ 1 , 5 ]  ", "[1,5]"),
+            (RangeSub::Int4, "[,5]", "(,5]"),
+            (RangeSub::Int4, "EMPTY", "empty"),
+            (RangeSub::Int4, "[\"1\",\"2\")", "[1,2)"),
+            (
+                RangeSub::TimestampTz,
+                "[2024-01-01 01:00+02,2024-01-01T00:00:00Z)",
+                "[\"2023-12-31 23:00:00+00\",\"2024-01-01 00:00:00+00\")",
+            ),
+        ] {
+            assert_eq!(
+                round(sub, false, text).unwrap().as_deref(),
+                Some(read),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            round(RangeSub::Int4, true, " { [1,3) , [5,7),empty } ")
+                .unwrap()
+                .as_deref(),
+            Some("{[1,3),[5,7),empty}")
+        );
+        assert_eq!(
+            round(RangeSub::Int4, true, "{}").unwrap().as_deref(),
+            Some("{}")
+        );
+        for (sub, multi, bad) in [
+            (RangeSub::Int4, false, "[1,5"),
+            (RangeSub::Int4, false, "1,5)"),
+            (RangeSub::Int4, false, "[a,5)"),
+            (RangeSub::Int4, false, "[1,5)x"),
+            (RangeSub::Int4, false, "[1,2,3)"),
+            (RangeSub::Int4, false, "[\"1,5)"),
+            (RangeSub::Int4, false, "[4294967296,)"),
+            (RangeSub::Int4, false, ""),
+            (RangeSub::Timestamp, false, "[2024-01-01 00:00:00+02,)"),
+            (RangeSub::Date, false, "[0000-01-01 BC,)"),
+            (RangeSub::Date, false, "[2024-02-30,)"),
+            (RangeSub::Numeric, false, "[1e140000,)"),
+            (RangeSub::Int4, true, "{[1,2),}"),
+            (RangeSub::Int4, true, "{[1,2)[3,4)}"),
+            (RangeSub::Int4, true, "{emptä}"),
+            (RangeSub::Int4, true, "{,}"),
+            (RangeSub::Int4, true, "[1,2)"),
+            (RangeSub::Int4, true, "{[1,2)"),
+        ] {
+            let err = round(sub, multi, bad).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Data, "{bad}");
+            assert!(
+                err.message.contains(&format!("{bad:?}")),
+                "{bad}: {}",
+                err.message
+            );
+        }
     }
 
     #[test]
