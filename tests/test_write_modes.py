@@ -738,6 +738,9 @@ def test_column_names_follow_the_engines_case_rules(
     if engine == "postgres":
         with pytest.raises(sqlarrow.ConfigError, match='case-sensitive: the table has "ID"'):
             conn.write(f"{p}c", data)
+        # Names differing in case are two columns here.
+        conn.write(f"{p}both", pa.table({"a": [1], "A": [2]}), mode="create")
+        assert rows(conn, f"select * from {p}both") == [{"a": 1, "A": 2}]
         return
     assert conn.write(f"{p}c", data).rows_written == 2
     res = conn.write(
@@ -749,9 +752,15 @@ def test_column_names_follow_the_engines_case_rules(
         {"ID": 2, "Name": "B"},
         {"ID": 3, "Name": "c"},
     ]
-    # two input columns that are one column to the database
-    with pytest.raises(sqlarrow.ConfigError, match='two input columns map to table column "ID"'):
-        conn.write(f"{p}c", pa.table({"id": [4], "ID": [5]}))
+    # two input columns that are one column to the database, into a table that exists
+    # or one to create (where the server said "Duplicate column name")
+    twice = pa.table({"id": [4], "ID": [5]})
+    for table, mode in [(f"{p}c", "append"), (f"{p}new", "create")]:
+        with pytest.raises(
+            sqlarrow.ConfigError, match='input columns "id" and "ID" differ only in case'
+        ):
+            conn.write(table, twice, mode=mode)  # type: ignore[arg-type]
+    assert not conn.table_exists(f"{p}new")
 
 
 def test_skip_sets_aside_text_too_long_for_its_column(

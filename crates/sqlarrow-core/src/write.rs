@@ -1003,6 +1003,17 @@ pub fn fold_name_case(
     table_columns: &[&str],
 ) -> Result<Option<WriteOptions>> {
     let names = mapped_names(schema, &opts.column_map)?;
+    // Two input names that differ only in case would name one column: the server's
+    // "Duplicate column name" on create, or both written to one column.
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for n in &names {
+        if let Some(first) = seen.insert(n.to_lowercase(), n) {
+            return Err(Error::config(format!(
+                "input columns {first:?} and {n:?} differ only in case, and this database's \
+                 column names ignore case: rename one (column_map={{{n:?}: ...}})"
+            )));
+        }
+    }
     let mut out: Option<WriteOptions> = None;
     for (f, n) in schema.fields().iter().zip(&names) {
         let Some(hit) = match_name(n, table_columns.iter().copied()).map(|i| table_columns[i])
@@ -1196,6 +1207,22 @@ mod tests {
         assert!(fold_name_case(&schema, &opts, &["Id", "id", "iD"])
             .unwrap()
             .is_none());
+        // Two input columns equal ignoring case (after column_map): refused by name.
+        let two = std::sync::Arc::new(arrow_schema::Schema::new(vec![
+            arrow_schema::Field::new("a", DataType::Int64, true),
+            arrow_schema::Field::new("x", DataType::Int64, true),
+        ]));
+        let mapped = WriteOptions {
+            column_map: [("x".to_string(), "A".to_string())].into_iter().collect(),
+            ..Default::default()
+        };
+        let err = fold_name_case(&two, &mapped, &[]).unwrap_err();
+        assert_eq!(err.kind, crate::error::ErrorKind::Config);
+        assert!(
+            err.message.contains(r#""a" and "A" differ only in case"#),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
