@@ -441,6 +441,26 @@ def test_timedelta_params_bind_as_time(my: MySQLConnector) -> None:
     assert scalar(my, "SELECT TIME_TO_SEC(?) AS s", [dt.timedelta(seconds=-90)]) == -90
 
 
+def test_timedelta_params_past_time_range_are_refused(my: MySQLConnector) -> None:
+    """A TIME holds -838:59:59 to 838:59:59. The server clamped a longer duration
+    parameter without an error (40 days was inserted as 838:59:59); now it is a
+    ParameterError, as write() already refuses such durations, on every path."""
+    my.execute("create table tr (t time(6))")
+    edge = dt.timedelta(hours=838, minutes=59, seconds=59)
+    my.execute("insert into tr values (?)", [edge])
+    my.execute("insert into tr values (?)", [-edge])
+    for bad in [dt.timedelta(days=40), edge + dt.timedelta(microseconds=1), -edge * 2]:
+        with pytest.raises(sqlarrow.ParameterError, match="outside MySQL's TIME range"):
+            my.execute("insert into tr values (?)", [bad])
+        with pytest.raises(sqlarrow.ParameterError, match="outside MySQL's TIME range"):
+            my.query("select ? as t", [bad])
+        with my.transaction() as tx, pytest.raises(sqlarrow.ParameterError):
+            tx.execute("insert into tr values (?)", [bad])
+        with pytest.raises(sqlarrow.ParameterError):
+            my.executemany("insert into tr values (?)", [[edge], [bad]])
+    assert scalar(my, "select count(*) as c from tr") == 2
+
+
 def test_wrong_param_count(my: MySQLConnector) -> None:
     with pytest.raises(sqlarrow.ParameterError):
         my.query("SELECT ? AS a, ? AS b", [1])

@@ -50,6 +50,9 @@ pub fn to_my_value(v: &Value) -> Result<MyValue> {
         Value::Bytes(b) => MyValue::Bytes(b.clone()),
         Value::Date(days) => date_value(*days as i64, 0, "date")?,
         Value::Time(us) | Value::Duration(us) => {
+            // The server would clamp a longer one to ±838:59:59 without an error (a
+            // 40-day duration was inserted as 838:59:59).
+            super::write::check_time_range(*us).map_err(|e| Error::parameter(e.message))?;
             let neg = *us < 0;
             let a = us.unsigned_abs();
             let secs = a / 1_000_000;
@@ -124,5 +127,20 @@ mod tests {
         );
         let e = to_params(&Params(vec![Value::Int(1), Value::Date(i32::MAX)])).unwrap_err();
         assert!(e.message.starts_with("parameter 2"), "{}", e.message);
+        // TIME holds ±838:59:59; past it the server would clamp without an error.
+        let max = (838 * 3600 + 59 * 60 + 59) * 1_000_000;
+        assert_eq!(
+            to_my_value(&Value::Duration(-max)).unwrap(),
+            MyValue::Time(true, 34, 22, 59, 59, 0)
+        );
+        for us in [max + 1, -max - 1, 40 * 86_400_000_000, i64::MIN] {
+            let e = to_my_value(&Value::Duration(us)).unwrap_err();
+            assert_eq!(e.kind, crate::error::ErrorKind::Parameter);
+            assert!(
+                e.message.contains("outside MySQL's TIME range"),
+                "{}",
+                e.message
+            );
+        }
     }
 }
