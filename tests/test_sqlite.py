@@ -221,8 +221,21 @@ def test_booleans_and_timestamps_formats(lite: sqlarrow.Connector) -> None:
     ]
     # 2 in a BOOLEAN column was read as true, and lost.
     lite.execute("insert into f (b) values (2)")
-    with pytest.raises(sqlarrow.DataError, match="CAST"):
+    # The message names the declared type as written (it showed an internal name,
+    # "declared Bool", and "declared Int" for an expression that declares nothing).
+    with pytest.raises(
+        sqlarrow.DataError,
+        match=r'column "b" \(declared BOOLEAN\) holds an INTEGER value at row 3 .*CAST',
+    ):
         lite.query("select b from f").to_pylist()
+    with pytest.raises(
+        sqlarrow.DataError,
+        match=r'column "e" \(typed Int from its first values\) holds a TEXT value at row 2',
+    ):
+        with lite.stream(
+            "select coalesce(column1, 0) as e from (values (1), (2), ('x'))", batch_size=2
+        ) as batches:
+            list(batches)
     assert lite.query("select cast(b as int) as b from f where b = 2").to_pylist() == [{"b": 2}]
 
 

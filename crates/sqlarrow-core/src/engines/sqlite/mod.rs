@@ -443,6 +443,9 @@ enum Col {
 
 struct Column {
     name: String,
+    /// The declared type as written (`NUMERIC`, `varchar(20)`), for messages; `None`
+    /// for an expression, typed from its first values.
+    decl: Option<String>,
     kind: Kind,
     dt: DataType,
     col: Col,
@@ -462,7 +465,7 @@ fn storage_name(v: &ValueRef<'_>) -> &'static str {
 const US_PER_DAY: i64 = 86_400_000_000;
 
 impl Column {
-    fn new(name: String, kind: Kind, cap: usize) -> Self {
+    fn new(name: String, decl: Option<String>, kind: Kind, cap: usize) -> Self {
         let col = match kind {
             Kind::Int | Kind::Time | Kind::Timestamp | Kind::TimestampTz => {
                 Col::I64(PrimBuf::with_capacity(cap))
@@ -477,6 +480,7 @@ impl Column {
         let dt = field_for(&name, kind).data_type().clone();
         Column {
             name,
+            decl,
             kind,
             dt,
             col,
@@ -502,11 +506,17 @@ impl Column {
                     self.name
                 )
             }
-            _ => format!(
-                "column \"{}\" (declared {:?}) holds {article} {storage} value at row {row} that \
-                 cannot be converted; CAST it in SQL",
-                self.name, self.kind
-            ),
+            _ => {
+                let typed = match &self.decl {
+                    Some(d) => format!("declared {d}"),
+                    None => format!("typed {:?} from its first values", self.kind),
+                };
+                format!(
+                    "column \"{}\" ({typed}) holds {article} {storage} value at row {row} that \
+                     cannot be converted; CAST it in SQL",
+                    self.name
+                )
+            }
         };
         Error::data(message).with_detail("column", self.name.clone())
     }
@@ -1056,11 +1066,12 @@ fn read_rows(
                 .unwrap_or_default()
         })
         .collect();
-    let mut kinds: Vec<Kind> = stmt
+    let decls: Vec<Option<String>> = stmt
         .columns()
         .iter()
-        .map(|c| kind_from_decl(c.decl_type()))
+        .map(|c| c.decl_type().map(str::to_string))
         .collect();
+    let mut kinds: Vec<Kind> = decls.iter().map(|d| kind_from_decl(d.as_deref())).collect();
     let mut rows = stmt.raw_query();
     // Undeclared columns are typed from the first batch: buffer it before announcing the schema.
     let mut first: Vec<Vec<rusqlite::types::Value>> = Vec::new();
@@ -1114,7 +1125,8 @@ fn read_rows(
     let mut cols: Vec<Column> = names
         .iter()
         .zip(&kinds)
-        .map(|(n, k)| Column::new(n.clone(), *k, batch_size))
+        .zip(&decls)
+        .map(|((n, k), d)| Column::new(n.clone(), d.clone(), *k, batch_size))
         .collect();
     let mut n = 0usize;
     let mut row_index = 0usize;
