@@ -277,3 +277,29 @@ def test_polars_null_columns_write(pg: sqlarrow.Connector, pg_schema: str) -> No
         {"a": 1, "n": None},
         {"a": 2, "n": None},
     ]
+
+
+def test_polars_128_bit_integers_write_as_decimal(pg: sqlarrow.Connector, pg_schema: str) -> None:
+    """polars exports Int128/UInt128 in a format of its own (`_pli128`) that the C data
+    interface does not define: the write failed with "The datatype _pli128 is still not
+    supported". They now write as DECIMAL(38, 0); a value past 38 digits is a DataError
+    naming the column, and nothing lands."""
+    t = f'"{pg_schema}".wide'
+    df = pl.DataFrame(
+        {
+            "i": pl.Series([2**100, -(2**100), None], dtype=pl.Int128),
+            "u": pl.Series([2**120, 0, 1], dtype=pl.UInt128),
+            "n": [1, 2, 3],
+        }
+    )
+    assert pg.write(t, df).rows_written == 3
+    assert pg.get_schema("wide", pg_schema).columns[0].type == "DECIMAL(38,0)"
+    assert pg.query(f"select i, u from {t} order by n").to_pylist() == [
+        {"i": Decimal(2**100), "u": Decimal(2**120)},
+        {"i": Decimal(-(2**100)), "u": Decimal(0)},
+        {"i": None, "u": Decimal(1)},
+    ]
+    too_big = pl.DataFrame({"i": pl.Series([1, 2**127 - 1], dtype=pl.Int128), "n": [4, 5]})
+    with pytest.raises(sqlarrow.DataError, match="'i': a 128-bit integer column .* 38 digits"):
+        pg.write(t, too_big)
+    assert pg.query(f"select count(*) as c from {t}").to_pylist() == [{"c": 3}]

@@ -42,8 +42,10 @@ def arrow_input(data: Any) -> Any:
     ``__arrow_c_stream__`` / ``__arrow_c_array__`` as is; a pandas DataFrame without
     them (pandas < 2.2) through pyarrow; a list of dicts through pyarrow."""
     type_name = f"{type(data).__module__}.{type(data).__qualname__}"
-    if type_name == "polars.dataframe.frame.DataFrame" and _has_polars_null(data):
-        return _polars_with_nulls(data)
+    if type_name == "polars.dataframe.frame.DataFrame":
+        data = _polars_without_int128(data)
+        if _has_polars_null(data):
+            return _polars_with_nulls(data)
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
         return data
     if type_name.startswith("pandas.") or isinstance(data, list):
@@ -62,6 +64,28 @@ def arrow_input(data: Any) -> Any:
         f"data must be an Arrow table, record batch or stream (anything with "
         f"__arrow_c_stream__: pyarrow, polars, pandas >= 2.2, DuckDB), not {type_name}"
     )
+
+
+def _polars_without_int128(df: Any) -> Any:
+    """polars exports ``Int128``/``UInt128`` columns in a format of its own
+    (``_pli128``) that the Arrow C data interface does not define; as ``Decimal(38, 0)``
+    they keep every value up to 38 digits and write as ``NUMERIC(38,0)``/``DECIMAL(38,0)``.
+    A larger value is a DataError naming the column, not a cut."""
+    wide = [n for n, t in zip(df.columns, df.dtypes) if str(t) in ("Int128", "UInt128")]
+    if not wide:
+        return df
+    import polars as pl
+
+    try:
+        return df.with_columns(pl.col(n).cast(pl.Decimal(38, 0), strict=True) for n in wide)
+    except pl.exceptions.PolarsError as exc:
+        from .exceptions import DataError
+
+        raise DataError(
+            f"polars {', '.join(repr(n) for n in wide)}: a 128-bit integer column is "
+            f"written as DECIMAL(38, 0), and a value has more than 38 digits "
+            f"({str(exc).splitlines()[0]})"
+        ) from exc
 
 
 def _has_polars_null(df: Any) -> bool:
