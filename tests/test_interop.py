@@ -300,6 +300,6 @@ def test_polars_128_bit_integers_write_as_decimal(pg: sqlarrow.Connector, pg_sch
         {"i": None, "u": Decimal(1)},
     ]
     too_big = pl.DataFrame({"i": pl.Series([1, 2**127 - 1], dtype=pl.Int128), "n": [4, 5]})
-    with pytest.raises(sqlarrow.DataError, match="'i': a 128-bit integer column .* 38 digits"):
+    with pytest.raises(sqlarrow.DataError, match=r"'i': a 128-bit integer column .* 38 digits"):
         pg.write(t, too_big)
     assert pg.query(f"select count(*) as c from {t}").to_pylist() == [{"c": 3}]

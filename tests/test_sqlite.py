@@ -228,14 +228,15 @@ def test_booleans_and_timestamps_formats(lite: sqlarrow.Connector) -> None:
         match=r'column "b" \(declared BOOLEAN\) holds an INTEGER value at row 3 .*CAST',
     ):
         lite.query("select b from f").to_pylist()
-    with pytest.raises(
-        sqlarrow.DataError,
-        match=r'column "e" \(typed Int from its first values\) holds a TEXT value at row 2',
+    mixed = "select coalesce(column1, 0) as e from (values (1), (2), ('x'))"
+    with (
+        pytest.raises(
+            sqlarrow.DataError,
+            match=r'column "e" \(typed Int from its first values\) holds a TEXT value at row 2',
+        ),
+        lite.stream(mixed, batch_size=2) as batches,
     ):
-        with lite.stream(
-            "select coalesce(column1, 0) as e from (values (1), (2), ('x'))", batch_size=2
-        ) as batches:
-            list(batches)
+        list(batches)
     assert lite.query("select cast(b as int) as b from f where b = 2").to_pylist() == [{"b": 2}]
 
 
