@@ -178,6 +178,11 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
         "STRING",
         "also int4range, int8range, numrange, daterange, tsrange and their multiranges; read as text (`[1,5)`, `empty`, `{[1,3),[5,7)}`), and written from it",
     ),
+    r(
+        "point",
+        "STRING",
+        "also line, lseg, box, path, polygon and circle; read as text (`(1,2)`, `<(0,0),1.5>`), and written from it",
+    ),
     r("bytea", "BINARY", ""),
     r("date", "DATE", ""),
     r("time", "TIME", ""),
@@ -481,7 +486,8 @@ pub fn pg_canonical(info: &PgTypeInfo<'_>) -> Option<LogicalType> {
             | "tsquery" | "char" | "bit" | "varbit" | "timetz" | "pg_lsn" | "ltree" | "lquery"
             | "ltxtquery" | "int4range" | "int8range" | "numrange" | "daterange" | "tsrange"
             | "tstzrange" | "int4multirange" | "int8multirange" | "nummultirange"
-            | "datemultirange" | "tsmultirange" | "tstzmultirange" => L::String(None),
+            | "datemultirange" | "tsmultirange" | "tstzmultirange" | "point" | "line" | "lseg"
+            | "box" | "path" | "polygon" | "circle" => L::String(None),
             "bytea" | "varbyte" => L::Binary(None),
             "date" => L::Date,
             "time" => L::Time,

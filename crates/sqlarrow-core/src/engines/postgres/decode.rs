@@ -81,6 +81,20 @@ pub enum PgKind {
     Range(RangeSub),
     /// A built-in multirange (`int4multirange`, ...): its text (`{[1,3),[5,7)}`).
     Multirange(RangeSub),
+    /// A geometric type (`point`, `box`, ...): its text (`(1,2)`, `<(0,0),1.5>`).
+    Geometry(Geo),
+}
+
+/// PostgreSQL's geometric types.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Geo {
+    Point,
+    Line,
+    Lseg,
+    Box,
+    Path,
+    Polygon,
+    Circle,
 }
 
 /// The element type of a range that can be read.
@@ -162,6 +176,13 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
         Type::BIT | Type::VARBIT => Bits,
         Type::TIMETZ => TimeTz,
         Type::PG_LSN => Lsn,
+        Type::POINT => Geometry(Geo::Point),
+        Type::LINE => Geometry(Geo::Line),
+        Type::LSEG => Geometry(Geo::Lseg),
+        Type::BOX => Geometry(Geo::Box),
+        Type::PATH => Geometry(Geo::Path),
+        Type::POLYGON => Geometry(Geo::Polygon),
+        Type::CIRCLE => Geometry(Geo::Circle),
         _ => match ty.kind() {
             Kind::Enum(_) => Enum,
             Kind::Domain(base) => return kind_of(base, typmod),
@@ -209,7 +230,7 @@ pub fn field_for(name: &str, kind: PgKind) -> Field {
         Void => DataType::Null,
         Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
         Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | UuidText | Bits | TimeTz | Lsn
-        | VersionedText | Range(_) | Multirange(_) => DataType::Utf8,
+        | VersionedText | Range(_) | Multirange(_) | Geometry(_) => DataType::Utf8,
         Uuid => return uuid_field(name, true),
         Json | Jsonb | Hstore => return json_field(name, true),
     };
@@ -312,7 +333,7 @@ impl ColumnDecoder {
                 index: Default::default(),
             })),
             Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | Bits | TimeTz | Lsn
-            | VersionedText | Hstore | Range(_) | Multirange(_) => {
+            | VersionedText | Hstore | Range(_) | Multirange(_) | Geometry(_) => {
                 Buf::Var(VarBuf::with_capacity(capacity, capacity * 16))
             }
             UuidText => Buf::Var(VarBuf::with_capacity(capacity, capacity * 36)),
@@ -396,7 +417,8 @@ impl ColumnDecoder {
                 | PgKind::VersionedText
                 | PgKind::Hstore
                 | PgKind::Range(_)
-                | PgKind::Multirange(_),
+                | PgKind::Multirange(_)
+                | PgKind::Geometry(_),
             ) => {
                 let text = format_special(kind, v).ok_or_else(bad)?;
                 b.push(text.as_bytes())?
@@ -904,6 +926,7 @@ pub(crate) fn format_special(kind: PgKind, v: &[u8]) -> Option<String> {
             out.push('}');
             (pos == v.len()).then_some(out)
         }
+        PgKind::Geometry(geo) => format_geometry(geo, v),
         PgKind::Range(sub) => {
             let mut out = String::with_capacity(v.len() * 2 + 8);
             format_range(sub, v, &mut out)?;
@@ -932,6 +955,214 @@ pub(crate) fn format_special(kind: PgKind, v: &[u8]) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// PostgreSQL's text of a geometric value in binary form (`point_send` and kin): its
+/// coordinates as `float8out` prints them.
+fn format_geometry(geo: Geo, v: &[u8]) -> Option<String> {
+    let f = |at: usize| -> Option<f64> {
+        Some(f64::from_be_bytes(v.get(at..at + 8)?.try_into().ok()?))
+    };
+    let point = |out: &mut String, at: usize| -> Option<()> {
+        let (x, y) = (f(at)?, f(at + 8)?);
+        out.push('(');
+        out.push_str(&float8_text(x));
+        out.push(',');
+        out.push_str(&float8_text(y));
+        out.push(')');
+        Some(())
+    };
+    let floats = |n: usize| (v.len() == n * 8).then_some(());
+    let mut out = String::with_capacity(v.len() * 3);
+    match geo {
+        Geo::Point => {
+            floats(2)?;
+            point(&mut out, 0)?;
+        }
+        Geo::Line => {
+            floats(3)?;
+            out.push('{');
+            out.push_str(&float8_text(f(0)?));
+            out.push(',');
+            out.push_str(&float8_text(f(8)?));
+            out.push(',');
+            out.push_str(&float8_text(f(16)?));
+            out.push('}');
+        }
+        Geo::Lseg | Geo::Box => {
+            floats(4)?;
+            let (open, close) = if geo == Geo::Lseg {
+                ("[", "]")
+            } else {
+                ("", "")
+            };
+            out.push_str(open);
+            point(&mut out, 0)?;
+            out.push(',');
+            point(&mut out, 16)?;
+            out.push_str(close);
+        }
+        Geo::Circle => {
+            floats(3)?;
+            out.push('<');
+            point(&mut out, 0)?;
+            out.push(',');
+            out.push_str(&float8_text(f(16)?));
+            out.push('>');
+        }
+        Geo::Path | Geo::Polygon => {
+            let (closed, at) = if geo == Geo::Path {
+                (*v.first()? != 0, 1)
+            } else {
+                (true, 0)
+            };
+            let n = usize::try_from(be_i32(v.get(at..at + 4)?)).ok()?;
+            if v.len() != at + 4 + n.checked_mul(16)? {
+                return None;
+            }
+            out.push(if closed { '(' } else { '[' });
+            for i in 0..n {
+                if i > 0 {
+                    out.push(',');
+                }
+                point(&mut out, at + 4 + i * 16)?;
+            }
+            out.push(if closed { ')' } else { ']' });
+        }
+    }
+    Some(out)
+}
+
+/// A `float8` as PostgreSQL prints it (`extra_float_digits` 1, the default): the
+/// shortest digits that read back as the same number, in fixed notation for decimal
+/// exponents -4 to 14 and as `1.5e+300` otherwise; `NaN`, `Infinity`, `-Infinity`.
+pub(crate) fn float8_text(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // PostgreSQL's Ryu prints the fewest digits strictly inside the interval of values
+    // that read back as `x`, correctly rounded (ties to even). Rust's `{:e}` gives the
+    // fewest digits for that interval with its ends included, and may break a tie the
+    // other way: from that length on, take the correctly rounded digits (`{:.Ne}`
+    // rounds ties to even) until they are strictly inside; 17 digits always are.
+    let shortest = format!("{x:e}");
+    let len = shortest
+        .split('e')
+        .next()
+        .map_or(1, |m| m.chars().filter(char::is_ascii_digit).count())
+        .max(1);
+    let sci = (len - 1..17)
+        .map(|p| format!("{x:.p$e}"))
+        .find(|c| c.parse::<f64>().ok() == Some(x) && !at_midpoint(x, c))
+        .unwrap_or(shortest);
+    // `{:.Ne}` keeps trailing zeros; Ryu's digits have none.
+    let sci = match sci.split_once('e') {
+        Some((m, e)) if m.contains('.') => {
+            format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+        }
+        _ => sci,
+    };
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut out = String::from(sign);
+    if (-4..15).contains(&exp) {
+        if exp < 0 {
+            out.push_str("0.");
+            out.push_str(&"0".repeat((-exp - 1) as usize));
+            out.push_str(&digits);
+        } else {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                out.push_str(&digits);
+                out.push_str(&"0".repeat(int_len - digits.len()));
+            } else {
+                out.push_str(&digits[..int_len]);
+                out.push('.');
+                out.push_str(&digits[int_len..]);
+            }
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exp.unsigned_abs()));
+    }
+    out
+}
+
+/// Whether the decimal `sci` (`d.ddde±k`, as `{:e}` writes it) is exactly halfway
+/// between `x` and a neighbouring double: exact dyadic arithmetic on `odd × 2^j`.
+fn at_midpoint(x: f64, sci: &str) -> bool {
+    // x and a neighbour as (significand, binary exponent).
+    fn parts(v: f64) -> (u128, i32) {
+        let bits = v.abs().to_bits();
+        let (e, f) = ((bits >> 52) as i32, u128::from(bits & ((1 << 52) - 1)));
+        if e == 0 {
+            (f, -1074)
+        } else {
+            (f | (1 << 52), e - 1075)
+        }
+    }
+    // odd × 2^j of a positive dyadic value m × 2^e.
+    fn odd(m: u128, e: i32) -> (u128, i32) {
+        let tz = m.trailing_zeros();
+        (m >> tz, e + tz as i32)
+    }
+    let Some((mant, exp)) = sci.trim_start_matches('-').split_once('e') else {
+        return false;
+    };
+    let Ok(exp) = exp.parse::<i32>() else {
+        return false;
+    };
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let Ok(d) = digits.parse::<u128>() else {
+        return false;
+    };
+    if d == 0 {
+        return false;
+    }
+    // The decimal value d × 10^k as odd × 2^j, if it is dyadic at all.
+    let k = exp - (digits.len() as i32 - 1);
+    let decimal = if k >= 0 {
+        match 5u128.checked_pow(k as u32).and_then(|p| d.checked_mul(p)) {
+            Some(v) => odd(v, k),
+            None => return false,
+        }
+    } else {
+        match 5u128.checked_pow(k.unsigned_abs()) {
+            Some(p) if d % p == 0 => odd(d / p, k),
+            _ => return false,
+        }
+    };
+    let (mx, ex) = parts(x);
+    let a = x.abs();
+    [
+        f64::from_bits(a.to_bits() + 1),
+        f64::from_bits(a.to_bits().wrapping_sub(1)),
+    ]
+    .into_iter()
+    .filter(|n| n.is_finite() && *n > 0.0 && a.to_bits() > 0)
+    .any(|n| {
+        let (mn, en) = parts(n);
+        let e0 = ex.min(en);
+        let sum = (mx << (ex - e0)) + (mn << (en - e0));
+        odd(sum, e0 - 1) == decimal
+    })
 }
 
 /// Append PostgreSQL's text of one range in binary form (`range_send`): a flags byte,
@@ -1787,7 +2018,105 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(kind_of(&Type::POINT, -1), None);
+        assert_eq!(
+            kind_of(&Type::POINT, -1),
+            Some(PgKind::Geometry(Geo::Point))
+        );
+    }
+
+    #[test]
+    // The literals are the exact values whose printing is in question.
+    #[allow(clippy::excessive_precision)]
+    fn float8_text_as_postgres_prints_it() {
+        // Each pair is a value and PostgreSQL 15's `float8::text` of it.
+        for (x, pg) in [
+            (4.3618846783207856e16, "4.3618846783207856e+16"),
+            (1e15, "1e+15"),
+            (1e14, "100000000000000"),
+            (0.0001, "0.0001"),
+            (1e-5, "1e-05"),
+            (0.1, "0.1"),
+            (1.5e300, "1.5e+300"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (2.2250738585072014e-308, "2.2250738585072014e-308"),
+            (123456.789, "123456.789"),
+            (-0.000123, "-0.000123"),
+            (9007199254740993.0, "9.007199254740992e+15"),
+            // Two 17-digit candidates equally close: the even one.
+            (1368965689383259.25, "1.3689656893832592e+15"),
+            (1e22, "1e+22"),
+            // 1e23 is halfway between two doubles: PostgreSQL prints the digits
+            // strictly inside the interval.
+            (1e23, "9.999999999999999e+22"),
+            (-0.0, "-0"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ] {
+            assert_eq!(float8_text(x), pg, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn geometric_text_and_malformed_values() {
+        let floats = |xs: &[f64]| xs.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
+        let text = |geo, v: &[u8]| format_special(PgKind::Geometry(geo), v);
+        assert_eq!(
+            text(Geo::Point, &floats(&[1.0, -2.5])).as_deref(),
+            Some("(1,-2.5)")
+        );
+        assert_eq!(
+            text(Geo::Line, &floats(&[1.0, -1.0, 0.0])).as_deref(),
+            Some("{1,-1,0}")
+        );
+        assert_eq!(
+            text(Geo::Lseg, &floats(&[0.0, 0.0, 1.0, 1.0])).as_deref(),
+            Some("[(0,0),(1,1)]")
+        );
+        assert_eq!(
+            text(Geo::Box, &floats(&[1.0, 1.0, 0.0, 0.0])).as_deref(),
+            Some("(1,1),(0,0)")
+        );
+        assert_eq!(
+            text(Geo::Circle, &floats(&[1.0, 2.0, 3.0])).as_deref(),
+            Some("<(1,2),3>")
+        );
+        let path = |closed: u8, pts: &[f64]| {
+            [
+                &[closed][..],
+                &((pts.len() / 2) as i32).to_be_bytes(),
+                &floats(pts),
+            ]
+            .concat()
+        };
+        assert_eq!(
+            text(Geo::Path, &path(0, &[0.0, 0.0, 1.0, 1.0])).as_deref(),
+            Some("[(0,0),(1,1)]")
+        );
+        assert_eq!(
+            text(Geo::Path, &path(1, &[0.0, 0.0])).as_deref(),
+            Some("((0,0))")
+        );
+        assert_eq!(
+            text(Geo::Polygon, &path(1, &[0.5, 0.25])[1..]).as_deref(),
+            Some("((0.5,0.25))")
+        );
+        // Wrong widths, a count the bytes cannot hold, a truncated point: malformed.
+        for (geo, bad) in [
+            (Geo::Point, floats(&[1.0])),
+            (Geo::Circle, floats(&[1.0, 2.0])),
+            (
+                Geo::Path,
+                [&[0u8][..], &i32::MAX.to_be_bytes(), &floats(&[1.0, 2.0])].concat(),
+            ),
+            (
+                Geo::Polygon,
+                [&2i32.to_be_bytes()[..], &floats(&[1.0, 2.0, 3.0])].concat(),
+            ),
+            (Geo::Path, vec![]),
+        ] {
+            assert_eq!(text(geo, &bad), None, "{geo:?} {bad:?}");
+        }
     }
 
     #[test]

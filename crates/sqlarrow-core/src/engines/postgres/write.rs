@@ -11,7 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::SinkExt;
 use tokio_postgres::Client;
 
-use super::decode::RangeSub;
+use super::decode::{Geo, RangeSub};
 use super::{map_err, PgConnector};
 use crate::cancel::CancelSlot;
 use crate::error::{Error, ErrorKind, Result};
@@ -118,6 +118,8 @@ enum Special {
     Range(RangeSub),
     /// A multirange from its text (`{[1,3),[5,7)}`).
     Multirange(RangeSub),
+    /// A geometric value from its text (`(1,2)`, `<(0,0),1.5>`).
+    Geometry(Geo),
 }
 
 /// PostgreSQL's limit on an array's dimensions (`MAXDIM`).
@@ -146,6 +148,13 @@ fn encoder_for(base: &str) -> Option<Enc> {
         "pg_lsn" => Enc::Special(Special::Lsn),
         "ltree" | "lquery" | "ltxtquery" => Enc::Special(Special::VersionedText),
         "hstore" => Enc::Special(Special::Hstore),
+        "point" => Enc::Special(Special::Geometry(Geo::Point)),
+        "line" => Enc::Special(Special::Geometry(Geo::Line)),
+        "lseg" => Enc::Special(Special::Geometry(Geo::Lseg)),
+        "box" => Enc::Special(Special::Geometry(Geo::Box)),
+        "path" => Enc::Special(Special::Geometry(Geo::Path)),
+        "polygon" => Enc::Special(Special::Geometry(Geo::Polygon)),
+        "circle" => Enc::Special(Special::Geometry(Geo::Circle)),
         _ => {
             let (kind, rest) = base.split_once(':')?;
             let (sub, _name) = rest.split_once(':')?;
@@ -1881,6 +1890,7 @@ fn encode_special(kind: Special, text: &str, out: &mut Vec<u8>) -> Result<()> {
             }
         }
         Special::Range(sub) => encode_range(sub, text, out)?,
+        Special::Geometry(geo) => encode_geometry(geo, text, out)?,
         Special::Multirange(sub) => {
             let ranges = split_multirange(text).ok_or_else(|| {
                 Error::data(format!(
@@ -1897,6 +1907,74 @@ fn encode_special(kind: Special, text: &str, out: &mut Vec<u8>) -> Result<()> {
                 out[at..at + 4].copy_from_slice(&len.to_be_bytes());
             }
         }
+    }
+    Ok(())
+}
+
+/// The binary form of a geometric value's text: its numbers in order (as `float8`
+/// takes them, `NaN` and `Infinity` included), between brackets that must pair up.
+/// A point takes 2 numbers, a circle 3 (`<(x,y),r>`), a line 3 in braces (`{A,B,C}`),
+/// an lseg or box 4, a path or polygon pairs (a path is open in square brackets,
+/// closed otherwise). The server checks the rest (a negative radius, a line with A
+/// and B zero).
+fn encode_geometry(geo: Geo, text: &str, out: &mut Vec<u8>) -> Result<()> {
+    let (what, form) = match geo {
+        Geo::Point => ("point", "(x,y)"),
+        Geo::Line => ("line", "{A,B,C}"),
+        Geo::Lseg => ("lseg", "[(x1,y1),(x2,y2)]"),
+        Geo::Box => ("box", "(x1,y1),(x2,y2)"),
+        Geo::Path => ("path", "[(x1,y1),...] open, ((x1,y1),...) closed"),
+        Geo::Polygon => ("polygon", "((x1,y1),...)"),
+        Geo::Circle => ("circle", "<(x,y),r>"),
+    };
+    let bad = || Error::data(format!("invalid {what} text {text:?} (expected {form})"));
+    let mut stack = Vec::new();
+    let mut numbers = Vec::new();
+    for token in text.split_inclusive(|c: char| "()[]{}<>,".contains(c) || c.is_whitespace()) {
+        let (word, delim) = match token.char_indices().last() {
+            Some((i, c)) if "()[]{}<>,".contains(c) || c.is_whitespace() => (&token[..i], Some(c)),
+            _ => (token, None),
+        };
+        if !word.is_empty() {
+            numbers.push(word.parse::<f64>().map_err(|_| bad())?);
+        }
+        match delim {
+            Some(c @ ('(' | '[' | '{' | '<')) => stack.push(c),
+            Some(c @ (')' | ']' | '}' | '>')) => {
+                let open = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    '}' => '{',
+                    _ => '<',
+                };
+                if stack.pop() != Some(open) {
+                    return Err(bad());
+                }
+            }
+            _ => {}
+        }
+    }
+    let first = text.trim_start().chars().next();
+    let count_ok = match geo {
+        Geo::Point => numbers.len() == 2,
+        Geo::Circle => numbers.len() == 3,
+        Geo::Line => numbers.len() == 3 && first == Some('{'),
+        Geo::Lseg | Geo::Box => numbers.len() == 4,
+        Geo::Path | Geo::Polygon => numbers.len() >= 2 && numbers.len() % 2 == 0,
+    };
+    if !stack.is_empty() || !count_ok {
+        return Err(bad());
+    }
+    match geo {
+        Geo::Path => {
+            out.push(u8::from(first != Some('[')));
+            out.extend_from_slice(&((numbers.len() / 2) as i32).to_be_bytes());
+        }
+        Geo::Polygon => out.extend_from_slice(&((numbers.len() / 2) as i32).to_be_bytes()),
+        _ => {}
+    }
+    for n in numbers {
+        out.extend_from_slice(&n.to_be_bytes());
     }
     Ok(())
 }
@@ -2579,6 +2657,49 @@ mod tests {
             0xab
         );
         assert!(parse_uuid("nope").is_none());
+    }
+
+    #[test]
+    fn geometry_encodes_from_the_text_the_reader_gives() {
+        use super::super::decode::{format_special, PgKind};
+        let round = |geo: Geo, t: &str| {
+            let mut out = Vec::new();
+            encode_special(Special::Geometry(geo), t, &mut out)
+                .map(|()| format_special(PgKind::Geometry(geo), &out))
+        };
+        for (geo, text, read) in [
+            (Geo::Point, "(1,-2.5)", "(1,-2.5)"),
+            (Geo::Point, " 1e15 , NaN ", "(1e+15,NaN)"),
+            (Geo::Line, "{1,-1,0}", "{1,-1,0}"),
+            (Geo::Lseg, "[(0,0),(1,1)]", "[(0,0),(1,1)]"),
+            (Geo::Box, "(1,1),(0,0)", "(1,1),(0,0)"),
+            (Geo::Path, "[(0,0),(1,1)]", "[(0,0),(1,1)]"),
+            (Geo::Path, "((0,0),(1,1))", "((0,0),(1,1))"),
+            (Geo::Path, "(0,0),(1,1)", "((0,0),(1,1))"),
+            (Geo::Polygon, "((0.5,0.25))", "((0.5,0.25))"),
+            (Geo::Circle, "<(1,2),3>", "<(1,2),3>"),
+            (Geo::Circle, "<(-Infinity,0),0>", "<(-Infinity,0),0>"),
+        ] {
+            assert_eq!(round(geo, text).unwrap().as_deref(), Some(read), "{text}");
+        }
+        for (geo, bad) in [
+            (Geo::Point, "(1,2"),
+            (Geo::Point, "(1,2,3)"),
+            (Geo::Point, "(1,x)"),
+            (Geo::Point, "(1,2]"),
+            (Geo::Line, "[(0,0),(1,1)]"),
+            (Geo::Path, "[(0,0),(1)]"),
+            (Geo::Circle, "<(1,2)>"),
+            (Geo::Box, ""),
+        ] {
+            let err = round(geo, bad).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Data, "{bad}");
+            assert!(
+                err.message.contains(&format!("{bad:?}")),
+                "{bad}: {}",
+                err.message
+            );
+        }
     }
 
     #[test]
