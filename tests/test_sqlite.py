@@ -100,6 +100,45 @@ def test_declared_types_with_values(lite: sqlarrow.Connector) -> None:
     assert table.to_pylist() == rows
 
 
+def test_integers_a_float64_cannot_hold_are_refused_not_rounded(
+    lite: sqlarrow.Connector,
+) -> None:
+    """A NUMERIC column (read as float64) keeps integers exactly; one past 2^53 read as
+    the nearest double (9007199254740993 as ...992) without a word. Now a DataError
+    naming the column, row and value, with the CAST that reads it. Integers a double
+    holds exactly still read."""
+    lite.execute("create table nu (id integer primary key, n NUMERIC)")
+    lite.execute("insert into nu (id, n) values (1, 9007199254740992), (2, -1e15), (3, 0.5)")
+    assert lite.query("select n from nu order by id").to_pylist() == [
+        {"n": 9007199254740992.0},
+        {"n": -1e15},
+        {"n": 0.5},
+    ]
+    lite.execute("insert into nu (id, n) values (4, 9007199254740993)")
+    with pytest.raises(
+        sqlarrow.DataError,
+        match=r'column "n" \(declared NUMERIC\) holds the integer 9007199254740993 at row 3',
+    ):
+        lite.query("select n from nu order by id").to_pylist()
+    assert lite.query("select cast(n as integer) as n from nu where id = 4").to_pylist() == [
+        {"n": 9007199254740993}
+    ]
+
+
+def test_strict_any_columns_keep_their_values(lite: sqlarrow.Connector) -> None:
+    """`ANY` (in a STRICT table, a column of any type) had NUMERIC's rules: a string
+    '12' was written as 12.0 and a text value could not be read. Now it is written as
+    given and read typed from its values, as a column with no declared type is."""
+    lite.execute("create table an (id integer primary key, a ANY, b ANY) strict")
+    lite.write("an", pa.table({"id": [1, 2], "a": ["12", "x"], "b": [7, 8]}))
+    got = lite.query("select a, typeof(a) as ta, b, typeof(b) as tb from an order by id")
+    assert got.to_pylist() == [
+        {"a": "12", "ta": "text", "b": 7, "tb": "integer"},
+        {"a": "x", "ta": "text", "b": 8, "tb": "integer"},
+    ]
+    assert got.to_arrow().schema.field("b").type == pa.int64()
+
+
 def test_decimal_values_are_exact(lite: sqlarrow.Connector) -> None:
     lite.execute("create table m (v DECIMAL(12,2))")
     values = ["0.10", "0.20", "-0.05", "1234567890.99", "0.30"]

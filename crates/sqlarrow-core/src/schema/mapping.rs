@@ -361,7 +361,7 @@ pub fn sqlite_canonical(decl: &str) -> LogicalType {
     };
     let decimal_ps = || decimal_precision_scale(&u);
     match base.as_str() {
-        "" => return L::Binary(None),
+        "" | "ANY" => return L::Binary(None),
         "INTEGER" | "BIGINT" | "INT8" | "UNSIGNED BIG INT" => return L::Int64,
         "INT" | "MEDIUMINT" | "INT4" => return L::Int32,
         "SMALLINT" | "INT2" => return L::Int16,

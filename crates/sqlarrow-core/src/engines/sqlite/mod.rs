@@ -405,7 +405,8 @@ fn kind_from_decl(decl: Option<&str>) -> Kind {
             Some((p, s)) => Kind::Decimal(p, s),
             None => Kind::Real,
         }
-    } else if base.is_empty() {
+    } else if base.is_empty() || base == "ANY" {
+        // `ANY` (a STRICT table's column of any type): typed from its values too.
         Kind::Undeclared
     } else {
         // SQLite's rule: anything else has NUMERIC affinity.
@@ -519,6 +520,20 @@ impl Column {
             }
         };
         Error::data(message).with_detail("column", self.name.clone())
+    }
+
+    /// An integer of a column read as float64 that no float64 holds exactly.
+    fn inexact_integer(&self, i: i64, row: usize) -> Error {
+        let typed = match &self.decl {
+            Some(d) => format!("declared {d}"),
+            None => "typed Real from its first values".into(),
+        };
+        Error::data(format!(
+            "column \"{}\" ({typed}) holds the integer {i} at row {row}, which a float64 \
+             cannot hold exactly (it would read as {}); CAST it in SQL (to INTEGER, or TEXT)",
+            self.name, i as f64
+        ))
+        .with_detail("column", self.name.clone())
     }
 
     /// A value of a DATE column that is a moment with a time of day.
@@ -642,7 +657,15 @@ impl Column {
                 }
             }
             (Col::F64(b), _, ValueRef::Real(f)) => b.push(f),
-            (Col::F64(b), _, ValueRef::Integer(i)) => b.push(i as f64),
+            (Col::F64(b), _, ValueRef::Integer(i)) => {
+                // Past 2^53 not every integer is a double: refused, not rounded (a
+                // NUMERIC column keeps such integers exactly).
+                let f = i as f64;
+                if f as i128 != i128::from(i) {
+                    return Err(self.inexact_integer(i, row));
+                }
+                b.push(f)
+            }
             (Col::F64(b), _, ValueRef::Text(t)) => {
                 match std::str::from_utf8(t)
                     .ok()
@@ -1231,6 +1254,7 @@ mod tests {
         assert_eq!(kind_from_decl(Some("TIMESTAMP")), Kind::Timestamp);
         assert_eq!(kind_from_decl(Some("DATE")), Kind::Date);
         assert_eq!(kind_from_decl(None), Kind::Undeclared);
+        assert_eq!(kind_from_decl(Some("any")), Kind::Undeclared);
         assert_eq!(kind_from_decl(Some("DOUBLE PRECISION")), Kind::Real);
     }
 
