@@ -666,6 +666,33 @@ def test_geometric_types_write_back_from_their_text(pg: sqlarrow.Connector, pg_s
     assert pg.query(f"select count(*) as c from {s}.dst").to_pylist() == [{"c": 0}]
 
 
+def test_jsonpath_reads_and_writes_as_its_text(pg: sqlarrow.Connector, pg_schema: str) -> None:
+    """jsonpath was an UnsupportedTypeError: now its text, and written back from it; a
+    path the server cannot parse is its typed error, and nothing lands."""
+    t = f'"{pg_schema}".jp'
+    pg.execute(f"create table {t} (id int, p jsonpath, ps jsonpath[])")
+    pg.execute(
+        f"""insert into {t} values (1, '$.a[*] ? (@ > 1)', array['$.b'::jsonpath]), """
+        "(2, 'strict $.\"k y\"', null), (3, null, '{}')"
+    )
+    sql = f"select p, ps from {t} order by id"
+    want = pg.query(
+        f"select p::text as p, (select array_agg(x::text) from unnest(ps) x) as ps "
+        f"from {t} order by id"
+    ).to_pylist()
+    want[2]["ps"] = []
+    for table in _reads(pg, sql):
+        assert table.schema.field("p").type == pa.string()
+        assert table.to_pylist() == want
+    pg.write(f"{pg_schema}.jp", pa.table({"id": [4], "p": ["lax $.x.size()"]}))
+    assert pg.query(f"select p::text as p from {t} where id = 4").to_pylist() == [
+        {"p": '$."x".size()'}
+    ]
+    with pytest.raises(sqlarrow.SqlArrowError, match="jsonpath"):
+        pg.write(f"{pg_schema}.jp", pa.table({"id": [5], "p": ["$.a[?"]}))
+    assert pg.query(f"select count(*) as c from {t}").to_pylist() == [{"c": 4}]
+
+
 def _extension(pg: sqlarrow.Connector, schema: str, name: str) -> str:
     """Use extension `name`: as installed, or created in the test's schema (dropped with
     it). Returns its type `name`, schema-qualified."""

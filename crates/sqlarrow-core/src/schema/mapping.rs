@@ -167,6 +167,7 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
         "read as its text (`12:00:00+02`; Arrow has no time of day with an offset), and written from it",
     ),
     r("pg_lsn", "STRING", "read as its text (`16/B374D848`), and written from it"),
+    r("jsonpath", "STRING", "read as its text (`$.a[*] ? (@ > 1)`), and written from it"),
     r("ltree (extension)", "STRING", "also lquery and ltxtquery; read as text, and written from it"),
     r(
         "hstore (extension)",
@@ -484,8 +485,8 @@ pub fn pg_canonical(info: &PgTypeInfo<'_>) -> Option<LogicalType> {
             "name" => L::String(Some(63)),
             "text" | "citext" | "xml" | "inet" | "cidr" | "macaddr" | "macaddr8" | "tsvector"
             | "tsquery" | "char" | "bit" | "varbit" | "timetz" | "pg_lsn" | "ltree" | "lquery"
-            | "ltxtquery" | "int4range" | "int8range" | "numrange" | "daterange" | "tsrange"
-            | "tstzrange" | "int4multirange" | "int8multirange" | "nummultirange"
+            | "ltxtquery" | "jsonpath" | "int4range" | "int8range" | "numrange" | "daterange"
+            | "tsrange" | "tstzrange" | "int4multirange" | "int8multirange" | "nummultirange"
             | "datemultirange" | "tsmultirange" | "tstzmultirange" | "point" | "line" | "lseg"
             | "box" | "path" | "polygon" | "circle" => L::String(None),
             "bytea" | "varbyte" => L::Binary(None),

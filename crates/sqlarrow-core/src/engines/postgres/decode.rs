@@ -176,6 +176,8 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
         Type::BIT | Type::VARBIT => Bits,
         Type::TIMETZ => TimeTz,
         Type::PG_LSN => Lsn,
+        // A version byte, then the text, as ltree's.
+        Type::JSONPATH => VersionedText,
         Type::POINT => Geometry(Geo::Point),
         Type::LINE => Geometry(Geo::Line),
         Type::LSEG => Geometry(Geo::Lseg),

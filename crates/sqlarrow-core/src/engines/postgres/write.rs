@@ -146,7 +146,7 @@ fn encoder_for(base: &str) -> Option<Enc> {
         "bit" | "varbit" => Enc::Special(Special::Bits),
         "timetz" => Enc::Special(Special::TimeTz),
         "pg_lsn" => Enc::Special(Special::Lsn),
-        "ltree" | "lquery" | "ltxtquery" => Enc::Special(Special::VersionedText),
+        "ltree" | "lquery" | "ltxtquery" | "jsonpath" => Enc::Special(Special::VersionedText),
         "hstore" => Enc::Special(Special::Hstore),
         "point" => Enc::Special(Special::Geometry(Geo::Point)),
         "line" => Enc::Special(Special::Geometry(Geo::Line)),
