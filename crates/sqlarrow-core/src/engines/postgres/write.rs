@@ -409,7 +409,7 @@ async fn range_base(client: &Client, marked: &str) -> Result<String> {
 /// `range:<element>:<name>` entry).
 fn shown_base(base: &str) -> &str {
     if base.starts_with("range:") || base.starts_with("multirange:") {
-        base.rsplit(':').next().unwrap_or(base)
+        base.splitn(3, ':').nth(2).unwrap_or(base)
     } else {
         base
     }
