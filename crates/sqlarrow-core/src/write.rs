@@ -332,7 +332,14 @@ fn check_lossless(input: &ArrayRef, out: &ArrayRef, column: &str) -> Result<()> 
         .with_detail(BATCH_ROW, row.to_string()))
     };
     let not_whole = format!("is not a whole number, and the column holds {to}");
-    let too_many_digits = format!("has more digits than {to} holds");
+    // Into a decimal, name the scale: PostgreSQL's numeric(p,s) is cast to (38, s) here
+    // (its precision is the server's check), so "Decimal128(38, 2)" would mislead.
+    let too_many_digits = match to {
+        DataType::Decimal128(_, s) | DataType::Decimal256(_, s) => {
+            format!("has more digits after the point than the column's scale ({s}) keeps")
+        }
+        _ => format!("has more digits than {to} holds"),
+    };
     let is_decimal =
         |t: &DataType| matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
     let is_text = matches!(
