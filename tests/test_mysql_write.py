@@ -582,6 +582,29 @@ def test_fractions_into_integer_columns_are_refused(my: MySQLConnector) -> None:
     ]
 
 
+def test_a_time_of_day_into_a_date_column_is_refused_with_the_input_row(
+    my: MySQLConnector,
+) -> None:
+    """The server cuts a timestamp's time of day into a DATE with a warning, which
+    failed the write with only "Data truncated for column 'd' at row 1". Now the
+    input row and value are named, as on PostgreSQL and SQLite, on every write path;
+    midnights still write as their dates."""
+    my.execute("CREATE TABLE dd (id INT PRIMARY KEY, d DATE)")
+    stamps = pa.array([dt.datetime(2024, 1, 2), dt.datetime(2024, 1, 3, 12, 30)])
+    data = pa.table({"id": [1, 2], "d": stamps})
+    with pytest.raises(
+        sqlarrow.DataError, match=r"2024-01-03T12:30:00 \(input row 1\) has a time of day"
+    ):
+        my.write("dd", data)
+    with my.transaction() as tx, pytest.raises(sqlarrow.DataError, match="has a time of day"):
+        tx.write("dd", data)
+    with pytest.raises(sqlarrow.DataError, match="has a time of day"):
+        my.write("dd", data, mode="upsert", key=["id"])
+    assert rows(my, "SELECT COUNT(*) AS n FROM dd") == [{"n": 0}]
+    my.write("dd", data.slice(0, 1))
+    assert rows(my, "SELECT d FROM dd") == [{"d": dt.date(2024, 1, 2)}]
+
+
 def test_digits_a_decimal_column_would_drop_are_refused_with_the_input_row(
     my: MySQLConnector,
 ) -> None:

@@ -75,6 +75,8 @@ struct TargetColumn {
     char_len: Option<u32>,
     /// A spatial column (`GEOMETRY`, `POINT`, ...).
     geometry: bool,
+    /// A `DATE` column.
+    date: bool,
     /// A generated column (`AS (...) VIRTUAL/STORED`): computed, never written.
     generated: bool,
 }
@@ -149,6 +151,7 @@ async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<Targ
                     decimal,
                     char_len,
                     geometry,
+                    date: base == "date",
                     // MySQL 8 marks expression defaults DEFAULT_GENERATED: not these.
                     generated: [
                         "virtual generated",
@@ -440,7 +443,8 @@ impl Plan {
     /// `DECIMAL(p,s)` columns are cast at the column's scale here, so that digits it
     /// would drop are refused with the input row (float noise such as
     /// 0.30000000000000004 for two places is not a dropped digit), where the server
-    /// would round them with a warning. Binary values bound for spatial columns are
+    /// would round them with a warning. Timestamps bound for `DATE` columns are cast
+    /// to dates, so that a time of day is refused. Binary values bound for spatial columns are
     /// sent in MySQL's geometry format; text for them is refused (the server takes no
     /// WKT there). `None`: no column changes.
     fn for_target(&self, target: &[TargetColumn]) -> Result<Option<Plan>> {
@@ -478,6 +482,9 @@ impl Plan {
                 }
                 (None, Some((p, s)), Kind::F32 | Kind::F64) => decimal_at(p, s),
                 (None, Some((p, s)), Kind::D128(is) | Kind::D256(is)) if is > s => decimal_at(p, s),
+                // A timestamp into a DATE: as a date here, so that a time of day is
+                // refused with the input row (the server cut it with a warning).
+                (_, _, Kind::Ts) if t.date => (DataType::Date32, Kind::Date),
                 _ => continue,
             };
             let p = out.get_or_insert_with(|| self.clone());
