@@ -582,6 +582,24 @@ def test_fractions_into_integer_columns_are_refused(my: MySQLConnector) -> None:
     ]
 
 
+def test_uuids_into_binary_columns_are_their_16_bytes(my: MySQLConnector) -> None:
+    """UUIDs (arrow.uuid, e.g. read from PostgreSQL) into BINARY(16), the usual MySQL
+    column for them, were sent as their 36-character text: "Data too long". They are
+    now their 16 bytes there, on every write path; text columns still get the text."""
+    u = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    field = pa.field("u", pa.binary(16), metadata={"ARROW:extension:name": "arrow.uuid"})
+    data = pa.table([pa.array([u.bytes, None], pa.binary(16))], schema=pa.schema([field]))
+    my.execute("CREATE TABLE ub (u BINARY(16), t CHAR(36), b BLOB)")
+    my.write("ub", data)
+    with my.transaction() as tx:
+        tx.write("ub", data.rename_columns(["b"]))
+    my.write("ub", data.rename_columns(["t"]))
+    got = rows(my, "SELECT HEX(u) AS u, t, HEX(b) AS b FROM ub")
+    assert {r["u"] for r in got if r["u"]} == {u.hex.upper()}
+    assert {r["b"] for r in got if r["b"]} == {u.hex.upper()}
+    assert {r["t"] for r in got if r["t"]} == {str(u)}
+
+
 def test_a_time_of_day_into_a_date_column_is_refused_with_the_input_row(
     my: MySQLConnector,
 ) -> None:

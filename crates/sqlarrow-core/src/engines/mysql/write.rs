@@ -77,6 +77,8 @@ struct TargetColumn {
     geometry: bool,
     /// A `DATE` column.
     date: bool,
+    /// A `BINARY`, `VARBINARY` or `BLOB` column.
+    binary: bool,
     /// A generated column (`AS (...) VIRTUAL/STORED`): computed, never written.
     generated: bool,
 }
@@ -152,6 +154,10 @@ async fn target_columns(conn: &mut Conn, t: &TableRef) -> Result<Option<Vec<Targ
                     char_len,
                     geometry,
                     date: base == "date",
+                    binary: matches!(
+                        base,
+                        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob"
+                    ),
                     // MySQL 8 marks expression defaults DEFAULT_GENERATED: not these.
                     generated: [
                         "virtual generated",
@@ -444,7 +450,8 @@ impl Plan {
     /// would drop are refused with the input row (float noise such as
     /// 0.30000000000000004 for two places is not a dropped digit), where the server
     /// would round them with a warning. Timestamps bound for `DATE` columns are cast
-    /// to dates, so that a time of day is refused. Binary values bound for spatial columns are
+    /// to dates, so that a time of day is refused; UUIDs bound for binary columns are
+    /// sent as their 16 bytes. Binary values bound for spatial columns are
     /// sent in MySQL's geometry format; text for them is refused (the server takes no
     /// WKT there). `None`: no column changes.
     fn for_target(&self, target: &[TargetColumn]) -> Result<Option<Plan>> {
@@ -485,6 +492,9 @@ impl Plan {
                 // A timestamp into a DATE: as a date here, so that a time of day is
                 // refused with the input row (the server cut it with a warning).
                 (_, _, Kind::Ts) if t.date => (DataType::Date32, Kind::Date),
+                // A UUID into a binary column (the usual BINARY(16)): its 16 bytes, not
+                // its 36-character text, which did not fit.
+                (_, _, Kind::Uuid) if t.binary => (DataType::Binary, Kind::Bin),
                 _ => continue,
             };
             let p = out.get_or_insert_with(|| self.clone());
