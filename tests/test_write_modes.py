@@ -1080,3 +1080,31 @@ def test_executemany_with_values_of_different_kinds_in_one_position(
         {"k": 3, "v": 2.5, "n": D("3.00"), "t": "2.25"},
         {"k": 4, "v": 1.5, "n": D("4.75"), "t": None},
     ]
+
+
+def test_uuids_into_text_columns_are_their_text(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    """UUIDs (arrow.uuid, e.g. read from PostgreSQL) into an existing text or varchar
+    column failed on PostgreSQL and SQLite ("Casting from FixedSizeBinary(16) to Utf8
+    not supported"); they are now their standard text there, as on MySQL. A plain
+    16-byte binary (a hash, say) is not taken for a UUID."""
+    conn, p, engine = target
+    conn.execute(f"create table {p}ut (t text, v varchar(36))")
+    u = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    tag = {"ARROW:extension:name": "arrow.uuid"}
+    schema = pa.schema(
+        [pa.field("t", pa.binary(16), metadata=tag), pa.field("v", pa.binary(16), metadata=tag)]
+    )
+    data = pa.table(
+        [pa.array([u.bytes, None], pa.binary(16)), pa.array([None, u.bytes], pa.binary(16))],
+        schema=schema,
+    )
+    assert conn.write(f"{p}ut", data).rows_written == 2
+    got = conn.query(f"select t, v from {p}ut").to_pylist()
+    assert sorted(got, key=str) == sorted(
+        [{"t": str(u), "v": None}, {"t": None, "v": str(u)}], key=str
+    )
+    if engine != "mysql":
+        with pytest.raises(sqlarrow.DataError, match="FixedSizeBinary"):
+            conn.write(f"{p}ut", pa.table({"t": pa.array([b"\x00" * 16], pa.binary(16))}))

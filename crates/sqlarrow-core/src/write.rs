@@ -542,6 +542,32 @@ fn pyarrow_type_hint(t: &DataType) -> String {
     }
 }
 
+/// Whether `f` is a UUID (`FixedSizeBinary(16)` tagged `arrow.uuid`).
+pub fn is_uuid_field(f: &arrow_schema::Field) -> bool {
+    f.data_type() == &DataType::FixedSizeBinary(16)
+        && f.metadata()
+            .get(crate::types::EXTENSION_NAME_KEY)
+            .map(String::as_str)
+            == Some(crate::types::UUID_EXTENSION)
+}
+
+/// 16-byte UUIDs as their standard text (`12345678-1234-...`), for text columns.
+pub fn uuid_text_array(a: &ArrayRef) -> ArrayRef {
+    use arrow_array::cast::AsArray;
+    use arrow_array::Array;
+    let b = a.as_fixed_size_binary();
+    let text: arrow_array::StringArray = (0..b.len())
+        .map(|i| {
+            b.is_valid(i).then(|| {
+                let mut u = [0u8; 16];
+                u.copy_from_slice(b.value(i));
+                crate::value::civil::format_uuid(&u)
+            })
+        })
+        .collect();
+    std::sync::Arc::new(text)
+}
+
 /// Extension types a write understands: their storage values mean what they say.
 const KNOWN_EXTENSIONS: [&str; 4] = [
     crate::types::JSON_EXTENSION,

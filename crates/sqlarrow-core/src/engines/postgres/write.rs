@@ -460,6 +460,8 @@ struct Plan {
     name: String,
     /// A list column into a `json`/`jsonb` column: each row as a JSON document.
     to_json: bool,
+    /// A UUID into a text column: its standard text.
+    uuid_text: bool,
 }
 
 impl PgConnector {
@@ -1533,6 +1535,7 @@ fn plan(
                 _ => None,
             },
             to_json: is_list(input) && elem.is_none(),
+            uuid_text: target_dt == DataType::Utf8 && crate::write::is_uuid_field(f),
             target: target_dt,
             name: n.clone(),
         });
@@ -1557,6 +1560,9 @@ fn prepare_batch(batch: &RecordBatch, plans: &[Plan]) -> Result<Vec<ArrayRef>> {
             let a = batch.column(p.input_index);
             if p.to_json {
                 return crate::write::json_column(a, &p.name);
+            }
+            if p.uuid_text {
+                return Ok(crate::write::uuid_text_array(a));
             }
             let a = match (a.data_type(), &p.target) {
                 (DataType::Dictionary(_, _), _) => arrow_cast::cast(a, &DataType::Utf8)

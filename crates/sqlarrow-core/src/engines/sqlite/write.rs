@@ -115,41 +115,32 @@ fn target_type(decl: &str, input: &DataType) -> Option<DataType> {
 /// How an input column is converted before binding (decided once per write, from the
 /// input's type and its target column's declared type).
 enum Conversion {
-    /// A UUID into a UUID column (text to SQLite): its standard text.
+    /// A UUID into a UUID or text column: its standard text.
     UuidText,
     /// A strict cast to this type.
     Cast(DataType),
 }
 
 impl Conversion {
-    fn new(input: &DataType, decl: &str) -> Conversion {
+    fn new(f: &arrow_schema::Field, decl: &str) -> Conversion {
+        let input = f.data_type();
         if decl.trim().eq_ignore_ascii_case("UUID") && input == &DataType::FixedSizeBinary(16) {
             return Conversion::UuidText;
         }
-        Conversion::Cast(target_type(decl, input).unwrap_or_else(|| bind_type(input)))
+        let target = target_type(decl, input);
+        // A UUID into a text column: its text (a cast of the 16 bytes to text fails).
+        if target == Some(DataType::Utf8) && crate::write::is_uuid_field(f) {
+            return Conversion::UuidText;
+        }
+        Conversion::Cast(target.unwrap_or_else(|| bind_type(input)))
     }
 
     fn apply(&self, a: &ArrayRef, column: &str) -> Result<ArrayRef> {
         match self {
             Conversion::Cast(t) => cast_strict(a, t, column),
-            Conversion::UuidText => Ok(uuid_text(a)),
+            Conversion::UuidText => Ok(crate::write::uuid_text_array(a)),
         }
     }
-}
-
-/// 16-byte UUIDs as their standard text.
-fn uuid_text(a: &ArrayRef) -> ArrayRef {
-    let b = a.as_fixed_size_binary();
-    let text: arrow_array::StringArray = (0..b.len())
-        .map(|i| {
-            b.is_valid(i).then(|| {
-                let mut u = [0u8; 16];
-                u.copy_from_slice(b.value(i));
-                civil::format_uuid(&u)
-            })
-        })
-        .collect();
-    std::sync::Arc::new(text)
 }
 
 fn decimal_text(v: String, scale: i8) -> String {
@@ -573,7 +564,7 @@ fn write_in_savepoint(
         .fields()
         .iter()
         .zip(&declared)
-        .map(|(f, d)| Conversion::new(f.data_type(), d))
+        .map(|(f, d)| Conversion::new(f, d))
         .collect();
     let stmt_sql = statement(&table, &names, opts)?;
     let count_sql = format!("SELECT count(*) FROM {}", table.quoted());
