@@ -197,6 +197,24 @@ def test_iso_intervals() -> None:
     assert _iso_interval(_timedelta_parts(dt.timedelta(microseconds=1))) == "PT0.000001S"
 
 
+def test_table_format_keeps_columns_aligned() -> None:
+    """A tab or other control character in a value broke the table's alignment (only
+    newlines were escaped), and East Asian wide characters, two terminal columns each,
+    were padded as one."""
+    from sqlarrow.cli import _width, format_table
+
+    rows = [{"s": "a\tb\x01", "j": "日本語", "n": 12}, {"s": "é", "j": "x", "n": 3}]
+    lines = format_table(rows, ["s", "j", "n"]).splitlines()
+    assert lines[2].startswith("a\\tb\\x01 | 日本語 | 12")
+
+    # Every line's " | " separators sit at the same terminal columns.
+    def bars(line: str) -> list[int]:
+        return [_width(line[:i]) for i in range(len(line)) if line.startswith(" | ", i)]
+
+    assert bars(lines[0]) == bars(lines[2]) == bars(lines[3])
+    assert _width("日本語") == 6 and _width("e\u0301") == 1
+
+
 def test_query_postgres(pg_admin: sqlarrow.Connector) -> None:
     proc = cli(
         "query",

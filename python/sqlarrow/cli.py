@@ -25,6 +25,7 @@ import os
 import sys
 import tempfile
 import time
+import unicodedata
 import uuid
 import warnings
 from collections.abc import Iterable, Sequence
@@ -113,13 +114,32 @@ def _is_numeric(value: Any) -> bool:
     return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
 
 
+def _width(text: str) -> int:
+    """Terminal columns `text` takes: East Asian wide and fullwidth characters take
+    two, combining marks none."""
+    return sum(
+        0
+        if unicodedata.combining(ch)
+        else 2
+        if unicodedata.east_asian_width(ch) in ("W", "F")
+        else 1
+        for ch in text
+    )
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * max(0, width - _width(text))
+    return fill + text if right else text + fill
+
+
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """Format rows as an aligned text table."""
+    header = [_clip(str(c)) for c in columns]
     cells = [[_clip(_text(row.get(c))) for c in columns] for row in rows]
-    widths = [len(c) for c in columns]
+    widths = [_width(c) for c in header]
     for line in cells:
         for i, cell in enumerate(line):
-            widths[i] = max(widths[i], len(cell))
+            widths[i] = max(widths[i], _width(cell))
     numeric = [
         any(_is_numeric(row.get(c)) for row in rows)
         and all(row.get(c) is None or _is_numeric(row.get(c)) for row in rows)
@@ -129,16 +149,23 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     def fmt(values: Sequence[str]) -> str:
         out = []
         for i, value in enumerate(values):
-            out.append(value.rjust(widths[i]) if numeric[i] else value.ljust(widths[i]))
+            out.append(_pad(value, widths[i], numeric[i]))
         return " | ".join(out).rstrip()
 
-    lines = [fmt(list(columns)), "-+-".join("-" * w for w in widths)]
+    lines = [fmt(header), "-+-".join("-" * w for w in widths)]
     lines.extend(fmt(line) for line in cells)
     return "\n".join(lines)
 
 
+# Control characters a cell shows escaped: they would break the table's lines.
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _clip(text: str) -> str:
-    text = text.replace("\n", "\\n")
+    if any(ch < " " or ch == "\x7f" for ch in text):
+        text = "".join(
+            _ESCAPES.get(ch, f"\\x{ord(ch):02x}") if ch < " " or ch == "\x7f" else ch for ch in text
+        )
     return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
 
 
