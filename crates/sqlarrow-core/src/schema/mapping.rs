@@ -168,6 +168,7 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
     ),
     r("pg_lsn", "STRING", "read as its text (`16/B374D848`), and written from it"),
     r("jsonpath", "STRING", "read as its text (`$.a[*] ? (@ > 1)`), and written from it"),
+    r("tsquery", "STRING", "read as its text (`'a' & !'b'`); not written"),
     r("ltree (extension)", "STRING", "also lquery and ltxtquery; read as text, and written from it"),
     r(
         "hstore (extension)",

@@ -83,6 +83,8 @@ pub enum PgKind {
     Multirange(RangeSub),
     /// A geometric type (`point`, `box`, ...): its text (`(1,2)`, `<(0,0),1.5>`).
     Geometry(Geo),
+    /// `tsquery`: its text (`'a' & !'b'`).
+    TsQuery,
 }
 
 /// PostgreSQL's geometric types.
@@ -173,6 +175,7 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
         Type::MACADDR8 => MacAddr8,
         Type::MONEY => Money,
         Type::TS_VECTOR => TsVector,
+        Type::TSQUERY => TsQuery,
         Type::BIT | Type::VARBIT => Bits,
         Type::TIMETZ => TimeTz,
         Type::PG_LSN => Lsn,
@@ -232,7 +235,7 @@ pub fn field_for(name: &str, kind: PgKind) -> Field {
         Void => DataType::Null,
         Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
         Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | UuidText | Bits | TimeTz | Lsn
-        | VersionedText | Range(_) | Multirange(_) | Geometry(_) => DataType::Utf8,
+        | VersionedText | Range(_) | Multirange(_) | Geometry(_) | TsQuery => DataType::Utf8,
         Uuid => return uuid_field(name, true),
         Json | Jsonb | Hstore => return json_field(name, true),
     };
@@ -335,7 +338,7 @@ impl ColumnDecoder {
                 index: Default::default(),
             })),
             Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | Bits | TimeTz | Lsn
-            | VersionedText | Hstore | Range(_) | Multirange(_) | Geometry(_) => {
+            | VersionedText | Hstore | Range(_) | Multirange(_) | Geometry(_) | TsQuery => {
                 Buf::Var(VarBuf::with_capacity(capacity, capacity * 16))
             }
             UuidText => Buf::Var(VarBuf::with_capacity(capacity, capacity * 36)),
@@ -420,7 +423,8 @@ impl ColumnDecoder {
                 | PgKind::Hstore
                 | PgKind::Range(_)
                 | PgKind::Multirange(_)
-                | PgKind::Geometry(_),
+                | PgKind::Geometry(_)
+                | PgKind::TsQuery,
             ) => {
                 let text = format_special(kind, v).ok_or_else(bad)?;
                 b.push(text.as_bytes())?
@@ -929,6 +933,7 @@ pub(crate) fn format_special(kind: PgKind, v: &[u8]) -> Option<String> {
             (pos == v.len()).then_some(out)
         }
         PgKind::Geometry(geo) => format_geometry(geo, v),
+        PgKind::TsQuery => format_tsquery(v),
         PgKind::Range(sub) => {
             let mut out = String::with_capacity(v.len() * 2 + 8);
             format_range(sub, v, &mut out)?;
@@ -1033,6 +1038,147 @@ fn format_geometry(geo: Geo, v: &[u8]) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// PostgreSQL's text of a `tsquery` in binary form (`tsquerysend`): its items in
+/// prefix order (an operator, then its right operand, then its left), printed infix
+/// with the parentheses and quoting `tsqueryout` uses. Built bottom-up from the last
+/// item, so a deep query needs no deep recursion.
+fn format_tsquery(v: &[u8]) -> Option<String> {
+    const NOT: u8 = 1;
+    const AND: u8 = 2;
+    const OR: u8 = 3;
+    const PHRASE: u8 = 4;
+    let priority = |op: u8| match op {
+        NOT => 4,
+        PHRASE => 3,
+        AND => 2,
+        _ => 1,
+    };
+    enum Item<'a> {
+        Val {
+            weight: u8,
+            prefix: bool,
+            text: &'a [u8],
+        },
+        Op {
+            op: u8,
+            distance: i16,
+        },
+    }
+    let n = usize::try_from(be_i32(v.get(0..4)?)).ok()?;
+    // Every item takes at least 2 bytes.
+    if n > v.len() / 2 {
+        return None;
+    }
+    let mut items = Vec::with_capacity(n);
+    let mut pos = 4;
+    for _ in 0..n {
+        let kind = *v.get(pos)?;
+        pos += 1;
+        match kind {
+            1 => {
+                let (weight, prefix) = (*v.get(pos)?, *v.get(pos + 1)? != 0);
+                pos += 2;
+                let end = pos + v.get(pos..)?.iter().position(|b| *b == 0)?;
+                items.push(Item::Val {
+                    weight,
+                    prefix,
+                    text: &v[pos..end],
+                });
+                pos = end + 1;
+            }
+            2 => {
+                let op = *v.get(pos)?;
+                pos += 1;
+                let distance = if op == PHRASE {
+                    pos += 2;
+                    be_i16(v.get(pos - 2..pos)?)
+                } else {
+                    0
+                };
+                if !(NOT..=PHRASE).contains(&op) {
+                    return None;
+                }
+                items.push(Item::Op { op, distance });
+            }
+            _ => return None,
+        }
+    }
+    if pos != v.len() {
+        return None;
+    }
+    // (text, root operator) of each finished subtree; evaluated from the last item.
+    let mut stack: Vec<(String, Option<u8>)> = Vec::new();
+    // A child in parentheses when its operator binds looser than its parent's, or
+    // when it is a phrase on the right of a phrase.
+    let wrap = |(text, root): (String, Option<u8>), parent: i32, right_of_phrase: bool| match root {
+        Some(op) if priority(op) < parent || (op == PHRASE && right_of_phrase) => {
+            format!("( {text} )")
+        }
+        _ => text,
+    };
+    for item in items.iter().rev() {
+        match item {
+            Item::Val {
+                weight,
+                prefix,
+                text,
+            } => {
+                let text = std::str::from_utf8(text).ok()?;
+                let mut out = String::with_capacity(text.len() + 8);
+                out.push('\'');
+                for c in text.chars() {
+                    if c == '\'' || c == '\\' {
+                        out.push(c);
+                    }
+                    out.push(c);
+                }
+                out.push('\'');
+                if *weight != 0 || *prefix {
+                    out.push(':');
+                    if *prefix {
+                        out.push('*');
+                    }
+                    for (bit, letter) in [(8, 'A'), (4, 'B'), (2, 'C'), (1, 'D')] {
+                        if weight & bit != 0 {
+                            out.push(letter);
+                        }
+                    }
+                }
+                stack.push((out, None));
+            }
+            Item::Op { op: NOT, .. } => {
+                let child = stack.pop()?;
+                stack.push((format!("!{}", wrap(child, priority(NOT), false)), Some(NOT)));
+            }
+            Item::Op { op, distance } => {
+                // Prefix order is op, right, left: from the end, the left subtree is
+                // finished first, so the right one is on top.
+                let right = stack.pop()?;
+                let left = stack.pop()?;
+                let p = priority(*op);
+                let sign = match *op {
+                    AND => "&".to_string(),
+                    OR => "|".to_string(),
+                    _ if *distance == 1 => "<->".to_string(),
+                    _ => format!("<{distance}>"),
+                };
+                // The left text is extended in place (a left-deep chain stays linear).
+                let mut text = wrap(left, p, false);
+                text.push(' ');
+                text.push_str(&sign);
+                text.push(' ');
+                text.push_str(&wrap(right, p, *op == PHRASE));
+                stack.push((text, Some(*op)));
+            }
+        }
+    }
+    match (stack.pop(), stack.is_empty()) {
+        (Some((text, _)), true) => Some(text),
+        (None, true) if n == 0 => Some(String::new()),
+        _ => None,
+    }
 }
 
 /// A `float8` as PostgreSQL prints it (`extra_float_digits` 1, the default): the
@@ -2057,6 +2203,51 @@ mod tests {
         ] {
             assert_eq!(float8_text(x), pg, "{x:e}");
         }
+    }
+
+    #[test]
+    fn tsquery_text_and_malformed_values() {
+        let val = |w: &str| [&[1u8, 0, 0][..], w.as_bytes(), &[0]].concat();
+        let op = |o: u8| vec![2u8, o];
+        let q =
+            |items: &[Vec<u8>]| [&(items.len() as i32).to_be_bytes()[..], &items.concat()].concat();
+        let text = |v: &[u8]| format_special(PgKind::TsQuery, v);
+        // Prefix order: operator, right operand, left operand.
+        assert_eq!(
+            text(&q(&[op(2), val("b"), val("a")])).as_deref(),
+            Some("'a' & 'b'")
+        );
+        assert_eq!(
+            text(&q(&[op(3), val("c"), op(2), val("b"), val("a")])).as_deref(),
+            Some("'a' & 'b' | 'c'")
+        );
+        assert_eq!(
+            text(&q(&[op(2), val("c"), op(3), val("b"), val("a")])).as_deref(),
+            Some("( 'a' | 'b' ) & 'c'")
+        );
+        assert_eq!(text(&q(&[op(1), val("it's")])).as_deref(), Some("!'it''s'"));
+        assert_eq!(text(&q(&[])).as_deref(), Some(""));
+        // A count the bytes cannot hold, an unknown item or operator, a missing operand,
+        // an unterminated word, bytes left over: malformed, never a panic.
+        for bad in [
+            [&i32::MAX.to_be_bytes()[..], &val("a")].concat(),
+            q(&[vec![9, 0]]),
+            q(&[op(7), val("a"), val("b")]),
+            q(&[op(2), val("a")]),
+            q(&[val("a"), val("b")]),
+            [&1i32.to_be_bytes()[..], &[1, 0, 0], b"abc"].concat(),
+            [q(&[val("a")]), vec![0]].concat(),
+        ] {
+            assert_eq!(text(&bad), None, "{bad:?}");
+        }
+        // A deep query is built without recursion.
+        let mut deep = Vec::new();
+        for _ in 0..50_000 {
+            deep.push(op(2));
+            deep.push(val("x"));
+        }
+        deep.push(val("y"));
+        assert!(text(&q(&deep)).is_some_and(|t| t.starts_with("'y' & 'x'")));
     }
 
     #[test]
