@@ -134,7 +134,7 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
     r("int2", "INT16", ""),
     r("int4", "INT32", ""),
     r("int8", "INT64", ""),
-    r("oid", "UINT32", ""),
+    r("oid", "UINT32", "also xid, cid and the reg* types (regclass, ...): the number"),
     r("float4", "FLOAT32", ""),
     r("float8", "FLOAT64", ""),
     r("numeric(18,4)", "DECIMAL(18,4)", ""),
@@ -169,6 +169,12 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
     r("pg_lsn", "STRING", "read as its text (`16/B374D848`), and written from it"),
     r("jsonpath", "STRING", "read as its text (`$.a[*] ? (@ > 1)`), and written from it"),
     r("tsquery", "STRING", "read as its text (`'a' & !'b'`); not written"),
+    r("tid", "STRING", "a row's ctid, read as its text (`(0,1)`); not written"),
+    r(
+        "pg_snapshot",
+        "STRING",
+        "also txid_snapshot; read as its text (`10:20:10,14`); not written",
+    ),
     r("ltree (extension)", "STRING", "also lquery and ltxtquery; read as text, and written from it"),
     r(
         "hstore (extension)",
@@ -464,7 +470,9 @@ pub fn pg_canonical(info: &PgTypeInfo<'_>) -> Option<LogicalType> {
             "int2" => L::Int16,
             "int4" => L::Int32,
             "int8" => L::Int64,
-            "oid" => L::UInt32,
+            "oid" | "xid" | "cid" | "regclass" | "regproc" | "regtype" | "regprocedure"
+            | "regoper" | "regoperator" | "regconfig" | "regdictionary" | "regnamespace"
+            | "regrole" | "regcollation" => L::UInt32,
             "float4" => L::Float32,
             "float8" => L::Float64,
             "numeric" => {
@@ -489,7 +497,9 @@ pub fn pg_canonical(info: &PgTypeInfo<'_>) -> Option<LogicalType> {
             | "ltxtquery" | "jsonpath" | "int4range" | "int8range" | "numrange" | "daterange"
             | "tsrange" | "tstzrange" | "int4multirange" | "int8multirange" | "nummultirange"
             | "datemultirange" | "tsmultirange" | "tstzmultirange" | "point" | "line" | "lseg"
-            | "box" | "path" | "polygon" | "circle" => L::String(None),
+            | "box" | "path" | "polygon" | "circle" | "tid" | "pg_snapshot" | "txid_snapshot" => {
+                L::String(None)
+            }
             "bytea" | "varbyte" => L::Binary(None),
             "date" => L::Date,
             "time" => L::Time,

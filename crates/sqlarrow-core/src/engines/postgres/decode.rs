@@ -85,6 +85,10 @@ pub enum PgKind {
     Geometry(Geo),
     /// `tsquery`: its text (`'a' & !'b'`).
     TsQuery,
+    /// `tid` (a row's `ctid`): its text (`(0,1)`).
+    Tid,
+    /// `pg_snapshot` / `txid_snapshot`: its text (`10:20:10,14,15`).
+    Snapshot,
 }
 
 /// PostgreSQL's geometric types.
@@ -131,7 +135,22 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
         Type::INT2 => Int2,
         Type::INT4 => Int4,
         Type::INT8 => Int8,
-        Type::OID | Type::XID | Type::CID | Type::REGCLASS | Type::REGPROC | Type::REGTYPE => Oid,
+        Type::OID
+        | Type::XID
+        | Type::CID
+        | Type::REGCLASS
+        | Type::REGPROC
+        | Type::REGTYPE
+        | Type::REGPROCEDURE
+        | Type::REGOPER
+        | Type::REGOPERATOR
+        | Type::REGCONFIG
+        | Type::REGDICTIONARY
+        | Type::REGNAMESPACE
+        | Type::REGROLE
+        | Type::REGCOLLATION => Oid,
+        Type::TID => Tid,
+        Type::PG_SNAPSHOT | Type::TXID_SNAPSHOT => Snapshot,
         Type::FLOAT4 => Float4,
         Type::FLOAT8 => Float8,
         Type::NUMERIC => {
@@ -235,7 +254,9 @@ pub fn field_for(name: &str, kind: PgKind) -> Field {
         Void => DataType::Null,
         Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
         Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | UuidText | Bits | TimeTz | Lsn
-        | VersionedText | Range(_) | Multirange(_) | Geometry(_) | TsQuery => DataType::Utf8,
+        | VersionedText | Range(_) | Multirange(_) | Geometry(_) | TsQuery | Tid | Snapshot => {
+            DataType::Utf8
+        }
         Uuid => return uuid_field(name, true),
         Json | Jsonb | Hstore => return json_field(name, true),
     };
@@ -338,9 +359,8 @@ impl ColumnDecoder {
                 index: Default::default(),
             })),
             Inet | Cidr | MacAddr | MacAddr8 | Money | TsVector | Bits | TimeTz | Lsn
-            | VersionedText | Hstore | Range(_) | Multirange(_) | Geometry(_) | TsQuery => {
-                Buf::Var(VarBuf::with_capacity(capacity, capacity * 16))
-            }
+            | VersionedText | Hstore | Range(_) | Multirange(_) | Geometry(_) | TsQuery | Tid
+            | Snapshot => Buf::Var(VarBuf::with_capacity(capacity, capacity * 16)),
             UuidText => Buf::Var(VarBuf::with_capacity(capacity, capacity * 36)),
         };
         let buf = match &data_type {
@@ -424,7 +444,9 @@ impl ColumnDecoder {
                 | PgKind::Range(_)
                 | PgKind::Multirange(_)
                 | PgKind::Geometry(_)
-                | PgKind::TsQuery,
+                | PgKind::TsQuery
+                | PgKind::Tid
+                | PgKind::Snapshot,
             ) => {
                 let text = format_special(kind, v).ok_or_else(bad)?;
                 b.push(text.as_bytes())?
@@ -934,6 +956,24 @@ pub(crate) fn format_special(kind: PgKind, v: &[u8]) -> Option<String> {
         }
         PgKind::Geometry(geo) => format_geometry(geo, v),
         PgKind::TsQuery => format_tsquery(v),
+        PgKind::Tid => {
+            if v.len() != 6 {
+                return None;
+            }
+            let block = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+            let offset = u16::from_be_bytes([v[4], v[5]]);
+            Some(format!("({block},{offset})"))
+        }
+        PgKind::Snapshot => {
+            // The count of in-progress ids, xmin, xmax, then those ids.
+            let n = usize::try_from(be_i32(v.get(0..4)?)).ok()?;
+            if v.len() != 20 + n.checked_mul(8)? {
+                return None;
+            }
+            let id = |i: usize| u64::from_be_bytes(v[i..i + 8].try_into().unwrap_or([0; 8]));
+            let xips: Vec<String> = (0..n).map(|k| id(20 + 8 * k).to_string()).collect();
+            Some(format!("{}:{}:{}", id(4), id(12), xips.join(",")))
+        }
         PgKind::Range(sub) => {
             let mut out = String::with_capacity(v.len() * 2 + 8);
             format_range(sub, v, &mut out)?;
@@ -2202,6 +2242,28 @@ mod tests {
             (f64::NEG_INFINITY, "-Infinity"),
         ] {
             assert_eq!(float8_text(x), pg, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn tid_and_snapshot_text() {
+        let text = |k, v: &[u8]| format_special(k, v);
+        let tid = [&u32::MAX.to_be_bytes()[..], &7u16.to_be_bytes()].concat();
+        assert_eq!(text(PgKind::Tid, &tid).as_deref(), Some("(4294967295,7)"));
+        assert_eq!(text(PgKind::Tid, &tid[..5]), None);
+        let ids = |xs: &[u64]| xs.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
+        let snap = [&2i32.to_be_bytes()[..], &ids(&[10, 20, 10, 14])].concat();
+        assert_eq!(
+            text(PgKind::Snapshot, &snap).as_deref(),
+            Some("10:20:10,14")
+        );
+        let none = [&0i32.to_be_bytes()[..], &ids(&[10, 20])].concat();
+        assert_eq!(text(PgKind::Snapshot, &none).as_deref(), Some("10:20:"));
+        for bad in [
+            &snap[..snap.len() - 1],
+            &[&i32::MAX.to_be_bytes()[..], &ids(&[1, 2])].concat(),
+        ] {
+            assert_eq!(text(PgKind::Snapshot, bad), None);
         }
     }
 
