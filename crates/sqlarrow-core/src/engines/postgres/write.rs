@@ -2665,6 +2665,17 @@ mod tests {
         assert!(parse_uuid("nope").is_none());
     }
 
+    /// A refused text: a `DataError` whose message quotes it.
+    fn assert_names_the_text<T: std::fmt::Debug>(res: Result<T>, bad: &str) {
+        let err = res.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Data, "{bad}");
+        assert!(
+            err.message.contains(&format!("{bad:?}")),
+            "{bad}: {}",
+            err.message
+        );
+    }
+
     #[test]
     fn geometry_encodes_from_the_text_the_reader_gives() {
         use super::super::decode::{format_special, PgKind};
@@ -2698,13 +2709,7 @@ mod tests {
             (Geo::Circle, "<(1,2)>"),
             (Geo::Box, ""),
         ] {
-            let err = round(geo, bad).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::Data, "{bad}");
-            assert!(
-                err.message.contains(&format!("{bad:?}")),
-                "{bad}: {}",
-                err.message
-            );
+            assert_names_the_text(round(geo, bad), bad);
         }
     }
 
@@ -2793,13 +2798,7 @@ mod tests {
             (RangeSub::Int4, true, "[1,2)"),
             (RangeSub::Int4, true, "{[1,2)"),
         ] {
-            let err = round(sub, multi, bad).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::Data, "{bad}");
-            assert!(
-                err.message.contains(&format!("{bad:?}")),
-                "{bad}: {}",
-                err.message
-            );
+            assert_names_the_text(round(sub, multi, bad), bad);
         }
     }
 
