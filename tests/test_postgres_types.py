@@ -532,13 +532,7 @@ def test_ranges_write_back_from_their_text(pg: sqlarrow.Connector, pg_schema: st
         " '[1999-12-31 23:59:59.999999+00,)', '{}', '{}', '{}', 'empty'), "
         "(null, null, null, null, null, null, null, null, null, null)"
     )
-    data = pg.query(f"select * from {s}.src").to_arrow()
-    assert pg.write(f"{pg_schema}.dst", data).rows_written == 3
-    as_text = ", ".join(f"{c}::text as {c}" for c in data.column_names)
-    assert (
-        pg.query(f"select {as_text} from {s}.dst").to_pylist()
-        == pg.query(f"select {as_text} from {s}.src").to_pylist()
-    )
+    _copy_reads_back_the_same(pg, pg_schema)
     # Plain strings in the forms PostgreSQL takes: the server canonicalizes them.
     pg.execute(f"delete from {s}.dst")
     more = pa.table(
@@ -649,13 +643,7 @@ def test_geometric_types_write_back_from_their_text(pg: sqlarrow.Connector, pg_s
         " path '((1,2),(3,4))', polygon '((0,0),(1,1),(1,0))', circle '<(1,2),3>', '{}'), "
         "(null, null, null, null, null, null, null, null)"
     )
-    data = pg.query(f"select * from {s}.src").to_arrow()
-    assert pg.write(f"{pg_schema}.dst", data).rows_written == 3
-    as_text = ", ".join(f"{c}::text as {c}" for c in data.column_names)
-    assert (
-        pg.query(f"select {as_text} from {s}.dst").to_pylist()
-        == pg.query(f"select {as_text} from {s}.src").to_pylist()
-    )
+    _copy_reads_back_the_same(pg, pg_schema)
     pg.execute(f"delete from {s}.dst")
     for column, bad in [("p", "(1,2"), ("c", "<(1,2)>"), ("pa", "[(0,0),(1)]")]:
         table = pa.table({column: [None, bad]})
@@ -746,6 +734,19 @@ def test_tid_snapshots_and_reg_types_read(pg: sqlarrow.Connector, pg_schema: str
         assert table.to_pylist() == want
 
 
+def _copy_reads_back_the_same(pg: sqlarrow.Connector, schema: str) -> None:
+    """Read `schema.src`, write it into `schema.dst` (same columns), and check that
+    both read back the same server text, column by column. Expects 3 rows."""
+    s = f'"{schema}"'
+    data = pg.query(f"select * from {s}.src").to_arrow()
+    assert pg.write(f"{schema}.dst", data).rows_written == 3
+    as_text = ", ".join(f"{c}::text as {c}" for c in data.column_names)
+    assert (
+        pg.query(f"select {as_text} from {s}.dst").to_pylist()
+        == pg.query(f"select {as_text} from {s}.src").to_pylist()
+    )
+
+
 def _extension(pg: sqlarrow.Connector, schema: str, name: str) -> str:
     """Use extension `name`: as installed, or created in the test's schema (dropped with
     it). Returns its type `name`, schema-qualified."""
@@ -804,13 +805,7 @@ def test_text_read_types_write_back(pg: sqlarrow.Connector, pg_schema: str) -> N
         f"(null, B'', '1:2:3-0:0:7', '0/0', 'top', '', '{{}}', '{{}}'), "
         f"(null, null, null, null, null, null, null, null)"
     )
-    data = pg.query(f"select * from {s}.src").to_arrow()
-    assert pg.write(f"{pg_schema}.dst", data).rows_written == 3
-    as_text = ", ".join(f"{c}::text as {c}" for c in data.column_names)
-    assert (
-        pg.query(f"select {as_text} from {s}.dst").to_pylist()
-        == pg.query(f"select {as_text} from {s}.src").to_pylist()
-    )
+    _copy_reads_back_the_same(pg, pg_schema)
     # Plain strings (not only sqlarrow's own results) in those forms write too.
     more = pa.table(
         {
