@@ -507,31 +507,33 @@ impl Column {
                     self.name
                 )
             }
-            _ => {
-                let typed = match &self.decl {
-                    Some(d) => format!("declared {d}"),
-                    None => format!("typed {:?} from its first values", self.kind),
-                };
-                format!(
-                    "column \"{}\" ({typed}) holds {article} {storage} value at row {row} that \
-                     cannot be converted; CAST it in SQL",
-                    self.name
-                )
-            }
+            _ => format!(
+                "column \"{}\" ({}) holds {article} {storage} value at row {row} that cannot \
+                 be converted; CAST it in SQL",
+                self.name,
+                self.typed()
+            ),
         };
         Error::data(message).with_detail("column", self.name.clone())
     }
 
+    /// How the column got its type, for messages: its declared type as written, or
+    /// the kind its first values gave it.
+    fn typed(&self) -> String {
+        match &self.decl {
+            Some(d) => format!("declared {d}"),
+            None => format!("typed {:?} from its first values", self.kind),
+        }
+    }
+
     /// An integer of a column read as float64 that no float64 holds exactly.
     fn inexact_integer(&self, i: i64, row: usize) -> Error {
-        let typed = match &self.decl {
-            Some(d) => format!("declared {d}"),
-            None => "typed Real from its first values".into(),
-        };
         Error::data(format!(
-            "column \"{}\" ({typed}) holds the integer {i} at row {row}, which a float64 \
-             cannot hold exactly (it would read as {}); CAST it in SQL (to INTEGER, or TEXT)",
-            self.name, i as f64
+            "column \"{}\" ({}) holds the integer {i} at row {row}, which a float64 cannot \
+             hold exactly (it would read as {}); CAST it in SQL (to INTEGER, or TEXT)",
+            self.name,
+            self.typed(),
+            i as f64
         ))
         .with_detail("column", self.name.clone())
     }
