@@ -169,6 +169,7 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
     r("pg_lsn", "STRING", "read as its text (`16/B374D848`), and written from it"),
     r("jsonpath", "STRING", "read as its text (`$.a[*] ? (@ > 1)`), and written from it"),
     r("tsquery", "STRING", "read as its text (`'a' & !'b'`); not written"),
+    r("xid8", "UINT64", "a 64-bit transaction id (`pg_current_xact_id()`); not written"),
     r("tid", "STRING", "a row's ctid, read as its text (`(0,1)`); not written"),
     r(
         "pg_snapshot",
@@ -473,6 +474,7 @@ pub fn pg_canonical(info: &PgTypeInfo<'_>) -> Option<LogicalType> {
             "oid" | "xid" | "cid" | "regclass" | "regproc" | "regtype" | "regprocedure"
             | "regoper" | "regoperator" | "regconfig" | "regdictionary" | "regnamespace"
             | "regrole" | "regcollation" => L::UInt32,
+            "xid8" => L::UInt64,
             "float4" => L::Float32,
             "float8" => L::Float64,
             "numeric" => {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::types::{
     Date32Type, Decimal128Type, Decimal256Type, Float32Type, Float64Type, Int16Type, Int32Type,
     Int64Type, IntervalMonthDayNanoType, Time64MicrosecondType, TimestampMicrosecondType,
-    UInt32Type,
+    UInt32Type, UInt64Type,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_buffer::{i256, IntervalMonthDayNano};
@@ -35,6 +35,8 @@ pub enum PgKind {
     Int4,
     Int8,
     Oid,
+    /// `xid8` (a 64-bit transaction id): UInt64.
+    Xid8,
     Float4,
     Float8,
     /// Declared (or default) precision and scale; `declared` is false for bare `numeric`.
@@ -149,6 +151,7 @@ pub fn kind_of(ty: &Type, typmod: i32) -> Option<PgKind> {
         | Type::REGNAMESPACE
         | Type::REGROLE
         | Type::REGCOLLATION => Oid,
+        Type::XID8 => Xid8,
         Type::TID => Tid,
         Type::PG_SNAPSHOT | Type::TXID_SNAPSHOT => Snapshot,
         Type::FLOAT4 => Float4,
@@ -236,6 +239,7 @@ pub fn field_for(name: &str, kind: PgKind) -> Field {
         Int4 => DataType::Int32,
         Int8 => DataType::Int64,
         Oid => DataType::UInt32,
+        Xid8 => DataType::UInt64,
         Float4 => DataType::Float32,
         Float8 => DataType::Float64,
         Numeric {
@@ -269,6 +273,7 @@ enum Buf {
     I32(PrimBuf<i32>),
     I64(PrimBuf<i64>),
     U32(PrimBuf<u32>),
+    U64(PrimBuf<u64>),
     F32(PrimBuf<f32>),
     F64(PrimBuf<f64>),
     D128(PrimBuf<i128>),
@@ -342,6 +347,7 @@ impl ColumnDecoder {
             Int4 | Date => Buf::I32(PrimBuf::with_capacity(capacity)),
             Int8 | Time | Timestamp | TimestampTz => Buf::I64(PrimBuf::with_capacity(capacity)),
             Oid => Buf::U32(PrimBuf::with_capacity(capacity)),
+            Xid8 => Buf::U64(PrimBuf::with_capacity(capacity)),
             Float4 => Buf::F32(PrimBuf::with_capacity(capacity)),
             Float8 => Buf::F64(PrimBuf::with_capacity(capacity)),
             Numeric { precision, .. } if precision <= 38 => {
@@ -484,6 +490,12 @@ impl ColumnDecoder {
                     return Err(bad());
                 }
                 b.push(be_i32(v) as u32)
+            }
+            (Buf::U64(b), _) => {
+                if v.len() != 8 {
+                    return Err(bad());
+                }
+                b.push(be_i64(v) as u64)
             }
             (Buf::I64(b), PgKind::Timestamp | PgKind::TimestampTz) => {
                 if v.len() != 8 {
@@ -665,6 +677,7 @@ impl ColumnDecoder {
             Buf::I32(b) => b.push_null(),
             Buf::I64(b) => b.push_null(),
             Buf::U32(b) => b.push_null(),
+            Buf::U64(b) => b.push_null(),
             Buf::F32(b) => b.push_null(),
             Buf::F64(b) => b.push_null(),
             Buf::D128(b) => b.push_null(),
@@ -691,6 +704,7 @@ impl ColumnDecoder {
             Buf::I32(b) => b.byte_size(),
             Buf::I64(b) => b.byte_size(),
             Buf::U32(b) => b.byte_size(),
+            Buf::U64(b) => b.byte_size(),
             Buf::F32(b) => b.byte_size(),
             Buf::F64(b) => b.byte_size(),
             Buf::D128(b) => b.byte_size(),
@@ -715,6 +729,7 @@ impl ColumnDecoder {
                 _ => b.finish::<Int64Type>(dt),
             },
             Buf::U32(b) => b.finish::<UInt32Type>(dt),
+            Buf::U64(b) => b.finish::<UInt64Type>(dt),
             Buf::F32(b) => b.finish::<Float32Type>(dt),
             Buf::F64(b) => b.finish::<Float64Type>(dt),
             Buf::D128(b) => b.finish::<Decimal128Type>(dt),
