@@ -96,6 +96,20 @@ def test_connect_retried_and_logged_without_secret(caplog: pytest.LogCaptureFixt
         with pytest.raises(sqlarrow.DatabaseConnectionError):
             conn.executemany("insert into t values ($1)", [[1]])
         assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+        # Nor is a statement that writes through query() or stream(): after a dropped
+        # connection nobody can tell whether it committed.
+        for call in (
+            lambda: conn.query("insert into t values (1) returning 1"),
+            lambda: conn.query("select nextval('s')"),
+            lambda: conn.stream("delete from t returning *"),
+            lambda: conn.query("insert into t values (1) returning 1", partition_on="x"),
+        ):
+            with pytest.raises(sqlarrow.DatabaseConnectionError):
+                call()
+        assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+        with pytest.raises(sqlarrow.DatabaseConnectionError):
+            conn.stream("select 1")
+        assert len([r for r in caplog.records if "retrying" in r.getMessage()]) == 2
 
 
 def test_retry_from_config(tmp_path: Path) -> None:

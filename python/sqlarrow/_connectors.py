@@ -167,8 +167,11 @@ class Connector(abc.ABC):
         """The retry policy of idempotent work (None: no retries)."""
         return self._retry
 
-    def _retrying(self, what: str, fn: Callable[[], _T]) -> _T:
-        if self._retry is None or self._retry.max_attempts <= 1:
+    def _retrying(self, what: str, sql: str, fn: Callable[[], _T]) -> _T:
+        """Call ``fn`` (which runs ``sql``) under the retry policy when ``sql`` is a read.
+        A statement that writes is run once: after a dropped connection nobody can tell
+        whether it committed (``query("insert ... returning id")`` would insert twice)."""
+        if self._retry is None or self._retry.max_attempts <= 1 or not self._is_read(sql):
             return fn()
         return self._retry.run(fn, what, f"{type(self).__name__} {self._describe()}")
 
@@ -226,6 +229,9 @@ class Connector(abc.ABC):
         Warnings the server reports about the statement (MySQL/MariaDB: values it
         truncated in a cast, a result it cut short) are on ``QueryResult.warnings`` and
         emitted as :class:`~sqlarrow.DatabaseWarning`.
+
+        Under a :class:`~sqlarrow.RetryPolicy` a read is retried after a transient
+        error; a statement that writes (``insert ... returning``) is run once.
         """
         sql = _check_sql(sql)
         params = _check_params(params)
@@ -234,7 +240,9 @@ class Connector(abc.ABC):
         if partition_on is None:
             if partitions is not None:
                 raise ConfigError("partitions needs partition_on (the integer column to split on)")
-            raw = self._retrying("query", lambda: self._raw.query(sql, params, timeout=timeout))
+            raw = self._retrying(
+                "query", sql, lambda: self._raw.query(sql, params, timeout=timeout)
+            )
             warn_server(raw.warnings)
             return QueryResult(raw)
         if not isinstance(partition_on, str) or not partition_on:
@@ -247,6 +255,7 @@ class Connector(abc.ABC):
             n = partitions
         raw = self._retrying(
             "query",
+            sql,
             lambda: self._raw.query(
                 sql, params, timeout=timeout, partition_on=partition_on, partitions=n
             ),
@@ -271,7 +280,7 @@ class Connector(abc.ABC):
         timeout = _check_timeout("timeout", timeout)
         self._check_open()
         raw = self._retrying(
-            "stream", lambda: self._raw.stream(sql, params, batch_size, timeout=timeout)
+            "stream", sql, lambda: self._raw.stream(sql, params, batch_size, timeout=timeout)
         )
         return RecordBatchStream(raw)
 
@@ -284,11 +293,9 @@ class Connector(abc.ABC):
         params = _check_params(params)
         timeout = _check_timeout("timeout", timeout)
         self._check_open()
-        if self._retry is not None and self._is_read(sql):
-            return self._retrying(
-                "execute", lambda: self._raw.execute(sql, params, timeout=timeout)
-            )
-        return self._raw.execute(sql, params, timeout=timeout)
+        return self._retrying(
+            "execute", sql, lambda: self._raw.execute(sql, params, timeout=timeout)
+        )
 
     def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> int:
         """Run one statement per parameter set, in one transaction; return total rows affected."""

@@ -1,9 +1,11 @@
 """Retries of transient failures (connection refused/reset, server restarting, too many
 connections, deadlock, serialization failure, pool exhausted).
 
-Only idempotent work is retried: opening connections, reads that have not delivered a
-batch yet (``query``, ``stream`` before it returns, ``execute`` of a read statement),
-never writes, ``executemany`` or ``execute`` of DML/DDL. Each retry is logged on the
+Only idempotent work is retried: opening connections, and read statements that have not
+delivered a batch yet (``query``, ``stream`` before it returns, ``execute``). A
+statement that writes (DML or DDL, ``insert ... returning`` through ``query``, a call
+of ``nextval``) is run once, as is ``executemany``. ``write`` is retried when the
+failure came before its COMMIT and its input can be read again. Each retry is logged on the
 ``sqlarrow`` logger (without secrets). The sleep between attempts is an ordinary
 ``time.sleep``: Ctrl-C interrupts it at once.
 """
