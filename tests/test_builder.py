@@ -156,3 +156,34 @@ def test_a_misspelled_column_is_an_error_on_every_engine(
         conn.select(t, order_by=["nmae"]).to_pylist()
     with pytest.raises(sqlarrow.UndefinedObjectError):
         conn.update(t, set={"name": "b"}, where={"nmae": "a"})
+
+
+def test_collections_in_where_rows_in_any_key_order_and_a_bare_order_tuple(
+    db: tuple[sqlarrow.Connector, str],
+) -> None:
+    """A range, numpy array or pandas Series in ``where`` is ``IN``: it was bound as one
+    value, its JSON text, which on MySQL and SQLite silently matched nothing. Rows whose
+    keys come in another order are inserted by key (they were refused), and a bare
+    ``order_by=("id", "desc")`` sorts descending (it was read as the columns "id" and
+    "desc")."""
+    np = pytest.importorskip("numpy")
+    pd = pytest.importorskip("pandas")
+    conn, schema = db
+    t = f"{schema}.nums" if schema else "nums"
+    conn.execute(f"create table {t} (id int primary key, name varchar(10))")
+    assert conn.insert(t, [{"id": 1, "name": "a"}, {"name": "b", "id": 2}, {"name": "c", "id": 3}])
+    assert conn.select(t, order_by="id").to_pylist() == [
+        {"id": 1, "name": "a"},
+        {"id": 2, "name": "b"},
+        {"id": 3, "name": "c"},
+    ]
+    for ids in (range(2, 10), np.array([2, 3]), pd.Series([3, 2]), pd.Index([2, 3])):
+        got = conn.select(t, ["id"], where={"id": ids}, order_by=("id", "desc")).to_pylist()
+        assert got == [{"id": 3}, {"id": 2}], ids
+    assert conn.select(t, ["id"], where={"id": range(0)}).to_pylist() == []
+    assert conn.delete(t, where={"id": np.array([1])}) == 1
+    with pytest.raises(ConfigError, match=r"row 1 has \['id'\]"):
+        conn.insert(t, [{"id": 4, "name": "d"}, {"id": 5}])
+    with pytest.raises(ConfigError, match="row 1 has"):
+        conn.insert(t, [{"id": 4, "name": "d"}, {"id": 5, "nmae": "e"}])
+    assert conn.select(t, ["id"], order_by="id").to_pylist() == [{"id": 2}, {"id": 3}]

@@ -2,8 +2,9 @@
 quoted identifiers and bound parameters. Values are never interpolated into the SQL.
 
 ``where`` is a mapping of column -> value: ``None`` renders ``col IS NULL``, a list,
-tuple, set or frozenset renders ``col IN (...)`` (an empty one matches nothing), any
-other value ``col = <marker>``. Conditions are joined with AND.
+tuple, set, frozenset, range, or one-dimensional numpy array or pandas Series/Index
+renders ``col IN (...)`` (an empty one matches nothing), any other value
+``col = <marker>``. Conditions are joined with AND.
 """
 
 from __future__ import annotations
@@ -67,10 +68,7 @@ class _Renderer:
             c = self.ident(col)
             if value is None:
                 conds.append(f"{c} IS NULL")
-            elif isinstance(value, (list, tuple, set, frozenset)):
-                items = (
-                    sorted(value, key=repr) if isinstance(value, (set, frozenset)) else list(value)
-                )
+            elif (items := _in_items(value)) is not None:
                 if not items:
                     conds.append("1 = 0")
                 else:
@@ -78,6 +76,20 @@ class _Renderer:
             else:
                 conds.append(f"{c} = {self.bind(value)}")
         return f" WHERE {' AND '.join(conds)}" if conds else ""
+
+
+def _in_items(value: Any) -> list[Any] | None:
+    """The values of ``col IN (...)`` when ``value`` is a collection of them, else None.
+    A range, a numpy array or a pandas Series bound as one value compared the column
+    with its JSON text (on MySQL and SQLite, silently matching nothing)."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, (list, tuple, range)):
+        return list(value)
+    module = type(value).__module__.split(".")[0]
+    if module in ("numpy", "pandas") and getattr(value, "ndim", None) == 1:
+        return list(value.tolist())
+    return None
 
 
 def _split_table(s: str) -> list[str]:
@@ -119,7 +131,13 @@ def _split_table(s: str) -> list[str]:
 def _order(r: _Renderer, order_by: OrderBy) -> str:
     if order_by is None:
         return ""
-    items: Sequence[str | tuple[str, str]] = [order_by] if isinstance(order_by, str) else order_by
+    # A bare (col, "desc") is one item, not the columns col and "desc".
+    one = isinstance(order_by, str) or (
+        isinstance(order_by, tuple)
+        and len(order_by) == 2
+        and str(order_by[1]).lower() in ("asc", "desc")
+    )
+    items: Sequence[str | tuple[str, str]] = [order_by] if one else order_by  # type: ignore[list-item]
     out = []
     for item in items:
         if isinstance(item, tuple):

@@ -425,8 +425,8 @@ class Connector(abc.ABC):
         self, table: str | Sequence[str], rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]
     ) -> int:
         """Insert one row (a mapping) or several (a sequence of mappings with the same
-        keys) with bound values; returns the rows inserted. For bulk data use
-        :meth:`write`."""
+        keys, in any order) with bound values; returns the rows inserted. For bulk data
+        use :meth:`write`."""
         if isinstance(rows, Mapping):
             sql = _builder.render_insert(self.engine, table, list(rows))
             return self.execute(sql, list(rows.values()))
@@ -434,10 +434,15 @@ class Connector(abc.ABC):
         if not batch or not all(isinstance(r, Mapping) for r in batch):
             raise ConfigError("rows must be a mapping or a non-empty sequence of mappings")
         cols = list(batch[0])
-        if any(list(r) != cols for r in batch):
-            raise ConfigError("every row must have the same keys, in the same order")
+        keys = set(cols)
+        for i, r in enumerate(batch):
+            if len(r) != len(cols) or set(r) != keys:
+                raise ConfigError(
+                    f"every row must have the same keys: row 0 has {sorted(keys, key=str)}, "
+                    f"row {i} has {sorted(r, key=str)}"
+                )
         sql = _builder.render_insert(self.engine, table, cols)
-        return self.executemany(sql, [list(r.values()) for r in batch])
+        return self.executemany(sql, [[r[c] for c in cols] for r in batch])
 
     def update(
         self, table: str | Sequence[str], set: Mapping[str, Any], where: Mapping[str, Any]
