@@ -45,6 +45,41 @@ fn pool_config(pool_size: usize, pool_timeout: f64) -> PyResult<PoolConfig> {
     })
 }
 
+/// A connector's `settings=`: (name, value) pairs, values str, int, float or bool.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+fn settings_arg(
+    dialect: sqlarrow_core::settings::SettingsDialect,
+    settings: Option<Vec<(String, Bound<'_, PyAny>)>>,
+) -> PyResult<sqlarrow_core::settings::Settings> {
+    use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
+    use sqlarrow_core::settings::{SettingValue, Settings};
+    let mut pairs = Vec::new();
+    for (name, value) in settings.unwrap_or_default() {
+        let v = if let Ok(b) = value.cast::<PyBool>() {
+            SettingValue::Bool(b.is_true())
+        } else if value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>() {
+            SettingValue::Number(value.str()?.to_string())
+        } else if value.is_instance_of::<PyString>() {
+            SettingValue::Text(value.extract::<String>().map_err(|_| {
+                err(
+                    ErrorKind::Config,
+                    format!("settings: the value of {name:?} is not valid UTF-8 text"),
+                )
+            })?)
+        } else {
+            return Err(err(
+                ErrorKind::Config,
+                format!(
+                    "settings: the value of {name:?} must be a str, int, float or bool, not {}",
+                    value.get_type().name()?
+                ),
+            ));
+        };
+        pairs.push((name, v));
+    }
+    Settings::new(dialect, pairs).map_err(to_pyerr)
+}
+
 /// A timeout in seconds from Python (None: no timeout).
 fn timeout_arg(name: &str, seconds: Option<f64>) -> PyResult<Option<Duration>> {
     match seconds {
@@ -94,7 +129,7 @@ impl RawConnector {
 #[pymethods]
 impl RawConnector {
     #[staticmethod]
-    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name, sslrootcert=None, sslcert=None, sslkey=None, redshift=false, read_only=false, statement_timeout=None, uuid_as="arrow", scan_workers=1, scan_min_bytes=67108864))]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, sslmode, connect_timeout, application_name, sslrootcert=None, sslcert=None, sslkey=None, redshift=false, read_only=false, statement_timeout=None, uuid_as="arrow", scan_workers=1, scan_min_bytes=67108864, settings=None))]
     #[allow(clippy::too_many_arguments)]
     fn postgres(
         host: String,
@@ -116,6 +151,7 @@ impl RawConnector {
         uuid_as: &str,
         scan_workers: usize,
         scan_min_bytes: u64,
+        settings: Option<Vec<(String, Bound<'_, PyAny>)>>,
     ) -> PyResult<Self> {
         #[cfg(feature = "postgres")]
         {
@@ -156,6 +192,14 @@ impl RawConnector {
                     scan_workers.clamp(1, 64)
                 },
                 scan_min_bytes,
+                settings: settings_arg(
+                    if redshift {
+                        sqlarrow_core::settings::SettingsDialect::Redshift
+                    } else {
+                        sqlarrow_core::settings::SettingsDialect::Postgres
+                    },
+                    settings,
+                )?,
                 pool: pool_config(pool_size, pool_timeout)?,
             };
             let timeout = timeout_arg("statement_timeout", statement_timeout)?;
@@ -188,6 +232,7 @@ impl RawConnector {
                 uuid_as,
                 scan_workers,
                 scan_min_bytes,
+                settings,
             );
             Err(err(
                 ErrorKind::Config,
@@ -197,7 +242,7 @@ impl RawConnector {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, ssl_mode, connect_timeout, ssl_ca=None, tinyint1_as_bool=true, zero_date_as_null=true, read_only=false, statement_timeout=None, ssl_cert=None, ssl_key=None, scan_workers=1, scan_min_rows=1000000, time_as_duration=false))]
+    #[pyo3(signature = (*, host, port, database, user, password, pool_size, pool_timeout, ssl_mode, connect_timeout, ssl_ca=None, tinyint1_as_bool=true, zero_date_as_null=true, read_only=false, statement_timeout=None, ssl_cert=None, ssl_key=None, scan_workers=1, scan_min_rows=1000000, time_as_duration=false, settings=None))]
     #[allow(clippy::too_many_arguments)]
     fn mysql(
         host: String,
@@ -219,6 +264,7 @@ impl RawConnector {
         scan_workers: usize,
         scan_min_rows: u64,
         time_as_duration: bool,
+        settings: Option<Vec<(String, Bound<'_, PyAny>)>>,
     ) -> PyResult<Self> {
         #[cfg(feature = "mysql")]
         {
@@ -248,6 +294,7 @@ impl RawConnector {
                 read_only,
                 scan_workers: scan_workers.clamp(1, 64),
                 scan_min_rows,
+                settings: settings_arg(sqlarrow_core::settings::SettingsDialect::MySql, settings)?,
                 pool: pool_config(pool_size, pool_timeout)?,
             };
             let timeout = timeout_arg("statement_timeout", statement_timeout)?;
@@ -279,6 +326,8 @@ impl RawConnector {
                 ssl_key,
                 scan_workers,
                 scan_min_rows,
+                time_as_duration,
+                settings,
             );
             Err(err(
                 ErrorKind::Config,

@@ -110,6 +110,32 @@ def _check_batch_size(batch_size: Any) -> int:
     return _check_int("batch_size", batch_size, minimum=1)
 
 
+SettingValue = Union[str, int, float, bool]
+
+
+def _check_settings(settings: Any) -> dict[str, SettingValue]:
+    """A connector's ``settings=``: a mapping of setting name -> str, int, float or
+    bool. Names and reserved settings are checked by the engine."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        raise ConfigError(
+            "settings must be a mapping of setting name -> value "
+            f"(e.g. {{'search_path': 'analytics'}}), not {type(settings).__name__}"
+        )
+    out: dict[str, SettingValue] = {}
+    for name, value in settings.items():
+        if not isinstance(name, str):
+            raise ConfigError(f"settings: names must be str, not {type(name).__name__}")
+        if not isinstance(value, (str, int, float, bool)):
+            raise ConfigError(
+                f"settings: the value of {name!r} must be a str, int, float or bool, "
+                f"not {type(value).__name__}"
+            )
+        out[name] = value
+    return out
+
+
 def _check_timeout(name: str, value: Any) -> float | None:
     return None if value is None else _check_positive_number(name, value)
 
@@ -619,6 +645,7 @@ class _ServerConnector(Connector):
     _user: str | None
     _pool_size: int
     _pool_timeout: float
+    _settings: dict[str, SettingValue]
 
     def _init_server(
         self,
@@ -652,6 +679,11 @@ class _ServerConnector(Connector):
     def host(self) -> str:
         """Server host name or address."""
         return self._host
+
+    @property
+    def settings(self) -> dict[str, SettingValue]:
+        """Session settings applied to every pooled connection (a copy)."""
+        return dict(self._settings)
 
     @property
     def port(self) -> int:
@@ -695,6 +727,14 @@ class PostgreSQLConnector(_ServerConnector):
     ``verify-ca``, ``verify-full``); ``sslrootcert`` is a CA bundle for the
     ``verify-*`` modes, ``sslcert``/``sslkey`` a client certificate and its key.
 
+    ``settings`` are run-time parameters for every pooled connection, e.g.
+    ``{"search_path": "analytics, public", "work_mem": "256MB"}``, sent when each
+    connection opens (the ``options`` of libpq; in a URL, ``?options=-c%20search_path%3Dx``).
+    A ``SET`` run through :meth:`execute` reaches only the pooled connection that ran it.
+    Parameters sqlarrow depends on (``client_encoding``, ``DateStyle``) or that have an
+    option of their own (``read_only``, ``statement_timeout``) are a
+    :class:`~sqlarrow.ConfigError`; an unknown name fails when a connection opens.
+
     Parallel scans: :meth:`query` of a plain ``SELECT <columns> FROM <table>`` (no
     ``WHERE``) over an ordinary table of at least ``scan_min_bytes`` (default 64 MiB)
     reads contiguous block ranges over up to ``scan_workers`` pooled connections at once
@@ -729,8 +769,10 @@ class PostgreSQLConnector(_ServerConnector):
         uuid_as: str = "arrow",
         scan_workers: int | None = None,
         scan_min_bytes: int = DEFAULT_SCAN_MIN_BYTES,
+        settings: Mapping[str, SettingValue] | None = None,
     ) -> None:
         _require_engine("postgres")
+        self._settings = _check_settings(settings)
         if uuid_as not in ("arrow", "string"):
             raise ConfigError(f'uuid_as must be "arrow" or "string", got {uuid_as!r}')
         if scan_workers is None:
@@ -773,6 +815,7 @@ class PostgreSQLConnector(_ServerConnector):
             uuid_as=uuid_as,
             scan_workers=self._scan_workers,
             scan_min_bytes=self._scan_min_bytes,
+            settings=list(self._settings.items()) or None,
         )
 
     @property
@@ -913,6 +956,7 @@ _ENGINE_OPTIONS: dict[str, frozenset[str]] = {
             "uuid_as",
             "scan_workers",
             "scan_min_bytes",
+            "settings",
         }
     ),
     "sqlite": frozenset(

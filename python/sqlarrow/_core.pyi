@@ -42,6 +42,7 @@ class RawConnector:
         uuid_as: str = "arrow",
         scan_workers: int = 1,
         scan_min_bytes: int = 67108864,
+        settings: list[tuple[str, str | int | float | bool]] | None = None,
     ) -> RawConnector:
         """Create a PostgreSQL connector. No connection is opened until first use.
 
@@ -53,6 +54,9 @@ class RawConnector:
         ``scan_workers`` > 1 lets ``query`` read an unfiltered one-table ``SELECT`` over a table
         of at least ``scan_min_bytes`` in block ranges on that many pooled connections
         sharing one exported snapshot (forced to 1 for Redshift).
+        ``settings``: (name, value) run-time parameters for every connection, sent in the
+        startup ``options`` (Redshift: ``set_config`` after connecting); reserved names and
+        malformed ones raise ``ConfigError``.
         """
 
     @staticmethod
@@ -77,6 +81,7 @@ class RawConnector:
         scan_workers: int = 1,
         scan_min_rows: int = 1000000,
         time_as_duration: bool = False,
+        settings: list[tuple[str, str | int | float | bool]] | None = None,
     ) -> RawConnector:
         """Create a MySQL / MariaDB connector. No connection is opened until first use.
 
@@ -85,7 +90,8 @@ class RawConnector:
         the Mozilla roots and ``ssl_ca``'s, not the host name); ``verify_identity`` (chain
         and host name). The libpq spellings (``disable``, ``prefer``, ``require``,
         ``verify-ca``, ``verify-full``) are accepted too. ``user=None`` means the ``USER``
-        environment variable (else ``root``).
+        environment variable (else ``root``). ``settings``: (name, value) session
+        variables set on every connection as it opens (one ``SET SESSION``).
 
         Every session runs with ``time_zone='+00:00'`` and utf8mb4, so TIMESTAMP columns
         come back as ``timestamp[us, UTC]`` and DATETIME as ``timestamp[us]``.

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from . import _core
 from ._connectors import (
+    SettingValue,
     _check_int,
     _check_path,
     _check_positive_number,
+    _check_settings,
     _require_engine,
     _ServerConnector,
 )
@@ -54,6 +57,7 @@ MYSQL_OPTIONS = frozenset(
         "retry",
         "scan_workers",
         "scan_min_rows",
+        "settings",
     }
 )
 
@@ -101,6 +105,14 @@ class MySQLConnector(_ServerConnector):
             it off). See "Parallel scans" below.
         scan_min_rows: tables the server estimates below this many rows (default one
             million) are never split.
+        settings: session variables for every pooled connection, e.g.
+            ``{"sql_mode": "TRADITIONAL", "group_concat_max_len": 1_000_000}`` (one
+            ``SET SESSION`` as each connection opens). A ``SET`` run through
+            :meth:`execute` reaches only the pooled connection that ran it. Variables
+            sqlarrow depends on (``time_zone``, the character set, ``autocommit``) or
+            that have an option of their own (``read_only``, ``statement_timeout``) are
+            a :class:`~sqlarrow.ConfigError`, as are ``sql_mode`` flags that change how
+            statements are parsed (``ANSI_QUOTES``, ``NO_BACKSLASH_ESCAPES``, ...).
 
     Parallel scans: :meth:`query` of a plain ``SELECT <columns> FROM <table>`` (no
     ``WHERE``) over an InnoDB table of at least ``scan_min_rows`` (estimated) rows, whose primary
@@ -147,8 +159,10 @@ class MySQLConnector(_ServerConnector):
         retry: Any = None,
         scan_workers: int | None = None,
         scan_min_rows: int = 1_000_000,
+        settings: Mapping[str, SettingValue] | None = None,
     ) -> None:
         _require_engine("mysql")
+        self._settings = _check_settings(settings)
         self._init_common(read_only, statement_timeout, retry)
         password = self._init_server(host, port, database, user, password, pool_size, pool_timeout)
         if scan_workers is None:
@@ -189,6 +203,7 @@ class MySQLConnector(_ServerConnector):
             scan_workers=self._scan_workers,
             scan_min_rows=self._scan_min_rows,
             time_as_duration=self._time_as_duration,
+            settings=list(self._settings.items()) or None,
         )
 
     @property

@@ -57,7 +57,47 @@ def _to_str(name: str, value: str) -> str:
 
 
 # Options accepted in the query string, per engine, with their converters.
+def _to_pg_settings(name: str, value: str) -> dict[str, str]:
+    """libpq's ``options``: ``-c name=value`` (or ``-cname=value``, ``--name=value``)
+    items split on whitespace, a backslash taking the next character literally."""
+    words: list[str] = []
+    cur: list[str] = []
+    escaped = False
+    for ch in value:
+        if escaped:
+            cur.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch.isspace():
+            if cur:
+                words.append("".join(cur))
+                cur = []
+        else:
+            cur.append(ch)
+    if cur:
+        words.append("".join(cur))
+    settings: dict[str, str] = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "-c" and i + 1 < len(words):
+            item, i = words[i + 1], i + 2
+        elif word[:2] in ("-c", "--") and len(word) > 2:
+            item, i = word[2:], i + 1
+        else:
+            raise ConfigError(
+                f"URL option {name}: expected '-c name=value' items (libpq's form), got {word!r}"
+            )
+        key, eq, val = item.partition("=")
+        if not eq or not key:
+            raise ConfigError(f"URL option {name}: {item!r} is not name=value")
+        settings[key.replace("-", "_")] = val
+    return settings
+
+
 _PG_OPTIONS: dict[str, Callable[[str, str], Any]] = {
+    "options": _to_pg_settings,
     "sslmode": _to_str,
     "application_name": _to_str,
     "connect_timeout": _to_float,
@@ -248,6 +288,8 @@ def _parse_postgres(
             raise ConfigError(f"invalid database name in URL: {mask_url(url)!r}")
         kwargs["database"] = unquote(path)
     kwargs.update(_parse_query(query, options, scheme))
+    if "options" in kwargs:
+        kwargs["settings"] = kwargs.pop("options")
     return kwargs
 
 

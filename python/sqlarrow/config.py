@@ -303,6 +303,18 @@ def _coerce(key: str, value: Any, where: str, problems: list[str]) -> Any:
         if not isinstance(value, bool):
             problems.append(f"{where}: expected true or false, got {_type_name(value)}")
         return value
+    if key == "settings":
+        if not isinstance(value, dict):
+            problems.append(
+                f"{where}: expected a mapping of setting name -> value, got {_type_name(value)}"
+            )
+            return value
+        for k, v in value.items():
+            if not isinstance(v, (str, int, float, bool)):
+                problems.append(
+                    f"{where}.{k}: expected a string, number or boolean, got {_type_name(v)}"
+                )
+        return {str(k): v for k, v in value.items()}
     if key in _MAPPING_OPTIONS:
         if not isinstance(value, dict):
             problems.append(f"{where}: expected a mapping, got {_type_name(value)}")

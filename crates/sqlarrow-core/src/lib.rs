@@ -20,6 +20,7 @@ pub mod pool;
 pub mod readonly;
 pub mod scan;
 pub mod schema;
+pub mod settings;
 pub mod stream;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) mod tls;

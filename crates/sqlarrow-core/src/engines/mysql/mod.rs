@@ -74,6 +74,8 @@ pub struct MySqlConfig {
     pub scan_workers: usize,
     /// Tables the catalog estimates below this many rows are never split.
     pub scan_min_rows: u64,
+    /// Session settings for every connection (one `SET SESSION` after the setup).
+    pub settings: crate::settings::Settings,
     pub pool: PoolConfig,
 }
 
@@ -94,6 +96,7 @@ impl Default for MySqlConfig {
             read_only: false,
             scan_workers: 1,
             scan_min_rows: scan::SCAN_MIN_ROWS,
+            settings: Default::default(),
             pool: PoolConfig::default(),
         }
     }
@@ -363,6 +366,7 @@ impl Settings {
             mode,
             tls: None,
             read_only: cfg.read_only,
+            settings: cfg.settings.mysql_statement(),
         };
         let base = OptsBuilder::default()
             .ip_or_hostname(cfg.host.clone())
@@ -370,10 +374,13 @@ impl Settings {
             .user(Some(user))
             .pass(cfg.password.clone())
             .db_name(cfg.database.clone())
-            .init(if cfg.read_only {
-                vec![SESSION_INIT, "SET SESSION TRANSACTION READ ONLY"]
-            } else {
-                vec![SESSION_INIT]
+            .init({
+                let mut init = vec![SESSION_INIT.to_string()];
+                init.extend(cfg.settings.mysql_statement());
+                if cfg.read_only {
+                    init.push("SET SESSION TRANSACTION READ ONLY".into());
+                }
+                init
             })
             .tcp_nodelay(true)
             .tcp_keepalive(Some(Duration::from_secs(60)))

@@ -97,6 +97,8 @@ pub struct WireConfig {
     /// The TLS settings (`None` when `mode` is `disabled`).
     pub tls: Option<Arc<rustls::ClientConfig>>,
     pub read_only: bool,
+    /// The connector's `SET SESSION ...` of user settings, if any.
+    pub settings: Option<String>,
 }
 
 /// The connection's byte stream: plain TCP, or TLS over it.
@@ -236,6 +238,11 @@ impl WireConn {
         let mut c = WireConn::open(&cfg.host, cfg.port).await?;
         c.handshake(cfg).await?;
         c.simple(SESSION_INIT).await?;
+        if let Some(set) = &cfg.settings {
+            c.simple(set)
+                .await
+                .map_err(|e| e.context("the connector's settings were refused"))?;
+        }
         if cfg.read_only {
             c.simple("SET SESSION TRANSACTION READ ONLY").await?;
         }

@@ -57,6 +57,9 @@ pub struct PgConfig {
     pub scan_workers: usize,
     /// Tables smaller than this are never split.
     pub scan_min_bytes: u64,
+    /// Session settings for every connection: startup `options` (Redshift: `SET`
+    /// statements after connecting).
+    pub settings: crate::settings::Settings,
     pub pool: PoolConfig,
 }
 
@@ -394,6 +397,8 @@ pub struct PgManager {
     timeout: Duration,
     redshift: bool,
     uuid_as_string: bool,
+    /// Redshift: the connector's settings as `SET` statements (it ignores `options`).
+    redshift_settings: Option<String>,
 }
 
 /// A sqlarrow error from an ErrorResponse's fields.
@@ -590,6 +595,12 @@ impl Manager for PgManager {
                 )
                 .await
                 .map_err(map_err)?;
+            if let Some(set) = &self.redshift_settings {
+                client
+                    .batch_execute(set)
+                    .await
+                    .map_err(|e| map_err(e).context("the connector's settings were refused"))?;
+            }
         }
         Ok(PgConn {
             client,
@@ -852,6 +863,7 @@ impl PgConnector {
             if cfg.read_only {
                 options.push_str(" -c default_transaction_read_only=on");
             }
+            options.push_str(&cfg.settings.pg_options());
             c.options(&options);
         }
         let (mode, tls) = tls::make_tls(&tls::TlsOptions {
@@ -867,6 +879,8 @@ impl PgConnector {
             timeout: cfg.connect_timeout + Duration::from_secs(1),
             redshift: cfg.redshift,
             uuid_as_string: cfg.uuid_as_string,
+            redshift_settings: (cfg.redshift && !cfg.settings.is_empty())
+                .then(|| cfg.settings.pg_set_statements()),
         };
         Ok(PgConnector {
             pool: Pool::new(manager, cfg.pool),
