@@ -46,7 +46,6 @@ fn pool_config(pool_size: usize, pool_timeout: f64) -> PyResult<PoolConfig> {
 }
 
 /// A connector's `settings=`: (name, value) pairs, values str, int, float or bool.
-#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 fn settings_arg(
     dialect: sqlarrow_core::settings::SettingsDialect,
     settings: Option<Vec<(String, Bound<'_, PyAny>)>>,
@@ -337,19 +336,21 @@ impl RawConnector {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (*, path, pool_size, pool_timeout, read_only, statement_timeout=None))]
+    #[pyo3(signature = (*, path, pool_size, pool_timeout, read_only, statement_timeout=None, settings=None))]
     fn sqlite(
         path: String,
         pool_size: usize,
         pool_timeout: f64,
         read_only: bool,
         statement_timeout: Option<f64>,
+        settings: Option<Vec<(String, Bound<'_, PyAny>)>>,
     ) -> PyResult<Self> {
         #[cfg(feature = "sqlite")]
         {
             let cfg = sqlarrow_core::engines::sqlite::SqliteConfig {
                 path,
                 read_only,
+                settings: settings_arg(sqlarrow_core::settings::SettingsDialect::Sqlite, settings)?,
                 pool: pool_config(pool_size, pool_timeout)?,
             };
             let timeout = timeout_arg("statement_timeout", statement_timeout)?;
@@ -362,7 +363,14 @@ impl RawConnector {
         }
         #[cfg(not(feature = "sqlite"))]
         {
-            let _ = (path, pool_size, pool_timeout, read_only, statement_timeout);
+            let _ = (
+                path,
+                pool_size,
+                pool_timeout,
+                read_only,
+                statement_timeout,
+                settings,
+            );
             Err(err(
                 ErrorKind::Config,
                 "this build of sqlarrow was compiled without the sqlite engine",

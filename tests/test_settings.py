@@ -243,3 +243,55 @@ def test_mysql_settings_that_are_refused(my_db: str) -> None:
             conn.query("select 1")
         with pytest.raises(sqlarrow.SqlArrowError, match="no_such_variable"):
             conn.execute("select 1")
+
+
+# -- SQLite: PRAGMAs -------------------------------------------------------------------
+def test_sqlite_pragmas_on_every_connection(tmp_path: Path) -> None:
+    settings = {
+        "journal_mode": "WAL",
+        "synchronous": "normal",
+        "main.cache_size": -20000,
+        "foreign_keys": False,
+        "case_sensitive_like": True,
+    }
+    path = tmp_path / "p.db"
+    with sqlarrow.SQLiteConnector(path, pool_size=3, settings=settings) as conn:
+        sql = (
+            "select j.journal_mode as j, s.synchronous as s, c.cache_size as c, "
+            "f.foreign_keys as f, 'a' like 'A' as l from pragma_journal_mode j, "
+            "pragma_synchronous s, pragma_cache_size c, pragma_foreign_keys f"
+        )
+        for rows in _every_connection(conn, sql, 3):
+            assert rows == [{"j": "wal", "s": 1, "c": -20000, "f": 0, "l": 0}]
+        assert conn.settings == settings
+        with conn.transaction() as tx:
+            assert tx.query("select cache_size as c from pragma_cache_size").to_pylist() == [
+                {"c": -20000}
+            ]
+    with sqlarrow.connect(f"sqlite:///{path}", read_only=True, settings={"cache_size": 77}) as ro:
+        # A PRAGMA statement is refused in read-only mode; the connector's own are not.
+        assert ro.query("select cache_size as c from pragma_cache_size").to_pylist() == [{"c": 77}]
+
+
+def test_sqlite_pragmas_sqlite_would_ignore_are_errors(tmp_path: Path) -> None:
+    """SQLite ignores an unknown PRAGMA, and a journal mode it cannot use, silently."""
+    path = tmp_path / "p.db"
+    with sqlarrow.SQLiteConnector(path, settings={"synchronus": "off"}) as conn:
+        with pytest.raises(ConfigError, match='SQLite has no PRAGMA "synchronus"'):
+            conn.query("select 1")
+        assert conn.pool_stats().idle == 0
+    for where, bad in [(str(path), "bogus"), (":memory:", "wal")]:
+        with (
+            sqlarrow.SQLiteConnector(where, settings={"journal_mode": bad}) as conn,
+            pytest.raises(ConfigError, match=f'cannot use "{bad}"'),
+        ):
+            conn.query("select 1")
+    for bad, needle in [
+        ({"query_only": True}, "read_only=True"),
+        ({"busy_timeout": 100}, "pool_timeout"),
+        ({"encoding": "UTF-16"}, "UTF-8"),
+        ({"writable_schema": True}, "corrupt"),
+        ({"a.b.c": 1}, "not a setting name"),
+    ]:
+        with pytest.raises(ConfigError, match=needle):
+            sqlarrow.SQLiteConnector(path, settings=bad)

@@ -170,6 +170,7 @@ class Connector(abc.ABC):
     _read_only: bool = False
     _statement_timeout: float | None = None
     _retry: RetryPolicy | None = None
+    _settings: dict[str, SettingValue]
 
     def _init_common(self, read_only: Any, statement_timeout: Any, retry: Any) -> None:
         if not isinstance(read_only, bool):
@@ -187,6 +188,11 @@ class Connector(abc.ABC):
     def statement_timeout(self) -> float | None:
         """Default statement timeout (s) of every call; None: no timeout."""
         return self._statement_timeout
+
+    @property
+    def settings(self) -> dict[str, SettingValue]:
+        """Session settings applied to every pooled connection (a copy)."""
+        return dict(self._settings)
 
     @property
     def retry(self) -> RetryPolicy | None:
@@ -645,7 +651,6 @@ class _ServerConnector(Connector):
     _user: str | None
     _pool_size: int
     _pool_timeout: float
-    _settings: dict[str, SettingValue]
 
     def _init_server(
         self,
@@ -679,11 +684,6 @@ class _ServerConnector(Connector):
     def host(self) -> str:
         """Server host name or address."""
         return self._host
-
-    @property
-    def settings(self) -> dict[str, SettingValue]:
-        """Session settings applied to every pooled connection (a copy)."""
-        return dict(self._settings)
 
     @property
     def port(self) -> int:
@@ -871,6 +871,13 @@ class SQLiteConnector(Connector):
 
     ``path`` is a file path or one of SQLite's own ``file:`` URIs; a ``sqlite://`` URL
     goes to :func:`sqlarrow.connect` instead (given here, it is a ``ConfigError``).
+
+    ``settings`` are PRAGMAs run on every pooled connection as it opens, e.g.
+    ``{"journal_mode": "wal", "synchronous": "normal", "cache_size": -64000}``. A PRAGMA
+    run through :meth:`execute` reaches only the pooled connection that ran it.
+    ``query_only`` (use ``read_only``), ``busy_timeout`` (sqlarrow waits for locks up to
+    ``pool_timeout``), ``encoding`` and ``writable_schema`` are a
+    :class:`~sqlarrow.ConfigError`.
     """
 
     def __init__(
@@ -882,8 +889,10 @@ class SQLiteConnector(Connector):
         read_only: bool = False,
         statement_timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        settings: Mapping[str, SettingValue] | None = None,
     ) -> None:
         _require_engine("sqlite")
+        self._settings = _check_settings(settings)
         self._init_common(read_only, statement_timeout, retry)
         if isinstance(path, os.PathLike):
             path = os.fspath(path)
@@ -901,6 +910,7 @@ class SQLiteConnector(Connector):
             pool_timeout=self._pool_timeout,
             read_only=self._read_only,
             statement_timeout=self._statement_timeout,
+            settings=list(self._settings.items()) or None,
         )
 
     @property
@@ -960,7 +970,15 @@ _ENGINE_OPTIONS: dict[str, frozenset[str]] = {
         }
     ),
     "sqlite": frozenset(
-        {"path", "pool_size", "pool_timeout", "read_only", "statement_timeout", "retry"}
+        {
+            "path",
+            "pool_size",
+            "pool_timeout",
+            "read_only",
+            "statement_timeout",
+            "retry",
+            "settings",
+        }
     ),
 }
 _ENGINE_OPTIONS["redshift"] = _ENGINE_OPTIONS["postgres"]

@@ -116,8 +116,10 @@ class RawConnector:
         pool_timeout: float,
         read_only: bool,
         statement_timeout: float | None = None,
+        settings: list[tuple[str, str | int | float | bool]] | None = None,
     ) -> RawConnector:
-        """Create a SQLite connector for a file path or ``":memory:"``."""
+        """Create a SQLite connector for a file path or ``":memory:"``; ``settings`` are
+        PRAGMAs run on every connection as it opens."""
 
     @property
     def engine(self) -> str:

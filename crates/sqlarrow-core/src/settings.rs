@@ -31,6 +31,8 @@ pub enum SettingsDialect {
     Postgres,
     Redshift,
     MySql,
+    /// SQLite: the settings are PRAGMAs.
+    Sqlite,
 }
 
 /// Checked session settings, in the order given.
@@ -70,6 +72,15 @@ fn refused(dialect: SettingsDialect, name: &str) -> Option<&'static str> {
             }
             _ => return None,
         },
+        SettingsDialect::Sqlite => match lower.rsplit('.').next().unwrap_or_default() {
+            "query_only" => "use the connector's read_only=True",
+            "busy_timeout" => {
+                "sqlarrow waits for locks itself, up to pool_timeout, and stays interruptible"
+            }
+            "encoding" => "sqlarrow reads and writes text as UTF-8",
+            "writable_schema" => "it lets a statement corrupt the database file",
+            _ => return None,
+        },
     };
     Some(why)
 }
@@ -89,7 +100,8 @@ const MYSQL_LEXICAL_MODES: &[&str] = &[
 ];
 
 fn valid_name(dialect: SettingsDialect, name: &str) -> bool {
-    // PostgreSQL's extension settings have one dot (`pg_trgm.similarity_threshold`).
+    // PostgreSQL's extension settings have one dot (`pg_trgm.similarity_threshold`), as
+    // has a SQLite PRAGMA for one attached database (`main.cache_size`).
     let max_parts = if dialect == SettingsDialect::MySql {
         1
     } else {
@@ -113,10 +125,10 @@ impl Settings {
             if !valid_name(dialect, name) {
                 return Err(Error::config(format!(
                     "settings: {name:?} is not a setting name (letters, digits and _{})",
-                    if dialect == SettingsDialect::MySql {
-                        ""
-                    } else {
-                        ", with one . for an extension's setting"
+                    match dialect {
+                        SettingsDialect::MySql => "",
+                        SettingsDialect::Sqlite => ", with one . after a database name",
+                        _ => ", with one . for an extension's setting",
                     }
                 ))
                 .with_detail("setting", name.clone()));
@@ -225,6 +237,28 @@ impl Settings {
         format!("SELECT {}", calls.join(", "))
     }
 
+    /// SQLite: one `PRAGMA name = value` per setting, with the pragma's name (without
+    /// a database prefix) and the value as text. Text is a string literal, numbers and
+    /// booleans go bare.
+    pub fn sqlite_pragmas(&self) -> Vec<SqlitePragma> {
+        self.0
+            .iter()
+            .map(|(name, value)| {
+                let v = match value {
+                    SettingValue::Text(t) if is_plain_number(t) => t.clone(),
+                    SettingValue::Text(t) => format!("'{}'", t.replace('\'', "''")),
+                    SettingValue::Number(n) => n.clone(),
+                    SettingValue::Bool(b) => (if *b { "ON" } else { "OFF" }).to_string(),
+                };
+                SqlitePragma {
+                    pragma: name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase(),
+                    statement: format!("PRAGMA {name} = {v}"),
+                    value: Self::text(value),
+                }
+            })
+            .collect()
+    }
+
     /// MySQL/MariaDB: one `SET SESSION a = 'text', b = 10, c = ON` statement, or `None`.
     /// A text that is a plain decimal number goes unquoted: MySQL refuses `'100'` for
     /// a numeric variable, and values read from a URL or `${VAR}` arrive as text.
@@ -249,6 +283,17 @@ impl Settings {
             .collect();
         Some(format!("SET SESSION {}", parts.join(", ")))
     }
+}
+
+/// One SQLite PRAGMA of a connector's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlitePragma {
+    /// The pragma's name, lower-case, without a database prefix (`cache_size`).
+    pub pragma: String,
+    /// `PRAGMA main.cache_size = -20000`
+    pub statement: String,
+    /// The value as given, as text (`wal`, `-20000`, `on`).
+    pub value: String,
 }
 
 /// `-12`, `100`, `0.5`: digits with an optional sign and one decimal point.
@@ -327,6 +372,44 @@ mod tests {
              max_sp_recursion_depth = 10, optimizer_search_depth = '1e3'"
         );
         assert!(Settings::default().mysql_statement().is_none());
+    }
+
+    #[test]
+    fn sqlite_pragmas() {
+        let st = s(
+            SettingsDialect::Sqlite,
+            &[
+                ("journal_mode", Text("wal".into())),
+                ("main.cache_size", Number("-20000".into())),
+                ("foreign_keys", Bool(false)),
+                ("synchronous", Text("1".into())),
+            ],
+        )
+        .unwrap();
+        let stmts: Vec<String> = st
+            .sqlite_pragmas()
+            .into_iter()
+            .map(|p| p.statement)
+            .collect();
+        assert_eq!(
+            stmts,
+            [
+                "PRAGMA journal_mode = 'wal'",
+                "PRAGMA main.cache_size = -20000",
+                "PRAGMA foreign_keys = OFF",
+                "PRAGMA synchronous = 1"
+            ]
+        );
+        assert_eq!(st.sqlite_pragmas()[1].pragma, "cache_size");
+        for bad in [
+            "query_only",
+            "main.busy_timeout",
+            "ENCODING",
+            "writable_schema",
+        ] {
+            let e = s(SettingsDialect::Sqlite, &[(bad, Bool(true))]).unwrap_err();
+            assert!(e.message.contains("sqlarrow sets"), "{bad}: {}", e.message);
+        }
     }
 
     #[test]

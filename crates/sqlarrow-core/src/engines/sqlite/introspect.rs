@@ -298,6 +298,7 @@ mod tests {
         SqliteConnector::new(super::super::SqliteConfig {
             path: path.into(),
             read_only: false,
+            settings: Default::default(),
             pool: PoolConfig::default(),
         })
         .unwrap()

@@ -34,6 +34,8 @@ pub const LEXICON: Lexicon = Lexicon::Sqlite;
 pub struct SqliteConfig {
     pub path: String,
     pub read_only: bool,
+    /// PRAGMAs run on every connection as it opens.
+    pub settings: crate::settings::Settings,
     pub pool: PoolConfig,
 }
 
@@ -41,6 +43,7 @@ pub struct SqliteManager {
     path: PathBuf,
     memory: bool,
     read_only: bool,
+    pragmas: Vec<crate::settings::SqlitePragma>,
 }
 
 /// Map a rusqlite error to a sqlarrow error.
@@ -205,6 +208,85 @@ fn relative_path_hint(path: &std::path::Path) -> String {
     hint
 }
 
+/// Run a connector's PRAGMAs on a new connection. SQLite ignores a PRAGMA it does not
+/// know, and a journal or locking mode it cannot use (WAL for `:memory:`), without an
+/// error: both are refused here by name.
+fn apply_pragmas(
+    conn: &rusqlite::Connection,
+    pragmas: &[crate::settings::SqlitePragma],
+) -> Result<()> {
+    if pragmas.is_empty() {
+        return Ok(());
+    }
+    let refused = |e: Error| e.context("the connector's settings were refused");
+    let known: std::collections::HashSet<String> = conn
+        .prepare("SELECT name FROM pragma_pragma_list")
+        .and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect())
+        .map_err(|e| refused(map_err(e)))?;
+    for p in pragmas {
+        if !known.contains(&p.pragma) {
+            return Err(Error::config(format!(
+                "the connector's settings were refused: SQLite has no PRAGMA {:?}",
+                p.pragma
+            ))
+            .with_detail("setting", p.pragma.clone()));
+        }
+        if !matches!(p.pragma.as_str(), "journal_mode" | "locking_mode") {
+            first_text(conn, &p.statement).map_err(|e| refused(map_err(e)))?;
+            continue;
+        }
+        // The mode a PRAGMA leaves is its answer. WAL persists in the file: when it is
+        // already on, nothing is changed. Changing it needs the file to itself, so
+        // connections opening at once wait for each other (up to 2 s).
+        let read = p.statement.split(" = ").next().unwrap_or(&p.statement);
+        let mut attempts = 0;
+        let now = loop {
+            let current = first_text(conn, read).map_err(|e| refused(map_err(e)))?;
+            if current
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(&p.value))
+            {
+                break current;
+            }
+            match first_text(conn, &p.statement) {
+                Ok(now) => break now,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 100 =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(refused(map_err(e))),
+            }
+        };
+        if let Some(now) = now {
+            if !now.eq_ignore_ascii_case(&p.value) {
+                return Err(Error::config(format!(
+                    "the connector's settings were refused: {} left {} at {now:?}: \
+                     SQLite cannot use {:?} for this database",
+                    p.statement, p.pragma, p.value
+                ))
+                .with_detail("setting", p.pragma.clone()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Run `sql` and return its first row's first column as text (`None`: no row).
+fn first_text(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<Option<String>> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    Ok(match rows.next()? {
+        Some(row) => Some(match row.get::<_, rusqlite::types::Value>(0)? {
+            rusqlite::types::Value::Text(t) => t,
+            rusqlite::types::Value::Integer(i) => i.to_string(),
+            other => format!("{other:?}"),
+        }),
+        None => None,
+    })
+}
+
 impl Manager for SqliteManager {
     type Conn = rusqlite::Connection;
 
@@ -212,6 +294,7 @@ impl Manager for SqliteManager {
         let path = self.path.clone();
         let memory = self.memory;
         let read_only = self.read_only;
+        let pragmas = self.pragmas.clone();
         tokio::task::spawn_blocking(move || {
             let mut flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
             flags |= if read_only {
@@ -238,6 +321,7 @@ impl Manager for SqliteManager {
                 ))
             })?;
             wait_for_locks::<BUSY_MS>(&conn)?;
+            apply_pragmas(&conn, &pragmas)?;
             Ok(conn)
         })
         .await
@@ -806,6 +890,7 @@ impl SqliteConnector {
                     path: PathBuf::from(&cfg.path),
                     memory,
                     read_only: cfg.read_only,
+                    pragmas: cfg.settings.sqlite_pragmas(),
                 },
                 pool,
             ),
@@ -1274,6 +1359,7 @@ mod tests {
         let c = SqliteConnector::new(SqliteConfig {
             path: ":memory:".into(),
             read_only: false,
+            settings: Default::default(),
             pool: PoolConfig::default(),
         })
         .unwrap();
