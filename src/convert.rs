@@ -386,10 +386,24 @@ pub fn to_params(
                     .extract()
                     .map_err(|_| err(ErrorKind::Parameter, "parameter names must be strings"))?;
                 if !used.contains(k.as_str()) {
+                    let hint = if rw.positional > 0 && rw.names.is_empty() {
+                        let marker = match lexicon.markers() {
+                            sqlarrow_core::params::MarkerStyle::Dollar => "$1, $2, ...",
+                            sqlarrow_core::params::MarkerStyle::AtP => "@P1, @P2, ...",
+                            sqlarrow_core::params::MarkerStyle::Question => "?",
+                        };
+                        format!(
+                            " (it has positional markers, {marker}: pass their values as a \
+                             sequence, or write :{k} in the statement)"
+                        )
+                    } else {
+                        String::new()
+                    };
                     return Err(err(
                         ErrorKind::Parameter,
                         format!(
-                            "named parameter :{k} was given but does not appear in the statement"
+                            "named parameter :{k} was given but does not appear in the \
+                             statement{hint}"
                         ),
                     ));
                 }

@@ -351,6 +351,18 @@ def test_named_param_missing(pg: sqlarrow.Connector) -> None:
         pg.query("select :a::int as a, :b::int as b", {"a": 1})
 
 
+def test_a_mapping_for_positional_markers_says_so(
+    pg: sqlarrow.Connector, lite: sqlarrow.Connector
+) -> None:
+    with pytest.raises(sqlarrow.ParameterError, match=r"positional markers, \$1, \$2"):
+        pg.query("select $1::int as a", {"a": 1})
+    with pytest.raises(sqlarrow.ParameterError, match=r"positional markers, \?: pass"):
+        lite.query("select ? as a", {"a": 1})
+    # A name that is simply not in a statement with named markers gets no such hint.
+    with pytest.raises(sqlarrow.ParameterError, match=r"statement$"):
+        pg.query("select :a::int as a", {"a": 1, "b": 2})
+
+
 def test_rewrite_named_params_helper() -> None:
     sql, names = sqlarrow._core.rewrite_named_params(
         "select :a, :b::text, ':c', :a -- :d", "postgres"
