@@ -43,14 +43,16 @@ pub(crate) fn write_dict<'py>(
 
 #[pymethods]
 impl RawTransaction {
-    #[pyo3(signature = (sql, params=None, batch_size=65536))]
+    #[pyo3(signature = (sql, params=None, batch_size=65536, timeout=None))]
     fn query(
         &self,
         py: Python<'_>,
         sql: &str,
         params: Option<&Bound<'_, PyAny>>,
         batch_size: usize,
+        timeout: Option<f64>,
     ) -> PyResult<RawResult> {
+        let timeout = crate::timeout_arg("timeout", timeout)?;
         if batch_size == 0 {
             return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
         }
@@ -59,7 +61,8 @@ impl RawTransaction {
         let out = wait_for(
             py,
             Some(&cancel),
-            self.inner.query(&sql, &params, batch_size, &cancel),
+            self.inner
+                .query(&sql, &params, batch_size, timeout, &cancel),
         )?;
         Ok(RawResult {
             schema: out.schema,
@@ -69,23 +72,25 @@ impl RawTransaction {
         })
     }
 
-    #[pyo3(signature = (sql, params=None))]
+    #[pyo3(signature = (sql, params=None, timeout=None))]
     fn execute(
         &self,
         py: Python<'_>,
         sql: &str,
         params: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
     ) -> PyResult<u64> {
+        let timeout = crate::timeout_arg("timeout", timeout)?;
         let (sql, params) = crate::convert::to_params(py, sql, params, self.conn.lexicon())?;
         let cancel = CancelSlot::new();
         wait_for(
             py,
             Some(&cancel),
-            self.inner.execute(&sql, &params, &cancel),
+            self.inner.execute(&sql, &params, timeout, &cancel),
         )
     }
 
-    #[pyo3(signature = (table, data, mode="append", key=None, create_if_missing=true, column_map=None, batch_size=None, on_error="raise"))]
+    #[pyo3(signature = (table, data, mode="append", key=None, create_if_missing=true, column_map=None, batch_size=None, on_error="raise", timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn write<'py>(
         &self,
@@ -98,8 +103,9 @@ impl RawTransaction {
         column_map: Option<std::collections::HashMap<String, String>>,
         batch_size: Option<usize>,
         on_error: &str,
+        timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (reader, opts) = write_args(
+        let (reader, mut opts) = write_args(
             data,
             mode,
             key,
@@ -108,6 +114,7 @@ impl RawTransaction {
             batch_size,
             on_error,
         )?;
+        opts.timeout = crate::timeout_arg("timeout", timeout)?;
         let cancel = CancelSlot::new();
         let res = wait_for(
             py,

@@ -461,3 +461,58 @@ def test_pg_a_refused_copy_outside_a_transaction_leaves_a_usable_pool(
         pg_admin.execute(f"drop policy if exists small on {t}")
         pg_admin.execute(f"revoke all on {t} from {role}")
         pg_admin.execute(f"drop role {role}")
+
+
+_SLOW = {
+    "postgres": "select pg_sleep(5)",
+    "mysql": "select sleep(5)",
+    "sqlite": (
+        "with recursive r(i) as (select 1 union all select i + 1 from r where i < 100000000) "
+        "select count(*) from r"
+    ),
+}
+
+
+def test_timeouts_apply_inside_a_transaction(db: tuple[sqlarrow.Connector, str]) -> None:
+    """A per-call ``timeout=`` (and the connector's statement_timeout, below) bound a
+    statement in a transaction as outside one: they were ignored there, so a
+    transaction's query ran as long as it liked."""
+    conn, p = db
+    conn.execute(f"create table {p}t (id int primary key)")
+    slow = _SLOW[conn.engine]
+    with conn.transaction() as tx:
+        tx.execute(f"insert into {p}t values (1)")
+        for call in (tx.query, tx.execute):
+            with pytest.raises(sqlarrow.QueryTimeoutError, match="timeout"):
+                call(slow, timeout=0.3)
+            if conn.engine == "postgres":
+                break  # the statement's error aborted the transaction
+            # MySQL and SQLite roll back only the statement: the transaction goes on.
+            assert tx.query(f"select count(*) as n from {p}t").to_pylist() == [{"n": 1}]
+        if conn.engine != "postgres":
+            assert tx.executemany(f"insert into {p}t values (?)", [[2], [3]]) == 2
+            assert tx.insert(f"{p}t", [{"id": 4}, {"id": 5}]) == 2
+        else:
+            tx.rollback()
+    assert count(conn, f"{p}t") == (0 if conn.engine == "postgres" else 5)
+    with pytest.raises(ConfigError, match="timeout"):
+        conn.transaction().query("select 1", timeout=0)
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mysql", "sqlite"])
+def test_the_connectors_statement_timeout_applies_inside_a_transaction(
+    engine: str, pg_url: str, tmp_path: Path
+) -> None:
+    url = {
+        "postgres": pg_url,
+        "mysql": f"mysql://root@{MY_HOST}:{MY_PORT}/?ssl_mode=disabled",
+        "sqlite": f"sqlite:///{tmp_path / 't.db'}",
+    }[engine]
+    with sqlarrow.connect(url, statement_timeout=0.3) as conn:
+        with conn.transaction() as tx:
+            with pytest.raises(sqlarrow.QueryTimeoutError):
+                tx.query(_SLOW[engine])
+            tx.rollback()
+        with conn.transaction() as tx:
+            # A per-call timeout overrides it, as outside a transaction.
+            assert tx.query("select 1 as x", timeout=10).to_pylist() == [{"x": 1}]

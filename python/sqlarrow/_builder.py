@@ -185,6 +185,23 @@ def render_insert(engine: str, table: TableName, columns: Sequence[str]) -> str:
     return f"INSERT INTO {r.table(table)} ({cols}) VALUES ({marks})"
 
 
+def rows_by_key(rows: Any) -> tuple[list[str], list[list[Any]]]:
+    """The columns of a non-empty sequence of mappings with the same keys (in any
+    order), and each row's values in that column order."""
+    batch = list(rows) if not isinstance(rows, (str, bytes)) else []
+    if not batch or not all(isinstance(r, Mapping) for r in batch):
+        raise ConfigError("rows must be a mapping or a non-empty sequence of mappings")
+    cols = list(batch[0])
+    keys = set(cols)
+    for i, r in enumerate(batch):
+        if len(r) != len(cols) or set(r) != keys:
+            raise ConfigError(
+                f"every row must have the same keys: row 0 has {sorted(keys, key=str)}, "
+                f"row {i} has {sorted(r, key=str)}"
+            )
+    return cols, [[r[c] for c in cols] for r in batch]
+
+
 def render_update(
     engine: str, table: TableName, set: Mapping[str, Any], where: Mapping[str, Any]
 ) -> Statement:

@@ -462,19 +462,8 @@ class Connector(abc.ABC):
         if isinstance(rows, Mapping):
             sql = _builder.render_insert(self.engine, table, list(rows))
             return self.execute(sql, list(rows.values()))
-        batch = list(rows)
-        if not batch or not all(isinstance(r, Mapping) for r in batch):
-            raise ConfigError("rows must be a mapping or a non-empty sequence of mappings")
-        cols = list(batch[0])
-        keys = set(cols)
-        for i, r in enumerate(batch):
-            if len(r) != len(cols) or set(r) != keys:
-                raise ConfigError(
-                    f"every row must have the same keys: row 0 has {sorted(keys, key=str)}, "
-                    f"row {i} has {sorted(r, key=str)}"
-                )
-        sql = _builder.render_insert(self.engine, table, cols)
-        return self.executemany(sql, [[r[c] for c in cols] for r in batch])
+        cols, values = _builder.rows_by_key(rows)
+        return self.executemany(_builder.render_insert(self.engine, table, cols), values)
 
     def update(
         self, table: str | Sequence[str], set: Mapping[str, Any], where: Mapping[str, Any]

@@ -246,8 +246,19 @@ class RawConnector:
 class RawTransaction:
     """An open transaction on one pinned connection; dropped while open: rolled back."""
 
-    def query(self, sql: str, params: _Params = None, batch_size: int = 65536) -> RawResult: ...
-    def execute(self, sql: str, params: _Params = None) -> int: ...
+    def query(
+        self,
+        sql: str,
+        params: _Params = None,
+        batch_size: int = 65536,
+        timeout: float | None = None,
+    ) -> RawResult:
+        """Run a query in the transaction; ``timeout`` (else the connector's statement
+        timeout) cancels it on the server when it fires."""
+
+    def execute(self, sql: str, params: _Params = None, timeout: float | None = None) -> int:
+        """Run one statement in the transaction, under ``timeout`` as for ``query``."""
+
     def write(
         self,
         table: str,
@@ -258,6 +269,7 @@ class RawTransaction:
         column_map: Mapping[str, str] | None = None,
         batch_size: int | None = None,
         on_error: str = "raise",
+        timeout: float | None = None,
     ) -> dict[str, Any]: ...
     def savepoint(self, name: str) -> None: ...
     def release_savepoint(self, name: str) -> None: ...

@@ -23,6 +23,12 @@ ISOLATION_LEVELS = ("read uncommitted", "read committed", "repeatable read", "se
 _savepoint_ids = itertools.count(1)
 
 
+def _check_timeout(value: Any) -> float | None:
+    from ._connectors import _check_timeout as check  # _connectors imports this module
+
+    return check("timeout", value)
+
+
 class Transaction:
     """An open transaction on one connection checked out of the pool until
     :meth:`commit` or :meth:`rollback`. :meth:`query`, :meth:`execute` and :meth:`write`
@@ -51,19 +57,42 @@ class Transaction:
         """Whether the transaction is still open."""
         return bool(self._raw.active)
 
-    def query(self, sql: str, params: Params = None) -> QueryResult:
-        """Run a query inside the transaction and return its materialized result."""
+    def query(
+        self, sql: str, params: Params = None, *, timeout: float | None = None
+    ) -> QueryResult:
+        """Run a query inside the transaction and return its materialized result.
+
+        ``timeout`` (seconds) overrides the connector's ``statement_timeout``, which
+        applies here as outside a transaction: when it fires the statement is cancelled
+        on the server and :class:`~sqlarrow.QueryTimeoutError` is raised (on PostgreSQL
+        the transaction is then aborted and can only roll back)."""
         if not isinstance(sql, str):
             raise ConfigError("sql must be a str")
-        raw = self._raw.query(sql, params)
+        raw = self._raw.query(sql, params, timeout=_check_timeout(timeout))
         warn_server(raw.warnings)
         return QueryResult(raw)
 
-    def execute(self, sql: str, params: Params = None) -> int:
-        """Run one statement inside the transaction; returns the rows affected."""
+    def execute(self, sql: str, params: Params = None, *, timeout: float | None = None) -> int:
+        """Run one statement inside the transaction; returns the rows affected.
+        ``timeout`` as for :meth:`query`."""
         if not isinstance(sql, str):
             raise ConfigError("sql must be a str")
-        return int(self._raw.execute(sql, params))
+        return int(self._raw.execute(sql, params, timeout=_check_timeout(timeout)))
+
+    def executemany(self, sql: str, seq_of_params: Any) -> int:
+        """Run ``sql`` once per parameter set inside the transaction (one statement per
+        set, on its connection); returns the total rows affected. For bulk data,
+        :meth:`write` is much faster."""
+        if not isinstance(sql, str):
+            raise ConfigError("sql must be a str")
+        if isinstance(seq_of_params, (str, bytes, Mapping)) or not hasattr(
+            seq_of_params, "__iter__"
+        ):
+            raise ConfigError(
+                "seq_of_params must be a sequence of parameter sets, "
+                f"not {type(seq_of_params).__name__}"
+            )
+        return sum(self.execute(sql, params) for params in seq_of_params)
 
     def write(
         self,
@@ -76,9 +105,11 @@ class Transaction:
         column_map: Mapping[str, str] | None = None,
         batch_size: int | None = None,
         on_error: str = "raise",
+        timeout: float | None = None,
     ) -> WriteResult:
         """:meth:`Connector.write` inside the transaction. The write is atomic within it
-        (a savepoint): a failed write leaves the transaction as it was before."""
+        (a savepoint): a failed write leaves the transaction as it was before.
+        ``timeout`` (else the connector's ``statement_timeout``) bounds the whole write."""
         if not isinstance(table, str) or not table:
             raise ConfigError("table must be a non-empty str")
         if mode not in WRITE_MODES:
@@ -92,6 +123,7 @@ class Transaction:
             dict(column_map) if column_map is not None else None,
             batch_size,
             check_on_error(on_error),
+            timeout=_check_timeout(timeout),
         )
         return to_result(raw)
 
@@ -107,9 +139,15 @@ class Transaction:
         sql, params = _builder.render_select(self._engine, table, columns, where, order_by, limit)
         return self.query(sql, params)
 
-    def insert(self, table: str | Sequence[str], row: Mapping[str, Any]) -> int:
-        sql = _builder.render_insert(self._engine, table, list(row))
-        return self.execute(sql, list(row.values()))
+    def insert(
+        self, table: str | Sequence[str], rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> int:
+        """Insert one row (a mapping) or several (mappings with the same keys)."""
+        if isinstance(rows, Mapping):
+            sql = _builder.render_insert(self._engine, table, list(rows))
+            return self.execute(sql, list(rows.values()))
+        cols, values = _builder.rows_by_key(rows)
+        return self.executemany(_builder.render_insert(self._engine, table, cols), values)
 
     def update(
         self, table: str | Sequence[str], set: Mapping[str, Any], where: Mapping[str, Any]

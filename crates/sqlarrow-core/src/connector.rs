@@ -84,6 +84,34 @@ pub struct Connector {
     statement_timeout: Option<Duration>,
 }
 
+/// Run `fut` under `limit` (none: no limit); when it fires, cancel the statement on the
+/// server (through `cancel`), let it wind down, and return a `Timeout` error.
+pub(crate) async fn run_timed<T>(
+    limit: Option<Duration>,
+    cancel: &CancelSlot,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let Some(limit) = limit else {
+        return fut.await;
+    };
+    tokio::pin!(fut);
+    match tokio::time::timeout(limit, &mut fut).await {
+        Ok(r) => r,
+        Err(_) => {
+            const GRACE: Duration = Duration::from_secs(5);
+            if let Some(c) = cancel.cancel() {
+                let _ = tokio::time::timeout(GRACE, c).await;
+            }
+            // Let the cancelled statement wind down so its connection stays usable.
+            let _ = tokio::time::timeout(GRACE, &mut fut).await;
+            // The statement is over: a later cancel (a stream closed by its reader)
+            // must not reach the next statement run on that connection.
+            cancel.clear();
+            Err(timeout_error(limit, "cancelled on the server"))
+        }
+    }
+}
+
 /// The error of a statement stopped by its time limit; `how` says how it was stopped.
 fn timeout_error(limit: Duration, how: &str) -> Error {
     Error::new(
@@ -186,25 +214,7 @@ impl Connector {
         cancel: &CancelSlot,
         fut: impl Future<Output = Result<T>>,
     ) -> Result<T> {
-        let Some(limit) = per_call.or(self.statement_timeout) else {
-            return fut.await;
-        };
-        tokio::pin!(fut);
-        match tokio::time::timeout(limit, &mut fut).await {
-            Ok(r) => r,
-            Err(_) => {
-                const GRACE: Duration = Duration::from_secs(5);
-                if let Some(c) = cancel.cancel() {
-                    let _ = tokio::time::timeout(GRACE, c).await;
-                }
-                // Let the cancelled statement wind down so its connection stays usable.
-                let _ = tokio::time::timeout(GRACE, &mut fut).await;
-                // The statement is over: a later cancel (a stream closed by its reader)
-                // must not reach the next statement run on that connection.
-                cancel.clear();
-                Err(timeout_error(limit, "cancelled on the server"))
-            }
-        }
+        run_timed(per_call.or(self.statement_timeout), cancel, fut).await
     }
 
     /// `"postgres"`, `"sqlite"`, ...
@@ -543,7 +553,12 @@ impl Connector {
                     .await?,
             ),
         };
-        Ok(Transaction::new(inner, self.engine_name(), self.read_only))
+        Ok(Transaction::new(
+            inner,
+            self.engine_name(),
+            self.read_only,
+            self.statement_timeout,
+        ))
     }
 
     /// Bulk-write the batches of `reader` into `table`.

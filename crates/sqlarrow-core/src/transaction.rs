@@ -66,6 +66,9 @@ pub struct Transaction {
     engine: &'static str,
     /// The connector is read-only: statements are validated, writes refused.
     read_only_connector: bool,
+    /// The connector's statement timeout: it bounds each statement here as it does
+    /// outside a transaction.
+    statement_timeout: Option<std::time::Duration>,
 }
 
 macro_rules! dispatch {
@@ -82,11 +85,17 @@ macro_rules! dispatch {
 }
 
 impl Transaction {
-    pub(crate) fn new(inner: TxInner, engine: &'static str, read_only_connector: bool) -> Self {
+    pub(crate) fn new(
+        inner: TxInner,
+        engine: &'static str,
+        read_only_connector: bool,
+        statement_timeout: Option<std::time::Duration>,
+    ) -> Self {
         Transaction {
             inner: Mutex::new(Some(inner)),
             engine,
             read_only_connector,
+            statement_timeout,
         }
     }
 
@@ -107,12 +116,15 @@ impl Transaction {
         self.inner.lock().await.is_some()
     }
 
-    /// Run a query on the transaction's connection and collect every batch.
+    /// Run a query on the transaction's connection and collect every batch, under
+    /// `timeout` (else the connector's statement timeout). A statement stopped by it is
+    /// cancelled on the server; on PostgreSQL that aborts the transaction.
     pub async fn query(
         &self,
         sql: &str,
         params: &Params,
         batch_size: usize,
+        timeout: Option<std::time::Duration>,
         cancel: &CancelSlot,
     ) -> Result<QueryOutput> {
         self.check_read(sql)?;
@@ -120,7 +132,11 @@ impl Transaction {
         let mut guard = self.inner.lock().await;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let mut sink = Sink::collect();
-        dispatch!(inner, tx => tx.query(sql, params, batch_size, &mut sink, cancel).await)?;
+        let limit = timeout.or(self.statement_timeout);
+        crate::connector::run_timed(limit, cancel, async {
+            dispatch!(inner, tx => tx.query(sql, params, batch_size, &mut sink, cancel).await)
+        })
+        .await?;
         let (schema, batches, warnings) = sink.into_collected()?;
         Ok(QueryOutput {
             schema,
@@ -130,12 +146,23 @@ impl Transaction {
         })
     }
 
-    /// Run one statement on the transaction's connection; returns rows affected.
-    pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {
+    /// Run one statement on the transaction's connection, under `timeout` (else the
+    /// connector's statement timeout); returns rows affected.
+    pub async fn execute(
+        &self,
+        sql: &str,
+        params: &Params,
+        timeout: Option<std::time::Duration>,
+        cancel: &CancelSlot,
+    ) -> Result<u64> {
         self.check_read(sql)?;
         let mut guard = self.inner.lock().await;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
-        dispatch!(inner, tx => tx.execute(sql, params, cancel).await)
+        let limit = timeout.or(self.statement_timeout);
+        crate::connector::run_timed(limit, cancel, async {
+            dispatch!(inner, tx => tx.execute(sql, params, cancel).await)
+        })
+        .await
     }
 
     /// Bulk-write inside the transaction (atomic through a savepoint).
@@ -163,7 +190,11 @@ impl Transaction {
         let reader = crate::write::refuse_null_keys(reader, opts);
         let mut guard = self.inner.lock().await;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
-        dispatch!(inner, tx => tx.write(&table, reader, opts, cancel).await)
+        let limit = opts.timeout.or(self.statement_timeout);
+        crate::connector::run_timed(limit, cancel, async {
+            dispatch!(inner, tx => tx.write(&table, reader, opts, cancel).await)
+        })
+        .await
     }
 
     fn quote(&self, name: &str) -> Result<String> {
