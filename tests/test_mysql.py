@@ -1122,3 +1122,52 @@ def test_executemany_bulk_commands_fit_max_allowed_packet(
         with pytest.raises(sqlarrow.ParameterError, match=r"parameter set 1 .*max_allowed_packet"):
             conn.executemany("INSERT INTO t VALUES (?, ?)", sets)
     assert scalar(conn, "SELECT COUNT(*) AS n FROM t") == n
+
+
+# -- the server's Unix socket ------------------------------------------------------------
+def _server_socket(my_admin: MySQLConnector) -> str:
+    path = scalar(my_admin, "select @@socket as s")
+    if not path or not os.path.exists(path) or HOST not in ("127.0.0.1", "localhost"):
+        pytest.skip(f"the MySQL server's socket {path!r} is not on this machine")
+    return str(path)
+
+
+def test_a_unix_socket_path_as_host_reaches_every_path(
+    my_admin: MySQLConnector, my_db: str
+) -> None:
+    """A socket path was looked up as a host name ("Name or service not known"): accounts
+    that log in by unix_socket/auth_socket (Debian's root@localhost) could not connect."""
+    sock = _server_socket(my_admin)
+    over = "select host from information_schema.processlist where id = connection_id()"
+    for conn in (
+        MySQLConnector(sock, database=my_db, user=ROOT_USER, password=ROOT_PASSWORD, pool_size=2),
+        sqlarrow.connect(f"mysql://{ROOT_USER}@localhost/{my_db}?unix_socket={sock}"),
+    ):
+        with conn:
+            # The fast reader and mysql_async (execute, transactions) both use the socket.
+            assert scalar(conn, over) == "localhost"
+            conn.execute("create table if not exists t (id int primary key, v text)")
+            assert conn.write("t", pa.table({"id": [1, 2], "v": ["a", "b"]}), mode="replace")
+            with conn.transaction() as tx:
+                assert tx.query(over).to_pylist() == [{"host": "localhost"}]
+                tx.execute("insert into t values (3, 'c')")
+            assert scalar(conn, "select count(*) as n from t") == 3
+            with conn.stream("select id from t order by id", batch_size=1) as s:
+                assert [b.num_rows for b in s] == [1, 1, 1]
+
+
+def test_a_unix_socket_refuses_tls_and_names_a_missing_path(
+    my_admin: MySQLConnector, tmp_path: Any
+) -> None:
+    sock = _server_socket(my_admin)
+    for mode in ("required", "verify_ca", "verify_identity"):
+        with pytest.raises(sqlarrow.ConfigError, match="Unix socket"):
+            MySQLConnector(sock, user=ROOT_USER, ssl_mode=mode).query("select 1")
+    missing = str(tmp_path / "no.sock")
+    with (
+        MySQLConnector(missing, user=ROOT_USER) as conn,
+        pytest.raises(sqlarrow.DatabaseConnectionError, match=r"no\.sock"),
+    ):
+        conn.query("select 1")
+    with pytest.raises(sqlarrow.ConfigError, match="absolute path"):
+        sqlarrow.connect("mysql://root@localhost/?unix_socket=run/mysqld.sock")

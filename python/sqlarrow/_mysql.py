@@ -71,7 +71,10 @@ def _check_bool(name: str, value: Any) -> bool:
 class MySQLConnector(_ServerConnector):
     """A pooled connector to a MySQL or MariaDB server.
 
-    ``host`` is a host name or an address; a URL goes to :func:`sqlarrow.connect`
+    ``host`` is a host name, an address, or the absolute path of the server's Unix
+    socket (``/run/mysqld/mysqld.sock``: a local connection, without TLS, as needed for
+    accounts that log in by ``unix_socket``/``auth_socket``; in a URL,
+    ``?unix_socket=/run/mysqld/mysqld.sock``). A URL goes to :func:`sqlarrow.connect`
     instead (given here, it is a ``ConfigError``).
 
     Results are decoded from the MySQL wire protocol straight into Arrow and streamed

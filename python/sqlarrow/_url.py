@@ -113,6 +113,7 @@ _PG_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "scan_min_bytes": _to_int,
 }
 _MYSQL_OPTIONS: dict[str, Callable[[str, str], Any]] = {
+    "unix_socket": _to_str,  # the server's socket path: the host (SQLAlchemy's spelling)
     "ssl_mode": _to_str,
     "ssl_ca": _to_str,
     "ssl_cert": _to_str,
@@ -290,6 +291,11 @@ def _parse_postgres(
     kwargs.update(_parse_query(query, options, scheme))
     if "options" in kwargs:
         kwargs["settings"] = kwargs.pop("options")
+    if "unix_socket" in kwargs:
+        socket = kwargs.pop("unix_socket")
+        if not socket.startswith("/"):
+            raise ConfigError(f"unix_socket must be an absolute path, not {socket!r}")
+        kwargs["host"] = socket
     return kwargs
 
 

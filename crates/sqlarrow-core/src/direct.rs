@@ -16,9 +16,9 @@
 //! between polls, and gives up at a deadline or when asked to stop (Ctrl-C).
 
 use std::future::Future;
+use std::io;
 #[cfg(not(unix))]
-use std::io::Read;
-use std::io::{self, Write};
+use std::io::{Read, Write};
 #[cfg(unix)]
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
@@ -124,21 +124,51 @@ enum Sock {
     Tokio(TcpStream),
     /// Deregistered from the reactor, still non-blocking.
     Plain(std::net::TcpStream),
+    /// A Unix-domain socket (a MySQL server's local socket), in either state.
+    #[cfg(unix)]
+    TokioUnix(tokio::net::UnixStream),
+    #[cfg(unix)]
+    PlainUnix(std::os::unix::net::UnixStream),
     /// Only while switching (or after a failed switch: every operation then fails).
     Gone,
 }
 
+/// A tokio stream of either kind, for the async paths.
+trait AsyncStream: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncStream for T {}
+
 impl Sock {
-    /// The socket for plain system calls, out of the reactor.
-    fn plain(&mut self) -> io::Result<&std::net::TcpStream> {
-        if let Sock::Tokio(_) = self {
-            let Sock::Tokio(t) = std::mem::replace(self, Sock::Gone) else {
-                unreachable!()
-            };
-            *self = Sock::Plain(t.into_std()?);
+    /// Take the socket out of the reactor for plain system calls.
+    fn make_plain(&mut self) -> io::Result<()> {
+        match std::mem::replace(self, Sock::Gone) {
+            Sock::Tokio(t) => *self = Sock::Plain(t.into_std()?),
+            #[cfg(unix)]
+            Sock::TokioUnix(t) => *self = Sock::PlainUnix(t.into_std()?),
+            other => *self = other,
         }
         match self {
+            Sock::Gone => Err(gone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The TCP socket for plain system calls, out of the reactor.
+    #[cfg(not(unix))]
+    fn plain(&mut self) -> io::Result<&std::net::TcpStream> {
+        self.make_plain()?;
+        match self {
             Sock::Plain(s) => Ok(s),
+            _ => Err(gone()),
+        }
+    }
+
+    /// The socket's descriptor for plain system calls, out of the reactor.
+    #[cfg(unix)]
+    fn plain_fd(&mut self) -> io::Result<RawFd> {
+        self.make_plain()?;
+        match self {
+            Sock::Plain(s) => Ok(s.as_raw_fd()),
+            Sock::PlainUnix(s) => Ok(s.as_raw_fd()),
             _ => Err(gone()),
         }
     }
@@ -159,6 +189,15 @@ impl HybridStream {
         }
     }
 
+    /// A stream over a Unix-domain socket (a server on this machine).
+    #[cfg(unix)]
+    pub fn new_unix(sock: tokio::net::UnixStream) -> Self {
+        HybridStream {
+            sock: Sock::TokioUnix(sock),
+            flags: Arc::default(),
+        }
+    }
+
     pub fn flags(&self) -> Arc<DirectFlags> {
         self.flags.clone()
     }
@@ -168,6 +207,8 @@ impl HybridStream {
         match &self.sock {
             Sock::Tokio(t) => t.as_raw_fd(),
             Sock::Plain(s) => s.as_raw_fd(),
+            Sock::TokioUnix(t) => t.as_raw_fd(),
+            Sock::PlainUnix(s) => s.as_raw_fd(),
             Sock::Gone => -1,
         }
     }
@@ -178,29 +219,30 @@ impl HybridStream {
     }
 
     /// The socket as a tokio stream, registered with the reactor again if needed.
-    fn tokio(&mut self) -> io::Result<&mut TcpStream> {
-        if let Sock::Plain(_) = self.sock {
-            let Sock::Plain(s) = std::mem::replace(&mut self.sock, Sock::Gone) else {
-                unreachable!()
-            };
-            self.sock = Sock::Tokio(TcpStream::from_std(s)?);
+    fn tokio(&mut self) -> io::Result<&mut dyn AsyncStream> {
+        match std::mem::replace(&mut self.sock, Sock::Gone) {
+            Sock::Plain(s) => self.sock = Sock::Tokio(TcpStream::from_std(s)?),
+            #[cfg(unix)]
+            Sock::PlainUnix(s) => self.sock = Sock::TokioUnix(tokio::net::UnixStream::from_std(s)?),
+            other => self.sock = other,
         }
         match &mut self.sock {
             Sock::Tokio(t) => Ok(t),
+            #[cfg(unix)]
+            Sock::TokioUnix(t) => Ok(t),
             _ => Err(gone()),
         }
     }
 
     fn read_direct(&mut self, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let sock = match self.sock.plain() {
-            Ok(s) => s,
-            Err(e) => return Poll::Ready(Err(e)),
-        };
         #[cfg(unix)]
         {
+            let fd = match self.sock.plain_fd() {
+                Ok(fd) => fd,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
             // read(2) straight into the unfilled part: no zeroing of a large spare
             // capacity before every read (what `initialize_unfilled` would cost).
-            let fd = sock.as_raw_fd();
             // SAFETY: read(2) only writes into the slice; the bytes it reports are
             // marked initialized below, and nothing reads the rest.
             let dst = unsafe { buf.unfilled_mut() };
@@ -226,6 +268,10 @@ impl HybridStream {
         }
         #[cfg(not(unix))]
         {
+            let sock = match self.sock.plain() {
+                Ok(s) => s,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
             let dst = buf.initialize_unfilled();
             match direct_io(|| (&*sock).read(dst), || ()) {
                 Poll::Ready(Ok(n)) => {
@@ -239,15 +285,35 @@ impl HybridStream {
     }
 
     fn write_direct(&mut self, data: &[u8]) -> Poll<io::Result<usize>> {
-        let sock = match self.sock.plain() {
-            Ok(s) => s,
-            Err(e) => return Poll::Ready(Err(e)),
-        };
         let flags = &self.flags;
-        direct_io(
-            || (&*sock).write(data),
-            || flags.want_write.store(true, Ordering::Relaxed),
-        )
+        #[cfg(unix)]
+        {
+            let fd = match self.sock.plain_fd() {
+                Ok(fd) => fd,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            let write = || {
+                // SAFETY: write(2) only reads `data.len()` bytes from `data`.
+                let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            };
+            direct_io(write, || flags.want_write.store(true, Ordering::Relaxed))
+        }
+        #[cfg(not(unix))]
+        {
+            let sock = match self.sock.plain() {
+                Ok(s) => s,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            direct_io(
+                || (&*sock).write(data),
+                || flags.want_write.store(true, Ordering::Relaxed),
+            )
+        }
     }
 }
 
@@ -307,13 +373,18 @@ impl AsyncWrite for HybridStream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The peer already closed it: nothing left to shut down.
+        let closed = |r: io::Result<()>| match r {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            r => r,
+        };
         match &mut self.get_mut().sock {
             Sock::Tokio(t) => Pin::new(t).poll_shutdown(cx),
-            Sock::Plain(s) => Poll::Ready(match s.shutdown(std::net::Shutdown::Write) {
-                // The peer already closed it: nothing left to shut down.
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-                r => r,
-            }),
+            Sock::Plain(s) => Poll::Ready(closed(s.shutdown(std::net::Shutdown::Write))),
+            #[cfg(unix)]
+            Sock::TokioUnix(t) => Pin::new(t).poll_shutdown(cx),
+            #[cfg(unix)]
+            Sock::PlainUnix(s) => Poll::Ready(closed(s.shutdown(std::net::Shutdown::Write))),
             Sock::Gone => Poll::Ready(Ok(())),
         }
     }

@@ -44,6 +44,11 @@ use crate::value::Params;
 pub const LEXICON: Lexicon = Lexicon::MySql;
 
 /// Statements every new connection runs: UTC timestamps, UTF-8 text.
+/// Whether `host` names a Unix socket (an absolute path) rather than a host.
+pub(crate) fn is_socket_path(host: &str) -> bool {
+    cfg!(unix) && host.starts_with('/')
+}
+
 pub(crate) const SESSION_INIT: &str = "SET NAMES utf8mb4, time_zone = '+00:00'";
 
 /// How to reach a MySQL/MariaDB server. `password` is never formatted anywhere.
@@ -351,7 +356,23 @@ pub struct Settings {
 
 impl Settings {
     fn new(cfg: &MySqlConfig) -> Result<Self> {
-        let mode = SslMode::parse(&cfg.ssl_mode)?;
+        let mut mode = SslMode::parse(&cfg.ssl_mode)?;
+        // A host that is a path is the server's Unix socket: a local connection, which
+        // needs no TLS (and where a certificate's host name means nothing).
+        let socket = is_socket_path(&cfg.host).then(|| cfg.host.clone());
+        if socket.is_some() {
+            mode = match mode {
+                SslMode::Disabled | SslMode::Preferred => SslMode::Disabled,
+                _ => {
+                    return Err(Error::config(format!(
+                        "ssl_mode={:?} asks for TLS, but host {:?} is a Unix socket (a local \
+                         connection, without TLS): use ssl_mode=\"disabled\" or \
+                         \"preferred\", or connect over TCP",
+                        cfg.ssl_mode, cfg.host
+                    )))
+                }
+            };
+        }
         let user = cfg
             .user
             .clone()
@@ -369,8 +390,13 @@ impl Settings {
             settings: cfg.settings.mysql_statement(),
         };
         let base = OptsBuilder::default()
-            .ip_or_hostname(cfg.host.clone())
+            .ip_or_hostname(if socket.is_some() {
+                "localhost".to_string()
+            } else {
+                cfg.host.clone()
+            })
             .tcp_port(cfg.port)
+            .socket(socket)
             .user(Some(user))
             .pass(cfg.password.clone())
             .db_name(cfg.database.clone())

@@ -251,11 +251,19 @@ impl WireConn {
 
     /// The TCP connection, before the server's greeting is read.
     async fn open(host: &str, port: u16) -> Result<WireConn> {
-        let sock = TcpStream::connect((host, port))
-            .await
-            .map_err(|e| Error::connection(format!("cannot reach the MySQL server: {e}")))?;
-        let _ = sock.set_nodelay(true);
-        let sock = HybridStream::new(sock);
+        #[cfg(unix)]
+        let sock = if super::is_socket_path(host) {
+            let sock = tokio::net::UnixStream::connect(host).await.map_err(|e| {
+                Error::connection(format!(
+                    "cannot reach the MySQL server through the Unix socket {host}: {e}"
+                ))
+            })?;
+            HybridStream::new_unix(sock)
+        } else {
+            Self::tcp(host, port).await?
+        };
+        #[cfg(not(unix))]
+        let sock = Self::tcp(host, port).await?;
         Ok(WireConn {
             #[cfg(unix)]
             fd: sock.fd(),
@@ -274,6 +282,14 @@ impl WireConn {
             bulk: false,
             max_packet: None,
         })
+    }
+
+    async fn tcp(host: &str, port: u16) -> Result<HybridStream> {
+        let sock = TcpStream::connect((host, port))
+            .await
+            .map_err(|e| Error::connection(format!("cannot reach the MySQL server: {e}")))?;
+        let _ = sock.set_nodelay(true);
+        Ok(HybridStream::new(sock))
     }
 
     /// The server's greeting (a handshake packet, parsed by the caller), or the error
