@@ -456,11 +456,7 @@ impl RawConnector {
             let cancel = cancel.clone();
             async move { inner.stream(&sql, &params, opts, &cancel).await }
         })?;
-        Ok(RawStream {
-            schema: stream.schema(),
-            warnings: stream.warnings_handle(),
-            inner: Arc::new(Mutex::new(Some(stream))),
-        })
+        Ok(RawStream::new(stream))
     }
 
     #[pyo3(signature = (sql, params=None, timeout=None))]
@@ -809,6 +805,16 @@ struct RawStream {
     inner: Arc<Mutex<Option<BatchStream>>>,
     /// The server's warnings, complete once the stream is exhausted.
     warnings: sqlarrow_core::stream::Warnings,
+}
+
+impl RawStream {
+    pub(crate) fn new(stream: BatchStream) -> Self {
+        RawStream {
+            schema: stream.schema(),
+            warnings: stream.warnings_handle(),
+            inner: Arc::new(Mutex::new(Some(stream))),
+        }
+    }
 }
 
 /// Blocking iterator over a stream for the C stream interface (pulled by the consumer).

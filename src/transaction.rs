@@ -72,6 +72,27 @@ impl RawTransaction {
         })
     }
 
+    #[pyo3(signature = (sql, params=None, batch_size=65536, timeout=None))]
+    fn stream(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        params: Option<&Bound<'_, PyAny>>,
+        batch_size: usize,
+        timeout: Option<f64>,
+    ) -> PyResult<crate::RawStream> {
+        if batch_size == 0 {
+            return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
+        }
+        let timeout = crate::timeout_arg("timeout", timeout)?;
+        let (sql, params) = crate::convert::to_params(py, sql, params, self.conn.lexicon())?;
+        let inner = self.inner.clone();
+        let stream = wait_for(py, None, async move {
+            inner.stream(&sql, &params, batch_size, timeout).await
+        })?;
+        Ok(crate::RawStream::new(stream))
+    }
+
     #[pyo3(signature = (sql, params=None, timeout=None))]
     fn execute(
         &self,

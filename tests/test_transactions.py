@@ -516,3 +516,65 @@ def test_the_connectors_statement_timeout_applies_inside_a_transaction(
         with conn.transaction() as tx:
             # A per-call timeout overrides it, as outside a transaction.
             assert tx.query("select 1 as x", timeout=10).to_pylist() == [{"x": 1}]
+
+
+def _series(engine: str, n: int) -> str:
+    if engine == "postgres":
+        return f"select g as i from generate_series(1, {n}) g"
+    # (MariaDB stops a recursive CTE after 1000 iterations by default: cross joins.)
+    digits = " union all ".join(f"select {k} as x" for k in range(10))
+    return (
+        f"select a.x + 10 * b.x + 100 * c.x + 1000 * d.x + 10000 * e.x + 100000 * f.x as i "
+        f"from ({digits}) a, ({digits}) b, ({digits}) c, ({digits}) d, ({digits}) e, "
+        f"({digits}) f limit {n}"
+    )
+
+
+def test_stream_inside_a_transaction(db: tuple[sqlarrow.Connector, str]) -> None:
+    """``tx.stream`` reads on the transaction's connection, in batches; the stream holds
+    the connection until read or closed (the next statement before then is a typed
+    error, not a wait for itself), and closing early leaves the transaction usable."""
+    conn, p = db
+    conn.execute(f"create table {p}t (id int primary key)")
+    with conn.transaction() as tx:
+        tx.insert(f"{p}t", [{"id": 1}, {"id": 2}])
+        with tx.stream(f"select id from {p}t order by id", batch_size=1) as s:
+            assert [b.to_pylist() for b in s] == [[{"id": 1}], [{"id": 2}]]
+        big = tx.stream(_series(conn.engine, 300_000), batch_size=1000)
+        first = next(iter(big))
+        assert first.num_rows == 1000
+        assert tx.active
+        with pytest.raises(InterfaceError, match="stream of this transaction is still open"):
+            tx.query("select 1 as x")
+        big.close()
+        # Closed early, the rest was drained (PostgreSQL/MySQL) or the statement stopped
+        # (SQLite): the transaction goes on, its changes intact.
+        assert tx.query(f"select count(*) as n from {p}t").to_pylist() == [{"n": 2}]
+        whole = tx.stream(_series(conn.engine, 5000), batch_size=700).read_all()
+        assert whole.num_rows == 5000
+        tx.execute(f"insert into {p}t values (3)")
+        # A stream left open when the block ends is closed before the commit.
+        left = tx.stream(_series(conn.engine, 100_000), batch_size=10)
+        next(iter(left))
+    assert left.closed
+    assert count(conn, f"{p}t") == 3
+    with conn.transaction() as tx:
+        with pytest.raises(sqlarrow.UndefinedObjectError):
+            tx.stream(f"select * from {p}missing")
+        with pytest.raises(ConfigError, match="batch_size"):
+            tx.stream("select 1", batch_size=0)
+        tx.rollback()
+    with pytest.raises(InterfaceError, match="finished"):
+        tx.stream("select 1")
+
+
+def test_stream_inside_a_transaction_obeys_timeouts(db: tuple[sqlarrow.Connector, str]) -> None:
+    conn, _ = db
+    with conn.transaction() as tx:
+        with pytest.raises(sqlarrow.QueryTimeoutError):
+            tx.stream(_SLOW[conn.engine], timeout=0.3).read_all()
+        tx.rollback()
+    with conn.transaction() as tx:
+        pa_reader = pa.RecordBatchReader.from_stream(tx.stream(_series(conn.engine, 10)))
+        assert pa_reader.read_all().num_rows == 10
+        assert tx.query("select 2 as y").to_pylist() == [{"y": 2}]

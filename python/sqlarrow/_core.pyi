@@ -256,6 +256,17 @@ class RawTransaction:
         """Run a query in the transaction; ``timeout`` (else the connector's statement
         timeout) cancels it on the server when it fires."""
 
+    def stream(
+        self,
+        sql: str,
+        params: _Params = None,
+        batch_size: int = 65536,
+        timeout: float | None = None,
+    ) -> RawStream:
+        """Stream a query on the transaction's connection, which the stream holds until it
+        is read to the end or closed (closing early drains the rest on PostgreSQL and
+        MySQL; the transaction goes on)."""
+
     def execute(self, sql: str, params: _Params = None, timeout: float | None = None) -> int:
         """Run one statement in the transaction, under ``timeout`` as for ``query``."""
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Union
 
 from . import _builder
-from ._result import QueryResult, warn_server
+from ._result import QueryResult, RecordBatchStream, warn_server
 from ._write import WRITE_MODES, WriteResult, arrow_input, check_on_error, to_result
 from .exceptions import ConfigError, InterfaceError
 
@@ -47,6 +48,7 @@ class Transaction:
     def __init__(self, raw: Any, engine: str) -> None:
         self._raw = raw
         self._engine = engine
+        self._streams: weakref.WeakSet[RecordBatchStream] = weakref.WeakSet()
 
     @property
     def engine(self) -> str:
@@ -71,6 +73,36 @@ class Transaction:
         raw = self._raw.query(sql, params, timeout=_check_timeout(timeout))
         warn_server(raw.warnings)
         return QueryResult(raw)
+
+    def stream(
+        self,
+        sql: str,
+        params: Params = None,
+        batch_size: int = 65536,
+        *,
+        timeout: float | None = None,
+    ) -> RecordBatchStream:
+        """Stream a query's record batches from the transaction's connection (it sees
+        the transaction's changes and snapshot), in bounded memory.
+
+        The stream holds the connection until it is read to the end or closed: the
+        transaction's next statement before then is an :class:`InterfaceError` (it would
+        wait for itself). Closing a PostgreSQL or MySQL stream early reads the rest of
+        the result and drops it, because stopping the statement would abort the
+        transaction; :meth:`commit` and :meth:`rollback` close open streams first.
+        ``timeout`` as for :meth:`query`, over the whole statement."""
+        if not isinstance(sql, str):
+            raise ConfigError("sql must be a str")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive int, not {batch_size!r}")
+        raw = self._raw.stream(sql, params, batch_size, timeout=_check_timeout(timeout))
+        stream = RecordBatchStream(raw)
+        self._streams.add(stream)
+        return stream
+
+    def _close_streams(self) -> None:
+        for stream in list(self._streams):
+            stream.close()
 
     def execute(self, sql: str, params: Params = None, *, timeout: float | None = None) -> int:
         """Run one statement inside the transaction; returns the rows affected.
@@ -184,11 +216,13 @@ class Transaction:
             self._raw.release_savepoint(sp)
 
     def commit(self) -> None:
-        """Commit and return the connection to the pool."""
+        """Commit and return the connection to the pool (closing open streams first)."""
+        self._close_streams()
         self._raw.commit()
 
     def rollback(self) -> None:
-        """Roll back and return the connection to the pool."""
+        """Roll back and return the connection to the pool (closing open streams first)."""
+        self._close_streams()
         self._raw.rollback()
 
     def __enter__(self) -> Transaction:

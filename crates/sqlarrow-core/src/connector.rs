@@ -411,6 +411,8 @@ impl Connector {
                 schema_tx: Some(schema_tx),
                 tx,
                 warnings: task_warnings,
+                drain: false,
+                waiting: None,
             };
             // The timeout covers the whole statement, like a server-side one.
             let limit = opts.timeout.or(this.statement_timeout);

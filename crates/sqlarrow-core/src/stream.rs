@@ -21,6 +21,12 @@ pub enum Sink {
         tx: mpsc::Sender<Result<RecordBatch>>,
         /// Shared with the [`BatchStream`], which reports them once it has every row.
         warnings: Warnings,
+        /// Keep reading after the reader is gone, discarding the rest (a transaction's
+        /// stream: stopping the statement would break or abort the transaction).
+        drain: bool,
+        /// Set while a batch waits for the reader to take it (see
+        /// [`crate::transaction::Transaction`]).
+        waiting: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     },
 }
 
@@ -128,7 +134,19 @@ impl Sink {
                 batches.push(batch);
                 true
             }
-            Sink::Channel { tx, .. } => tx.send(Ok(batch)).await.is_ok(),
+            Sink::Channel {
+                tx, drain, waiting, ..
+            } => {
+                use std::sync::atomic::Ordering;
+                if let Some(w) = waiting {
+                    w.store(true, Ordering::Release);
+                }
+                let taken = tx.send(Ok(batch)).await.is_ok();
+                if let Some(w) = waiting {
+                    w.store(false, Ordering::Release);
+                }
+                taken || *drain
+            }
         }
     }
 

@@ -5,16 +5,18 @@
 //! to the pool (or discards it when the rollback fails), so a forgotten transaction
 //! never leaks its locks or its uncommitted state into the next user of the connection.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatchReader;
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, oneshot, Mutex, OwnedMutexGuard};
 
 use crate::cancel::CancelSlot;
 use crate::connector::QueryOutput;
 use crate::error::{Error, ErrorKind, Result};
 use crate::readonly::check_statement_text;
-use crate::stream::Sink;
+use crate::stream::{BatchStream, Sink};
 use crate::value::Params;
 use crate::write::{TableRef, WriteOptions, WriteResult};
 
@@ -62,13 +64,17 @@ pub(crate) enum TxInner {
 
 /// An open transaction. Methods take `&self` (calls are serialized internally).
 pub struct Transaction {
-    inner: Mutex<Option<TxInner>>,
+    /// The open transaction (`None` once finished), shared with a stream's producer.
+    inner: Arc<Mutex<Option<TxInner>>>,
     engine: &'static str,
     /// The connector is read-only: statements are validated, writes refused.
     read_only_connector: bool,
     /// The connector's statement timeout: it bounds each statement here as it does
     /// outside a transaction.
     statement_timeout: Option<std::time::Duration>,
+    /// A stream of the transaction holds the connection and waits for its reader to
+    /// take a batch: another call now would wait for itself.
+    stream_waiting: Arc<AtomicBool>,
 }
 
 macro_rules! dispatch {
@@ -92,11 +98,84 @@ impl Transaction {
         statement_timeout: Option<std::time::Duration>,
     ) -> Self {
         Transaction {
-            inner: Mutex::new(Some(inner)),
+            inner: Arc::new(Mutex::new(Some(inner))),
             engine,
             read_only_connector,
             statement_timeout,
+            stream_waiting: Arc::default(),
         }
+    }
+
+    /// The transaction's connection, once no other call or stream holds it. A stream
+    /// whose reader has not taken its next batch holds it until read to the end or
+    /// closed: waiting for it from the reader's own thread would never end.
+    async fn lock(&self) -> Result<OwnedMutexGuard<Option<TxInner>>> {
+        loop {
+            if let Ok(g) = self.inner.clone().try_lock_owned() {
+                return Ok(g);
+            }
+            if self.stream_waiting.load(Ordering::Acquire) {
+                return Err(Error::interface(
+                    "a stream of this transaction is still open: read it to the end or \
+                     close it before the transaction's next statement",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Stream a query's batches from the transaction's connection. The stream holds the
+    /// connection until it is read to the end or closed; closing it early reads the
+    /// rest of the result and drops it (stopping the statement would abort a
+    /// PostgreSQL transaction), so the transaction goes on. Errors before the first row
+    /// are returned here.
+    pub async fn stream(
+        &self,
+        sql: &str,
+        params: &Params,
+        batch_size: usize,
+        timeout: Option<Duration>,
+    ) -> Result<BatchStream> {
+        self.check_read(sql)?;
+        let guard = self.lock().await?;
+        let (tx, rx) = mpsc::channel(1);
+        let (schema_tx, schema_rx) = oneshot::channel();
+        let warnings = crate::stream::Warnings::default();
+        let mut sink = Sink::Channel {
+            schema_tx: Some(schema_tx),
+            tx,
+            warnings: warnings.clone(),
+            drain: self.engine != "sqlite",
+            waiting: Some(self.stream_waiting.clone()),
+        };
+        let limit = timeout.or(self.statement_timeout);
+        let (sql, params) = (sql.to_string(), params.clone());
+        let task = tokio::spawn(crate::pool::carry_caller(async move {
+            let mut guard = guard;
+            let Some(inner) = guard.as_mut() else {
+                let _ = sink.fail(Self::finished()).await;
+                return;
+            };
+            // The statement's own cancel handle: the timeout stops it on the server,
+            // the stream's close does not (see above).
+            let cancel = CancelSlot::new();
+            let res = crate::connector::run_timed(limit, &cancel, async {
+                dispatch!(inner, t => t.query(&sql, &params, batch_size.max(1), &mut sink, &cancel).await)
+            })
+            .await;
+            if let Err(e) = res {
+                if !matches!(&sink, Sink::Channel { tx, .. } if tx.is_closed()) {
+                    let _ = sink.fail(e).await;
+                }
+            }
+        }));
+        let schema = match schema_rx.await {
+            Ok(r) => r?,
+            Err(_) => return Err(Error::interface("the query task ended without a schema")),
+        };
+        Ok(BatchStream::new(schema, rx, CancelSlot::new())
+            .with_task(task)
+            .with_warnings(warnings))
     }
 
     pub fn engine_name(&self) -> &'static str {
@@ -113,7 +192,11 @@ impl Transaction {
 
     /// Whether the transaction is still open.
     pub async fn is_active(&self) -> bool {
-        self.inner.lock().await.is_some()
+        match self.inner.try_lock() {
+            Ok(g) => g.is_some(),
+            // A stream holds the connection: the transaction is open.
+            Err(_) => true,
+        }
     }
 
     /// Run a query on the transaction's connection and collect every batch, under
@@ -129,7 +212,7 @@ impl Transaction {
     ) -> Result<QueryOutput> {
         self.check_read(sql)?;
         let start = Instant::now();
-        let mut guard = self.inner.lock().await;
+        let mut guard = self.lock().await?;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let mut sink = Sink::collect();
         let limit = timeout.or(self.statement_timeout);
@@ -156,7 +239,7 @@ impl Transaction {
         cancel: &CancelSlot,
     ) -> Result<u64> {
         self.check_read(sql)?;
-        let mut guard = self.inner.lock().await;
+        let mut guard = self.lock().await?;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let limit = timeout.or(self.statement_timeout);
         crate::connector::run_timed(limit, cancel, async {
@@ -188,7 +271,7 @@ impl Transaction {
             crate::write::engine_has_arrays(self.engine_name()),
         );
         let reader = crate::write::refuse_null_keys(reader, opts);
-        let mut guard = self.inner.lock().await;
+        let mut guard = self.lock().await?;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let limit = opts.timeout.or(self.statement_timeout);
         crate::connector::run_timed(limit, cancel, async {
@@ -209,7 +292,7 @@ impl Transaction {
     }
 
     async fn control(&self, sql: String) -> Result<()> {
-        let mut guard = self.inner.lock().await;
+        let mut guard = self.lock().await?;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let cancel = CancelSlot::new();
         dispatch!(inner, tx => tx.execute(&sql, &Params::default(), &cancel).await).map(|_| ())
@@ -234,7 +317,7 @@ impl Transaction {
     }
 
     async fn finish(&self, commit: bool) -> Result<()> {
-        let mut guard = self.inner.lock().await;
+        let mut guard = self.lock().await?;
         let mut inner = guard.take().ok_or_else(Self::finished)?;
         dispatch!(&mut inner, tx => tx.finish(commit).await)
     }
