@@ -140,16 +140,24 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncStream for T {}
 impl Sock {
     /// Take the socket out of the reactor for plain system calls.
     fn make_plain(&mut self) -> io::Result<()> {
-        match std::mem::replace(self, Sock::Gone) {
-            Sock::Tokio(t) => *self = Sock::Plain(t.into_std()?),
-            #[cfg(unix)]
-            Sock::TokioUnix(t) => *self = Sock::PlainUnix(t.into_std()?),
-            other => *self = other,
-        }
         match self {
-            Sock::Gone => Err(gone()),
-            _ => Ok(()),
+            Sock::Tokio(_) => {
+                let Sock::Tokio(t) = std::mem::replace(self, Sock::Gone) else {
+                    unreachable!()
+                };
+                *self = Sock::Plain(t.into_std()?);
+            }
+            #[cfg(unix)]
+            Sock::TokioUnix(_) => {
+                let Sock::TokioUnix(t) = std::mem::replace(self, Sock::Gone) else {
+                    unreachable!()
+                };
+                *self = Sock::PlainUnix(t.into_std()?);
+            }
+            Sock::Gone => return Err(gone()),
+            _ => {}
         }
+        Ok(())
     }
 
     /// The TCP socket for plain system calls, out of the reactor.
@@ -220,11 +228,22 @@ impl HybridStream {
 
     /// The socket as a tokio stream, registered with the reactor again if needed.
     fn tokio(&mut self) -> io::Result<&mut dyn AsyncStream> {
-        match std::mem::replace(&mut self.sock, Sock::Gone) {
-            Sock::Plain(s) => self.sock = Sock::Tokio(TcpStream::from_std(s)?),
+        // Only a socket out of the reactor is moved (the hot path just matches).
+        match &self.sock {
+            Sock::Plain(_) => {
+                let Sock::Plain(s) = std::mem::replace(&mut self.sock, Sock::Gone) else {
+                    unreachable!()
+                };
+                self.sock = Sock::Tokio(TcpStream::from_std(s)?);
+            }
             #[cfg(unix)]
-            Sock::PlainUnix(s) => self.sock = Sock::TokioUnix(tokio::net::UnixStream::from_std(s)?),
-            other => self.sock = other,
+            Sock::PlainUnix(_) => {
+                let Sock::PlainUnix(s) = std::mem::replace(&mut self.sock, Sock::Gone) else {
+                    unreachable!()
+                };
+                self.sock = Sock::TokioUnix(tokio::net::UnixStream::from_std(s)?);
+            }
+            _ => {}
         }
         match &mut self.sock {
             Sock::Tokio(t) => Ok(t),
