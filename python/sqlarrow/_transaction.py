@@ -32,8 +32,9 @@ def _check_timeout(value: Any) -> float | None:
 
 class Transaction:
     """An open transaction on one connection checked out of the pool until
-    :meth:`commit` or :meth:`rollback`. :meth:`query`, :meth:`execute` and :meth:`write`
-    all run on that connection and see the transaction's uncommitted changes.
+    :meth:`commit` or :meth:`rollback`. :meth:`query`, :meth:`stream`, :meth:`execute`
+    and :meth:`write` all run on that connection and see the transaction's uncommitted
+    changes.
 
     As a context manager (``with conn.transaction() as tx:``) it commits when the block
     ends normally and rolls back when it raises. A transaction that is garbage-collected

@@ -56,7 +56,6 @@ def _to_str(name: str, value: str) -> str:
     return value
 
 
-# Options accepted in the query string, per engine, with their converters.
 def _to_pg_settings(name: str, value: str) -> dict[str, str]:
     """libpq's ``options``: ``-c name=value`` (or ``-cname=value``, ``--name=value``)
     items split on whitespace, a backslash taking the next character literally."""
@@ -96,6 +95,7 @@ def _to_pg_settings(name: str, value: str) -> dict[str, str]:
     return settings
 
 
+# Options accepted in the query string, per engine, with their converters.
 _PG_OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "options": _to_pg_settings,
     "sslmode": _to_str,
