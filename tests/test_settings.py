@@ -286,6 +286,17 @@ def test_sqlite_pragmas_sqlite_would_ignore_are_errors(tmp_path: Path) -> None:
             pytest.raises(ConfigError, match=f'cannot use "{bad}"'),
         ):
             conn.query("select 1")
+    # A word SQLite does not know sets the PRAGMA to its default, silently.
+    for bad, needle in [
+        ({"synchronous": "normall"}, "synchronous takes one of off, normal, full, extra"),
+        ({"temp_store": 7}, "temp_store takes one of"),
+        ({"foreign_keys": "maybe"}, "foreign_keys takes on or off"),
+    ]:
+        with (
+            sqlarrow.SQLiteConnector(path, settings=bad) as conn,
+            pytest.raises(ConfigError, match=needle),
+        ):
+            conn.query("select 1")
     for bad, needle in [
         ({"query_only": True}, "read_only=True"),
         ({"busy_timeout": 100}, "pool_timeout"),

@@ -232,7 +232,28 @@ fn apply_pragmas(
             .with_detail("setting", p.pragma.clone()));
         }
         if !matches!(p.pragma.as_str(), "journal_mode" | "locking_mode") {
+            // SQLite takes a word it does not know for these as their default.
+            let want = pragma_readback(&p.pragma, &p.value).map_err(|why| {
+                Error::config(format!(
+                    "the connector's settings were refused: {} ({why})",
+                    p.statement
+                ))
+                .with_detail("setting", p.pragma.clone())
+            })?;
             first_text(conn, &p.statement).map_err(|e| refused(map_err(e)))?;
+            if let Some(want) = want {
+                let read = p.statement.split(" = ").next().unwrap_or(&p.statement);
+                let now = first_text(conn, read).map_err(|e| refused(map_err(e)))?;
+                if now.as_deref() != Some(want.as_str()) {
+                    return Err(Error::config(format!(
+                        "the connector's settings were refused: SQLite did not take {} \
+                         (it reads back {})",
+                        p.statement,
+                        now.as_deref().unwrap_or("nothing")
+                    ))
+                    .with_detail("setting", p.pragma.clone()));
+                }
+            }
             continue;
         }
         // The mode a PRAGMA leaves is its answer. WAL persists in the file: when it is
@@ -271,6 +292,44 @@ fn apply_pragmas(
         }
     }
     Ok(())
+}
+
+/// What `PRAGMA name` reads back after `PRAGMA name = value`, for the PRAGMAs that take
+/// a word or a boolean (SQLite sets an unknown word to the default, silently); `None`
+/// for the others. An `Err` says why the value cannot be right.
+fn pragma_readback(pragma: &str, value: &str) -> std::result::Result<Option<String>, String> {
+    let v = value.trim().to_ascii_lowercase();
+    let words: &[&str] = match pragma {
+        "synchronous" => &["off", "normal", "full", "extra"],
+        "temp_store" => &["default", "file", "memory"],
+        "foreign_keys"
+        | "recursive_triggers"
+        | "reverse_unordered_selects"
+        | "defer_foreign_keys"
+        | "ignore_check_constraints"
+        | "automatic_index"
+        | "cell_size_check"
+        | "trusted_schema"
+        | "legacy_alter_table"
+        | "cache_spill"
+        | "fullfsync"
+        | "checkpoint_fullfsync" => {
+            return match v.as_str() {
+                "on" | "true" | "yes" | "1" => Ok(Some("1".into())),
+                "off" | "false" | "no" | "0" => Ok(Some("0".into())),
+                _ => Err(format!("{pragma} takes on or off, not {value:?}")),
+            };
+        }
+        _ => return Ok(None),
+    };
+    match words.iter().position(|w| *w == v) {
+        Some(i) => Ok(Some(i.to_string())),
+        None if v.parse::<usize>().is_ok_and(|n| n < words.len()) => Ok(Some(v)),
+        None => Err(format!(
+            "{pragma} takes one of {}, not {value:?}",
+            words.join(", ")
+        )),
+    }
 }
 
 /// Run `sql` and return its first row's first column as text (`None`: no row).
@@ -1289,6 +1348,26 @@ fn read_rows(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pragma_words_sqlite_would_take_as_the_default_are_refused() {
+        let ok = |p: &str, v: &str| pragma_readback(p, v).unwrap();
+        assert_eq!(ok("synchronous", "NORMAL").as_deref(), Some("1"));
+        assert_eq!(ok("synchronous", "3").as_deref(), Some("3"));
+        assert_eq!(ok("temp_store", "memory").as_deref(), Some("2"));
+        assert_eq!(ok("foreign_keys", "on").as_deref(), Some("1"));
+        assert_eq!(ok("foreign_keys", "No").as_deref(), Some("0"));
+        assert_eq!(ok("cache_size", "-2000"), None);
+        for (p, v) in [
+            ("synchronous", "normall"),
+            ("synchronous", "9"),
+            ("temp_store", "ram"),
+            ("foreign_keys", "2"),
+        ] {
+            let e = pragma_readback(p, v).unwrap_err();
+            assert!(e.contains(p) && e.contains(v), "{e}");
+        }
+    }
+
     use super::*;
 
     #[test]
