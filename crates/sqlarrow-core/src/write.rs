@@ -282,6 +282,19 @@ pub fn cast_strict(array: &ArrayRef, to: &DataType, column: &str) -> Result<Arra
         ..Default::default()
     };
     let out = cast_with_options(array, to, &opts).map_err(|e| {
+        if let Some(row) = first_unfit_row(array, to) {
+            let shown =
+                arrow_cast::display::ArrayFormatter::try_new(array.as_ref(), &Default::default())
+                    .map(|f| f.value(row).to_string())
+                    .unwrap_or_default();
+            return Error::data(format!(
+                "column \"{column}\": the value {shown} (input row {row}) does not fit {to}, \
+                 the type the column takes; sqlarrow does not change values silently: \
+                 convert or filter it first"
+            ))
+            .with_detail("column", column.to_string())
+            .with_detail(BATCH_ROW, row.to_string());
+        }
         Error::data(format!(
             "column \"{column}\": cannot convert {} to {to}: {e}",
             array.data_type()
@@ -290,6 +303,18 @@ pub fn cast_strict(array: &ArrayRef, to: &DataType, column: &str) -> Result<Arra
     })?;
     check_lossless(array, &out, column)?;
     Ok(out)
+}
+
+/// The first value of `array` that a cast to `to` cannot hold (a safe cast makes it
+/// NULL), for the error that names it. `None` when the cast fails as a whole.
+fn first_unfit_row(array: &ArrayRef, to: &DataType) -> Option<usize> {
+    use arrow_array::Array;
+    let safe = CastOptions {
+        safe: true,
+        ..Default::default()
+    };
+    let out = cast_with_options(array, to, &safe).ok()?;
+    (0..array.len()).find(|&i| array.is_valid(i) && out.is_null(i))
 }
 
 fn is_temporal(t: &DataType) -> bool {
@@ -1203,6 +1228,30 @@ mod tests {
             let mut r = refuse_null_keys(reader(vec![batch(vec![None])]), &o);
             assert_eq!(next_batch(r.as_mut()).unwrap().unwrap().num_rows(), 1);
         }
+    }
+
+    #[test]
+    fn a_value_out_of_range_is_named_with_its_row() {
+        let a: ArrayRef = std::sync::Arc::new(arrow_array::Int64Array::from(vec![
+            Some(1),
+            None,
+            Some(-5),
+            Some(7),
+        ]));
+        let e = cast_strict(&a, &DataType::UInt32, "o").unwrap_err();
+        assert!(
+            e.message
+                .contains("the value -5 (input row 2) does not fit UInt32"),
+            "{}",
+            e.message
+        );
+        let e = at_input_row(e, 10);
+        assert_eq!(e.detail("row_index"), Some("12"));
+        assert!(e.message.contains("(input row 12)"), "{}", e.message);
+        // A cast that fails as a whole keeps the general message.
+        let b: ArrayRef = std::sync::Arc::new(arrow_array::BinaryArray::from(vec![&b"x"[..]]));
+        let e = cast_strict(&b, &DataType::Int32, "b").unwrap_err();
+        assert!(e.message.contains("cannot convert"), "{}", e.message);
     }
 
     #[test]

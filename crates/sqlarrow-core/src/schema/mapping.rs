@@ -134,7 +134,7 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
     r("int2", "INT16", ""),
     r("int4", "INT32", ""),
     r("int8", "INT64", ""),
-    r("oid", "UINT32", "also xid, cid and the reg* types (regclass, ...): the number"),
+    r("oid", "UINT32", "also xid, cid and the reg* types (regclass, ...): the number; the reg* types are not written"),
     r("float4", "FLOAT32", ""),
     r("float8", "FLOAT64", ""),
     r("numeric(18,4)", "DECIMAL(18,4)", ""),
@@ -169,7 +169,7 @@ pub static POSTGRES_TYPES: &[EngineTypeRow] = &[
     r("pg_lsn", "STRING", "read as its text (`16/B374D848`), and written from it"),
     r("jsonpath", "STRING", "read as its text (`$.a[*] ? (@ > 1)`), and written from it"),
     r("tsquery", "STRING", "read as its text (`'a' & !'b'`); not written"),
-    r("xid8", "UINT64", "a 64-bit transaction id (`pg_current_xact_id()`); not written"),
+    r("xid8", "UINT64", "a 64-bit transaction id (`pg_current_xact_id()`)"),
     r("tid", "STRING", "a row's ctid, read as its text (`(0,1)`); not written"),
     r(
         "pg_snapshot",
