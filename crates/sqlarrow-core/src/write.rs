@@ -287,10 +287,16 @@ pub fn cast_strict(array: &ArrayRef, to: &DataType, column: &str) -> Result<Arra
                 arrow_cast::display::ArrayFormatter::try_new(array.as_ref(), &Default::default())
                     .map(|f| f.value(row).to_string())
                     .unwrap_or_default();
+            // (PostgreSQL's numeric(p,s) is cast to (38, s) here: name no precision.)
+            let what = match to {
+                DataType::Decimal128(..) | DataType::Decimal256(..) => {
+                    "is too large for the column's decimal type".to_string()
+                }
+                _ => format!("does not fit {to}, the type the column takes"),
+            };
             return Error::data(format!(
-                "column \"{column}\": the value {shown} (input row {row}) does not fit {to}, \
-                 the type the column takes; sqlarrow does not change values silently: \
-                 convert or filter it first"
+                "column \"{column}\": the value {shown} (input row {row}) {what}; sqlarrow \
+                 does not change values silently: convert or filter it first"
             ))
             .with_detail("column", column.to_string())
             .with_detail(BATCH_ROW, row.to_string());
