@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use tokio::sync::{mpsc, oneshot};
 
 use crate::cancel::CancelSlot;
 use crate::error::{Error, Result};
@@ -398,45 +397,24 @@ impl Connector {
     ) -> Result<BatchStream> {
         self.check_open()?;
         self.check_read(sql)?;
-        let (tx, rx) = mpsc::channel(1);
-        let (schema_tx, schema_rx) = oneshot::channel();
         let this = self.clone();
         let sql = sql.to_string();
         let params = params.clone();
         let task_cancel = cancel.clone();
-        let warnings = crate::stream::Warnings::default();
-        let task_warnings = warnings.clone();
-        let task = tokio::spawn(crate::pool::carry_caller(async move {
-            let mut sink = Sink::Channel {
-                schema_tx: Some(schema_tx),
-                tx,
-                warnings: task_warnings,
-                drain: false,
-                waiting: None,
-            };
-            // The timeout covers the whole statement, like a server-side one.
-            let limit = opts.timeout.or(this.statement_timeout);
-            let res = this
-                .timed(
+        let producer = crate::stream::Producer::default();
+        crate::stream::spawn_stream(producer, cancel.clone(), move |sink| {
+            Box::pin(async move {
+                // The timeout covers the whole statement, like a server-side one.
+                let limit = opts.timeout.or(this.statement_timeout);
+                this.timed(
                     limit,
                     &task_cancel,
-                    this.run_query(&sql, &params, opts, &mut sink, &task_cancel),
+                    this.run_query(&sql, &params, opts, sink, &task_cancel),
                 )
-                .await;
-            if let Err(e) = res {
-                // A closed reader is not an error worth reporting.
-                if !matches!(&sink, Sink::Channel { tx, .. } if tx.is_closed()) {
-                    let _ = sink.fail(e).await;
-                }
-            }
-        }));
-        let schema = match schema_rx.await {
-            Ok(r) => r?,
-            Err(_) => return Err(Error::interface("the query task ended without a schema")),
-        };
-        Ok(BatchStream::new(schema, rx, cancel.clone())
-            .with_task(task)
-            .with_warnings(warnings))
+                .await
+            })
+        })
+        .await
     }
 
     pub async fn execute(&self, sql: &str, params: &Params, cancel: &CancelSlot) -> Result<u64> {

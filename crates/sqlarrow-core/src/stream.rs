@@ -166,6 +166,59 @@ impl Sink {
     }
 }
 
+/// How a stream's producer treats its reader (see [`spawn_stream`]).
+#[derive(Default)]
+pub(crate) struct Producer {
+    /// Keep reading after the reader is gone (see [`Sink::Channel`]).
+    pub drain: bool,
+    /// Set while a batch waits for the reader.
+    pub waiting: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// Run `produce` on a runtime task that feeds a [`Sink::Channel`], and return the
+/// stream that reads it once the schema is known. An error before the schema is
+/// returned here; a later one reaches the reader, unless the reader is gone. `cancel`
+/// is what closing the stream cancels.
+pub(crate) async fn spawn_stream<F>(
+    producer: Producer,
+    cancel: crate::cancel::CancelSlot,
+    produce: F,
+) -> Result<BatchStream>
+where
+    F: for<'a> FnOnce(
+            &'a mut Sink,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>,
+        > + Send
+        + 'static,
+{
+    let (tx, rx) = mpsc::channel(1);
+    let (schema_tx, schema_rx) = oneshot::channel();
+    let warnings = Warnings::default();
+    let mut sink = Sink::Channel {
+        schema_tx: Some(schema_tx),
+        tx,
+        warnings: warnings.clone(),
+        drain: producer.drain,
+        waiting: producer.waiting,
+    };
+    let task = tokio::spawn(crate::pool::carry_caller(async move {
+        if let Err(e) = produce(&mut sink).await {
+            // A closed reader is not an error worth reporting.
+            if !matches!(&sink, Sink::Channel { tx, .. } if tx.is_closed()) {
+                let _ = sink.fail(e).await;
+            }
+        }
+    }));
+    let schema = match schema_rx.await {
+        Ok(r) => r?,
+        Err(_) => return Err(Error::interface("the query task ended without a schema")),
+    };
+    Ok(BatchStream::new(schema, rx, cancel)
+        .with_task(task)
+        .with_warnings(warnings))
+}
+
 /// A reader of batches produced by a background task.
 pub struct BatchStream {
     schema: SchemaRef,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatchReader;
-use tokio::sync::{mpsc, oneshot, Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::cancel::CancelSlot;
 use crate::connector::QueryOutput;
@@ -137,45 +137,26 @@ impl Transaction {
         timeout: Option<Duration>,
     ) -> Result<BatchStream> {
         self.check_read(sql)?;
-        let guard = self.lock().await?;
-        let (tx, rx) = mpsc::channel(1);
-        let (schema_tx, schema_rx) = oneshot::channel();
-        let warnings = crate::stream::Warnings::default();
-        let mut sink = Sink::Channel {
-            schema_tx: Some(schema_tx),
-            tx,
-            warnings: warnings.clone(),
+        let mut guard = self.lock().await?;
+        let producer = crate::stream::Producer {
             drain: self.engine != "sqlite",
             waiting: Some(self.stream_waiting.clone()),
         };
         let limit = timeout.or(self.statement_timeout);
         let (sql, params) = (sql.to_string(), params.clone());
-        let task = tokio::spawn(crate::pool::carry_caller(async move {
-            let mut guard = guard;
-            let Some(inner) = guard.as_mut() else {
-                let _ = sink.fail(Self::finished()).await;
-                return;
-            };
-            // The statement's own cancel handle: the timeout stops it on the server,
-            // the stream's close does not (see above).
-            let cancel = CancelSlot::new();
-            let res = crate::connector::run_timed(limit, &cancel, async {
-                dispatch!(inner, t => t.query(&sql, &params, batch_size.max(1), &mut sink, &cancel).await)
+        // Closing the stream cancels nothing (see above): its slot is its own.
+        crate::stream::spawn_stream(producer, CancelSlot::new(), move |sink| {
+            Box::pin(async move {
+                let inner = guard.as_mut().ok_or_else(Self::finished)?;
+                // The statement's own cancel handle: the timeout stops it on the server.
+                let cancel = CancelSlot::new();
+                crate::connector::run_timed(limit, &cancel, async {
+                    dispatch!(inner, t => t.query(&sql, &params, batch_size.max(1), sink, &cancel).await)
+                })
+                .await
             })
-            .await;
-            if let Err(e) = res {
-                if !matches!(&sink, Sink::Channel { tx, .. } if tx.is_closed()) {
-                    let _ = sink.fail(e).await;
-                }
-            }
-        }));
-        let schema = match schema_rx.await {
-            Ok(r) => r?,
-            Err(_) => return Err(Error::interface("the query task ended without a schema")),
-        };
-        Ok(BatchStream::new(schema, rx, CancelSlot::new())
-            .with_task(task)
-            .with_warnings(warnings))
+        })
+        .await
     }
 
     pub fn engine_name(&self) -> &'static str {
