@@ -79,6 +79,14 @@ fn settings_arg(
     Settings::new(dialect, pairs).map_err(to_pyerr)
 }
 
+/// A stream's or query's `batch_size` (rows per batch): at least 1.
+fn check_batch_size(batch_size: usize) -> PyResult<()> {
+    if batch_size == 0 {
+        return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
+    }
+    Ok(())
+}
+
 /// A timeout in seconds from Python (None: no timeout).
 fn timeout_arg(name: &str, seconds: Option<f64>) -> PyResult<Option<Duration>> {
     match seconds {
@@ -400,9 +408,7 @@ impl RawConnector {
         partition_on: Option<&str>,
         partitions: usize,
     ) -> PyResult<RawResult> {
-        if batch_size == 0 {
-            return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
-        }
+        crate::check_batch_size(batch_size)?;
         let (sql, params) = self.prepare_call(py, sql, params)?;
         let cancel = CancelSlot::new();
         let opts = QueryOptions {
@@ -442,9 +448,7 @@ impl RawConnector {
         batch_size: usize,
         timeout: Option<f64>,
     ) -> PyResult<RawStream> {
-        if batch_size == 0 {
-            return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
-        }
+        crate::check_batch_size(batch_size)?;
         let (sql, params) = self.prepare_call(py, sql, params)?;
         let cancel = CancelSlot::new();
         let opts = QueryOptions {

@@ -53,9 +53,7 @@ impl RawTransaction {
         timeout: Option<f64>,
     ) -> PyResult<RawResult> {
         let timeout = crate::timeout_arg("timeout", timeout)?;
-        if batch_size == 0 {
-            return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
-        }
+        crate::check_batch_size(batch_size)?;
         let (sql, params) = crate::convert::to_params(py, sql, params, self.conn.lexicon())?;
         let cancel = CancelSlot::new();
         let out = wait_for(
@@ -81,9 +79,7 @@ impl RawTransaction {
         batch_size: usize,
         timeout: Option<f64>,
     ) -> PyResult<crate::RawStream> {
-        if batch_size == 0 {
-            return Err(err(ErrorKind::Config, "batch_size must be at least 1"));
-        }
+        crate::check_batch_size(batch_size)?;
         let timeout = crate::timeout_arg("timeout", timeout)?;
         let (sql, params) = crate::convert::to_params(py, sql, params, self.conn.lexicon())?;
         let inner = self.inner.clone();
