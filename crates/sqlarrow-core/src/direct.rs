@@ -312,8 +312,10 @@ impl HybridStream {
                 Err(e) => return Poll::Ready(Err(e)),
             };
             let write = || {
-                // SAFETY: write(2) only reads `data.len()` bytes from `data`.
-                let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+                // send(2) with MSG_NOSIGNAL, as std's TcpStream writes: a peer that closed
+                // the socket is an EPIPE error, never a SIGPIPE.
+                // SAFETY: send(2) only reads `data.len()` bytes from `data`.
+                let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), SEND_FLAGS) };
                 if n < 0 {
                     Err(io::Error::last_os_error())
                 } else {
@@ -335,6 +337,16 @@ impl HybridStream {
         }
     }
 }
+
+/// Flags of a direct `send(2)`: no SIGPIPE where the flag exists (elsewhere, as on
+/// macOS, the socket library sets `SO_NOSIGPIPE` on the socket instead).
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(all(
+    unix,
+    not(any(target_os = "linux", target_os = "android", target_os = "freebsd"))
+))]
+const SEND_FLAGS: libc::c_int = 0;
 
 /// A non-blocking system call: `Pending` (after `on_block`) when it would block.
 fn direct_io<T>(
