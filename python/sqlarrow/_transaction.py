@@ -30,6 +30,12 @@ def _check_timeout(value: Any) -> float | None:
     return check("timeout", value)
 
 
+def _check_batch_size(value: Any) -> int:
+    from ._connectors import _check_batch_size as check
+
+    return check(value)
+
+
 class Transaction:
     """An open transaction on one connection checked out of the pool until
     :meth:`commit` or :meth:`rollback`. :meth:`query`, :meth:`stream`, :meth:`execute`
@@ -94,8 +100,7 @@ class Transaction:
         ``timeout`` as for :meth:`query`, over the whole statement."""
         if not isinstance(sql, str):
             raise ConfigError("sql must be a str")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive int, not {batch_size!r}")
+        batch_size = _check_batch_size(batch_size)
         raw = self._raw.stream(sql, params, batch_size, timeout=_check_timeout(timeout))
         stream = RecordBatchStream(raw)
         self._streams.add(stream)

@@ -201,6 +201,26 @@ impl Settings {
         }
     }
 
+    /// `value` as a SQL literal for MySQL's `SET` and SQLite's `PRAGMA`: text quoted
+    /// (backslashes doubled where they escape, as in MySQL), numbers and booleans bare.
+    /// A text that is a plain decimal number goes unquoted: MySQL refuses `'100'` for a
+    /// numeric variable, and values read from a URL or `${VAR}` arrive as text.
+    fn literal(value: &SettingValue, backslash_escapes: bool) -> String {
+        match value {
+            SettingValue::Text(t) if is_plain_number(t) => t.clone(),
+            SettingValue::Text(t) => {
+                let t = if backslash_escapes {
+                    t.replace('\\', "\\\\")
+                } else {
+                    t.clone()
+                };
+                format!("'{}'", t.replace('\'', "''"))
+            }
+            SettingValue::Number(n) => n.clone(),
+            SettingValue::Bool(b) => (if *b { "ON" } else { "OFF" }).to_string(),
+        }
+    }
+
     /// PostgreSQL startup `options`: ` -c name=value` for each, with whitespace and
     /// backslashes escaped as the server splits the string (a backslash takes the
     /// next character literally).
@@ -243,25 +263,15 @@ impl Settings {
     pub fn sqlite_pragmas(&self) -> Vec<SqlitePragma> {
         self.0
             .iter()
-            .map(|(name, value)| {
-                let v = match value {
-                    SettingValue::Text(t) if is_plain_number(t) => t.clone(),
-                    SettingValue::Text(t) => format!("'{}'", t.replace('\'', "''")),
-                    SettingValue::Number(n) => n.clone(),
-                    SettingValue::Bool(b) => (if *b { "ON" } else { "OFF" }).to_string(),
-                };
-                SqlitePragma {
-                    pragma: name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase(),
-                    statement: format!("PRAGMA {name} = {v}"),
-                    value: Self::text(value),
-                }
+            .map(|(name, value)| SqlitePragma {
+                pragma: name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase(),
+                statement: format!("PRAGMA {name} = {}", Self::literal(value, false)),
+                value: Self::text(value),
             })
             .collect()
     }
 
     /// MySQL/MariaDB: one `SET SESSION a = 'text', b = 10, c = ON` statement, or `None`.
-    /// A text that is a plain decimal number goes unquoted: MySQL refuses `'100'` for
-    /// a numeric variable, and values read from a URL or `${VAR}` arrive as text.
     pub fn mysql_statement(&self) -> Option<String> {
         if self.0.is_empty() {
             return None;
@@ -269,17 +279,7 @@ impl Settings {
         let parts: Vec<String> = self
             .0
             .iter()
-            .map(|(name, value)| {
-                let v = match value {
-                    SettingValue::Text(t) if is_plain_number(t) => t.clone(),
-                    SettingValue::Text(t) => {
-                        format!("'{}'", t.replace('\\', "\\\\").replace('\'', "''"))
-                    }
-                    SettingValue::Number(n) => n.clone(),
-                    SettingValue::Bool(b) => (if *b { "ON" } else { "OFF" }).to_string(),
-                };
-                format!("{name} = {v}")
-            })
+            .map(|(name, value)| format!("{name} = {}", Self::literal(value, true)))
             .collect();
         Some(format!("SET SESSION {}", parts.join(", ")))
     }

@@ -21,12 +21,8 @@ pub enum Sink {
         tx: mpsc::Sender<Result<RecordBatch>>,
         /// Shared with the [`BatchStream`], which reports them once it has every row.
         warnings: Warnings,
-        /// Keep reading after the reader is gone, discarding the rest (a transaction's
-        /// stream: stopping the statement would break or abort the transaction).
-        drain: bool,
-        /// Set while a batch waits for the reader to take it (see
-        /// [`crate::transaction::Transaction`]).
-        waiting: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+        /// How the producer treats its reader.
+        producer: Producer,
     },
 }
 
@@ -134,18 +130,16 @@ impl Sink {
                 batches.push(batch);
                 true
             }
-            Sink::Channel {
-                tx, drain, waiting, ..
-            } => {
+            Sink::Channel { tx, producer, .. } => {
                 use std::sync::atomic::Ordering;
-                if let Some(w) = waiting {
+                if let Some(w) = &producer.waiting {
                     w.store(true, Ordering::Release);
                 }
                 let taken = tx.send(Ok(batch)).await.is_ok();
-                if let Some(w) = waiting {
+                if let Some(w) = &producer.waiting {
                     w.store(false, Ordering::Release);
                 }
-                taken || *drain
+                taken || producer.drain
             }
         }
     }
@@ -168,10 +162,12 @@ impl Sink {
 
 /// How a stream's producer treats its reader (see [`spawn_stream`]).
 #[derive(Default)]
-pub(crate) struct Producer {
-    /// Keep reading after the reader is gone (see [`Sink::Channel`]).
+pub struct Producer {
+    /// Keep reading after the reader is gone, discarding the rest (a transaction's
+    /// stream: stopping the statement would break or abort the transaction).
     pub drain: bool,
-    /// Set while a batch waits for the reader.
+    /// Set while a batch waits for the reader to take it (see
+    /// [`crate::transaction::Transaction`]).
     pub waiting: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
@@ -199,8 +195,7 @@ where
         schema_tx: Some(schema_tx),
         tx,
         warnings: warnings.clone(),
-        drain: producer.drain,
-        waiting: producer.waiting,
+        producer,
     };
     let task = tokio::spawn(crate::pool::carry_caller(async move {
         if let Err(e) = produce(&mut sink).await {

@@ -71,7 +71,7 @@ pub struct Transaction {
     read_only_connector: bool,
     /// The connector's statement timeout: it bounds each statement here as it does
     /// outside a transaction.
-    statement_timeout: Option<std::time::Duration>,
+    statement_timeout: Option<Duration>,
     /// A stream of the transaction holds the connection and waits for its reader to
     /// take a batch: another call now would wait for itself.
     stream_waiting: Arc<AtomicBool>,
@@ -95,7 +95,7 @@ impl Transaction {
         inner: TxInner,
         engine: &'static str,
         read_only_connector: bool,
-        statement_timeout: Option<std::time::Duration>,
+        statement_timeout: Option<Duration>,
     ) -> Self {
         Transaction {
             inner: Arc::new(Mutex::new(Some(inner))),
@@ -188,7 +188,7 @@ impl Transaction {
         sql: &str,
         params: &Params,
         batch_size: usize,
-        timeout: Option<std::time::Duration>,
+        timeout: Option<Duration>,
         cancel: &CancelSlot,
     ) -> Result<QueryOutput> {
         self.check_read(sql)?;
@@ -216,7 +216,7 @@ impl Transaction {
         &self,
         sql: &str,
         params: &Params,
-        timeout: Option<std::time::Duration>,
+        timeout: Option<Duration>,
         cancel: &CancelSlot,
     ) -> Result<u64> {
         self.check_read(sql)?;

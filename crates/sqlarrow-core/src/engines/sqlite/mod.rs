@@ -231,6 +231,8 @@ fn apply_pragmas(
             ))
             .with_detail("setting", p.pragma.clone()));
         }
+        // The PRAGMA without its value reads it back.
+        let read = p.statement.split(" = ").next().unwrap_or(&p.statement);
         if !matches!(p.pragma.as_str(), "journal_mode" | "locking_mode") {
             // SQLite takes a word it does not know for these as their default.
             let want = pragma_readback(&p.pragma, &p.value).map_err(|why| {
@@ -242,7 +244,6 @@ fn apply_pragmas(
             })?;
             first_text(conn, &p.statement).map_err(|e| refused(map_err(e)))?;
             if let Some(want) = want {
-                let read = p.statement.split(" = ").next().unwrap_or(&p.statement);
                 let now = first_text(conn, read).map_err(|e| refused(map_err(e)))?;
                 if now.as_deref() != Some(want.as_str()) {
                     return Err(Error::config(format!(
@@ -259,7 +260,6 @@ fn apply_pragmas(
         // The mode a PRAGMA leaves is its answer. WAL persists in the file: when it is
         // already on, nothing is changed. Changing it needs the file to itself, so
         // connections opening at once wait for each other (up to 2 s).
-        let read = p.statement.split(" = ").next().unwrap_or(&p.statement);
         let mut attempts = 0;
         let now = loop {
             let current = first_text(conn, read).map_err(|e| refused(map_err(e)))?;
