@@ -431,12 +431,7 @@ impl RawConnector {
                     .query_partitioned(&sql, &params, column, partitions, opts, &cancel),
             )?,
         };
-        Ok(RawResult {
-            schema: out.schema,
-            batches: out.batches,
-            elapsed_ms: out.elapsed_ms,
-            warnings: out.warnings,
-        })
+        Ok(out.into())
     }
 
     #[pyo3(signature = (sql, params=None, batch_size=65536, timeout=None))]
@@ -720,6 +715,17 @@ fn export_batches<'py>(
         .map(|b| Ok(Arc::new(StructArray::from(b)) as ArrayRef));
     let reader = Box::new(ArrayIterator::new(iter, field));
     Ok(to_stream_pycapsule(py, reader, requested_schema)?)
+}
+
+impl From<sqlarrow_core::QueryOutput> for RawResult {
+    fn from(out: sqlarrow_core::QueryOutput) -> Self {
+        RawResult {
+            schema: out.schema,
+            batches: out.batches,
+            elapsed_ms: out.elapsed_ms,
+            warnings: out.warnings,
+        }
+    }
 }
 
 #[pymethods]

@@ -62,12 +62,7 @@ impl RawTransaction {
             self.inner
                 .query(&sql, &params, batch_size, timeout, &cancel),
         )?;
-        Ok(RawResult {
-            schema: out.schema,
-            batches: out.batches,
-            elapsed_ms: out.elapsed_ms,
-            warnings: out.warnings,
-        })
+        Ok(out.into())
     }
 
     #[pyo3(signature = (sql, params=None, batch_size=65536, timeout=None))]
