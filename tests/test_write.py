@@ -428,6 +428,15 @@ def test_sqlite_uuid_and_text_columns_get_what_reads_back(litew: sqlarrow.Connec
     ]
     with pytest.raises(DataError, match="t"):
         litew.write("u", pa.table({"t": [b"\xff\xfe"]}))
+    # A table created from an arrow.uuid column: a UUID column holding the text (it
+    # was a BLOB, and the values read back as 16 raw bytes).
+    uu = pa.ExtensionArray.from_storage(pa.uuid(), pa.array([u.bytes, None], pa.binary(16)))
+    litew.write("u2", pa.table({"id": uu}))
+    assert litew.query("select id, typeof(id) as ty from u2").to_pylist() == [
+        {"id": str(u), "ty": "text"},
+        {"id": None, "ty": "null"},
+    ]
+    assert litew.get_schema("u2").columns[0].type == "UUID"
 
 
 def test_names_the_engine_would_truncate_are_refused(

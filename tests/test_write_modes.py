@@ -634,6 +634,44 @@ def test_an_input_without_columns_is_refused(target: tuple[sqlarrow.Connector, s
             conn.write(table, pa.table({}))
 
 
+def test_an_unknown_input_column_names_the_tables_columns(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    # Before: SQLite (and Redshift) did not list the table's columns, and replace mode
+    # did not say that it keeps the table's definition (pandas' if_exists="replace"
+    # recreates the table from the data, so the new column was expected to appear).
+    conn, p, _ = target
+    conn.write(f"{p}uc", pa.table({"id": [1], "a": ["x"]}))
+    new = pa.table({"id": [2], "a": ["y"], "extra": [1.5]})
+    for mode in ("append", "replace"):
+        with pytest.raises(sqlarrow.ConfigError) as e:
+            conn.write(f"{p}uc", new, mode=mode)
+        msg = str(e.value)
+        assert 'input column "extra" has no matching column in the table (columns: id, a)' in msg
+        assert ("keeps the table's definition" in msg) == (mode == "replace")
+        assert e.value.details["column"] == "extra"
+    assert rows(conn, f"select id, a from {p}uc") == [{"id": 1, "a": "x"}]
+    with conn.transaction() as tx, pytest.raises(sqlarrow.ConfigError, match="keeps the table"):
+        tx.write(f"{p}uc", new, mode="replace")
+
+
+def test_data_given_before_the_table_name_is_named(
+    target: tuple[sqlarrow.Connector, str, str],
+) -> None:
+    conn, p, _ = target
+    data = pa.table({"id": [1]})
+    with pytest.raises(sqlarrow.ConfigError, match=r"write\(table, data\).*got the data first"):
+        conn.write(data, f"{p}sw")  # type: ignore[arg-type]
+    with conn.transaction() as tx, pytest.raises(sqlarrow.ConfigError, match="got the data first"):
+        tx.write(data, f"{p}sw")  # type: ignore[arg-type]
+    for bad, kind in ((None, "NoneType"), (5, "int")):
+        with pytest.raises(sqlarrow.ConfigError, match=f"non-empty str, not {kind}$"):
+            conn.write(bad, data)  # type: ignore[arg-type]
+    with pytest.raises(sqlarrow.ConfigError, match="non-empty str$"):
+        conn.write("", data)
+    assert not conn.table_exists(f"{p}sw".replace('"', ""))
+
+
 def test_concurrent_writes_to_one_sqlite_file_queue_up(tmp_path: Path) -> None:
     # Each write read the table's columns in a deferred transaction before writing; a
     # second writer then got "database is locked" at once (SQLite will not wait there,

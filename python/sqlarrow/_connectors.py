@@ -18,7 +18,15 @@ if TYPE_CHECKING:
     from .schema import CanonicalSchema, SchemaDiff
 
 from ._transaction import Transaction
-from ._write import WRITE_MODES, WriteResult, arrow_input, check_on_error, rereadable, to_result
+from ._write import (
+    WRITE_MODES,
+    WriteResult,
+    arrow_input,
+    check_on_error,
+    check_table_arg,
+    rereadable,
+    to_result,
+)
 from .exceptions import ConfigError, InterfaceError, ParameterError, SqlArrowError
 from .retry import RetryPolicy
 
@@ -407,8 +415,7 @@ class Connector(abc.ABC):
         asked to cancel, nothing of the write remains, and
         :class:`~sqlarrow.QueryTimeoutError` is raised.
         """
-        if not isinstance(table, str) or not table:
-            raise ConfigError("table must be a non-empty str")
+        check_table_arg(table, data)
         if mode not in WRITE_MODES:
             raise ConfigError(f"mode must be one of {', '.join(WRITE_MODES)}, not {mode!r}")
         if batch_size is not None:

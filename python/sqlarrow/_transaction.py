@@ -11,7 +11,14 @@ from typing import Any, Union
 
 from . import _builder
 from ._result import QueryResult, RecordBatchStream, warn_server
-from ._write import WRITE_MODES, WriteResult, arrow_input, check_on_error, to_result
+from ._write import (
+    WRITE_MODES,
+    WriteResult,
+    arrow_input,
+    check_on_error,
+    check_table_arg,
+    to_result,
+)
 from .exceptions import ConfigError, InterfaceError
 
 __all__ = ["ISOLATION_LEVELS", "Transaction"]
@@ -148,8 +155,7 @@ class Transaction:
         """:meth:`Connector.write` inside the transaction. The write is atomic within it
         (a savepoint): a failed write leaves the transaction as it was before.
         ``timeout`` (else the connector's ``statement_timeout``) bounds the whole write."""
-        if not isinstance(table, str) or not table:
-            raise ConfigError("table must be a non-empty str")
+        check_table_arg(table, data)
         if mode not in WRITE_MODES:
             raise ConfigError(f"mode must be one of {', '.join(WRITE_MODES)}, not {mode!r}")
         raw = self._raw.write(

@@ -13,6 +13,24 @@ WRITE_MODES = ("append", "replace", "create", "upsert", "update")
 ON_ERROR = ("raise", "skip")
 
 
+def check_table_arg(table: Any, data: Any) -> None:
+    """``write``'s first argument is the table's name. pandas' ``to_sql`` and polars'
+    ``write_database`` are methods of the data, so the data passed first is a likely
+    slip: say so instead of only that a str was expected."""
+    if isinstance(table, str) and table:
+        return
+    if isinstance(table, str):
+        raise ConfigError("table must be a non-empty str")
+    if isinstance(data, str) and (
+        hasattr(table, "__arrow_c_stream__") or hasattr(table, "__arrow_c_array__")
+    ):
+        raise ConfigError(
+            f"table must be a str, not {type(table).__name__}: the arguments are "
+            f"write(table, data), with the table's name first (got the data first)"
+        )
+    raise ConfigError(f"table must be a non-empty str, not {type(table).__name__}")
+
+
 def check_on_error(on_error: Any) -> str:
     if on_error not in ON_ERROR:
         raise ConfigError(f'on_error must be "raise" or "skip", not {on_error!r}')

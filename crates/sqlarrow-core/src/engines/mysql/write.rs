@@ -1154,11 +1154,12 @@ impl MySqlConnector {
                 .with_detail("column", n.clone()));
             }
             if !target.iter().any(|c| &c.name == n) {
-                return Err(Error::config(format!(
-                    "input column {n:?} has no matching column in the table (columns: {}); use column_map to rename",
-                    target.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-                ))
-                .with_detail("column", n.clone()));
+                return Err(crate::write::unknown_input_column(
+                    n,
+                    &target.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+                    opts.mode,
+                    "",
+                ));
             }
         }
         for t in &target {

@@ -120,15 +120,20 @@ impl PgConnector {
                 (None, _) => {
                     return Err(Error::new(
                         ErrorKind::UndefinedObject,
-                        format!("table {} does not exist (create_if_missing=False)", table.quoted()),
+                        format!(
+                            "table {} does not exist (create_if_missing=False)",
+                            table.quoted()
+                        ),
                     ))
                 }
                 (Some(cols), _) => {
                     if let Some(n) = names.iter().find(|n| !cols.contains(n)) {
-                        return Err(Error::config(format!(
-                            "input column {n:?} has no matching column in the table; use column_map to rename"
-                        ))
-                        .with_detail("column", n.clone()));
+                        return Err(crate::write::unknown_input_column(
+                            n,
+                            &cols.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                            opts.mode,
+                            "",
+                        ));
                     }
                 }
             }
@@ -141,7 +146,11 @@ impl PgConnector {
             }
             let cols: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
             let per_stmt = (MAX_PARAMS / names.len().max(1)).max(1);
-            let head = format!("INSERT INTO {} ({}) VALUES ", table.quoted(), cols.join(", "));
+            let head = format!(
+                "INSERT INTO {} ({}) VALUES ",
+                table.quoted(),
+                cols.join(", ")
+            );
             let fmt_opts = FormatOptions::default();
             let mut total = 0u64;
             while let Some(batch) = next_batch(reader.as_mut())? {
@@ -179,9 +188,12 @@ impl PgConnector {
                 }
                 for (sql, values, row) in statements {
                     let params: Vec<PgParam<'_>> = values.iter().map(PgParam).collect();
-                    let n = client.execute_raw(sql.as_str(), params).await.map_err(|e| {
-                        map_err(e).with_detail("row_index", (total + row as u64).to_string())
-                    })?;
+                    let n = client
+                        .execute_raw(sql.as_str(), params)
+                        .await
+                        .map_err(|e| {
+                            map_err(e).with_detail("row_index", (total + row as u64).to_string())
+                        })?;
                     total += n;
                 }
             }

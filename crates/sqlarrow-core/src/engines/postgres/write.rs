@@ -1458,11 +1458,12 @@ fn plan(
                 ),
                 None => String::new(),
             };
-            Error::config(format!(
-                "input column {n:?} has no matching column in the table (columns: {}){hint}; use column_map to rename",
-                target.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-            ))
-            .with_detail("column", n.clone())
+            crate::write::unknown_input_column(
+                n,
+                &target.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+                mode,
+                &hint,
+            )
         })?;
         if t.generated {
             // COPY refuses it after the write started, which loses the connection.

@@ -481,14 +481,19 @@ fn write_in_savepoint(
                     .get(crate::types::EXTENSION_NAME_KEY)
                     .map(|s| s.as_str())
                     == Some(crate::types::JSON_EXTENSION);
-                let ty = sqlite_type_for(f.data_type(), is_json).ok_or_else(|| {
-                    Error::unsupported_write_type(
-                        n,
-                        &f.data_type().to_string(),
-                        "SQLite",
-                        "no SQLite column type for it; cast it first",
-                    )
-                })?;
+                // A UUID: its text in a `UUID` column, which reads back as the same
+                // text on every path (it was a 16-byte BLOB, read back as bytes).
+                let uuid = crate::write::is_uuid_field(f).then(|| "UUID".to_string());
+                let ty = uuid
+                    .or_else(|| sqlite_type_for(f.data_type(), is_json))
+                    .ok_or_else(|| {
+                        Error::unsupported_write_type(
+                            n,
+                            &f.data_type().to_string(),
+                            "SQLite",
+                            "no SQLite column type for it; cast it first",
+                        )
+                    })?;
                 cols.push(format!(
                     "{} {ty}{}",
                     quote_ident(n),
@@ -525,7 +530,12 @@ fn write_in_savepoint(
                         ))
                         .with_detail("column", n.clone()));
                     }
-                    return Err(Error::config(format!("input column {n:?} has no matching column in the table; use column_map to rename")).with_detail("column", n.clone()));
+                    return Err(crate::write::unknown_input_column(
+                        n,
+                        &cols.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
+                        opts.mode,
+                        "",
+                    ));
                 }
             }
             for (c, notnull, hasdef, _) in cols {
