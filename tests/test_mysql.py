@@ -434,6 +434,19 @@ def test_list_params_are_json(my: MySQLConnector) -> None:
         my.query("SELECT ? AS j", [[b"\x00"]])
 
 
+def test_too_many_parameters_says_how_to_pass_a_long_list(my: MySQLConnector) -> None:
+    # The server's own text ("Prepared statement contains too many placeholders") did
+    # not say what to do, as the PostgreSQL and SQLite errors do.
+    ids = list(range(70_000))
+    with pytest.raises(sqlarrow.ParameterError, match=r"placeholders.*JSON_TABLE\(:ids") as e:
+        my.query("SELECT 1 AS x FROM DUAL WHERE 5 IN (:ids)", {"ids": ids})
+    assert e.value.details["errno"] == "1390"
+    hinted = "SELECT v FROM JSON_TABLE(:ids, '$[*]' COLUMNS (v BIGINT PATH '$')) AS j"
+    assert (
+        scalar(my, f"SELECT COUNT(*) AS n FROM DUAL WHERE 69999 IN ({hinted})", {"ids": ids}) == 1
+    )
+
+
 def test_timedelta_params_bind_as_time(my: MySQLConnector) -> None:
     td = dt.timedelta(days=1, seconds=3, microseconds=5)
     row = my.query("SELECT TIME_TO_SEC(:d) AS s, MICROSECOND(:d) AS us", {"d": td}).to_pylist()

@@ -187,7 +187,15 @@ pub fn code_is_transient(code: u16) -> bool {
 /// A sqlarrow error for a server error packet.
 pub fn server_error(code: u16, message: &str, state: &str) -> Error {
     let kind = kind_for_code(code);
-    let mut err = Error::new(kind, format!("{message} (MySQL error {code})"))
+    // As PostgreSQL's and SQLite's limits do, say how to pass a long list.
+    let hint = if code == 1390 {
+        "; MySQL takes at most 65535 per statement: pass a long list as one parameter \
+         (a list binds as JSON there), e.g. `id IN (SELECT v FROM JSON_TABLE(:ids, '$[*]' \
+         COLUMNS (v BIGINT PATH '$')) AS j)`"
+    } else {
+        ""
+    };
+    let mut err = Error::new(kind, format!("{message}{hint} (MySQL error {code})"))
         .with_detail("errno", code.to_string());
     if !state.is_empty() && state != "HY000" {
         err = err.with_sqlstate(state);
