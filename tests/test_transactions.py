@@ -578,3 +578,31 @@ def test_stream_inside_a_transaction_obeys_timeouts(db: tuple[sqlarrow.Connector
         pa_reader = pa.RecordBatchReader.from_stream(tx.stream(_series(conn.engine, 10)))
         assert pa_reader.read_all().num_rows == 10
         assert tx.query("select 2 as y").to_pylist() == [{"y": 2}]
+
+
+def test_mysql_transaction_starts_on_a_live_connection_after_a_server_kill(
+    db: tuple[sqlarrow.Connector, str],
+) -> None:
+    # A pooled connection the server closed within the last second (before the pool's
+    # ping interval) failed the next transaction's START with "connection closed".
+    conn, _ = db
+    if conn.engine != "mysql":
+        pytest.skip("MySQL/MariaDB: the pool learns of a closed connection only on use")
+    database = conn.database  # type: ignore[attr-defined]
+    admin = sqlarrow.MySQLConnector(MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled")
+    try:
+        for _ in range(3):
+            with conn.transaction() as tx:
+                tx.execute("select 1")
+            ids = admin.query(
+                "select id from information_schema.processlist where db = ? "
+                "and id <> connection_id()",
+                [database],
+            ).to_pylist()
+            assert len(ids) >= 1
+            for row in ids:
+                admin.execute(f"kill {int(row['id'])}")
+            with conn.transaction() as tx:
+                assert tx.query("select 1 as x").to_pylist() == [{"x": 1}]
+    finally:
+        admin.close()

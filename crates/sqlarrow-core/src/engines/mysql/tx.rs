@@ -27,8 +27,36 @@ impl MySqlTx {
         read_only: bool,
         cancel: &CancelSlot,
     ) -> Result<MySqlTx> {
-        let mut conn = owner.checkout(cancel).await?;
-        cancel.clear();
+        // A pooled connection the server closed less than a ping interval ago (a
+        // restart, KILL) fails only when used. Nothing has happened yet at this point,
+        // so such a failure is retried on another connection, up to a fresh one.
+        let mut attempts = owner.pool.stats().max_size.max(1) + 1;
+        loop {
+            let mut conn = owner.checkout(cancel).await?;
+            cancel.clear();
+            let res = Self::start(&mut conn, isolation, read_only).await;
+            conn.observe(&res);
+            match res {
+                Ok(()) => {
+                    return Ok(MySqlTx {
+                        owner,
+                        conn: Some(conn),
+                        rt: tokio::runtime::Handle::current(),
+                    })
+                }
+                Err(e) if e.kind == crate::error::ErrorKind::Connection && attempts > 1 => {
+                    attempts -= 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn start(
+        conn: &mut Pooled<MySqlManager>,
+        isolation: Option<&str>,
+        read_only: bool,
+    ) -> Result<()> {
         if let Some(i) = isolation {
             conn.query_drop(format!("SET TRANSACTION ISOLATION LEVEL {i}"))
                 .await
@@ -40,12 +68,7 @@ impl MySqlTx {
             "START TRANSACTION"
         })
         .await
-        .map_err(map_err)?;
-        Ok(MySqlTx {
-            owner,
-            conn: Some(conn),
-            rt: tokio::runtime::Handle::current(),
-        })
+        .map_err(map_err)
     }
 
     fn conn(&mut self, cancel: &CancelSlot) -> Result<&mut Pooled<MySqlManager>> {
