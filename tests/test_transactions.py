@@ -202,6 +202,46 @@ def test_a_text_without_a_statement_is_named_the_same_everywhere(
     assert conn.query("select 1 as one").to_pylist() == [{"one": 1}]
 
 
+def test_several_statements_where_one_runs_are_named_the_same_everywhere(
+    db: tuple[sqlarrow.Connector, str],
+) -> None:
+    # PostgreSQL said "cannot insert multiple commands into a prepared statement", MySQL
+    # gave a syntax error "near" the second statement, SQLite "run them one at a time".
+    conn, p = db
+    conn.execute(f"create table {p}ms (x int)")
+    marker = "$1" if conn.engine == "postgres" else "?"
+    two = "select 1 as a; select 2 as b"
+    with_params = f"insert into {p}ms values ({marker}); insert into {p}ms values (3)"
+    calls = [
+        lambda: conn.query(two),
+        lambda: conn.query(two, timeout=5),
+        lambda: conn.stream(two).read_all(),
+        lambda: conn.execute(with_params, [1]),
+        lambda: conn.executemany(with_params, [[1], [2]]),
+    ]
+    for call in calls:
+        with pytest.raises(sqlarrow.QueryError, match="several statements were given") as e:
+            call()
+        assert not isinstance(e.value, sqlarrow.SqlSyntaxError)
+    with conn.transaction() as tx:
+        for call in (
+            lambda: tx.query(two),
+            lambda: tx.stream(two).read_all(),
+            lambda: tx.execute(with_params, [1]),
+        ):
+            with pytest.raises(sqlarrow.QueryError, match="several statements were given"):
+                call()
+            if conn.engine == "postgres":
+                tx.rollback()
+                break
+    # A script without parameters still runs every statement, and one statement with
+    # a syntax error keeps the server's own error.
+    conn.execute(f"insert into {p}ms values (1); insert into {p}ms values (2)")
+    assert count(conn, f"{p}ms") == 2
+    with pytest.raises(sqlarrow.SqlSyntaxError):
+        conn.query("selec 1;")
+
+
 @pytest.fixture(params=["postgres", "sqlite-memory", "sqlite-file", "mysql"])
 def one_conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sqlarrow.Connector]:
     """A connector whose pool holds one connection (a long pool_timeout: a call that

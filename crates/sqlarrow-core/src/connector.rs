@@ -315,14 +315,15 @@ impl Connector {
                 return None;
             }
         };
-        Some(out.map_err(|e| name_limit(e, limit, "interrupted")).map(
-            |(schema, batches, warnings)| QueryOutput {
-                schema,
-                batches,
-                elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
-                warnings,
-            },
-        ))
+        Some(
+            out.map_err(|e| self.named(name_limit(e, limit, "interrupted"), sql))
+                .map(|(schema, batches, warnings)| QueryOutput {
+                    schema,
+                    batches,
+                    elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+                    warnings,
+                }),
+        )
     }
 
     /// Run one statement on the calling thread, where the engine can (PostgreSQL,
@@ -345,7 +346,9 @@ impl Connector {
         #[allow(irrefutable_let_patterns)]
         if let Engine::Postgres(c) = &self.engine {
             let out = c.execute_direct(sql, params, deadline, &*interrupted, rt)?;
-            return Some(out.map_err(|e| name_limit(e, limit, "cancelled on the server")));
+            return Some(
+                out.map_err(|e| self.named(name_limit(e, limit, "cancelled on the server"), sql)),
+            );
         }
         let _ = (params, interrupted, deadline, rt);
         None
@@ -360,6 +363,7 @@ impl Connector {
         cancel: &CancelSlot,
     ) -> Result<QueryOutput> {
         self.check_read(sql)?;
+        let sql_text = sql;
         let start = Instant::now();
         // Decode on a runtime worker, next to the connection task: waking a thread
         // outside the runtime for every network message costs more than the decoding.
@@ -376,7 +380,8 @@ impl Connector {
                 task.await
                     .map_err(|e| Error::interface(format!("the query task failed: {e}")))?
             })
-            .await?;
+            .await
+            .map_err(|e| self.named(e, &sql_text))?;
         let (schema, batches, warnings) = sink.into_collected()?;
         Ok(QueryOutput {
             schema,
@@ -412,6 +417,7 @@ impl Connector {
                     this.run_query(&sql, &params, opts, sink, &task_cancel),
                 )
                 .await
+                .map_err(|e| this.named(e, &sql))
             })
         })
         .await
@@ -442,6 +448,7 @@ impl Connector {
             }
         })
         .await
+        .map_err(|e| self.named(e, sql))
     }
 
     pub async fn executemany(
@@ -463,6 +470,13 @@ impl Connector {
             }
         })
         .await
+        .map_err(|e| self.named(e, sql))
+    }
+
+    /// A server's error for several statements given where one runs, named as such
+    /// (see [`crate::params::name_several_statements`]).
+    fn named(&self, e: Error, sql: &str) -> Error {
+        crate::params::name_several_statements(e, sql, self.lexicon())
     }
 
     /// Check the server answers; never fails.

@@ -350,6 +350,37 @@ pub fn check_has_statement(sql: &str, lexicon: Lexicon) -> Result<()> {
     ))
 }
 
+/// What a call that runs one statement says when given several.
+pub const SEVERAL_STATEMENTS: &str = "several statements were given, and this call runs one: \
+     run them one at a time (execute() without parameters runs a script of several)";
+
+/// A server's error for a text of several statements where one statement runs (a
+/// query, a stream, a statement with parameters) named as such. The servers said it
+/// three ways: PostgreSQL "cannot insert multiple commands into a prepared statement",
+/// MySQL a syntax error "near" the second statement, SQLite (rusqlite) "Multiple
+/// statements provided". Compound bodies (`CREATE PROCEDURE ... BEGIN ...; END`,
+/// `BEGIN NOT ATOMIC`), whose inner semicolons split them here too, are left as the
+/// server named them.
+pub fn name_several_statements(mut e: Error, sql: &str, lexicon: Lexicon) -> Error {
+    use crate::error::ErrorKind;
+    if !matches!(e.kind, ErrorKind::Syntax | ErrorKind::Query)
+        || e.message.starts_with(SEVERAL_STATEMENTS)
+    {
+        return e;
+    }
+    let heads = statement_heads(sql, lexicon);
+    let compound = heads
+        .first()
+        .and_then(|h| h.first())
+        .is_some_and(|w| matches!(w.as_str(), "CREATE" | "BEGIN" | "DECLARE" | "DELIMITER"));
+    if heads.len() < 2 || compound {
+        return e;
+    }
+    e.kind = ErrorKind::Query;
+    e.message = format!("{SEVERAL_STATEMENTS} (the server said: {})", e.message);
+    e
+}
+
 /// The first words (up to four, upper-cased) of each statement in `sql`, the text cut
 /// at semicolons outside strings, quoted names, comments (by `lexicon`'s rules) and
 /// PostgreSQL's dollar quotes; statements without a word are left out. An unterminated
@@ -789,5 +820,39 @@ mod tests {
         let (s, n) = rw("select [a:b] from t where id = :id", Lexicon::Sqlite);
         assert_eq!(s, "select [a:b] from t where id = ?");
         assert_eq!(n, vec!["id"]);
+    }
+
+    #[test]
+    fn several_statements_are_named_only_where_there_are_several() {
+        use crate::error::ErrorKind;
+        let syntax = || Error::new(ErrorKind::Syntax, "syntax error near 'select 2'");
+        let e = name_several_statements(syntax(), "select 1; select 2", Lexicon::MySql);
+        assert_eq!(e.kind, ErrorKind::Query);
+        assert!(e.message.starts_with(SEVERAL_STATEMENTS), "{e}");
+        assert!(e
+            .message
+            .ends_with("(the server said: syntax error near 'select 2')"));
+        // One statement (a trailing semicolon, semicolons inside literals, quoted names
+        // or comments), a compound body, or an error of another kind: unchanged.
+        for (sql, lexicon) in [
+            ("select 1;", Lexicon::MySql),
+            ("select ';' ; -- ; x", Lexicon::MySql),
+            ("select \"a;b\" from t", Lexicon::Postgres),
+            ("select $$;$$", Lexicon::Postgres),
+            (
+                "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2 END",
+                Lexicon::MySql,
+            ),
+            ("BEGIN NOT ATOMIC SELECT 1; SELECT 2; END", Lexicon::MySql),
+        ] {
+            let e = name_several_statements(syntax(), sql, lexicon);
+            assert_eq!(e.kind, ErrorKind::Syntax, "{sql}");
+        }
+        let unique = Error::new(ErrorKind::UniqueViolation, "dup");
+        let e = name_several_statements(unique, "insert 1; insert 2", Lexicon::Sqlite);
+        assert_eq!(e.kind, ErrorKind::UniqueViolation);
+        let once = name_several_statements(syntax(), "select 1; select 2", Lexicon::Sqlite);
+        let twice = name_several_statements(once.clone(), "select 1; select 2", Lexicon::Sqlite);
+        assert_eq!(once.message, twice.message);
     }
 }

@@ -62,6 +62,14 @@ pub(crate) enum TxInner {
     Mysql(MySqlTx),
 }
 
+/// A server's error for several statements given where one runs, named as such (see
+/// [`crate::params::name_several_statements`]).
+fn named(e: Error, sql: &str, engine: &str) -> Error {
+    let lexicon =
+        crate::params::Lexicon::for_engine(engine).unwrap_or(crate::params::Lexicon::Postgres);
+    crate::params::name_several_statements(e, sql, lexicon)
+}
+
 /// An open transaction. Methods take `&self` (calls are serialized internally).
 pub struct Transaction {
     /// The open transaction (`None` once finished), shared with a stream's producer.
@@ -143,7 +151,7 @@ impl Transaction {
             waiting: Some(self.stream_waiting.clone()),
         };
         let limit = timeout.or(self.statement_timeout);
-        let (sql, params) = (sql.to_string(), params.clone());
+        let (sql, params, engine) = (sql.to_string(), params.clone(), self.engine);
         // Closing the stream cancels nothing (see above): its slot is its own.
         crate::stream::spawn_stream(producer, CancelSlot::new(), move |sink| {
             Box::pin(async move {
@@ -154,6 +162,7 @@ impl Transaction {
                     dispatch!(inner, t => t.query(&sql, &params, batch_size.max(1), sink, &cancel).await)
                 })
                 .await
+                .map_err(|e| named(e, &sql, engine))
             })
         })
         .await
@@ -200,7 +209,8 @@ impl Transaction {
         crate::connector::run_timed(limit, cancel, async {
             dispatch!(inner, tx => tx.query(sql, params, batch_size, &mut sink, cancel).await)
         })
-        .await?;
+        .await
+        .map_err(|e| named(e, sql, self.engine))?;
         let (schema, batches, warnings) = sink.into_collected()?;
         Ok(QueryOutput {
             schema,
@@ -227,6 +237,7 @@ impl Transaction {
             dispatch!(inner, tx => tx.execute(sql, params, cancel).await)
         })
         .await
+        .map_err(|e| named(e, sql, self.engine))
     }
 
     /// Bulk-write inside the transaction (atomic through a savepoint).

@@ -109,10 +109,7 @@ pub fn map_err(e: rusqlite::Error) -> Error {
             "the statement has {want} parameter marker(s) but {got} value(s) were given"
         )),
         E::InvalidParameterName(n) => Error::parameter(format!("unknown parameter name {n}")),
-        E::MultipleStatement => Error::new(
-            ErrorKind::Query,
-            "several statements were given; run them one at a time",
-        ),
+        E::MultipleStatement => Error::new(ErrorKind::Query, crate::params::SEVERAL_STATEMENTS),
         E::SqlInputError { msg, .. } => {
             if let Some(e) = too_many_variables(msg) {
                 return e;
