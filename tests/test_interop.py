@@ -81,6 +81,10 @@ def test_to_pylist_refuses_to_drop_a_column_of_a_repeated_name(
         r.to_pylist()
     assert r.to_arrow().column_names == ["id", "id", "other"]  # every column is still there
     assert list(r.to_pandas().columns) == ["id", "id", "other"]
+    # polars cannot hold both: said as sqlarrow says it, not as polars' DuplicateError.
+    with pytest.raises(sqlarrow.InterfaceError, match="'id', which a polars DataFrame cannot"):
+        r.to_polars()
+    assert conn.stream("select 1 as id, 2 as id").read_all().to_arrow().num_columns == 2
 
 
 def test_pyarrow_table(result: sqlarrow.QueryResult) -> None:

@@ -200,8 +200,18 @@ class QueryResult:
         polars has no interval type: PostgreSQL ``interval`` columns arrive as
         ``Duration`` (a day counted as 24 hours) unless a value has months, which raises
         :class:`~sqlarrow.UnsupportedTypeError`, as does a decimal wider than polars' 38
-        digits (polars itself would panic on both)."""
+        digits (polars itself would panic on both). Two columns of one name raise
+        :class:`~sqlarrow.InterfaceError` (polars' own ``DuplicateError`` said less)."""
         pl = _import_optional("polars", "polars")
+        seen: set[str] = set()
+        for name in self.column_names:
+            if name in seen:
+                raise InterfaceError(
+                    f"the result has more than one column named {name!r}, which a polars "
+                    "DataFrame cannot hold: give the columns distinct names in SQL (e.g. "
+                    "`a.id AS a_id`), or use to_arrow() / to_pandas(), which keep them all"
+                )
+            seen.add(name)
         # (pl.from_arrow would read a bare C stream as one struct Series.)
         return pl.DataFrame(self._raw.for_polars())
 
