@@ -574,3 +574,34 @@ def test_text_times_finer_than_a_microsecond_are_not_cut(lite: sqlarrow.Connecto
         message = str(info.value)
         assert f'column "{column}"' in message and "at row 1" in message and shown in message
         assert "substr(col" in message
+
+
+def test_a_schema_changed_by_another_connection_is_read_as_it_is_now(sqlite_path: Path) -> None:
+    """SQLite notices another connection's schema change at a statement's first step
+    and re-prepares it there; the columns were read before that step. A `SELECT *`
+    then silently lost the added column, kept a renamed column's old name, and after
+    a dropped column failed with "Invalid column index"."""
+    with (
+        sqlarrow.SQLiteConnector(str(sqlite_path), pool_size=1) as conn,
+        sqlarrow.SQLiteConnector(str(sqlite_path), pool_size=1) as other,
+    ):
+        conn.execute("create table s (a int, b text)")
+        conn.execute("insert into s values (1, 'x')")
+        sql = "select * from s"
+        assert conn.query(sql).column_names == ["a", "b"]
+        other.execute("alter table s add column c int default 7")
+        assert conn.query(sql).to_pylist() == [{"a": 1, "b": "x", "c": 7}]
+        other.execute("alter table s rename column b to bb")
+        assert conn.stream(sql).read_all().column_names == ["a", "bb", "c"]
+        other.execute("alter table s drop column a")
+        with conn.transaction() as tx:
+            assert tx.query(sql).to_pylist() == [{"bb": "x", "c": 7}]
+        other.execute("alter table s add column d")  # no declared type: typed by its values
+        assert conn.query(sql).to_arrow().schema.field("d").type == pa.null()
+        other.execute("delete from s")
+        other.execute("alter table s add column e real")
+        empty = conn.query(sql)
+        assert (empty.num_rows, empty.column_names) == (0, ["bb", "c", "d", "e"])
+        assert empty.to_arrow().schema.field("e").type == pa.float64()
+        other.execute("insert into s (bb, d) values ('y', 'text')")
+        assert conn.query("select bb, d from s").to_pylist() == [{"bb": "y", "d": "text"}]

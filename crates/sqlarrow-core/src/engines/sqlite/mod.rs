@@ -1221,29 +1221,69 @@ fn read_rows(
     batch_size: usize,
     out: &mut dyn FnMut(Msg) -> bool,
 ) -> Result<()> {
+    use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
+    fn columns(stmt: &rusqlite::Statement<'_>) -> (Vec<String>, Vec<Option<String>>) {
+        let names = (0..stmt.column_count())
+            .map(|i| {
+                stmt.column_name(i)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let decls = stmt
+            .columns()
+            .iter()
+            .map(|c| c.decl_type().map(str::to_string))
+            .collect();
+        (names, decls)
+    }
     let mut stmt = conn.prepare(sql).map_err(map_err)?;
     bind(&mut stmt, params)?;
-    let ncols = stmt.column_count();
-    let names: Vec<String> = (0..ncols)
-        .map(|i| {
-            stmt.column_name(i)
-                .map(|s| s.to_string())
-                .unwrap_or_default()
-        })
-        .collect();
-    let decls: Vec<Option<String>> = stmt
-        .columns()
-        .iter()
-        .map(|c| c.decl_type().map(str::to_string))
-        .collect();
-    let mut kinds: Vec<Kind> = decls.iter().map(|d| kind_from_decl(d.as_deref())).collect();
+    // The columns are read after the first step. SQLite checks the schema there and
+    // re-prepares a statement compiled against an older one (another connection's
+    // ALTER TABLE since this connection last read the schema), whose columns may then
+    // differ: read before it, a `SELECT *` silently lost an added column, kept a
+    // renamed column's old name, or failed with "Invalid column index".
     let mut rows = stmt.raw_query();
+    // Whether `rows` holds a row not yet taken (the first one).
+    let mut pending = rows.next().map_err(map_err)?.is_some();
+    let (names, decls) = match rows.as_ref() {
+        Some(current) => columns(current),
+        None => {
+            // No row: the statement is reset, and it is the current one.
+            drop(rows);
+            let (names, decls) = columns(&stmt);
+            let fields: Vec<Field> = names
+                .iter()
+                .zip(&decls)
+                .map(|(n, d)| match kind_from_decl(d.as_deref()) {
+                    Kind::Undeclared => field_for(n, Kind::Null),
+                    k => field_for(n, k),
+                })
+                .collect();
+            out(Msg::Schema(Arc::new(Schema::new(fields))));
+            return Ok(());
+        }
+    };
+    let ncols = names.len();
+    // The next row: the pending first one, then each step's.
+    macro_rules! next_row {
+        () => {
+            if pending {
+                pending = false;
+                rows.get()
+            } else {
+                rows.next().map_err(map_err)?
+            }
+        };
+    }
+    let mut kinds: Vec<Kind> = decls.iter().map(|d| kind_from_decl(d.as_deref())).collect();
     // Undeclared columns are typed from the first batch: buffer it before announcing the schema.
     let mut first: Vec<Vec<rusqlite::types::Value>> = Vec::new();
     let mut exhausted = false;
     if kinds.contains(&Kind::Undeclared) {
         while first.len() < batch_size {
-            match rows.next().map_err(map_err)? {
+            match next_row!() {
                 Some(r) => {
                     let vals: Vec<rusqlite::types::Value> = (0..ncols)
                         .map(|i| {
@@ -1316,7 +1356,7 @@ fn read_rows(
         return Ok(());
     }
     if !exhausted {
-        while let Some(r) = rows.next().map_err(map_err)? {
+        while let Some(r) = next_row!() {
             for (i, c) in cols.iter_mut().enumerate() {
                 let v = r.get_ref(i).map_err(map_err)?;
                 if c.kind == Kind::Null && !matches!(v, ValueRef::Null) {
