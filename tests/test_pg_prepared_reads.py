@@ -100,6 +100,66 @@ def test_a_table_changed_under_a_cached_statement(pg_url: str, pg_schema: str) -
             conn.query(sql)
 
 
+def test_a_table_changed_under_a_cached_statement_inside_transactions(
+    pg_url: str, pg_schema: str
+) -> None:
+    """Inside a transaction a stale cached statement cannot be prepared again: the
+    server's refusal ("cached plan must not change result type") aborts it. Before, a
+    statement prepared before an ALTER TABLE failed every later transaction on that
+    connection, and one the transaction's own DDL had changed failed the rest of it."""
+    t = f'"{pg_schema}".changing_tx'
+    sql = f"SELECT * FROM {t} ORDER BY a"
+    with sqlarrow.connect(pg_url, pool_size=2) as conn, sqlarrow.connect(pg_url) as other:
+        conn.execute(f"CREATE TABLE {t} (a int)")
+        conn.execute(f"INSERT INTO {t} VALUES (1)")
+
+        def cache_on_both_connections() -> None:
+            with conn.transaction() as t1, conn.transaction() as t2:
+                for tx in (t1, t2):
+                    for _ in range(3):
+                        assert tx.query(sql).column_names == ["a"]
+
+        cache_on_both_connections()
+        # The transaction's own DDL: the statements prepared before it are dropped.
+        with conn.transaction() as tx:
+            assert tx.query(sql).column_names == ["a"]
+            tx.execute(f"ALTER TABLE {t} ADD COLUMN b int")
+            assert tx.query(sql).column_names == ["a", "b"]
+            tx.rollback()
+        # The rollback undid the ALTER that the last statements were prepared against.
+        cache_on_both_connections()
+        with conn.transaction() as tx:
+            with pytest.raises(ZeroDivisionError), tx.savepoint():
+                tx.execute(f"ALTER TABLE {t} ADD COLUMN b int")
+                assert tx.query(sql).column_names == ["a", "b"]
+                assert tx.query(sql).column_names == ["a", "b"]
+                _ = 1 / 0
+            assert tx.query(sql).column_names == ["a"]
+        # DDL run through the connector, outside a transaction, reaches every connection.
+        cache_on_both_connections()
+        conn.execute(f"ALTER TABLE {t} ADD COLUMN b int")
+        with conn.transaction() as t1, conn.transaction() as t2:
+            assert t1.query(sql).column_names == ["a", "b"]
+            assert t2.query(sql).column_names == ["a", "b"]
+        # Another session's DDL: the server's refusal aborts the first transaction that
+        # meets it, which says so; every connection then prepares afresh.
+        other.execute(f"ALTER TABLE {t} ADD COLUMN c int")
+        failed = 0
+        for _ in range(3):
+            try:
+                with conn.transaction() as t1, conn.transaction() as t2:
+                    assert t1.query(sql).column_names == ["a", "b", "c"]
+                    assert t2.query(sql).column_names == ["a", "b", "c"]
+            except sqlarrow.QueryError as e:
+                assert "run the transaction again" in str(e)
+                failed += 1
+        assert failed <= 1
+        with conn.transaction() as tx:
+            assert tx.execute(f"UPDATE {t} SET c = $1", [5]) == 1
+            assert tx.query(sql, timeout=5).to_pylist() == [{"a": 1, "b": None, "c": 5}]
+        assert conn.query(sql).column_names == ["a", "b", "c"]
+
+
 def test_streams_dropped_early_never_confuse_the_next_read(pg_url: str) -> None:
     # The server is still sending the dropped stream's rows when the connection goes
     # back to the pool: the next read must not start until that answer has ended.

@@ -249,6 +249,9 @@ impl PgConnector {
             tx.commit().await.map_err(map_err)
         }
         .await;
+        if res.is_ok() {
+            conn.catalog_changed();
+        }
         conn.observe(&res);
         res
     }

@@ -95,6 +95,10 @@ pub struct PgConn {
     /// Prepared statements by SQL text (and parameter types), so a repeated query
     /// costs one round trip. Result-type changes are caught by the server (0A000).
     stmts: std::sync::Mutex<std::collections::HashMap<String, Prepared>>,
+    /// The connector's catalog generation (see [`CatalogEpoch`]) and the one `stmts`
+    /// was prepared under: the statements are dropped when they differ.
+    catalog: CatalogEpoch,
+    catalog_seen: std::sync::atomic::AtomicU64,
     /// Hashes of parameterless query texts run once, unprepared, on this connection: a
     /// text seen again is prepared and cached (see [`PgConnector::query_on`]).
     seen: std::sync::Mutex<std::collections::HashSet<u64>>,
@@ -327,13 +331,70 @@ const STATEMENT_CACHE_SIZE: usize = 256;
 /// How many once-run query texts a connection remembers (hashes, 8 bytes each).
 const SEEN_TEXTS: usize = 4096;
 
+/// A counter shared by a connector's connections, moved on whenever a table's shape may
+/// have changed: a statement of this connector that alters the catalog (`ALTER`,
+/// `CREATE`, `DROP`, `SET`, ...), or the server refusing a cached statement whose result
+/// type changed (0A000: someone else altered a table). Each connection then drops its
+/// cached statements before its next one. Outside a transaction a stale statement is
+/// simply prepared again; inside one, PostgreSQL aborts the transaction, so a statement
+/// prepared before another session's `ALTER TABLE` failed every later transaction on
+/// that connection that ran it (and one this transaction's own DDL had altered, the
+/// rest of the transaction).
+type CatalogEpoch = Arc<std::sync::atomic::AtomicU64>;
+
+/// Whether `sql` may change what a cached statement returns: DDL (also inside `DO`
+/// and procedures), and `search_path`, which decides which table a name means.
+fn may_alter_catalog(sql: &str) -> bool {
+    crate::params::statement_heads(sql, crate::params::Lexicon::Postgres)
+        .iter()
+        .any(|h| match h.first().map(String::as_str) {
+            Some("ALTER" | "CREATE" | "DROP" | "DISCARD" | "DO" | "CALL" | "IMPORT") => true,
+            // `ROLLBACK TO SAVEPOINT` may undo DDL that statements were prepared against.
+            Some("ROLLBACK") => true,
+            Some("SET" | "RESET") => h[1..]
+                .iter()
+                .any(|w| w == "SEARCH_PATH" || w == "ALL" || w.starts_with("SEARCH_PATH=")),
+            _ => false,
+        })
+}
+
 impl PgConn {
     fn cached(&self, key: &str) -> Option<Prepared> {
-        self.stmts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned()
+        use std::sync::atomic::Ordering;
+        let mut stmts = self.stmts.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.catalog.load(Ordering::Acquire);
+        if self.catalog_seen.swap(now, Ordering::AcqRel) != now {
+            stmts.clear();
+        }
+        stmts.get(key).cloned()
+    }
+
+    fn catalog_generation(&self) -> u64 {
+        self.catalog.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A transaction that began at generation `begun` is rolled back: DDL it ran (and
+    /// statements prepared against it) is undone, so the cached statements go again.
+    fn rolled_back_since(&self, begun: u64) {
+        if self.catalog_generation() != begun {
+            self.catalog_changed();
+        }
+    }
+
+    /// Drop every connection's cached statements before its next statement.
+    fn catalog_changed(&self) {
+        self.catalog
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// After `sql` ran here: a catalog change it made, or a stale cached statement the
+    /// server refused, drops the connector's cached statements.
+    fn note_outcome<T>(&self, sql: &str, res: &Result<T>) {
+        match res {
+            Err(e) if stale_statement(e) => self.catalog_changed(),
+            Ok(_) if may_alter_catalog(sql) => self.catalog_changed(),
+            _ => {}
+        }
     }
 
     fn remember(&self, key: String, stmt: &Prepared) {
@@ -399,6 +460,8 @@ pub struct PgManager {
     uuid_as_string: bool,
     /// Redshift: the connector's settings as `SET` statements (it ignores `options`).
     redshift_settings: Option<String>,
+    /// Shared with every connection (see [`CatalogEpoch`]).
+    catalog: CatalogEpoch,
 }
 
 /// A sqlarrow error from an ErrorResponse's fields.
@@ -609,6 +672,11 @@ impl Manager for PgManager {
             target,
             tap,
             stmts: Default::default(),
+            catalog_seen: self
+                .catalog
+                .load(std::sync::atomic::Ordering::Acquire)
+                .into(),
+            catalog: self.catalog.clone(),
             seen: Default::default(),
             notices,
         })
@@ -881,6 +949,7 @@ impl PgConnector {
             uuid_as_string: cfg.uuid_as_string,
             redshift_settings: (cfg.redshift && !cfg.settings.is_empty())
                 .then(|| cfg.settings.pg_set_statements()),
+            catalog: CatalogEpoch::default(),
         };
         Ok(PgConnector {
             pool: Pool::new(manager, cfg.pool),
@@ -1329,6 +1398,7 @@ impl PgConnector {
         conn.take_notices();
         let res = self.read_on(conn, sql, params, batch_size, sink).await;
         sink.warn(conn.take_notices());
+        conn.note_outcome(sql, &res);
         res
     }
 
@@ -1533,6 +1603,12 @@ impl PgConnector {
     /// One statement on `conn`: the simple protocol (scripts, utility commands) when
     /// nothing is bound, else the cached prepared statement. Returns rows affected.
     pub(crate) async fn execute_on(conn: &PgConn, sql: &str, params: &Params) -> Result<u64> {
+        let res = Self::execute_statement(conn, sql, params).await;
+        conn.note_outcome(sql, &res);
+        res
+    }
+
+    async fn execute_statement(conn: &PgConn, sql: &str, params: &Params) -> Result<u64> {
         if params.is_empty() {
             // Simple protocol: allows several statements and utility commands.
             let msgs = conn.client.simple_query(sql).await.map_err(map_err)?;

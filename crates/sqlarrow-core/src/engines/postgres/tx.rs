@@ -12,10 +12,29 @@ use crate::stream::Sink;
 use crate::value::Params;
 use crate::write::{TableRef, WriteOptions, WriteResult};
 
+/// A statement prepared before a table it reads was altered, refused by the server
+/// inside a transaction: PostgreSQL aborted the transaction, so it cannot be prepared
+/// again here. Every connection of the connector prepares afresh from now on
+/// ([`super::PgConn::note_outcome`]), so running the transaction again works.
+fn aborted_by_stale_statement(mut e: Error) -> Error {
+    if super::stale_statement(&e) {
+        e.message.push_str(
+            "\n(a table this statement reads changed since the connection prepared it; \
+             PostgreSQL aborted the transaction: run the transaction again, and the \
+             statement is prepared afresh)",
+        );
+    }
+    e
+}
+
 pub struct PgTx {
     owner: Arc<PgConnector>,
     conn: Option<Pooled<PgManager>>,
     rt: tokio::runtime::Handle,
+    /// The connector's catalog generation when the transaction began: a rollback after
+    /// it moved undoes DDL that statements were prepared against since (see
+    /// [`super::PgConn::catalog_changed`]).
+    catalog_at_begin: u64,
 }
 
 impl PgTx {
@@ -38,6 +57,7 @@ impl PgTx {
         }
         conn.client.batch_execute(&sql).await.map_err(map_err)?;
         Ok(PgTx {
+            catalog_at_begin: conn.catalog_generation(),
             owner,
             conn: Some(conn),
             rt: tokio::runtime::Handle::current(),
@@ -67,7 +87,8 @@ impl PgTx {
         let conn = self.conn(cancel)?;
         let res = owner
             .query_on(conn, sql, params, batch_size.max(1), sink)
-            .await;
+            .await
+            .map_err(aborted_by_stale_statement);
         conn.observe(&res);
         cancel.clear();
         res
@@ -80,7 +101,9 @@ impl PgTx {
         cancel: &CancelSlot,
     ) -> Result<u64> {
         let conn = self.conn(cancel)?;
-        let res = PgConnector::execute_on(conn, sql, params).await;
+        let res = PgConnector::execute_on(conn, sql, params)
+            .await
+            .map_err(aborted_by_stale_statement);
         conn.observe(&res);
         cancel.clear();
         res
@@ -107,6 +130,9 @@ impl PgTx {
             .conn
             .take()
             .ok_or_else(|| Error::interface("the transaction is already finished"))?;
+        if !commit {
+            conn.rolled_back_since(self.catalog_at_begin);
+        }
         let res = conn
             .client
             .batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })
@@ -125,6 +151,7 @@ impl Drop for PgTx {
     /// (discarded if the rollback fails).
     fn drop(&mut self) {
         if let Some(mut conn) = self.conn.take() {
+            conn.rolled_back_since(self.catalog_at_begin);
             self.rt.spawn(async move {
                 if conn.client.batch_execute("ROLLBACK").await.is_err() {
                     conn.mark_broken();
