@@ -620,16 +620,15 @@ def test_stream_inside_a_transaction_obeys_timeouts(db: tuple[sqlarrow.Connector
         assert tx.query("select 2 as y").to_pylist() == [{"y": 2}]
 
 
-def test_mysql_transaction_starts_on_a_live_connection_after_a_server_kill(
-    db: tuple[sqlarrow.Connector, str],
-) -> None:
+def test_mysql_transaction_starts_on_a_live_connection_after_a_server_kill() -> None:
     # A pooled connection the server closed within the last second (before the pool's
     # ping interval) failed the next transaction's START with "connection closed".
-    conn, _ = db
-    if conn.engine != "mysql":
-        pytest.skip("MySQL/MariaDB: the pool learns of a closed connection only on use")
-    database = conn.database  # type: ignore[attr-defined]
+    database = f"sqlarrow_t_{uuid.uuid4().hex}"
     admin = sqlarrow.MySQLConnector(MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled")
+    admin.execute(f"CREATE DATABASE `{database}`")
+    conn = sqlarrow.MySQLConnector(
+        MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled", database=database, pool_size=4
+    )
     try:
         for _ in range(3):
             with conn.transaction() as tx:
@@ -645,4 +644,6 @@ def test_mysql_transaction_starts_on_a_live_connection_after_a_server_kill(
             with conn.transaction() as tx:
                 assert tx.query("select 1 as x").to_pylist() == [{"x": 1}]
     finally:
+        conn.close()
+        admin.execute(f"DROP DATABASE IF EXISTS `{database}`")
         admin.close()
