@@ -665,9 +665,9 @@ def test_data_given_before_the_table_name_is_named(
     with conn.transaction() as tx, pytest.raises(sqlarrow.ConfigError, match="got the data first"):
         tx.write(data, f"{p}sw")  # type: ignore[arg-type]
     for bad, kind in ((None, "NoneType"), (5, "int")):
-        with pytest.raises(sqlarrow.ConfigError, match=f"non-empty str, not {kind}$"):
+        with pytest.raises(sqlarrow.ConfigError, match=rf"non-empty str, not {kind}$"):
             conn.write(bad, data)  # type: ignore[arg-type]
-    with pytest.raises(sqlarrow.ConfigError, match="non-empty str$"):
+    with pytest.raises(sqlarrow.ConfigError, match=r"non-empty str$"):
         conn.write("", data)
     assert not conn.table_exists(f"{p}sw".replace('"', ""))
 

@@ -381,7 +381,7 @@ impl Connector {
                     .map_err(|e| Error::interface(format!("the query task failed: {e}")))?
             })
             .await
-            .map_err(|e| self.named(e, &sql_text))?;
+            .map_err(|e| self.named(e, sql_text))?;
         let (schema, batches, warnings) = sink.into_collected()?;
         Ok(QueryOutput {
             schema,
@@ -526,10 +526,10 @@ impl Connector {
         let iso = opts.isolation.as_deref().map(parse_isolation).transpose()?;
         let inner = match &self.engine {
             #[cfg(feature = "postgres")]
-            Engine::Postgres(c) => TxInner::Postgres(
+            Engine::Postgres(c) => TxInner::Postgres(Box::new(
                 crate::engines::postgres::tx::PgTx::begin(c.clone(), iso, opts.read_only, cancel)
                     .await?,
-            ),
+            )),
             #[cfg(feature = "sqlite")]
             Engine::Sqlite(c) => {
                 if !matches!(iso, None | Some("SERIALIZABLE")) {

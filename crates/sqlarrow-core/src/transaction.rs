@@ -55,7 +55,7 @@ pub fn parse_isolation(s: &str) -> Result<&'static str> {
 
 pub(crate) enum TxInner {
     #[cfg(feature = "postgres")]
-    Postgres(PgTx),
+    Postgres(Box<PgTx>),
     #[cfg(feature = "sqlite")]
     Sqlite(SqliteTx),
     #[cfg(feature = "mysql")]

@@ -1175,6 +1175,30 @@ pub fn mapped_names(schema: &SchemaRef, map: &HashMap<String, String>) -> Result
     Ok(names)
 }
 
+/// The error for an input column the target table does not have. It lists the table's
+/// columns, and in `replace` mode says that the table's definition is kept: pandas'
+/// `if_exists="replace"` drops and recreates the table, so a user coming from it may
+/// expect the data's new columns to appear.
+pub fn unknown_input_column(
+    name: &str,
+    table_columns: &[&str],
+    mode: WriteMode,
+    hint: &str,
+) -> Error {
+    let replace = if mode == WriteMode::Replace {
+        "; mode=\"replace\" replaces the rows and keeps the table's definition (its columns, \
+         keys, grants and dependent views): drop the table first to create it from the data"
+    } else {
+        ""
+    };
+    Error::config(format!(
+        "input column {name:?} has no matching column in the table (columns: {}){hint}; use \
+         column_map to rename{replace}",
+        table_columns.join(", ")
+    ))
+    .with_detail("column", name.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1445,28 +1469,4 @@ mod tests {
         let ms: ArrayRef = Arc::new(arrow_array::TimestampMillisecondArray::from(vec![7]));
         assert!(cast_strict(&ms, &us, "t").is_ok());
     }
-}
-
-/// The error for an input column the target table does not have. It lists the table's
-/// columns, and in `replace` mode says that the table's definition is kept: pandas'
-/// `if_exists="replace"` drops and recreates the table, so a user coming from it may
-/// expect the data's new columns to appear.
-pub fn unknown_input_column(
-    name: &str,
-    table_columns: &[&str],
-    mode: WriteMode,
-    hint: &str,
-) -> Error {
-    let replace = if mode == WriteMode::Replace {
-        "; mode=\"replace\" replaces the rows and keeps the table's definition (its columns, \
-         keys, grants and dependent views): drop the table first to create it from the data"
-    } else {
-        ""
-    };
-    Error::config(format!(
-        "input column {name:?} has no matching column in the table (columns: {}){hint}; use \
-         column_map to rename{replace}",
-        table_columns.join(", ")
-    ))
-    .with_detail("column", name.to_string())
 }
