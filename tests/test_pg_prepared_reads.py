@@ -160,6 +160,30 @@ def test_a_table_changed_under_a_cached_statement_inside_transactions(
         assert conn.query(sql).column_names == ["a", "b", "c"]
 
 
+def test_a_stream_of_a_table_changed_under_its_cached_statement(
+    pg_url: str, pg_schema: str
+) -> None:
+    """A stream hands its schema to the reader before the statement runs, so a stale
+    cached statement could not be prepared again: after another session's ALTER TABLE
+    the stream failed with "cached plan must not change result type", outside a
+    transaction as inside one."""
+    t = f'"{pg_schema}".changing_stream'
+    sql = f"SELECT * FROM {t}"
+    with sqlarrow.connect(pg_url, pool_size=1) as conn, sqlarrow.connect(pg_url) as other:
+        conn.execute(f"CREATE TABLE {t} (a int)")
+        conn.execute(f"INSERT INTO {t} SELECT generate_series(1, 1000)")
+        for _ in range(3):
+            assert conn.stream(sql, batch_size=100).read_all().column_names == ["a"]
+            assert conn.query(sql).column_names == ["a"]
+        other.execute(f"ALTER TABLE {t} ADD COLUMN b text")
+        got = conn.stream(sql, batch_size=100).read_all()
+        assert (got.num_rows, got.column_names) == (1000, ["a", "b"])
+        other.execute(f"ALTER TABLE {t} ADD COLUMN c text")
+        with conn.transaction() as tx:
+            assert tx.stream(sql, batch_size=100).read_all().column_names == ["a", "b", "c"]
+            assert tx.query(sql).column_names == ["a", "b", "c"]
+
+
 def test_streams_dropped_early_never_confuse_the_next_read(pg_url: str) -> None:
     # The server is still sending the dropped stream's rows when the connection goes
     # back to the pool: the next read must not start until that answer has ended.

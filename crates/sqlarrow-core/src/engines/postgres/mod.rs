@@ -1003,6 +1003,17 @@ impl PgConnector {
 
     /// [`Self::prepare`], with the statement's server-side name when it is known.
     async fn prepare_named(conn: &PgConn, sql: &str, params: &Params) -> Result<Prepared> {
+        Self::prepare_with(conn, sql, params, true).await
+    }
+
+    /// [`Self::prepare_named`]; with `reuse` false the text is prepared afresh even when
+    /// cached (and the new statement cached instead).
+    async fn prepare_with(
+        conn: &PgConn,
+        sql: &str,
+        params: &Params,
+        reuse: bool,
+    ) -> Result<Prepared> {
         // The protocol counts parameters in 16 bits; past that the driver failed while
         // encoding ("value too large to transmit", raised as a connection error).
         if params.len() > MAX_PARAMS {
@@ -1014,7 +1025,7 @@ impl PgConnector {
         }
         let types: Vec<Type> = params.0.iter().map(declared_type).collect();
         let key = Self::statement_key(sql, &types);
-        let prepared = match conn.cached(&key) {
+        let prepared = match conn.cached(&key).filter(|_| reuse) {
             Some(s) => s,
             None => {
                 let s = conn
@@ -1433,7 +1444,11 @@ impl PgConnector {
         {
             return self.query_unprepared(conn, sql, batch_size, sink).await;
         }
-        let prepared = Self::prepare_named(conn, sql, params).await?;
+        // A stream hands its schema to the reader before the statement runs, so a
+        // cached statement the server then refuses as stale (0A000, a table altered
+        // since) could not be run again: a stream prepares afresh (one round trip more,
+        // for a result read in batches).
+        let prepared = Self::prepare_with(conn, sql, params, sink.is_collect()).await?;
         let stmt = &prepared.stmt;
         let (schema, kinds) = schema_for(stmt.columns(), self.pool.manager().uuid_as_string)?;
         sink.schema(schema.clone());
