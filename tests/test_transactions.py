@@ -647,3 +647,60 @@ def test_mysql_transaction_starts_on_a_live_connection_after_a_server_kill() -> 
         conn.close()
         admin.execute(f"DROP DATABASE IF EXISTS `{database}`")
         admin.close()
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mysql", "sqlite"])
+def test_session_state_set_in_a_transaction_never_reaches_the_pool(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A `SET`, a temporary table or MySQL's `USE` run in a transaction stayed on the
+    connection when it went back to the pool, and reached whichever later call got it:
+    a search_path or sql_mode nobody asked for, another default database."""
+    database = f"sqlarrow_t_{uuid.uuid4().hex}"
+    if engine == "postgres":
+        conn = sqlarrow.connect(request.getfixturevalue("pg_url"), pool_size=1)
+        change = ["set search_path = pg_catalog", "create temp table tt (x int)"]
+        probe = "select current_setting('search_path') as v"
+    elif engine == "mysql":
+        admin = sqlarrow.MySQLConnector(MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled")
+        admin.execute(f"CREATE DATABASE `{database}`")
+        admin.execute(f"CREATE DATABASE `{database}_2`")
+        conn = sqlarrow.MySQLConnector(
+            MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled", database=database,
+            pool_size=1,
+        )  # fmt: skip
+        change = ["set @v = 7", f"use `{database}_2`", "create temporary table tt (x int)"]
+        probe = "select concat_ws('/', @v, database()) as v"
+    else:
+        conn = sqlarrow.connect(f"sqlite:///{tmp_path / 's.db'}", pool_size=1)
+        change = ["create temp table tt (x int)"]
+        probe = "select count(*) as v from temp.sqlite_master"
+    try:
+        with conn.transaction() as tx:
+            before = tx.query(probe).to_pylist()
+        for sql in change:
+            for end in ("commit", "rollback", "drop"):
+                tx = conn.transaction()
+                tx.execute(sql)
+                if end == "commit":
+                    tx.commit()
+                elif end == "rollback":
+                    tx.rollback()
+                else:
+                    del tx
+                    gc.collect()
+                with conn.transaction() as tx:
+                    assert tx.query(probe).to_pylist() == before, (sql, end)
+                    assert tx.execute("create temporary table tt (x int)") == 0
+                    tx.rollback()
+        # State that ends with the transaction keeps the connection.
+        with conn.transaction() as tx:
+            tx.execute("set local search_path = pg_catalog" if engine == "postgres" else "select 1")
+        # One connection per transaction that left state (each probe creates a temp table).
+        assert conn.pool_stats().created == 1 + 2 * 3 * len(change)
+    finally:
+        conn.close()
+        if engine == "mysql":
+            admin.execute(f"DROP DATABASE IF EXISTS `{database}`")
+            admin.execute(f"DROP DATABASE IF EXISTS `{database}_2`")
+            admin.close()

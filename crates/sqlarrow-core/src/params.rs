@@ -350,6 +350,28 @@ pub fn check_has_statement(sql: &str, lexicon: Lexicon) -> Result<()> {
     ))
 }
 
+/// Whether `sql` leaves state on its connection that outlives a transaction: session
+/// settings (`SET` other than `SET LOCAL`/`SET TRANSACTION`/`SET CONSTRAINTS`, `RESET`,
+/// MySQL's `USE`, `SET NAMES`, user variables), temporary tables, named prepared
+/// statements, `LISTEN`, held cursors, loaded libraries. A pooled connection that ran
+/// one inside a transaction is closed instead of being handed to the next caller.
+pub fn changes_session(sql: &str, lexicon: Lexicon) -> bool {
+    statement_heads(sql, lexicon).iter().any(|h| {
+        let w = |i: usize| h.get(i).map(String::as_str).unwrap_or("");
+        match w(0) {
+            "SET" => !matches!(w(1), "LOCAL" | "TRANSACTION" | "CONSTRAINTS" | "CONSTRAINT"),
+            "RESET" | "USE" | "LISTEN" | "PREPARE" | "LOAD" | "DECLARE" | "ATTACH" | "PRAGMA" => {
+                true
+            }
+            "CREATE" => {
+                matches!(w(1), "TEMP" | "TEMPORARY")
+                    || (w(1) == "GLOBAL" || w(1) == "LOCAL") && matches!(w(2), "TEMP" | "TEMPORARY")
+            }
+            _ => false,
+        }
+    })
+}
+
 /// What a call that runs one statement says when given several.
 pub const SEVERAL_STATEMENTS: &str = "several statements were given, and this call runs one: \
      run them one at a time (execute() without parameters runs a script of several)";
@@ -854,5 +876,37 @@ mod tests {
         let once = name_several_statements(syntax(), "select 1; select 2", Lexicon::Sqlite);
         let twice = name_several_statements(once.clone(), "select 1; select 2", Lexicon::Sqlite);
         assert_eq!(once.message, twice.message);
+    }
+
+    #[test]
+    fn statements_that_outlive_a_transaction_are_told_apart() {
+        for sql in [
+            "SET search_path = x",
+            "set @v = 1",
+            "SET NAMES utf8mb4",
+            "SET SESSION sql_mode = ''",
+            "reset all",
+            "USE other",
+            "create temp table t (x int)",
+            "CREATE TEMPORARY TABLE t (x int)",
+            "CREATE LOCAL TEMP TABLE t (x int)",
+            "listen ch",
+            "PREPARE p AS SELECT 1",
+            "select 1; set role x",
+            "PRAGMA foreign_keys = off",
+        ] {
+            assert!(changes_session(sql, Lexicon::MySql), "{sql}");
+        }
+        for sql in [
+            "SET LOCAL search_path = x",
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "SET CONSTRAINTS ALL DEFERRED",
+            "select 'set x = 1'",
+            "update t set a = 1",
+            "create table t (x int)",
+            "-- SET x = 1\nselect 1",
+        ] {
+            assert!(!changes_session(sql, Lexicon::Postgres), "{sql}");
+        }
     }
 }

@@ -65,9 +65,11 @@ pub(crate) enum TxInner {
 /// A server's error for several statements given where one runs, named as such (see
 /// [`crate::params::name_several_statements`]).
 fn named(e: Error, sql: &str, engine: &str) -> Error {
-    let lexicon =
-        crate::params::Lexicon::for_engine(engine).unwrap_or(crate::params::Lexicon::Postgres);
-    crate::params::name_several_statements(e, sql, lexicon)
+    crate::params::name_several_statements(e, sql, lexicon_of(engine))
+}
+
+fn lexicon_of(engine: &str) -> crate::params::Lexicon {
+    crate::params::Lexicon::for_engine(engine).unwrap_or(crate::params::Lexicon::Postgres)
 }
 
 /// An open transaction. Methods take `&self` (calls are serialized internally).
@@ -152,10 +154,14 @@ impl Transaction {
         };
         let limit = timeout.or(self.statement_timeout);
         let (sql, params, engine) = (sql.to_string(), params.clone(), self.engine);
+        let lexicon = lexicon_of(engine);
         // Closing the stream cancels nothing (see above): its slot is its own.
         crate::stream::spawn_stream(producer, CancelSlot::new(), move |sink| {
             Box::pin(async move {
                 let inner = guard.as_mut().ok_or_else(Self::finished)?;
+                if crate::params::changes_session(&sql, lexicon) {
+                    dispatch!(&mut *inner, t => t.discard_connection());
+                }
                 // The statement's own cancel handle: the timeout stops it on the server.
                 let cancel = CancelSlot::new();
                 crate::connector::run_timed(limit, &cancel, async {
@@ -174,6 +180,15 @@ impl Transaction {
 
     fn finished() -> Error {
         Error::interface("the transaction is already finished (committed or rolled back)")
+    }
+
+    /// A statement that leaves session state on the connection (a `SET`, a temporary
+    /// table, MySQL's `USE`) has it closed when the transaction ends: handed back to
+    /// the pool, its state reached whichever later call got that connection.
+    fn keep_session_off_the_pool(&self, inner: &mut TxInner, sql: &str) {
+        if crate::params::changes_session(sql, lexicon_of(self.engine)) {
+            dispatch!(inner, tx => tx.discard_connection());
+        }
     }
 
     fn check_read(&self, sql: &str) -> Result<()> {
@@ -206,6 +221,7 @@ impl Transaction {
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let mut sink = Sink::collect();
         let limit = timeout.or(self.statement_timeout);
+        self.keep_session_off_the_pool(inner, sql);
         crate::connector::run_timed(limit, cancel, async {
             dispatch!(inner, tx => tx.query(sql, params, batch_size, &mut sink, cancel).await)
         })
@@ -233,6 +249,7 @@ impl Transaction {
         let mut guard = self.lock().await?;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let limit = timeout.or(self.statement_timeout);
+        self.keep_session_off_the_pool(inner, sql);
         crate::connector::run_timed(limit, cancel, async {
             dispatch!(inner, tx => tx.execute(sql, params, cancel).await)
         })

@@ -134,6 +134,14 @@ impl MySqlTx {
         res
     }
 
+    /// Close the connection when the transaction ends instead of handing it back: a
+    /// statement left session state on it (see [`crate::params::changes_session`]).
+    pub fn discard_connection(&mut self) {
+        if let Some(c) = self.conn.as_mut() {
+            c.mark_broken();
+        }
+    }
+
     /// `COMMIT` (or `ROLLBACK`) and hand the connection back to the pool.
     pub async fn finish(&mut self, commit: bool) -> Result<()> {
         let mut conn = self

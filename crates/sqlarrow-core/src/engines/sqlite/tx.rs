@@ -15,6 +15,8 @@ use crate::write::{TableRef, WriteOptions, WriteResult};
 pub struct SqliteTx {
     guard: Option<Pooled<SqliteManager>>,
     read_only: bool,
+    /// An in-memory database lives in its one connection: never discarded.
+    memory: bool,
 }
 
 type Conn = rusqlite::Connection;
@@ -27,6 +29,7 @@ impl SqliteTx {
         let mut tx = SqliteTx {
             guard: Some(guard),
             read_only: false,
+            memory: owner.pool.manager().memory,
         };
         let sql = if read_only {
             "PRAGMA query_only = 1; BEGIN"
@@ -137,6 +140,17 @@ impl SqliteTx {
             .await?;
         res.elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
         Ok(res)
+    }
+
+    /// Close the connection when the transaction ends instead of handing it back: a
+    /// statement left session state on it (see [`crate::params::changes_session`]).
+    pub fn discard_connection(&mut self) {
+        if self.memory {
+            return;
+        }
+        if let Some(c) = self.guard.as_mut() {
+            c.mark_broken();
+        }
     }
 
     /// `COMMIT` (or `ROLLBACK`) and hand the connection back to the pool.
