@@ -7,6 +7,7 @@ import os
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,6 +21,25 @@ MY_HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
 MY_PORT = int(os.environ.get("SQLARROW_MYSQL_PORT", "3306"))
 
 
+@contextmanager
+def mysql_database(pool_size: int) -> Iterator[tuple[sqlarrow.MySQLConnector, str]]:
+    """A connector on a new MySQL/MariaDB database of a unique name, and that name; the
+    database is dropped afterwards."""
+    name = f"sqlarrow_t_{uuid.uuid4().hex}"
+    admin = sqlarrow.MySQLConnector(MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled")
+    admin.execute(f"CREATE DATABASE `{name}`")
+    conn = sqlarrow.MySQLConnector(
+        MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled", database=name,
+        pool_size=pool_size,
+    )  # fmt: skip
+    try:
+        yield conn, name
+    finally:
+        conn.close()
+        admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
 @pytest.fixture(params=["postgres", "sqlite", "mysql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[sqlarrow.Connector, str]]:
     """(connector, table prefix); a fresh schema / file / database per test."""
@@ -31,18 +51,8 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[sqlarro
         with sqlarrow.connect(f"sqlite:///{tmp_path / 'tx.db'}", pool_size=4) as conn:
             yield conn, ""
     else:
-        name = f"sqlarrow_t_{uuid.uuid4().hex}"
-        admin = sqlarrow.MySQLConnector(MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled")
-        admin.execute(f"CREATE DATABASE `{name}`")
-        conn = sqlarrow.MySQLConnector(
-            MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled", database=name, pool_size=4
-        )
-        try:
+        with mysql_database(pool_size=4) as (conn, _):
             yield conn, ""
-        finally:
-            conn.close()
-            admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            admin.close()
 
 
 def count(conn: sqlarrow.Connector, table: str) -> int:
@@ -623,13 +633,8 @@ def test_stream_inside_a_transaction_obeys_timeouts(db: tuple[sqlarrow.Connector
 def test_mysql_transaction_starts_on_a_live_connection_after_a_server_kill() -> None:
     # A pooled connection the server closed within the last second (before the pool's
     # ping interval) failed the next transaction's START with "connection closed".
-    database = f"sqlarrow_t_{uuid.uuid4().hex}"
     admin = sqlarrow.MySQLConnector(MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled")
-    admin.execute(f"CREATE DATABASE `{database}`")
-    conn = sqlarrow.MySQLConnector(
-        MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled", database=database, pool_size=4
-    )
-    try:
+    with mysql_database(pool_size=4) as (conn, database), admin:
         for _ in range(3):
             with conn.transaction() as tx:
                 tx.execute("select 1")
@@ -643,10 +648,6 @@ def test_mysql_transaction_starts_on_a_live_connection_after_a_server_kill() -> 
                 admin.execute(f"kill {int(row['id'])}")
             with conn.transaction() as tx:
                 assert tx.query("select 1 as x").to_pylist() == [{"x": 1}]
-    finally:
-        conn.close()
-        admin.execute(f"DROP DATABASE IF EXISTS `{database}`")
-        admin.close()
 
 
 @pytest.mark.parametrize("engine", ["postgres", "mysql", "sqlite"])
