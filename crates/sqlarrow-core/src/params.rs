@@ -360,9 +360,9 @@ pub fn changes_session(sql: &str, lexicon: Lexicon) -> bool {
         let w = |i: usize| h.get(i).map(String::as_str).unwrap_or("");
         match w(0) {
             "SET" => !matches!(w(1), "LOCAL" | "TRANSACTION" | "CONSTRAINTS" | "CONSTRAINT"),
-            "RESET" | "USE" | "LISTEN" | "PREPARE" | "LOAD" | "DECLARE" | "ATTACH" | "PRAGMA" => {
-                true
-            }
+            "RESET" | "USE" | "LISTEN" | "PREPARE" | "DECLARE" | "ATTACH" | "PRAGMA" => true,
+            // PostgreSQL's `LOAD 'library'`, not MySQL's `LOAD DATA` / `LOAD XML`.
+            "LOAD" => !matches!(w(1), "DATA" | "XML"),
             "CREATE" => {
                 matches!(w(1), "TEMP" | "TEMPORARY")
                     || (w(1) == "GLOBAL" || w(1) == "LOCAL") && matches!(w(2), "TEMP" | "TEMPORARY")
@@ -905,6 +905,7 @@ mod tests {
             "update t set a = 1",
             "create table t (x int)",
             "-- SET x = 1\nselect 1",
+            "LOAD DATA LOCAL INFILE 'x' INTO TABLE t",
         ] {
             assert!(!changes_session(sql, Lexicon::Postgres), "{sql}");
         }
