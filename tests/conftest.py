@@ -17,6 +17,7 @@ import urllib.parse
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,24 @@ def mysql_global_status(conn: sqlarrow.Connector, name: str) -> int:
     """A MySQL/MariaDB server counter (``SHOW GLOBAL STATUS``), e.g. ``Com_load``."""
     rows = conn.query(f"SHOW GLOBAL STATUS LIKE '{name}'").to_pylist()
     return int(rows[0]["Value"])
+
+
+MY_HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
+MY_PORT = int(os.environ.get("SQLARROW_MYSQL_PORT", "3306"))
+MY_USER = os.environ.get("SQLARROW_MYSQL_USER", "root")
+MY_PASSWORD = os.environ.get("SQLARROW_MYSQL_PASSWORD") or None
+
+
+@contextmanager
+def mysql_database() -> Iterator[str]:
+    """A new MySQL/MariaDB database of a unique name (utf8mb4), dropped afterwards."""
+    admin = sqlarrow.MySQLConnector(
+        MY_HOST, MY_PORT, user=MY_USER, password=MY_PASSWORD, ssl_mode="disabled"
+    )
+    name = f"sqlarrow_t_{uuid.uuid4().hex}"
+    admin.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield name
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()

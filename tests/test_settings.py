@@ -9,8 +9,6 @@ connection open with them, on every path.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,12 +16,8 @@ import pyarrow as pa
 import pytest
 
 import sqlarrow
+from conftest import MY_HOST, MY_PASSWORD, MY_PORT, MY_USER, mysql_database
 from sqlarrow import ConfigError
-
-MY_HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
-MY_PORT = int(os.environ.get("SQLARROW_MYSQL_PORT", "3306"))
-MY_USER = os.environ.get("SQLARROW_MYSQL_USER", "root")
-MY_PASSWORD = os.environ.get("SQLARROW_MYSQL_PASSWORD") or None
 
 SHOW = (
     "select current_setting('search_path') as path, current_setting('work_mem') as mem, "
@@ -168,16 +162,8 @@ def test_redshift_mode_sets_them_after_connecting(pg_url: str) -> None:
 # -- MySQL / MariaDB ---------------------------------------------------------------------
 @pytest.fixture
 def my_db() -> Iterator[str]:
-    admin = sqlarrow.MySQLConnector(
-        MY_HOST, MY_PORT, user=MY_USER, password=MY_PASSWORD, ssl_mode="disabled"
-    )
-    name = f"sqlarrow_t_{uuid.uuid4().hex}"
-    admin.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    try:
+    with mysql_database() as name:
         yield name
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
 
 
 def _my(database: str, **kw: object) -> sqlarrow.MySQLConnector:

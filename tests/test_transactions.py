@@ -3,41 +3,32 @@
 from __future__ import annotations
 
 import gc
-import os
 import urllib.parse
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 import sqlarrow
-from conftest import pg_scalar
+from conftest import MY_HOST, MY_PORT, mysql_database, pg_scalar
 from sqlarrow.exceptions import ConfigError, InterfaceError, UniqueViolation
-
-MY_HOST = os.environ.get("SQLARROW_MYSQL_HOST", "127.0.0.1")
-MY_PORT = int(os.environ.get("SQLARROW_MYSQL_PORT", "3306"))
 
 
 @contextmanager
-def mysql_database(pool_size: int) -> Iterator[tuple[sqlarrow.MySQLConnector, str]]:
-    """A connector on a new MySQL/MariaDB database of a unique name, and that name; the
-    database is dropped afterwards."""
-    name = f"sqlarrow_t_{uuid.uuid4().hex}"
-    admin = sqlarrow.MySQLConnector(MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled")
-    admin.execute(f"CREATE DATABASE `{name}`")
-    conn = sqlarrow.MySQLConnector(
-        MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled", database=name,
-        pool_size=pool_size,
-    )  # fmt: skip
-    try:
-        yield conn, name
-    finally:
-        conn.close()
-        admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
+def mysql_connector(pool_size: int) -> Iterator[tuple[sqlarrow.MySQLConnector, str]]:
+    """A connector on a new MySQL/MariaDB database of a unique name, and that name."""
+    with mysql_database() as name:
+        conn = sqlarrow.MySQLConnector(
+            MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled", database=name,
+            pool_size=pool_size,
+        )  # fmt: skip
+        try:
+            yield conn, name
+        finally:
+            conn.close()
 
 
 @pytest.fixture(params=["postgres", "sqlite", "mysql"])
@@ -51,7 +42,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[sqlarro
         with sqlarrow.connect(f"sqlite:///{tmp_path / 'tx.db'}", pool_size=4) as conn:
             yield conn, ""
     else:
-        with mysql_database(pool_size=4) as (conn, _):
+        with mysql_connector(pool_size=4) as (conn, _):
             yield conn, ""
 
 
@@ -634,7 +625,7 @@ def test_mysql_transaction_starts_on_a_live_connection_after_a_server_kill() -> 
     # A pooled connection the server closed within the last second (before the pool's
     # ping interval) failed the next transaction's START with "connection closed".
     admin = sqlarrow.MySQLConnector(MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled")
-    with mysql_database(pool_size=4) as (conn, database), admin:
+    with mysql_connector(pool_size=4) as (conn, database), admin:
         for _ in range(3):
             with conn.transaction() as tx:
                 tx.execute("select 1")
@@ -657,26 +648,24 @@ def test_session_state_set_in_a_transaction_never_reaches_the_pool(
     """A `SET`, a temporary table or MySQL's `USE` run in a transaction stayed on the
     connection when it went back to the pool, and reached whichever later call got it:
     a search_path or sql_mode nobody asked for, another default database."""
-    database = f"sqlarrow_t_{uuid.uuid4().hex}"
-    if engine == "postgres":
-        conn = sqlarrow.connect(request.getfixturevalue("pg_url"), pool_size=1)
-        change = ["set search_path = pg_catalog", "create temp table tt (x int)"]
-        probe = "select current_setting('search_path') as v"
-    elif engine == "mysql":
-        admin = sqlarrow.MySQLConnector(MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled")
-        admin.execute(f"CREATE DATABASE `{database}`")
-        admin.execute(f"CREATE DATABASE `{database}_2`")
-        conn = sqlarrow.MySQLConnector(
-            MY_HOST, port=MY_PORT, user="root", ssl_mode="disabled", database=database,
-            pool_size=1,
-        )  # fmt: skip
-        change = ["set @v = 7", f"use `{database}_2`", "create temporary table tt (x int)"]
-        probe = "select concat_ws('/', @v, database()) as v"
-    else:
-        conn = sqlarrow.connect(f"sqlite:///{tmp_path / 's.db'}", pool_size=1)
-        change = ["create temp table tt (x int)"]
-        probe = "select count(*) as v from temp.sqlite_master"
-    try:
+    with ExitStack() as stack:
+        if engine == "postgres":
+            conn = stack.enter_context(
+                sqlarrow.connect(request.getfixturevalue("pg_url"), pool_size=1)
+            )
+            change = ["set search_path = pg_catalog", "create temp table tt (x int)"]
+            probe = "select current_setting('search_path') as v"
+        elif engine == "mysql":
+            conn, _ = stack.enter_context(mysql_connector(pool_size=1))
+            other = stack.enter_context(mysql_database())
+            change = ["set @v = 7", f"use `{other}`", "create temporary table tt (x int)"]
+            probe = "select concat_ws('/', @v, database()) as v"
+        else:
+            conn = stack.enter_context(
+                sqlarrow.connect(f"sqlite:///{tmp_path / 's.db'}", pool_size=1)
+            )
+            change = ["create temp table tt (x int)"]
+            probe = "select count(*) as v from temp.sqlite_master"
         with conn.transaction() as tx:
             before = tx.query(probe).to_pylist()
         for sql in change:
@@ -699,9 +688,3 @@ def test_session_state_set_in_a_transaction_never_reaches_the_pool(
             tx.execute("set local search_path = pg_catalog" if engine == "postgres" else "select 1")
         # One connection per transaction that left state (each probe creates a temp table).
         assert conn.pool_stats().created == 1 + 2 * 3 * len(change)
-    finally:
-        conn.close()
-        if engine == "mysql":
-            admin.execute(f"DROP DATABASE IF EXISTS `{database}`")
-            admin.execute(f"DROP DATABASE IF EXISTS `{database}_2`")
-            admin.close()

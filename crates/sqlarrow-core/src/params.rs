@@ -50,6 +50,11 @@ impl Lexicon {
         })
     }
 
+    /// [`Lexicon::for_engine`], with PostgreSQL's rules for a name it does not know.
+    pub fn for_engine_or_postgres(engine: &str) -> Lexicon {
+        Lexicon::for_engine(engine).unwrap_or(Lexicon::Postgres)
+    }
+
     /// How this engine spells positional markers.
     pub fn markers(self) -> MarkerStyle {
         match self {

@@ -193,8 +193,7 @@ pub fn check_statement_text(
     if read_only {
         check_read_only(sql, SqlDialect::for_engine(engine))?;
     }
-    let lexicon =
-        crate::params::Lexicon::for_engine(engine).unwrap_or(crate::params::Lexicon::Postgres);
+    let lexicon = crate::params::Lexicon::for_engine_or_postgres(engine);
     crate::params::check_has_statement(sql, lexicon)?;
     check_transaction_control(sql, lexicon, in_transaction)?;
     match lexicon {

@@ -65,11 +65,11 @@ pub(crate) enum TxInner {
 /// A server's error for several statements given where one runs, named as such (see
 /// [`crate::params::name_several_statements`]).
 fn named(e: Error, sql: &str, engine: &str) -> Error {
-    crate::params::name_several_statements(e, sql, lexicon_of(engine))
-}
-
-fn lexicon_of(engine: &str) -> crate::params::Lexicon {
-    crate::params::Lexicon::for_engine(engine).unwrap_or(crate::params::Lexicon::Postgres)
+    crate::params::name_several_statements(
+        e,
+        sql,
+        crate::params::Lexicon::for_engine_or_postgres(engine),
+    )
 }
 
 /// An open transaction. Methods take `&self` (calls are serialized internally).
@@ -98,6 +98,15 @@ macro_rules! dispatch {
             TxInner::Mysql($tx) => $body,
         }
     };
+}
+
+/// A statement that leaves session state on the connection (a `SET`, a temporary
+/// table, MySQL's `USE`) has it closed when the transaction ends: handed back to the
+/// pool, its state reached whichever later call got that connection.
+fn keep_session_off_the_pool(inner: &mut TxInner, sql: &str, lexicon: crate::params::Lexicon) {
+    if crate::params::changes_session(sql, lexicon) {
+        dispatch!(inner, tx => tx.discard_connection());
+    }
 }
 
 impl Transaction {
@@ -154,14 +163,12 @@ impl Transaction {
         };
         let limit = timeout.or(self.statement_timeout);
         let (sql, params, engine) = (sql.to_string(), params.clone(), self.engine);
-        let lexicon = lexicon_of(engine);
+        let lexicon = crate::params::Lexicon::for_engine_or_postgres(engine);
         // Closing the stream cancels nothing (see above): its slot is its own.
         crate::stream::spawn_stream(producer, CancelSlot::new(), move |sink| {
             Box::pin(async move {
                 let inner = guard.as_mut().ok_or_else(Self::finished)?;
-                if crate::params::changes_session(&sql, lexicon) {
-                    dispatch!(&mut *inner, t => t.discard_connection());
-                }
+                keep_session_off_the_pool(inner, &sql, lexicon);
                 // The statement's own cancel handle: the timeout stops it on the server.
                 let cancel = CancelSlot::new();
                 crate::connector::run_timed(limit, &cancel, async {
@@ -180,15 +187,6 @@ impl Transaction {
 
     fn finished() -> Error {
         Error::interface("the transaction is already finished (committed or rolled back)")
-    }
-
-    /// A statement that leaves session state on the connection (a `SET`, a temporary
-    /// table, MySQL's `USE`) has it closed when the transaction ends: handed back to
-    /// the pool, its state reached whichever later call got that connection.
-    fn keep_session_off_the_pool(&self, inner: &mut TxInner, sql: &str) {
-        if crate::params::changes_session(sql, lexicon_of(self.engine)) {
-            dispatch!(inner, tx => tx.discard_connection());
-        }
     }
 
     fn check_read(&self, sql: &str) -> Result<()> {
@@ -221,7 +219,11 @@ impl Transaction {
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let mut sink = Sink::collect();
         let limit = timeout.or(self.statement_timeout);
-        self.keep_session_off_the_pool(inner, sql);
+        keep_session_off_the_pool(
+            inner,
+            sql,
+            crate::params::Lexicon::for_engine_or_postgres(self.engine),
+        );
         crate::connector::run_timed(limit, cancel, async {
             dispatch!(inner, tx => tx.query(sql, params, batch_size, &mut sink, cancel).await)
         })
@@ -249,7 +251,11 @@ impl Transaction {
         let mut guard = self.lock().await?;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let limit = timeout.or(self.statement_timeout);
-        self.keep_session_off_the_pool(inner, sql);
+        keep_session_off_the_pool(
+            inner,
+            sql,
+            crate::params::Lexicon::for_engine_or_postgres(self.engine),
+        );
         crate::connector::run_timed(limit, cancel, async {
             dispatch!(inner, tx => tx.execute(sql, params, cancel).await)
         })
