@@ -64,12 +64,8 @@ pub(crate) enum TxInner {
 
 /// A server's error for several statements given where one runs, named as such (see
 /// [`crate::params::name_several_statements`]).
-fn named(e: Error, sql: &str, engine: &str) -> Error {
-    crate::params::name_several_statements(
-        e,
-        sql,
-        crate::params::Lexicon::for_engine_or_postgres(engine),
-    )
+fn named(e: Error, sql: &str, lexicon: crate::params::Lexicon) -> Error {
+    crate::params::name_several_statements(e, sql, lexicon)
 }
 
 /// An open transaction. Methods take `&self` (calls are serialized internally).
@@ -162,8 +158,7 @@ impl Transaction {
             waiting: Some(self.stream_waiting.clone()),
         };
         let limit = timeout.or(self.statement_timeout);
-        let (sql, params, engine) = (sql.to_string(), params.clone(), self.engine);
-        let lexicon = crate::params::Lexicon::for_engine_or_postgres(engine);
+        let (sql, params, lexicon) = (sql.to_string(), params.clone(), self.lexicon());
         // Closing the stream cancels nothing (see above): its slot is its own.
         crate::stream::spawn_stream(producer, CancelSlot::new(), move |sink| {
             Box::pin(async move {
@@ -175,7 +170,7 @@ impl Transaction {
                     dispatch!(inner, t => t.query(&sql, &params, batch_size.max(1), sink, &cancel).await)
                 })
                 .await
-                .map_err(|e| named(e, &sql, engine))
+                .map_err(|e| named(e, &sql, lexicon))
             })
         })
         .await
@@ -187,6 +182,10 @@ impl Transaction {
 
     fn finished() -> Error {
         Error::interface("the transaction is already finished (committed or rolled back)")
+    }
+
+    fn lexicon(&self) -> crate::params::Lexicon {
+        crate::params::Lexicon::for_engine_or_postgres(self.engine)
     }
 
     fn check_read(&self, sql: &str) -> Result<()> {
@@ -219,16 +218,12 @@ impl Transaction {
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let mut sink = Sink::collect();
         let limit = timeout.or(self.statement_timeout);
-        keep_session_off_the_pool(
-            inner,
-            sql,
-            crate::params::Lexicon::for_engine_or_postgres(self.engine),
-        );
+        keep_session_off_the_pool(inner, sql, self.lexicon());
         crate::connector::run_timed(limit, cancel, async {
             dispatch!(inner, tx => tx.query(sql, params, batch_size, &mut sink, cancel).await)
         })
         .await
-        .map_err(|e| named(e, sql, self.engine))?;
+        .map_err(|e| named(e, sql, self.lexicon()))?;
         let (schema, batches, warnings) = sink.into_collected()?;
         Ok(QueryOutput {
             schema,
@@ -251,16 +246,12 @@ impl Transaction {
         let mut guard = self.lock().await?;
         let inner = guard.as_mut().ok_or_else(Self::finished)?;
         let limit = timeout.or(self.statement_timeout);
-        keep_session_off_the_pool(
-            inner,
-            sql,
-            crate::params::Lexicon::for_engine_or_postgres(self.engine),
-        );
+        keep_session_off_the_pool(inner, sql, self.lexicon());
         crate::connector::run_timed(limit, cancel, async {
             dispatch!(inner, tx => tx.execute(sql, params, cancel).await)
         })
         .await
-        .map_err(|e| named(e, sql, self.engine))
+        .map_err(|e| named(e, sql, self.lexicon()))
     }
 
     /// Bulk-write inside the transaction (atomic through a savepoint).
